@@ -2,6 +2,8 @@ module github.com/tollgate-dev/tollgate
 
 go 1.26.0
 
+toolchain go1.26.11
+
 require (
 	github.com/bradleyfalzon/ghinstallation/v2 v2.10.0
 	github.com/google/go-github/v60 v60.0.0
