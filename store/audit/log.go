@@ -1,0 +1,141 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Options configures a Log.
+type Options struct {
+	// Signer signs checkpoints; nil means the log writes none.
+	Signer note.Signer
+	// CheckpointEvery > 0 writes a checkpoint inside the appending transaction
+	// whenever the size crosses a multiple of it.
+	CheckpointEvery int
+	// Now is the clock for entry and checkpoint times; nil means time.Now.
+	Now func() time.Time
+	// RunTx runs fn in one write transaction (store.Store.WithTx). Nil means a
+	// plain db.BeginTx; Checkpoint is the only method that opens its own.
+	RunTx func(ctx context.Context, fn func(tx *sql.Tx) error) error
+}
+
+// Log is the audit log in one database. Appends happen inside the caller's
+// transaction, so a state change and its audit entry commit or roll back
+// together.
+type Log struct {
+	db   *sql.DB
+	opts Options
+}
+
+// New returns the audit log kept in db's audit_entries and audit_checkpoints
+// tables (created by the store's migrations).
+func New(db *sql.DB, opts Options) *Log {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RunTx == nil {
+		opts.RunTx = func(ctx context.Context, fn func(tx *sql.Tx) error) error {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			if err := fn(tx); err != nil {
+				return err
+			}
+			return tx.Commit()
+		}
+	}
+	return &Log{db: db, opts: opts}
+}
+
+// ErrEmptyEvent is returned for an event without actor or action.
+var ErrEmptyEvent = errors.New("audit event needs an actor and an action")
+
+// Append adds ev to the log inside tx. tx must be a write transaction that
+// already holds the write lock (the store's WithTx does); if Append fails
+// the caller must roll tx back, which WithTx does when fn returns the error.
+func (l *Log) Append(ctx context.Context, tx *sql.Tx, ev Event) (Entry, error) {
+	es, err := l.AppendBatch(ctx, tx, []Event{ev})
+	if err != nil {
+		return Entry{}, err
+	}
+	return es[0], nil
+}
+
+// AppendBatch adds evs in order inside tx and returns their entries. It
+// writes a signed checkpoint in the same transaction when the new size
+// crosses a multiple of CheckpointEvery.
+func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	prepared := make([]Entry, len(evs))
+	at := l.opts.Now().UTC()
+	for i, ev := range evs {
+		if ev.Actor == "" || ev.Action == "" {
+			return nil, fmt.Errorf("append audit event %q by %q: %w", ev.Action, ev.Actor, ErrEmptyEvent)
+		}
+		data, err := CanonicalJSON(ev.Data)
+		if err != nil {
+			return nil, fmt.Errorf("append audit event %s on %s: %w", ev.Action, ev.Subject, err)
+		}
+		prepared[i] = Entry{At: at, Actor: ev.Actor, Action: ev.Action, Subject: ev.Subject, Data: data}
+	}
+	start, err := treeSize(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	r := newHashReader(ctx, tx)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO audit_entries
+		(seq, at, actor, action, subject, data, leaf_hash, tree_hashes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return nil, fmt.Errorf("append audit entry: prepare: %w", err)
+	}
+	defer ins.Close()
+	for i := range prepared {
+		e := &prepared[i]
+		e.Seq = start + int64(i)
+		e.LeafHash = LeafHash(*e)
+		hashes, err := tlog.StoredHashesForRecordHash(e.Seq, e.LeafHash, r)
+		if err != nil {
+			return nil, fmt.Errorf("append audit entry seq %d: tree hashes: %w", e.Seq, err)
+		}
+		r.remember(e.Seq, hashes)
+		interior := make([]byte, 0, 32*(len(hashes)-1))
+		for _, h := range hashes[1:] {
+			interior = append(interior, h[:]...)
+		}
+		if _, err := ins.ExecContext(ctx, e.Seq, formatTime(e.At), e.Actor, e.Action, e.Subject,
+			string(e.Data), e.LeafHash[:], interior); err != nil {
+			return nil, fmt.Errorf("append audit entry seq %d (%s on %s): %w", e.Seq, e.Action, e.Subject, err)
+		}
+	}
+	end := start + int64(len(prepared))
+	if every := int64(l.opts.CheckpointEvery); every > 0 && start/every != end/every {
+		if _, err := l.writeCheckpoint(ctx, tx, end, r); err != nil {
+			return nil, err
+		}
+	}
+	return prepared, nil
+}
+
+// treeSize is the number of entries: one past the highest seq.
+func treeSize(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}) (int64, error) {
+	var n int64
+	if err := q.QueryRowContext(ctx, `SELECT coalesce(max(seq) + 1, 0) FROM audit_entries`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read audit log size: %w", err)
+	}
+	return n, nil
+}
+
+// Size returns the number of entries in the log.
+func (l *Log) Size(ctx context.Context) (int64, error) { return treeSize(ctx, l.db) }

@@ -1,0 +1,170 @@
+// Package store keeps Tollgate's state in one SQLite file: schema migrations,
+// the webhook inbox, the domain tables and the audit log (store/audit).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	// The SQLite driver registers itself as "sqlite3".
+	_ "github.com/mattn/go-sqlite3"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/tollgate-dev/tollgate/store/audit"
+)
+
+// Options configures Open. The zero value opens a store whose audit log
+// writes no checkpoints; `tollgate serve` always passes a Signer.
+type Options struct {
+	// Signer signs audit checkpoints (note.NewSigner over the key file written
+	// by `tollgate init`). Nil disables checkpoints.
+	Signer note.Signer
+	// CheckpointEvery writes a signed checkpoint inside the appending
+	// transaction whenever the log size crosses a multiple of it. 0 means only
+	// on demand (Log.Checkpoint). Requires Signer.
+	CheckpointEvery int
+	// Now is the clock for audit timestamps and the inbox; nil means time.Now.
+	Now func() time.Time
+	// InboxLease is how long ClaimDue reserves an item for one worker; an item
+	// whose worker died becomes due again when its lease runs out. 0 means 2 minutes.
+	InboxLease time.Duration
+	// Synchronous is SQLite's synchronous setting: "FULL" (default, a commit
+	// survives power loss) or "NORMAL" (faster in WAL mode; a commit survives
+	// a process crash but may be lost on power failure).
+	Synchronous string
+}
+
+// Store is an open Tollgate database.
+type Store struct {
+	db       *sql.DB
+	audit    *audit.Log
+	now      func() time.Time
+	lease    time.Duration
+	readOnly bool
+	// writeMu queues this process's writers so they wait on a mutex rather
+	// than spin in SQLite's busy handler; other processes still meet busy_timeout.
+	writeMu sync.Mutex
+}
+
+// busyTimeoutMS is how long a writer waits for another connection's write lock.
+const busyTimeoutMS = 10000
+
+// Open opens (creating if needed) the database at path, applies pending
+// migrations and refuses a schema newer than this binary knows.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.CheckpointEvery < 0 {
+		return nil, fmt.Errorf("open store %s: checkpoint interval %d is negative", path, opts.CheckpointEvery)
+	}
+	if opts.CheckpointEvery > 0 && opts.Signer == nil {
+		return nil, fmt.Errorf("open store %s: checkpoint interval %d needs a signing key", path, opts.CheckpointEvery)
+	}
+	syncMode := strings.ToUpper(opts.Synchronous)
+	switch syncMode {
+	case "":
+		syncMode = "FULL"
+	case "FULL", "NORMAL", "OFF":
+	default:
+		return nil, fmt.Errorf("open store %s: unknown synchronous mode %q (want FULL or NORMAL)", path, opts.Synchronous)
+	}
+	dsn := fmt.Sprintf("file:%s?_journal_mode=WAL&_busy_timeout=%d&_foreign_keys=on&_txlock=immediate&_synchronous=%s",
+		escapePath(path), busyTimeoutMS, syncMode)
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s := newStore(db, opts, false)
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// OpenReadOnly opens an existing database without writing to it: no
+// migrations, no journal-mode change, every statement refused if it would
+// write. This is how an auditor's copy is read (`tollgate verify`).
+func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
+	dsn := fmt.Sprintf("file:%s?mode=ro&_busy_timeout=%d&_query_only=1", escapePath(path), busyTimeoutMS)
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s read-only: %w", path, err)
+	}
+	if err := checkSchemaReadable(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s read-only: %w", path, err)
+	}
+	return newStore(db, Options{}, true), nil
+}
+
+func newStore(db *sql.DB, opts Options, readOnly bool) *Store {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	lease := opts.InboxLease
+	if lease <= 0 {
+		lease = 2 * time.Minute
+	}
+	s := &Store{db: db, now: now, lease: lease, readOnly: readOnly}
+	s.audit = audit.New(db, audit.Options{
+		Signer:          opts.Signer,
+		CheckpointEvery: opts.CheckpointEvery,
+		Now:             now,
+		RunTx:           s.WithTx,
+	})
+	return s
+}
+
+// escapePath keeps characters that mean something in a SQLite URI filename
+// from being read as its query or fragment.
+func escapePath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+}
+
+// DB returns the underlying database handle, for reads and for packages that
+// keep their own tables in this file.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Audit returns the audit log kept in this database.
+func (s *Store) Audit() *audit.Log { return s.audit }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// ErrReadOnly is returned by writes on a store opened with OpenReadOnly.
+var ErrReadOnly = errors.New("store is open read-only")
+
+// WithTx runs fn in one write transaction (BEGIN IMMEDIATE, so it holds the
+// write lock from the start) and commits if fn returns nil. An error or a
+// panic in fn rolls everything back, including audit entries appended in it.
+// WithTx must not be nested.
+func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	if s.readOnly {
+		return ErrReadOnly
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	committed = true
+	return nil
+}
