@@ -1,0 +1,325 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// NewRequest is a deploy ask from any trigger.
+type NewRequest struct {
+	// SourceKey makes submission idempotent: the webhook delivery id, the
+	// Slack trigger id, "deployment:<id>". Required.
+	SourceKey          string
+	Repo               string
+	Environment        string
+	Ref                string // resolved to a SHA once, here, when SHA is empty
+	SHA                string
+	Trigger            Trigger
+	Requester          Identity
+	Reason             string
+	Ticket             string
+	GitHubDeploymentID int64
+	ProtectionRule     *ProtectionRuleRun
+	Release            string // rollbacks: the release to return to; empty means the previous one
+}
+
+// Outcome is the result of Submit.
+type Outcome struct {
+	Request  Request
+	Created  bool // false when SourceKey was seen before: nothing new happened
+	Decision Decision
+}
+
+// Submit turns an ask into a request: it fetches the facts, decides, and
+// stores the request with its decision in one transaction. A denied ask is
+// stored as rejected and also returned as a *Refusal error. A repeated
+// SourceKey returns the existing request and does nothing else.
+func (s *Service) Submit(ctx context.Context, in NewRequest) (Outcome, error) {
+	if in.SourceKey == "" {
+		return Outcome{}, errors.New("submit: source key is required for idempotency")
+	}
+	if !in.Trigger.Valid() {
+		return Outcome{}, fmt.Errorf("submit %s: unknown trigger %q", in.SourceKey, in.Trigger)
+	}
+	if prev, err := s.store.RequestBySource(ctx, in.SourceKey); err == nil {
+		return duplicate(prev), nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return Outcome{}, fmt.Errorf("submit %s: looking up source key: %w", in.SourceKey, err)
+	}
+
+	p, ok := s.policies.Environment(in.Repo, in.Environment)
+	if !ok {
+		return Outcome{}, s.refuseAction(ctx, in.Requester, "request.submit", in.Repo+" "+in.Environment,
+			refuse(CodeUnknownEnv, "%s has no environment %q; it has: %s", in.Repo, in.Environment,
+				strings.Join(s.policies.Environments(in.Repo), ", ")))
+	}
+	now := s.now().UTC()
+	r := Request{
+		ID: NewRequestID(), SourceKey: in.SourceKey, Repo: in.Repo, Environment: in.Environment,
+		Ref: in.Ref, SHA: in.SHA, Trigger: in.Trigger, Requester: in.Requester,
+		Reason: in.Reason, Ticket: in.Ticket, State: StateRequested,
+		GitHubDeploymentID: in.GitHubDeploymentID, ProtectionRule: in.ProtectionRule, Release: in.Release,
+		ApprovalNonce: newNonce(), CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.resolveTarget(ctx, &r); err != nil {
+		if ref, ok := AsRefusal(err); ok {
+			return Outcome{}, s.refuseAction(ctx, in.Requester, "request.submit", in.Repo+" "+in.Environment, ref)
+		}
+		return Outcome{}, err
+	}
+	facts, err := s.gatherFacts(ctx, p, &r, now)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("submit %s to %s %s: %w", r.SHA, r.Repo, r.Environment, err)
+	}
+	r.PR = facts.PR
+	d := Evaluate(p, &r, facts)
+	events := s.decide(&r, p, d, now)
+
+	for attempt := 0; ; attempt++ {
+		stored, created, err := s.store.CreateRequest(ctx, r, events)
+		if errors.Is(err, ErrConflict) && attempt < 3 { // id collision: draw another
+			r.ID = NewRequestID()
+			events = s.decide(resetState(&r), p, d, now)
+			continue
+		}
+		if err != nil {
+			return Outcome{}, fmt.Errorf("storing request for %s %s: %w", r.Repo, r.Environment, err)
+		}
+		if !created {
+			return duplicate(stored), nil
+		}
+		s.afterSubmit(ctx, stored)
+		return Outcome{Request: stored, Created: true, Decision: d}, d.refusalErr()
+	}
+}
+
+func duplicate(r Request) Outcome {
+	o := Outcome{Request: r}
+	if r.Decision != nil {
+		o.Decision = *r.Decision
+	}
+	return o
+}
+
+func (d *Decision) refusalErr() error {
+	if d.Allowed {
+		return nil
+	}
+	return d.Refusal()
+}
+
+func resetState(r *Request) *Request {
+	r.State = StateRequested
+	return r
+}
+
+// resolveTarget fixes the SHA the request is about: the ref's commit now,
+// or for a rollback the release before the one live.
+func (s *Service) resolveTarget(ctx context.Context, r *Request) error {
+	if r.Trigger == TriggerRollback {
+		return s.resolveRollback(ctx, r)
+	}
+	if r.SHA != "" {
+		if r.Ref == "" {
+			r.Ref = r.SHA
+		}
+		return nil
+	}
+	if r.Ref == "" {
+		return refuse(CodeUnknownRef, "say what to deploy: a branch, tag or commit")
+	}
+	sha, err := s.changes.ResolveRef(ctx, r.Repo, r.Ref)
+	if errors.Is(err, ErrNotFound) {
+		return refuse(CodeUnknownRef, "%s has no branch, tag or commit %q", r.Repo, r.Ref)
+	}
+	if err != nil {
+		return fmt.Errorf("resolving %s in %s: %w", r.Ref, r.Repo, err)
+	}
+	r.SHA = sha
+	return nil
+}
+
+// resolveRollback targets the last successful deploy before the live one
+// (or the named release).
+func (s *Service) resolveRollback(ctx context.Context, r *Request) error {
+	done, err := s.store.ListRequests(ctx, RequestFilter{Repo: r.Repo, Environment: r.Environment,
+		States: []State{StateSucceeded}, Limit: 50})
+	if err != nil {
+		return fmt.Errorf("reading deploy history of %s %s: %w", r.Repo, r.Environment, err)
+	}
+	for i, d := range done {
+		if r.Release != "" && d.Result != nil && d.Result.Release == r.Release {
+			r.SHA, r.Ref = d.SHA, d.SHA
+			return nil
+		}
+		if r.Release == "" && i == 1 {
+			r.SHA, r.Ref = d.SHA, d.SHA
+			if d.Result != nil {
+				r.Release = d.Result.Release
+			}
+			return nil
+		}
+	}
+	if r.Release != "" {
+		return refuse(CodeNothingToRollBack, "no successful deploy of release %s on %s", r.Release, r.Environment)
+	}
+	return refuse(CodeNothingToRollBack, "%s has no earlier successful deploy to roll back to", r.Environment)
+}
+
+// gatherFacts fetches what policy needs. Any lookup error fails the
+// submission: no decision is made on missing facts.
+func (s *Service) gatherFacts(ctx context.Context, p *EnvironmentPolicy, r *Request, now time.Time) (Facts, error) {
+	f := Facts{Now: now, BranchContains: map[string]bool{}}
+	teams := p.Deployers
+	if r.Trigger == TriggerEmergency {
+		teams = p.Emergency
+	}
+	ms, err := s.memberships(ctx, teams, r.Requester.Login)
+	if err != nil {
+		return Facts{}, err
+	}
+	f.Memberships = ms
+	if r.Trigger != TriggerRollback {
+		for _, b := range p.Branches {
+			on, err := s.changes.BranchContains(ctx, r.Repo, b, r.SHA)
+			if err != nil {
+				return Facts{}, fmt.Errorf("checking whether %s is on %s: %w", short(r.SHA), b, err)
+			}
+			f.BranchContains[b] = on
+			if on {
+				break
+			}
+		}
+		if f.PR, err = s.changes.PullRequestForCommit(ctx, r.Repo, r.SHA); err != nil {
+			return Facts{}, fmt.Errorf("finding the pull request of %s: %w", short(r.SHA), err)
+		}
+		if p.RequireChecks {
+			if f.Checks, err = s.changes.Checks(ctx, r.Repo, r.SHA); err != nil {
+				return Facts{}, fmt.Errorf("reading checks of %s: %w", short(r.SHA), err)
+			}
+		}
+	}
+	if f.Lock, err = s.store.Lock(ctx, r.Repo, r.Environment); err != nil {
+		return Facts{}, fmt.Errorf("reading lock of %s %s: %w", r.Repo, r.Environment, err)
+	}
+	return f, nil
+}
+
+// memberships looks login up in teams until one says yes.
+func (s *Service) memberships(ctx context.Context, teams []Team, login string) ([]Membership, error) {
+	var out []Membership
+	if login == "" {
+		return nil, nil
+	}
+	for _, t := range teams {
+		ok, err := s.dir.IsTeamMember(ctx, t.Org, t.Slug, login)
+		if err != nil {
+			return nil, fmt.Errorf("checking %s's membership in %s: %w", login, t, err)
+		}
+		out = append(out, Membership{Team: t, Login: login, Member: ok})
+		if ok {
+			break
+		}
+	}
+	return out, nil
+}
+
+// decide moves a new request out of requested according to d and returns
+// the audit events of its creation.
+func (s *Service) decide(r *Request, p *EnvironmentPolicy, d Decision, now time.Time) []AuditEvent {
+	r.Decision = &d
+	r.ConfigHash = d.ConfigHash
+	r.RequiredApprovals = p.RequiredApprovals
+	if d.Ticket != "" {
+		r.Ticket = d.Ticket
+	}
+	actor := r.Requester.Login
+	events := []AuditEvent{
+		{Actor: actor, Action: ActionRequestCreated, Subject: r.ID, Data: createdData(r)},
+		{Actor: "tollgate", Action: ActionPolicyDecided, Subject: r.ID, Data: d},
+	}
+	var to State
+	switch {
+	case !d.Allowed:
+		to = StateRejected
+	case r.Trigger == TriggerEmergency || p.RequiredApprovals <= 0:
+		to = StateQueued
+		r.QueuedAt = now
+	default:
+		to = StateAwaitingApproval
+		r.ApprovalDeadline = now.Add(p.approvalTTL())
+	}
+	from := r.State
+	if err := r.transition(to, d.Reason); err != nil {
+		panic(err) // requested has edges to all three
+	}
+	return append(events, stateEvent(r, from, "tollgate"))
+}
+
+func createdData(r *Request) map[string]any {
+	data := map[string]any{
+		"repo": r.Repo, "environment": r.Environment, "ref": r.Ref, "sha": r.SHA,
+		"trigger": r.Trigger, "requester": r.Requester.Login, "requester_id": r.Requester.GitHubID,
+		"reason": r.Reason, "ticket": r.Ticket, "source_key": r.SourceKey,
+	}
+	if r.PR != nil {
+		data["pr"] = r.PR.Number
+		data["pr_author"] = r.PR.Author.Login
+	}
+	if r.GitHubDeploymentID != 0 {
+		data["github_deployment_id"] = r.GitHubDeploymentID
+	}
+	if r.Release != "" {
+		data["release"] = r.Release
+	}
+	return data
+}
+
+// stateEvent records a transition that just happened on r.
+func stateEvent(r *Request, from State, actor string) AuditEvent {
+	return AuditEvent{Actor: actor, Action: ActionRequestState, Subject: r.ID, Data: map[string]any{
+		"from": from, "to": r.State, "reason": r.StateReason,
+		"repo": r.Repo, "environment": r.Environment, "sha": r.SHA,
+	}}
+}
+
+// afterSubmit notifies about a stored new request.
+func (s *Service) afterSubmit(ctx context.Context, r Request) {
+	switch r.State {
+	case StateRejected:
+		s.notify(ctx, Notification{Kind: NotifyRefused, Request: r, Actor: r.Requester})
+	case StateAwaitingApproval:
+		s.notify(ctx, Notification{Kind: NotifyApprovalNeeded, Request: r, Actor: r.Requester})
+	case StateQueued:
+		s.notify(ctx, Notification{Kind: NotifyStateChanged, Request: r, Actor: r.Requester})
+		s.kick()
+	}
+}
+
+// refuseAction audits a refused action that changes no request and
+// returns the refusal. When the audit write fails, that error is returned
+// instead: nothing is refused silently.
+func (s *Service) refuseAction(ctx context.Context, who Identity, action, subject string, ref *Refusal) error {
+	ev := AuditEvent{Actor: actorOf(who), Action: ActionActionRefused, Subject: subject, Data: map[string]any{
+		"action": action, "code": ref.Code, "reason": ref.Reason, "github_id": who.GitHubID, "slack_user": who.SlackUser,
+	}}
+	if err := s.store.AppendAudit(ctx, ev); err != nil {
+		return fmt.Errorf("auditing refusal of %s on %s: %w", action, subject, err)
+	}
+	return ref
+}
+
+// actorOf names a person in audit entries: the GitHub login, or the Slack
+// user when not linked.
+func actorOf(who Identity) string {
+	if who.Login != "" {
+		return who.Login
+	}
+	if who.SlackUser != "" {
+		return "slack:" + who.SlackUser
+	}
+	return "unknown"
+}

@@ -1,0 +1,261 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Queueing decision: one deploy runs per repository and environment at a
+// time; later requests wait in FIFO order of the time they were queued
+// (approved), not refused. A unique index in the store backs this up, so
+// two workers, or two processes on one database, cannot both start a
+// deploy on the same environment. Different environments run in parallel.
+
+// ProcessNext starts the oldest runnable queued request and runs it to its
+// end. It returns false when nothing was runnable.
+func (s *Service) ProcessNext(ctx context.Context) (bool, error) {
+	next, err := s.store.NextRunnable(ctx)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("finding the next queued request: %w", err)
+	}
+	blocked, err := s.blockedAtStart(ctx, &next)
+	if err != nil {
+		return false, err // fail closed: do not start without knowing the lock
+	}
+	started, err := s.store.UpdateRequest(ctx, next.ID, func(cur *Request) ([]AuditEvent, error) {
+		if cur.State != StateQueued {
+			return nil, errSkip
+		}
+		prev := cur.State
+		if blocked != "" {
+			if err := cur.transition(StateCanceled, blocked); err != nil {
+				return nil, err
+			}
+			return []AuditEvent{
+				{Actor: "tollgate", Action: ActionRequestCanceled, Subject: cur.ID, Data: map[string]any{"reason": blocked}},
+				stateEvent(cur, prev, "tollgate"),
+			}, nil
+		}
+		if err := cur.transition(StateRunning, "deploying"); err != nil {
+			return nil, err
+		}
+		cur.StartedAt = s.now().UTC()
+		return []AuditEvent{
+			{Actor: "tollgate", Action: ActionDeployStarted, Subject: cur.ID, Data: map[string]any{
+				"repo": cur.Repo, "environment": cur.Environment, "sha": cur.SHA, "trigger": cur.Trigger,
+				"requester": cur.Requester.Login, "approvers": approverList(cur.ValidApprovals(cur.QueuedAt)),
+				"release": cur.Release}},
+			stateEvent(cur, prev, "tollgate"),
+		}, nil
+	})
+	if errors.Is(err, errSkip) || errors.Is(err, ErrConflict) {
+		return true, nil // another worker took it, or its environment got busy: look again
+	}
+	if err != nil {
+		return false, fmt.Errorf("starting request %s: %w", next.ID, err)
+	}
+	s.notify(ctx, Notification{Kind: NotifyStateChanged, Request: started})
+	if started.State != StateRunning {
+		return true, nil
+	}
+	return true, s.run(ctx, started)
+}
+
+// blockedAtStart rechecks what may have changed while the request waited:
+// a lock taken by someone else, a freeze window that began. It returns the
+// reason the request cannot start, or "".
+func (s *Service) blockedAtStart(ctx context.Context, r *Request) (string, error) {
+	p, ok := s.policies.Environment(r.Repo, r.Environment)
+	if !ok {
+		return fmt.Sprintf("%s is no longer configured for %s", r.Environment, r.Repo), nil
+	}
+	l, err := s.store.Lock(ctx, r.Repo, r.Environment)
+	if err != nil {
+		return "", fmt.Errorf("reading the lock of %s %s before starting %s: %w", r.Repo, r.Environment, r.ID, err)
+	}
+	d := Decision{}
+	checkLock(&d, r, l, s.now())
+	if r.Trigger != TriggerEmergency {
+		checkFreeze(&d, p, s.now())
+	}
+	d.finish()
+	return d.Reason, nil
+}
+
+// run calls the Deployer and records how the deploy ended.
+func (s *Service) run(ctx context.Context, r Request) error {
+	job := DeployJob{RequestID: r.ID, Repo: r.Repo, Environment: r.Environment, Ref: r.Ref, SHA: r.SHA,
+		Trigger: r.Trigger, Release: r.Release, ProtectionRule: r.ProtectionRule, Requester: r.Requester}
+	begin := s.now()
+	var out DeployOutcome
+	var err error
+	if r.Trigger == TriggerRollback {
+		out, err = s.deployer.Rollback(ctx, job)
+	} else {
+		out, err = s.deployer.Deploy(ctx, job)
+	}
+	if out.Duration == 0 {
+		out.Duration = s.now().Sub(begin)
+	}
+	final := StateSucceeded
+	switch {
+	case ctx.Err() != nil && err != nil:
+		final = StateInterrupted
+		out.Error = "interrupted: " + ctx.Err().Error()
+	case err != nil:
+		final = StateFailed
+		out.Result = ResultFailed
+		if out.Error == "" {
+			out.Error = err.Error()
+		}
+	case out.Result == ResultFailed:
+		final = StateFailed
+	case out.Result == ResultRolledBack:
+		final = StateRolledBack
+	case out.Result == "":
+		out.Result = ResultSucceeded
+	}
+	// Record the result even when ctx was canceled by a shutdown.
+	wctx := context.WithoutCancel(ctx)
+	done, uerr := s.store.UpdateRequest(wctx, r.ID, func(cur *Request) ([]AuditEvent, error) {
+		return finishRun(cur, final, out, s.now().UTC())
+	})
+	if uerr != nil {
+		return fmt.Errorf("recording the result of request %s (%s): %w", r.ID, final, uerr)
+	}
+	s.notify(wctx, Notification{Kind: NotifyFinished, Request: done})
+	if done.Trigger == TriggerEmergency && done.State == StateSucceeded {
+		s.notify(wctx, Notification{Kind: NotifyEmergencyReview, Request: done})
+	}
+	if done.Trigger == TriggerRollback && done.State == StateSucceeded {
+		s.lockAfterRollback(wctx, done)
+	}
+	return nil
+}
+
+// finishRun moves a running request to its final state. A deploy that
+// failed and was switched back passes through failed to rolled_back, as
+// the lifecycle draws it.
+func finishRun(cur *Request, final State, out DeployOutcome, now time.Time) ([]AuditEvent, error) {
+	if cur.State != StateRunning {
+		return nil, fmt.Errorf("request %s is %s, not running", cur.ID, cur.State)
+	}
+	cur.Result = &out
+	cur.FinishedAt = now
+	reason := string(out.Result)
+	if out.Error != "" {
+		reason = out.Error
+	}
+	finished := AuditEvent{Actor: "tollgate", Action: ActionDeployFinished, Subject: cur.ID, Data: map[string]any{
+		"repo": cur.Repo, "environment": cur.Environment, "sha": cur.SHA, "result": final,
+		"release": out.Release, "manifest_digest": out.ManifestDigest, "files_sent": out.FilesSent,
+		"bytes_sent": out.BytesSent, "servers": out.Servers, "duration_ms": out.Duration.Milliseconds(),
+		"steps": out.Steps, "error": out.Error}}
+	var events []AuditEvent
+	if final == StateInterrupted {
+		finished.Action = ActionDeployInterrupted
+	}
+	if final == StateRolledBack {
+		finished.Data.(map[string]any)["result"] = StateFailed
+		if err := cur.transition(StateFailed, reason); err != nil {
+			return nil, err
+		}
+		events = append(events, finished, stateEvent(cur, StateRunning, "tollgate"))
+		if err := cur.transition(StateRolledBack, "previous release restored after: "+reason); err != nil {
+			return nil, err
+		}
+		return append(events, AuditEvent{Actor: "tollgate", Action: ActionDeployRolledBack, Subject: cur.ID,
+			Data: map[string]any{"reason": reason}}, stateEvent(cur, StateFailed, "tollgate")), nil
+	}
+	if err := cur.transition(final, reason); err != nil {
+		return nil, err
+	}
+	return append(events, finished, stateEvent(cur, StateRunning, "tollgate")), nil
+}
+
+// lockAfterRollback locks the environment for the person who rolled back,
+// so the next merge does not redeploy the bad change (issue 6).
+func (s *Service) lockAfterRollback(ctx context.Context, r Request) {
+	now := s.now().UTC()
+	l := Lock{Repo: r.Repo, Environment: r.Environment, Owner: r.Requester, CreatedAt: now,
+		Reason: fmt.Sprintf("rolled back to %s by request %s; unlock when the fix is ready", short(r.SHA), r.ID)}
+	_, _, err := s.store.AcquireLock(ctx, l, now, lockEvent(ActionLockAcquired, l, "automatic after rollback"))
+	if err != nil {
+		s.log.ErrorContext(ctx, "locking after rollback", slog.String("request", r.ID), slog.Any("err", err))
+	}
+}
+
+// ProcessQueue runs queued requests until none is runnable and returns
+// how many it handled.
+func (s *Service) ProcessQueue(ctx context.Context) (int, error) {
+	n := 0
+	for ctx.Err() == nil {
+		did, err := s.ProcessNext(ctx)
+		if err != nil || !did {
+			return n, err
+		}
+		n++
+	}
+	return n, ctx.Err()
+}
+
+// RunWorkers runs n workers until ctx ends. Each takes the next runnable
+// request, waking when something is queued or every poll interval.
+func (s *Service) RunWorkers(ctx context.Context, n int, poll time.Duration) {
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				did, err := s.ProcessNext(ctx)
+				if err != nil {
+					s.log.ErrorContext(ctx, "deploy worker", slog.Any("err", err))
+				}
+				if did && err == nil {
+					s.kick() // maybe more for another worker
+					continue
+				}
+				select {
+				case <-ctx.Done():
+				case <-s.wake:
+				case <-time.After(poll):
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// RecoverInterrupted marks requests left running by a process that died as
+// interrupted; call it at startup before starting workers. Nothing is
+// retried automatically: a half-finished deploy needs a person to look.
+func (s *Service) RecoverInterrupted(ctx context.Context) (int, error) {
+	rs, err := s.store.ListRequests(ctx, RequestFilter{States: []State{StateRunning}, Limit: 10000})
+	if err != nil {
+		return 0, fmt.Errorf("listing running requests: %w", err)
+	}
+	n := 0
+	for _, r := range rs {
+		done, err := s.store.UpdateRequest(ctx, r.ID, func(cur *Request) ([]AuditEvent, error) {
+			if cur.State != StateRunning {
+				return nil, errSkip
+			}
+			return finishRun(cur, StateInterrupted, DeployOutcome{Error: "the process stopped while the deploy ran"}, s.now().UTC())
+		})
+		if errors.Is(err, errSkip) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("marking request %s interrupted: %w", r.ID, err)
+		}
+		n++
+		s.notify(ctx, Notification{Kind: NotifyFinished, Request: done})
+	}
+	return n, nil
+}
