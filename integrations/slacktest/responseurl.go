@@ -134,10 +134,12 @@ func (s *Server) acceptResponse(id string, body []byte) (int, string) {
 	defer s.mu.Unlock()
 	ru, ok := s.responseURLs[id]
 	switch {
-	case !ok || s.opts.Now().Sub(ru.created) > responseURLTTL:
+	case !ok:
 		return http.StatusNotFound, "expired_url"
 	case len(ru.posts) >= responseURLUses:
 		return http.StatusNotFound, "used_url"
+	case s.opts.Now().Sub(ru.created) > responseURLTTL:
+		return http.StatusNotFound, "expired_url"
 	}
 	if payload.ResponseType == "" {
 		payload.ResponseType = "ephemeral"
