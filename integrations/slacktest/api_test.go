@@ -3,7 +3,9 @@ package slacktest
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -345,5 +347,59 @@ func TestTimestampsIncreaseUnderAStoppedClock(t *testing.T) {
 	}
 	if want := "1709294400.000002"; last != want {
 		t.Errorf("third ts = %q, want %q", last, want)
+	}
+}
+
+// TestJSONBodyPostMessage covers clients that send chat.postMessage as JSON
+// with a bearer token, which Slack also accepts.
+func TestJSONBodyPostMessage(t *testing.T) {
+	s := newTestServer(t, Options{})
+	tests := []struct {
+		name, auth, body, wantErr string
+	}{
+		{"bot token", "Bearer " + s.BotToken(), `{"channel":"C0DEPLOYS","text":"hi","blocks":[{"type":"divider"}]}`, ""},
+		{"wrong token", "Bearer xoxb-wrong", `{"channel":"C0DEPLOYS","text":"hi"}`, "invalid_auth"},
+		{"blocks not a list", "Bearer " + s.BotToken(), `{"channel":"C0DEPLOYS","blocks":{"type":"divider"}}`, "invalid_blocks_format"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.APIURL()+"chat.postMessage", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json; charset=utf-8")
+			req.Header.Set("Authorization", tt.auth)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var got struct {
+				OK    bool   `json:"ok"`
+				Error string `json:"error"`
+				TS    string `json:"ts"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Error != tt.wantErr || got.OK != (tt.wantErr == "") {
+				t.Errorf("answer = %+v, want error %q", got, tt.wantErr)
+			}
+		})
+	}
+	msgs := s.Messages(testChannel)
+	if len(msgs) != 1 || string(msgs[0].Blocks) != `[{"type":"divider"}]` {
+		t.Errorf("messages = %+v, want only the accepted one with its blocks", msgs)
+	}
+}
+
+func TestUnknownMethod(t *testing.T) {
+	s := newTestServer(t, Options{})
+	if err := s.Client().DeleteFileContext(t.Context(), "F1"); err == nil {
+		t.Error("files.delete succeeded against a fake that does not implement it")
+	}
+	calls := s.CallsTo("files.delete")
+	if len(calls) != 1 || calls[0].Status != http.StatusNotFound || calls[0].Error != "unknown_method" {
+		t.Errorf("recorded %+v, want one 404 unknown_method", calls)
 	}
 }
