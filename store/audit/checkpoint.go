@@ -73,7 +73,7 @@ func OpenCheckpoint(msg []byte, verifier note.Verifier) (Checkpoint, error) {
 	if err != nil {
 		var unverified *note.UnverifiedNoteError
 		if errors.As(err, &unverified) {
-			return Checkpoint{}, fmt.Errorf("not signed by key %s (signatures: %s)", verifier.Name(), signerNames(unverified.Note))
+			return Checkpoint{}, fmt.Errorf("not signed by key %s+%08x (signatures: %s)", verifier.Name(), verifier.KeyHash(), signerNames(unverified.Note))
 		}
 		return Checkpoint{}, fmt.Errorf("signature check failed: %w", err)
 	}
@@ -91,7 +91,7 @@ func OpenCheckpoint(msg []byte, verifier note.Verifier) (Checkpoint, error) {
 func signerNames(n *note.Note) string {
 	var names []string
 	for _, s := range n.UnverifiedSigs {
-		names = append(names, s.Name)
+		names = append(names, fmt.Sprintf("%s+%08x", s.Name, s.Hash))
 	}
 	if len(names) == 0 {
 		return "none"

@@ -46,14 +46,20 @@ const timeFormat = time.RFC3339Nano
 // each as a uint64 big-endian length followed by the bytes. The length
 // prefixes make the encoding injective: no two entries share leaf bytes.
 func AppendLeaf(dst []byte, seq int64, at, actor, action, subject string, data []byte) []byte {
+	return appendLeaf(dst, seq, at, actor, action, subject, data)
+}
+
+// appendLeaf also takes the text fields as bytes, so Verify hashes row
+// bytes without copying them into strings.
+func appendLeaf[S ~string | ~[]byte](dst []byte, seq int64, at, actor, action, subject S, data []byte) []byte {
 	var seqBytes [8]byte
 	binary.BigEndian.PutUint64(seqBytes[:], uint64(seq))
 	dst = appendField(dst, []byte(leafVersion))
 	dst = appendField(dst, seqBytes[:])
-	dst = appendStringField(dst, at)
-	dst = appendStringField(dst, actor)
-	dst = appendStringField(dst, action)
-	dst = appendStringField(dst, subject)
+	dst = appendField(dst, at)
+	dst = appendField(dst, actor)
+	dst = appendField(dst, action)
+	dst = appendField(dst, subject)
 	return appendField(dst, data)
 }
 
@@ -65,14 +71,9 @@ func LeafBytes(e Entry) []byte {
 // LeafHash is the RFC 6962 leaf hash of e's canonical encoding.
 func LeafHash(e Entry) tlog.Hash { return tlog.RecordHash(LeafBytes(e)) }
 
-func appendField(dst, b []byte) []byte {
+func appendField[S ~string | ~[]byte](dst []byte, b S) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, uint64(len(b)))
 	return append(dst, b...)
-}
-
-func appendStringField(dst []byte, s string) []byte {
-	dst = binary.BigEndian.AppendUint64(dst, uint64(len(s)))
-	return append(dst, s...)
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }

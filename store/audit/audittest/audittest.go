@@ -1,0 +1,126 @@
+// Package audittest builds real audit logs in temp SQLite files and tampers
+// with them the way someone holding the file could, for tests of Verify and
+// of `tollgate verify`.
+package audittest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/tollgate-dev/tollgate/store"
+	"github.com/tollgate-dev/tollgate/store/audit"
+)
+
+// KeyName is the signing key name of fixtures.
+const KeyName = "test-key"
+
+// Keys is a signing key pair, as strings and as files written by `tollgate init`.
+type Keys struct {
+	Signer         note.Signer
+	Verifier       note.Verifier
+	PrivateKey     string // "PRIVATE+KEY+test-key+..."
+	PublicKey      string // "test-key+<hash>+<key>"
+	PublicKeyFile  string
+	PrivateKeyFile string
+}
+
+// NewKeys generates a key pair named name and writes it to dir.
+func NewKeys(t testing.TB, dir, name string) Keys {
+	t.Helper()
+	skey, vkey, err := note.GenerateKey(rand.Reader, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := Keys{PrivateKey: skey, PublicKey: vkey,
+		PrivateKeyFile: filepath.Join(dir, name+".key"), PublicKeyFile: filepath.Join(dir, name+".pub")}
+	if k.Signer, err = note.NewSigner(skey); err != nil {
+		t.Fatal(err)
+	}
+	if k.Verifier, err = note.NewVerifier(vkey); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(k.PrivateKeyFile, []byte(skey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(k.PublicKeyFile, []byte(vkey+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// Fixture is an audit log in a temp database, closed and ready to verify.
+type Fixture struct {
+	Path string
+	Keys Keys
+}
+
+// Build writes n events (one transaction each, checkpoint every `every`)
+// to a new database in a temp dir and closes it. Event i is done by
+// "user<i%5>" on "request/<i>"; timestamps advance one second per event.
+func Build(t testing.TB, n, every int) Fixture {
+	t.Helper()
+	dir := t.TempDir()
+	f := Fixture{Path: filepath.Join(dir, "tollgate.db"), Keys: NewKeys(t, dir, KeyName)}
+	clock := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	s, err := store.Open(context.Background(), f.Path, store.Options{
+		Signer: f.Keys.Signer, CheckpointEvery: every, Synchronous: "OFF",
+		Now: func() time.Time { clock = clock.Add(time.Second); return clock },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < n; i++ {
+		if err := s.WithTx(context.Background(), func(tx *sql.Tx) error {
+			_, err := s.Audit().Append(context.Background(), tx, Event(i))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+// Event is the i-th event of a fixture log.
+func Event(i int) audit.Event {
+	return audit.Event{
+		Actor: fmt.Sprintf("user%d", i%5), Action: "request.approved", Subject: fmt.Sprintf("request/%d", i),
+		Data: map[string]any{"environment": "production", "sha": fmt.Sprintf("%040x", i), "approvals": []string{"alice", "bob"}},
+	}
+}
+
+// OpenRaw opens the database file as an attacker would with the sqlite3
+// CLI: plain SQLite, no store, no migrations.
+func OpenRaw(t testing.TB, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// DropTriggers removes the append-only triggers, as an attacker would first.
+func DropTriggers(t testing.TB, db *sql.DB) {
+	t.Helper()
+	Exec(t, db, `DROP TRIGGER audit_entries_no_update; DROP TRIGGER audit_entries_no_delete;
+		DROP TRIGGER audit_checkpoints_no_update; DROP TRIGGER audit_checkpoints_no_delete;`)
+}
+
+// Exec runs SQL or fails the test.
+func Exec(t testing.TB, db *sql.DB, query string, args ...any) {
+	t.Helper()
+	if _, err := db.Exec(query, args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}

@@ -1,0 +1,203 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// InclusionProof shows that one entry is in the tree signed by a checkpoint.
+// It carries everything needed to check it offline with the public key.
+type InclusionProof struct {
+	Seq                    int64
+	At                     string // exactly as stored and hashed
+	Actor, Action, Subject string
+	Data                   []byte
+	Proof                  tlog.RecordProof
+	Checkpoint             []byte // the signed note, verbatim
+}
+
+// ErrNotCovered is returned when no signed checkpoint covers the entry yet.
+var ErrNotCovered = errors.New("no signed checkpoint covers this entry yet")
+
+// ProveInclusion builds an inclusion proof of entry seq against the latest
+// stored checkpoint.
+func (l *Log) ProveInclusion(ctx context.Context, seq int64) (InclusionProof, error) {
+	cp, ok, err := l.LatestCheckpoint(ctx)
+	if err != nil {
+		return InclusionProof{}, err
+	}
+	if !ok || seq >= cp.Size {
+		covered := "there is no checkpoint"
+		if ok {
+			covered = fmt.Sprintf("the latest covers seq 0..%d", cp.Size-1)
+		}
+		return InclusionProof{}, fmt.Errorf("prove audit entry seq %d: %w (%s)", seq, ErrNotCovered, covered)
+	}
+	e, err := getStored(ctx, l.db, seq)
+	if err != nil {
+		return InclusionProof{}, fmt.Errorf("prove audit entry: %w", err)
+	}
+	proof, err := tlog.ProveRecord(cp.Size, seq, newHashReader(ctx, l.db))
+	if err != nil {
+		return InclusionProof{}, fmt.Errorf("prove audit entry seq %d in tree of size %d: %w", seq, cp.Size, err)
+	}
+	return InclusionProof{Seq: seq, At: e.atText, Actor: e.Actor, Action: e.Action, Subject: e.Subject,
+		Data: e.Data, Proof: proof, Checkpoint: cp.Note}, nil
+}
+
+const proofHeader = "tollgate audit inclusion proof v1"
+
+// Format writes the proof as text: a header, the entry's fields (strings
+// quoted as Go literals, data as canonical JSON), the leaf hash, the proof
+// hashes, a blank line, and the signed checkpoint note verbatim.
+func (p InclusionProof) Format() ([]byte, error) {
+	if bytes.ContainsAny(p.Data, "\r\n") {
+		return nil, fmt.Errorf("audit entry seq %d: data is not canonical JSON (holds a line break)", p.Seq)
+	}
+	var b bytes.Buffer
+	fmt.Fprintln(&b, proofHeader)
+	fmt.Fprintf(&b, "seq %d\n", p.Seq)
+	fmt.Fprintf(&b, "at %s\n", strconv.Quote(p.At))
+	fmt.Fprintf(&b, "actor %s\n", strconv.Quote(p.Actor))
+	fmt.Fprintf(&b, "action %s\n", strconv.Quote(p.Action))
+	fmt.Fprintf(&b, "subject %s\n", strconv.Quote(p.Subject))
+	fmt.Fprintf(&b, "data %s\n", p.Data)
+	fmt.Fprintf(&b, "leaf-hash %s\n", p.leafHash())
+	fmt.Fprintf(&b, "proof-hashes %d\n", len(p.Proof))
+	for _, h := range p.Proof {
+		fmt.Fprintln(&b, base64.StdEncoding.EncodeToString(h[:]))
+	}
+	fmt.Fprintln(&b)
+	b.Write(p.Checkpoint)
+	return b.Bytes(), nil
+}
+
+func (p InclusionProof) leafHash() tlog.Hash {
+	return tlog.RecordHash(AppendLeaf(nil, p.Seq, p.At, p.Actor, p.Action, p.Subject, p.Data))
+}
+
+// ParseInclusionProof reads the text written by Format.
+func ParseInclusionProof(text []byte) (InclusionProof, error) {
+	var p InclusionProof
+	sc := bufio.NewScanner(bytes.NewReader(text))
+	sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
+	line := 0
+	next := func(key string) (string, error) {
+		line++
+		if !sc.Scan() {
+			return "", fmt.Errorf("proof line %d: missing %q", line, key)
+		}
+		val, ok := strings.CutPrefix(sc.Text(), key+" ")
+		if !ok {
+			return "", fmt.Errorf("proof line %d: want %q, got %q", line, key, sc.Text())
+		}
+		return val, nil
+	}
+	line++
+	if !sc.Scan() || sc.Text() != proofHeader {
+		return p, fmt.Errorf("proof line 1: not a tollgate audit inclusion proof (want %q)", proofHeader)
+	}
+	val, err := next("seq")
+	if err != nil {
+		return p, err
+	}
+	if p.Seq, err = strconv.ParseInt(val, 10, 64); err != nil || p.Seq < 0 {
+		return p, fmt.Errorf("proof line %d: bad seq %q", line, val)
+	}
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"at", &p.At}, {"actor", &p.Actor}, {"action", &p.Action}, {"subject", &p.Subject}} {
+		if val, err = next(f.key); err != nil {
+			return p, err
+		}
+		if *f.dst, err = strconv.Unquote(val); err != nil {
+			return p, fmt.Errorf("proof line %d: %s is not a quoted string", line, f.key)
+		}
+	}
+	if val, err = next("data"); err != nil {
+		return p, err
+	}
+	p.Data = []byte(val)
+	if _, err = next("leaf-hash"); err != nil { // informational: recomputed from the fields
+		return p, err
+	}
+	if val, err = next("proof-hashes"); err != nil {
+		return p, err
+	}
+	n, err := strconv.Atoi(val)
+	if err != nil || n < 0 || n > 64 {
+		return p, fmt.Errorf("proof line %d: bad proof hash count %q", line, val)
+	}
+	for i := 0; i < n; i++ {
+		line++
+		if !sc.Scan() {
+			return p, fmt.Errorf("proof line %d: missing proof hash %d of %d", line, i+1, n)
+		}
+		h, err := tlog.ParseHash(sc.Text())
+		if err != nil {
+			return p, fmt.Errorf("proof line %d: bad proof hash: %w", line, err)
+		}
+		p.Proof = append(p.Proof, h)
+	}
+	line++
+	if !sc.Scan() || sc.Text() != "" {
+		return p, fmt.Errorf("proof line %d: want a blank line before the checkpoint", line)
+	}
+	var cp bytes.Buffer
+	for sc.Scan() {
+		cp.WriteString(sc.Text())
+		cp.WriteByte('\n')
+	}
+	if err := sc.Err(); err != nil {
+		return p, fmt.Errorf("read proof: %w", err)
+	}
+	p.Checkpoint = cp.Bytes()
+	return p, nil
+}
+
+// CheckInclusionProof verifies p offline: the checkpoint's signature with
+// verifier, then that the leaf recomputed from the printed fields is in the
+// signed tree. It returns the checkpoint the entry is proven against.
+func CheckInclusionProof(p InclusionProof, verifier note.Verifier) (Checkpoint, error) {
+	cp, err := OpenCheckpoint(p.Checkpoint, verifier)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("proof checkpoint: %w", err)
+	}
+	if p.Seq >= cp.Size {
+		return Checkpoint{}, fmt.Errorf("entry seq %d is beyond the checkpoint's tree size %d", p.Seq, cp.Size)
+	}
+	if err := tlog.CheckRecord(p.Proof, cp.Size, cp.Root, p.Seq, p.leafHash()); err != nil {
+		return Checkpoint{}, fmt.Errorf("entry seq %d is not in the tree of size %d signed by %s: %w", p.Seq, cp.Size, verifier.Name(), err)
+	}
+	return cp, nil
+}
+
+// ProveConsistency proves that the tree of size older is a prefix of the
+// tree of size newer, from the stored hashes.
+func (l *Log) ProveConsistency(ctx context.Context, older, newer int64) (tlog.TreeProof, error) {
+	p, err := tlog.ProveTree(newer, older, newHashReader(ctx, l.db))
+	if err != nil {
+		return nil, fmt.Errorf("prove audit tree of size %d extends size %d: %w", newer, older, err)
+	}
+	return p, nil
+}
+
+// CheckConsistency verifies that newer's tree extends older's, given a
+// proof from ProveConsistency. Both checkpoints must already be verified
+// (OpenCheckpoint).
+func CheckConsistency(p tlog.TreeProof, older, newer Checkpoint) error {
+	if err := tlog.CheckTree(p, newer.Size, newer.Root, older.Size, older.Root); err != nil {
+		return fmt.Errorf("audit checkpoint of size %d does not extend the one of size %d: %w", newer.Size, older.Size, err)
+	}
+	return nil
+}

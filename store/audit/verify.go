@@ -1,0 +1,276 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"fmt"
+	"math/bits"
+	"sort"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Report is the result of Verify.
+type Report struct {
+	OK   bool
+	Size int64     // entries verified (the whole log when OK)
+	Root tlog.Hash // tree hash at Size
+	// Checkpoints is how many signed checkpoints were checked.
+	Checkpoints int
+	// LastCheckpoint is the signed checkpoint covering the most entries;
+	// HasCheckpoint is false when the log has none.
+	LastCheckpoint Checkpoint
+	HasCheckpoint  bool
+	// UnsignedTail is the number of entries after the last signed
+	// checkpoint. Their hashes are consistent, but nothing signed covers
+	// them: whoever holds the database file could have forged or rewritten
+	// them. They become verified once a later checkpoint covers them.
+	UnsignedTail int64
+	// Problem is the first failure found, in log order; nil when OK.
+	Problem *Problem
+}
+
+// Problem names the first entry or checkpoint that does not verify.
+type Problem struct {
+	Seq          int64 // the first bad entry's seq, or -1 for a checkpoint problem
+	CheckpointID int64 // the bad checkpoint's row id, or 0 for an entry problem
+	// CheckpointSize is the tree size the bad checkpoint claims to sign.
+	CheckpointSize int64
+	Reason       string
+}
+
+// String reads "entry seq N: why" or "checkpoint ID (tree size S): why".
+func (p *Problem) String() string {
+	if p.Seq >= 0 {
+		return fmt.Sprintf("entry seq %d: %s", p.Seq, p.Reason)
+	}
+	return fmt.Sprintf("checkpoint %d (tree size %d): %s", p.CheckpointID, p.CheckpointSize, p.Reason)
+}
+
+// storedCheckpoint is a checkpoint row with the outcome of its signature check.
+type storedCheckpoint struct {
+	id   int64
+	cp   Checkpoint
+	size int64 // where in the log it is checked: the signed size, else the column
+	bad  string
+}
+
+// Verify recomputes every leaf hash from the entry rows and the whole Merkle
+// tree in one streaming pass, compares them with the stored hashes, checks
+// that seq runs from 0 without gaps, and checks every checkpoint's signature
+// with verifier and that its root equals the recomputed tree at its size.
+// A log shorter than a checkpoint has been truncated. The returned error is
+// for failures to read the database; tampering is reported in Report.Problem.
+// db may be read-only.
+func Verify(ctx context.Context, db *sql.DB, verifier note.Verifier) (Report, error) {
+	cps, err := loadCheckpoints(ctx, db, verifier)
+	if err != nil {
+		return Report{}, err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT seq, at, actor, action, subject, data, leaf_hash, tree_hashes
+		FROM audit_entries ORDER BY seq`)
+	if err != nil {
+		return Report{}, fmt.Errorf("read audit entries: %w", err)
+	}
+	defer rows.Close()
+
+	v := verifyState{cps: cps}
+	var (
+		seq                                          int64
+		at, actor, action, subject, data, leaf, tree sql.RawBytes
+		buf                                          []byte
+		h                                            = sha256.New()
+		sum                                          tlog.Hash
+	)
+	for rows.Next() {
+		if v.problem == nil && v.checkpointsAt(v.n) {
+			break
+		}
+		if err := rows.Scan(&seq, &at, &actor, &action, &subject, &data, &leaf, &tree); err != nil {
+			return Report{}, fmt.Errorf("read audit entry after seq %d: %w", v.n-1, err)
+		}
+		if seq != v.n {
+			reason := fmt.Sprintf("missing (the next stored entry is seq %d)", seq)
+			if seq < v.n {
+				reason = fmt.Sprintf("unexpected entry seq %d (seq starts at 0 and counts up by one)", seq)
+				v.fail(seq, reason)
+			} else {
+				v.fail(v.n, reason)
+			}
+			break
+		}
+		buf = appendLeaf(buf[:0], seq, at, actor, action, subject, data)
+		h.Reset()
+		h.Write([]byte{0}) // RFC 6962 leaf prefix, as tlog.RecordHash
+		h.Write(buf)
+		h.Sum(sum[:0])
+		if !bytes.Equal(leaf, sum[:]) {
+			v.fail(seq, "leaf hash does not match the entry's contents (entry changed, or stored hash replaced)")
+			break
+		}
+		if !v.addLeaf(sum, tree) {
+			break
+		}
+		if v.n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return Report{}, err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Report{}, fmt.Errorf("read audit entries: %w", err)
+	}
+	if v.problem == nil {
+		v.checkpointsAt(v.n)
+	}
+	if v.problem == nil {
+		v.checkTruncation()
+	}
+	r := Report{OK: v.problem == nil, Size: v.n, Root: v.root(), Checkpoints: len(cps), Problem: v.problem}
+	if v.hasLast {
+		r.LastCheckpoint, r.HasCheckpoint = v.last, true
+		r.UnsignedTail = v.n - v.last.Size
+	} else {
+		r.UnsignedTail = v.n
+	}
+	return r, nil
+}
+
+// verifyState holds the running state of one Verify pass.
+type verifyState struct {
+	n       int64       // leaves seen
+	stack   []tlog.Hash // roots of the complete subtrees, largest first
+	cps     []storedCheckpoint
+	next    int // index of the next checkpoint to check
+	last    Checkpoint
+	hasLast bool
+	problem *Problem
+}
+
+func (v *verifyState) fail(seq int64, reason string) {
+	if v.problem == nil {
+		v.problem = &Problem{Seq: seq, Reason: reason}
+	}
+}
+
+func (v *verifyState) failCheckpoint(c storedCheckpoint, reason string) {
+	if v.problem == nil {
+		v.problem = &Problem{Seq: -1, CheckpointID: c.id, CheckpointSize: c.size, Reason: reason}
+	}
+}
+
+// addLeaf pushes leaf n and merges completed subtrees, comparing each new
+// interior hash with the one stored with the entry. The merges are exactly
+// the hashes tlog.StoredHashesForRecordHash produces for leaf n.
+func (v *verifyState) addLeaf(leaf tlog.Hash, stored []byte) bool {
+	merges := bits.TrailingZeros64(^uint64(v.n)) // trailing ones of n
+	if len(stored) != merges*tlog.HashSize {
+		v.fail(v.n, fmt.Sprintf("stored tree hashes have %d bytes, want %d", len(stored), merges*tlog.HashSize))
+		return false
+	}
+	v.stack = append(v.stack, leaf)
+	for k := 0; k < merges; k++ {
+		top := len(v.stack)
+		node := tlog.NodeHash(v.stack[top-2], v.stack[top-1])
+		if !bytes.Equal(stored[k*tlog.HashSize:(k+1)*tlog.HashSize], node[:]) {
+			lo := v.n + 1 - int64(1)<<(k+1)
+			v.fail(v.n, fmt.Sprintf("stored tree hash at level %d (over entries %d..%d) does not match the recomputed tree: this entry's stored hashes, or one of the entries before it in that range, were replaced",
+				k+1, lo, v.n))
+			return false
+		}
+		v.stack = append(v.stack[:top-2], node)
+	}
+	v.n++
+	return true
+}
+
+// root is the RFC 6962 tree hash of the leaves seen so far.
+func (v *verifyState) root() tlog.Hash {
+	if len(v.stack) == 0 {
+		return tlog.Hash{}
+	}
+	h := v.stack[len(v.stack)-1]
+	for i := len(v.stack) - 2; i >= 0; i-- {
+		h = tlog.NodeHash(v.stack[i], h)
+	}
+	return h
+}
+
+// checkpointsAt checks every checkpoint of size n; it reports whether one failed.
+func (v *verifyState) checkpointsAt(n int64) bool {
+	for v.next < len(v.cps) && v.cps[v.next].size <= n {
+		c := v.cps[v.next]
+		v.next++
+		if c.size < n { // only possible for size 0 or a size before the first row
+			continue
+		}
+		if c.bad != "" {
+			v.failCheckpoint(c, c.bad)
+			return true
+		}
+		if root := v.root(); root != c.cp.Root {
+			v.failCheckpoint(c, fmt.Sprintf("signed root %s does not match the recomputed tree %s (an entry before seq %d was changed and its hashes recomputed)",
+				c.cp.Root, root, c.size))
+			return true
+		}
+		v.last, v.hasLast = c.cp, true
+	}
+	return false
+}
+
+// checkTruncation reports checkpoints signed for more entries than the log has.
+func (v *verifyState) checkTruncation() {
+	for ; v.next < len(v.cps); v.next++ {
+		c := v.cps[v.next]
+		if c.bad != "" {
+			v.failCheckpoint(c, c.bad)
+			return
+		}
+		v.fail(v.n, fmt.Sprintf("missing: the log ends at size %d but checkpoint %d signed at %s covers %d entries (log truncated)",
+			v.n, c.id, c.cp.Time.Format(time.RFC3339), c.size))
+		return
+	}
+}
+
+// loadCheckpoints reads and verifies every checkpoint, ordered by the size
+// at which each is checked.
+func loadCheckpoints(ctx context.Context, db *sql.DB, verifier note.Verifier) ([]storedCheckpoint, error) {
+	rows, err := db.QueryContext(ctx, `SELECT id, tree_size, note FROM audit_checkpoints`)
+	if err != nil {
+		return nil, fmt.Errorf("read audit checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []storedCheckpoint
+	for rows.Next() {
+		var c storedCheckpoint
+		var msg []byte
+		if err := rows.Scan(&c.id, &c.size, &msg); err != nil {
+			return nil, fmt.Errorf("read audit checkpoint: %w", err)
+		}
+		cp, err := OpenCheckpoint(msg, verifier)
+		switch {
+		case err != nil:
+			c.bad = err.Error()
+		case cp.Size != c.size:
+			c.bad = fmt.Sprintf("stored tree_size %d differs from the signed size %d", c.size, cp.Size)
+		}
+		if err == nil {
+			c.cp, c.size = cp, cp.Size
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read audit checkpoints: %w", err)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].size != out[j].size {
+			return out[i].size < out[j].size
+		}
+		return out[i].id < out[j].id
+	})
+	return out, nil
+}
