@@ -40,7 +40,7 @@ type Problem struct {
 	CheckpointID int64 // the bad checkpoint's row id, or 0 for an entry problem
 	// CheckpointSize is the tree size the bad checkpoint claims to sign.
 	CheckpointSize int64
-	Reason       string
+	Reason         string
 }
 
 // String reads "entry seq N: why" or "checkpoint ID (tree size S): why".

@@ -120,4 +120,3 @@ func TestVerifyRecomputesTheSameHashesAsAppend(t *testing.T) {
 		}
 	}
 }
-
