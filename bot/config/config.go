@@ -46,8 +46,7 @@ type Config struct {
 	// Repositories by "owner/name".
 	Repositories map[string]*Repository
 
-	hash  string
-	files []fileRef
+	hash string
 }
 
 // Audit configures the tamper-evident audit log.
@@ -108,12 +107,13 @@ type Repository struct {
 
 // fileRef is a file named in the config, checked by Load.
 type fileRef struct {
-	key    string
-	line   int
-	path   string
-	secret bool // a private key: must not be readable by group or others
-	sshKey bool // an SSH private key: compared across environments
-	env    string
+	key     string
+	line    int
+	path    string
+	secret  bool   // a private key: must not be readable by group or others
+	sshKey  bool   // an SSH private key: compared across environments
+	env     string // the environment of an SSH key, "owner/name/env"
+	created bool   // created by Tollgate (the database): only its directory must exist
 }
 
 // Hash is the hex SHA-256 of the config file's bytes, recorded in the audit

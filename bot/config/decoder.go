@@ -23,6 +23,10 @@ type decoder struct {
 	warnings []Warning
 	files    []fileRef
 	budget   int
+	cfg      *Config // the decoded config; returned only when no problem was found
+
+	slackLine    int            // line of the slack key
+	channelLines map[string]int // line of each slack.channels entry
 }
 
 func (d *decoder) errorf(line int, key, format string, args ...any) {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -34,34 +33,39 @@ var (
 // fuzz; Load adds the file checks. On error it returns a *ValidationError
 // listing every problem, sorted by line.
 func Parse(filename string, data []byte, lookupEnv func(string) (string, bool)) (*Config, []Warning, error) {
+	return parse(filename, data, lookupEnv).finish()
+}
+
+// parse decodes and validates without finishing, so Load can add its
+// file checks to the same list of problems.
+func parse(filename string, data []byte, lookupEnv func(string) (string, bool)) *decoder {
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
 	d := &decoder{file: filename, dir: filepath.Dir(filename), lookup: lookupEnv, budget: maxNodes}
-	var c *Config
 	if len(data) > MaxFileSize {
 		d.errorf(1, "", "config file is larger than %d bytes", MaxFileSize)
 	} else if root := d.parseYAML(data); root != nil {
-		c = d.config(root)
+		c := d.config(root)
 		c.File = filename
 		sum := sha256.Sum256(data)
 		c.hash = hex.EncodeToString(sum[:])
 		d.validate(c)
-		c.files = d.files
+		d.cfg = c
 	}
-	return d.finish(c)
+	return d
 }
 
 // finish sorts and de-duplicates what was found (an alias visited twice
 // reports its problems twice).
-func (d *decoder) finish(c *Config) (*Config, []Warning, error) {
+func (d *decoder) finish() (*Config, []Warning, error) {
 	sortWarnings(d.warnings)
 	d.warnings = dedupe(d.warnings)
 	if len(d.problems) > 0 {
 		sortProblems(d.problems)
 		return nil, d.warnings, &ValidationError{Problems: dedupe(d.problems)}
 	}
-	return c, d.warnings, nil
+	return d.cfg, d.warnings, nil
 }
 
 func dedupe[T comparable](xs []T) []T {
@@ -148,7 +152,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		}
 	}
 	if _, ok := top.require("database"); ok {
-		c.Database = d.filePath(top, "database", fileRef{})
+		c.Database = d.filePath(top, "database", fileRef{created: true})
 	}
 	c.Audit = d.audit(top)
 	c.GitHub = d.github(top)
@@ -328,6 +332,7 @@ func (d *decoder) slack(top *section) Slack {
 	if !present || isNull(e.val) {
 		return Slack{}
 	}
+	d.slackLine, d.channelLines = e.key.Line, map[string]int{}
 	sl := Slack{Enabled: true, APIURL: d.baseURL(s, "api_url", DefaultSlackAPIURL), Channels: map[string]string{}}
 	if _, ok := s.require("bot_token"); ok {
 		sl.BotToken = s.secret("bot_token")
@@ -346,6 +351,7 @@ func (d *decoder) slack(top *section) Slack {
 			}
 			if v, ok := d.stringValue(ch.path, ch.val); ok {
 				sl.Channels[ch.key.Value] = v // checked against repositories in validate
+				d.channelLines[ch.key.Value] = ch.val.Line
 			}
 		}
 	}
