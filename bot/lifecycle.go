@@ -159,6 +159,14 @@ func (s *Service) AccessRevoked(ctx context.Context, who Identity, source string
 		if !mine && !(r.State == StateAwaitingApproval && hasApprovalBy(&r, who)) {
 			continue
 		}
+		// Leaving one team need not end someone's rights: ask again, live.
+		still, err := s.stillEntitled(ctx, &r, who, mine)
+		if err != nil {
+			return fmt.Errorf("access revoked for %s: %w", who.Login, err)
+		}
+		if still {
+			continue
+		}
 		updated, err := s.store.UpdateRequest(ctx, r.ID, func(cur *Request) ([]AuditEvent, error) {
 			return s.revokeOn(cur, who, source)
 		})
@@ -178,16 +186,40 @@ func (s *Service) AccessRevoked(ctx context.Context, who Identity, source string
 	ev := AuditEvent{Actor: "tollgate", Action: ActionAccessRevoked, Subject: who.Login, Data: map[string]any{
 		"login": who.Login, "github_id": who.GitHubID, "source": source,
 		"canceled_requests": canceled, "revoked_approvals_on": revoked}}
-	links, err := s.store.DeleteLinks(ctx, "", "", who.GitHubID, AuditEvent{Actor: "tollgate",
-		Action: ActionIdentityUnlinked, Subject: who.Login, Data: map[string]any{"github_id": who.GitHubID, "reason": "access revoked"}})
-	if err != nil {
-		return fmt.Errorf("access revoked for %s: removing Slack links: %w", who.Login, err)
+	if who.GitHubID != 0 {
+		links, err := s.store.DeleteLinks(ctx, "", "", who.GitHubID, AuditEvent{Actor: "tollgate",
+			Action: ActionIdentityUnlinked, Subject: who.Login, Data: map[string]any{"github_id": who.GitHubID, "reason": "access revoked"}})
+		if err != nil {
+			return fmt.Errorf("access revoked for %s: removing Slack links: %w", who.Login, err)
+		}
+		ev.Data.(map[string]any)["slack_links_removed"] = len(links)
 	}
-	ev.Data.(map[string]any)["slack_links_removed"] = len(links)
 	if err := s.store.AppendAudit(ctx, ev); err != nil {
 		return fmt.Errorf("access revoked for %s: auditing: %w", who.Login, err)
 	}
 	return nil
+}
+
+// stillEntitled reports whether who still holds the role r needs from
+// them: deployer (or emergency member) for their own request, approver for
+// an approval.
+func (s *Service) stillEntitled(ctx context.Context, r *Request, who Identity, requester bool) (bool, error) {
+	p, ok := s.policies.Environment(r.Repo, r.Environment)
+	if !ok {
+		return false, nil
+	}
+	teams := p.Approvers
+	if requester {
+		teams = p.Deployers
+		if r.Trigger == TriggerEmergency {
+			teams = p.Emergency
+		}
+	}
+	ms, err := s.memberships(ctx, teams, who.Login)
+	if err != nil {
+		return false, err
+	}
+	return anyMember(ms), nil
 }
 
 func hasApprovalBy(r *Request, who Identity) bool {

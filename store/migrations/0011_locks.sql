@@ -1,0 +1,12 @@
+-- Environment locks (bot.Lock): at most one per repository and environment.
+CREATE TABLE env_locks (
+	repo        TEXT NOT NULL,
+	environment TEXT NOT NULL,
+	owner_login TEXT NOT NULL,
+	owner_id    INTEGER NOT NULL,
+	owner_slack TEXT NOT NULL DEFAULT '',
+	reason      TEXT NOT NULL,
+	created_at  INTEGER NOT NULL, -- unix nanoseconds
+	expires_at  INTEGER NOT NULL DEFAULT 0, -- 0 = until unlocked
+	PRIMARY KEY (repo, environment)
+);
