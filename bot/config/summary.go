@@ -137,24 +137,24 @@ func listSemi(items []string) string {
 }
 
 // FormatDuration writes d the way the config accepts it: "90d", "1h",
-// "1d12h", "1h30m".
+// "1d12h", "1h30m", "10s".
 func FormatDuration(d time.Duration) string {
-	days := d / (24 * time.Hour)
-	rest := d % (24 * time.Hour)
-	s := ""
-	if days > 0 {
-		s = fmt.Sprintf("%dd", days)
+	if d <= 0 {
+		return "0s"
 	}
-	if rest > 0 || s == "" {
-		r := rest.String()
-		r = strings.TrimSuffix(r, "0s")
-		if strings.HasSuffix(r, "h0m") {
-			r = strings.TrimSuffix(r, "0m")
+	var b strings.Builder
+	units := []struct {
+		suffix string
+		size   time.Duration
+	}{{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}}
+	for _, u := range units {
+		if n := d / u.size; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.suffix)
+			d -= n * u.size
 		}
-		if r == "" {
-			r = "0s"
-		}
-		s += r
 	}
-	return s
+	if d > 0 {
+		b.WriteString(d.String()) // sub-second remainder, e.g. "500ms"
+	}
+	return b.String()
 }

@@ -1,0 +1,109 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// loadFixture writes a config whose files live in a temp dir, with the
+// given files created (name → contents) at mode 0600.
+func loadFixture(t *testing.T, files map[string]string) (dir, path string) {
+	t.Helper()
+	t.Setenv("WEBHOOK_SECRET", "w")
+	dir = t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yaml := strings.NewReplacer(
+		"/var/lib/tollgate/tollgate.db", "tollgate.db",
+		"/etc/tollgate/", "",
+	).Replace(production(
+		"deployers: [backend]", "servers:", "  - host: p1.example.com", "    user: deploy", "ssh:",
+		"  private_key_file: production.key", "  known_hosts_file: known_hosts", "path: /srv/api"))
+	path = filepath.Join(dir, "tollgate.yml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, path
+}
+
+var allFiles = map[string]string{
+	"audit.key": "audit", "app.pem": "pem", "staging.key": "staging-key", "production.key": "production-key", "known_hosts": "hosts",
+}
+
+func TestLoadWarnsAboutKeyFilesOthersCanRead(t *testing.T) {
+	dir, path := loadFixture(t, allFiles)
+	if _, warnings, err := Load(path); err != nil || len(warnings) != 0 {
+		t.Fatalf("with 0600 keys: warnings %v, err %v; want none", warnings, err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "production.key"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	// known_hosts is public: its mode does not matter.
+	if err := os.Chmod(filepath.Join(dir, "known_hosts"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, warnings, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, "production.key")
+	want := path + `:28: warning: repositories.acme/api.environments.production.ssh.private_key_file: key file "` + key +
+		`" has mode 0640, accessible by group or others; run chmod 600 ` + key
+	if len(warnings) != 1 || warnings[0].String() != want {
+		t.Errorf("warnings = %v\nwant [%s]", warnings, want)
+	}
+}
+
+func TestLoadReportsMissingFiles(t *testing.T) {
+	files := map[string]string{"audit.key": "audit", "staging.key": "s", "known_hosts": "h"}
+	dir, path := loadFixture(t, files)
+	_, _, err := Load(path)
+	var verr *ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("err = %v, want *ValidationError", err)
+	}
+	want := strings.Join([]string{
+		path + `:7: github.private_key_file: file "` + filepath.Join(dir, "app.pem") + `" does not exist`,
+		path + `:28: repositories.acme/api.environments.production.ssh.private_key_file: file "` + filepath.Join(dir, "production.key") + `" does not exist`,
+	}, "\n")
+	if err.Error() != want {
+		t.Errorf("err:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+func TestLoadRefusesTheSameSSHKeyUnderTwoNames(t *testing.T) {
+	files := map[string]string{"audit.key": "a", "app.pem": "p", "staging.key": "same-key\n", "production.key": "same-key", "known_hosts": "h"}
+	dir, path := loadFixture(t, files)
+	_, _, err := Load(path)
+	want := path + `:28: repositories.acme/api.environments.production.ssh.private_key_file: SSH key file "` + filepath.Join(dir, "production.key") +
+		`" holds the same key as "` + filepath.Join(dir, "staging.key") + `" used by acme/api/staging (line 19); each environment needs its own key`
+	if err == nil || err.Error() != want {
+		t.Errorf("err:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+func TestLoadRequiresTheDatabaseDirectory(t *testing.T) {
+	dir, path := loadFixture(t, allFiles)
+	data, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), "database: tollgate.db", "database: state/tollgate.db", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := Load(path)
+	want := path + `:2: database: directory "` + filepath.Join(dir, "state") + `" does not exist`
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+}
+
+func TestLoadOfMissingConfigSaysWhich(t *testing.T) {
+	_, _, err := Load(filepath.Join(t.TempDir(), "nope.yml"))
+	if err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "nope.yml") {
+		t.Errorf("err = %v, want a not-exist error naming the file", err)
+	}
+}
