@@ -44,6 +44,7 @@ type Server struct {
 	state    *world
 	rec      recorder
 	flt      faults
+	hooks    deliveries
 }
 
 // New starts a fake GitHub with one GitHub App (id 1, slug "tollgate") whose
