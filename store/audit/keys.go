@@ -96,7 +96,7 @@ func VerifierFromSigningKeyFile(path string) (note.Verifier, error) {
 	}
 	bad := fmt.Errorf("audit signing key %s is not a signed-note ed25519 private key", path)
 	rest, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "PRIVATE+KEY+")
-	parts := strings.Split(rest, "+")
+	parts := strings.SplitN(rest, "+", 3) // the base64 key may itself hold "+"
 	if !ok || len(parts) != 3 {
 		return nil, bad
 	}
