@@ -89,7 +89,9 @@ func TestEvaluate(t *testing.T) {
 		{name: "no checks reported", facts: func(f *bot.Facts) { f.Checks = nil },
 			wantCode: bot.CodeChecksFailed, wantIn: "no checks reported"},
 		{name: "only named contexts count", policy: func(p *bot.EnvironmentPolicy) { p.RequiredContexts = []string{"ci/test"} },
-			facts: func(f *bot.Facts) { f.Checks = append(f.Checks, bot.CheckResult{Name: "flaky", State: bot.CheckFailure}) }},
+			facts: func(f *bot.Facts) {
+				f.Checks = append(f.Checks, bot.CheckResult{Name: "flaky", State: bot.CheckFailure})
+			}},
 		{name: "named context missing", policy: func(p *bot.EnvironmentPolicy) { p.RequiredContexts = []string{"ci/e2e"} },
 			wantCode: bot.CodeChecksFailed, wantIn: "ci/e2e missing"},
 		{name: "named context red on a re-run", policy: func(p *bot.EnvironmentPolicy) { p.RequiredContexts = []string{"ci/test"} },
