@@ -1,0 +1,178 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Engine deploys releases and rolls them back. The zero value is ready to use.
+type Engine struct {
+	Now        func() time.Time // clock for release names and markers; nil means time.Now
+	HTTPClient *http.Client     // for URL health checks; nil means http.DefaultClient
+	StageDir   string           // where a source is spooled before sending; "" means the system temp dir
+	Logger     *slog.Logger     // operational warnings; nil means slog.Default()
+}
+
+// Deploy puts the tree yielded by src live as release on every server of t.
+// The source is read and validated completely before any connection is made.
+// Progress and hook output (redacted) are written to log as they happen.
+// The error is nil exactly when the outcome is Succeeded.
+func (e *Engine) Deploy(ctx context.Context, t Target, release ReleaseSpec, src Source, log io.Writer) (Result, error) {
+	started := e.now()
+	res := Result{Operation: "deploy", Environment: t.Environment, SHA: release.SHA, Outcome: Failed, Started: started}
+	fail := func(err error) (Result, error) {
+		res.Finished = e.now()
+		res.Error = newRedactor(t.Secrets).String(err.Error())
+		return res, errors.New(res.Error)
+	}
+	t, err := t.validate()
+	if err != nil {
+		return fail(err)
+	}
+	release, err = release.validate(started)
+	if err != nil {
+		return fail(err)
+	}
+	res.Release = release.Name
+	st, err := stageSource(ctx, src, e.StageDir)
+	if err != nil {
+		return fail(fmt.Errorf("release %s: %w", release.Name, err))
+	}
+	defer st.Close()
+	res.Manifest, res.ManifestDigest = st.manifest, st.manifest.Digest()
+
+	o := e.newOp(t, newLineLog(log), release.Name)
+	o.env = hookEnv{Environment: t.Environment, Release: release.Name, SHA: release.SHA, Ref: release.Ref}
+	defer o.close()
+	outcome, err := o.deploy(ctx, st, releaseMeta{name: release.Name, sha: release.SHA, created: started})
+	res.Servers = o.results()
+	res.Outcome = outcome
+	res.Finished = e.now()
+	if err != nil {
+		res.Error = o.red.String(err.Error())
+		return res, fmt.Errorf("deploy %s to %s: %s: %w", release.Name, t.Environment, outcome, errors.New(res.Error))
+	}
+	return res, nil
+}
+
+func (o *op) deploy(ctx context.Context, st *stagedTree, meta releaseMeta) (Outcome, error) {
+	if err := o.connectAndLock(ctx, "deploy"); err != nil {
+		return Failed, err
+	}
+	all, dirs, files := sharedPaths(o.t.Shared)
+	meta.shared = all
+	if err := o.each(ctx, stepInspect, nil, func(ctx context.Context, r *serverRun) error {
+		return o.prepare(ctx, r, meta.name, dirs, files)
+	}); err != nil {
+		return Failed, err
+	}
+	isCreated := func(r *serverRun) bool { return r.created }
+	err := o.each(ctx, stepUpload, nil, func(ctx context.Context, r *serverRun) error {
+		return o.upload(ctx, r, st, meta)
+	})
+	if err == nil {
+		err = o.each(ctx, stepVerify, nil, func(ctx context.Context, r *serverRun) error {
+			return o.verify(ctx, r, meta.name, st.manifest)
+		})
+	}
+	if err == nil {
+		err = o.each(ctx, stepBeforeSwitch, nil, func(ctx context.Context, r *serverRun) error {
+			env := o.env
+			env.Previous, env.Root = r.res.Previous, r.root
+			return o.runHooks(ctx, r, stepBeforeSwitch, r.root+"/releases/"+meta.name, o.t.Hooks.BeforeSwitch, env)
+		})
+	}
+	if err != nil {
+		o.removeRelease(ctx, meta.name, isCreated)
+		return Failed, err
+	}
+
+	err = o.switchTo(ctx, stepSwitch, meta.name, nil, func(r *serverRun) { r.switched, r.res.Live = true, meta.name })
+	if err == nil {
+		err = o.each(ctx, stepAfterSwitch, nil, func(ctx context.Context, r *serverRun) error {
+			env := o.env
+			env.Previous, env.Root = r.res.Previous, r.root
+			return o.runHooks(ctx, r, stepAfterSwitch, r.root+"/releases/"+meta.name, o.t.Hooks.AfterSwitch, env)
+		})
+	}
+	if err == nil {
+		err = o.each(ctx, stepHealth, nil, o.healthCheck)
+	}
+	if err == nil {
+		err = o.markGood(ctx, meta.name)
+	}
+	if err != nil {
+		return o.undo(ctx, meta.name, err)
+	}
+	_ = o.each(ctx, stepCleanup, nil, func(ctx context.Context, r *serverRun) error {
+		state, err := inspect(ctx, r.conn, r.root)
+		if err != nil {
+			return err
+		}
+		if old := state.expired(o.t.KeepReleases); len(old) > 0 {
+			o.logf(r, "removing old releases %v (keep_releases %d)", old, o.t.KeepReleases)
+			return r.conn.run(ctx, removeScript(r.root, old), nil, nil, nil)
+		}
+		return nil
+	})
+	return Succeeded, nil
+}
+
+// undo switches every switched server back after a failure once live.
+func (o *op) undo(ctx context.Context, name string, cause error) (Outcome, error) {
+	if !o.switchBack(ctx, name) {
+		return Failed, fmt.Errorf("%w; switching back FAILED on some servers, see each server's live release", cause)
+	}
+	o.removeRelease(ctx, name, func(r *serverRun) bool { return r.created })
+	return RolledBack, cause
+}
+
+// prepare inspects a server before upload: it removes leftovers of failed
+// deploys, refuses an existing release name, picks the base release for
+// hard links and readies shared paths.
+func (o *op) prepare(ctx context.Context, r *serverRun, name string, sharedDirs, sharedFiles []string) error {
+	state, err := inspect(ctx, r.conn, r.root)
+	if err != nil {
+		return err
+	}
+	r.state = state
+	r.res.Previous, r.res.Live = state.current, state.current
+	if stale := state.unfinished(); len(stale) > 0 {
+		o.logf(r, "removing unfinished releases of earlier deploys: %v", stale)
+		if err := r.conn.run(ctx, removeScript(r.root, stale), nil, nil, nil); err != nil {
+			return fmt.Errorf("remove unfinished releases: %w", err)
+		}
+		for _, n := range stale {
+			delete(state.releases, n)
+		}
+	}
+	if _, exists := state.releases[name]; exists {
+		return fmt.Errorf("release %s already exists", name)
+	}
+	if cur := state.releases[state.current]; cur != nil && cur.Complete {
+		data, err := r.conn.output(ctx, readManifestScript(r.root, cur.Name), nil)
+		if err == nil {
+			r.base, err = ParseManifest([]byte(data))
+		}
+		if err != nil {
+			return fmt.Errorf("read manifest of current release %s: %w", cur.Name, err)
+		}
+		shared, err := r.conn.output(ctx, readSharedScript(r.root, cur.Name), nil)
+		if err != nil {
+			return fmt.Errorf("read shared paths of current release %s: %w", cur.Name, err)
+		}
+		r.baseShared = splitLines(shared)
+		r.res.Base = cur.Name
+	}
+	if len(sharedDirs)+len(sharedFiles) > 0 {
+		if err := r.conn.run(ctx, sharedScript(r.root, sharedDirs, sharedFiles), nil, nil, nil); err != nil {
+			return fmt.Errorf("shared paths: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package deploy
+
+import "time"
+
+// Outcome is how a deploy or rollback ended.
+type Outcome string
+
+// Outcomes of a deploy or rollback.
+const (
+	Succeeded  Outcome = "succeeded"   // the release is live on every server and healthy
+	Failed     Outcome = "failed"      // nothing was switched (or switching back failed: see Live)
+	RolledBack Outcome = "rolled_back" // it went live, failed, and every server is back on its previous release
+)
+
+// Result is what happened, for the deployment record and the audit log.
+type Result struct {
+	Operation      string // "deploy" or "rollback"
+	Environment    string
+	Release        string
+	SHA            string
+	Outcome        Outcome
+	Error          string   // redacted; empty on success
+	Manifest       Manifest // the whole release
+	ManifestDigest string   // Manifest.Digest()
+	Servers        []ServerResult
+	Started        time.Time
+	Finished       time.Time
+}
+
+// ServerResult is what happened on one server.
+type ServerResult struct {
+	Server   string // host:port
+	Release  string // the release deployed (or rolled back to)
+	Previous string // current release before the operation; "" if none
+	Live     string // current release afterwards, as last known
+	// Base is the release the new one was hard-linked from; "" for a full upload.
+	Base      string
+	FilesSent int
+	BytesSent int64    // file content bytes sent
+	Sent      []string // paths of the files actually sent
+	Steps     []StepResult
+	Hooks     []HookResult
+	Health    *HealthResult
+	Error     string // redacted; names the step
+}
+
+// StepResult times one step on one server.
+type StepResult struct {
+	Step    string
+	Seconds float64
+	Error   string `json:",omitempty"`
+}
+
+// HookResult is one hook command's run.
+type HookResult struct {
+	Phase     string // before_switch, after_switch, after_switch (switch back)
+	Command   string // redacted
+	ExitCode  int    // -1 when it did not exit normally (timeout, lost connection)
+	Output    string // combined stdout and stderr, redacted, at most 64 KiB
+	Truncated bool
+}
+
+// HealthResult is the health check on one server.
+type HealthResult struct {
+	OK       bool
+	Attempts int
+	Detail   string // last status or error, redacted
+}
+
+// ServerStatus is what is live on one server.
+type ServerStatus struct {
+	Server   string
+	Current  string
+	Releases []ReleaseInfo // newest first
+	Error    string
+}
+
+// ReleaseInfo describes one release directory on a server.
+type ReleaseInfo struct {
+	Name     string
+	Created  time.Time // when its deploy started (Tollgate's clock)
+	Good     bool      // went live and passed its health check
+	GoodAt   time.Time
+	Complete bool // has its manifest (upload finished)
+}

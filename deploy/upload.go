@@ -1,0 +1,237 @@
+package deploy
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"time"
+)
+
+// releaseMeta is what is written next to a release, in .tollgate/<name>/.
+type releaseMeta struct {
+	name    string
+	sha     string
+	created time.Time
+	shared  []string
+}
+
+// sharedPaths splits Target.Shared into clean paths, directories and files.
+func sharedPaths(shared []string) (all, dirs, files []string) {
+	for _, s := range shared {
+		p := strings.TrimSuffix(s, "/")
+		all = append(all, p)
+		if strings.HasSuffix(s, "/") {
+			dirs = append(dirs, p)
+		} else {
+			files = append(files, p)
+		}
+	}
+	return all, dirs, files
+}
+
+// shadowed reports whether p is a shared path or lies below one.
+func shadowed(p string, shared []string) bool {
+	for _, s := range shared {
+		if p == s || strings.HasPrefix(p, s+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// uploadStats is what one upload sent.
+type uploadStats struct {
+	sent  []ManifestEntry // files whose content travelled
+	bytes int64
+}
+
+// writeReleaseTar writes the tar stream that creates releases/<name> and its
+// metadata under the deploy path. Files identical (content and mode) to the
+// base release are hard links to it; every other file is sent.
+func writeReleaseTar(ctx context.Context, w io.Writer, st *stagedTree, meta releaseMeta, base Manifest, baseName string, baseShared []string) (uploadStats, error) {
+	var stats uploadStats
+	tw := tar.NewWriter(w)
+	rel := "releases/" + meta.name + "/"
+	mt := meta.created
+	dir := func(name string, mode int64) error {
+		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: mode, ModTime: mt})
+	}
+	if err := dir(strings.TrimSuffix(rel, "/"), 0o755); err != nil {
+		return stats, err
+	}
+	baseIdx := base.index()
+	emitted := map[string]bool{}
+	for _, e := range st.manifest {
+		if err := ctx.Err(); err != nil {
+			return stats, err
+		}
+		if shadowed(e.Path, meta.shared) {
+			continue
+		}
+		emitted[e.Path] = true
+		h := &tar.Header{Name: rel + e.Path, Mode: int64(e.Mode.Perm()), ModTime: mt}
+		switch e.Type {
+		case TypeDir:
+			if err := dir(rel+e.Path, int64(e.Mode.Perm())); err != nil {
+				return stats, err
+			}
+			continue
+		case TypeSymlink:
+			h.Typeflag, h.Linkname = tar.TypeSymlink, e.LinkTarget
+			if err := tw.WriteHeader(h); err != nil {
+				return stats, err
+			}
+			continue
+		}
+		if b := baseIdx[e.Path]; baseName != "" && b != nil && b.Type == TypeFile && b.SHA256 == e.SHA256 &&
+			b.Mode == e.Mode && !shadowed(e.Path, baseShared) {
+			h.Typeflag, h.Linkname = tar.TypeLink, "releases/"+baseName+"/"+e.Path
+			if err := tw.WriteHeader(h); err != nil {
+				return stats, err
+			}
+			continue
+		}
+		h.Typeflag, h.Size = tar.TypeReg, e.Size
+		if err := tw.WriteHeader(h); err != nil {
+			return stats, err
+		}
+		if err := copyBlob(tw, st.blobPath(e.SHA256), e.Size); err != nil {
+			return stats, fmt.Errorf("send %s: %w", e.Path, err)
+		}
+		stats.sent = append(stats.sent, e)
+		stats.bytes += e.Size
+	}
+	for _, s := range meta.shared {
+		for _, d := range parents(s) {
+			if !emitted[d] {
+				emitted[d] = true
+				if err := dir(rel+d, 0o755); err != nil {
+					return stats, err
+				}
+			}
+		}
+		h := &tar.Header{Typeflag: tar.TypeSymlink, Name: rel + s, Linkname: "../../shared/" + s, Mode: 0o777, ModTime: mt}
+		if depth := strings.Count(s, "/"); depth > 0 {
+			h.Linkname = strings.Repeat("../", depth) + h.Linkname
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return stats, err
+		}
+	}
+	metaDir := ".tollgate/" + meta.name + "/"
+	if err := dir(strings.TrimSuffix(metaDir, "/"), 0o755); err != nil {
+		return stats, err
+	}
+	for _, f := range []struct{ name, content string }{
+		{"manifest", string(st.manifest.Encode())},
+		{"shared", strings.Join(meta.shared, "\n")},
+		{"sha", meta.sha + "\n"},
+		{"created", meta.created.UTC().Format(time.RFC3339Nano) + "\n"},
+	} {
+		h := &tar.Header{Typeflag: tar.TypeReg, Name: metaDir + f.name, Mode: 0o644, Size: int64(len(f.content)), ModTime: mt}
+		if err := tw.WriteHeader(h); err != nil {
+			return stats, err
+		}
+		if _, err := io.WriteString(tw, f.content); err != nil {
+			return stats, err
+		}
+	}
+	return stats, tw.Close()
+}
+
+// parents lists the parent directories of p, outermost first.
+func parents(p string) []string {
+	var out []string
+	for d := path.Dir(p); d != "."; d = path.Dir(d) {
+		out = append([]string{d}, out...)
+	}
+	return out
+}
+
+func copyBlob(w io.Writer, file string, size int64) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, err := io.Copy(w, f)
+	if err == nil && n != size {
+		err = fmt.Errorf("staged copy is %d bytes, want %d", n, size)
+	}
+	return err
+}
+
+// upload sends the release to r and checks what arrived.
+func (o *op) upload(ctx context.Context, r *serverRun, st *stagedTree, meta releaseMeta) error {
+	pr, pw := io.Pipe()
+	statsc := make(chan uploadStats, 1)
+	go func() {
+		bw := bufio.NewWriterSize(throttle(ctx, pw, o.t.UploadBytesPerSecond), 256<<10)
+		stats, err := writeReleaseTar(ctx, bw, st, meta, r.base, r.res.Base, r.baseShared)
+		if err == nil {
+			err = bw.Flush()
+		}
+		statsc <- stats
+		_ = pw.CloseWithError(err)
+	}()
+	r.created = true
+	err := r.conn.run(ctx, extractScript(r.root, meta.name), pr, io.Discard, nil)
+	_ = pr.CloseWithError(fmt.Errorf("remote tar ended: %v", err))
+	stats := <-statsc
+	r.res.FilesSent, r.res.BytesSent = len(stats.sent), stats.bytes
+	r.res.Sent = make([]string, len(stats.sent))
+	for i, e := range stats.sent {
+		r.res.Sent[i] = e.Path
+	}
+	if err != nil {
+		return fmt.Errorf("remote tar: %w", err)
+	}
+	files, _ := st.manifest.Files()
+	o.logf(r, "uploaded release %s: %d files sent (%d bytes), %d hard-linked from %q",
+		meta.name, len(stats.sent), stats.bytes, files-len(stats.sent), r.res.Base)
+	return nil
+}
+
+// throttle limits writes to rate bytes per second (0: unlimited).
+func throttle(ctx context.Context, w io.Writer, rate int64) io.Writer {
+	if rate <= 0 {
+		return w
+	}
+	return &throttledWriter{ctx: ctx, w: w, rate: rate, start: time.Now()}
+}
+
+type throttledWriter struct {
+	ctx   context.Context
+	w     io.Writer
+	rate  int64
+	start time.Time
+	total int64
+}
+
+func (t *throttledWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		chunk := p[:min(len(p), 16<<10)]
+		n, err := t.w.Write(chunk)
+		written += n
+		t.total += int64(n)
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+		due := t.start.Add(time.Duration(float64(t.total) / float64(t.rate) * float64(time.Second)))
+		if wait := time.Until(due); wait > 0 {
+			select {
+			case <-t.ctx.Done():
+				return written, t.ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+	}
+	return written, nil
+}

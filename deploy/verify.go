@@ -1,0 +1,67 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// verify hashes, on the server, every file that was sent and compares it
+// with the manifest. Nothing runs in a release before this passes.
+func (o *op) verify(ctx context.Context, r *serverRun, name string, m Manifest) error {
+	idx := m.index()
+	want := map[string]string{}
+	for _, p := range r.res.Sent {
+		want["releases/"+name+"/"+p] = idx[p].SHA256
+	}
+	sum := sha256.Sum256(m.Encode())
+	want[".tollgate/"+name+"/manifest"] = hex.EncodeToString(sum[:])
+	paths := make([]string, 0, len(want))
+	for p := range want {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	var in bytes.Buffer
+	for _, p := range paths {
+		in.WriteString(p)
+		in.WriteByte(0)
+	}
+	out, runErr := r.conn.output(ctx, hashScript(r.root), &in)
+	got := parseSHA256Sum(out)
+	for _, p := range paths {
+		switch h, ok := got[p]; {
+		case !ok:
+			return fmt.Errorf("%s is missing after upload (%v)", p, runErr)
+		case h != want[p]:
+			return fmt.Errorf("%s has sha256 %s on the server, manifest says %s", p, h, want[p])
+		}
+	}
+	if runErr != nil {
+		return fmt.Errorf("hash files: %w", runErr)
+	}
+	o.logf(r, "verified %d files against the manifest (digest %s)", len(paths), m.Digest())
+	return nil
+}
+
+// parseSHA256Sum reads sha256sum output, undoing its escaping of names that
+// contain a backslash or newline (such lines start with a backslash).
+func parseSHA256Sum(out string) map[string]string {
+	got := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		escaped := strings.HasPrefix(line, `\`)
+		line = strings.TrimPrefix(line, `\`)
+		if len(line) < 66 || line[64:66] != "  " {
+			continue
+		}
+		name := line[66:]
+		if escaped {
+			name = strings.NewReplacer(`\\`, `\`, `\n`, "\n", `\r`, "\r").Replace(name)
+		}
+		got[name] = line[:64]
+	}
+	return got
+}
