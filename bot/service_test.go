@@ -150,6 +150,15 @@ func TestApprovalRefusedOnChangedFacts(t *testing.T) {
 	}
 }
 
+func TestDefaultRefIsTheFirstAllowedBranch(t *testing.T) {
+	w := newWorld(t)
+	out, err := w.svc.Submit(context.Background(), bot.NewRequest{SourceKey: "k", Repo: "acme/shop",
+		Environment: "staging", Trigger: bot.TriggerSlack, Requester: alice})
+	if err != nil || out.Request.Ref != "main" || out.Request.SHA != shaMain {
+		t.Fatalf("request %s@%s, %v; want main@%s", out.Request.Ref, out.Request.SHA, err, shaMain)
+	}
+}
+
 func TestExpireStale(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
