@@ -65,7 +65,7 @@ func (p *EnvironmentPolicy) approvalTTL() time.Duration {
 func (p *EnvironmentPolicy) Hash() string {
 	type window struct {
 		Name             string
-		Start, End       time.Time
+		Start, End       int64 // unix nanoseconds: unlike time.Time, always encodable
 		Weekly           *WeeklyWindow `json:",omitempty"`
 		WeeklyLocationID string        `json:",omitempty"`
 	}
@@ -92,16 +92,13 @@ func (p *EnvironmentPolicy) Hash() string {
 		v.TicketPattern = p.TicketPattern.String()
 	}
 	for _, w := range p.FreezeWindows {
-		fw := window{Name: w.Name, Start: w.Start, End: w.End, Weekly: w.Weekly}
+		fw := window{Name: w.Name, Start: w.Start.UnixNano(), End: w.End.UnixNano(), Weekly: w.Weekly}
 		if w.Weekly != nil && w.Weekly.Location != nil {
 			fw.WeeklyLocationID = w.Weekly.Location.String()
 		}
 		v.Freeze = append(v.Freeze, fw)
 	}
-	b, err := json.Marshal(v)
-	if err != nil { // cannot happen for these field types
-		panic(fmt.Sprintf("bot: hashing policy: %v", err))
-	}
+	b, _ := json.Marshal(v) // strings, numbers and bools only: cannot fail
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }

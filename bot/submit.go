@@ -79,13 +79,18 @@ func (s *Service) Submit(ctx context.Context, in NewRequest) (Outcome, error) {
 	}
 	r.PR = facts.PR
 	d := Evaluate(p, &r, facts)
-	events := s.decide(&r, p, d, now)
+	events, err := s.decide(&r, p, d, now)
+	if err != nil {
+		return Outcome{}, err
+	}
 
 	for attempt := 0; ; attempt++ {
 		stored, created, err := s.store.CreateRequest(ctx, r, events)
 		if errors.Is(err, ErrConflict) && attempt < 3 { // id collision: draw another
 			r.ID = NewRequestID()
-			events = s.decide(resetState(&r), p, d, now)
+			if events, err = s.decide(resetState(&r), p, d, now); err != nil {
+				return Outcome{}, err
+			}
 			continue
 		}
 		if err != nil {
@@ -232,7 +237,7 @@ func (s *Service) memberships(ctx context.Context, teams []Team, login string) (
 
 // decide moves a new request out of requested according to d and returns
 // the audit events of its creation.
-func (s *Service) decide(r *Request, p *EnvironmentPolicy, d Decision, now time.Time) []AuditEvent {
+func (s *Service) decide(r *Request, p *EnvironmentPolicy, d Decision, now time.Time) ([]AuditEvent, error) {
 	r.Decision = &d
 	r.ConfigHash = d.ConfigHash
 	r.RequiredApprovals = p.RequiredApprovals
@@ -257,9 +262,9 @@ func (s *Service) decide(r *Request, p *EnvironmentPolicy, d Decision, now time.
 	}
 	from := r.State
 	if err := r.transition(to, d.Reason); err != nil {
-		panic(err) // requested has edges to all three
+		return nil, err
 	}
-	return append(events, stateEvent(r, from, "tollgate"))
+	return append(events, stateEvent(r, from, "tollgate")), nil
 }
 
 func createdData(r *Request) map[string]any {
