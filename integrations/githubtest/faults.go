@@ -36,14 +36,16 @@ type faults struct {
 // A pattern ending in "/**" also matches everything below its prefix.
 func matchPath(pattern, p string) bool {
 	if prefix, ok := strings.CutSuffix(pattern, "/**"); ok {
-		n := strings.Count(prefix, "/")
-		segs := strings.SplitAfterN(p, "/", n+1)
-		if len(segs) <= n {
+		want, got := strings.Split(prefix, "/"), strings.Split(p, "/")
+		if len(got) < len(want) {
 			return false
 		}
-		head := strings.TrimSuffix(strings.Join(segs[:n], ""), "/")
-		ok, _ := path.Match(prefix, head)
-		return ok
+		for i, w := range want {
+			if ok, _ := path.Match(w, got[i]); !ok {
+				return false
+			}
+		}
+		return true
 	}
 	ok, _ := path.Match(pattern, p)
 	return ok
