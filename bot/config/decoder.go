@@ -9,9 +9,13 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// maxNodes bounds the nodes visited, so aliases that refer to aliases
-// cannot make decoding explode.
-const maxNodes = 1_000_000
+// Bounds on work per file, so aliases that refer to aliases, or a file of
+// garbage, cannot make decoding explode. A real config has a few hundred
+// nodes and a handful of problems.
+const (
+	maxNodes    = 100_000
+	maxProblems = 100
+)
 
 // decoder walks the YAML node tree, collecting every problem rather than
 // stopping at the first, each with its line and key path.
@@ -30,7 +34,15 @@ type decoder struct {
 }
 
 func (d *decoder) errorf(line int, key, format string, args ...any) {
+	if len(d.problems) >= maxProblems {
+		d.budget = 0 // stop walking: node returns nil from now on
+		return
+	}
 	d.problems = append(d.problems, Problem{File: d.file, Line: line, Key: key, Message: fmt.Sprintf(format, args...)})
+	if len(d.problems) == maxProblems {
+		d.problems[maxProblems-1] = Problem{File: d.file, Line: line, Key: "", Message: fmt.Sprintf("too many problems; stopped after %d", maxProblems-1)}
+		d.budget = 0
+	}
 }
 
 func (d *decoder) warnf(line int, key, format string, args ...any) {

@@ -25,7 +25,7 @@ func TestSecretNeverPrints(t *testing.T) {
 		"%v":         fmt.Sprintf("%v", gh),
 		"%+v":        fmt.Sprintf("%+v", gh),
 		"%#v":        fmt.Sprintf("%#v", gh),
-		"%s secret":  fmt.Sprintf("%s", gh.WebhookSecret),
+		"%s secret":  fmt.Sprintf("secret=%s", gh.WebhookSecret),
 		"%q secret":  fmt.Sprintf("%q", gh.WebhookSecret),
 		"%+v config": fmt.Sprintf("%+v", *cfg),
 		"json":       string(jsonBytes),
