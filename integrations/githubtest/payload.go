@@ -28,7 +28,8 @@ func LoadPayload(event, name string) (Payload, error) {
 }
 
 // Set sets the value at a dotted path ("pull_request.head.sha",
-// "pull_request.labels.0.name"); missing objects on the way are created.
+// "pull_request.labels.0.name"); missing or null objects on the way are
+// created, anything else in the way is an error.
 func (p Payload) Set(path string, v any) error {
 	parts := strings.Split(path, ".")
 	var cur any = p.Fields
@@ -40,10 +41,8 @@ func (p Payload) Set(path string, v any) error {
 				c[k] = v
 				return nil
 			}
-			if _, ok := c[k].(map[string]any); !ok {
-				if _, isList := c[k].([]any); !isList {
-					c[k] = map[string]any{}
-				}
+			if c[k] == nil {
+				c[k] = map[string]any{}
 			}
 			cur = c[k]
 		case []any:
