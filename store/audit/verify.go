@@ -224,16 +224,16 @@ func (v *verifyState) checkpointsAt(n int64) bool {
 
 // checkTruncation reports checkpoints signed for more entries than the log has.
 func (v *verifyState) checkTruncation() {
-	for ; v.next < len(v.cps); v.next++ {
-		c := v.cps[v.next]
-		if c.bad != "" {
-			v.failCheckpoint(c, c.bad)
-			return
-		}
-		v.fail(v.n, fmt.Sprintf("missing: the log ends at size %d but checkpoint %d signed at %s covers %d entries (log truncated)",
-			v.n, c.id, c.cp.Time.Format(time.RFC3339), c.size))
+	if v.next >= len(v.cps) {
 		return
 	}
+	c := v.cps[v.next] // the smallest size beyond the log decides
+	if c.bad != "" {
+		v.failCheckpoint(c, c.bad)
+		return
+	}
+	v.fail(v.n, fmt.Sprintf("missing: the log ends at size %d but checkpoint %d signed at %s covers %d entries (log truncated)",
+		v.n, c.id, c.cp.Time.Format(time.RFC3339), c.size))
 }
 
 // loadCheckpoints reads and verifies every checkpoint, ordered by the size
