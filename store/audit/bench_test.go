@@ -24,8 +24,8 @@ func benchEvent(i int) audit.Event {
 		Data: map[string]any{
 			"repository": "acme/api", "environment": "production", "sha": fmt.Sprintf("%040x", i), "ref": "main",
 			"pull_request": i % 5000, "requested_by": "octocat", "approved_by": []string{"hubot"},
-			"checks": []map[string]string{{"name": "build", "state": "success"}, {"name": "test", "state": "success"}},
-			"policy": []map[string]any{{"check": "deployers", "team": "backend", "ok": true}, {"check": "freeze", "ok": true}},
+			"checks":  []map[string]string{{"name": "build", "state": "success"}, {"name": "test", "state": "success"}},
+			"policy":  []map[string]any{{"check": "deployers", "team": "backend", "ok": true}, {"check": "freeze", "ok": true}},
 			"servers": []string{"web-1.example.com", "web-2.example.com"}, "duration_ms": 48211,
 		},
 	}
