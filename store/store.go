@@ -35,7 +35,8 @@ type Options struct {
 	InboxLease time.Duration
 	// Synchronous is SQLite's synchronous setting: "FULL" (default, a commit
 	// survives power loss) or "NORMAL" (faster in WAL mode; a commit survives
-	// a process crash but may be lost on power failure).
+	// a process crash but may be lost on power failure). "OFF" is for test
+	// fixtures and bulk loads only.
 	Synchronous string
 }
 
