@@ -20,37 +20,39 @@ type Call struct {
 	Routed bool // false when no route matched: an unexpected call
 }
 
-// recorder keeps every call in arrival order.
+// recorder keeps every call in arrival order. Calls are held by pointer so
+// a request still in flight after ResetCalls updates only its own record.
 type recorder struct {
 	mu    sync.Mutex
-	calls []Call
+	calls []*Call
 }
 
-func (rc *recorder) begin(r *http.Request, body []byte, at time.Time) int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.calls = append(rc.calls, Call{
+func (rc *recorder) begin(r *http.Request, body []byte, at time.Time) *Call {
+	c := &Call{
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(),
 		Body: body, Time: at, Routed: true,
-	})
-	return len(rc.calls) - 1
-}
-
-func (rc *recorder) finish(i, status int) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.calls[i].Status = status
-}
-
-func (rc *recorder) unrouted(path, method string) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	for i := len(rc.calls) - 1; i >= 0; i-- {
-		if rc.calls[i].Path == path && rc.calls[i].Method == method {
-			rc.calls[i].Routed = false
-			return
-		}
 	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.calls = append(rc.calls, c)
+	return c
+}
+
+func (rc *recorder) finish(c *Call, status int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	c.Status = status
+}
+
+// unrouted marks the request's call as answered by no route.
+func (rc *recorder) unrouted(r *http.Request) {
+	c, ok := r.Context().Value(callKey{}).(*Call)
+	if !ok {
+		return
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	c.Routed = false
 }
 
 func (rc *recorder) count() int {
@@ -64,7 +66,9 @@ func (s *Server) Calls() []Call {
 	s.rec.mu.Lock()
 	defer s.rec.mu.Unlock()
 	out := make([]Call, len(s.rec.calls))
-	copy(out, s.rec.calls)
+	for i, c := range s.rec.calls {
+		out[i] = *c
+	}
 	return out
 }
 

@@ -86,7 +86,7 @@ func (s *Server) routes() {
 
 // handleUnknown answers routes the fake does not implement.
 func (s *Server) handleUnknown(w http.ResponseWriter, r *http.Request) {
-	s.rec.unrouted(r.URL.Path, r.Method)
+	s.rec.unrouted(r)
 	writeNotFound(w)
 }
 
@@ -102,7 +102,7 @@ func (s *Server) handleIssueSubresource(w http.ResponseWriter, r *http.Request, 
 	case r.PathValue("sub") == "labels":
 		s.handleListLabels(w, r, p)
 	default:
-		s.rec.unrouted(r.URL.Path, r.Method)
+		s.rec.unrouted(r)
 		writeNotFound(w)
 	}
 }

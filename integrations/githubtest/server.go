@@ -10,6 +10,7 @@ package githubtest
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -127,8 +128,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	sw := &statusWriter{ResponseWriter: w}
-	idx := s.rec.begin(r, body, s.clock())
-	defer func() { s.rec.finish(idx, sw.status) }()
+	call := s.rec.begin(r, body, s.clock())
+	defer func() { s.rec.finish(call, sw.status) }()
+	r = r.WithContext(context.WithValue(r.Context(), callKey{}, call))
 
 	s.setCommonHeaders(sw, r)
 	if len(body) > maxBodyBytes {
@@ -168,6 +170,9 @@ func appKey() *rsa.PrivateKey {
 	})
 	return appKeyVal
 }
+
+// callKey carries a request's entry in the call record.
+type callKey struct{}
 
 // setCommonHeaders adds the headers every GitHub API answer carries.
 func (s *Server) setCommonHeaders(w http.ResponseWriter, r *http.Request) {
