@@ -21,6 +21,15 @@ type FreezeWindow struct {
 // Recurring reports whether the window comes from a cron schedule.
 func (f *FreezeWindow) Recurring() bool { return f.Schedule != nil }
 
+// endOf returns when the recurrence starting at start ends: Duration added
+// to the wall clock in the schedule's zone, so "Friday 18:00 for 62h" ends
+// Monday 08:00 local time also on a weekend the clocks change.
+func (f *FreezeWindow) endOf(start time.Time) time.Time {
+	lt := start.In(f.Schedule.Location())
+	return time.Date(lt.Year(), lt.Month(), lt.Day(), lt.Hour(), lt.Minute(), lt.Second(),
+		lt.Nanosecond()+int(f.Duration), lt.Location())
+}
+
 // ActiveAt reports whether the window is in force at t and, if so, when it
 // ends. Recurrences that start before the current one ends extend it.
 func (f *FreezeWindow) ActiveAt(t time.Time) (time.Time, bool) {
@@ -30,17 +39,28 @@ func (f *FreezeWindow) ActiveAt(t time.Time) (time.Time, bool) {
 		}
 		return time.Time{}, false
 	}
-	start := f.Schedule.Next(t.Add(-f.Duration))
-	if start.IsZero() || start.After(t) {
-		return time.Time{}, false
+	// The wall-clock end may differ from start+Duration by a DST shift;
+	// look back a little further so such a start is not missed.
+	start := f.Schedule.Next(t.Add(-f.Duration - 3*time.Hour))
+	var end time.Time
+	for i := 0; ; i++ {
+		if start.IsZero() || start.After(t) || i == maxChain {
+			return time.Time{}, false
+		}
+		if end = f.endOf(start); end.After(t) {
+			break
+		}
+		start = f.Schedule.Next(start)
 	}
-	end := start.Add(f.Duration)
 	for range maxChain {
 		n := f.Schedule.Next(start)
 		if n.IsZero() || n.After(end) {
 			break
 		}
-		start, end = n, n.Add(f.Duration)
+		start = n
+		if e := f.endOf(n); e.After(end) {
+			end = e
+		}
 	}
 	return end, true
 }

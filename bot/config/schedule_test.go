@@ -95,11 +95,13 @@ func TestFreezeWindowActiveAt(t *testing.T) {
 		{"start of fixed is inside", fixed, "2025-12-22T00:00:00Z", true, "2026-01-02T09:00:00Z"},
 		{"end of fixed is outside", fixed, "2026-01-02T09:00:00Z", false, ""},
 		{"friday before 18:00 CET", recurring, "2025-03-28T16:59:00Z", false, ""},
-		{"friday 18:00 CET", recurring, "2025-03-28T17:00:00Z", true, "2025-03-31T07:00:00Z"},
+		{"friday 18:00 CET", recurring, "2025-03-28T17:00:00Z", true, "2025-03-31T06:00:00Z"},
+		{"autumn DST: ends 08:00 CET", recurring, "2025-10-27T06:59:00Z", true, "2025-10-27T07:00:00Z"},
+		{"autumn DST: 08:00 CET is after", recurring, "2025-10-27T07:00:00Z", false, ""},
 		// DST began on 2025-03-30: the window started at 18:00 CET and
-		// lasts 62 real hours, ending 09:00 CEST.
-		{"monday across DST change", recurring, "2025-03-31T06:59:00Z", true, "2025-03-31T07:00:00Z"},
-		{"monday after end", recurring, "2025-03-31T07:00:00Z", false, ""},
+		// ends at 08:00 on the wall clock, which is now CEST.
+		{"monday across DST change", recurring, "2025-03-31T05:59:00Z", true, "2025-03-31T06:00:00Z"},
+		{"monday 08:00 CEST is after the end", recurring, "2025-03-31T06:00:00Z", false, ""},
 		{"next friday 17:30 CEST is before start", recurring, "2025-04-04T15:30:00Z", false, ""},
 		{"next friday 18:30 CEST", recurring, "2025-04-04T16:30:00Z", true, "2025-04-07T06:00:00Z"},
 		{"chained recurrences extend", overlapping, "2025-06-02T23:00:00Z", true, "2025-06-04T23:00:00Z"},
