@@ -49,7 +49,7 @@ func dial(ctx context.Context, t Target, srv Server) (*conn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(dctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", addr, err)
+		return nil, err
 	}
 	_ = nc.SetDeadline(time.Now().Add(t.DialTimeout))
 	c, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
@@ -60,10 +60,10 @@ func dial(ctx context.Context, t Target, srv Server) (*conn, error) {
 			return nil, hk
 		}
 		if strings.Contains(err.Error(), "unable to authenticate") {
-			return nil, fmt.Errorf("connect %s as %s: authentication with key %s refused (is its public key in the server's authorized_keys?): %w",
-				addr, srv.User, ssh.FingerprintSHA256(t.Signer.PublicKey()), err)
+			return nil, fmt.Errorf("log in as %s: authentication with key %s refused (is its public key in the server's authorized_keys?): %w",
+				srv.User, ssh.FingerprintSHA256(t.Signer.PublicKey()), err)
 		}
-		return nil, fmt.Errorf("connect %s: ssh handshake: %w", addr, err)
+		return nil, fmt.Errorf("ssh handshake: %w", err)
 	}
 	_ = nc.SetDeadline(time.Time{})
 	cn := &conn{addr: addr, client: ssh.NewClient(c, chans, reqs), timeout: t.CommandTimeout, stop: make(chan struct{})}
@@ -83,7 +83,7 @@ func (e *hostKeyError) Error() string { return e.msg }
 func hostKeyCheck(file, addr string) (ssh.HostKeyCallback, []string, error) {
 	cb, err := knownhosts.New(file)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect %s: read known_hosts: %w", addr, err)
+		return nil, nil, fmt.Errorf("read known_hosts: %w", err)
 	}
 	wrapped := func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 		err := cb(hostname, remote, key)
@@ -95,18 +95,18 @@ func hostKeyCheck(file, addr string) (ssh.HostKeyCallback, []string, error) {
 		var re *knownhosts.RevokedError
 		switch {
 		case errors.As(err, &re):
-			return &hostKeyError{fmt.Sprintf("connect %s: host key %s is revoked in %s; refusing to connect", addr, fp, file)}
+			return &hostKeyError{fmt.Sprintf("host %s: key %s is revoked in %s; refusing to connect", addr, fp, file)}
 		case errors.As(err, &ke) && len(ke.Want) == 0:
-			return &hostKeyError{fmt.Sprintf("connect %s: unknown host: key %s is not in %s; refusing to connect", addr, fp, file)}
+			return &hostKeyError{fmt.Sprintf("unknown host %s: its key %s is not in %s; refusing to connect", addr, fp, file)}
 		case errors.As(err, &ke):
 			known := make([]string, 0, len(ke.Want))
 			for _, w := range ke.Want {
 				known = append(known, fmt.Sprintf("%s %s (%s:%d)", w.Key.Type(), ssh.FingerprintSHA256(w.Key), w.Filename, w.Line))
 			}
-			return &hostKeyError{fmt.Sprintf("connect %s: HOST KEY CHANGED: offered %s, known_hosts has %s; refusing to connect",
+			return &hostKeyError{fmt.Sprintf("HOST KEY CHANGED for %s: it offered %s, known_hosts has %s; refusing to connect",
 				addr, fp, strings.Join(known, ", "))}
 		}
-		return &hostKeyError{fmt.Sprintf("connect %s: host key %s: %v", addr, fp, err)}
+		return &hostKeyError{fmt.Sprintf("host %s: key %s: %v", addr, fp, err)}
 	}
 	return wrapped, knownAlgorithms(cb, addr), nil
 }

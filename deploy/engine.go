@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -110,10 +111,9 @@ func (o *op) deploy(ctx context.Context, st *stagedTree, meta releaseMeta) (Outc
 		return o.undo(ctx, meta.name, err)
 	}
 	_ = o.each(ctx, stepCleanup, nil, func(ctx context.Context, r *serverRun) error {
-		state, err := inspect(ctx, r.conn, r.root)
-		if err != nil {
-			return err
-		}
+		state := r.state
+		state.current = meta.name
+		state.releases[meta.name] = &ReleaseInfo{Name: meta.name, Created: meta.created, Good: true, Complete: true}
 		if old := state.expired(o.t.KeepReleases); len(old) > 0 {
 			o.logf(r, "removing old releases %v (keep_releases %d)", old, o.t.KeepReleases)
 			return r.conn.run(ctx, removeScript(r.root, old), nil, nil, nil)
@@ -136,12 +136,7 @@ func (o *op) undo(ctx context.Context, name string, cause error) (Outcome, error
 // deploys, refuses an existing release name, picks the base release for
 // hard links and readies shared paths.
 func (o *op) prepare(ctx context.Context, r *serverRun, name string, sharedDirs, sharedFiles []string) error {
-	state, err := inspect(ctx, r.conn, r.root)
-	if err != nil {
-		return err
-	}
-	r.state = state
-	r.res.Previous, r.res.Live = state.current, state.current
+	state := r.state
 	if stale := state.unfinished(); len(stale) > 0 {
 		o.logf(r, "removing unfinished releases of earlier deploys: %v", stale)
 		if err := r.conn.run(ctx, removeScript(r.root, stale), nil, nil, nil); err != nil {
@@ -155,16 +150,16 @@ func (o *op) prepare(ctx context.Context, r *serverRun, name string, sharedDirs,
 		return fmt.Errorf("release %s already exists", name)
 	}
 	if cur := state.releases[state.current]; cur != nil && cur.Complete {
-		data, err := r.conn.output(ctx, readManifestScript(r.root, cur.Name), nil)
+		data, err := r.conn.output(ctx, readBaseScript(r.root, cur.Name), nil)
+		manifest, shared, found := strings.Cut(data, "\x00")
+		if err == nil && !found {
+			err = errors.New("no separator in output")
+		}
 		if err == nil {
-			r.base, err = ParseManifest([]byte(data))
+			r.base, err = ParseManifest([]byte(manifest))
 		}
 		if err != nil {
 			return fmt.Errorf("read manifest of current release %s: %w", cur.Name, err)
-		}
-		shared, err := r.conn.output(ctx, readSharedScript(r.root, cur.Name), nil)
-		if err != nil {
-			return fmt.Errorf("read shared paths of current release %s: %w", cur.Name, err)
 		}
 		r.baseShared = splitLines(shared)
 		r.res.Base = cur.Name

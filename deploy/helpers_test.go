@@ -359,3 +359,7 @@ func (s *syncBuf) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func sshFingerprint(k ssh.PublicKey) string { return ssh.FingerprintSHA256(k) }
+
+func newSigner(t *testing.T) ssh.Signer { return sshdtest.NewKey(t) }

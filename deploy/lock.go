@@ -31,34 +31,47 @@ func lockOwner(now time.Time, op, env, release string) string {
 
 // acquireLock takes the deploy lock of root on c, waiting up to wait for a
 // lock held by someone else.
-func acquireLock(ctx context.Context, c *conn, root, owner string, wait time.Duration) (*remoteLock, error) {
+// It returns the lock and the server's layout as seen under the lock.
+func acquireLock(ctx context.Context, c *conn, root, owner string, wait time.Duration) (*remoteLock, serverState, error) {
 	sess, err := c.client.NewSession()
 	if err != nil {
-		return nil, fmt.Errorf("open session: %w", err)
+		return nil, serverState{}, fmt.Errorf("open session: %w", err)
 	}
 	stdin, err := sess.StdinPipe()
 	if err != nil {
 		_ = sess.Close()
-		return nil, err
+		return nil, serverState{}, err
 	}
 	stdout, err := sess.StdoutPipe()
 	if err != nil {
 		_ = sess.Close()
-		return nil, err
+		return nil, serverState{}, err
 	}
 	stderr := &tailBuffer{max: 4096}
 	sess.Stderr = stderr
 	waitSeconds := int((wait + time.Second - 1) / time.Second)
 	if err := sess.Start(lockScript(root, owner, waitSeconds)); err != nil {
 		_ = sess.Close()
-		return nil, fmt.Errorf("start lock command: %w", err)
+		return nil, serverState{}, fmt.Errorf("start lock command: %w", err)
 	}
 	l := &remoteLock{sess: sess, stdin: stdin, done: make(chan error, 1)}
 	got := make(chan string, 1)
 	go func() {
+		// Everything before "locked" is the layout report.
+		var report strings.Builder
 		br := bufio.NewReader(stdout)
-		line, _ := br.ReadString('\n')
-		got <- strings.TrimSpace(line)
+		for {
+			line, err := br.ReadString('\n')
+			if strings.TrimSpace(line) == "locked" {
+				got <- report.String()
+				break
+			}
+			report.WriteString(line)
+			if err != nil {
+				got <- ""
+				return
+			}
+		}
 		_, _ = io.Copy(io.Discard, br)
 	}()
 	go func() { l.done <- sess.Wait() }()
@@ -66,18 +79,18 @@ func acquireLock(ctx context.Context, c *conn, root, owner string, wait time.Dur
 	timeout := time.NewTimer(wait + c.timeout)
 	defer timeout.Stop()
 	select {
-	case line := <-got:
-		if line == "locked" {
-			return l, nil
+	case report, ok := <-got:
+		if ok && report != "" {
+			return l, parseInspect(report), nil
 		}
 		err = <-l.done
 	case err = <-l.done:
 	case <-ctx.Done():
 		_ = sess.Close()
-		return nil, ctx.Err()
+		return nil, serverState{}, ctx.Err()
 	case <-timeout.C:
 		_ = sess.Close()
-		return nil, errors.New("timed out taking the deploy lock")
+		return nil, serverState{}, errors.New("timed out taking the deploy lock")
 	}
 	_ = sess.Close()
 	var ee *ssh.ExitError
@@ -85,16 +98,16 @@ func acquireLock(ctx context.Context, c *conn, root, owner string, wait time.Dur
 		switch ee.ExitStatus() {
 		case exitLockBusy:
 			owner, _ := c.output(ctx, lockOwnerScript(root), nil)
-			return nil, fmt.Errorf("another deploy holds the lock %s/.tollgate-lock (%s)", root, strings.TrimSpace(owner))
+			return nil, serverState{}, fmt.Errorf("another deploy holds the lock %s/.tollgate-lock (%s)", root, strings.TrimSpace(owner))
 		case exitMissingTools:
-			return nil, fmt.Errorf("server lacks required tools: %s", strings.TrimSpace(stderr.String()))
+			return nil, serverState{}, fmt.Errorf("server lacks required tools: %s", strings.TrimSpace(stderr.String()))
 		}
-		return nil, fmt.Errorf("take lock: exit status %d: %s", ee.ExitStatus(), strings.TrimSpace(stderr.String()))
+		return nil, serverState{}, fmt.Errorf("take lock: exit status %d: %s", ee.ExitStatus(), strings.TrimSpace(stderr.String()))
 	}
 	if err == nil {
 		err = errors.New("lock command ended without taking the lock")
 	}
-	return nil, fmt.Errorf("take lock: %w", err)
+	return nil, serverState{}, fmt.Errorf("take lock: %w", err)
 }
 
 // release ends the lock process; the kernel drops the flock.

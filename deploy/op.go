@@ -33,17 +33,17 @@ const cleanupTimeout = 2 * time.Minute
 
 // serverRun is one server's part of an operation.
 type serverRun struct {
-	srv      Server
-	addr     string
-	root     string // deploy path on this server
-	conn     *conn
-	lock     *remoteLock
-	res      *ServerResult
-	state    serverState
-	base     Manifest // manifest of the release hard-linked from
+	srv        Server
+	addr       string
+	root       string // deploy path on this server
+	conn       *conn
+	lock       *remoteLock
+	res        *ServerResult
+	state      serverState
+	base       Manifest // manifest of the release hard-linked from
 	baseShared []string // shared paths of the base release
-	created  bool     // the new release directory may exist
-	switched bool     // current points at the new release
+	created    bool     // the new release directory may exist
+	switched   bool     // current points at the new release
 }
 
 // op is one deploy or rollback in progress.
@@ -139,8 +139,9 @@ func (o *op) connectAndLock(ctx context.Context, opName string) error {
 	}
 	owner := lockOwner(o.e.now(), opName, o.t.Environment, o.release)
 	return o.each(ctx, stepLock, nil, func(ctx context.Context, r *serverRun) error {
-		l, err := acquireLock(ctx, r.conn, r.root, owner, o.t.LockWait)
-		r.lock = l
+		l, state, err := acquireLock(ctx, r.conn, r.root, owner, o.t.LockWait)
+		r.lock, r.state = l, state
+		r.res.Previous, r.res.Live = state.current, state.current
 		return err
 	})
 }

@@ -32,9 +32,19 @@ func lockScript(root, owner string, waitSeconds int) string {
 for c in %s; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
 if [ -n "$missing" ]; then echo "missing on server:$missing" >&2; exit %d; fi
 mkdir -p %s/releases %s/shared %s/.tollgate && cd %s || exit 1
-exec flock %s -E %d .tollgate-lock sh -c 'printf "%%s\n" "$1" > .tollgate-lock && echo locked && exec cat >/dev/null' sh %s`,
+exec flock %s -E %d .tollgate-lock sh -c %s sh %s`,
 		strings.Join(requiredTools, " "), exitMissingTools,
-		shq(root), shq(root), shq(root), shq(root), wait, exitLockBusy, shq(owner))
+		shq(root), shq(root), shq(root), shq(root), wait, exitLockBusy, shq(lockedScript(root)), shq(owner))
+}
+
+// lockedScript runs while the lock is held: it records the owner, reports
+// the layout (inspectScript's lines), says "locked" and waits for the end of
+// its input.
+func lockedScript(root string) string {
+	return `printf '%s\n' "$1" > .tollgate-lock || exit 1
+` + inspectScript(root) + `
+echo locked
+exec cat >/dev/null`
 }
 
 func lockOwnerScript(root string) string {
@@ -47,7 +57,7 @@ func inspectScript(root string) string {
 	return fmt.Sprintf(`cd %s 2>/dev/null || exit 0
 printf 'current\t%%s\n' "$(readlink current 2>/dev/null)"
 for d in releases/* .tollgate/*; do
-  [ -e "$d" ] || continue
+  [ -d "$d" ] && [ ! -L "$d" ] || continue
   n=${d#releases/}; n=${n#.tollgate/}
   printf 'release\t%%s\t%%s\t%%s\t%%s\n' "$n" "$(cat ".tollgate/$n/created" 2>/dev/null)" "$(cat ".tollgate/$n/ok" 2>/dev/null)" "$([ -f ".tollgate/$n/manifest" ] && [ -d "releases/$n" ] && echo complete)"
 done`, shq(root))
@@ -55,6 +65,11 @@ done`, shq(root))
 
 func readManifestScript(root, name string) string {
 	return fmt.Sprintf("cat %s/.tollgate/%s/manifest", shq(root), shq(name))
+}
+
+// readBaseScript prints a release's manifest, a NUL, and its shared paths.
+func readBaseScript(root, name string) string {
+	return fmt.Sprintf("cd %s/.tollgate/%s && cat manifest && printf '\\000' && cat shared", shq(root), shq(name))
 }
 
 // removeScript deletes releases and their metadata, refusing the current one.
@@ -136,6 +151,3 @@ func sharedScript(root string, dirs, files []string) string {
 	return b.String()
 }
 
-func readSharedScript(root, name string) string {
-	return fmt.Sprintf("cat %s/.tollgate/%s/shared", shq(root), shq(name))
-}

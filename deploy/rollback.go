@@ -45,14 +45,6 @@ func (o *op) rollback(ctx context.Context, to string, res *Result) (Outcome, err
 	if err := o.connectAndLock(ctx, "rollback"); err != nil {
 		return Failed, err
 	}
-	if err := o.each(ctx, stepInspect, nil, func(ctx context.Context, r *serverRun) error {
-		state, err := inspect(ctx, r.conn, r.root)
-		r.state = state
-		r.res.Previous, r.res.Live = state.current, state.current
-		return err
-	}); err != nil {
-		return Failed, err
-	}
 	to, err := o.rollbackTarget(to)
 	if err != nil {
 		return Failed, err

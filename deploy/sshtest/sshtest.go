@@ -231,7 +231,6 @@ func exitStatus(err error) uint32 {
 	return 0
 }
 
-
 // doneOnce yields done until the command's exit was seen, then nothing.
 func doneOnce(done chan struct{}, exited bool) <-chan struct{} {
 	if exited {
