@@ -1,0 +1,99 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/deploy"
+)
+
+// envKey names one environment of one repository.
+type envKey struct{ repo, env string }
+
+// targetSet is the deploy target of every environment Tollgate deploys
+// over SSH; gate-only environments (GitHub Actions deploys) have none.
+type targetSet map[envKey]deploy.Target
+
+// Target returns the target of repo's env.
+func (ts targetSet) Target(repo, env string) (deploy.Target, bool) {
+	t, ok := ts[envKey{repo, env}]
+	return t, ok
+}
+
+// targetsFromConfig builds the deploy targets, loading each environment's
+// own SSH key. Credential separation stays: an environment's Target holds
+// only the key and known_hosts configured for that environment.
+func targetsFromConfig(cfg *config.Config) (targetSet, error) {
+	out := targetSet{}
+	var errs []error
+	for _, env := range cfg.Environments() {
+		if env.GateOnly {
+			continue
+		}
+		t, err := targetFromEnvironment(env)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: repositories.%s.environments.%s: %w", cfg.File, env.Line, env.Repository, env.Name, err))
+			continue
+		}
+		out[envKey{env.Repository, env.Name}] = t
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// targetFromEnvironment converts one environment's servers and deploy settings.
+func targetFromEnvironment(env *config.Environment) (deploy.Target, error) {
+	signer, err := loadSSHKey(env.SSH.PrivateKeyFile)
+	if err != nil {
+		return deploy.Target{}, err
+	}
+	t := deploy.Target{
+		Environment:    env.String(),
+		Signer:         signer,
+		KnownHostsFile: env.SSH.KnownHostsFile,
+		Path:           env.Path,
+		KeepReleases:   env.KeepReleases,
+		MaxParallel:    env.MaxParallel,
+		Shared:         append([]string(nil), env.Shared...),
+		Hooks: deploy.Hooks{
+			BeforeSwitch: append([]string(nil), env.Hooks.BeforeSwitch...),
+			AfterSwitch:  append([]string(nil), env.Hooks.AfterSwitch...),
+		},
+		Secrets: env.SecretValues(),
+	}
+	for _, s := range env.Servers {
+		t.Servers = append(t.Servers, deploy.Server{Host: s.Host, Port: s.Port, User: s.User})
+	}
+	if hc := env.HealthCheck; hc != nil {
+		t.HealthCheck = deploy.HealthCheck{URL: hc.URL, Command: hc.Command, Timeout: hc.Timeout,
+			Retries: hc.Retries, Interval: hc.Interval}
+	}
+	return t, nil
+}
+
+// loadSSHKey reads an unencrypted private key file. Errors name the file,
+// never its contents.
+func loadSSHKey(path string) (ssh.Signer, error) {
+	if path == "" {
+		return nil, errors.New("ssh.private_key_file is not set")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("ssh.private_key_file: %w", err)
+	}
+	signer, err := ssh.ParsePrivateKey(data)
+	var missing *ssh.PassphraseMissingError
+	if errors.As(err, &missing) {
+		return nil, fmt.Errorf("ssh.private_key_file %s is protected by a passphrase; Tollgate needs an unencrypted key (mode 0600)", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ssh.private_key_file %s is not a usable SSH private key", path)
+	}
+	return signer, nil
+}
