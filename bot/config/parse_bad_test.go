@@ -243,6 +243,16 @@ func TestParseRejectsBadConfig(t *testing.T) {
 			want: []string{"tollgate.yml:26: repositories.acme/api.environments.production.health_check.command: set either url or command, not both"},
 		},
 		{
+			name: "empty list of required checks",
+			yaml: production(withTargets("deployers: [backend]", "require:", "  checks: []")...),
+			want: []string{"tollgate.yml:25: repositories.acme/api.environments.production.require.checks: empty list: write true to require every check, or list the check names"},
+		},
+		{
+			name: "one label for two environments",
+			yaml: production(withTargets("deployers: [backend]", "labels: [deploy:staging]")...),
+			want: []string{`tollgate.yml:22: repositories.acme/api.environments.production.labels: label "deploy:staging" also deploys environment staging; each label deploys one environment`},
+		},
+		{
 			name: "yaml syntax error",
 			yaml: "public_url: https://x\n  database: [\n",
 			want: []string{"tollgate.yml:2: yaml: mapping values are not allowed in this context"},

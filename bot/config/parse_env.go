@@ -117,6 +117,9 @@ func (d *decoder) policy(s *section, env *Environment, org string) {
 		if e.val.Kind == yaml.SequenceNode {
 			env.Require.CheckNames, _ = d.stringList(e.path, e.val)
 			env.Require.Checks = true
+			if len(e.val.Content) == 0 {
+				d.errorf(e.val.Line, e.path, "empty list: write true to require every check, or list the check names")
+			}
 		} else if e.val.Kind == yaml.ScalarNode && (e.val.ShortTag() == "!!bool" || strings.Contains(e.val.Value, "${")) {
 			env.Require.Checks, _ = d.boolValue(e.path, e.val)
 		} else {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -24,6 +25,9 @@ func (d *decoder) validate(c *Config) {
 		if c.GitHub.OAuthClientID == "" && c.GitHub.AppID != 0 {
 			d.errorf(d.slackLine, "github.oauth_client_id", "required when slack is configured: Slack users link their GitHub identity through the App's OAuth flow")
 		}
+	}
+	for _, rn := range c.RepositoryNames() {
+		d.uniqueLabels(c.Repositories[rn])
 	}
 	type place struct {
 		env  *Environment
@@ -61,5 +65,28 @@ func (d *decoder) credentialSeparation() {
 			continue
 		}
 		first[p] = f
+	}
+}
+
+// uniqueLabels refuses a PR label that would request deploys to two
+// environments of one repository at once.
+func (d *decoder) uniqueLabels(r *Repository) {
+	envs := make([]*Environment, 0, len(r.Environments))
+	for _, en := range r.EnvironmentNames() {
+		envs = append(envs, r.Environments[en])
+	}
+	// Report the later environment in the file, naming the earlier.
+	sort.SliceStable(envs, func(i, j int) bool { return envs[i].Line < envs[j].Line })
+	owner := map[string]string{}
+	for _, env := range envs {
+		en := env.Name
+		for _, l := range env.Labels {
+			if other, ok := owner[l]; ok {
+				d.errorf(env.Line, fmt.Sprintf("repositories.%s.environments.%s.labels", r.Name, en),
+					"label %q also deploys environment %s; each label deploys one environment", l, other)
+				continue
+			}
+			owner[l] = en
+		}
 	}
 }
