@@ -61,7 +61,7 @@ func (e *Engine) Deploy(ctx context.Context, t Target, release ReleaseSpec, src 
 	return res, nil
 }
 
-func (o *op) deploy(ctx context.Context, st *stagedTree, meta releaseMeta) (Outcome, error) {
+func (o *op) deploy(ctx context.Context, st *stagedTree, meta releaseMeta) (OutcomeKind, error) {
 	if err := o.connectAndLock(ctx, "deploy"); err != nil {
 		return Failed, err
 	}
@@ -124,7 +124,7 @@ func (o *op) deploy(ctx context.Context, st *stagedTree, meta releaseMeta) (Outc
 }
 
 // undo switches every switched server back after a failure once live.
-func (o *op) undo(ctx context.Context, name string, cause error) (Outcome, error) {
+func (o *op) undo(ctx context.Context, name string, cause error) (OutcomeKind, error) {
 	if !o.switchBack(ctx, name) {
 		return Failed, fmt.Errorf("%w; switching back FAILED on some servers, see each server's live release", cause)
 	}

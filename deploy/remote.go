@@ -150,4 +150,3 @@ func sharedScript(root string, dirs, files []string) string {
 	}
 	return b.String()
 }
-

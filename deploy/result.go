@@ -2,14 +2,14 @@ package deploy
 
 import "time"
 
-// Outcome is how a deploy or rollback ended.
-type Outcome string
+// OutcomeKind is how a deploy or rollback ended.
+type OutcomeKind string
 
 // Outcomes of a deploy or rollback.
 const (
-	Succeeded  Outcome = "succeeded"   // the release is live on every server and healthy
-	Failed     Outcome = "failed"      // nothing was switched (or switching back failed: see Live)
-	RolledBack Outcome = "rolled_back" // it went live, failed, and every server is back on its previous release
+	Succeeded  OutcomeKind = "succeeded"   // the release is live on every server and healthy
+	Failed     OutcomeKind = "failed"      // nothing was switched (or switching back failed: see Live)
+	RolledBack OutcomeKind = "rolled_back" // it went live, failed, and every server is back on its previous release
 )
 
 // Result is what happened, for the deployment record and the audit log.
@@ -18,7 +18,7 @@ type Result struct {
 	Environment    string
 	Release        string
 	SHA            string
-	Outcome        Outcome
+	Outcome        OutcomeKind
 	Error          string   // redacted; empty on success
 	Manifest       Manifest // the whole release
 	ManifestDigest string   // Manifest.Digest()

@@ -41,7 +41,7 @@ func (e *Engine) Rollback(ctx context.Context, t Target, toRelease string, log i
 	return res, nil
 }
 
-func (o *op) rollback(ctx context.Context, to string, res *Result) (Outcome, error) {
+func (o *op) rollback(ctx context.Context, to string, res *Result) (OutcomeKind, error) {
 	if err := o.connectAndLock(ctx, "rollback"); err != nil {
 		return Failed, err
 	}
