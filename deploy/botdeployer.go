@@ -1,0 +1,187 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/bot"
+)
+
+// ProtectionGate answers a GitHub Actions run waiting on Tollgate's custom
+// deployment protection rule. For that trigger Actions deploys and
+// Tollgate only gates, so no SSH happens.
+type ProtectionGate interface {
+	// Approve lets the waiting run runID of repo deploy to env.
+	Approve(ctx context.Context, repo string, runID int64, env, comment string) error
+}
+
+// BotDeployer carries out the domain's deploy jobs with the SSH Engine: it
+// implements bot.Deployer.
+type BotDeployer struct {
+	Engine *Engine
+	// Targets returns the target of repo's env; ok is false when the
+	// environment has no servers (not configured, or gate-only).
+	Targets func(repo, env string) (Target, bool)
+	// Source opens the tree of sha in repo. closer, when not nil, is
+	// closed after the source (e.g. the HTTP body a TarSource reads).
+	Source func(ctx context.Context, repo, sha string) (src Source, closer io.Closer, err error)
+	// Log returns where the deployment log of a request goes; nil, or a
+	// nil writer, discards it. A writer that is an io.Closer is closed
+	// when the deploy ends.
+	Log func(requestID string) io.Writer
+	// ProtectionGate approves protection_rule jobs; nil refuses them.
+	ProtectionGate ProtectionGate
+}
+
+var _ bot.Deployer = (*BotDeployer)(nil)
+
+// Deploy implements bot.Deployer. A deploy that ran and failed returns its
+// outcome and a nil error; an error means it could not run at all or was
+// interrupted (ctx ended), as bot.Deployer asks.
+func (d *BotDeployer) Deploy(ctx context.Context, job bot.DeployJob) (bot.DeployOutcome, error) {
+	if job.Trigger == bot.TriggerProtectionRule || job.ProtectionRule != nil {
+		return d.approveRun(ctx, job)
+	}
+	t, err := d.target(job)
+	if err != nil {
+		return bot.DeployOutcome{}, err
+	}
+	src, closer, err := d.Source(ctx, job.Repo, job.SHA)
+	if err != nil {
+		return bot.DeployOutcome{}, fmt.Errorf("request %s: fetching %s of %s: %w", job.RequestID, job.SHA, job.Repo, err)
+	}
+	defer func() {
+		_ = src.Close()
+		if closer != nil {
+			_ = closer.Close()
+		}
+	}()
+	log, done := d.logFor(job.RequestID)
+	defer done()
+	res, err := d.Engine.Deploy(ctx, t, ReleaseSpec{SHA: job.SHA, Ref: job.Ref}, src, log)
+	return d.finish(ctx, job, res, err)
+}
+
+// Rollback implements bot.Deployer: it switches back to job.Release, or
+// to the previous good release when that is empty.
+func (d *BotDeployer) Rollback(ctx context.Context, job bot.DeployJob) (bot.DeployOutcome, error) {
+	t, err := d.target(job)
+	if err != nil {
+		return bot.DeployOutcome{}, err
+	}
+	log, done := d.logFor(job.RequestID)
+	defer done()
+	res, err := d.Engine.Rollback(ctx, t, job.Release, log)
+	return d.finish(ctx, job, res, err)
+}
+
+func (d *BotDeployer) target(job bot.DeployJob) (Target, error) {
+	if d.Targets == nil {
+		return Target{}, fmt.Errorf("request %s: no deploy targets configured", job.RequestID)
+	}
+	t, ok := d.Targets(job.Repo, job.Environment)
+	if !ok {
+		return Target{}, fmt.Errorf("request %s: %s %s has no servers to deploy to", job.RequestID, job.Repo, job.Environment)
+	}
+	return t, nil
+}
+
+// finish maps the engine's result. A run that ended because ctx ended is
+// returned as an error so the domain records it as interrupted.
+func (d *BotDeployer) finish(ctx context.Context, job bot.DeployJob, res Result, err error) (bot.DeployOutcome, error) {
+	out := Outcome(res)
+	if err != nil && ctx.Err() != nil {
+		return out, fmt.Errorf("request %s: %w (%w)", job.RequestID, err, ctx.Err())
+	}
+	if err != nil && res.Outcome == "" {
+		return out, fmt.Errorf("request %s: %w", job.RequestID, err)
+	}
+	return out, nil
+}
+
+// approveRun answers the waiting Actions run: no servers are touched.
+func (d *BotDeployer) approveRun(ctx context.Context, job bot.DeployJob) (bot.DeployOutcome, error) {
+	if job.ProtectionRule == nil {
+		return bot.DeployOutcome{}, fmt.Errorf("request %s: protection_rule job without the run to approve", job.RequestID)
+	}
+	if d.ProtectionGate == nil {
+		return bot.DeployOutcome{}, errors.New("request " + job.RequestID + ": no protection rule gate configured")
+	}
+	env := job.ProtectionRule.EnvironmentName
+	if env == "" {
+		env = job.Environment
+	}
+	comment := fmt.Sprintf("Approved by Tollgate request %s: policy checks and approvals passed for %s.", job.RequestID, short7(job.SHA))
+	begin := time.Now()
+	if err := d.ProtectionGate.Approve(ctx, job.Repo, job.ProtectionRule.RunID, env, comment); err != nil {
+		return bot.DeployOutcome{}, fmt.Errorf("request %s: approving run %d of %s: %w", job.RequestID, job.ProtectionRule.RunID, job.Repo, err)
+	}
+	return bot.DeployOutcome{Result: bot.ResultSucceeded, Duration: time.Since(begin)}, nil
+}
+
+// logFor returns the request's log writer and a function that closes it.
+func (d *BotDeployer) logFor(requestID string) (io.Writer, func()) {
+	if d.Log == nil {
+		return io.Discard, func() {}
+	}
+	w := d.Log(requestID)
+	if w == nil {
+		return io.Discard, func() {}
+	}
+	if c, ok := w.(io.Closer); ok {
+		return w, func() { _ = c.Close() }
+	}
+	return w, func() {}
+}
+
+// Outcome converts an engine Result into the domain's record of a deploy:
+// FilesSent counts distinct files sent to any server, BytesSent the file
+// bytes sent over all servers; steps keep their per-server timings. The
+// error text was redacted by the engine.
+func Outcome(res Result) bot.DeployOutcome {
+	out := bot.DeployOutcome{
+		Release:        res.Release,
+		ManifestDigest: res.ManifestDigest,
+		Error:          res.Error,
+	}
+	switch res.Outcome {
+	case Succeeded:
+		out.Result = bot.ResultSucceeded
+	case RolledBack:
+		out.Result = bot.ResultRolledBack
+	case Failed:
+		out.Result = bot.ResultFailed
+	}
+	if !res.Started.IsZero() && res.Finished.After(res.Started) {
+		out.Duration = res.Finished.Sub(res.Started)
+	}
+	files := map[string]bool{}
+	for _, s := range res.Servers {
+		out.Servers = append(out.Servers, s.Server)
+		out.BytesSent += s.BytesSent
+		for _, p := range s.Sent {
+			files[p] = true
+		}
+		for _, st := range s.Steps {
+			out.Steps = append(out.Steps, bot.DeployStep{Server: s.Server, Name: st.Step,
+				Duration: time.Duration(st.Seconds * float64(time.Second)), OK: st.Error == ""})
+		}
+	}
+	out.FilesSent = len(files)
+	if out.FilesSent == 0 {
+		for _, s := range res.Servers { // a result without the list of paths
+			out.FilesSent = max(out.FilesSent, s.FilesSent)
+		}
+	}
+	return out
+}
+
+func short7(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
