@@ -94,7 +94,7 @@ func (s *tarSource) Next() (Entry, io.Reader, error) {
 		switch h.Typeflag {
 		case tar.TypeXGlobalHeader:
 			continue // git archive's commit id comment
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg:
 			e.Type, e.Size = TypeFile, h.Size
 		case tar.TypeDir:
 			e.Type = TypeDir
@@ -152,7 +152,7 @@ func checkEntryPath(p string) error {
 	}
 	for _, c := range strings.Split(p, "/") {
 		if c == ".." {
-			return errors.New("path with .. refused")
+			return errors.New("path with a \"..\" component refused")
 		}
 	}
 	if hasControl(p) {

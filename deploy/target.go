@@ -194,7 +194,7 @@ func validateRelPath(p string) error {
 	}
 	for _, c := range strings.Split(p, "/") {
 		if c == ".." {
-			return errors.New("path contains ..")
+			return errors.New("path has a \"..\" component")
 		}
 		if c == "" || c == "." {
 			return errors.New("path is not clean")
@@ -222,7 +222,7 @@ func (r ReleaseSpec) validate(now time.Time) (ReleaseSpec, error) {
 		r.Name = now.UTC().Format("20060102150405") + "-" + r.SHA[:7]
 	}
 	if !releaseNameRe.MatchString(r.Name) {
-		return r, fmt.Errorf("release name %q: only letters, digits, '.', '_' and '-' are allowed", r.Name)
+		return r, fmt.Errorf("release name %q: only letters, digits, dot, underscore and hyphen are allowed", r.Name)
 	}
 	if hasControl(r.Ref) || len(r.Ref) > 1024 {
 		return r, fmt.Errorf("release ref %q contains control characters or is too long", r.Ref)
