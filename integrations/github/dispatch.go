@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/bot/config"
 	"github.com/tollgate-dev/tollgate/integrations/inbox"
 	"github.com/tollgate-dev/tollgate/store"
 )
@@ -203,4 +204,70 @@ func (d *Dispatcher) submitAll(ctx context.Context, dl hookDelivery, reqs []bot.
 		log.Info("deploy request created", "request", out.Request.ID, "state", out.Request.State, "sha", in.SHA)
 	}
 	return errors.Join(errs...)
+}
+
+// ConfigRoutes is TriggerRoutes over the server configuration. It reads
+// the configuration through current at each call, so a reload applies to
+// the next delivery.
+type ConfigRoutes struct {
+	current func() *config.Config
+	appID   int64
+}
+
+// NewConfigRoutes returns the routes of the configuration current returns,
+// for the GitHub App appID.
+func NewConfigRoutes(current func() *config.Config, appID int64) *ConfigRoutes {
+	return &ConfigRoutes{current: current, appID: appID}
+}
+
+// EnvironmentsForMerge implements TriggerRoutes.
+func (c *ConfigRoutes) EnvironmentsForMerge(repo, branch string) []string {
+	var out []string
+	for _, e := range c.environments(repo) {
+		if e.DeploysOnMergeTo(branch) {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}
+
+// EnvironmentForLabel implements TriggerRoutes; when several environments
+// list the label (the validator should prevent it) the first by name wins.
+func (c *ConfigRoutes) EnvironmentForLabel(repo, label string) (string, bool) {
+	for _, e := range c.environments(repo) {
+		if e.HasLabel(label) {
+			return e.Name, true
+		}
+	}
+	return "", false
+}
+
+// HasEnvironment implements TriggerRoutes.
+func (c *ConfigRoutes) HasEnvironment(repo, env string) bool {
+	cfg := c.current()
+	if cfg == nil {
+		return false
+	}
+	_, ok := cfg.Environment(repo, env)
+	return ok
+}
+
+// AppID implements TriggerRoutes.
+func (c *ConfigRoutes) AppID() int64 { return c.appID }
+
+// environments returns repo's environments sorted by name.
+func (c *ConfigRoutes) environments(repo string) []*config.Environment {
+	cfg := c.current()
+	if cfg == nil {
+		return nil
+	}
+	r, ok := cfg.Repositories[repo]
+	if !ok {
+		return nil
+	}
+	var out []*config.Environment
+	for _, name := range r.EnvironmentNames() {
+		out = append(out, r.Environments[name])
+	}
+	return out
 }

@@ -1,0 +1,170 @@
+package github_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tollgate-dev/tollgate/bot"
+	tgh "github.com/tollgate-dev/tollgate/integrations/github"
+	"github.com/tollgate-dev/tollgate/integrations/githubtest"
+)
+
+// postRaw posts body to the endpoint with the given headers.
+func postRaw(t *testing.T, url string, body []byte, headers map[string]string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("post: %v", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestWebhookIntakeRefusals(t *testing.T) {
+	ping, err := githubtest.Fixture("ping.payload.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := func(body []byte) string { return githubtest.SignatureSHA256(hookSecret, body) }
+	oversize := append(append([]byte(`{"zen":"`), bytes.Repeat([]byte("a"), tgh.MaxWebhookBody)...), '"', '}')
+	notJSON := []byte(`{"action": "opened", `)
+	tests := []struct {
+		name    string
+		body    []byte
+		headers map[string]string
+		want    int
+	}{
+		{"forged signature", ping, map[string]string{"X-Hub-Signature-256": githubtest.SignatureSHA256("guessed-secret", ping)}, http.StatusUnauthorized},
+		{"missing signature", ping, map[string]string{}, http.StatusUnauthorized},
+		{"only the legacy sha1 signature", ping, map[string]string{"X-Hub-Signature": "sha1=" + strings.Repeat("0", 40)}, http.StatusUnauthorized},
+		{"signature not hex", ping, map[string]string{"X-Hub-Signature-256": "sha256=zz"}, http.StatusUnauthorized},
+		{"signature of another body", ping, map[string]string{"X-Hub-Signature-256": signed([]byte(`{}`))}, http.StatusUnauthorized},
+		{"body over 25 MiB", oversize, map[string]string{"X-Hub-Signature-256": signed(oversize)}, http.StatusRequestEntityTooLarge},
+		{"malformed JSON with a valid signature", notJSON, map[string]string{"X-Hub-Signature-256": signed(notJSON)}, http.StatusBadRequest},
+		{"a JSON array, not an object", []byte(`[1]`), map[string]string{"X-Hub-Signature-256": signed([]byte(`[1]`))}, http.StatusBadRequest},
+		{"missing delivery id", ping, map[string]string{"X-Hub-Signature-256": signed(ping), "X-GitHub-Delivery": ""}, http.StatusBadRequest},
+		{"missing event", ping, map[string]string{"X-Hub-Signature-256": signed(ping), "X-GitHub-Event": ""}, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newHookWorld(t)
+			headers := map[string]string{"X-GitHub-Event": "ping", "X-GitHub-Delivery": "d-" + strings.ReplaceAll(tt.name, " ", "-"),
+				"Content-Type": "application/json"}
+			for k, v := range tt.headers {
+				headers[k] = v
+			}
+			if got := postRaw(t, w.endpoint.URL, tt.body, headers); got != tt.want {
+				t.Fatalf("status %d, want %d", got, tt.want)
+			}
+			if n := w.inboxStates(t); len(n) != 0 {
+				t.Fatalf("a refused delivery was stored: %v", n)
+			}
+			if logs := w.logs.String(); strings.Contains(logs, hookSecret) || strings.Contains(logs, `"zen"`) {
+				t.Fatal("the log holds the secret or the body")
+			}
+		})
+	}
+}
+
+func TestWebhookOnlyPost(t *testing.T) {
+	w := newHookWorld(t)
+	resp, err := http.Get(w.endpoint.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("GET answered %d", resp.StatusCode)
+	}
+}
+
+func TestNewWebhookHandlerRequiresSecret(t *testing.T) {
+	if _, err := tgh.NewWebhookHandler(tgh.WebhookConfig{Inbox: nil, Secret: ""}); err == nil {
+		t.Fatal("a handler without a secret was built")
+	}
+}
+
+func TestDuplicateDeliveryIsStoredOnceAndDeploysOnce(t *testing.T) {
+	w := newHookWorld(t)
+	w.gh.AddPullRequest(hookRepo, githubtest.PullRequest{Number: 1, Author: "erin", HeadSHA: hookSHA('b')})
+	w.gh.MergePullRequest(hookRepo, 1, hookSHA('c'), "alice")
+	p, err := w.gh.Payloads().PullRequestMerged(hookRepo, 1, hookSHA('c'), "alice", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := githubtest.NewDeliveryID()
+	steps := []struct {
+		name     string
+		delivery string
+		want     int
+	}{
+		{"first delivery", id, http.StatusAccepted},
+		{"redelivery of the same id", id, http.StatusOK},
+		{"the same event again under a new id", githubtest.NewDeliveryID(), http.StatusAccepted},
+	}
+	for _, s := range steps {
+		if got := w.send(t, p, s.delivery); got != s.want {
+			t.Fatalf("%s: %d, want %d", s.name, got, s.want)
+		}
+		w.drain(t)
+	}
+	if got := w.inboxStates(t); got["done"] != 2 || len(got) != 1 {
+		t.Fatalf("inbox: %v, want the two distinct deliveries done", got)
+	}
+	r := w.only(t)
+	if r.State != bot.StateQueued {
+		t.Fatalf("request %s", r.State)
+	}
+	if _, err := w.svc.ProcessQueue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(w.deployer.Calls(), "\n"); got != "deploy acme/shop staging ccccccc merge" {
+		t.Fatalf("deploys:\n%s", got)
+	}
+}
+
+func TestUnknownEventIsAcknowledgedAndIgnored(t *testing.T) {
+	w := newHookWorld(t)
+	for _, ev := range []struct{ event, fixture string }{
+		{"push", "push.payload.json"},
+		{"check_suite", "check_suite.completed.payload.json"},
+		{"ping", "ping.payload.json"},
+		{"made_up_event", "ping.payload.json"},
+	} {
+		p, err := githubtest.LoadPayload(ev.event, ev.fixture)
+		w.deliver(t, p, err)
+	}
+	p, err := w.gh.Payloads().PullRequestUnlabeled(hookRepo, 9, "deploy:preview", "alice")
+	w.deliver(t, p, err) // a known event with an action Tollgate does not act on
+	if got := w.inboxStates(t); got["done"] != 5 || len(got) != 1 {
+		t.Fatalf("inbox: %v, want all five done", got)
+	}
+	if rs := w.requests(t); len(rs) != 0 {
+		t.Fatalf("an ignored event made requests: %+v", rs)
+	}
+}
+
+func TestUndecodablePayloadFailsWithoutRetry(t *testing.T) {
+	w := newHookWorld(t)
+	// Valid JSON, but not a pull_request event: pull_request must be an object.
+	p := githubtest.Payload{Event: "pull_request", Fields: map[string]any{"action": "closed", "pull_request": "merged!"}}
+	w.deliver(t, p, nil)
+	if got := w.inboxStates(t); got["failed"] != 1 {
+		t.Fatalf("inbox: %v, want the delivery failed", got)
+	}
+	if !strings.Contains(w.logs.String(), `"msg":"delivery failed permanently; left in the inbox"`) {
+		t.Fatal("the failure was not logged")
+	}
+}
