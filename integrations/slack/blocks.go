@@ -1,0 +1,259 @@
+package slack
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/tollgate-dev/tollgate/bot"
+)
+
+// Block ids of the request message.
+const (
+	blockActions = "tollgate_actions"
+)
+
+func plain(text string) *slackapi.TextBlockObject {
+	return slackapi.NewTextBlockObject(slackapi.PlainTextType, text, false, false)
+}
+
+func mrkdwn(text string) *slackapi.TextBlockObject {
+	return slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, false)
+}
+
+// esc escapes the three characters Slack's mrkdwn reserves.
+func esc(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// links builds the URLs a message points to.
+type links struct {
+	web    string // GitHub web base, with trailing slash
+	public string // Tollgate's public URL, no trailing slash
+}
+
+func (l links) commit(repo, sha string) string { return l.web + repo + "/commit/" + sha }
+func (l links) pull(repo string, n int) string { return fmt.Sprintf("%s%s/pull/%d", l.web, repo, n) }
+func (l links) compare(repo, from, to string) string {
+	return l.web + repo + "/compare/" + from + "..." + to
+}
+func (l links) log(id string) string { return l.public + "/deployments/" + id }
+
+// mention names a person: a Slack mention when they act from Slack,
+// else their GitHub login.
+func mention(id bot.Identity) string {
+	if _, user, ok := strings.Cut(id.SlackUser, "/"); ok && user != "" {
+		return fmt.Sprintf("<@%s> (%s)", user, esc(id.Login))
+	}
+	return esc(id.Login)
+}
+
+// slackDate renders t in the reader's time zone, with a UTC fallback.
+func slackDate(t time.Time) string {
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// title is the message's headline.
+func title(r bot.Request) string {
+	switch r.Trigger {
+	case bot.TriggerRollback:
+		return fmt.Sprintf("Roll back %s → %s", r.Repo, r.Environment)
+	case bot.TriggerEmergency:
+		return fmt.Sprintf("Emergency deploy %s → %s", r.Repo, r.Environment)
+	}
+	return fmt.Sprintf("Deploy %s → %s", r.Repo, r.Environment)
+}
+
+// requestBlocks renders a request's message: while it awaits approval,
+// everything an approver needs and the Approve/Reject buttons; afterwards,
+// the same facts with what became of it. live is what runs on the
+// environment now, if anything.
+func requestBlocks(r bot.Request, live *bot.Request, l links, now time.Time) []slackapi.Block {
+	valid := r.ValidApprovals(now)
+	fields := []*slackapi.TextBlockObject{
+		mrkdwn(fmt.Sprintf("*Ref*\n`%s` at <%s|`%s`>", esc(r.Ref), l.commit(r.Repo, r.SHA), short(r.SHA))),
+		mrkdwn("*Requested by*\n" + mention(r.Requester)),
+		mrkdwn("*Checks*\n" + checksText(r)),
+		mrkdwn(fmt.Sprintf("*Approvals*\n%d of %d%s", len(valid), r.RequiredApprovals, approversText(valid))),
+	}
+	if r.State == bot.StateAwaitingApproval {
+		fields = append(fields, mrkdwn("*Live now*\n"+liveText(r, live, l)),
+			mrkdwn("*Expires*\n"+slackDate(r.ApprovalDeadline)))
+	}
+	if r.Reason != "" || r.Ticket != "" {
+		fields = append(fields, mrkdwn("*Reason*\n"+esc(strings.TrimSpace(r.Ticket+" "+r.Reason))))
+	}
+	blocks := []slackapi.Block{
+		slackapi.NewHeaderBlock(plain(title(r))),
+		slackapi.NewSectionBlock(nil, fields, nil),
+		slackapi.NewSectionBlock(mrkdwn("*Pull request*\n"+prText(r, l)), nil, nil),
+		slackapi.NewSectionBlock(mrkdwn("*Policy*\n"+policyText(r)), nil, nil),
+		slackapi.NewContextBlock("", mrkdwn(fmt.Sprintf("Request %s · %s · %s", r.ID, r.Trigger, statusText(r, valid)))),
+	}
+	if r.State == bot.StateAwaitingApproval {
+		blocks = append(blocks, approvalButtons(r))
+	}
+	return blocks
+}
+
+// approvalButtons are Approve (behind a confirmation naming environment
+// and SHA, against accidental taps) and Reject (which asks for a reason).
+func approvalButtons(r bot.Request) slackapi.Block {
+	approve := slackapi.NewButtonBlockElement(ActionApprove, buttonValue(r), plain("Approve"))
+	approve.Style = slackapi.StylePrimary
+	approve.Confirm = slackapi.NewConfirmationBlockObject(
+		plain("Deploy to "+r.Environment+"?"),
+		mrkdwn(fmt.Sprintf("Approve deploying `%s` of %s to *%s*?", short(r.SHA), esc(r.Repo), esc(r.Environment))),
+		plain("Approve"), plain("Cancel"))
+	reject := slackapi.NewButtonBlockElement(ActionReject, buttonValue(r), plain("Reject"))
+	reject.Style = slackapi.StyleDanger
+	return slackapi.NewActionBlock(blockActions, approve, reject)
+}
+
+func liveText(r bot.Request, live *bot.Request, l links) string {
+	switch {
+	case live == nil:
+		return "nothing deployed by Tollgate yet"
+	case live.SHA == r.SHA:
+		return fmt.Sprintf("`%s`, the same commit", short(live.SHA))
+	}
+	return fmt.Sprintf("`%s` (<%s|compare>)", short(live.SHA), l.compare(r.Repo, live.SHA, r.SHA))
+}
+
+func checksText(r bot.Request) string {
+	if r.Decision == nil {
+		return "not looked up"
+	}
+	if c, ok := r.Decision.Check(bot.CheckChecks); ok {
+		return outcomeEmoji(c.Outcome) + " " + esc(c.Detail)
+	}
+	return "not required"
+}
+
+func approversText(as []bot.Approval) string {
+	if len(as) == 0 {
+		return ""
+	}
+	names := make([]string, len(as))
+	for i, a := range as {
+		names[i] = mention(a.Approver)
+	}
+	return ": " + strings.Join(names, ", ")
+}
+
+func prText(r bot.Request, l links) string {
+	pr := r.PR
+	if pr == nil {
+		return "none found for this commit"
+	}
+	var reviewers []string
+	for _, rv := range pr.Reviews {
+		if rv.State == bot.ReviewApproved && !rv.Dismissed {
+			reviewers = append(reviewers, esc(rv.User.Login))
+		}
+	}
+	reviewed := "no approving review"
+	if len(reviewers) > 0 {
+		reviewed = "approved by " + strings.Join(reviewers, ", ")
+	}
+	return fmt.Sprintf("<%s|#%d %s> by %s · %s", l.pull(r.Repo, pr.Number), pr.Number, esc(pr.Title),
+		esc(pr.Author.Login), reviewed)
+}
+
+func policyText(r bot.Request) string {
+	if r.Decision == nil || len(r.Decision.Checks) == 0 {
+		return "no decision recorded"
+	}
+	lines := make([]string, len(r.Decision.Checks))
+	for i, c := range r.Decision.Checks {
+		lines[i] = fmt.Sprintf("%s %s: %s", outcomeEmoji(c.Outcome), c.Name, esc(c.Detail))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func outcomeEmoji(o bot.CheckOutcome) string {
+	switch o {
+	case bot.OutcomePass:
+		return ":white_check_mark:"
+	case bot.OutcomeFail:
+		return ":x:"
+	}
+	return ":heavy_minus_sign:"
+}
+
+// statusText says where the request is, in the message's footer.
+func statusText(r bot.Request, valid []bot.Approval) string {
+	switch r.State {
+	case bot.StateAwaitingApproval:
+		return fmt.Sprintf("awaiting %d more approval(s)", max(r.RequiredApprovals-len(valid), 0))
+	case bot.StateSucceeded:
+		return "deployed " + stamp(r.FinishedAt)
+	}
+	text := strings.ReplaceAll(string(r.State), "_", " ")
+	if r.StateReason != "" {
+		text += ": " + esc(r.StateReason)
+	}
+	return text
+}
+
+// fallbackText is the notification text of the request message.
+func fallbackText(r bot.Request) string {
+	return fmt.Sprintf("%s: %s (%s) — %s", title(r), short(r.SHA), r.Ref, strings.ReplaceAll(string(r.State), "_", " "))
+}
+
+// threadText is the progress line posted in the message's thread for a
+// state change; "" when there is nothing to say.
+func threadText(r bot.Request, l links) string {
+	switch r.State {
+	case bot.StateQueued:
+		return ":hourglass_flowing_sand: Queued: " + esc(r.StateReason)
+	case bot.StateRunning:
+		return fmt.Sprintf(":rocket: Running: deploying `%s` to %s.", short(r.SHA), esc(r.Environment))
+	case bot.StateSucceeded:
+		return fmt.Sprintf(":white_check_mark: Deployed `%s` to %s%s in %s. <%s|Log>", short(r.SHA), esc(r.Environment),
+			serversText(r), duration(r), l.log(r.ID))
+	case bot.StateFailed, bot.StateInterrupted:
+		return fmt.Sprintf(":x: Deploy of `%s` to %s %s after %s: %s. <%s|Log> %s", short(r.SHA), esc(r.Environment),
+			strings.ReplaceAll(string(r.State), "_", " "), duration(r), esc(resultError(r)), l.log(r.ID), mentions(r))
+	case bot.StateRolledBack:
+		return fmt.Sprintf(":leftwards_arrow_with_hook: Deploy of `%s` to %s failed after %s and was rolled back: %s. <%s|Log> %s",
+			short(r.SHA), esc(r.Environment), duration(r), esc(r.StateReason), l.log(r.ID), mentions(r))
+	case bot.StateRejected, bot.StateExpired, bot.StateCanceled:
+		return fmt.Sprintf(":no_entry_sign: %s: %s", strings.ToUpper(string(r.State[:1]))+string(r.State[1:]), esc(r.StateReason))
+	}
+	return ""
+}
+
+func serversText(r bot.Request) string {
+	if r.Result == nil || len(r.Result.Servers) == 0 {
+		return ""
+	}
+	return " (" + esc(strings.Join(r.Result.Servers, ", ")) + ")"
+}
+
+func duration(r bot.Request) string {
+	if r.Result == nil {
+		return "-"
+	}
+	return r.Result.Duration.Round(time.Second).String()
+}
+
+func resultError(r bot.Request) string {
+	if r.Result != nil && r.Result.Error != "" {
+		return r.Result.Error
+	}
+	return r.StateReason
+}
+
+// mentions names the requester and approvers of a failed deploy.
+func mentions(r bot.Request) string {
+	people := []string{mention(r.Requester)}
+	for _, a := range r.Approvals {
+		if a.RevokedAt.IsZero() {
+			people = append(people, mention(a.Approver))
+		}
+	}
+	return "cc " + strings.Join(people, ", ")
+}

@@ -1,0 +1,179 @@
+// Package slack is Tollgate's Slack transport: it verifies and persists
+// slash commands and interactions, answers Slack within its 3 seconds,
+// turns them into bot calls afterwards, links Slack users to GitHub
+// accounts through GitHub's OAuth web flow, and renders bot notifications
+// as Block Kit messages (Notifier).
+package slack
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store"
+)
+
+// Routes served by Handler.Register.
+const (
+	PathCommands      = "/slack/commands"
+	PathInteractions  = "/slack/interactions"
+	PathOAuthStart    = "/oauth/github/start"
+	PathOAuthCallback = "/oauth/github/callback"
+)
+
+// DefaultMaxBody is the largest request body accepted from Slack.
+const DefaultMaxBody = 1 << 20
+
+// Store is what the Slack transport keeps in the database: the inbox where
+// requests wait to be processed, the linking flow's one-time secrets,
+// identity links (for whoami) and audit entries for refusals bot does not
+// make itself. *store.Store implements it.
+type Store interface {
+	Enqueue(ctx context.Context, it store.InboxItem) (duplicate bool, err error)
+	SaveOAuthState(ctx context.Context, st store.OAuthState) error
+	ConsumeOAuthState(ctx context.Context, kind, key string, now time.Time) (store.OAuthState, error)
+	LinkForSlack(ctx context.Context, slackTeam, slackUser string) (bot.Link, error)
+	AppendAudit(ctx context.Context, events ...bot.AuditEvent) error
+}
+
+// Routing answers the configuration questions of the Slack transport.
+type Routing interface {
+	// RepoForChannel returns the repository a channel is mapped to.
+	RepoForChannel(channelID string) (repo string, ok bool)
+	// Repositories lists the configured repositories, sorted.
+	Repositories() []string
+	// Environments lists a repository's environments, sorted.
+	Environments(repo string) []string
+}
+
+// GitHubOAuth is the GitHub App's OAuth client, for linking identities.
+type GitHubOAuth struct {
+	WebURL       string // e.g. https://github.com/ (authorize and token endpoints)
+	APIURL       string // e.g. https://api.github.com/ (GET /user)
+	ClientID     string
+	ClientSecret string
+	HTTPClient   *http.Client // nil means a client with a 10 s timeout
+}
+
+// Config is what a Handler needs.
+type Config struct {
+	SigningSecret string
+	Service       *bot.Service
+	Store         Store
+	Routing       Routing
+	Slack         *slackapi.Client // views.open, chat.postEphemeral
+	// ResponseClient posts to response_url; nil means a client with a 10 s timeout.
+	ResponseClient *http.Client
+	PublicURL      string // external base URL of Tollgate, no trailing slash
+	GitHub         GitHubOAuth
+	MaxBody        int64      // 0 means DefaultMaxBody
+	Clock          func() time.Time
+	Logger         *slog.Logger
+}
+
+// Handler serves Slack's requests and Tollgate's OAuth linking pages, and
+// processes the persisted requests (HandleInboxItem).
+type Handler struct {
+	secret   []byte
+	svc      *bot.Service
+	store    Store
+	routing  Routing
+	api      *slackapi.Client
+	respHTTP *http.Client
+	public   string
+	gh       GitHubOAuth
+	maxBody  int64
+	now      func() time.Time
+	log      *slog.Logger
+	wake     chan struct{}
+	bg       sync.WaitGroup
+}
+
+// New returns a Handler, or an error naming the missing dependency.
+func New(cfg Config) (*Handler, error) {
+	switch {
+	case cfg.SigningSecret == "":
+		return nil, errors.New("slack: Config.SigningSecret is required")
+	case cfg.Service == nil:
+		return nil, errors.New("slack: Config.Service is required")
+	case cfg.Store == nil:
+		return nil, errors.New("slack: Config.Store is required")
+	case cfg.Routing == nil:
+		return nil, errors.New("slack: Config.Routing is required")
+	case cfg.Slack == nil:
+		return nil, errors.New("slack: Config.Slack is required")
+	case cfg.PublicURL == "":
+		return nil, errors.New("slack: Config.PublicURL is required")
+	}
+	h := &Handler{
+		secret: []byte(cfg.SigningSecret), svc: cfg.Service, store: cfg.Store, routing: cfg.Routing,
+		api: cfg.Slack, respHTTP: cfg.ResponseClient, public: strings.TrimSuffix(cfg.PublicURL, "/"),
+		gh: cfg.GitHub, maxBody: cfg.MaxBody, now: cfg.Clock, log: cfg.Logger, wake: make(chan struct{}, 1),
+	}
+	if h.respHTTP == nil {
+		h.respHTTP = &http.Client{Timeout: 10 * time.Second}
+	}
+	if h.gh.HTTPClient == nil {
+		h.gh.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBody
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	return h, nil
+}
+
+// Register adds the Slack endpoints and the OAuth linking pages to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+PathCommands, h.ServeCommands)
+	mux.HandleFunc("POST "+PathInteractions, h.ServeInteractions)
+	mux.HandleFunc("GET "+PathOAuthStart, h.ServeOAuthStart)
+	mux.HandleFunc("GET "+PathOAuthCallback, h.ServeOAuthCallback)
+}
+
+// Enqueued signals, without blocking, each time a request was persisted,
+// so an inbox loop can start at once instead of at its next poll.
+func (h *Handler) Enqueued() <-chan struct{} { return h.wake }
+
+// Wait blocks until background replies started by request handlers
+// (ephemeral refusals sent after acknowledging) have finished.
+func (h *Handler) Wait() { h.bg.Wait() }
+
+// background runs fn after the request was answered, with a fresh context
+// that outlives the request but not 30 seconds.
+func (h *Handler) background(fn func(ctx context.Context)) {
+	h.bg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		fn(ctx)
+	})
+}
+
+// enqueue persists one verified Slack request before it is acknowledged.
+func (h *Handler) enqueue(ctx context.Context, kind string, body []byte) error {
+	dup, err := h.store.Enqueue(ctx, store.InboxItem{Source: "slack", DeliveryID: deliveryKey(body),
+		EventType: kind, Payload: body})
+	if err != nil {
+		return err
+	}
+	if dup {
+		h.log.InfoContext(ctx, "slack request already received", slog.String("kind", kind))
+	}
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
