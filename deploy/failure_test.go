@@ -183,3 +183,36 @@ func TestWrongClientKeyIsRefused(t *testing.T) {
 		}
 	})
 }
+
+func TestServerDyingDuringUploadMeansNoServerSwitches(t *testing.T) {
+	f := startOpenSSH(t, 3)
+	r := newRepo(t)
+	first := f.mustDeploy(t, r, r.write(map[string]string{"app.txt": "v1\n"}).commit("v1"))
+	f.target.UploadBytesPerSecond = 512 << 10
+	sha := r.write(map[string]string{"app.txt": "v2\n", "big.bin": strings.Repeat("x", 2<<20)}).commit("v2")
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		waitFor(t, func() bool { return exists(filepath.Join(f.roots[2], "releases", "dying", "big.bin")) })
+		f.sshd[2].Stop()
+	}()
+	res, _, err := f.deploy(t, r, sha, deploy.ReleaseSpec{Name: "dying"})
+	<-done
+	if err == nil || res.Outcome != deploy.Failed {
+		t.Fatalf("outcome %s, err %v", res.Outcome, err)
+	}
+	if !strings.Contains(err.Error(), f.target.Servers[2].Addr()+" upload") {
+		t.Errorf("error %q does not name the dead server's upload", err)
+	}
+	for i, root := range f.roots {
+		if got := current(t, root); got != first.Release {
+			t.Errorf("server %d: current = %q, want %q", i, got, first.Release)
+		}
+	}
+	for i, root := range f.roots[:2] {
+		if exists(filepath.Join(root, "releases", "dying")) {
+			t.Errorf("server %d: the new release was not removed", i)
+		}
+	}
+}
