@@ -36,6 +36,7 @@ type Server struct {
 	Dir     string        // the server's private temp dir (config, keys, log)
 
 	cmd     *exec.Cmd
+	exited  chan struct{}
 	log     *syncBuffer
 	stopped bool
 	mu      sync.Mutex
@@ -178,6 +179,7 @@ LogLevel ERROR
 		return nil, err
 	}
 	exited := make(chan struct{})
+	s.exited = exited
 	go func() { _ = s.cmd.Wait(); close(exited) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -227,6 +229,10 @@ func (s *Server) Stop() {
 	}
 	s.stopped = true
 	killTree(s.cmd.Process.Pid)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+	}
 }
 
 // killTree kills pid and all its descendants (sshd moves each connection
