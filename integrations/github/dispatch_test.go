@@ -122,8 +122,8 @@ func (b *lockedBuffer) String() string {
 // newHookWorld sets up org acme with teams deployers (alice, bob, carol)
 // and approvers (carol, dave), repository acme/shop with main at 'a', and
 // environments staging (merges to main, no approval), production (one
-// approval, label deploy:production) and preview (label deploy:preview,
-// any branch).
+// approval, label deploy:production), preview (label deploy:preview,
+// any branch) and regulated (two approvals).
 func newHookWorld(t *testing.T) *hookWorld {
 	t.Helper()
 	gh := githubtest.New()
@@ -154,7 +154,7 @@ func newHookWorld(t *testing.T) *hookWorld {
 	w.routes = &testRoutes{appID: gh.AppID(),
 		merge:  map[string][]string{"main": {"staging"}},
 		labels: map[string]string{"deploy:production": "production", "deploy:preview": "preview"},
-		envs:   []string{"preview", "production", "staging"}}
+		envs:   []string{"preview", "production", "regulated", "staging"}}
 	w.start(t)
 	return w
 }
@@ -176,6 +176,8 @@ func (w *hookWorld) start(t *testing.T) {
 		&bot.EnvironmentPolicy{Repo: hookRepo, Environment: "production", Deployers: deployers, Approvers: approvers,
 			Branches: []string{"main"}, RequiredApprovals: 1, Production: true},
 		&bot.EnvironmentPolicy{Repo: hookRepo, Environment: "preview", Deployers: deployers, Approvers: approvers},
+		&bot.EnvironmentPolicy{Repo: hookRepo, Environment: "regulated", Deployers: deployers, Approvers: approvers,
+			Branches: []string{"main"}, RequiredApprovals: 2},
 	)
 	logger := slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w.svc, err = bot.New(bot.Config{Store: st, Directory: w.dir, Changes: &forgeChanges{api: w.api},
