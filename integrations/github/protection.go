@@ -1,0 +1,96 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tollgate-dev/tollgate/bot"
+)
+
+// ProtectionRuleGate answers GitHub Actions runs waiting on Tollgate's
+// custom deployment protection rule. It is also the bot.Deployer for
+// protection_rule requests: "deploying" such a request means approving
+// the waiting run, since Actions deploys and Tollgate only gates. The
+// wiring routes jobs whose Trigger is bot.TriggerProtectionRule here.
+type ProtectionRuleGate struct {
+	app       *App
+	publicURL string
+}
+
+// NewProtectionRuleGate returns a gate over app; publicURL is Tollgate's
+// public base URL, linked from the answers.
+func NewProtectionRuleGate(app *App, publicURL string) *ProtectionRuleGate {
+	return &ProtectionRuleGate{app: app, publicURL: strings.TrimSuffix(publicURL, "/")}
+}
+
+// maxGateComment bounds the comment sent with an answer; GitHub shows it
+// in the run's page.
+const maxGateComment = 1000
+
+// Approve lets run runID of repo deploy to envName.
+func (g *ProtectionRuleGate) Approve(ctx context.Context, repo string, runID int64, envName, comment string) error {
+	return g.answer(ctx, repo, runID, envName, "approved", comment)
+}
+
+// Reject stops run runID of repo from deploying to envName.
+func (g *ProtectionRuleGate) Reject(ctx context.Context, repo string, runID int64, envName, comment string) error {
+	return g.answer(ctx, repo, runID, envName, "rejected", comment)
+}
+
+// answer calls POST /repos/{o}/{r}/actions/runs/{run_id}/deployment_protection_rule
+// (go-github v60 has no method for it).
+func (g *ProtectionRuleGate) answer(ctx context.Context, repo string, runID int64, envName, state, comment string) error {
+	if runID <= 0 || envName == "" {
+		return fmt.Errorf("answering the protection rule of %s run %d: run id and environment are required", repo, runID)
+	}
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return err
+	}
+	c, err := g.app.ForRepo(ctx, repo)
+	if err != nil {
+		return fmt.Errorf("answering the protection rule of %s run %d: %w", repo, runID, err)
+	}
+	body := map[string]string{"environment_name": envName, "state": state, "comment": clipRunes(comment, maxGateComment)}
+	req, err := c.NewRequest("POST", fmt.Sprintf("repos/%s/%s/actions/runs/%d/deployment_protection_rule", owner, name, runID), body)
+	if err != nil {
+		return fmt.Errorf("answering the protection rule of %s run %d: %w", repo, runID, err)
+	}
+	if _, err := c.Do(ctx, req, nil); err != nil {
+		return fmt.Errorf("answering %s to %s run %d (%s): %w", state, repo, runID, envName, err)
+	}
+	return nil
+}
+
+// Deploy approves the run a protection_rule request gates.
+func (g *ProtectionRuleGate) Deploy(ctx context.Context, job bot.DeployJob) (bot.DeployOutcome, error) {
+	if job.ProtectionRule == nil {
+		return bot.DeployOutcome{}, fmt.Errorf("request %s: no protection-rule run to approve", job.RequestID)
+	}
+	pr := job.ProtectionRule
+	comment := fmt.Sprintf("Approved by Tollgate request %s for %s at %s.", job.RequestID, job.Environment, short(job.SHA))
+	if g.publicURL != "" {
+		comment += " Details: " + g.publicURL + "/deployments/" + job.RequestID
+	}
+	if err := g.Approve(ctx, job.Repo, pr.RunID, pr.EnvironmentName, comment); err != nil {
+		return bot.DeployOutcome{}, err
+	}
+	return bot.DeployOutcome{Result: bot.ResultSucceeded}, nil
+}
+
+// Rollback is refused: a GitHub Actions deployment is rolled back by
+// running its workflow again on the earlier ref.
+func (g *ProtectionRuleGate) Rollback(ctx context.Context, job bot.DeployJob) (bot.DeployOutcome, error) {
+	return bot.DeployOutcome{}, errors.New("a GitHub Actions deployment cannot be rolled back by Tollgate; rerun its workflow on the earlier commit")
+}
+
+// clipRunes shortens s to at most n runes, marking the cut.
+func clipRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
