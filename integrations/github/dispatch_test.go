@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	gogh "github.com/google/go-github/v60/github"
 
@@ -47,6 +48,9 @@ type hookWorld struct {
 	worker   *inbox.Worker
 	endpoint *httptest.Server
 	logs     *lockedBuffer
+	// now, when set before start, is the clock of the store and the
+	// inbox worker (leases, retries).
+	now func() time.Time
 }
 
 // testRoutes is TriggerRoutes for the test policies.
@@ -163,7 +167,7 @@ func newHookWorld(t *testing.T) *hookWorld {
 // worker and endpoint on it; a second call after stop is a restart.
 func (w *hookWorld) start(t *testing.T) {
 	t.Helper()
-	st, err := store.Open(context.Background(), w.dbPath, store.Options{})
+	st, err := store.Open(context.Background(), w.dbPath, store.Options{Now: w.now})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -191,7 +195,7 @@ func (w *hookWorld) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.worker = &inbox.Worker{Store: st, Handle: inbox.BySource(map[string]inbox.Handler{"github": d.Handle}),
-		MaxAttempts: 3, Logger: logger}
+		MaxAttempts: 3, Logger: logger, Clock: w.now}
 	h, err := tgh.NewWebhookHandler(tgh.WebhookConfig{Secret: hookSecret, Inbox: st, Logger: logger})
 	if err != nil {
 		t.Fatal(err)

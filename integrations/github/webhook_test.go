@@ -3,10 +3,14 @@ package github_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
 	tgh "github.com/tollgate-dev/tollgate/integrations/github"
@@ -166,5 +170,89 @@ func TestUndecodablePayloadFailsWithoutRetry(t *testing.T) {
 	}
 	if !strings.Contains(w.logs.String(), `"msg":"delivery failed permanently; left in the inbox"`) {
 		t.Fatal("the failure was not logged")
+	}
+}
+
+// movableClock is a clock tests move forward.
+type movableClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *movableClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *movableClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func TestRestartWithDeliveriesInTheInbox(t *testing.T) {
+	ctx := context.Background()
+	clock := &movableClock{t: time.Now()}
+	w := newHookWorld(t)
+	w.stop(t)
+	w.now = clock.Now
+	w.start(t)
+
+	w.gh.AddPullRequest(hookRepo, githubtest.PullRequest{Number: 1, Author: "erin", HeadSHA: hookSHA('b')})
+	w.gh.MergePullRequest(hookRepo, 1, hookSHA('c'), "alice")
+	w.gh.AddPullRequest(hookRepo, githubtest.PullRequest{Number: 2, Author: "erin", HeadSHA: hookSHA('d')})
+	depID, err := w.gh.CreateDeployment(hookRepo, "main", "production", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payloads []githubtest.Payload
+	for _, build := range []func() (githubtest.Payload, error){
+		func() (githubtest.Payload, error) {
+			return w.gh.Payloads().PullRequestMerged(hookRepo, 1, hookSHA('c'), "alice", "main")
+		},
+		func() (githubtest.Payload, error) {
+			return w.gh.Payloads().PullRequestLabeled(hookRepo, 2, "deploy:preview", "bob")
+		},
+		func() (githubtest.Payload, error) { return w.gh.Payloads().DeploymentCreated(hookRepo, depID) },
+	} {
+		p, err := build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		payloads = append(payloads, p)
+	}
+	ids := []string{githubtest.NewDeliveryID(), githubtest.NewDeliveryID(), githubtest.NewDeliveryID()}
+	for i, p := range payloads {
+		if code := w.send(t, p, ids[i]); code != http.StatusAccepted {
+			t.Fatalf("delivery %d answered %d", i, code)
+		}
+	}
+	// A worker takes the first delivery and the process dies before it
+	// records anything.
+	if claimed, err := w.store.ClaimDue(ctx, clock.Now(), 1); err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	w.stop(t)
+
+	w.start(t) // a new process on the same database file
+	w.drain(t)
+	if got := w.inboxStates(t); got["done"] != 2 || got["pending"] != 1 {
+		t.Fatalf("after restart: %v, want the leased delivery to wait for its lease", got)
+	}
+	clock.Add(5 * time.Minute) // past the lease of the dead worker
+	w.drain(t)
+	if got := w.inboxStates(t); got["done"] != 3 || len(got) != 1 {
+		t.Fatalf("after the lease ran out: %v", got)
+	}
+	// GitHub redelivers one of them after the restart: answered, not redone.
+	if code := w.send(t, payloads[1], ids[1]); code != http.StatusOK {
+		t.Fatalf("redelivery answered %d", code)
+	}
+	w.drain(t)
+
+	var got []string
+	for _, r := range w.requests(t) {
+		got = append(got, fmt.Sprintf("%s %s %s", r.Trigger, r.Environment, r.SHA[:7]))
+	}
+	slices.Sort(got)
+	want := []string{"github_deployment production ccccccc", "label preview ddddddd", "merge staging ccccccc"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("requests after restart:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
