@@ -2,12 +2,12 @@ package github_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +18,7 @@ import (
 	gogh "github.com/google/go-github/v60/github"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/bot/config"
 	tgh "github.com/tollgate-dev/tollgate/integrations/github"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
 	"github.com/tollgate-dev/tollgate/integrations/inbox"
@@ -43,6 +44,7 @@ type hookWorld struct {
 	store    *store.Store
 	svc      *bot.Service
 	dir      *tgh.Directory
+	changes  *tgh.Changes
 	deployer *recordingDeployer
 	routes   *testRoutes
 	worker   *inbox.Worker
@@ -155,6 +157,7 @@ func newHookWorld(t *testing.T) *hookWorld {
 		t.Fatalf("NewApp: %v", err)
 	}
 	w.dir = tgh.NewDirectory(app, 0)
+	w.changes = tgh.NewChanges(app)
 	w.routes = &testRoutes{appID: gh.AppID(),
 		merge:  map[string][]string{"main": {"staging"}},
 		labels: map[string]string{"deploy:production": "production", "deploy:preview": "preview"},
@@ -184,7 +187,7 @@ func (w *hookWorld) start(t *testing.T) {
 			Branches: []string{"main"}, RequiredApprovals: 2},
 	)
 	logger := slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	w.svc, err = bot.New(bot.Config{Store: st, Directory: w.dir, Changes: &forgeChanges{api: w.api},
+	w.svc, err = bot.New(bot.Config{Store: st, Directory: w.dir, Changes: w.changes,
 		Deployer: w.deployer, Policies: policies, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
@@ -323,48 +326,6 @@ func (w *hookWorld) identity(login string) bot.Identity {
 	return bot.Identity{Login: login, GitHubID: w.gh.UserID(login)}
 }
 
-// forgeChanges is a minimal bot.Changes over go-github against the fake.
-type forgeChanges struct{ api *gogh.Client }
-
-func (c *forgeChanges) ResolveRef(ctx context.Context, repo, ref string) (string, error) {
-	owner, name, _ := strings.Cut(repo, "/")
-	cm, resp, err := c.api.Repositories.GetCommit(ctx, owner, name, ref, nil)
-	if resp != nil && (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusUnprocessableEntity) {
-		return "", fmt.Errorf("ref %s in %s: %w", ref, repo, bot.ErrNotFound)
-	}
-	if err != nil {
-		return "", err
-	}
-	return cm.GetSHA(), nil
-}
-
-func (c *forgeChanges) BranchContains(ctx context.Context, repo, branch, sha string) (bool, error) {
-	owner, name, _ := strings.Cut(repo, "/")
-	cmp, resp, err := c.api.Repositories.CompareCommits(ctx, owner, name, branch, sha, nil)
-	if resp != nil && resp.StatusCode == http.StatusNotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return cmp.GetStatus() == "identical" || cmp.GetStatus() == "behind", nil
-}
-
-func (c *forgeChanges) PullRequestForCommit(ctx context.Context, repo, sha string) (*bot.PullRequest, error) {
-	owner, name, _ := strings.Cut(repo, "/")
-	prs, _, err := c.api.PullRequests.ListPullRequestsWithCommit(ctx, owner, name, sha, nil)
-	if err != nil || len(prs) == 0 {
-		return nil, err
-	}
-	p := prs[0]
-	return &bot.PullRequest{Number: p.GetNumber(), Author: bot.Identity{Login: p.GetUser().GetLogin(), GitHubID: p.GetUser().GetID()},
-		Title: p.GetTitle(), HeadSHA: p.GetHead().GetSHA(), MergedSHA: p.GetMergeCommitSHA(), Merged: p.GetMerged()}, nil
-}
-
-func (c *forgeChanges) Checks(context.Context, string, string) ([]bot.CheckResult, error) {
-	return nil, errors.New("checks are not required by the test policies")
-}
-
 // forgeComments reacts and replies through go-github, as the app.
 type forgeComments struct{ api *gogh.Client }
 
@@ -378,4 +339,48 @@ func (c *forgeComments) ReplyToComment(ctx context.Context, repo string, number 
 	owner, name, _ := strings.Cut(repo, "/")
 	_, _, err := c.api.Issues.CreateComment(ctx, owner, name, number, &gogh.IssueComment{Body: &body})
 	return err
+}
+
+func TestConfigRoutesFromTheExampleConfig(t *testing.T) {
+	path := filepath.Join("..", "..", "testdata", "tollgate.example.yml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := config.Parse(path, data, nil)
+	if err != nil {
+		t.Fatalf("parse example: %v", err)
+	}
+	routes := tgh.NewConfigRoutes(func() *config.Config { return cfg }, 77)
+	merges := []struct {
+		repo, branch string
+		want         []string
+	}{
+		{"acme/api", "main", []string{"staging"}},
+		{"acme/api", "release", nil},
+		{"acme/unknown", "main", nil},
+	}
+	for _, tt := range merges {
+		if got := routes.EnvironmentsForMerge(tt.repo, tt.branch); !slices.Equal(got, tt.want) {
+			t.Errorf("merge %s into %s: %v, want %v", tt.repo, tt.branch, got, tt.want)
+		}
+	}
+	labels := []struct {
+		repo, label, want string
+		ok                bool
+	}{
+		{"acme/api", "deploy:production", "production", true},
+		{"acme/api", "deploy:staging", "staging", true}, // the default label
+		{"acme/web", "deploy:preview", "preview", true},
+		{"acme/api", "deploy:preview", "", false}, // acme/web's label, not acme/api's
+		{"acme/api", "bug", "", false},
+	}
+	for _, tt := range labels {
+		if got, ok := routes.EnvironmentForLabel(tt.repo, tt.label); got != tt.want || ok != tt.ok {
+			t.Errorf("label %s on %s: %q %v, want %q %v", tt.label, tt.repo, got, ok, tt.want, tt.ok)
+		}
+	}
+	if !routes.HasEnvironment("acme/web", "preview") || routes.HasEnvironment("acme/web", "staging") || routes.AppID() != 77 {
+		t.Error("HasEnvironment or AppID wrong")
+	}
 }

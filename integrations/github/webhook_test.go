@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +17,7 @@ import (
 	"github.com/tollgate-dev/tollgate/bot"
 	tgh "github.com/tollgate-dev/tollgate/integrations/github"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
+	"github.com/tollgate-dev/tollgate/store"
 )
 
 // postRaw posts body to the endpoint with the given headers.
@@ -254,5 +257,40 @@ func TestRestartWithDeliveriesInTheInbox(t *testing.T) {
 	want := []string{"github_deployment production ccccccc", "label preview ddddddd", "merge staging ccccccc"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("requests after restart:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// BenchmarkWebhookIntake measures a signed delivery's round trip through
+// the intake (verify, store in SQLite, answer 202): the "within
+// milliseconds" target.
+func BenchmarkWebhookIntake(b *testing.B) {
+	gh := githubtest.New()
+	defer gh.Close()
+	st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "tollgate.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	h, err := tgh.NewWebhookHandler(tgh.WebhookConfig{Secret: hookSecret, Inbox: st})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	body, err := githubtest.Fixture("pull_request.closed.payload.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := gh.SendWebhook(context.Background(), srv.URL, hookSecret, "pull_request", body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
 	}
 }
