@@ -1,0 +1,108 @@
+package github
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/bot"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite testdata/golden from the current output")
+
+// goldenTime is the fixed instant golden requests are built around.
+var goldenTime = time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
+
+func goldenRequest() bot.Request {
+	return bot.Request{
+		ID: "r-7f3k2q", Repo: "acme/web", Environment: "production", Ref: "main", SHA: outSHA("merge"),
+		Trigger:   bot.TriggerMerge,
+		Requester: bot.Identity{Login: "erin", GitHubID: 5},
+		PR:        &bot.PullRequest{Number: 12, Author: bot.Identity{Login: "alice", GitHubID: 2}, Title: "Add cache"},
+		State:     bot.StateSucceeded, StateReason: "succeeded", ConfigHash: "cfg1",
+		RequiredApprovals: 2,
+		Approvals: []bot.Approval{
+			{Approver: bot.Identity{Login: "bob", GitHubID: 3}, At: goldenTime.Add(-20 * time.Minute), SHA: outSHA("merge"), ConfigHash: "cfg1", ExpiresAt: goldenTime.Add(time.Hour)},
+			{Approver: bot.Identity{Login: "carol", GitHubID: 4}, At: goldenTime.Add(-10 * time.Minute), SHA: outSHA("merge"), ConfigHash: "cfg1", ExpiresAt: goldenTime.Add(time.Hour)},
+		},
+		Result: &bot.DeployOutcome{Result: bot.ResultSucceeded, Release: "20260302T142900Z-" + outSHA("merge")[:7],
+			FilesSent: 17, BytesSent: 48213, Servers: []string{"web1.internal", "web2.internal"}, Duration: 42*time.Second + 300*time.Millisecond},
+		CreatedAt: goldenTime.Add(-30 * time.Minute), QueuedAt: goldenTime.Add(-10 * time.Minute),
+		StartedAt: goldenTime.Add(-time.Minute), FinishedAt: goldenTime,
+	}
+}
+
+var goldenAudit = &AuditEntry{Seq: 42, LeafHash: "9c1185a5c5e9fc54612808977ee8f548b2258d31bdf3ecb0a8d5d6f0e4a7b3c1", CheckpointSize: 48, RootPrefix: "1a2b3c4d"}
+
+func TestCommentGolden(t *testing.T) {
+	tests := []struct {
+		name  string
+		req   func() bot.Request
+		audit *AuditEntry
+	}{
+		{"succeeded", goldenRequest, goldenAudit},
+		{"rolled_back", func() bot.Request {
+			r := goldenRequest()
+			r.State, r.StateReason = bot.StateRolledBack, "previous release restored after: health check failed"
+			r.Result.Result, r.Result.Error = bot.ResultRolledBack, "health check https://web1.internal/healthz: 503 after 3 tries"
+			return r
+		}, &AuditEntry{Seq: 57, LeafHash: goldenAudit.LeafHash, CheckpointSize: 0}},
+		{"refused", func() bot.Request {
+			r := goldenRequest()
+			r.Trigger, r.Environment, r.Ref, r.SHA = bot.TriggerLabel, "staging", "feature-12", outSHA("feat")
+			r.Requester = bot.Identity{Login: "mallory", GitHubID: 9}
+			r.State, r.StateReason, r.Result, r.Approvals, r.RequiredApprovals = bot.StateRejected, "policy denied", nil, nil, 0
+			r.QueuedAt, r.StartedAt, r.FinishedAt = time.Time{}, time.Time{}, time.Time{}
+			r.Decision = &bot.Decision{Allowed: false, Code: bot.CodeNotDeployer,
+				Reason: "mallory is not an active member of acme/deployers | <script>"}
+			return r
+		}, &AuditEntry{Seq: 7, LeafHash: goldenAudit.LeafHash, CheckpointSize: 8, RootPrefix: "00ff00ff"}},
+		{"awaiting_approval", func() bot.Request {
+			r := goldenRequest()
+			r.Trigger, r.Requester = bot.TriggerSlack, bot.Identity{Login: "dave", GitHubID: 6}
+			r.State, r.Result = bot.StateAwaitingApproval, nil
+			r.Approvals = r.Approvals[:1]
+			r.QueuedAt, r.StartedAt, r.FinishedAt = time.Time{}, time.Time{}, time.Time{}
+			r.ApprovalDeadline = goldenTime.Add(50 * time.Minute)
+			return r
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := renderComment(tt.req(), "https://tollgate.example.test/deployments/r-7f3k2q", tt.audit)
+			path := filepath.Join("testdata", "golden", tt.name+".md")
+			if *updateGolden {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("reading golden file (run go test -update to create it): %v", err)
+			}
+			if got != string(want) {
+				t.Errorf("comment differs from %s (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
+			}
+		})
+	}
+}
+
+// No secret-looking value and no raw HTML reaches a comment from free text.
+func TestCommentNeutralisesFreeText(t *testing.T) {
+	r := goldenRequest()
+	r.State, r.Result = bot.StateRejected, nil
+	r.Decision = &bot.Decision{Code: bot.CodeChecksFailed, Reason: "checks failed <img src=x> @acme/security\nsecond line | cell"}
+	body := renderComment(r, "", nil)
+	for _, bad := range []string{"<img", "@acme/security", "second line | cell"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("comment contains %q:\n%s", bad, body)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^\*\*What you can do:\*\* make the failing checks pass`).MatchString(body) {
+		t.Errorf("comment lacks the actionable hint:\n%s", body)
+	}
+}
