@@ -77,11 +77,6 @@ func (o *op) deploy(ctx context.Context, st *stagedTree, meta releaseMeta) (Outc
 		return o.upload(ctx, r, st, meta)
 	})
 	if err == nil {
-		err = o.each(ctx, stepVerify, nil, func(ctx context.Context, r *serverRun) error {
-			return o.verify(ctx, r, meta.name, st.manifest)
-		})
-	}
-	if err == nil {
 		err = o.each(ctx, stepBeforeSwitch, nil, func(ctx context.Context, r *serverRun) error {
 			env := o.env
 			env.Previous, env.Root = r.res.Previous, r.root
@@ -105,21 +100,16 @@ func (o *op) deploy(ctx context.Context, st *stagedTree, meta releaseMeta) (Outc
 		err = o.each(ctx, stepHealth, nil, o.healthCheck)
 	}
 	if err == nil {
-		err = o.markGood(ctx, meta.name)
+		err = o.markGood(ctx, meta.name, func(r *serverRun) []string {
+			state := r.state
+			state.current = meta.name
+			state.releases[meta.name] = &ReleaseInfo{Name: meta.name, Created: meta.created, Good: true, Complete: true}
+			return state.expired(o.t.KeepReleases)
+		})
 	}
 	if err != nil {
 		return o.undo(ctx, meta.name, err)
 	}
-	_ = o.each(ctx, stepCleanup, nil, func(ctx context.Context, r *serverRun) error {
-		state := r.state
-		state.current = meta.name
-		state.releases[meta.name] = &ReleaseInfo{Name: meta.name, Created: meta.created, Good: true, Complete: true}
-		if old := state.expired(o.t.KeepReleases); len(old) > 0 {
-			o.logf(r, "removing old releases %v (keep_releases %d)", old, o.t.KeepReleases)
-			return r.conn.run(ctx, removeScript(r.root, old), nil, nil, nil)
-		}
-		return nil
-	})
 	return Succeeded, nil
 }
 
@@ -150,18 +140,14 @@ func (o *op) prepare(ctx context.Context, r *serverRun, name string, sharedDirs,
 		return fmt.Errorf("release %s already exists", name)
 	}
 	if cur := state.releases[state.current]; cur != nil && cur.Complete {
-		data, err := r.conn.output(ctx, readBaseScript(r.root, cur.Name), nil)
-		manifest, shared, found := strings.Cut(data, "\x00")
-		if err == nil && !found {
-			err = errors.New("no separator in output")
+		if state.base != cur.Name {
+			return fmt.Errorf("current release %s: its manifest was not reported", cur.Name)
 		}
-		if err == nil {
-			r.base, err = ParseManifest([]byte(manifest))
-		}
+		base, err := ParseManifest([]byte(strings.Join(state.baseManifest, "\n")))
 		if err != nil {
 			return fmt.Errorf("read manifest of current release %s: %w", cur.Name, err)
 		}
-		r.baseShared = splitLines(shared)
+		r.base, r.baseShared = base, state.baseShared
 		r.res.Base = cur.Name
 	}
 	if len(sharedDirs)+len(sharedFiles) > 0 {

@@ -11,6 +11,11 @@ import (
 type serverState struct {
 	current  string // release name current points at; "" when none
 	releases map[string]*ReleaseInfo
+	// base is the release whose manifest and shared paths were reported
+	// (the current one, when complete).
+	base         string
+	baseManifest []string // lines
+	baseShared   []string
 }
 
 // inspect lists the releases on a server.
@@ -25,8 +30,18 @@ func inspect(ctx context.Context, c *conn, root string) (serverState, error) {
 func parseInspect(out string) serverState {
 	st := serverState{releases: map[string]*ReleaseInfo{}}
 	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(line, "m "); ok {
+			st.baseManifest = append(st.baseManifest, rest)
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "s "); ok {
+			st.baseShared = append(st.baseShared, rest)
+			continue
+		}
 		f := strings.Split(line, "\t")
 		switch {
+		case len(f) == 2 && f[0] == "base":
+			st.base = f[1]
 		case len(f) == 2 && f[0] == "current":
 			st.current = strings.TrimPrefix(f[1], "releases/")
 			if st.current == f[1] && f[1] != "" {

@@ -17,13 +17,11 @@ const (
 	stepLock         = "lock"
 	stepInspect      = "inspect"
 	stepUpload       = "upload"
-	stepVerify       = "verify"
 	stepBeforeSwitch = "before_switch"
 	stepSwitch       = "switch"
 	stepAfterSwitch  = "after_switch"
 	stepHealth       = "health"
 	stepFinalize     = "finalize"
-	stepCleanup      = "cleanup"
 	stepSwitchBack   = "switch_back"
 	stepRemove       = "remove_release"
 )
@@ -224,11 +222,27 @@ func (o *op) anySwitched() bool {
 	return false
 }
 
-// markGood writes the success marker of name on every server.
-func (o *op) markGood(ctx context.Context, name string) error {
+// markGood writes the success marker of name on every server and, in the
+// same command, deletes the releases expired returns for that server. A
+// failed deletion is only logged: the release is live and healthy.
+func (o *op) markGood(ctx context.Context, name string, expired func(*serverRun) []string) error {
 	at := o.e.now().UTC().Format(time.RFC3339Nano)
 	return o.each(ctx, stepFinalize, nil, func(ctx context.Context, r *serverRun) error {
-		return r.conn.run(ctx, markGoodScript(r.root, name, at), nil, nil, nil)
+		var old []string
+		if expired != nil {
+			old = expired(r)
+		}
+		script := markGoodScript(r.root, name, at)
+		if len(old) > 0 {
+			o.logf(r, "removing old releases %v (keep_releases %d)", old, o.t.KeepReleases)
+			script += "\n(\n" + removeScript(r.root, old) + "\n) || exit 3"
+		}
+		err := r.conn.run(ctx, script, nil, nil, nil)
+		if exitCode(err) == 3 {
+			o.logf(r, "WARNING: removing old releases failed: %v", err)
+			return nil
+		}
+		return err
 	})
 }
 

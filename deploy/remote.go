@@ -38,11 +38,17 @@ exec flock %s -E %d .tollgate-lock sh -c %s sh %s`,
 }
 
 // lockedScript runs while the lock is held: it records the owner, reports
-// the layout (inspectScript's lines), says "locked" and waits for the end of
-// its input.
+// the layout (inspectScript's lines) and the current release's manifest
+// ("m " lines) and shared paths ("s " lines), says "locked" and waits for
+// the end of its input.
 func lockedScript(root string) string {
 	return `printf '%s\n' "$1" > .tollgate-lock || exit 1
 ` + inspectScript(root) + `
+cur=$(readlink current 2>/dev/null); cur=${cur#releases/}
+if [ -n "$cur" ] && [ -f ".tollgate/$cur/manifest" ] && [ -d "releases/$cur" ]; then
+  printf 'base\t%s\n' "$cur"
+  sed 's/^/m /' ".tollgate/$cur/manifest" && sed 's/^/s /' ".tollgate/$cur/shared" && echo || exit 1
+fi
 echo locked
 exec cat >/dev/null`
 }
@@ -67,11 +73,6 @@ func readManifestScript(root, name string) string {
 	return fmt.Sprintf("cat %s/.tollgate/%s/manifest", shq(root), shq(name))
 }
 
-// readBaseScript prints a release's manifest, a NUL, and its shared paths.
-func readBaseScript(root, name string) string {
-	return fmt.Sprintf("cd %s/.tollgate/%s && cat manifest && printf '\\000' && cat shared", shq(root), shq(name))
-}
-
 // removeScript deletes releases and their metadata, refusing the current one.
 // Directories of a release are never shared with another release, so making
 // them writable cannot change any other release; files are only unlinked.
@@ -89,16 +90,13 @@ for n in %s; do
 done`, shq(root), strings.Join(q, " "))
 }
 
-// extractScript unpacks the release tar stream from stdin into root.
+// extractScript unpacks the release tar stream from stdin into root, then
+// hashes the files listed in the stream's .tollgate/<name>/sent.
 func extractScript(root, name string) string {
 	return fmt.Sprintf(`cd %s || exit 1
 if [ -e releases/%s ] || [ -L releases/%s ]; then printf 'release %%s already exists\n' %s >&2; exit 1; fi
-exec tar -x -p -o -f -`, shq(root), shq(name), shq(name), shq(name))
-}
-
-// hashScript hashes the NUL-separated paths (relative to root) on stdin.
-func hashScript(root string) string {
-	return fmt.Sprintf("cd %s && exec xargs -0 sha256sum --", shq(root))
+tar -x -p -o -f - || exit 1
+exec xargs -0 sha256sum -- < .tollgate/%s/sent`, shq(root), shq(name), shq(name), shq(name), shq(name))
 }
 
 // switchScript points current at releases/<name> with one rename(2).
@@ -120,7 +118,7 @@ if [ "$(readlink current 2>/dev/null)" = releases/%s ]; then rm -f current; fi`,
 
 // markGoodScript writes the success marker of a release.
 func markGoodScript(root, name, at string) string {
-	return fmt.Sprintf("printf '%%s\\n' %s > %s/.tollgate/%s/ok", shq(at), shq(root), shq(name))
+	return fmt.Sprintf("printf '%%s\\n' %s > %s/.tollgate/%s/ok || exit 1", shq(at), shq(root), shq(name))
 }
 
 // hookEnv is what a hook learns about the deploy, as environment variables.

@@ -90,7 +90,7 @@ func (o *op) rollback(ctx context.Context, to string, res *Result) (OutcomeKind,
 		err = o.each(ctx, stepHealth, nil, o.healthCheck)
 	}
 	if err == nil && !o.allGood(to) {
-		err = o.markGood(ctx, to)
+		err = o.markGood(ctx, to, nil)
 	}
 	if err != nil {
 		if !o.switchBack(ctx, to) {

@@ -44,17 +44,48 @@ func shadowed(p string, shared []string) bool {
 	return false
 }
 
-// uploadStats is what one upload sent.
-type uploadStats struct {
-	sent  []ManifestEntry // files whose content travelled
-	bytes int64
+// uploadPlan says which files of a release travel and which are hard links
+// to the base release.
+type uploadPlan struct {
+	baseName string
+	links    map[string]bool // paths hard-linked from releases/<baseName>
+	sent     []ManifestEntry // files whose content travels
+	bytes    int64
+}
+
+// planUpload links every file identical (content and mode) to the base
+// release, unless a shared path covered it there or covers it now.
+func planUpload(m Manifest, shared []string, base Manifest, baseName string, baseShared []string) uploadPlan {
+	p := uploadPlan{baseName: baseName, links: map[string]bool{}}
+	baseIdx := base.index()
+	for _, e := range m {
+		if e.Type != TypeFile || shadowed(e.Path, shared) {
+			continue
+		}
+		if b := baseIdx[e.Path]; baseName != "" && b != nil && b.Type == TypeFile && b.SHA256 == e.SHA256 &&
+			b.Mode == e.Mode && !shadowed(e.Path, baseShared) {
+			p.links[e.Path] = true
+			continue
+		}
+		p.sent = append(p.sent, e)
+		p.bytes += e.Size
+	}
+	return p
+}
+
+// verifyList is the NUL-separated list of files (relative to the deploy
+// path) the server hashes after extraction: every file sent and the manifest.
+func (p uploadPlan) verifyList(name string) []string {
+	list := make([]string, 0, len(p.sent)+1)
+	for _, e := range p.sent {
+		list = append(list, "releases/"+name+"/"+e.Path)
+	}
+	return append(list, ".tollgate/"+name+"/manifest")
 }
 
 // writeReleaseTar writes the tar stream that creates releases/<name> and its
-// metadata under the deploy path. Files identical (content and mode) to the
-// base release are hard links to it; every other file is sent.
-func writeReleaseTar(ctx context.Context, w io.Writer, st *stagedTree, meta releaseMeta, base Manifest, baseName string, baseShared []string) (uploadStats, error) {
-	var stats uploadStats
+// metadata under the deploy path, following plan.
+func writeReleaseTar(ctx context.Context, w io.Writer, st *stagedTree, meta releaseMeta, plan uploadPlan) error {
 	tw := tar.NewWriter(w)
 	rel := "releases/" + meta.name + "/"
 	mt := meta.created
@@ -62,13 +93,12 @@ func writeReleaseTar(ctx context.Context, w io.Writer, st *stagedTree, meta rele
 		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: mode, ModTime: mt})
 	}
 	if err := dir(strings.TrimSuffix(rel, "/"), 0o755); err != nil {
-		return stats, err
+		return err
 	}
-	baseIdx := base.index()
 	emitted := map[string]bool{}
 	for _, e := range st.manifest {
 		if err := ctx.Err(); err != nil {
-			return stats, err
+			return err
 		}
 		if shadowed(e.Path, meta.shared) {
 			continue
@@ -78,40 +108,37 @@ func writeReleaseTar(ctx context.Context, w io.Writer, st *stagedTree, meta rele
 		switch e.Type {
 		case TypeDir:
 			if err := dir(rel+e.Path, int64(e.Mode.Perm())); err != nil {
-				return stats, err
+				return err
 			}
 			continue
 		case TypeSymlink:
 			h.Typeflag, h.Linkname = tar.TypeSymlink, e.LinkTarget
 			if err := tw.WriteHeader(h); err != nil {
-				return stats, err
+				return err
 			}
 			continue
 		}
-		if b := baseIdx[e.Path]; baseName != "" && b != nil && b.Type == TypeFile && b.SHA256 == e.SHA256 &&
-			b.Mode == e.Mode && !shadowed(e.Path, baseShared) {
-			h.Typeflag, h.Linkname = tar.TypeLink, "releases/"+baseName+"/"+e.Path
+		if plan.links[e.Path] {
+			h.Typeflag, h.Linkname = tar.TypeLink, "releases/"+plan.baseName+"/"+e.Path
 			if err := tw.WriteHeader(h); err != nil {
-				return stats, err
+				return err
 			}
 			continue
 		}
 		h.Typeflag, h.Size = tar.TypeReg, e.Size
 		if err := tw.WriteHeader(h); err != nil {
-			return stats, err
+			return err
 		}
 		if err := copyBlob(tw, st.blobPath(e.SHA256), e.Size); err != nil {
-			return stats, fmt.Errorf("send %s: %w", e.Path, err)
+			return fmt.Errorf("send %s: %w", e.Path, err)
 		}
-		stats.sent = append(stats.sent, e)
-		stats.bytes += e.Size
 	}
 	for _, s := range meta.shared {
 		for _, d := range parents(s) {
 			if !emitted[d] {
 				emitted[d] = true
 				if err := dir(rel+d, 0o755); err != nil {
-					return stats, err
+					return err
 				}
 			}
 		}
@@ -120,28 +147,29 @@ func writeReleaseTar(ctx context.Context, w io.Writer, st *stagedTree, meta rele
 			h.Linkname = strings.Repeat("../", depth) + h.Linkname
 		}
 		if err := tw.WriteHeader(h); err != nil {
-			return stats, err
+			return err
 		}
 	}
 	metaDir := ".tollgate/" + meta.name + "/"
 	if err := dir(strings.TrimSuffix(metaDir, "/"), 0o755); err != nil {
-		return stats, err
+		return err
 	}
 	for _, f := range []struct{ name, content string }{
 		{"manifest", string(st.manifest.Encode())},
-		{"shared", strings.Join(meta.shared, "\n")},
+		{"shared", sharedFile(meta.shared)},
 		{"sha", meta.sha + "\n"},
 		{"created", meta.created.UTC().Format(time.RFC3339Nano) + "\n"},
+		{"sent", strings.Join(plan.verifyList(meta.name), "\x00") + "\x00"},
 	} {
 		h := &tar.Header{Typeflag: tar.TypeReg, Name: metaDir + f.name, Mode: 0o644, Size: int64(len(f.content)), ModTime: mt}
 		if err := tw.WriteHeader(h); err != nil {
-			return stats, err
+			return err
 		}
 		if _, err := io.WriteString(tw, f.content); err != nil {
-			return stats, err
+			return err
 		}
 	}
-	return stats, tw.Close()
+	return tw.Close()
 }
 
 // parents lists the parent directories of p, outermost first.
@@ -166,35 +194,36 @@ func copyBlob(w io.Writer, file string, size int64) error {
 	return err
 }
 
-// upload sends the release to r and checks what arrived.
+// upload sends the release to r in one session that also hashes, on the
+// server, every file sent; nothing runs in the release before the hashes
+// match the manifest.
 func (o *op) upload(ctx context.Context, r *serverRun, st *stagedTree, meta releaseMeta) error {
+	plan := planUpload(st.manifest, meta.shared, r.base, r.res.Base, r.baseShared)
+	r.res.FilesSent, r.res.BytesSent = len(plan.sent), plan.bytes
+	r.res.Sent = make([]string, len(plan.sent))
+	for i, e := range plan.sent {
+		r.res.Sent[i] = e.Path
+	}
 	pr, pw := io.Pipe()
-	statsc := make(chan uploadStats, 1)
 	go func() {
 		bw := bufio.NewWriterSize(throttle(ctx, pw, o.t.UploadBytesPerSecond), 256<<10)
-		stats, err := writeReleaseTar(ctx, bw, st, meta, r.base, r.res.Base, r.baseShared)
+		err := writeReleaseTar(ctx, bw, st, meta, plan)
 		if err == nil {
 			err = bw.Flush()
 		}
-		statsc <- stats
 		_ = pw.CloseWithError(err)
 	}()
 	r.created = true
-	err := r.conn.run(ctx, extractScript(r.root, meta.name), pr, io.Discard, nil)
+	var hashes strings.Builder
+	err := r.conn.run(ctx, extractScript(r.root, meta.name), pr, &hashes, nil)
 	_ = pr.CloseWithError(fmt.Errorf("remote tar ended: %v", err))
-	stats := <-statsc
-	r.res.FilesSent, r.res.BytesSent = len(stats.sent), stats.bytes
-	r.res.Sent = make([]string, len(stats.sent))
-	for i, e := range stats.sent {
-		r.res.Sent[i] = e.Path
-	}
-	if err != nil {
+	if err != nil && hashes.Len() == 0 {
 		return fmt.Errorf("remote tar: %w", err)
 	}
 	files, _ := st.manifest.Files()
 	o.logf(r, "uploaded release %s: %d files sent (%d bytes), %d hard-linked from %q",
-		meta.name, len(stats.sent), stats.bytes, files-len(stats.sent), r.res.Base)
-	return nil
+		meta.name, len(plan.sent), plan.bytes, files-len(plan.sent), r.res.Base)
+	return o.checkHashes(r, plan.verifyList(meta.name), st.manifest, meta.name, hashes.String(), err)
 }
 
 // throttle limits writes to rate bytes per second (0: unlimited).
@@ -234,4 +263,13 @@ func (t *throttledWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return written, nil
+}
+
+// sharedFile lists shared paths one per line.
+func sharedFile(shared []string) string {
+	var b strings.Builder
+	for _, s := range shared {
+		b.WriteString(s + "\n")
+	}
+	return b.String()
 }

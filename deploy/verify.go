@@ -1,18 +1,15 @@
 package deploy
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"sort"
 	"strings"
 )
 
-// verify hashes, on the server, every file that was sent and compares it
-// with the manifest. Nothing runs in a release before this passes.
-func (o *op) verify(ctx context.Context, r *serverRun, name string, m Manifest) error {
+// checkHashes compares the server's sha256sum output for the files in list
+// with the manifest.
+func (o *op) checkHashes(r *serverRun, paths []string, m Manifest, name, out string, runErr error) error {
 	idx := m.index()
 	want := map[string]string{}
 	for _, p := range r.res.Sent {
@@ -20,17 +17,6 @@ func (o *op) verify(ctx context.Context, r *serverRun, name string, m Manifest) 
 	}
 	sum := sha256.Sum256(m.Encode())
 	want[".tollgate/"+name+"/manifest"] = hex.EncodeToString(sum[:])
-	paths := make([]string, 0, len(want))
-	for p := range want {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	var in bytes.Buffer
-	for _, p := range paths {
-		in.WriteString(p)
-		in.WriteByte(0)
-	}
-	out, runErr := r.conn.output(ctx, hashScript(r.root), &in)
 	got := parseSHA256Sum(out)
 	for _, p := range paths {
 		switch h, ok := got[p]; {
@@ -41,7 +27,7 @@ func (o *op) verify(ctx context.Context, r *serverRun, name string, m Manifest) 
 		}
 	}
 	if runErr != nil {
-		return fmt.Errorf("hash files: %w", runErr)
+		return fmt.Errorf("extract and hash: %w", runErr)
 	}
 	o.logf(r, "verified %d files against the manifest (digest %s)", len(paths), m.Digest())
 	return nil
