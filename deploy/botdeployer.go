@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
@@ -34,6 +35,9 @@ type BotDeployer struct {
 	Log func(requestID string) io.Writer
 	// ProtectionGate approves protection_rule jobs; nil refuses them.
 	ProtectionGate ProtectionGate
+	// PublicURL, when set, links the approval comment to the request's
+	// log page (<PublicURL>/deployments/<id>).
+	PublicURL string
 }
 
 var _ bot.Deployer = (*BotDeployer)(nil)
@@ -62,6 +66,7 @@ func (d *BotDeployer) Deploy(ctx context.Context, job bot.DeployJob) (bot.Deploy
 	log, done := d.logFor(job.RequestID)
 	defer done()
 	res, err := d.Engine.Deploy(ctx, t, ReleaseSpec{SHA: job.SHA, Ref: job.Ref}, src, log)
+	writeManifest(log, res)
 	return d.finish(ctx, job, res, err)
 }
 
@@ -115,11 +120,30 @@ func (d *BotDeployer) approveRun(ctx context.Context, job bot.DeployJob) (bot.De
 		env = job.Environment
 	}
 	comment := fmt.Sprintf("Approved by Tollgate request %s: policy checks and approvals passed for %s.", job.RequestID, short7(job.SHA))
+	if d.PublicURL != "" {
+		comment += " Details: " + strings.TrimSuffix(d.PublicURL, "/") + "/deployments/" + job.RequestID
+	}
 	begin := time.Now()
 	if err := d.ProtectionGate.Approve(ctx, job.Repo, job.ProtectionRule.RunID, env, comment); err != nil {
 		return bot.DeployOutcome{}, fmt.Errorf("request %s: approving run %d of %s: %w", job.RequestID, job.ProtectionRule.RunID, job.Repo, err)
 	}
 	return bot.DeployOutcome{Result: bot.ResultSucceeded, Duration: time.Since(begin)}, nil
+}
+
+// writeManifest appends the release's manifest (type, mode, size, SHA-256,
+// path) to the deployment log, so the log page shows exactly what went out.
+func writeManifest(w io.Writer, res Result) {
+	if len(res.Manifest) == 0 {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "[manifest] release %s, %d entries, %s\n", res.Release, len(res.Manifest), res.ManifestDigest)
+	for _, line := range strings.SplitAfter(string(res.Manifest.Encode()), "\n") {
+		if line != "" {
+			b.WriteString("[manifest] " + line)
+		}
+	}
+	_, _ = io.WriteString(w, b.String())
 }
 
 // logFor returns the request's log writer and a function that closes it.

@@ -207,6 +207,9 @@ func TestBotDeployerDeploysAndReportsWhatItDid(t *testing.T) {
 	if l == nil || !l.closed || !strings.Contains(l.String(), "["+addr+"]") {
 		t.Errorf("deployment log not written per server and closed: %+v", l)
 	}
+	if want := "[manifest] f\t0644\t2\t"; !strings.Contains(l.String(), want) || !strings.Contains(l.String(), out.ManifestDigest) {
+		t.Errorf("deployment log lacks the manifest:\n%s", l.String())
+	}
 
 	// A second deploy sends only what changed.
 	sha2 := e.commit(t, map[string]string{"index.html": "v2"})
@@ -312,6 +315,7 @@ func TestBotDeployerProtectionRuleApprovesTheRunWithoutSSH(t *testing.T) {
 			return deploy.Target{}, false
 		},
 		ProtectionGate: gate,
+		PublicURL:      "https://tollgate.example.com/",
 	}
 	j := bot.DeployJob{RequestID: "r-gate01", Repo: "acme/web", Environment: "production", SHA: strings.Repeat("c", 40),
 		Trigger: bot.TriggerProtectionRule, ProtectionRule: &bot.ProtectionRuleRun{RunID: 42, EnvironmentName: "Production"}}
@@ -319,7 +323,7 @@ func TestBotDeployerProtectionRuleApprovesTheRunWithoutSSH(t *testing.T) {
 	if err != nil || out.Result != bot.ResultSucceeded {
 		t.Fatalf("outcome %s, err %v", out.Result, err)
 	}
-	if len(gate.calls) != 1 || !strings.HasPrefix(gate.calls[0], "acme/web|Production|") || !strings.Contains(gate.calls[0], "r-gate01") {
+	if len(gate.calls) != 1 || !strings.HasPrefix(gate.calls[0], "acme/web|Production|") || !strings.Contains(gate.calls[0], "Details: https://tollgate.example.com/deployments/r-gate01") {
 		t.Errorf("gate calls %q", gate.calls)
 	}
 

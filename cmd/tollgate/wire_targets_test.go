@@ -18,9 +18,9 @@ import (
 	"github.com/tollgate-dev/tollgate/deploy"
 )
 
-// writeSSHKey writes a new unencrypted ed25519 key to path (mode 0600)
+// writeTestSSHKey writes a new unencrypted ed25519 key to path (mode 0600)
 // and returns its public half.
-func writeSSHKey(t *testing.T, path string, passphrase string) ssh.PublicKey {
+func writeTestSSHKey(t *testing.T, path string, passphrase string) ssh.PublicKey {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -45,7 +45,7 @@ func writeSSHKey(t *testing.T, path string, passphrase string) ssh.PublicKey {
 	return sp
 }
 
-func writeFile(t *testing.T, path, content string) {
+func writeTestFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
@@ -110,14 +110,14 @@ func loadTargetsConfig(t *testing.T, passphrase string) (*config.Config, map[str
 	t.Helper()
 	dir := t.TempDir()
 	keys := map[string]ssh.PublicKey{
-		"staging.key":    writeSSHKey(t, filepath.Join(dir, "staging.key"), ""),
-		"production.key": writeSSHKey(t, filepath.Join(dir, "production.key"), passphrase),
+		"staging.key":    writeTestSSHKey(t, filepath.Join(dir, "staging.key"), ""),
+		"production.key": writeTestSSHKey(t, filepath.Join(dir, "production.key"), passphrase),
 	}
 	for _, f := range []string{"audit.key", "app.pem", "known_hosts_staging", "known_hosts_production"} {
-		writeFile(t, filepath.Join(dir, f), f)
+		writeTestFile(t, filepath.Join(dir, f), f)
 	}
 	path := filepath.Join(dir, "tollgate.yml")
-	writeFile(t, path, targetsYAML)
+	writeTestFile(t, path, targetsYAML)
 	cfg, _, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -192,11 +192,11 @@ func TestTargetsFromConfigRefusesUnusableKeys(t *testing.T) {
 	}{
 		{"passphrase", func(t *testing.T, cfg *config.Config) {
 			env, _ := cfg.Environment("acme/api", "production")
-			writeSSHKey(t, env.SSH.PrivateKeyFile, "secret words")
+			writeTestSSHKey(t, env.SSH.PrivateKeyFile, "secret words")
 		}, "protected by a passphrase"},
 		{"not a key", func(t *testing.T, cfg *config.Config) {
 			env, _ := cfg.Environment("acme/api", "production")
-			writeFile(t, env.SSH.PrivateKeyFile, "-----BEGIN NONSENSE-----\nc2VjcmV0LWJ5dGVz\n-----END NONSENSE-----\n")
+			writeTestFile(t, env.SSH.PrivateKeyFile, "-----BEGIN NONSENSE-----\nc2VjcmV0LWJ5dGVz\n-----END NONSENSE-----\n")
 		}, "is not a usable SSH private key"},
 		{"removed after load", func(t *testing.T, cfg *config.Config) {
 			env, _ := cfg.Environment("acme/api", "production")
