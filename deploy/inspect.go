@@ -105,13 +105,3 @@ func (s serverState) expired(keep int) []string {
 	}
 	return names
 }
-
-func splitLines(s string) []string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
