@@ -195,7 +195,7 @@ func TestBotDeployerDeploysAndReportsWhatItDid(t *testing.T) {
 		}
 		steps[s.Name] = true
 	}
-	for _, want := range []string{"connect", "upload", "verify", "switch"} {
+	for _, want := range []string{"connect", "lock", "upload", "switch"} {
 		if !steps[want] {
 			t.Errorf("no %q step in %+v", want, out.Steps)
 		}
@@ -207,7 +207,8 @@ func TestBotDeployerDeploysAndReportsWhatItDid(t *testing.T) {
 	if l == nil || !l.closed || !strings.Contains(l.String(), "["+addr+"]") {
 		t.Errorf("deployment log not written per server and closed: %+v", l)
 	}
-	if want := "[manifest] f\t0644\t2\t"; !strings.Contains(l.String(), want) || !strings.Contains(l.String(), out.ManifestDigest) {
+	if !strings.Contains(l.String(), "[manifest] f\t") || !strings.Contains(l.String(), "\t2\t") ||
+		!strings.Contains(l.String(), "\tindex.html\n") || !strings.Contains(l.String(), out.ManifestDigest) {
 		t.Errorf("deployment log lacks the manifest:\n%s", l.String())
 	}
 
