@@ -25,6 +25,15 @@ type Notification struct {
 	Request  Request
 	Actor    Identity  // who caused it, when a person did
 	Approval *Approval // for approval_granted
+
+	// Compliance notifications (issue 6) carry their subject and say who
+	// should hear about it; Teams lists whom to message directly when the
+	// audience is approvers or access reviewers.
+	Audience        Audience
+	Teams           []Team
+	EmergencyReview *EmergencyReview // emergency_review, emergency_review_*, emergency_reviewed
+	Lock            *Lock            // lock_reminder
+	AccessReview    *AccessReview    // access_review_*
 }
 
 // Notifier shows notifications to people (Slack messages, PR comments,

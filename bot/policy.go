@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -121,10 +122,20 @@ func containsTeam(ts []Team, t Team) bool {
 	return false
 }
 
-// FindTicket returns the first match of pattern in the request's ticket,
-// reason, PR title, PR body and branch name, in that order.
+// ticketPatternFor returns the ticket pattern in force for req: the
+// environment's, or on the emergency path its emergency-only one.
+func (p *EnvironmentPolicy) ticketPatternFor(req *Request) *regexp.Regexp {
+	if p.TicketPattern == nil && req.Trigger == TriggerEmergency {
+		return p.EmergencyTicketPattern
+	}
+	return p.TicketPattern
+}
+
+// FindTicket returns the first match of the pattern in force in the
+// request's ticket, reason, PR title, PR body and branch name, in that order.
 func FindTicket(p *EnvironmentPolicy, req *Request) string {
-	if p.TicketPattern == nil {
+	pattern := p.ticketPatternFor(req)
+	if pattern == nil {
 		return ""
 	}
 	sources := []string{req.Ticket, req.Reason}
@@ -132,7 +143,7 @@ func FindTicket(p *EnvironmentPolicy, req *Request) string {
 		sources = append(sources, req.PR.Title, req.PR.Body, req.PR.HeadRef)
 	}
 	for _, s := range sources {
-		if m := p.TicketPattern.FindString(s); m != "" {
+		if m := pattern.FindString(s); m != "" {
 			return m
 		}
 	}
@@ -140,18 +151,19 @@ func FindTicket(p *EnvironmentPolicy, req *Request) string {
 }
 
 func checkTicket(d *Decision, p *EnvironmentPolicy, req *Request) {
-	if p.TicketPattern == nil {
+	pattern := p.ticketPatternFor(req)
+	if pattern == nil {
 		d.skip(CheckTicket, "no ticket required for this environment")
 		return
 	}
-	lookedUp := fmt.Sprintf("ticket matching %s in command, reason, PR title, body and branch", p.TicketPattern)
+	lookedUp := fmt.Sprintf("ticket matching %s in command, reason, PR title, body and branch", pattern)
 	if t := FindTicket(p, req); t != "" {
 		d.Ticket = t
 		d.pass(CheckTicket, lookedUp, "ticket "+t)
 		return
 	}
 	d.fail(CheckTicket, lookedUp, CodeTicketMissing,
-		fmt.Sprintf("a change ticket matching %s is required; add it to the command or the PR title", p.TicketPattern))
+		fmt.Sprintf("a change ticket matching %s is required; add it to the command or the PR title", pattern))
 }
 
 func checkBranch(d *Decision, p *EnvironmentPolicy, req *Request, contains map[string]bool) {

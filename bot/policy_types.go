@@ -48,8 +48,15 @@ type EnvironmentPolicy struct {
 	RequireChecks     bool
 	RequiredContexts  []string       // when set, only these checks must be green
 	TicketPattern     *regexp.Regexp // when set, a matching ticket reference is required
-	FreezeWindows     []FreezeWindow
-	Production        bool
+	// EmergencyTicketPattern, when set, requires a matching ticket on the
+	// emergency path even where TicketPattern is not set
+	// (emergency.require_ticket).
+	EmergencyTicketPattern *regexp.Regexp
+	// EmergencyReviewWithin is the after-the-fact review deadline of an
+	// emergency change (emergency.review_within); 0 means 24 h.
+	EmergencyReviewWithin time.Duration
+	FreezeWindows         []FreezeWindow
+	Production            bool
 }
 
 // approvalTTL returns the TTL in force.
@@ -65,7 +72,7 @@ func (p *EnvironmentPolicy) approvalTTL() time.Duration {
 func (p *EnvironmentPolicy) Hash() string {
 	type window struct {
 		Name             string
-		Start, End       int64 // unix nanoseconds: unlike time.Time, always encodable
+		Start, End       int64         // unix nanoseconds: unlike time.Time, always encodable
 		Weekly           *WeeklyWindow `json:",omitempty"`
 		WeeklyLocationID string        `json:",omitempty"`
 	}
@@ -79,6 +86,7 @@ func (p *EnvironmentPolicy) Hash() string {
 		TicketPattern                          string
 		Freeze                                 []window
 		Production                             bool
+		EmergencyTicketPattern                 string `json:",omitempty"`
 	}{
 		Repo: p.Repo, Environment: p.Environment,
 		Deployers: teamStrings(p.Deployers), Approvers: teamStrings(p.Approvers),
@@ -90,6 +98,9 @@ func (p *EnvironmentPolicy) Hash() string {
 	}
 	if p.TicketPattern != nil {
 		v.TicketPattern = p.TicketPattern.String()
+	}
+	if p.EmergencyTicketPattern != nil {
+		v.EmergencyTicketPattern = p.EmergencyTicketPattern.String()
 	}
 	for _, w := range p.FreezeWindows {
 		fw := window{Name: w.Name, Start: w.Start.UnixNano(), End: w.End.UnixNano(), Weekly: w.Weekly}

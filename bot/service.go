@@ -64,21 +64,26 @@ type Config struct {
 	Policies  Policies
 	Clock     Clock
 	Logger    *slog.Logger
+	// Compliance keeps emergency reviews, access reviews and reminders;
+	// nil means Store, when Store implements ComplianceStore. Without one,
+	// emergency changes are refused: they could not be reviewed.
+	Compliance ComplianceStore
 }
 
 // Service is the domain's entry point: the GitHub and Slack handlers and
 // the workers call it; it decides and records, and never speaks HTTP, SQL
 // or SSH itself.
 type Service struct {
-	store    Store
-	dir      Directory
-	changes  Changes
-	deployer Deployer
-	notifier Notifier
-	policies Policies
-	now      Clock
-	log      *slog.Logger
-	wake     chan struct{} // nudges idle workers when something was queued
+	store      Store
+	dir        Directory
+	changes    Changes
+	deployer   Deployer
+	notifier   Notifier
+	policies   Policies
+	compliance ComplianceStore
+	now        Clock
+	log        *slog.Logger
+	wake       chan struct{} // nudges idle workers when something was queued
 }
 
 // New returns a Service, or an error naming the missing dependency.
@@ -99,6 +104,9 @@ func New(cfg Config) (*Service, error) {
 		store: cfg.Store, dir: cfg.Directory, changes: cfg.Changes, deployer: cfg.Deployer,
 		notifier: cfg.Notifier, policies: cfg.Policies, now: cfg.Clock, log: cfg.Logger,
 		wake: make(chan struct{}, 1),
+	}
+	if s.compliance = cfg.Compliance; s.compliance == nil {
+		s.compliance, _ = cfg.Store.(ComplianceStore)
 	}
 	if s.now == nil {
 		s.now = time.Now

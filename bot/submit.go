@@ -44,6 +44,10 @@ func (s *Service) Submit(ctx context.Context, in NewRequest) (Outcome, error) {
 	if !in.Trigger.Valid() {
 		return Outcome{}, fmt.Errorf("submit %s: unknown trigger %q", in.SourceKey, in.Trigger)
 	}
+	if in.Trigger == TriggerEmergency && s.compliance == nil {
+		// Fail closed: an emergency change nobody can review afterwards is not allowed.
+		return Outcome{}, fmt.Errorf("submit %s: %w", in.SourceKey, errNoCompliance)
+	}
 	if prev, err := s.store.RequestBySource(ctx, in.SourceKey); err == nil {
 		return duplicate(prev), nil
 	} else if !errors.Is(err, ErrNotFound) {

@@ -132,7 +132,7 @@ func (s *Service) run(ctx context.Context, r Request) error {
 	}
 	s.notify(wctx, Notification{Kind: NotifyFinished, Request: done})
 	if done.Trigger == TriggerEmergency && done.State == StateSucceeded {
-		s.notify(wctx, Notification{Kind: NotifyEmergencyReview, Request: done})
+		s.openEmergencyReview(wctx, done)
 	}
 	if done.Trigger == TriggerRollback && done.State == StateSucceeded {
 		s.lockAfterRollback(wctx, done)
