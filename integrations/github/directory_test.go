@@ -102,7 +102,8 @@ func TestDirectoryCacheExpiryAndInvalidation(t *testing.T) {
 	}
 	lookups := func() int { return len(w.gh.CallsMatching("GET", "/orgs/acme/teams/deployers/memberships/")) }
 
-	if !ask() || !ask() || lookups() != 1 {
+	first, second := ask(), ask()
+	if !first || !second || lookups() != 1 {
 		t.Fatalf("two asks: lookups = %d, want 1 (second from cache)", lookups())
 	}
 	w.gh.RemoveTeamMember("acme", "deployers", "alice")
