@@ -1,10 +1,12 @@
 package github
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
+	gh "github.com/google/go-github/v60/github"
 	"github.com/tollgate-dev/tollgate/bot"
 )
 
@@ -275,4 +277,44 @@ func byteSize(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// Comments reacts to and replies on PR comments as the app; it satisfies
+// the webhook dispatcher's CommentReactor and CommentReplier.
+type Comments struct{ app *App }
+
+// NewComments returns a Comments over app's installations.
+func NewComments(app *App) *Comments { return &Comments{app: app} }
+
+// ReactEyes adds 👀 to comment commentID of repo (GitHub answers an
+// existing reaction with 200, so repeating is harmless).
+func (c *Comments) ReactEyes(ctx context.Context, repo string, commentID int64) error {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return err
+	}
+	cl, err := c.app.ForRepo(ctx, repo)
+	if err != nil {
+		return fmt.Errorf("reacting to comment %d in %s: %w", commentID, repo, err)
+	}
+	if _, _, err := cl.Reactions.CreateIssueCommentReaction(ctx, owner, name, commentID, "eyes"); err != nil {
+		return fmt.Errorf("reacting to comment %d in %s: %w", commentID, repo, err)
+	}
+	return nil
+}
+
+// ReplyToComment posts body on issue or PR number of repo.
+func (c *Comments) ReplyToComment(ctx context.Context, repo string, number int, body string) error {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return err
+	}
+	cl, err := c.app.ForRepo(ctx, repo)
+	if err != nil {
+		return fmt.Errorf("replying on %s#%d: %w", repo, number, err)
+	}
+	if _, _, err := cl.Issues.CreateComment(ctx, owner, name, number, &gh.IssueComment{Body: gh.String(body)}); err != nil {
+		return fmt.Errorf("replying on %s#%d: %w", repo, number, err)
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/integrations/githubtest"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite testdata/golden from the current output")
@@ -104,5 +105,27 @@ func TestCommentNeutralisesFreeText(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^\*\*What you can do:\*\* make the failing checks pass`).MatchString(body) {
 		t.Errorf("comment lacks the actionable hint:\n%s", body)
+	}
+}
+
+func TestCommentsReactAndReply(t *testing.T) {
+	w := newOutWorld(t)
+	n := w.gh.AddPullRequest("acme/web", githubtest.PullRequest{Author: "alice", HeadSHA: outSHA("feat")})
+	cmd := w.gh.AddIssueComment("acme/web", n, "bob", "/deploy staging")
+	c := NewComments(w.app)
+	for range 2 {
+		if err := c.ReactEyes(outCtx(t), "acme/web", cmd); err != nil {
+			t.Fatalf("ReactEyes: %v", err)
+		}
+	}
+	if rs := w.gh.Reactions("acme/web", cmd); len(rs) != 1 || rs[0].Content != "eyes" || !strings.HasSuffix(rs[0].User, "[bot]") {
+		t.Errorf("reactions = %+v, want one 👀 by the app", rs)
+	}
+	if err := c.ReplyToComment(outCtx(t), "acme/web", n, "staging is not configured for acme/web"); err != nil {
+		t.Fatal(err)
+	}
+	cs := w.gh.IssueComments("acme/web", n)
+	if len(cs) != 2 || cs[1].Body != "staging is not configured for acme/web" {
+		t.Errorf("comments = %+v", cs)
 	}
 }
