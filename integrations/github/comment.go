@@ -3,6 +3,7 @@ package github
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -317,4 +318,38 @@ func (c *Comments) ReplyToComment(ctx context.Context, repo string, number int, 
 		return fmt.Errorf("replying on %s#%d: %w", repo, number, err)
 	}
 	return nil
+}
+
+func (rp *Reporter) knownComment(r bot.Request) int64 {
+	if v := r.ExternalRefs[RefComment]; v != "" {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return id
+		}
+	}
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return rp.comments[r.ID]
+}
+
+// findComment looks for the request's comment among the PR's comments
+// (by its marker), in case its id was never recorded.
+func (rp *Reporter) findComment(ctx context.Context, c *gh.Client, owner, name string, number int, requestID string) (int64, error) {
+	marker := commentMarker(requestID)
+	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: perPage}}
+	for range maxPages {
+		cs, resp, err := c.Issues.ListComments(ctx, owner, name, number, opts)
+		if err != nil {
+			return 0, fmt.Errorf("listing comments of %s/%s#%d: %w", owner, name, number, err)
+		}
+		for _, cm := range cs {
+			if strings.HasPrefix(cm.GetBody(), marker) && cm.GetUser().GetType() == "Bot" {
+				return cm.GetID(), nil
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	return 0, nil
 }

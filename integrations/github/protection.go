@@ -94,3 +94,31 @@ func clipRunes(s string, n int) string {
 	}
 	return string(r[:n-1]) + "…"
 }
+
+// answerProtectionRule rejects the waiting Actions run when its request
+// is refused, rejected, expires, is canceled, or could not be approved.
+// Approval itself goes through ProtectionRuleGate.Deploy.
+func (rp *Reporter) answerProtectionRule(ctx context.Context, n bot.Notification) error {
+	r := n.Request
+	if r.ProtectionRule == nil || !ended(r) || r.State == bot.StateSucceeded {
+		return nil
+	}
+	rp.mu.Lock()
+	done := rp.answered[r.ID]
+	rp.mu.Unlock()
+	if done || r.ExternalRefs[RefProtectionAnswer] != "" {
+		return nil
+	}
+	comment := fmt.Sprintf("Tollgate request %s: %s. Details: %s", r.ID, reasonOf(r), rp.logURL(r))
+	if r.State == bot.StateFailed || r.State == bot.StateInterrupted {
+		comment = fmt.Sprintf("Tollgate could not approve request %s: %s. Details: %s", r.ID, reasonOf(r), rp.logURL(r))
+	}
+	if err := rp.gate.Reject(ctx, r.Repo, r.ProtectionRule.RunID, r.ProtectionRule.EnvironmentName, comment); err != nil {
+		return err
+	}
+	rp.mu.Lock()
+	rp.trimLocked()
+	rp.answered[r.ID] = true
+	rp.mu.Unlock()
+	return rp.cfg.Recorder.SetExternalRef(ctx, r.ID, RefProtectionAnswer, "rejected")
+}

@@ -291,34 +291,6 @@ func (rp *Reporter) ensureDeployment(ctx context.Context, c *gh.Client, owner, n
 	return d.GetID(), nil
 }
 
-// answerProtectionRule rejects the waiting Actions run when its request
-// is refused, rejected, expires, is canceled, or could not be approved.
-// Approval itself goes through ProtectionRuleGate.Deploy.
-func (rp *Reporter) answerProtectionRule(ctx context.Context, n bot.Notification) error {
-	r := n.Request
-	if r.ProtectionRule == nil || !ended(r) || r.State == bot.StateSucceeded {
-		return nil
-	}
-	rp.mu.Lock()
-	done := rp.answered[r.ID]
-	rp.mu.Unlock()
-	if done || r.ExternalRefs[RefProtectionAnswer] != "" {
-		return nil
-	}
-	comment := fmt.Sprintf("Tollgate request %s: %s. Details: %s", r.ID, reasonOf(r), rp.logURL(r))
-	if r.State == bot.StateFailed || r.State == bot.StateInterrupted {
-		comment = fmt.Sprintf("Tollgate could not approve request %s: %s. Details: %s", r.ID, reasonOf(r), rp.logURL(r))
-	}
-	if err := rp.gate.Reject(ctx, r.Repo, r.ProtectionRule.RunID, r.ProtectionRule.EnvironmentName, comment); err != nil {
-		return err
-	}
-	rp.mu.Lock()
-	rp.trimLocked()
-	rp.answered[r.ID] = true
-	rp.mu.Unlock()
-	return rp.cfg.Recorder.SetExternalRef(ctx, r.ID, RefProtectionAnswer, "rejected")
-}
-
 // prNumber is the PR a request reports on, 0 for none.
 func (rp *Reporter) prNumber(r bot.Request) int {
 	if rp.cfg.PullRequest != nil {
@@ -425,17 +397,6 @@ func (rp *Reporter) writeComment(ctx context.Context, c *gh.Client, owner, name 
 	return rp.cfg.Recorder.SetExternalRef(ctx, r.ID, RefComment, strconv.FormatInt(cm.GetID(), 10))
 }
 
-func (rp *Reporter) knownComment(r bot.Request) int64 {
-	if v := r.ExternalRefs[RefComment]; v != "" {
-		if id, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return id
-		}
-	}
-	rp.mu.Lock()
-	defer rp.mu.Unlock()
-	return rp.comments[r.ID]
-}
-
 func (rp *Reporter) rememberComment(requestID string, id int64) {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
@@ -454,27 +415,4 @@ func (rp *Reporter) trimLocked() {
 	}
 	rp.deployments, rp.comments = map[string]int64{}, map[string]int64{}
 	rp.lastStatus, rp.answered = map[string]string{}, map[string]bool{}
-}
-
-// findComment looks for the request's comment among the PR's comments
-// (by its marker), in case its id was never recorded.
-func (rp *Reporter) findComment(ctx context.Context, c *gh.Client, owner, name string, number int, requestID string) (int64, error) {
-	marker := commentMarker(requestID)
-	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: perPage}}
-	for range maxPages {
-		cs, resp, err := c.Issues.ListComments(ctx, owner, name, number, opts)
-		if err != nil {
-			return 0, fmt.Errorf("listing comments of %s/%s#%d: %w", owner, name, number, err)
-		}
-		for _, cm := range cs {
-			if strings.HasPrefix(cm.GetBody(), marker) && cm.GetUser().GetType() == "Bot" {
-				return cm.GetID(), nil
-			}
-		}
-		if resp.NextPage == 0 {
-			break
-		}
-		opts.Page = resp.NextPage
-	}
-	return 0, nil
 }
