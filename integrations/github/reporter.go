@@ -139,9 +139,10 @@ func (rp *Reporter) env(r bot.Request) EnvironmentInfo {
 
 func (rp *Reporter) logURL(r bot.Request) string { return rp.cfg.PublicURL + "/deployments/" + r.ID }
 
-// ended reports whether the request will not change any more (for labels
-// and protection rules): a final state.
-func ended(r bot.Request) bool { return r.State.Terminal() }
+// ended reports whether the request is over (for labels, the audit entry
+// and protection rules). Failed counts: only a rollback that already
+// happened inside the same deploy can follow it.
+func ended(r bot.Request) bool { return r.State.Terminal() || r.State == bot.StateFailed }
 
 // statusPlan is the deployment status a notification calls for.
 type statusPlan struct {

@@ -340,3 +340,25 @@ func TestProtectionRuleAnswers(t *testing.T) {
 		t.Errorf("answer not recorded: %v", w.bot.refs["r-no"])
 	}
 }
+
+// A deploy that failed without a rollback is over: the label goes and the
+// comment cites the audit entry.
+func TestReporterFailedLabelRequestEnds(t *testing.T) {
+	w := newReporterWorld(t)
+	r := goldenRequest()
+	r.Trigger, r.Environment = bot.TriggerLabel, "staging"
+	r.State, r.StateReason = bot.StateFailed, "upload to web1.internal: connection refused"
+	r.Result.Result, r.Result.Error = bot.ResultFailed, "upload to web1.internal: connection refused"
+	w.notify(t, bot.NotifyFinished, r)
+	if labels := w.gh.Labels("acme/web", w.pr); slices.Contains(labels, "deploy:staging") {
+		t.Errorf("labels = %v, want deploy:staging removed", labels)
+	}
+	cs := w.gh.IssueComments("acme/web", w.pr)
+	if len(cs) != 1 || !strings.Contains(cs[0].Body, "**Audit entry** #42") || !strings.Contains(cs[0].Body, "❌ Deploy of") {
+		t.Fatalf("comments = %+v", cs)
+	}
+	ds := w.gh.Deployments("acme/web")
+	if len(ds) != 1 || !slices.Equal(w.gh.DeploymentStatuses("acme/web", ds[0].ID), []string{"failure"}) {
+		t.Errorf("deployments = %+v", ds)
+	}
+}

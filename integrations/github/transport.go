@@ -108,13 +108,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	getBody, err := replayable(req)
+	getBody, buffered, err := replayable(req)
 	if err != nil {
 		return nil, err
 	}
 	for attempt := 1; ; attempt++ {
 		try := req
-		if attempt > 1 {
+		if attempt > 1 || buffered {
 			try = req.Clone(ctx)
 			if getBody != nil {
 				if try.Body, err = getBody(); err != nil {
@@ -141,26 +141,25 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// replayable returns a function giving a fresh copy of req's body, buffering
-// it when the request cannot produce one itself.
-func replayable(req *http.Request) (func() (io.ReadCloser, error), error) {
+// replayable returns a function giving a fresh copy of req's body. When
+// the request cannot produce one itself the body is buffered (buffered is
+// true) and every attempt, the first included, sends a copy.
+func replayable(req *http.Request) (get func() (io.ReadCloser, error), buffered bool, err error) {
 	if req.Body == nil || req.Body == http.NoBody {
-		return nil, nil
+		return nil, false, nil
 	}
 	if req.GetBody != nil {
-		return req.GetBody, nil
+		return req.GetBody, false, nil
 	}
 	b, err := io.ReadAll(io.LimitReader(req.Body, maxReplayBody+1))
 	_ = req.Body.Close()
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: reading the request body: %w", req.Method, req.URL.Path, err)
+		return nil, false, fmt.Errorf("%s %s: reading the request body: %w", req.Method, req.URL.Path, err)
 	}
 	if len(b) > maxReplayBody {
-		return nil, fmt.Errorf("%s %s: request body over %d bytes", req.Method, req.URL.Path, maxReplayBody)
+		return nil, false, fmt.Errorf("%s %s: request body over %d bytes", req.Method, req.URL.Path, maxReplayBody)
 	}
-	get := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-	req.Body, _ = get()
-	return get, nil
+	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, true, nil
 }
 
 func closeBody(req *http.Request) {

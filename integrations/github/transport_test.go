@@ -257,3 +257,36 @@ func TestSafeToRepeat(t *testing.T) {
 		})
 	}
 }
+
+// A body without GetBody is buffered and sent again intact on a retry,
+// and the caller's request is left as it was.
+func TestRetryReplaysABodyWithoutGetBody(t *testing.T) {
+	var bodies []string
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies = append(bodies, string(b))
+		if calls.Add(1) == 1 {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	rt := &retryTransport{next: http.DefaultTransport, policy: RetryPolicy{Sleep: (&outSleeps{}).sleep}.withDefaults(),
+		now: time.Now, log: discardLog()}
+	req, _ := http.NewRequestWithContext(outCtx(t), http.MethodPatch, srv.URL+"/repos/a/b/issues/comments/1", io.NopCloser(strings.NewReader(`{"body":"x"}`)))
+	req.GetBody = nil
+	orig := req.Body
+	resp, err := rt.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("RoundTrip = %v, %v", resp, err)
+	}
+	_ = resp.Body.Close()
+	if len(bodies) != 2 || bodies[0] != `{"body":"x"}` || bodies[1] != bodies[0] {
+		t.Errorf("bodies = %q", bodies)
+	}
+	if req.Body != orig {
+		t.Error("RoundTrip replaced the caller's request body")
+	}
+}
