@@ -73,7 +73,7 @@ type Config struct {
 	ResponseClient *http.Client
 	PublicURL      string // external base URL of Tollgate, no trailing slash
 	GitHub         GitHubOAuth
-	MaxBody        int64      // 0 means DefaultMaxBody
+	MaxBody        int64 // 0 means DefaultMaxBody
 	Clock          func() time.Time
 	Logger         *slog.Logger
 }

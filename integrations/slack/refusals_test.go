@@ -181,3 +181,25 @@ func TestRetriedCommandCreatesOneRequest(t *testing.T) {
 		t.Errorf("%d requests created, want 1", n)
 	}
 }
+
+// TestUnknownRefCreatesNothing: a ref that does not exist is refused after
+// GitHub was asked; the requester is told, nothing is requested or posted.
+func TestUnknownRefCreatesNothing(t *testing.T) {
+	w := newWorld(t)
+	w.linkAll()
+	if a := w.command("U0ALICE", "production no-such-branch"); a.status != 200 {
+		t.Fatalf("answered %d", a.status)
+	}
+	if got := w.ephemeral("U0ALICE", 1); !strings.Contains(got, `acme/shop has no branch, tag or commit "no-such-branch"`) {
+		t.Errorf("alice was told %q", got)
+	}
+	if rs, _ := w.svc.History(context.Background(), repo, "", 10); len(rs) != 0 {
+		t.Errorf("%d requests created", len(rs))
+	}
+	if ms := w.sl.Messages(channel); len(ms) != 0 {
+		t.Errorf("posted in the channel: %s", ms[0].Text)
+	}
+	if n := w.auditCount(bot.ActionActionRefused, string(bot.CodeUnknownRef)); n != 1 {
+		t.Errorf("%d refusals audited, want 1", n)
+	}
+}
