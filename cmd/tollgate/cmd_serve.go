@@ -67,7 +67,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func serve(ctx context.Context, log *slog.Logger, stderr io.Writer, opts runOptions) int {
 	cfg, warnings, err := config.Load(opts.ConfigPath)
 	for _, w := range warnings {
-		fmt.Fprintln(stderr, w.String())
+		log.Warn("configuration", "file", w.File, "line", w.Line, "key", w.Key, "warning", w.Message)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate serve: invalid configuration:\n%v\n", err)

@@ -106,7 +106,7 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	if err != nil {
 		return fmt.Errorf("%w: github: %w", errConfig, err)
 	}
-	notifiers := bot.Notifiers{s.metrics, wakeOnQueue(s.wake), reporter}
+	notifiers := bot.Notifiers{logNotifier{s.log.With("component", "bot")}, s.metrics, wakeOnQueue(s.wake), reporter}
 	var slackNotifier *slackint.Notifier
 	var slackAPI *slackapi.Client
 	if cfg.Slack.Enabled {
@@ -137,7 +137,9 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	}
 
 	s.inbox = &inbox.Worker{Store: s.store, Clock: s.now, Logger: s.log.With("component", "inbox"),
-		Observe: func(it store.InboxItem, o inbox.Outcome, _ time.Duration) { s.metrics.ObserveInbox(it.Source, string(o)) }}
+		Observe: func(it store.InboxItem, o inbox.Outcome, _ time.Duration) {
+			s.metrics.ObserveInbox(it.Source, string(o))
+		}}
 	handlers := map[string]inbox.Handler{}
 	mux := http.NewServeMux()
 
@@ -249,4 +251,25 @@ func (r *lateRecorder) SetGitHubDeployment(ctx context.Context, id string, deplo
 // SetExternalRef implements ghint.RequestRecorder.
 func (r *lateRecorder) SetExternalRef(ctx context.Context, id, key, value string) error {
 	return r.svc.SetExternalRef(ctx, id, key, value)
+}
+
+// logNotifier writes one log line per request event.
+type logNotifier struct{ log *slog.Logger }
+
+// Notify implements bot.Notifier.
+func (l logNotifier) Notify(ctx context.Context, n bot.Notification) error {
+	r := n.Request
+	attrs := []any{"kind", string(n.Kind), "request", r.ID, "repo", r.Repo, "environment", r.Environment,
+		"state", string(r.State), "trigger", string(r.Trigger), "sha", r.SHA}
+	if n.Actor.Login != "" {
+		attrs = append(attrs, "actor", n.Actor.Login)
+	}
+	if r.StateReason != "" {
+		attrs = append(attrs, "reason", r.StateReason)
+	}
+	if r.Result != nil && n.Kind == bot.NotifyFinished {
+		attrs = append(attrs, "release", r.Result.Release, "duration_ms", r.Result.Duration.Milliseconds())
+	}
+	l.log.InfoContext(ctx, "request "+string(n.Kind), attrs...)
+	return nil
 }
