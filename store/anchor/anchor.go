@@ -122,4 +122,6 @@ func (a *Anchorer) record(ctx context.Context, cp audit.Checkpoint, rc Receipt) 
 type PublisherFunc func(ctx context.Context, cp audit.Checkpoint) (Receipt, error)
 
 // Publish implements Publisher.
-func (f PublisherFunc) Publish(ctx context.Context, cp audit.Checkpoint) (Receipt, error) { return f(ctx, cp) }
+func (f PublisherFunc) Publish(ctx context.Context, cp audit.Checkpoint) (Receipt, error) {
+	return f(ctx, cp)
+}
