@@ -203,3 +203,25 @@ func TestUnknownRefCreatesNothing(t *testing.T) {
 		t.Errorf("%d refusals audited, want 1", n)
 	}
 }
+
+// TestLockIsARefusalNamingItsHolder: a lock shows up as a refusal naming
+// who holds it, since when and why; unlocking lets the deploy through.
+func TestLockIsARefusalNamingItsHolder(t *testing.T) {
+	w := newWorld(t)
+	w.linkAll()
+	w.command("U0CAROL", "lock production database migration running")
+	if got := w.ephemeral("U0CAROL", 1); !strings.Contains(got, "is locked by you since 2025-03-04 10:00 UTC") {
+		t.Fatalf("carol was told %q", got)
+	}
+	w.command("U0ALICE", "production")
+	want := "production is locked by carol since 2025-03-04T10:00:00Z: database migration running"
+	if got := w.ephemeral("U0ALICE", 1); !strings.Contains(got, want) {
+		t.Errorf("alice was told %q, want %q", got, want)
+	}
+	if a := w.command("U0ALICE", "status production"); !strings.Contains(a.body, "locked by carol since 2025-03-04 10:00 UTC: database migration running") {
+		t.Errorf("status answered %s", a.body)
+	}
+	if ms := w.sl.Messages(channel); len(ms) != 0 {
+		t.Errorf("a refused deploy was posted for approval: %s", ms[0].Text)
+	}
+}
