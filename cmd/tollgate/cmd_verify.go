@@ -21,9 +21,12 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.SetOutput(stderr)
 	var src auditSource
 	src.register(fs, true)
+	var af anchorFlags
+	fs.BoolVar(&af.enabled, "anchors", false, "also prove the log consistent with every checkpoint in audit.anchor_repository (needs --config)")
+	fs.StringVar(&af.since, "anchors-since", "", "first `DAY` (YYYY-MM-DD) of anchor files to read when the folder cannot be listed (default: retention_days ago)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tollgate verify --database PATH --public-key FILE")
-		fmt.Fprintln(stderr, "       tollgate verify --config tollgate.yml")
+		fmt.Fprintln(stderr, "       tollgate verify --config tollgate.yml [--anchors]")
 		fmt.Fprintln(stderr, "Recomputes every audit entry and the Merkle tree from the rows and checks every")
 		fmt.Fprintln(stderr, "signed checkpoint. The database is opened read-only: verify a copy of it alone.")
 		fmt.Fprintln(stderr, "Exit 0 verified, 1 tampering found, 2 bad usage.")
@@ -54,6 +57,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	printReport(stdout, dbPath, verifier.Name(), r)
 	if !r.OK {
 		return exitCheckFailed
+	}
+	if af.enabled {
+		return verifyAnchors(ctx, src.config, s, verifier, af, stdout, stderr)
 	}
 	return exitOK
 }
