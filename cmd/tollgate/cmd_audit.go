@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register("audit", "read the audit log: tail, show, prove, check-proof", runAudit)
+	register("audit", "read the audit log: tail, show, prove, check-proof, export, hash", runAudit)
 }
 
 // auditSource is where a command finds the audit database and public key:
@@ -80,6 +80,7 @@ func auditUsage(w io.Writer) {
 	fmt.Fprintln(w, "       tollgate audit show SEQ (--database PATH | --config FILE)")
 	fmt.Fprintln(w, "       tollgate audit prove SEQ (--database PATH | --config FILE) > proof.txt")
 	fmt.Fprintln(w, "       tollgate audit check-proof FILE --public-key FILE")
+	auditExtensionUsage(w)
 }
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -88,6 +89,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	sub, args := args[0], args[1:]
+	if run, ok := auditExtensions[sub]; ok { // cmd_audit_export.go
+		return run(ctx, args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("audit "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { auditUsage(stderr); fs.PrintDefaults() }

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/store"
+	"github.com/tollgate-dev/tollgate/store/audit"
+	"github.com/tollgate-dev/tollgate/store/evidence"
+)
+
+// auditExtensions are `tollgate audit` subcommands kept out of cmd_audit.go:
+// archiving (export, verify-export) and HMAC'd values (hash).
+var auditExtensions = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{
+	"export":        runAuditExport,
+	"verify-export": runAuditVerifyExport,
+	"hash":          runAuditHash,
+}
+
+func auditExtensionUsage(w io.Writer) {
+	fmt.Fprintln(w, "       tollgate audit export --from DATE --to DATE --out DIR (--config FILE | --database PATH [--signing-key FILE])")
+	fmt.Fprintln(w, "       tollgate audit verify-export DIR --public-key FILE")
+	fmt.Fprintln(w, "       tollgate audit hash VALUE|- (--config FILE | --hmac-key FILE)")
+}
+
+func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var keys evidenceKeys
+	keys.register(fs)
+	from := fs.String("from", "", "first day `YYYY-MM-DD` (UTC) or RFC 3339 time")
+	to := fs.String("to", "", "last day `YYYY-MM-DD` (UTC, included) or RFC 3339 time (excluded)")
+	out := fs.String("out", "", "directory to write the segments into (new or empty)")
+	per := fs.Int("segment-entries", 10000, "most entries per segment file")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: tollgate audit export --from DATE --to DATE --out DIR (--config FILE | --database PATH [--signing-key FILE])")
+		fmt.Fprintln(stderr, "Writes the audit entries of the range as JSONL segments, each with a proof against the latest")
+		fmt.Fprintln(stderr, "signed checkpoint (written first when the signing key is known), for archiving.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		if err == nil {
+			fs.Usage()
+		}
+		return exitUsage
+	}
+	rng, err := evidence.ParseRange(*from, *to)
+	if err == nil && (*out == "" || *per < 1) {
+		err = errors.New("--out DIR is required and --segment-entries must be at least 1")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate audit export: %v\n", err)
+		return exitUsage
+	}
+	_, dbPath, signer, _, err := keys.resolve(false, false)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate audit export: %v\n", err)
+		return exitUsage
+	}
+	st, err := openForEvidence(ctx, dbPath, signer, true)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate audit export: %v\n", err)
+		return exitUsage
+	}
+	defer st.Close()
+	res, err := evidence.Export(ctx, st, evidence.ExportOptions{Range: rng, Out: *out, SegmentEntries: *per})
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate audit export: %v\n", err)
+		return exitCheckFailed
+	}
+	fmt.Fprintf(stdout, "wrote %d segments to %s: seq %d..%d, proven against the checkpoint of %d entries\n",
+		len(res.Segments), *out, res.First, res.End-1, res.Checkpoint.Size)
+	if res.Unproven > 0 {
+		fmt.Fprintf(stdout, "warning: %d entries are after the latest checkpoint and not proven; export again with the signing key\n", res.Unproven)
+	}
+	return exitOK
+}
+
+func runAuditVerifyExport(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("audit verify-export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pub := fs.String("public-key", "", "audit public key `FILE`")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(pos) != 1 || *pub == "" {
+		fmt.Fprintln(stderr, "usage: tollgate audit verify-export DIR --public-key FILE")
+		return exitUsage
+	}
+	verifier, err := audit.LoadVerifier(*pub)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate audit verify-export: %v\n", err)
+		return exitUsage
+	}
+	lines, err := evidence.VerifyExport(pos[0], verifier)
+	for _, l := range lines {
+		fmt.Fprintln(stdout, l)
+	}
+	if err != nil {
+		fmt.Fprintf(stdout, "FAIL: %v\n", err)
+		return exitCheckFailed
+	}
+	return exitOK
+}
+
+// runAuditHash prints HMAC-SHA256 of a value under the per-install key, so
+// an auditor holding a value can find it in the log without the log
+// disclosing it. "-" reads the value from stdin (kept out of shell history).
+func runAuditHash(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("audit hash", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "tollgate.yml naming audit.hmac_key_file")
+	keyPath := fs.String("hmac-key", "", "HMAC key `FILE` (overrides the config)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "usage: tollgate audit hash VALUE|- (--config FILE | --hmac-key FILE)")
+		return exitUsage
+	}
+	if *keyPath == "" && *cfgPath != "" {
+		cfg, _, err := config.Load(*cfgPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "tollgate audit hash: %v\n", err)
+			return exitUsage
+		}
+		*keyPath = cfg.Audit.HMACKeyFile
+	}
+	if *keyPath == "" {
+		fmt.Fprintln(stderr, "tollgate audit hash: no HMAC key: give --hmac-key FILE or a --config with audit.hmac_key_file")
+		return exitUsage
+	}
+	key, err := store.LoadHMACKey(*keyPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate audit hash: %v\n", err)
+		return exitUsage
+	}
+	value := pos[0]
+	if value == "-" {
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			fmt.Fprintf(stderr, "tollgate audit hash: read stdin: %v\n", err)
+			return exitUsage
+		}
+		value = strings.TrimRight(line, "\r\n")
+	}
+	fmt.Fprintln(stdout, store.HashValue(key, value))
+	return exitOK
+}

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/store"
+	"github.com/tollgate-dev/tollgate/store/audit"
+	"github.com/tollgate-dev/tollgate/store/evidence"
+)
+
+func init() {
+	register("evidence", "write the auditor's evidence pack for a date range; 'evidence verify DIR' checks one", runEvidence)
+}
+
+// evidenceKeys is where a command finds the database and the audit key
+// pair: a config file, or --database with --signing-key / --public-key.
+type evidenceKeys struct {
+	auditSource
+	signingKey string
+}
+
+func (k *evidenceKeys) register(fs *flag.FlagSet) {
+	k.auditSource.register(fs, true)
+	fs.StringVar(&k.signingKey, "signing-key", "", "audit signing key `FILE` (overrides the config)")
+}
+
+// resolve loads the config (if any) and the keys; signer is nil when no
+// signing key is known and needSigner is false, verifier nil unless needVerifier.
+func (k *evidenceKeys) resolve(needSigner, needVerifier bool) (cfg *config.Config, dbPath string, signer note.Signer, verifier note.Verifier, err error) {
+	dbPath, pub, priv := k.database, k.publicKey, k.signingKey
+	if k.config != "" {
+		if cfg, _, err = config.Load(k.config); err != nil {
+			return nil, "", nil, nil, err
+		}
+		if dbPath == "" {
+			dbPath = cfg.Database
+		}
+		if pub == "" {
+			pub = cfg.Audit.PublicKeyFile
+		}
+		if priv == "" {
+			priv = cfg.Audit.SigningKeyFile
+		}
+	}
+	if dbPath == "" {
+		return nil, "", nil, nil, errors.New("no database: give --config FILE or --database PATH")
+	}
+	if priv != "" {
+		if signer, err = audit.LoadSigner(priv); err != nil {
+			return nil, "", nil, nil, err
+		}
+	} else if needSigner {
+		return nil, "", nil, nil, errors.New("no audit signing key: the pack's MANIFEST is signed with it; give --config FILE or --signing-key FILE")
+	}
+	switch {
+	case !needVerifier:
+	case pub != "":
+		verifier, err = audit.LoadVerifier(pub)
+	case priv != "":
+		verifier, err = audit.VerifierFromSigningKeyFile(priv)
+	default:
+		err = errors.New("no audit public key: give --config FILE or --public-key FILE")
+	}
+	if err == nil && signer != nil && verifier != nil && (signer.Name() != verifier.Name() || signer.KeyHash() != verifier.KeyHash()) {
+		err = fmt.Errorf("the signing key %s+%08x and the public key %s+%08x are not a pair", signer.Name(), signer.KeyHash(), verifier.Name(), verifier.KeyHash())
+	}
+	return cfg, dbPath, signer, verifier, err
+}
+
+// openForEvidence opens the database; with a signer and checkpoint set it
+// first signs a checkpoint covering every entry, so every entry in the
+// pack can be proven. Without, it opens read-only.
+func openForEvidence(ctx context.Context, dbPath string, signer note.Signer, checkpoint bool) (*store.Store, error) {
+	if signer == nil || !checkpoint {
+		return store.OpenReadOnly(ctx, dbPath)
+	}
+	st, err := store.Open(ctx, dbPath, store.Options{Signer: signer})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.Audit().Checkpoint(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "verify" {
+		return runEvidenceVerify(args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("evidence", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var keys evidenceKeys
+	keys.register(fs)
+	from := fs.String("from", "", "first day `YYYY-MM-DD` (UTC) or RFC 3339 time")
+	to := fs.String("to", "", "last day `YYYY-MM-DD` (UTC, included) or RFC 3339 time (excluded)")
+	repo := fs.String("repo", "", "only this repository `owner/name`")
+	env := fs.String("env", "", "only this environment")
+	sample := fs.Int("sample", 0, "draw `N` changes into sample/")
+	seed := fs.String("seed", "1", "seed of the sample draw (the same seed draws the same sample)")
+	out := fs.String("out", "", "directory to write the pack into (new or empty)")
+	noCheckpoint := fs.Bool("no-checkpoint", false, "open the database read-only and sign no checkpoint first")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: tollgate evidence --config FILE --from DATE --to DATE [--repo R] [--env E] [--sample N --seed S] --out DIR")
+		fmt.Fprintln(stderr, "       tollgate evidence --database PATH --signing-key FILE [--public-key FILE] --from DATE --to DATE --out DIR")
+		fmt.Fprintln(stderr, "       tollgate evidence verify DIR --public-key FILE")
+		fmt.Fprintln(stderr, "Writes the auditor's pack (docs/evidence.md) and signs its MANIFEST with the audit key.")
+		fmt.Fprintln(stderr, "Exit 0 written, 1 written but the audit log did not verify or the population did not reconcile, 2 bad usage.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		if err == nil {
+			fs.Usage()
+		}
+		return exitUsage
+	}
+	rng, err := evidence.ParseRange(*from, *to)
+	if err == nil && *out == "" {
+		err = errors.New("--out DIR is required")
+	}
+	seedN, serr := strconv.ParseUint(*seed, 10, 64)
+	if err == nil && (serr != nil || *sample < 0) {
+		err = fmt.Errorf("--sample must be 0 or more and --seed a non-negative integer")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate evidence: %v\n", err)
+		return exitUsage
+	}
+	cfg, dbPath, signer, verifier, err := keys.resolve(true, true)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate evidence: %v\n", err)
+		return exitUsage
+	}
+	st, err := openForEvidence(ctx, dbPath, signer, !*noCheckpoint)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate evidence: %v\n", err)
+		return exitUsage
+	}
+	defer st.Close()
+	opts := evidence.Options{Range: rng, Repo: *repo, Environment: *env, SampleSize: *sample, Seed: seedN, Out: *out,
+		Signer: signer, Verifier: verifier, Source: dbPath}
+	if cfg != nil {
+		opts.Environments, opts.Freezes = evidenceEnvironments(cfg)
+	}
+	sum, err := evidence.Build(ctx, st, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate evidence: %v\n", err)
+		return exitCheckFailed
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d changes (%d deployed), %d sampled with %d proofs, %d files signed in MANIFEST\n",
+		sum.Out, sum.Changes, sum.Deployed, sum.Sampled, sum.Proofs, sum.Files)
+	fmt.Fprintf(stdout, "reconciled: %s; audit log verified: %s; exceptions: %d (see report.html)\n",
+		yes(sum.Reconciliation.OK()), yes(sum.Verify.OK), len(sum.Exceptions))
+	if !sum.Reconciliation.OK() || !sum.Verify.OK {
+		return exitCheckFailed
+	}
+	return exitOK
+}
+
+func yes(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "NO"
+}
+
+// evidenceEnvironments turns the config into what evidence needs to know
+// of each environment, and the configured freeze windows.
+func evidenceEnvironments(cfg *config.Config) (func(repo, env string) (evidence.EnvironmentInfo, bool), []evidence.FreezeWindow) {
+	var freezes []evidence.FreezeWindow
+	for _, repo := range cfg.RepositoryNames() {
+		for _, e := range cfg.Repositories[repo].Environments {
+			for _, f := range e.Freezes {
+				when := fmt.Sprintf("%s .. %s", f.From.UTC().Format(time.RFC3339), f.To.UTC().Format(time.RFC3339))
+				if f.Recurring() {
+					when = fmt.Sprintf("cron %q in %s for %s", f.Schedule.String(), f.Schedule.Location(), f.Duration)
+				}
+				freezes = append(freezes, evidence.FreezeWindow{Repo: repo, Environment: e.Name, Name: f.Name, Schedule: when})
+			}
+		}
+	}
+	return func(repo, env string) (evidence.EnvironmentInfo, bool) {
+		e, ok := cfg.Environment(repo, env)
+		if !ok {
+			return evidence.EnvironmentInfo{}, false
+		}
+		return evidence.EnvironmentInfo{Production: e.Production, EmergencyReviewWithin: e.Emergency.ReviewWithin}, true
+	}, freezes
+}
+
+func runEvidenceVerify(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("evidence verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pub := fs.String("public-key", "", "audit public key `FILE`")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: tollgate evidence verify DIR --public-key FILE")
+		fmt.Fprintln(stderr, "Checks the MANIFEST's signature and every file's SHA-256, and audit.jsonl against audit.proof.")
+		fmt.Fprintln(stderr, "Exit 0 intact, 1 a file was edited, added or removed, 2 bad usage.")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(pos) != 1 || *pub == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	verifier, err := audit.LoadVerifier(*pub)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate evidence verify: %v\n", err)
+		return exitUsage
+	}
+	dir := pos[0]
+	res, err := evidence.VerifyPack(dir, verifier)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate evidence verify: %v\n", err)
+		return exitUsage
+	}
+	for _, p := range res.Problems {
+		fmt.Fprintf(stdout, "FAIL: %s\n", p)
+	}
+	if !res.OK() {
+		return exitCheckFailed
+	}
+	seg, err := evidence.CheckSegmentFiles(dir+"/audit.jsonl", dir+"/audit.proof", verifier)
+	if err != nil {
+		fmt.Fprintf(stdout, "FAIL: audit.jsonl: %v\n", err)
+		return exitCheckFailed
+	}
+	fmt.Fprintf(stdout, "OK: %d files match the MANIFEST signed by %s (range %s)\n", res.Files, verifier.Name(), res.Range)
+	fmt.Fprintf(stdout, "OK: audit.jsonl: %d entries, %d proven in the audit log of %d entries signed at %s\n",
+		seg.Lines, seg.Covered, seg.Checkpoint.Size, seg.Checkpoint.Time.Format(time.RFC3339))
+	return exitOK
+}
