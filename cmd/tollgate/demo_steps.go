@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 
 	"github.com/tollgate-dev/tollgate/bot"
@@ -246,11 +248,7 @@ func (st *demoStory) printResult(ctx context.Context, r bot.Request, env demoEnv
 	}
 	st.printf("\n")
 	if log, err := st.srv.readDeployLog(ctx, r.ID); err == nil {
-		for _, l := range strings.Split(string(log), "\n") {
-			if rest, ok := strings.CutPrefix(l, "[manifest] "); ok {
-				st.printf("    manifest │ %s\n", rest)
-			}
-		}
+		st.printManifest(r, string(log))
 	}
 	for _, s := range env.Servers {
 		cur := s.currentRelease()
@@ -259,5 +257,54 @@ func (st *demoStory) printResult(ctx context.Context, r bot.Request, env demoEnv
 		}
 		st.printf("    %-9s current → releases/%s\n", s.Name, cur)
 	}
-	st.printf("    log page: %s/deployments/%s\n", st.base, r.ID)
+	st.printf("    log page: %s/deployments/%s %s\n", st.base, r.ID, st.fetchStatus(ctx, "/deployments/"+r.ID))
+}
+
+// fetchStatus GETs a page of the running server and says how it answered.
+func (st *demoStory) fetchStatus(ctx context.Context, path string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, st.base+path, nil)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	defer resp.Body.Close()
+	n, _ := io.Copy(io.Discard, resp.Body)
+	return fmt.Sprintf("(GET → %s, %d bytes)", resp.Status, n)
+}
+
+// printManifest shows the release manifest the deployment log holds (the
+// log page and the audit entry's digest cover it), marking the files that
+// differ from what ran on the environment before.
+func (st *demoStory) printManifest(r bot.Request, log string) {
+	before := st.live[r.Environment]
+	now := map[string]string{}
+	for _, l := range strings.Split(log, "\n") {
+		rest, ok := strings.CutPrefix(l, "[manifest] ")
+		if !ok {
+			continue
+		}
+		f := strings.Split(rest, "\t")
+		if len(f) != 5 { // the header line: release, entries, digest
+			st.printf("    manifest │ %s\n", rest)
+			continue
+		}
+		if f[0] != "f" {
+			continue
+		}
+		now[f[4]] = f[3]
+		mark := ""
+		if before != nil && before[f[4]] != f[3] {
+			mark = "  ← changed"
+		}
+		st.printf("    manifest │ %s %s %5s sha256:%s… %s%s\n", f[0], f[1], f[2], f[3][:min(16, len(f[3]))], f[4], mark)
+	}
+	if r.State == bot.StateSucceeded && len(now) > 0 {
+		if st.live == nil {
+			st.live = map[string]map[string]string{}
+		}
+		st.live[r.Environment] = now
+	}
 }

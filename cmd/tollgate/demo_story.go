@@ -40,7 +40,8 @@ type demoStory struct {
 	step      int
 
 	// Facts the closing summary and the test rely on.
-	requests []bot.Request // every request of the story, in order
+	requests []bot.Request                // every request of the story, in order
+	live     map[string]map[string]string // environment → path → SHA-256 of the files running there
 }
 
 func (st *demoStory) printf(format string, args ...any) { fmt.Fprintf(st.out, format, args...) }
