@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,7 +31,7 @@ func pickSample(changes []*Change, n int, seed uint64) []*Change {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	r.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
 	pool = pool[:min(n, len(pool))]
-	slices.SortFunc(pool, func(a, b *Change) int { return int(a.CreatedSeq - b.CreatedSeq) })
+	slices.SortFunc(pool, func(a, b *Change) int { return cmp.Compare(a.CreatedSeq, b.CreatedSeq) })
 	return pool
 }
 
