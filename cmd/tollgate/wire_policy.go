@@ -62,15 +62,18 @@ func policyFromEnvironment(cfg *config.Config, env *config.Environment) (*bot.En
 		RequiredContexts:  append([]string(nil), env.Require.CheckNames...),
 		Production:        env.Production,
 	}
-	// The domain requires a ticket on every request when a pattern is set;
-	// a ticket required only on the emergency path has no equivalent there.
-	switch {
-	case env.RequireTicket:
+	// require_ticket asks a ticket of every request; emergency.require_ticket
+	// only of emergency changes (with require_ticket's pattern, or the default).
+	if env.RequireTicket {
 		p.TicketPattern = env.TicketPattern
-	case env.Emergency.RequireTicket:
-		problem(env.Line, "emergency.require_ticket",
-			"a ticket required only for emergency changes is not supported yet; also set require_ticket.pattern so every deploy here needs a ticket, or remove emergency.require_ticket")
 	}
+	if env.Emergency.RequireTicket {
+		if env.TicketPattern == nil {
+			problem(env.Line, "emergency.require_ticket", "no ticket pattern to require")
+		}
+		p.EmergencyTicketPattern = env.TicketPattern
+	}
+	p.EmergencyReviewWithin = env.Emergency.ReviewWithin
 	for i, fw := range env.Freezes {
 		ws, err := freezeWindows(fw)
 		if err != nil {

@@ -68,6 +68,7 @@ func TestPoliciesFromConfigConvertsEveryField(t *testing.T) {
 		"emergency:",
 		"  teams: [oncall]",
 		"  require_ticket: true",
+		"  review_within: 48h",
 		"require_ticket:",
 		"  pattern: \"(OPS|INC)-[0-9]+\"",
 		"freeze:",
@@ -101,6 +102,8 @@ func TestPoliciesFromConfigConvertsEveryField(t *testing.T) {
 		{"checks", p.RequireChecks, true},
 		{"contexts", p.RequiredContexts, []string{"build", "test"}},
 		{"ticket pattern", p.TicketPattern.String(), "(OPS|INC)-[0-9]+"},
+		{"emergency ticket pattern", p.EmergencyTicketPattern.String(), "(OPS|INC)-[0-9]+"},
+		{"emergency review within", p.EmergencyReviewWithin, 48 * time.Hour},
 		{"production", p.Production, true},
 		{"freeze", p.FreezeWindows, []bot.FreezeWindow{{Name: "year-end",
 			Start: time.Date(2025, 12, 22, 0, 0, 0, 0, time.UTC),
@@ -151,8 +154,6 @@ func TestPoliciesFromConfigRefusesWhatTheDomainCannotRepresent(t *testing.T) {
 		env  []string
 		want []string // substrings of the error
 	}{
-		{"ticket only for emergencies", []string{"deployers: [a]", "emergency:", "  teams: [oncall]", "  require_ticket: true"},
-			[]string{"tollgate.yml:15: repositories.acme/api.environments.production.emergency.require_ticket:", "only for emergency changes"}},
 		{"cron on a day of the month", []string{"deployers: [a]", "freeze:", "  - name: month-end", `    cron: "0 0 28 * *"`, "    duration: 72h"},
 			[]string{"tollgate.yml:18: repositories.acme/api.environments.production.freeze[0]:", `"month-end"`, "day of month"}},
 		{"cron in one month", []string{"deployers: [a]", "freeze:", "  - name: december", `    cron: "0 0 * 12 *"`, "    duration: 24h"},
@@ -163,9 +164,9 @@ func TestPoliciesFromConfigRefusesWhatTheDomainCannotRepresent(t *testing.T) {
 			[]string{"freeze[0]", "whole number of minutes"}},
 		{"every minute", []string{"deployers: [a]", "freeze:", "  - name: busy", `    cron: "* * * * *"`, "    duration: 1m"},
 			[]string{"freeze[0]", "more than 500 times a week"}},
-		{"two problems reported together", []string{"deployers: [a]", "emergency:", "  teams: [oncall]", "  require_ticket: true",
-			"freeze:", "  - name: month-end", `    cron: "0 0 28 * *"`, "    duration: 72h"},
-			[]string{"emergency.require_ticket", "freeze[0]"}},
+		{"two problems reported together", []string{"deployers: [a]", "freeze:", "  - name: month-end", `    cron: "0 0 28 * *"`, "    duration: 72h",
+			"  - name: always", `    cron: "0 0 * * mon"`, "    duration: 7d"},
+			[]string{"tollgate.yml:18: repositories.acme/api.environments.production.freeze[0]:", "tollgate.yml:21: repositories.acme/api.environments.production.freeze[1]:"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -256,5 +257,19 @@ func TestWeeklyFreezeKeepsWallClockAcrossDST(t *testing.T) {
 				t.Errorf("ends %s, want Monday 08:00 Berlin", end)
 			}
 		})
+	}
+}
+
+func TestPoliciesFromConfigTicketOnlyForEmergencies(t *testing.T) {
+	p, _ := mustPolicies(t, policyYAML("deployers: [a]", "emergency:", "  teams: [oncall]", "  require_ticket: true")).
+		Environment("acme/api", "production")
+	if p.TicketPattern != nil {
+		t.Errorf("every request needs a ticket (%s); only emergency changes should", p.TicketPattern)
+	}
+	if p.EmergencyTicketPattern == nil || p.EmergencyTicketPattern.String() != config.DefaultEmergencyTicketRE {
+		t.Errorf("emergency ticket pattern %v, want the default %s", p.EmergencyTicketPattern, config.DefaultEmergencyTicketRE)
+	}
+	if p.EmergencyReviewWithin != config.DefaultEmergencyReview {
+		t.Errorf("review within %s, want the default %s", p.EmergencyReviewWithin, config.DefaultEmergencyReview)
 	}
 }
