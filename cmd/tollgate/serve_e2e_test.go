@@ -139,6 +139,9 @@ func TestServeMergedPRDeploysToStaging(t *testing.T) {
 			t.Errorf("log line is not JSON: %q", line)
 		}
 	}
+	if strings.Contains(logs, `"level":"ERROR"`) {
+		t.Errorf("errors logged in a run that went well:\n%s", logs)
+	}
 	if !strings.Contains(logs, `"request_id"`) {
 		t.Error("no request id in the logs")
 	}

@@ -181,7 +181,9 @@ func (s *server) nudge() {
 	}
 }
 
-// expireLoop expires requests whose approval deadline passed.
+// expireLoop expires requests whose approval deadline passed, and runs
+// the emergency-review and lock reminders (each step is recorded, so a
+// repeated sweep changes nothing).
 func (s *server) expireLoop(ctx context.Context) {
 	t := time.NewTicker(expiryInterval)
 	defer t.Stop()
@@ -190,6 +192,16 @@ func (s *server) expireLoop(ctx context.Context) {
 			s.log.Error("expiring stale requests", "err", err)
 		} else if n > 0 {
 			s.log.Info("requests expired", "count", n)
+		}
+		if res, err := s.svc.SweepEmergencyReviews(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("sweeping emergency reviews", "err", err)
+		} else if res != (bot.SweepResult{}) {
+			s.log.Info("emergency reviews swept", "opened", res.Opened, "reminded", res.Reminded, "overdue", res.Overdue)
+		}
+		if n, err := s.svc.RemindLocks(ctx, s.live.Current().Locks.RemindAfter); err != nil && ctx.Err() == nil {
+			s.log.Error("reminding lock owners", "err", err)
+		} else if n > 0 {
+			s.log.Info("lock reminders sent", "count", n)
 		}
 		select {
 		case <-ctx.Done():
