@@ -214,7 +214,10 @@ func (st *demoStory) outro(opts demoOptions, took time.Duration) {
 		st.printf("        the copy taken before the tamper step: OK\n")
 		st.printf("    tollgate audit tail --config %s\n", st.cfgPath)
 		if _, ok := commands["evidence"]; ok {
-			st.printf("    tollgate evidence --config %s\n", st.cfgPath)
+			day := time.Now().UTC().Format(time.DateOnly)
+			st.printf("    tollgate evidence --config %s --database %s --from %s --to %s --out %s\n",
+				st.cfgPath, filepath.Join(st.dir, demoBackupName), day, day, filepath.Join(st.dir, "evidence"))
+			st.printf("        the auditor's pack of the story's changes, from the untouched copy\n")
 		}
 	}
 	if !opts.Exit {

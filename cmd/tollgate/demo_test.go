@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,32 +28,43 @@ func TestDemoStory(t *testing.T) {
 
 	steps := []struct {
 		name string
-		want string // a regular expression that must match the transcript
+		step int    // the step of the story whose transcript must match; 0 means all of it
+		want string // a regular expression
 	}{
-		{"Slack accounts are linked through GitHub OAuth", `@carol\s+/deploy link → .* → linked to GitHub carol`},
-		{"the merge webhook is signed and accepted", `GitHub POST /webhooks/github  pull_request \(closed, merged into main\), signed X-Hub-Signature-256 → 202`},
-		{"staging deploys the merge and GitHub shows success", `(?s)── 2\..*deployment \d+ status success\s+deployed [0-9a-f]{7}.*── 3\.`},
-		{"the PR gets Tollgate's comment with the audit entry", `(?s)tollgate\[bot\] commented on PR #1:.*Deployed .* to \*\*staging\*\*.*\*\*Audit entry\*\* #\d+`},
-		{"the approval request is posted with its buttons", `\[ Approve \] \(asks: Approve deploying .* to \*production\*\?\)  \[ Reject \]`},
-		{"the requester's own click is refused and told why", `(?s)only @carol sees:\n\s+│ ⛔ you requested this deploy; someone else must approve it`},
-		{"the refusal is audited", `audit #\d+\s+approval\.refused\s+carol\s+r-\S+\s+\(code=self_approval\)`},
-		{"Bob's approval is counted in the message", `Approvals\*: 1 of 1: @bob \(bob\)`},
-		{"both production servers run the release", `(?s)── 5\..*web-1\s+current → releases/(\S+)\n\s+web-2\s+current → releases/\S+.*── 6\.`},
-		{"the log page of each deploy is served", `log page: http://127\.0\.0\.1:\d+/deployments/r-\S+ \(GET → 200 OK, \d+ bytes\)`},
-		{"the manifest of the deploy is shown", `manifest │ release \S+, \d+ entries, sha256:[0-9a-f]{64}\n(\s+manifest │ f \d{4}\s+\d+ sha256:[0-9a-f]{16}… \S+.*\n)+`},
-		{"the changed file is marked in the manifest", `(?s)── 6\..*manifest │ f 0664\s+\d+ sha256:[0-9a-f]{16}… config/settings\.conf  ← changed.*── 7\.`},
-		{"the broken deploy fails its health check and rolls back", `(?s)── 6\..*rolled back: previous release restored after: .*workers must be a number, got '8x'.*── 7\.`},
-		{"GitHub sees the failure", `status failure\s+failed and rolled back to the previous release`},
-		{"the second staging deploy sends one file", `(?s)── 6\..*Result: request r-\S+ rolled back in \S+, 1 file\(s\) sent`},
-		{"the emergency change deploys and its review is opened", `audit #\d+\s+emergency\.review_opened\s+tollgate`},
-		{"Bob reviews the emergency change", `audit #\d+\s+emergency\.reviewed\s+bob\s+r-\S+\s+\(outcome=acceptable`},
-		{"verify passes on the untouched log", `(?s)── 9\. tollgate verify.*checkpoints:\s+\d+, every signature valid.*\n\s+OK.*\(exit status 0\)`},
-		{"verify fails after the tamper step", `FAIL: entry seq \d+: leaf hash does not match the entry's contents`},
+		{"Slack accounts are linked through GitHub OAuth", 1, `@carol\s+/deploy link → .* → linked to GitHub carol \(id \d+\)`},
+		{"the merge webhook is signed and accepted", 2, `GitHub POST /webhooks/github  pull_request \(closed, merged into main\), signed X-Hub-Signature-256 → 202`},
+		{"staging deploys the merge and GitHub shows success", 2, `deployment \d+ status success\s+deployed [0-9a-f]{7}`},
+		{"the PR gets Tollgate's comment with the audit entry", 2, `(?s)tollgate\[bot\] commented on PR #1:.*Deployed .* to \*\*staging\*\*.*\*\*Audit entry\*\* #\d+`},
+		{"every file goes out on the first deploy", 2, `Result: request r-\S+ succeeded in \S+, 5 file\(s\) sent`},
+		{"the approval request is posted with its buttons", 3, `\[ Approve \] \(asks: Approve deploying .* to \*production\*\?\)  \[ Reject \]`},
+		{"the requester's own click is refused and told why", 4, `only @carol sees:\n\s+│ ⛔ you requested this deploy; someone else must approve it`},
+		{"the refusal is audited", 4, `audit #\d+\s+approval\.refused\s+carol\s+r-\S+\s+\(code=self_approval\)`},
+		{"Bob's approval is counted in the message", 5, `Approvals\*: 1 of 1: @bob \(bob\)`},
+		{"the buttons go once approved", 5, `\(the buttons are gone\)`},
+		{"production deploys to both servers", 5, `Result: request r-\S+ succeeded .*\n(.*\n)*\s+web-1\s+current → releases/\S+\n\s+web-2\s+current → releases/\S+`},
+		{"the log page of the deploy is served", 5, `log page: http://127\.0\.0\.1:\d+/deployments/r-\S+ \(GET → 200 OK, \d+ bytes\)`},
+		{"the manifest of the deploy is shown", 5, `manifest │ release \S+, \d+ entries, sha256:[0-9a-f]{64}\n(\s+manifest │ f \d{4}\s+\d+ sha256:[0-9a-f]{16}… \S+\n){5}`},
+		{"the broken deploy fails its health check and rolls back", 6, `rolled back: previous release restored after: .*workers must be a number, got '8x'`},
+		{"GitHub sees the failure", 6, `status failure\s+failed and rolled back to the previous release`},
+		{"the second staging deploy sends one file", 6, `Result: request r-\S+ rolled back in \S+, 1 file\(s\) sent`},
+		{"the changed file is marked in the manifest", 6, `manifest │ f 0664\s+\d+ sha256:[0-9a-f]{16}… config/settings\.conf  ← changed`},
+		{"the fix deploys to staging", 7, `Result: request r-\S+ succeeded in \S+, 1 file\(s\) sent`},
+		{"the emergency change skips approvals, not the team check", 8, `✓ emergency_team: dan is an active member of acme/oncall`},
+		{"the emergency change deploys and its review is opened", 8, `audit #\d+\s+emergency\.review_opened\s+tollgate`},
+		{"Bob reviews the emergency change", 8, `audit #\d+\s+emergency\.reviewed\s+bob\s+r-\S+\s+\(outcome=acceptable`},
+		{"verify passes on the untouched log", 9, `checkpoints:\s+\d+, every signature valid(.*\n)*\s+OK.*\n\s+\(exit status 0\)`},
+		{"the attacker's edit is shown", 10, `UPDATE audit_entries SET actor = 'mallory' WHERE seq = \d+`},
+		{"verify fails after the tamper step", 11, `FAIL: entry seq \d+: leaf hash does not match the entry's contents(.*\n)*\s+\(exit status 1\)`},
+		{"the copy taken before the edit verifies", 11, `tollgate-before-tamper\.db(.*\n)*\s+OK.*\n\s+\(exit status 0\)`},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			if !regexp.MustCompile(s.want).MatchString(out) {
-				t.Errorf("transcript does not match %q", s.want)
+			text := out
+			if s.step > 0 {
+				text = demoStep(out, s.step)
+			}
+			if !regexp.MustCompile(s.want).MatchString(text) {
+				t.Errorf("step %d of the transcript does not match %q", s.step, s.want)
 			}
 		})
 	}
@@ -68,18 +80,29 @@ func TestDemoStory(t *testing.T) {
 		}
 	})
 
+	current := func(step int, server string) string {
+		t.Helper()
+		m := regexp.MustCompile(`(?m)^\s+` + server + `\s+current → releases/(\S+)$`).FindStringSubmatch(demoStep(out, step))
+		if m == nil {
+			t.Fatalf("step %d does not show what %s runs", step, server)
+		}
+		return m[1]
+	}
+
 	t.Run("production servers both switched to the approved release", func(t *testing.T) {
-		m := regexp.MustCompile(`(?s)── 5\..*web-1\s+current → releases/(\S+)\n\s+web-2\s+current → releases/(\S+)`).FindStringSubmatch(out)
-		if m == nil || m[1] != m[2] {
-			t.Fatalf("web-1 and web-2 run different releases: %v", m)
+		web1, web2 := current(5, "web-1"), current(5, "web-2")
+		if web1 != web2 || !strings.HasSuffix(web1, "-"+approvedSHA7(t, out)) {
+			t.Fatalf("after the approved deploy web-1 runs %s and web-2 %s, want the approved commit %s", web1, web2, approvedSHA7(t, out))
 		}
 	})
 
 	t.Run("rollback restored the release that ran before", func(t *testing.T) {
-		before := regexp.MustCompile(`(?s)── 2\..*staging-1 current → releases/(\S+)`).FindStringSubmatch(out)
-		after := regexp.MustCompile(`(?s)── 6\..*staging-1 current → releases/(\S+)`).FindStringSubmatch(out)
-		if before == nil || after == nil || before[1] != after[1] {
-			t.Fatalf("after the rollback staging runs %v, want the release from step 2 %v", after, before)
+		before, after := current(2, "staging-1"), current(6, "staging-1")
+		if before != after {
+			t.Fatalf("after the rollback staging runs %s, want the release from step 2 %s", after, before)
+		}
+		if fixed := current(7, "staging-1"); fixed == before {
+			t.Fatalf("the fix did not change what staging runs (%s)", fixed)
 		}
 	})
 
@@ -93,9 +116,22 @@ func TestDemoStory(t *testing.T) {
 		if code := dispatch(ctx, args, &vout, &vout); code != exitOK {
 			t.Errorf("verify of the pre-tamper copy exited %d, want 0:\n%s", code, vout.String())
 		}
-		// The server's shutdown checkpoint was written after the story.
 		if !strings.Contains(vout.String(), "OK") {
 			t.Errorf("verify of the pre-tamper copy did not say OK:\n%s", vout.String())
+		}
+	})
+
+	t.Run("the printed evidence command writes a pack that reconciles", func(t *testing.T) {
+		line := regexp.MustCompile(`(?m)^\s+tollgate (evidence --config .*)$`).FindStringSubmatch(out)
+		if line == nil {
+			t.Fatal("the transcript does not say how to write the evidence pack")
+		}
+		var eout bytes.Buffer
+		if code := dispatch(ctx, strings.Fields(line[1]), &eout, &eout); code != exitOK {
+			t.Fatalf("%s exited %d, want 0:\n%s", line[1], code, eout.String())
+		}
+		if !strings.Contains(eout.String(), "5 changes (5 deployed)") || !strings.Contains(eout.String(), "audit log verified: yes") {
+			t.Errorf("evidence pack of the story:\n%s", eout.String())
 		}
 	})
 }
@@ -130,4 +166,27 @@ func TestDemoRefusesBadUsage(t *testing.T) {
 	if err != nil || len(entries) != 1 {
 		t.Errorf("the non-empty data directory was changed: %v %v", entries, err)
 	}
+}
+
+// demoStep returns the transcript of step n ("── n. …" up to the next step).
+func demoStep(out string, n int) string {
+	start := strings.Index(out, fmt.Sprintf("── %d. ", n))
+	if start < 0 {
+		return ""
+	}
+	rest := out[start:]
+	if end := strings.Index(rest, fmt.Sprintf("── %d. ", n+1)); end >= 0 {
+		return rest[:end]
+	}
+	return rest
+}
+
+// approvedSHA7 is the commit of Carol's production request, from its message.
+func approvedSHA7(t *testing.T, out string) string {
+	t.Helper()
+	m := regexp.MustCompile("Approve deploying `([0-9a-f]{7})` of acme/shop to \\*production\\*").FindStringSubmatch(out)
+	if m == nil {
+		t.Fatal("no approval request for production in the transcript")
+	}
+	return m[1]
 }
