@@ -52,6 +52,7 @@ type e2e struct {
 	root       string // staging's deploy path on the sshd
 	verifier   note.Verifier
 	opts       e2eOptions
+	listen     string // the config's listen address
 	sshdPort   int
 	sshdUser   string
 
@@ -131,7 +132,11 @@ func (e *e2e) writeConfig(t *testing.T, extra string) {
 	if extra != "" {
 		extra = "        " + strings.ReplaceAll(strings.TrimSpace(extra), "\n", "\n        ") + "\n"
 	}
-	yaml := fmt.Sprintf(`listen: "127.0.0.1:0"
+	listen := e.listen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	yaml := fmt.Sprintf(`listen: %q
 public_url: %s
 database: tollgate.db
 audit:
@@ -164,7 +169,7 @@ repositories:
           command: ./bin/health
           interval: 100ms
         environment_url: %s
-%s%s`, e2ePublic, e.gh.APIURL(), e.gh.URL(), e.gh.AppID(), e2eSecret, e2eRepo, e.sshdPort, e.sshdUser, e.root, e2eEnvURL, hooks, extra)
+%s%s`, listen, e2ePublic, e.gh.APIURL(), e.gh.URL(), e.gh.AppID(), e2eSecret, e2eRepo, e.sshdPort, e.sshdUser, e.root, e2eEnvURL, hooks, extra)
 	writeTestFile(t, e.configPath, yaml)
 }
 
