@@ -1,0 +1,166 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/audit"
+)
+
+// validRequestID is the shape of a request id in a URL.
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+
+// maxLogShown bounds how much of a deployment log the page shows (its end).
+const maxLogShown = 256 << 10
+
+// maxManifestShown bounds the manifest lines listed; the digest covers all.
+const maxManifestShown = 500
+
+// manifestPrefix marks the manifest lines deploy writes into the log.
+const manifestPrefix = "[manifest] "
+
+// deploymentView is what the deployment page renders. It holds no
+// secret: the approval nonce and integration bookkeeping of the request
+// are not shown, and the log was redacted by deploy when written.
+type deploymentView struct {
+	R              bot.Request
+	ValidApprovals int
+	Servers        []serverSteps
+	Manifest       manifestView
+	Log            string
+	LogTruncated   bool
+	Entries        []entryView
+}
+
+// serverSteps is one server's steps, in order, with their total.
+type serverSteps struct {
+	Server string
+	Steps  []bot.DeployStep
+	Total  time.Duration
+	OK     bool
+}
+
+// manifestView is the file manifest: deploy's summary line, the entries
+// (type, mode, size, SHA-256, path), and how many were not listed.
+type manifestView struct {
+	Summary string
+	Lines   []string
+	More    int
+}
+
+// entryView is one audit entry with its inclusion proof, as
+// `tollgate audit prove` prints it, or why there is none yet.
+type entryView struct {
+	E         audit.Entry
+	Proof     string
+	ProofNote string
+}
+
+// deploymentPage is GET /deployments/{id}.
+func (h *Handler) deploymentPage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	if !validRequestID.MatchString(id) {
+		h.message(w, r, http.StatusNotFound, "Not found", "There is no deployment request with that id.")
+		return
+	}
+	req, err := h.cfg.Requests.Request(ctx, id)
+	if errors.Is(err, bot.ErrNotFound) {
+		h.message(w, r, http.StatusNotFound, "Not found", "There is no deployment request "+id+".")
+		return
+	}
+	if err != nil {
+		h.internalError(w, r, "read request "+id, err)
+		return
+	}
+	v := &deploymentView{R: req, ValidApprovals: len(req.ValidApprovals(h.now()))}
+	if req.Result != nil {
+		v.Servers = groupSteps(req.Result.Steps)
+	}
+	if h.cfg.DeployLog != nil {
+		data, err := h.cfg.DeployLog(ctx, id)
+		if err != nil {
+			h.internalError(w, r, "read the deployment log of "+id, err)
+			return
+		}
+		v.Manifest, v.Log, v.LogTruncated = splitLog(data)
+	}
+	entries, err := h.cfg.AuditEntries(ctx, id)
+	if err != nil {
+		h.internalError(w, r, "read the audit entries of "+id, err)
+		return
+	}
+	for _, e := range entries {
+		ev := entryView{E: e}
+		p, err := h.cfg.Audit.ProveInclusion(ctx, e.Seq)
+		switch {
+		case errors.Is(err, audit.ErrNotCovered):
+			ev.ProofNote = "No signed checkpoint covers this entry yet; its proof is available after the next checkpoint."
+		case err != nil:
+			h.internalError(w, r, "prove audit entry "+itoa(e.Seq), err)
+			return
+		default:
+			text, err := p.Format()
+			if err != nil {
+				h.internalError(w, r, "format the proof of audit entry "+itoa(e.Seq), err)
+				return
+			}
+			ev.Proof = string(text)
+		}
+		v.Entries = append(v.Entries, ev)
+	}
+	h.render(w, r, http.StatusOK, "deployment", pageData{Title: req.Repo + " → " + req.Environment + " · " + req.ID, Deployment: v})
+}
+
+// groupSteps orders steps by server, keeping each server's step order.
+func groupSteps(steps []bot.DeployStep) []serverSteps {
+	idx := map[string]int{}
+	var out []serverSteps
+	for _, s := range steps {
+		i, ok := idx[s.Server]
+		if !ok {
+			i = len(out)
+			idx[s.Server] = i
+			out = append(out, serverSteps{Server: s.Server, OK: true})
+		}
+		out[i].Steps = append(out[i].Steps, s)
+		out[i].Total += s.Duration
+		out[i].OK = out[i].OK && s.OK
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Server < out[j].Server })
+	return out
+}
+
+// splitLog separates the manifest deploy appends to the log from the rest
+// (step and hook output), keeping the end of the rest when it is long.
+func splitLog(data []byte) (m manifestView, rest string, truncated bool) {
+	var other strings.Builder
+	first := true
+	for line := range strings.SplitSeq(string(data), "\n") {
+		body, isManifest := strings.CutPrefix(line, manifestPrefix)
+		switch {
+		case !isManifest:
+			other.WriteString(line)
+			other.WriteByte('\n')
+		case first:
+			m.Summary, first = body, false
+		case len(m.Lines) < maxManifestShown:
+			m.Lines = append(m.Lines, body)
+		default:
+			m.More++
+		}
+	}
+	rest = strings.TrimRight(other.String(), "\n")
+	if len(rest) > maxLogShown {
+		rest, truncated = rest[len(rest)-maxLogShown:], true
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			rest = rest[i+1:] // start at a whole line
+		}
+	}
+	return m, rest, truncated
+}

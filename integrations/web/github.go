@@ -1,0 +1,154 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/google/go-github/v60/github"
+)
+
+// Who may see the pages: an active member of github.org (any role), or an
+// active member of one of the teams.auditors teams. Every page is
+// read-only, so there is one level of access; the auditors role is shown
+// in the header so an auditor's session is recognisable. GitHub teams hold
+// only organisation members, so in practice the team check labels people
+// rather than admitting extra ones; it also admits auditors when the org
+// membership answer is hidden from the token but the team's is not.
+
+// errNoAccess means GitHub answered and the account may not see the pages
+// (not a member, or the token was refused).
+var errNoAccess = errors.New("not an active member of the organisation or an auditors team")
+
+// Roles a viewer may have.
+const (
+	RoleMember  = "member"
+	RoleAuditor = "auditor"
+)
+
+type githubAccount struct {
+	login string
+	id    int64
+}
+
+// exchange trades an authorization code and its PKCE verifier for a user
+// token. The token is kept only in the session table, never logged.
+func (h *Handler) exchange(ctx context.Context, code, verifier string) (string, error) {
+	if code == "" {
+		return "", errors.New("callback without a code")
+	}
+	form := url.Values{"client_id": {h.cfg.OAuth.ClientID}, "client_secret": {h.cfg.OAuth.ClientSecret},
+		"code": {code}, "redirect_uri": {h.callbackURL()}, "code_verifier": {verifier}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, withSlash(h.cfg.OAuth.WebURL)+"login/oauth/access_token",
+		strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", fmt.Errorf("building the token request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := h.cfg.OAuth.HTTPClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("exchanging the OAuth code: %w", err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&tok); err != nil {
+		return "", fmt.Errorf("decoding the token answer (HTTP %d): %w", resp.StatusCode, err)
+	}
+	if tok.AccessToken == "" {
+		return "", fmt.Errorf("GitHub refused the OAuth code: %s (%s)", tok.Error, tok.Description)
+	}
+	return tok.AccessToken, nil
+}
+
+// client is a GitHub API client acting as the user.
+func (h *Handler) client(token string) (*github.Client, error) {
+	gh := github.NewClient(h.cfg.OAuth.HTTPClient).WithAuthToken(token)
+	base, err := url.Parse(withSlash(h.cfg.OAuth.APIURL))
+	if err != nil {
+		return nil, fmt.Errorf("GitHub API URL %q: %w", h.cfg.OAuth.APIURL, err)
+	}
+	gh.BaseURL = base
+	return gh, nil
+}
+
+// user reads GET /user with the user's token.
+func (h *Handler) user(ctx context.Context, token string) (githubAccount, error) {
+	gh, err := h.client(token)
+	if err != nil {
+		return githubAccount{}, err
+	}
+	u, _, err := gh.Users.Get(ctx, "")
+	if err != nil {
+		return githubAccount{}, fmt.Errorf("reading GET /user: %w", err)
+	}
+	if u.GetID() == 0 || u.GetLogin() == "" {
+		return githubAccount{}, errors.New("GET /user returned no login or id")
+	}
+	return githubAccount{login: u.GetLogin(), id: u.GetID()}, nil
+}
+
+// access returns the viewer's role, or errNoAccess. It asks with the
+// user's own token: GET /user/memberships/orgs/{org} (state active), then
+// GET /orgs/{org}/teams/{slug}/memberships/{login} for each auditors team.
+// Any other failure is an error, and the caller shows no page.
+func (h *Handler) access(ctx context.Context, token, login string) (string, error) {
+	gh, err := h.client(token)
+	if err != nil {
+		return "", err
+	}
+	org := h.cfg.OAuth.Org
+	role := ""
+	m, resp, err := gh.Organizations.GetOrgMembership(ctx, "", org)
+	switch {
+	case err == nil && m.GetState() == "active":
+		role = RoleMember
+	case err == nil || refusedOrMissing(err, resp):
+	case unauthorized(resp):
+		return "", errNoAccess
+	default:
+		return "", fmt.Errorf("reading %s's membership of %s: %w", login, org, err)
+	}
+	for _, slug := range h.cfg.OAuth.AuditorTeams {
+		m, resp, err := gh.Teams.GetTeamMembershipBySlug(ctx, org, slug, login)
+		switch {
+		case err == nil && m.GetState() == "active":
+			return RoleAuditor, nil
+		case err == nil || refusedOrMissing(err, resp):
+		case unauthorized(resp):
+			return "", errNoAccess
+		default:
+			return "", fmt.Errorf("reading %s's membership of team %s/%s: %w", login, org, slug, err)
+		}
+	}
+	if role == "" {
+		return "", errNoAccess
+	}
+	return role, nil
+}
+
+// refusedOrMissing is GitHub's "not a member" (404) or "you may not see
+// this" (403): either way, no access through this check.
+// A rate limit (also a 403) is neither: it is an error.
+func refusedOrMissing(err error, resp *github.Response) bool {
+	var rate *github.RateLimitError
+	var abuse *github.AbuseRateLimitError
+	if errors.As(err, &rate) || errors.As(err, &abuse) {
+		return false
+	}
+	return resp != nil && (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusForbidden)
+}
+
+// unauthorized is a token GitHub no longer accepts (expired or revoked).
+func unauthorized(resp *github.Response) bool {
+	return resp != nil && resp.StatusCode == http.StatusUnauthorized
+}

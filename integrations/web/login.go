@@ -1,0 +1,240 @@
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// loginTTL is how long a started sign-in may take at GitHub.
+const loginTTL = 10 * time.Minute
+
+// maxPendingLogins bounds sign-ins in progress, so anonymous /login
+// requests cannot grow memory without limit.
+const maxPendingLogins = 2000
+
+// defaultNext is where a sign-in without a next page lands.
+const defaultNext = PathEnvironments
+
+// pendingLogin is one started OAuth web flow, keyed by its state.
+type pendingLogin struct {
+	verifier string // PKCE code verifier
+	next     string // local page to return to
+	expires  time.Time
+}
+
+// pendingLogins holds started sign-ins; each state is used once.
+type pendingLogins struct {
+	mu      sync.Mutex
+	byState map[string]pendingLogin
+}
+
+func newPendingLogins() *pendingLogins {
+	return &pendingLogins{byState: map[string]pendingLogin{}}
+}
+
+var errTooManyLogins = errors.New("too many sign-ins in progress")
+
+func (p *pendingLogins) put(state string, l pendingLogin, now time.Time) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.byState) >= maxPendingLogins {
+		for k, v := range p.byState {
+			if !now.Before(v.expires) {
+				delete(p.byState, k)
+			}
+		}
+	}
+	if len(p.byState) >= maxPendingLogins {
+		return errTooManyLogins
+	}
+	p.byState[state] = l
+	return nil
+}
+
+// take removes and returns the sign-in of state when it has not expired.
+func (p *pendingLogins) take(state string, now time.Time) (pendingLogin, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l, ok := p.byState[state]
+	delete(p.byState, state)
+	return l, ok && now.Before(l.expires)
+}
+
+// safeNext returns next when it is a path on this site, else defaultNext:
+// no scheme, no host, no protocol-relative "//" or "/\" (browsers treat a
+// backslash as a slash), no control characters. This is what keeps the
+// login from being an open redirect.
+func safeNext(next string) string {
+	if next == "" || next[0] != '/' || len(next) > 2048 {
+		return defaultNext
+	}
+	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
+		return defaultNext
+	}
+	for _, c := range next {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return defaultNext
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") {
+		return defaultNext
+	}
+	if strings.HasPrefix(u.Path, PathLogin) || u.Path == PathLogout {
+		return defaultNext
+	}
+	return next
+}
+
+// login starts the GitHub OAuth web flow: a fresh state (also set in a
+// cookie, binding the flow to this browser) and a PKCE S256 challenge.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.URL.Query().Get("next"))
+	now := h.now()
+	if _, err := h.sessions.get(cookieValue(r, sessionCookie(h.secure)), now); err == nil {
+		http.Redirect(w, r, next, http.StatusFound)
+		return
+	}
+	state, verifier := newSecret(), newSecret()
+	if err := h.logins.put(state, pendingLogin{verifier: verifier, next: next, expires: now.Add(loginTTL)}, now); err != nil {
+		h.log.WarnContext(r.Context(), "web login refused", "err", err)
+		h.message(w, r, http.StatusServiceUnavailable, "Too many sign-ins", "Too many sign-ins are in progress. Try again in a few minutes.")
+		return
+	}
+	h.setCookie(w, loginCookie(h.secure), state, loginTTL)
+	sum := sha256.Sum256([]byte(verifier))
+	q := url.Values{
+		"client_id":             {h.cfg.OAuth.ClientID},
+		"redirect_uri":          {h.callbackURL()},
+		"state":                 {state},
+		"code_challenge":        {base64.RawURLEncoding.EncodeToString(sum[:])},
+		"code_challenge_method": {"S256"},
+		"scope":                 {"read:org"}, // OAuth Apps need it for the membership check; GitHub Apps ignore it
+		"allow_signup":          {"false"},
+	}
+	http.Redirect(w, r, withSlash(h.cfg.OAuth.WebURL)+"login/oauth/authorize?"+q.Encode(), http.StatusFound)
+}
+
+func (h *Handler) callbackURL() string { return h.public.String() + PathCallback }
+
+// callback finishes the flow: the state must match this browser's cookie
+// and a flow started here; the code is exchanged with its verifier; the
+// account must be an active org member or auditor. Only then is a session
+// created.
+func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	cookie := cookieValue(r, loginCookie(h.secure))
+	h.clearCookie(w, loginCookie(h.secure))
+	if e := q.Get("error"); e != "" {
+		h.message(w, r, http.StatusForbidden, "Not signed in",
+			"GitHub did not sign you in ("+e+"). You can try again.")
+		return
+	}
+	state := q.Get("state")
+	if state == "" || cookie == "" || subtle.ConstantTimeCompare([]byte(state), []byte(cookie)) != 1 {
+		h.message(w, r, http.StatusBadRequest, "Sign-in not recognised",
+			"This sign-in was not started in this browser, or it was already used. Start again.")
+		return
+	}
+	pending, ok := h.logins.take(state, h.now())
+	if !ok {
+		h.message(w, r, http.StatusBadRequest, "Sign-in expired", "This sign-in expired or was already used. Start again.")
+		return
+	}
+	token, err := h.exchange(ctx, q.Get("code"), pending.verifier)
+	if err != nil {
+		h.log.WarnContext(ctx, "web login: code exchange failed", "err", err)
+		h.message(w, r, http.StatusBadGateway, "Not signed in", "GitHub did not accept the sign-in. Start again.")
+		return
+	}
+	acct, err := h.user(ctx, token)
+	if err != nil {
+		h.log.WarnContext(ctx, "web login: reading the GitHub user failed", "err", err)
+		h.message(w, r, http.StatusBadGateway, "Not signed in", "Could not read your GitHub account. Start again.")
+		return
+	}
+	role, err := h.access(ctx, token, acct.login)
+	if errors.Is(err, errNoAccess) {
+		h.log.InfoContext(ctx, "web login refused: not an org member or auditor", "login", acct.login, "org", h.cfg.OAuth.Org)
+		h.message(w, r, http.StatusForbidden, "No access",
+			"@"+acct.login+" is not an active member of the "+h.cfg.OAuth.Org+" organisation, so Tollgate's pages are not open to this account.")
+		return
+	}
+	if err != nil {
+		h.log.ErrorContext(ctx, "web login: membership check failed", "login", acct.login, "err", err)
+		h.message(w, r, http.StatusServiceUnavailable, "Could not check access",
+			"Could not confirm your membership with GitHub. Try again shortly.")
+		return
+	}
+	now := h.now()
+	id := h.sessions.create(session{login: acct.login, githubID: acct.id, role: role, token: token,
+		created: now, lastSeen: now, checkedAt: now})
+	h.setCookie(w, sessionCookie(h.secure), id, h.cfg.SessionMax)
+	h.log.InfoContext(ctx, "web login", "login", acct.login, "role", role)
+	http.Redirect(w, r, pending.next, http.StatusFound)
+}
+
+// recheck re-confirms the viewer's access with GitHub every RecheckEvery,
+// so someone removed from the organisation loses the pages within that
+// time. It fails closed: an answer it cannot get shows no page.
+func (h *Handler) recheck(ctx context.Context, w http.ResponseWriter, r *http.Request, s *session) bool {
+	now := h.now()
+	if now.Sub(s.checkedAt) < h.cfg.RecheckEvery {
+		return true
+	}
+	role, err := h.access(ctx, s.token, s.login)
+	if errors.Is(err, errNoAccess) {
+		h.sessions.delete(s.key)
+		h.clearCookie(w, sessionCookie(h.secure))
+		h.log.InfoContext(ctx, "web session ended: access withdrawn", "login", s.login)
+		h.message(w, r, http.StatusForbidden, "No access",
+			"@"+s.login+" no longer has access to Tollgate's pages (not an active member of "+h.cfg.OAuth.Org+", or the GitHub sign-in was revoked).")
+		return false
+	}
+	if err != nil {
+		h.log.ErrorContext(ctx, "web session: membership re-check failed", "login", s.login, "err", err)
+		h.message(w, r, http.StatusServiceUnavailable, "Could not check access",
+			"Could not confirm your membership with GitHub. Try again shortly.")
+		return false
+	}
+	h.sessions.markChecked(s.key, role, now)
+	s.role, s.checkedAt = role, now
+	return true
+}
+
+// logoutForm shows a button that signs out (POST, so a link on another
+// site cannot sign anyone out).
+func (h *Handler) logoutForm(w http.ResponseWriter, r *http.Request) {
+	h.render(w, r, http.StatusOK, "logout", pageData{Title: "Sign out"})
+}
+
+// logout ends the session. A cross-site POST is refused: SameSite=Lax
+// already keeps the cookie off it, and the Origin check says so plainly.
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	if o := r.Header.Get("Origin"); o != "" && o != "null" && o != h.public.Scheme+"://"+h.public.Host {
+		h.message(w, r, http.StatusForbidden, "Refused", "Sign out from Tollgate's own pages.")
+		return
+	}
+	if v := cookieValue(r, sessionCookie(h.secure)); v != "" {
+		h.sessions.delete(keyOf(v))
+	}
+	h.clearCookie(w, sessionCookie(h.secure))
+	h.render(w, r, http.StatusOK, "message", pageData{Title: "Signed out",
+		Message: "You are signed out of Tollgate.", Link: PathLogin, LinkText: "Sign in again"})
+}
+
+func withSlash(u string) string {
+	if strings.HasSuffix(u, "/") {
+		return u
+	}
+	return u + "/"
+}

@@ -1,0 +1,195 @@
+package web
+
+import (
+	"context"
+	"html"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/store/audit"
+)
+
+func checkSecurityHeaders(t *testing.T, resp *http.Response) {
+	t.Helper()
+	want := map[string]string{
+		"Content-Security-Policy": contentSecurityPolicy,
+		"X-Content-Type-Options":  "nosniff",
+		"Referrer-Policy":         "same-origin",
+		"Cache-Control":           "no-store",
+	}
+	for k, v := range want {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("%s: %q, want %q", k, got, v)
+		}
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, d := range []string{"default-src 'none'", "frame-ancestors 'none'", "img-src 'self' data:"} {
+		if !strings.Contains(csp, d) {
+			t.Errorf("CSP %q lacks %q", csp, d)
+		}
+	}
+}
+
+func TestDeploymentPageShowsTheWholeStory(t *testing.T) {
+	hs := newHarness(t)
+	resp, body := hs.signIn("alice").get(hs.srv.URL + "/deployments/" + testRequestID)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	checkSecurityHeaders(t, resp)
+	if ct := resp.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	t.Run("request", func(t *testing.T) {
+		mustContain(t, body, "acme/shop → production", `id="state">succeeded`, testSHA, "release 1.4", "OPS-12", "slack")
+	})
+	t.Run("policy checks with outcomes", func(t *testing.T) {
+		mustContain(t, body, "deployer_team", "alice is in acme/deployers", `class="pass">pass`,
+			"ticket", `class="skipped">skipped`, "no ticket pattern configured")
+	})
+	t.Run("approvals with who and when", func(t *testing.T) {
+		at := hs.clock.Now().Add(2 * time.Minute).UTC().Format("2006-01-02 15:04:05 UTC")
+		mustContain(t, body, "1 valid of 1 required", "<td>bob</td><td>"+at+"</td>")
+	})
+	t.Run("steps per server with timings", func(t *testing.T) {
+		i1, i2 := strings.Index(body, "<h3>web-1"), strings.Index(body, "<h3>web-2")
+		if i1 < 0 || i2 < 0 || i1 > i2 {
+			t.Fatalf("want web-1 then web-2 step tables")
+		}
+		web1 := body[i1:i2]
+		mustContain(t, web1, "<td>upload</td><td>1.2s</td>", "<td>before_switch</td><td>1.5s</td>", "<td>switch</td><td>12ms</td>", "2.71s")
+		mustContain(t, body[i2:], "<td>health_check</td><td>41ms</td>")
+	})
+	t.Run("hook output and manifest", func(t *testing.T) {
+		mustContain(t, body, "migrated 3 tables", "health check: HTTP 200 in 41ms",
+			"release 20260105T101500Z-3f9c2a1, 2 entries, sha256:9d1c0ffee", "bin/migrate", "2 (2168 bytes)")
+		if strings.Contains(body, "[manifest]") {
+			t.Error("manifest lines are shown raw in the log instead of in the manifest section")
+		}
+	})
+	t.Run("audit entries with inclusion proofs", func(t *testing.T) {
+		mustContain(t, body, "request.created", "policy.decided", "approval.granted", "deploy.finished",
+			"tollgate audit inclusion proof v1", `subject &#34;`+testRequestID+`&#34;`, "proof-hashes",
+			"No signed checkpoint covers this entry yet") // the duplicate appended after the checkpoint
+		if n := strings.Count(body, "tollgate audit inclusion proof v1"); n != 5 {
+			t.Errorf("%d proofs, want one per covered entry (5)", n)
+		}
+	})
+	t.Run("no secret", func(t *testing.T) {
+		mustNotContain(t, body, testNonce, hs.secret, "ghu_", "1700000000.000100")
+	})
+}
+
+func TestDeploymentPageProofsCheckOffline(t *testing.T) {
+	hs := newHarness(t)
+	_, body := hs.signIn("alice").get(hs.srv.URL + "/deployments/" + testRequestID)
+	// The proof text on the page is what `tollgate audit prove` prints:
+	// it must parse and verify with the public key alone.
+	start := strings.Index(body, `<pre class="proof">`)
+	if start < 0 {
+		t.Fatal("no proof on the page")
+	}
+	text := body[start+len(`<pre class="proof">`):]
+	text = text[:strings.Index(text, "</pre>")]
+	p, err := parseProofHTML(text)
+	if err != nil {
+		t.Fatalf("parsing the page's proof: %v", err)
+	}
+	if _, err := checkProof(hs, p); err != nil {
+		t.Errorf("the page's proof does not verify: %v", err)
+	}
+}
+
+func TestDeploymentPageNotFound(t *testing.T) {
+	hs := newHarness(t)
+	b := hs.signIn("alice")
+	for _, path := range []string{"/deployments/r-nothere", "/deployments/..%2fetc", "/deployments/" + strings.Repeat("a", 65)} {
+		resp, body := b.get(hs.srv.URL + path)
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: status %d, want 404", path, resp.StatusCode)
+		}
+		if resp.StatusCode == http.StatusNotFound {
+			checkSecurityHeaders(t, resp)
+			mustContain(t, body, "Not found")
+		}
+	}
+}
+
+func TestAuditPage(t *testing.T) {
+	hs := newHarness(t)
+	b := hs.signIn("bob")
+	resp, body := b.get(hs.srv.URL + "/audit")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	checkSecurityHeaders(t, resp)
+	mustContain(t, body, "verified</span> all 7 entries and 1 signed checkpoints", "2 newest entries are not yet covered",
+		"<dt>Tree size</dt><dd>5</dd>", "lock.acquired", `<a href="/deployments/`+testRequestID+`">`, "(7 of 7)")
+	if i, j := strings.Index(body, "lock.acquired"), strings.Index(body, "request.created"); i > j {
+		t.Error("entries are not newest first")
+	}
+
+	t.Run("verification runs at most every 10 minutes", func(t *testing.T) {
+		b.get(hs.srv.URL + "/audit")
+		if runs := hs.h.verifier.runs; runs != 1 {
+			t.Errorf("verify ran %d times for two views, want 1", runs)
+		}
+		hs.clock.Advance(11 * time.Minute)
+		b.get(hs.srv.URL + "/audit")
+		if runs := hs.h.verifier.runs; runs != 2 {
+			t.Errorf("verify ran %d times after the period, want 2", runs)
+		}
+	})
+	t.Run("tampering is shown", func(t *testing.T) {
+		ctx := context.Background()
+		if _, err := hs.st.DB().ExecContext(ctx, `DROP TRIGGER audit_entries_no_update`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hs.st.DB().ExecContext(ctx, `UPDATE audit_entries SET actor = 'mallory' WHERE seq = 2`); err != nil {
+			t.Fatal(err)
+		}
+		hs.clock.Advance(11 * time.Minute)
+		_, body := b.get(hs.srv.URL + "/audit")
+		mustContain(t, body, "tampering found", "entry seq 2")
+	})
+}
+
+func TestEnvironmentsPage(t *testing.T) {
+	hs := newHarness(t)
+	resp, body := hs.signIn("alice").get(hs.srv.URL + "/environments")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	checkSecurityHeaders(t, resp)
+	prod := section(t, body, `id="env-production"`)
+	mustContain(t, prod, "production</span>", "3f9c2a1d5e8b", `<a href="/deployments/`+testRequestID+`">`,
+		"release <code>20260105T101500Z-3f9c2a1</code>", "frozen", "Freeze year-end", "in force", "acme/approvers (1 required)")
+	staging := section(t, body, `id="env-staging"`)
+	mustContain(t, staging, "locked</span>", "locked by bob", "load testing until noon", "nothing deployed yet")
+	mustNotContain(t, staging, "frozen")
+}
+
+// section returns body from marker to the end of its card.
+func section(t *testing.T, body, marker string) string {
+	t.Helper()
+	i := strings.Index(body, marker)
+	if i < 0 {
+		t.Fatalf("page lacks %s", marker)
+	}
+	rest := body[i:]
+	if j := strings.Index(rest, `<div class="card env"`); j > 0 {
+		rest = rest[:j]
+	}
+	return rest
+}
+
+// parseProofHTML reads a proof as the page shows it (HTML-escaped).
+func parseProofHTML(s string) (audit.InclusionProof, error) {
+	return audit.ParseInclusionProof([]byte(html.UnescapeString(s)))
+}
+
+func checkProof(hs *harness, p audit.InclusionProof) (audit.Checkpoint, error) {
+	return audit.CheckInclusionProof(p, hs.verifier)
+}
