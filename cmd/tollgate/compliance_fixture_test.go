@@ -20,10 +20,11 @@ import (
 // complianceFixture is a fake GitHub with org acme and the app installed,
 // an audit log in a temp dir, and a tollgate.yml pointing at both.
 type complianceFixture struct {
-	gh     *githubtest.Server
-	log    audittest.Fixture
-	dir    string
-	config string
+	gh           *githubtest.Server
+	installation int64
+	log          audittest.Fixture
+	dir          string
+	config       string
 }
 
 const anchorRepo = "acme/audit-anchors"
@@ -32,10 +33,10 @@ func newComplianceFixture(t *testing.T, entries, every int) *complianceFixture {
 	t.Helper()
 	gh := githubtest.New()
 	t.Cleanup(gh.Close)
-	gh.AddInstallation("acme")
+	inst := gh.AddInstallation("acme")
 	gh.AddRepo(anchorRepo)
 	gh.SetFile(anchorRepo, "main", "README.md", []byte("audit anchors\n"))
-	f := &complianceFixture{gh: gh, log: audittest.Build(t, entries, every)}
+	f := &complianceFixture{gh: gh, installation: inst, log: audittest.Build(t, entries, every)}
 	f.dir = filepath.Dir(f.log.Path)
 	writeFile(t, filepath.Join(f.dir, "app.pem"), gh.AppPrivateKeyPEM(), 0o600)
 	return f
@@ -56,6 +57,8 @@ github:
   app_id: %d
   private_key_file: app.pem
   webhook_secret: test-secret
+  oauth_client_id: test-client
+  oauth_client_secret: test-client-secret
   org: acme
 %s
 repositories:

@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/deploy/sshdtest"
+	"github.com/tollgate-dev/tollgate/integrations/githubtest"
+	"github.com/tollgate-dev/tollgate/integrations/slacktest"
+	"github.com/tollgate-dev/tollgate/store"
+	"github.com/tollgate-dev/tollgate/store/audit/audittest"
+)
+
+// doctorWorld is a healthy installation: fake GitHub and Slack, a real
+// sshd, a database with a signed access review; each test plants one problem.
+type doctorWorld struct {
+	*complianceFixture
+	slack      *slacktest.Server
+	sshd       *sshdtest.Server
+	keyFile    string
+	knownHosts string
+	opts       doctorOptions
+}
+
+// doctorOptions shape the config a case writes.
+type doctorOptions struct {
+	slackToken        string
+	requiredApprovals int
+	stagingSharesKey  bool
+}
+
+func newSSHKeyFile(t *testing.T, path string) ssh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, pem.EncodeToMemory(block), 0o600)
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
+}
+
+func newDoctorWorld(t *testing.T) *doctorWorld {
+	t.Helper()
+	w := &doctorWorld{complianceFixture: newComplianceFixture(t, 20, 10), opts: doctorOptions{requiredApprovals: 1}}
+	gh := w.gh
+	gh.SetOrgTwoFactorRequired("acme", true)
+	gh.AddRepo("acme/shop")
+	gh.AddCommit("acme/shop", "main", strings.Repeat("a", 40))
+	gh.SetBranchProtection("acme/shop", "main", githubtest.BranchProtection{RequiredApprovingReviews: 1, EnforceAdmins: true})
+	gh.SetBranchProtection(anchorRepo, "main", githubtest.BranchProtection{EnforceAdmins: true})
+	gh.SetTeamMember("acme", "security", "frank", "")
+
+	w.slack = slacktest.New(slacktest.Options{})
+	t.Cleanup(w.slack.Close)
+	w.opts.slackToken = w.slack.BotToken()
+
+	w.keyFile = filepath.Join(w.dir, "production_ed25519")
+	signer := newSSHKeyFile(t, w.keyFile)
+	w.sshd = sshdtest.Start(t, signer.PublicKey())
+	w.knownHosts = filepath.Join(w.dir, "known_hosts_production")
+	sshdtest.WriteKnownHosts(t, w.knownHosts, w.sshd)
+
+	ctx := testCtx(t)
+	st, err := store.Open(ctx, w.log.Path, store.Options{Signer: w.log.Keys.Signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	r := bot.AccessReview{ID: "ar-1", TakenAt: now.Add(-time.Hour), TakenBy: "frank", Digest: "d",
+		Outcome: bot.AccessNoChanges, SignedOffBy: bot.Identity{Login: "frank", GitHubID: 6}, SignedOffAt: now.Add(-time.Hour)}
+	if err := st.SaveAccessReview(ctx, r, bot.AuditEvent{Actor: "frank", Action: bot.ActionAccessReviewSignedOff, Subject: r.ID}); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// write writes the config for the world's current options.
+func (w *doctorWorld) write(t *testing.T) {
+	t.Helper()
+	env := func(name string, production bool, approvals int) string {
+		return fmt.Sprintf(`      %s:
+        production: %v
+        deployers: [deployers]
+        approvers: [approvers]
+        required_approvals: %d
+        branches: [main]
+        servers:
+          - host: %s
+            port: %d
+            user: %s
+        ssh:
+          private_key_file: %s
+          known_hosts_file: %s
+        path: /srv/shop-%s
+`, name, production, approvals, w.sshd.Host, w.sshd.Port, w.sshd.User, filepath.Base(w.keyFile), filepath.Base(w.knownHosts), name)
+	}
+	repos := "  acme/shop:\n    environments:\n" + env("production", true, w.opts.requiredApprovals)
+	if w.opts.stagingSharesKey {
+		// A copy of production's key under another name: Load cannot see it, doctor compares contents.
+		b, err := os.ReadFile(w.keyFile)
+		must(t, err)
+		writeFile(t, filepath.Join(w.dir, "staging_ed25519"), b, 0o600)
+		repos += strings.Replace(env("staging", false, 0), filepath.Base(w.keyFile), "staging_ed25519", 1)
+	}
+	top := fmt.Sprintf(`slack:
+  api_url: %s
+  bot_token: %s
+  signing_secret: slack-signing-secret
+  channel: C0DEPLOYS01
+teams:
+  admins: [admins]
+  access_reviewers: [security]`, w.slack.APIURL(), w.opts.slackToken)
+	w.writeConfig(t, top, repos)
+}
+
+func TestDoctorHealthyInstallation(t *testing.T) {
+	w := newDoctorWorld(t)
+	w.write(t)
+	code, out, errOut := runCLI(t, "doctor", "--config", w.config)
+	if code != exitOK || strings.Contains(out, "✗") || !strings.Contains(out, "checks passed") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"\nauthentication\n", "\npermissions\n", "\naudit\n", "\nchange management\n", "\nenvironment isolation\n",
+		"✓ two-factor authentication: acme requires it",
+		"✓ branch protection of acme/shop main: protected",
+		"✓ branch protection of acme/audit-anchors main: protected",
+		"host key pinned and matching",
+		"✓ GitHub App permissions",
+		"✓ Slack bot token",
+		"✓ audit log: 21 entries and 2 checkpoints verify",
+		"✓ access review: ar-1 signed off by frank",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("healthy output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
+	cases := []struct {
+		name     string
+		plant    func(t *testing.T, w *doctorWorld)
+		want     string // in the ✗ line
+		wantFix  string // in the fix line under it
+		cascades bool   // the problem stops later checks of the same kind: do not count ✗ lines
+	}{
+		{name: "SSH key readable by others",
+			plant: func(t *testing.T, w *doctorWorld) { must(t, os.Chmod(w.keyFile, 0o644)) },
+			want:  "SSH key of acme/shop/production permissions: ", wantFix: "chmod 600 "},
+		{name: "audit key readable by others",
+			plant: func(t *testing.T, w *doctorWorld) { must(t, os.Chmod(w.log.Keys.PrivateKeyFile, 0o640)) },
+			want:  "audit signing key permissions:", wantFix: "chmod 600 "},
+		{name: "production needs no approval",
+			plant: func(t *testing.T, w *doctorWorld) { w.opts.requiredApprovals = 0 },
+			want:  "approval before production deploys on acme/shop/production: required_approvals is 0", wantFix: "set required_approvals: 1"},
+		{name: "two environments share an SSH key",
+			plant: func(t *testing.T, w *doctorWorld) { w.opts.stagingSharesKey = true },
+			want:  "separate SSH keys: acme/shop/production and acme/shop/staging use the same SSH key", wantFix: "generate a key for acme/shop/staging"},
+		{name: "organisation does not require 2FA",
+			plant: func(t *testing.T, w *doctorWorld) { w.gh.SetOrgTwoFactorRequired("acme", false) },
+			want:  "two-factor authentication: acme does not require two-factor authentication", wantFix: "Require two-factor authentication"},
+		{name: "deploy branch allows force pushes",
+			plant: func(t *testing.T, w *doctorWorld) {
+				w.gh.SetBranchProtection("acme/shop", "main", githubtest.BranchProtection{RequiredApprovingReviews: 1, AllowForcePushes: true})
+			},
+			want: "branch protection of acme/shop main: force pushes allowed", wantFix: "block force pushes"},
+		{name: "deploy branch needs no review",
+			plant: func(t *testing.T, w *doctorWorld) {
+				w.gh.SetBranchProtection("acme/shop", "main", githubtest.BranchProtection{EnforceAdmins: true})
+			},
+			want: "branch protection of acme/shop main: no approving review required", wantFix: "require a pull request with at least one approving review"},
+		{name: "anchor repository unprotected",
+			plant: func(t *testing.T, w *doctorWorld) { w.gh.RemoveBranchProtection(anchorRepo, "main") },
+			want:  "branch protection of acme/audit-anchors main: not protected", wantFix: "protect main in acme/audit-anchors"},
+		{name: "App not installed", cascades: true,
+			plant: func(t *testing.T, w *doctorWorld) {
+				w.gh.RemoveInstallation(w.installation)
+			},
+			want: "GitHub App installation: the App (id ", wantFix: "install the App on acme"},
+		{name: "App installation suspended", cascades: true,
+			plant: func(t *testing.T, w *doctorWorld) { w.gh.SuspendInstallation(w.installation, true) },
+			want:  "is suspended since", wantFix: "Unsuspend"},
+		{name: "clock a minute off GitHub's",
+			plant: func(t *testing.T, w *doctorWorld) {
+				w.gh.SetClock(func() time.Time { return time.Now().Add(time.Minute) })
+			},
+			want: "clock: this host's clock is -", wantFix: "run NTP"},
+		{name: "clock so far off that GitHub refuses the App's token", cascades: true,
+			plant: func(t *testing.T, w *doctorWorld) {
+				w.gh.SetClock(func() time.Time { return time.Now().Add(10 * time.Minute) })
+			},
+			want: "GitHub App authentication: GitHub refused the App's token", wantFix: "set the clock right first"},
+		{name: "Slack token revoked",
+			plant: func(t *testing.T, w *doctorWorld) { w.opts.slackToken = "xoxb-revoked" },
+			want:  "Slack bot token: auth.test: invalid_auth", wantFix: "reinstall the Slack app"},
+		{name: "server unreachable", cascades: true,
+			plant: func(t *testing.T, w *doctorWorld) { w.sshd.Stop() },
+			want:  "unreachable: dial tcp", wantFix: "check the host name, port and firewall"},
+		{name: "host key not pinned",
+			plant: func(t *testing.T, w *doctorWorld) { writeFile(t, w.knownHosts, nil, 0o644) },
+			want:  "host key not pinned", wantFix: "verify ssh-ed25519 SHA256:"},
+		{name: "host key changed",
+			plant: func(t *testing.T, w *doctorWorld) {
+				other := newSSHKeyFile(t, filepath.Join(w.dir, "impostor"))
+				line := knownhosts.Line([]string{knownhosts.Normalize(w.sshd.Addr())}, other.PublicKey())
+				writeFile(t, w.knownHosts, []byte(line+"\n"), 0o644)
+			},
+			want: "HOST KEY CHANGED", wantFix: "do not deploy"},
+		{name: "login refused",
+			plant: func(t *testing.T, w *doctorWorld) { newSSHKeyFile(t, w.keyFile) },
+			want:  "with key SHA256:", wantFix: "authorized_keys"},
+		{name: "a webhook delivery failed for good",
+			plant: func(t *testing.T, w *doctorWorld) {
+				w.withStore(t, func(ctx context.Context, st *store.Store) {
+					_, err := st.Enqueue(ctx, store.InboxItem{Source: "github", DeliveryID: "d-1", EventType: "push", Payload: []byte("{}")})
+					must(t, err)
+					items, err := st.ClaimDue(ctx, time.Now().Add(time.Minute), 10)
+					must(t, err)
+					must(t, st.MarkFailed(ctx, items[0].ID, errors.New("unknown repository")))
+				})
+			},
+			want: "webhook inbox: 1 deliveries failed for good", wantFix: "redeliver them"},
+		{name: "an emergency review is overdue",
+			plant: func(t *testing.T, w *doctorWorld) {
+				w.withStore(t, func(ctx context.Context, st *store.Store) {
+					at := time.Now().Add(-30 * time.Hour)
+					_, err := st.OpenEmergencyReview(ctx, bot.EmergencyReview{RequestID: "r-late", Repo: "acme/shop", Environment: "production",
+						Deployer: bot.Identity{Login: "erin"}, DeployedAt: at, OpenedAt: at, DueAt: at.Add(24 * time.Hour)},
+						bot.AuditEvent{Actor: "tollgate", Action: bot.ActionEmergencyReviewOpened, Subject: "r-late"})
+					must(t, err)
+				})
+			},
+			want: "emergency change reviews: 1 overdue: r-late (acme/shop production by erin", wantFix: "an approver (not the person who deployed) reviews"},
+		{name: "the last access review is too old",
+			plant: func(t *testing.T, w *doctorWorld) {
+				w.withStore(t, func(ctx context.Context, st *store.Store) {
+					_, err := st.UpdateAccessReview(ctx, "ar-1", func(r *bot.AccessReview) ([]bot.AuditEvent, error) {
+						r.SignedOffAt = time.Now().Add(-100 * 24 * time.Hour)
+						return nil, nil
+					})
+					must(t, err)
+				})
+			},
+			want: "access review: the last signed review ar-1 is 100 days old (interval 90 days)", wantFix: "run `tollgate access-review`"},
+		{name: "the audit log was edited",
+			plant: func(t *testing.T, w *doctorWorld) {
+				db := audittest.OpenRaw(t, w.log.Path)
+				_, err := db.Exec(`DROP TRIGGER audit_entries_no_update; UPDATE audit_entries SET actor = 'mallory' WHERE seq = 3`)
+				must(t, err)
+			},
+			want: "audit log: entry seq 3: leaf hash does not match", wantFix: "treat it as an incident"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newDoctorWorld(t)
+			tc.plant(t, w)
+			w.write(t)
+			code, out, errOut := runCLI(t, "doctor", "--config", w.config, "--timeout", "20s")
+			if code != exitCheckFailed {
+				t.Fatalf("exit %d, want %d\n%s%s", code, exitCheckFailed, out, errOut)
+			}
+			i := strings.Index(out, tc.want)
+			if i < 0 {
+				t.Fatalf("output lacks %q:\n%s", tc.want, out)
+			}
+			rest := out[i:]
+			line, after, _ := strings.Cut(rest, "\n")
+			fixLine, _, _ := strings.Cut(after, "\n")
+			start := strings.LastIndex(out[:i], "\n") + 1
+			if !strings.HasPrefix(out[start:], "  ✗ ") {
+				t.Fatalf("%q is not on a ✗ line:\n%s", line, out)
+			}
+			if !strings.HasPrefix(fixLine, "      fix: ") || !strings.Contains(fixLine, tc.wantFix) {
+				t.Fatalf("fix under %q is %q, want it to contain %q", line, fixLine, tc.wantFix)
+			}
+			if n := strings.Count(out, "  ✗ "); !tc.cascades && n != 1 {
+				t.Fatalf("%d ✗ items, want exactly the planted one:\n%s", n, out)
+			}
+		})
+	}
+}
+
+// withStore runs fn on the world's database.
+func (w *doctorWorld) withStore(t *testing.T, fn func(ctx context.Context, st *store.Store)) {
+	t.Helper()
+	ctx := testCtx(t)
+	st, err := store.Open(ctx, w.log.Path, store.Options{Signer: w.log.Keys.Signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	fn(ctx, st)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
