@@ -297,6 +297,13 @@ func (hs *harness) browser(follow bool) *browser {
 	return &browser{t: hs.t, c: c, follow: follow}
 }
 
+// in returns the browser reporting to t (a subtest).
+func (b *browser) in(t *testing.T) *browser {
+	c := *b
+	c.t = t
+	return &c
+}
+
 // get fetches url and returns the response with its body read.
 func (b *browser) get(url string) (*http.Response, string) {
 	b.t.Helper()

@@ -21,7 +21,7 @@ func TestUnauthenticatedRequestsRedirectToLogin(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := hs.browser(false).get(hs.srv.URL + tt.path)
+			resp, body := hs.browser(false).in(t).get(hs.srv.URL + tt.path)
 			if resp.StatusCode != http.StatusFound {
 				t.Fatalf("status %d, want 302: %s", resp.StatusCode, body)
 			}
@@ -153,7 +153,7 @@ func TestCallbackRefusesForeignOrReusedState(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := tt.b.get(tt.url)
+			resp, body := tt.b.in(t).get(tt.url)
 			if resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusForbidden {
 				t.Errorf("status %d, want 400 or 403: %s", resp.StatusCode, body)
 			}
@@ -183,7 +183,7 @@ func TestOpenRedirectAttemptsLandOnALocalPage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := hs.browser(true)
+			b := hs.browser(true).in(t)
 			resp, _ := b.get(hs.srv.URL + "/login?next=" + url.QueryEscape(tt.next))
 			if got := resp.Request.URL; got.Host != strings.TrimPrefix(hs.srv.URL, "http://") || got.Path != "/environments" {
 				t.Errorf("login with next=%q ended at %s, want /environments here", tt.next, got)
