@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/bot/config"
 )
 
 // demoOptions are the demo command's flags.
@@ -58,7 +60,7 @@ func runDemoStory(ctx context.Context, opts demoOptions, out io.Writer) (err err
 	}
 	defer targets.close()
 	addr := ln.Addr().String()
-	setup := demoSetup{Dir: dir, Listen: addr, PublicURL: "http://" + addr, Fakes: fakes, Targets: targets,
+	setup := demoSetup{Dir: dir, Listen: addr, PublicURL: "http://" + reachable(addr), Fakes: fakes, Targets: targets,
 		SigningSecret: randomSecret()}
 	cfg, warnings, cfgPath, err := writeDemoConfig(setup)
 	if err != nil {
@@ -101,7 +103,7 @@ func runDemoStory(ctx context.Context, opts demoOptions, out io.Writer) (err err
 	st := &demoStory{out: out, base: setup.PublicURL, cfgPath: cfgPath, dir: dir, fakes: fakes, targets: targets,
 		srv: srv, obs: newDemoObserver(out, fakes, srv.store.Audit()), slackSign: setup.SigningSecret,
 		hookKey: fakes.gh.WebhookSecret()}
-	st.intro(len(warnings), opts.DataDir == "")
+	st.intro(warnings, opts.DataDir == "")
 	if err := st.play(ctx); err != nil {
 		return err
 	}
@@ -120,6 +122,19 @@ func runDemoStory(ctx context.Context, opts demoOptions, out io.Writer) (err err
 		st.printf("\nStopping.\n")
 	}
 	return nil
+}
+
+// reachable turns a listen address into one a browser on this machine
+// can open: a wildcard host (":8080") becomes 127.0.0.1.
+func reachable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return addr
 }
 
 // demoDataDir returns the directory the demo keeps everything in and the
@@ -170,12 +185,23 @@ func demoServerPaths(srv *server, t *demoTargets) {
 }
 
 // intro prints who is who and what runs where.
-func (st *demoStory) intro(warnings int, temporary bool) {
+func (st *demoStory) intro(warnings []config.Warning, temporary bool) {
 	st.printf("Tollgate demo: the real server, its real SQLite database and SSH deploys, with GitHub and\n")
 	st.printf("Slack played by fakes in this process. Every request below is signed as GitHub or Slack\n")
 	st.printf("signs it, and goes through Tollgate's HTTP endpoints.\n\n")
-	st.printf("  Tollgate    %s  (config %s, %d warning(s): the demo's throwaway secrets are written into it)\n",
-		st.base, st.relArgs([]string{st.cfgPath})[0], warnings)
+	st.printf("  Tollgate    %s  (config $DATA/%s, server log $DATA/tollgate.log)\n", st.base, demoConfigName)
+	var other []string
+	for _, w := range warnings {
+		if !strings.Contains(w.String(), "secret written in the config file") {
+			other = append(other, w.String())
+		}
+	}
+	if n := len(warnings) - len(other); n > 0 {
+		st.printf("              %d config warning(s) that the demo's throwaway secrets are written in the file\n", n)
+	}
+	for _, w := range other {
+		st.printf("              %s\n", w)
+	}
 	where := st.dir
 	if temporary {
 		where += " (temporary; --data DIR keeps it)"
