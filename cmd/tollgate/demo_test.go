@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -189,4 +190,14 @@ func approvedSHA7(t *testing.T, out string) string {
 		t.Fatal("no approval request for production in the transcript")
 	}
 	return m[1]
+}
+
+// BenchmarkDemoStory measures the whole demo, set-up to shutdown (the
+// target: under a minute on 2 cores). Run with -benchtime=1x.
+func BenchmarkDemoStory(b *testing.B) {
+	for b.Loop() {
+		if err := runDemoStory(context.Background(), demoOptions{Exit: true, Listen: "127.0.0.1:0"}, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
