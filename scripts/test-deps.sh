@@ -10,9 +10,10 @@ command -v ssh   >/dev/null 2>&1 || need+=(openssh-client)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
 command -v git   >/dev/null 2>&1 || need+=(git)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "test dependencies: ok (sshd, ssh, rsync, git, sqlite3)"
+  echo "test dependencies: ok (sshd, ssh, rsync, git, sqlite3, chromium)"
   exit 0
 fi
 
@@ -33,6 +34,7 @@ Install them, then run 'make test' again. On Debian or Ubuntu:
     sudo apt-get install ${need[*]}
 
 (The SSH deploy tests run against a real OpenSSH sshd; they are not skipped in CI.
-For a quick local run without them, TOLLGATE_SKIP_SSHD=1 skips only those tests.)
+For a quick local run without them, TOLLGATE_SKIP_SSHD=1 skips only those tests.
+The web pages are tested in a real headless Chromium; TOLLGATE_SKIP_BROWSER=1 skips only that test.)
 MSG
 exit 1
