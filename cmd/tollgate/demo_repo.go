@@ -146,7 +146,11 @@ func makeDemoRepo(ctx context.Context, dir string) (demoHistory, error) {
 	env := []string{"HOME=" + dir, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
 		"PATH=" + os.Getenv("PATH"), "LC_ALL=C"}
 	g := demoGit{dir: dir, env: env}
-	if _, err := g.run(ctx, "init", "-q", "-b", "main"); err != nil {
+	// init then symbolic-ref rather than init -b: older gits lack -b.
+	if _, err := g.run(ctx, "init", "-q"); err != nil {
+		return h, err
+	}
+	if _, err := g.run(ctx, "symbolic-ref", "HEAD", "refs/heads/main"); err != nil {
 		return h, err
 	}
 	if err := g.writeFiles(map[string]string{
