@@ -21,9 +21,12 @@ import (
 // rather than admitting extra ones; it also admits auditors when the org
 // membership answer is hidden from the token but the team's is not.
 
-// errNoAccess means GitHub answered and the account may not see the pages
-// (not a member, or the token was refused).
+// errNoAccess means GitHub answered and the account may not see the pages.
 var errNoAccess = errors.New("not an active member of the organisation or an auditors team")
+
+// errTokenRefused means GitHub no longer accepts the user's token (it
+// expired or was revoked): the person must sign in again.
+var errTokenRefused = errors.New("GitHub refused the user token")
 
 // Roles a viewer may have.
 const (
@@ -97,7 +100,7 @@ func (h *Handler) user(ctx context.Context, token string) (githubAccount, error)
 	return githubAccount{login: u.GetLogin(), id: u.GetID()}, nil
 }
 
-// access returns the viewer's role, or errNoAccess. It asks with the
+// access returns the viewer's role, errNoAccess, or errTokenRefused. It asks with the
 // user's own token: GET /user/memberships/orgs/{org} (state active), then
 // GET /orgs/{org}/teams/{slug}/memberships/{login} for each auditors team.
 // Any other failure is an error, and the caller shows no page.
@@ -114,7 +117,7 @@ func (h *Handler) access(ctx context.Context, token, login string) (string, erro
 		role = RoleMember
 	case err == nil || refusedOrMissing(err, resp):
 	case unauthorized(resp):
-		return "", errNoAccess
+		return "", errTokenRefused
 	default:
 		return "", fmt.Errorf("reading %s's membership of %s: %w", login, org, err)
 	}
@@ -125,7 +128,7 @@ func (h *Handler) access(ctx context.Context, token, login string) (string, erro
 			return RoleAuditor, nil
 		case err == nil || refusedOrMissing(err, resp):
 		case unauthorized(resp):
-			return "", errNoAccess
+			return "", errTokenRefused
 		default:
 			return "", fmt.Errorf("reading %s's membership of team %s/%s: %w", login, org, slug, err)
 		}

@@ -192,6 +192,14 @@ func (h *Handler) recheck(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return true
 	}
 	role, err := h.access(ctx, s.token, s.login)
+	if errors.Is(err, errTokenRefused) {
+		// GitHub user tokens expire (8 h): sign in again, which GitHub
+		// answers at once for someone who already authorised the app.
+		h.sessions.delete(s.key)
+		h.clearCookie(w, sessionCookie(h.secure))
+		http.Redirect(w, r, PathLogin+"?next="+url.QueryEscape(requestedPage(r)), http.StatusFound)
+		return false
+	}
 	if errors.Is(err, errNoAccess) {
 		h.sessions.delete(s.key)
 		h.clearCookie(w, sessionCookie(h.secure))
@@ -230,6 +238,15 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	h.clearCookie(w, sessionCookie(h.secure))
 	h.render(w, r, http.StatusOK, "message", pageData{Title: "Signed out",
 		Message: "You are signed out of Tollgate.", Link: PathLogin, LinkText: "Sign in again"})
+}
+
+// requestedPage is the local path and query r asked for.
+func requestedPage(r *http.Request) string {
+	next := r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		next += "?" + r.URL.RawQuery
+	}
+	return next
 }
 
 func withSlash(u string) string {

@@ -248,6 +248,21 @@ func TestRemovedMemberLosesAccessAtTheNextRecheck(t *testing.T) {
 	}
 }
 
+func TestExpiredGitHubTokenSendsToSignInAgain(t *testing.T) {
+	hs := newHarness(t)
+	b := hs.signIn("alice")
+	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hs.gh.ExpireTokens()
+	hs.clock.Advance(11 * time.Minute)
+	resp, _ := b.get(hs.srv.URL + "/audit?x=1")
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/login?next="+url.QueryEscape("/audit?x=1") {
+		t.Fatalf("status %d Location %q, want a redirect to sign in again", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if n := hs.h.sessions.len(); n != 0 {
+		t.Errorf("%d sessions, want the session ended", n)
+	}
+}
+
 func TestRecheckFailsClosedWhenGitHubCannotAnswer(t *testing.T) {
 	tests := []struct {
 		name  string

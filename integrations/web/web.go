@@ -228,11 +228,7 @@ func (h *Handler) requireLogin(page func(http.ResponseWriter, *http.Request)) ht
 			if errors.Is(err, errSessionExpired) {
 				h.clearCookie(w, sessionCookie(h.secure))
 			}
-			next := r.URL.EscapedPath()
-			if r.URL.RawQuery != "" {
-				next += "?" + r.URL.RawQuery
-			}
-			http.Redirect(w, r, PathLogin+"?next="+url.QueryEscape(next), http.StatusFound)
+			http.Redirect(w, r, PathLogin+"?next="+url.QueryEscape(requestedPage(r)), http.StatusFound)
 			return
 		}
 		if !h.recheck(r.Context(), w, r, &s) {
