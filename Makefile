@@ -9,7 +9,7 @@ VULNDB_VERSION ?= latest
 # fetch it through the module proxy even where the machine defaults to 'local'.
 export GOTOOLCHAIN := auto
 
-.PHONY: all build test deps fmt-check vet staticcheck gotest vuln bench demo clean
+.PHONY: all build test deps fmt-check vet staticcheck gotest vuln bench fuzz demo clean
 
 all: build
 
@@ -45,6 +45,18 @@ vuln:
 ## bench: the benchmarks reported in BENCHMARKS.md (slow; not part of CI).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./store/audit/ ./deploy/
+
+## fuzz: each Go fuzz target for FUZZTIME (seed corpora in <pkg>/testdata/fuzz/<target>).
+## A failing input is written there; commit it with the fix as a regression seed.
+FUZZTIME    ?= 10s
+FUZZTARGETS ?= ./bot:FuzzParseSlashCommand ./bot:FuzzParseComment ./bot/config:FuzzParse \
+	./store/audit:FuzzAppendLeaf ./store/audit:FuzzLeafDistinct \
+	./integrations/github:FuzzWebhookIntake ./integrations/github:FuzzDispatchDecode
+fuzz:
+	@set -e; for t in $(FUZZTARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg; \
+	done
 
 demo:
 	$(GO) run ./cmd/tollgate demo
