@@ -43,7 +43,7 @@ type EnvironmentPolicy struct {
 	Admins            []Team // who may unlock someone else's lock
 	RequiredApprovals int
 	ApprovalTTL       time.Duration // 0 means DefaultApprovalTTL
-	Branches          []string      // the SHA must be the head of, or merged into, one of these
+	Branches          []string      // the SHA must be the head of, or merged into, one of these (names or path.Match patterns)
 	RequirePRReview   bool
 	RequireChecks     bool
 	RequiredContexts  []string       // when set, only these checks must be green
@@ -57,6 +57,18 @@ type EnvironmentPolicy struct {
 	EmergencyReviewWithin time.Duration
 	FreezeWindows         []FreezeWindow
 	Production            bool
+}
+
+// DefaultRef is what a deploy naming no ref deploys: the first allowed
+// branch that is a name, not a pattern ("release/*" names no one branch);
+// "" when there is none, so the requester must say what to deploy.
+func (p *EnvironmentPolicy) DefaultRef() string {
+	for _, b := range p.Branches {
+		if !strings.ContainsAny(b, `*?[\`) {
+			return b
+		}
+	}
+	return ""
 }
 
 // approvalTTL returns the TTL in force.

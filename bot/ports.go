@@ -17,7 +17,9 @@ type Changes interface {
 	// ResolveRef turns a branch, tag or SHA into a full commit SHA; it
 	// returns an error wrapping ErrNotFound when the ref does not exist.
 	ResolveRef(ctx context.Context, repo, ref string) (string, error)
-	// BranchContains reports whether sha is the head of branch or merged into it.
+	// BranchContains reports whether sha is the head of branch or merged
+	// into it. branch may be a path.Match pattern ("release/*"): then any
+	// matching branch containing sha counts.
 	BranchContains(ctx context.Context, repo, branch, sha string) (bool, error)
 	// PullRequestForCommit returns the pull request sha came through
 	// (preferring a merged one), with its reviews, or nil when there is none.

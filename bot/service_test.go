@@ -151,11 +151,32 @@ func TestApprovalRefusedOnChangedFacts(t *testing.T) {
 }
 
 func TestDefaultRefIsTheFirstAllowedBranch(t *testing.T) {
-	w := newWorld(t)
-	out, err := w.svc.Submit(context.Background(), bot.NewRequest{SourceKey: "k", Repo: "acme/shop",
-		Environment: "staging", Trigger: bot.TriggerSlack, Requester: alice})
-	if err != nil || out.Request.Ref != "main" || out.Request.SHA != shaMain {
-		t.Fatalf("request %s@%s, %v; want main@%s", out.Request.Ref, out.Request.SHA, err, shaMain)
+	tests := []struct {
+		name     string
+		branches []string
+		wantRef  string // "" expects a refusal asking what to deploy
+	}{
+		{"a branch name", []string{"main"}, "main"},
+		{"patterns before a name are skipped", []string{"release/*", "*", "main"}, "main"},
+		{"only patterns name no branch", []string{"release/*", "*"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			staging := &bot.EnvironmentPolicy{Repo: "acme/shop", Environment: "staging",
+				Deployers: []bot.Team{deployers}, Approvers: []bot.Team{approvers}, Branches: tt.branches}
+			w.policies = bot.NewPolicySet(prodPolicy(), staging)
+			w.svc = w.newService(t)
+			out, err := w.svc.Submit(context.Background(), bot.NewRequest{SourceKey: "k", Repo: "acme/shop",
+				Environment: "staging", Trigger: bot.TriggerSlack, Requester: alice})
+			if tt.wantRef == "" {
+				wantRefusal(t, err, bot.CodeUnknownRef, "say what to deploy")
+				return
+			}
+			if err != nil || out.Request.Ref != tt.wantRef || out.Request.SHA != shaMain {
+				t.Fatalf("request %s@%s, %v; want %s@%s", out.Request.Ref, out.Request.SHA, err, tt.wantRef, shaMain)
+			}
+		})
 	}
 }
 

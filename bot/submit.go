@@ -68,8 +68,8 @@ func (s *Service) Submit(ctx context.Context, in NewRequest) (Outcome, error) {
 		GitHubDeploymentID: in.GitHubDeploymentID, ProtectionRule: in.ProtectionRule, Release: in.Release,
 		ApprovalNonce: newNonce(), CreatedAt: now, UpdatedAt: now,
 	}
-	if r.Ref == "" && r.SHA == "" && len(p.Branches) > 0 {
-		r.Ref = p.Branches[0] // "/deploy production" deploys the head of the first allowed branch
+	if r.Ref == "" && r.SHA == "" {
+		r.Ref = p.DefaultRef() // "/deploy production" deploys the head of the first allowed branch
 	}
 	if err := s.resolveTarget(ctx, &r); err != nil {
 		if ref, ok := AsRefusal(err); ok {

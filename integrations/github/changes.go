@@ -52,27 +52,6 @@ func (c *Changes) ResolveRef(ctx context.Context, repo, ref string) (string, err
 	return sha, nil
 }
 
-// BranchContains reports whether sha is branch's head or merged into it:
-// comparing branch...sha says identical or behind.
-func (c *Changes) BranchContains(ctx context.Context, repo, branch, sha string) (bool, error) {
-	cl, owner, name, err := c.client(ctx, repo)
-	if err != nil {
-		return false, fmt.Errorf("is %s on %s of %s: %w", short(sha), branch, repo, err)
-	}
-	cmp, resp, err := cl.Repositories.CompareCommits(ctx, owner, name, branch, sha, &gh.ListOptions{PerPage: 1})
-	if statusOf(resp) == http.StatusNotFound {
-		return false, nil // no such branch or commit: not contained
-	}
-	if err != nil {
-		return false, fmt.Errorf("is %s on %s of %s: %w", short(sha), branch, repo, err)
-	}
-	switch cmp.GetStatus() {
-	case "identical", "behind":
-		return true, nil
-	}
-	return false, nil
-}
-
 // PullRequestForCommit returns the pull request sha came through, with its
 // reviews: a merged PR whose merge commit is sha first, then any merged
 // PR, then an open one whose head is sha; nil when there is none.

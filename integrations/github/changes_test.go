@@ -2,7 +2,9 @@ package github
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/bot"
@@ -158,5 +160,69 @@ func TestCheckRunStateMapping(t *testing.T) {
 				t.Errorf("checkRunState = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestChangesBranchPatterns: a configured branch may be a path.Match
+// pattern; the SHA is contained when any branch the pattern matches has it.
+func TestChangesBranchPatterns(t *testing.T) {
+	w := newOutWorld(t)
+	n := w.gh.AddPullRequest("acme/web", githubtest.PullRequest{Author: "alice", HeadSHA: outSHA("feat")})
+	w.gh.MergePullRequest("acme/web", n, outSHA("merge"), "bob")
+	w.gh.AddPullRequest("acme/web", githubtest.PullRequest{Author: "carol", HeadRef: "cache-fix", HeadSHA: outSHA("prhead")})
+	// 120 branches sort before release/*, so release/* is on the second page.
+	for i := range 120 {
+		w.gh.AddCommit("acme/web", fmt.Sprintf("old/%03d", i), outSHA("base"))
+	}
+	w.gh.AddCommit("acme/web", "release/1.0", outSHA("rel1"))
+	w.gh.AddCommit("acme/web", "release/1.0", outSHA("rel1fix"))
+	w.gh.AddCommit("acme/web", "team/x", outSHA("teamx"))
+	w.gh.AddCommit("acme/web", "stray-branch", outSHA("stray"))
+	ch := NewChanges(w.app)
+
+	tests := []struct {
+		name, pattern, sha string
+		want               bool
+	}{
+		{"star admits an open PR's head on its branch", "*", outSHA("prhead"), true},
+		{"star admits an older commit by comparison", "*", outSHA("base"), true},
+		{"pattern matching a branch on the second page", "release/*", outSHA("rel1"), true},
+		{"pattern admits the head of a matching branch", "release/*", outSHA("rel1fix"), true},
+		{"pattern refuses a commit on no matching branch", "release/*", outSHA("feat"), false},
+		{"star does not cross a slash", "*", outSHA("rel1"), false},
+		{"star after a prefix", "team/*", outSHA("teamx"), true},
+		{"question mark", "releas?/1.?", outSHA("rel1"), true},
+		{"character class", "[st]*", outSHA("stray"), true},
+		{"pattern matching no branch", "hotfix-*", outSHA("merge"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ch.BranchContains(outCtx(t), "acme/web", tt.pattern, tt.sha)
+			if err != nil || got != tt.want {
+				t.Fatalf("BranchContains(%s, %s) = %v, %v; want %v", tt.pattern, tt.sha[:7], got, err, tt.want)
+			}
+		})
+	}
+	if u := w.gh.UnexpectedCalls(); len(u) != 0 {
+		t.Errorf("calls the fake does not serve: %v", u)
+	}
+}
+
+// TestChangesBranchPatternTooBroad: a pattern matching more branches than
+// are worth comparing is an error naming the pattern, never a silent "no".
+func TestChangesBranchPatternTooBroad(t *testing.T) {
+	w := newOutWorld(t)
+	for i := range maxPatternCompares + 1 {
+		w.gh.AddCommit("acme/web", fmt.Sprintf("old/%03d", i), outSHA("base"))
+	}
+	w.gh.AddCommit("acme/web", "elsewhere", outSHA("stray"))
+	ch := NewChanges(w.app)
+	got, err := ch.BranchContains(outCtx(t), "acme/web", "old/*", outSHA("stray"))
+	if err == nil || !strings.Contains(err.Error(), `"old/*" matches`) {
+		t.Fatalf("BranchContains(old/*) = %v, %v; want an error naming the pattern", got, err)
+	}
+	// The head of a matching branch needs no comparison, however many match.
+	if got, err := ch.BranchContains(outCtx(t), "acme/web", "old/*", outSHA("base")); err != nil || !got {
+		t.Fatalf("BranchContains(old/*, head) = %v, %v; want true", got, err)
 	}
 }
