@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -57,7 +58,7 @@ type Source interface {
 // dropping the first stripComponents path components of every entry; entries
 // that have no components left (the top-level directory) are skipped.
 func TarSource(r io.Reader, stripComponents int) Source {
-	return &tarSource{tr: tar.NewReader(r), strip: stripComponents}
+	return &tarSource{tr: tar.NewReader(bufio.NewReaderSize(r, 1<<20)), strip: stripComponents}
 }
 
 type tarSource struct {
@@ -177,7 +178,7 @@ func GitArchive(ctx context.Context, repoDir, sha string) (Source, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("git archive %s in %s: %w", sha, repoDir, err)
 	}
-	src := &tarSource{tr: tar.NewReader(out)}
+	src := &tarSource{tr: tar.NewReader(bufio.NewReaderSize(out, 1<<20))}
 	waited := false
 	wait := func() error {
 		if waited {

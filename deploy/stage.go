@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,12 +15,22 @@ import (
 	"strings"
 )
 
-// stagedTree is a validated release spooled to local disk, content-addressed,
-// so it can be sent to any number of servers after the source was read once.
+// stagedTree is a validated release spooled to local disk so it can be sent
+// to any number of servers after the source was read once. All contents go
+// into one spool file, each distinct content once: creating one file per
+// entry would cost as much as the upload itself on many filesystems.
 type stagedTree struct {
 	dir      string
+	spool    *os.File
+	w        *bufio.Writer // buffers small contents on their way to spool
+	buf      []byte
+	end      int64
+	blobs    map[string]blob // by sha256
 	manifest Manifest
 }
+
+// blob locates one content in the spool file.
+type blob struct{ off, size int64 }
 
 // maxSymlinkDepth bounds symlink resolution like the kernel's ELOOP limit.
 const maxSymlinkDepth = 40
@@ -32,8 +43,17 @@ func stageSource(ctx context.Context, src Source, parent string) (*stagedTree, e
 	if err != nil {
 		return nil, fmt.Errorf("stage release: %w", err)
 	}
-	st := &stagedTree{dir: dir}
-	if err := st.read(ctx, src); err != nil {
+	st := &stagedTree{dir: dir, blobs: map[string]blob{}, buf: make([]byte, smallContent)}
+	if st.spool, err = os.Create(filepath.Join(dir, "spool")); err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("stage release: %w", err)
+	}
+	st.w = bufio.NewWriterSize(st.spool, 1<<20)
+	err = st.read(ctx, src)
+	if err == nil {
+		err = st.w.Flush()
+	}
+	if err != nil {
 		_ = st.Close()
 		return nil, err
 	}
@@ -41,10 +61,21 @@ func stageSource(ctx context.Context, src Source, parent string) (*stagedTree, e
 }
 
 // Close removes the local copy.
-func (st *stagedTree) Close() error { return os.RemoveAll(st.dir) }
+func (st *stagedTree) Close() error {
+	if st.spool != nil {
+		_ = st.spool.Close()
+	}
+	return os.RemoveAll(st.dir)
+}
 
-// blobPath is where the content with the given hash is stored locally.
-func (st *stagedTree) blobPath(sum string) string { return filepath.Join(st.dir, sum) }
+// open returns a reader of the content with the given hash.
+func (st *stagedTree) open(sum string) (*io.SectionReader, error) {
+	b, ok := st.blobs[sum]
+	if !ok {
+		return nil, fmt.Errorf("content %s was not staged", sum)
+	}
+	return io.NewSectionReader(st.spool, b.off, b.size), nil
+}
 
 func (st *stagedTree) read(ctx context.Context, src Source) error {
 	seen := map[string]bool{}
@@ -107,31 +138,59 @@ func (st *stagedTree) read(ctx context.Context, src Source) error {
 	return nil
 }
 
-// store copies exactly size bytes into a content-addressed blob.
+// smallContent is the size up to which a content is hashed in memory before
+// it is written, through a buffer, to the spool.
+const smallContent = 1 << 20
+
+// store appends exactly size bytes to the spool, keeping one copy of each
+// distinct content.
 func (st *stagedTree) store(r io.Reader, size int64) (string, int64, error) {
 	if r == nil {
 		return "", 0, errors.New("file without content")
 	}
-	f, err := os.CreateTemp(st.dir, "blob-")
-	if err != nil {
+	if size <= smallContent {
+		data := st.buf[:size]
+		if _, err := io.ReadFull(r, data); err != nil {
+			return "", 0, fmt.Errorf("content shorter than its header's %d bytes: %w", size, err)
+		}
+		if extra(r) {
+			return "", 0, fmt.Errorf("content longer than its header's %d bytes", size)
+		}
+		sumb := sha256.Sum256(data)
+		sum := hex.EncodeToString(sumb[:])
+		if _, dup := st.blobs[sum]; !dup {
+			if _, err := st.w.Write(data); err != nil {
+				return "", 0, err
+			}
+			st.blobs[sum] = blob{off: st.end, size: size}
+			st.end += size
+		}
+		return sum, size, nil
+	}
+	if err := st.w.Flush(); err != nil {
 		return "", 0, err
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	n, err := io.Copy(io.MultiWriter(st.spool, h), r)
 	if err == nil && n != size {
 		err = fmt.Errorf("content is %d bytes, header says %d", n, size)
 	}
 	if err != nil {
-		_ = os.Remove(f.Name())
 		return "", 0, err
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	if err := os.Rename(f.Name(), st.blobPath(sum)); err != nil {
-		return "", 0, err
+	if _, dup := st.blobs[sum]; dup {
+		// Drop the second copy.
+		if err := st.spool.Truncate(st.end); err != nil {
+			return "", 0, err
+		}
+		if _, err := st.spool.Seek(st.end, io.SeekStart); err != nil {
+			return "", 0, err
+		}
+		return sum, n, nil
 	}
+	st.blobs[sum] = blob{off: st.end, size: n}
+	st.end += n
 	return sum, n, nil
 }
 
@@ -190,4 +249,11 @@ func splitPath(p string) []string {
 		return nil
 	}
 	return strings.Split(p, "/")
+}
+
+// extra reports whether r has more bytes.
+func extra(r io.Reader) bool {
+	var b [1]byte
+	n, _ := r.Read(b[:])
+	return n > 0
 }

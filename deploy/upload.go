@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 	"time"
@@ -129,7 +128,7 @@ func writeReleaseTar(ctx context.Context, w io.Writer, st *stagedTree, meta rele
 		if err := tw.WriteHeader(h); err != nil {
 			return err
 		}
-		if err := copyBlob(tw, st.blobPath(e.SHA256), e.Size); err != nil {
+		if err := copyBlob(tw, st, e.SHA256, e.Size); err != nil {
 			return fmt.Errorf("send %s: %w", e.Path, err)
 		}
 	}
@@ -181,13 +180,12 @@ func parents(p string) []string {
 	return out
 }
 
-func copyBlob(w io.Writer, file string, size int64) error {
-	f, err := os.Open(file)
+func copyBlob(w io.Writer, st *stagedTree, sum string, size int64) error {
+	r, err := st.open(sum)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	n, err := io.Copy(w, f)
+	n, err := io.Copy(w, r)
 	if err == nil && n != size {
 		err = fmt.Errorf("staged copy is %d bytes, want %d", n, size)
 	}

@@ -1,0 +1,296 @@
+package deploy_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/deploy"
+	"github.com/tollgate-dev/tollgate/deploy/sshdtest"
+	"golang.org/x/crypto/ssh"
+)
+
+// Benchmarks of the SSH deploy against the usual tools over the same
+// loopback sshd, with the same cipher. See BENCHMARKS.md ("SSH deploy").
+
+const (
+	benchFiles   = 20000
+	benchBytes   = 200 << 20
+	benchChanged = 200
+)
+
+var benchCiphers = []struct{ name, cipher string }{
+	{"aes128-gcm", "aes128-gcm@openssh.com"},
+	{"chacha20-poly1305", "chacha20-poly1305@openssh.com"},
+}
+
+// benchEnv is a generated tree, SSH servers and a client key usable both by
+// the engine and by the ssh/rsync command-line tools.
+type benchEnv struct {
+	tree       string // the generated release tree
+	files      []string
+	keyFile    string
+	signer     ssh.Signer
+	knownHosts string
+	servers    []*sshdtest.Server
+}
+
+func newBenchEnv(b *testing.B, servers int) *benchEnv {
+	b.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	e := &benchEnv{keyFile: filepath.Join(dir, "id_ed25519"), knownHosts: filepath.Join(dir, "known_hosts")}
+	if err := os.WriteFile(e.keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	if e.signer, err = ssh.NewSignerFromKey(priv); err != nil {
+		b.Fatal(err)
+	}
+	e.servers = sshdtest.StartN(b, servers, e.signer.PublicKey())
+	sshdtest.WriteKnownHosts(b, e.knownHosts, e.servers...)
+	e.tree = filepath.Join(dir, "tree")
+	e.files = generateTree(b, e.tree)
+	return e
+}
+
+// generateTree writes benchFiles files of log-uniformly mixed sizes (tens of
+// bytes to about a megabyte) totalling benchBytes, 100 files per directory.
+func generateTree(b *testing.B, root string) []string {
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	sizes := make([]float64, benchFiles)
+	var sum float64
+	for i := range sizes {
+		sizes[i] = math.Exp(math.Log(64) + rng.Float64()*(math.Log(1<<20)-math.Log(64)))
+		sum += sizes[i]
+	}
+	buf := make([]byte, 4<<20)
+	_, _ = rand.Read(buf)
+	files := make([]string, benchFiles)
+	var total int
+	for i := range sizes {
+		n := int(sizes[i] / sum * benchBytes)
+		if i == len(sizes)-1 {
+			n = benchBytes - total
+		}
+		total += n
+		rel := fmt.Sprintf("d%03d/f%05d.dat", i/100, i)
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		off := rng.IntN(len(buf) - n)
+		if err := os.WriteFile(p, buf[off:off+n], 0o644); err != nil {
+			b.Fatal(err)
+		}
+		files[i] = rel
+	}
+	return files
+}
+
+// change rewrites benchChanged files with new content of the same size.
+func (e *benchEnv) change(b *testing.B, round int) []string {
+	var changed []string
+	for i := 0; i < benchChanged; i++ {
+		rel := e.files[(round*7919+i*97)%len(e.files)]
+		p := filepath.Join(e.tree, rel)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = rand.Read(data)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		changed = append(changed, rel)
+	}
+	return changed
+}
+
+func (e *benchEnv) target(cipher string, roots []string) deploy.Target {
+	t := deploy.Target{
+		Environment: "bench", Signer: e.signer, KnownHostsFile: e.knownHosts,
+		Ciphers: []string{cipher}, KeepReleases: 1000, // cleanup is not what is measured CommandTimeout: 10 * time.Minute,
+	}
+	for i, s := range e.servers[:len(roots)] {
+		_ = i
+		t.Servers = append(t.Servers, deploy.Server{Host: s.Host, Port: s.Port, User: s.User, Path: roots[len(t.Servers)]})
+	}
+	return t
+}
+
+// deployTree deploys the tree as it is now, read through `tar -c` as a
+// release tarball would be.
+func (e *benchEnv) deployTree(b *testing.B, t deploy.Target, name string) deploy.Result {
+	cmd := exec.Command("tar", "-c", "-C", e.tree, ".")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	eng := &deploy.Engine{StageDir: b.TempDir()}
+	res, err := eng.Deploy(context.Background(), t, deploy.ReleaseSpec{SHA: "0123456789abcdef0123456789abcdef01234567", Name: name}, deploy.TarSource(out, 0), nil)
+	if werr := cmd.Wait(); err == nil {
+		err = werr
+	}
+	if err != nil {
+		b.Fatalf("deploy %s: %v", name, err)
+	}
+	return res
+}
+
+// sshCmd is the OpenSSH client command line for server s with cipher.
+func (e *benchEnv) sshCmd(s *sshdtest.Server, cipher string) []string {
+	return []string{"ssh", "-i", e.keyFile, "-o", "UserKnownHostsFile=" + e.knownHosts, "-o", "StrictHostKeyChecking=yes",
+		"-o", "BatchMode=yes", "-o", "Compression=no", "-c", cipher, "-p", strconv.Itoa(s.Port), "-l", s.User, s.Host}
+}
+
+func run(b *testing.B, name string, args ...string) {
+	cmd := exec.Command(name, args...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
+
+func timed(f func()) time.Duration {
+	start := time.Now()
+	f()
+	return time.Since(start)
+}
+
+// BenchmarkFullUpload: first release of the whole tree, engine against
+// `tar -c | ssh tar -x` and a cold `rsync -a`, interleaved in each round.
+func BenchmarkFullUpload(b *testing.B) {
+	e := newBenchEnv(b, 1)
+	s := e.servers[0]
+	for _, c := range benchCiphers {
+		b.Run(c.name, func(b *testing.B) {
+			var engine, tarSSH, rsync time.Duration
+			for i := 0; i < b.N; i++ {
+				base := b.TempDir()
+				engine += timed(func() { e.deployTree(b, e.target(c.cipher, []string{base + "/engine"}), "r1") })
+				tarSSH += timed(func() {
+					run(b, "sh", "-c", fmt.Sprintf("tar -c -C %s . | %s 'mkdir -p %s/tar && tar -x -f - -C %s/tar'",
+						e.tree, strings.Join(e.sshCmd(s, c.cipher), " "), base, base))
+				})
+				rsync += timed(func() {
+					run(b, "rsync", "-a", "-e", strings.Join(e.sshCmd(s, c.cipher)[:len(e.sshCmd(s, c.cipher))-1], " "),
+						e.tree+"/", s.Host+":"+base+"/rsync/")
+				})
+				_ = os.RemoveAll(base)
+			}
+			b.ReportMetric(engine.Seconds()/float64(b.N), "engine-s")
+			b.ReportMetric(tarSSH.Seconds()/float64(b.N), "tar-ssh-s")
+			b.ReportMetric(rsync.Seconds()/float64(b.N), "rsync-s")
+			b.ReportMetric(engine.Seconds()/tarSSH.Seconds(), "engine/tar-ssh")
+			b.ReportMetric(engine.Seconds()/rsync.Seconds(), "engine/rsync")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkIncremental: a release with benchChanged files changed, engine
+// (hard-linked copy, changed files sent) against `rsync -a --link-dest`.
+func BenchmarkIncremental(b *testing.B) {
+	e := newBenchEnv(b, 1)
+	s := e.servers[0]
+	for _, c := range benchCiphers {
+		b.Run(c.name, func(b *testing.B) {
+			base := b.TempDir()
+			t := e.target(c.cipher, []string{base + "/engine"})
+			prev := "r0"
+			e.deployTree(b, t, prev)
+			rsh := strings.Join(e.sshCmd(s, c.cipher)[:len(e.sshCmd(s, c.cipher))-1], " ")
+			if err := os.MkdirAll(base+"/rsync", 0o755); err != nil { // same machine as the "remote"
+				b.Fatal(err)
+			}
+			run(b, "rsync", "-a", "-e", rsh, e.tree+"/", s.Host+":"+base+"/rsync/"+prev+"/")
+			var engine, rsync time.Duration
+			var sent int
+			for i := 0; i < b.N; i++ {
+				e.change(b, i)
+				name := fmt.Sprintf("r%d", i+1)
+				engine += timed(func() { sent = e.deployTree(b, t, name).Servers[0].FilesSent })
+				rsync += timed(func() {
+					run(b, "rsync", "-a", "-e", rsh, "--link-dest=../"+prev, e.tree+"/", s.Host+":"+base+"/rsync/"+name+"/")
+				})
+				prev = name
+			}
+			if sent != benchChanged {
+				b.Errorf("engine sent %d files, want %d", sent, benchChanged)
+			}
+			b.ReportMetric(engine.Seconds()/float64(b.N), "engine-s")
+			b.ReportMetric(rsync.Seconds()/float64(b.N), "rsync-s")
+			b.ReportMetric(engine.Seconds()/rsync.Seconds(), "engine/rsync")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkFanOut: the incremental release to 20 separate sshd processes
+// against the same release to one, and against xargs -P20 running
+// tar-over-ssh of the changed files.
+func BenchmarkFanOut(b *testing.B) {
+	const hosts = 20
+	e := newBenchEnv(b, hosts)
+	c := benchCiphers[0]
+	base := b.TempDir()
+	var roots []string
+	for i := 0; i < hosts; i++ {
+		roots = append(roots, fmt.Sprintf("%s/host%02d", base, i))
+	}
+	one := e.target(c.cipher, roots[:1])
+	one.Servers[0].Path = base + "/single"
+	all := e.target(c.cipher, roots)
+	e.deployTree(b, one, "r0")
+	e.deployTree(b, all, "r0")
+	var tOne, tAll, tXargs time.Duration
+	for i := 0; i < b.N; i++ {
+		changed := e.change(b, i)
+		name := fmt.Sprintf("r%d", i+1)
+		tOne += timed(func() { e.deployTree(b, one, name) })
+		tAll += timed(func() { e.deployTree(b, all, name) })
+		list := filepath.Join(b.TempDir(), "changed")
+		if err := os.WriteFile(list, []byte(strings.Join(changed, "\n")+"\n"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		var lines []string
+		for h, s := range e.servers {
+			lines = append(lines, fmt.Sprintf("tar -c -C %s -T %s | %s 'mkdir -p %s/xargs%02d && tar -x -f - -C %s/xargs%02d'",
+				e.tree, list, strings.Join(e.sshCmd(s, c.cipher), " "), base, h, base, h))
+		}
+		script := filepath.Join(b.TempDir(), "cmds")
+		if err := os.WriteFile(script, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		tXargs += timed(func() { run(b, "sh", "-c", "tr '\\n' '\\0' < "+script+" | xargs -0 -P20 -n1 sh -c") })
+	}
+	b.ReportMetric(tOne.Seconds()/float64(b.N), "1host-s")
+	b.ReportMetric(tAll.Seconds()/float64(b.N), "20hosts-s")
+	b.ReportMetric(tXargs.Seconds()/float64(b.N), "xargs-tar-ssh-s")
+	b.ReportMetric(tAll.Seconds()/tOne.Seconds(), "20hosts/1host")
+	b.ReportMetric(tAll.Seconds()/tXargs.Seconds(), "20hosts/xargs")
+	b.ReportMetric(0, "ns/op")
+}
+
+var _ = sync.Once{}
