@@ -10,17 +10,19 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
 func init() {
-	register("init", "write a new audit signing key pair and a starter tollgate.yml", runInit)
+	register("init", "write a new audit signing key pair, an HMAC key and a starter tollgate.yml", runInit)
 }
 
 // File names written by `tollgate init`.
 const (
 	initSigningKey = "audit-signing.key"
 	initPublicKey  = "audit-signing.pub"
+	initHMACKey    = "audit-hmac.key"
 	initConfig     = "tollgate.yml"
 )
 
@@ -31,8 +33,8 @@ func runInit(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	keyName := flags.String("key-name", "tollgate", "name of the signing key; checkpoints name it as origin tollgate/NAME")
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tollgate init [--dir DIR] [--key-name NAME]")
-		fmt.Fprintln(stderr, "Writes DIR/audit-signing.key (0600), DIR/audit-signing.pub and, if absent, DIR/tollgate.yml.")
-		fmt.Fprintln(stderr, "Never overwrites an existing key.")
+		fmt.Fprintln(stderr, "Writes DIR/audit-signing.key (0600), DIR/audit-signing.pub, DIR/audit-hmac.key (0600)")
+		fmt.Fprintln(stderr, "and, if absent, DIR/tollgate.yml. Never overwrites an existing key.")
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil || flags.NArg() > 0 {
@@ -56,11 +58,21 @@ func runInit(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "wrote %s (private, mode 0600: keep it secret and backed up)\n", priv)
 	fmt.Fprintf(stdout, "wrote %s (public key for auditors: %s)\n", pub, vkey)
+	hmacKey := filepath.Join(*dir, initHMACKey)
+	if _, created, err := store.EnsureHMACKey(hmacKey); err != nil {
+		fmt.Fprintf(stderr, "tollgate init: %v\n", err)
+		return exitUsage
+	} else if created {
+		fmt.Fprintf(stdout, "wrote %s (private, mode 0600: values the audit log must not disclose are HMACed under it; keep it backed up)\n", hmacKey)
+	} else {
+		fmt.Fprintf(stdout, "kept the existing %s\n", hmacKey)
+	}
 
 	cfg := filepath.Join(*dir, initConfig)
 	f, err := os.OpenFile(cfg, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if errors.Is(err, fs.ErrExist) {
-		fmt.Fprintf(stdout, "kept the existing %s; point audit.signing_key_file at %s\n", cfg, initSigningKey)
+		fmt.Fprintf(stdout, "kept the existing %s; point audit.signing_key_file at %s and audit.hmac_key_file at %s\n",
+			cfg, initSigningKey, initHMACKey)
 		return exitOK
 	}
 	if err != nil {
@@ -93,6 +105,7 @@ database: tollgate.db
 audit:
   signing_key_file: audit-signing.key   # written by tollgate init; keep it 0600
   public_key_file: audit-signing.pub    # give this one to your auditor
+  hmac_key_file: audit-hmac.key         # written by tollgate init; values that must not be disclosed are hashed under it
   checkpoint_every: 100
   retention_days: 400
 

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
@@ -63,5 +64,63 @@ func TestInitKeepsExistingConfig(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(cfg); string(b) != "# mine\n" {
 		t.Fatalf("config overwritten: %q", b)
+	}
+}
+
+// TestInitThenCheckConfig: what init writes is a config check-config
+// accepts once the operator has supplied what only they have (the App's
+// key, an SSH key and known_hosts, the ${VAR}s), with no complaint about
+// any file init was meant to write, the HMAC key among them.
+func TestInitThenCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	if code, out, errOut := runCLI(t, "init", "--dir", dir); code != exitOK {
+		t.Fatalf("init: exit %d\n%s%s", code, out, errOut)
+	}
+	hmacKey := filepath.Join(dir, initHMACKey)
+	st, err := os.Stat(hmacKey)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("HMAC key %s: %v, %v; want mode 0600", hmacKey, st, err)
+	}
+	key, err := store.LoadHMACKey(hmacKey)
+	if err != nil || len(key) != store.HMACKeySize {
+		t.Fatalf("HMAC key: %d bytes, %v", len(key), err)
+	}
+	for _, v := range []string{"TOLLGATE_PUBLIC_URL=https://tollgate.example.com", "GITHUB_APP_ID=12345",
+		"GITHUB_WEBHOOK_SECRET=whsec", "GITHUB_OAUTH_CLIENT_ID=Iv1.abc", "GITHUB_OAUTH_CLIENT_SECRET=ocs"} {
+		name, value, _ := strings.Cut(v, "=")
+		t.Setenv(name, value)
+	}
+	writeTestFile(t, filepath.Join(dir, "github-app.pem"), "-----BEGIN RSA PRIVATE KEY-----\n-----END RSA PRIVATE KEY-----\n")
+	writeTestSSHKey(t, filepath.Join(dir, "staging_ed25519"), "")
+	writeTestFile(t, filepath.Join(dir, "known_hosts_staging"), "")
+
+	code, out, errOut := runCLI(t, "check-config", filepath.Join(dir, initConfig))
+	if code != exitOK {
+		t.Fatalf("check-config of the starter config: exit %d\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(errOut, "audit") {
+		t.Errorf("check-config warns about the audit files init wrote:\n%s", errOut)
+	}
+	body, _ := os.ReadFile(filepath.Join(dir, initConfig))
+	if !strings.Contains(string(body), "hmac_key_file: "+initHMACKey) {
+		t.Errorf("starter config does not name the HMAC key:\n%s", body)
+	}
+}
+
+// TestInitNeverReplacesAnHMACKey: an HMAC key already in the directory
+// (values hashed under it must stay checkable) is kept as it is.
+func TestInitNeverReplacesAnHMACKey(t *testing.T) {
+	dir := t.TempDir()
+	hmacKey := filepath.Join(dir, initHMACKey)
+	old, _, err := store.EnsureHMACKey(hmacKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "init", "--dir", dir)
+	if code != exitOK || !strings.Contains(out, "kept the existing "+hmacKey) {
+		t.Fatalf("init: exit %d\n%s%s", code, out, errOut)
+	}
+	if now, err := store.LoadHMACKey(hmacKey); err != nil || string(now) != string(old) {
+		t.Fatalf("HMAC key replaced (%v)", err)
 	}
 }
