@@ -5,48 +5,9 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"strings"
-
-	gh "github.com/google/go-github/v60/github"
 
 	ghint "github.com/tollgate-dev/tollgate/integrations/github"
 )
-
-// prComments reacts to and answers PR comment commands through the App's
-// installation client (the dispatcher's CommentReactor and CommentReplier).
-type prComments struct{ app *ghint.App }
-
-// ReactEyes marks a comment command as seen with 👀.
-func (c prComments) ReactEyes(ctx context.Context, repo string, commentID int64) error {
-	owner, name, ok := strings.Cut(repo, "/")
-	if !ok {
-		return fmt.Errorf("reacting on %s: want owner/name", repo)
-	}
-	cl, err := c.app.ForRepo(ctx, repo)
-	if err != nil {
-		return fmt.Errorf("reacting on comment %d of %s: %w", commentID, repo, err)
-	}
-	if _, _, err := cl.Reactions.CreateIssueCommentReaction(ctx, owner, name, commentID, "eyes"); err != nil {
-		return fmt.Errorf("reacting on comment %d of %s: %w", commentID, repo, err)
-	}
-	return nil
-}
-
-// ReplyToComment answers a comment command on its pull request.
-func (c prComments) ReplyToComment(ctx context.Context, repo string, number int, body string) error {
-	owner, name, ok := strings.Cut(repo, "/")
-	if !ok {
-		return fmt.Errorf("replying on %s: want owner/name", repo)
-	}
-	cl, err := c.app.ForRepo(ctx, repo)
-	if err != nil {
-		return fmt.Errorf("replying on %s#%d: %w", repo, number, err)
-	}
-	if _, _, err := cl.Issues.CreateComment(ctx, owner, name, number, &gh.IssueComment{Body: gh.String(body)}); err != nil {
-		return fmt.Errorf("replying on %s#%d: %w", repo, number, err)
-	}
-	return nil
-}
 
 // AuditFacts implements the Reporter's AuditFacts: the latest audit entry
 // about a request and the newest signed checkpoint covering it.

@@ -143,7 +143,7 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	handlers := map[string]inbox.Handler{}
 	mux := http.NewServeMux()
 
-	comments := prComments{app: app}
+	comments := ghint.NewComments(app)
 	dispatcher, err := ghint.NewDispatcher(ghint.DispatcherConfig{Bot: s.svc,
 		Routes: ghint.NewConfigRoutes(s.live.Current, cfg.GitHub.AppID), Reactor: comments, Replier: comments,
 		Members: dir, Audit: s.store, Logger: s.log.With("component", "github")})
