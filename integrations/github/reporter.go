@@ -74,10 +74,11 @@ type Reporter struct {
 	locks [64]sync.Mutex // per request (hashed): one notification at a time
 
 	mu          sync.Mutex
-	deployments map[string]int64  // request → deployment id, until the request carries it
-	comments    map[string]int64  // request → comment id, until the request carries it
-	lastStatus  map[string]string // request → last deployment status posted
-	answered    map[string]bool   // request → protection-rule run answered
+	deployments map[string]int64 // request → deployment id, until the request carries it
+	comments    map[string]int64 // request → comment id, until the request carries it
+	shown       map[string]int   // request → lifecycle rank of the last deployment status posted
+	versions    map[string]int64 // request → newest Request.Version reported
+	answered    map[string]bool  // request → protection-rule run answered
 }
 
 // NewReporter returns a Reporter, or an error naming what is missing.
@@ -92,7 +93,8 @@ func NewReporter(cfg ReporterConfig) (*Reporter, error) {
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	rp := &Reporter{cfg: cfg, gate: cfg.Gate, log: cfg.Logger,
-		deployments: map[string]int64{}, comments: map[string]int64{}, lastStatus: map[string]string{}, answered: map[string]bool{}}
+		deployments: map[string]int64{}, comments: map[string]int64{}, shown: map[string]int{},
+		versions: map[string]int64{}, answered: map[string]bool{}}
 	if rp.gate == nil {
 		rp.gate = NewProtectionRuleGate(cfg.App, cfg.PublicURL)
 	}
@@ -103,6 +105,13 @@ func NewReporter(cfg ReporterConfig) (*Reporter, error) {
 }
 
 // Notify reports n on GitHub. Every part is attempted; the errors are joined.
+//
+// Notifications of one request can arrive out of order (the approval path
+// reports "queued" after its commit while a deploy worker already reports
+// "running"), so Notify brings GitHub up to the request's state rather than
+// replaying each event: under a per-request lock, a notification older
+// than one already reported (lower Request.Version) changes nothing, and
+// deployment statuses follow the lifecycle (see reportDeployment).
 func (rp *Reporter) Notify(ctx context.Context, n bot.Notification) error {
 	r := n.Request
 	if r.ID == "" || r.Repo == "" {
@@ -111,6 +120,11 @@ func (rp *Reporter) Notify(ctx context.Context, n bot.Notification) error {
 	lk := rp.lockFor(r.ID)
 	lk.Lock()
 	defer lk.Unlock()
+	if rp.stale(r) {
+		rp.log.DebugContext(ctx, "github: skipping a stale notification", slog.String("request", r.ID),
+			slog.String("kind", string(n.Kind)), slog.String("state", string(r.State)), slog.Int64("version", r.Version))
+		return nil
+	}
 	var errs []error
 	if r.Trigger == bot.TriggerProtectionRule {
 		errs = append(errs, rp.answerProtectionRule(ctx, n))
@@ -122,6 +136,19 @@ func (rp *Reporter) Notify(ctx context.Context, n bot.Notification) error {
 		return fmt.Errorf("reporting %s of request %s on GitHub: %w", n.Kind, r.ID, err)
 	}
 	return nil
+}
+
+// stale reports whether a newer version of r was reported already, and
+// otherwise remembers r's version as the newest.
+func (rp *Reporter) stale(r bot.Request) bool {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if seen, ok := rp.versions[r.ID]; ok && r.Version < seen {
+		return true
+	}
+	rp.trimLocked()
+	rp.versions[r.ID] = r.Version
+	return false
 }
 
 func (rp *Reporter) lockFor(id string) *sync.Mutex {
@@ -144,45 +171,6 @@ func (rp *Reporter) logURL(r bot.Request) string { return rp.cfg.PublicURL + "/d
 // happened inside the same deploy can follow it.
 func ended(r bot.Request) bool { return r.State.Terminal() || r.State == bot.StateFailed }
 
-// statusPlan is the deployment status a notification calls for.
-type statusPlan struct {
-	state, description string
-	create             bool // worth creating the deployment for (it deploys)
-	final              bool
-}
-
-// planStatus maps a notification to a deployment status, or ok=false.
-func planStatus(n bot.Notification) (statusPlan, bool) {
-	r := n.Request
-	switch n.Kind {
-	case bot.NotifyApprovalNeeded:
-		return statusPlan{state: "pending", description: fmt.Sprintf("waiting for %d approval(s)", r.RequiredApprovals)}, true
-	case bot.NotifyRefused:
-		return statusPlan{state: "failure", description: "refused: " + reasonOf(r), final: true}, true
-	case bot.NotifyFinished:
-		switch r.State {
-		case bot.StateSucceeded:
-			return statusPlan{state: "success", description: "deployed " + short(r.SHA), create: true, final: true}, true
-		case bot.StateRolledBack:
-			return statusPlan{state: "failure", description: "failed and rolled back to the previous release", create: true, final: true}, true
-		case bot.StateInterrupted:
-			return statusPlan{state: "error", description: "interrupted: " + reasonOf(r), create: true, final: true}, true
-		default:
-			return statusPlan{state: "failure", description: "failed: " + reasonOf(r), create: true, final: true}, true
-		}
-	case bot.NotifyStateChanged:
-		switch r.State {
-		case bot.StateQueued:
-			return statusPlan{state: "queued", description: "queued for " + r.Environment, create: true}, true
-		case bot.StateRunning:
-			return statusPlan{state: "in_progress", description: "deploying " + short(r.SHA) + " to " + r.Environment, create: true}, true
-		case bot.StateRejected, bot.StateExpired, bot.StateCanceled:
-			return statusPlan{state: "failure", description: string(r.State) + ": " + reasonOf(r), final: true}, true
-		}
-	}
-	return statusPlan{}, false
-}
-
 func reasonOf(r bot.Request) string {
 	if r.Decision != nil && !r.Decision.Allowed && r.Decision.Reason != "" {
 		return r.Decision.Reason
@@ -193,87 +181,22 @@ func reasonOf(r bot.Request) string {
 	return string(r.State)
 }
 
-// reportDeployment posts the deployment status n calls for, creating the
-// deployment first when the request deploys and has none yet.
-func (rp *Reporter) reportDeployment(ctx context.Context, n bot.Notification) error {
-	r := n.Request
-	plan, ok := planStatus(n)
-	if !ok {
-		return nil
-	}
-	rp.mu.Lock()
-	id := rp.deployments[r.ID]
-	last := rp.lastStatus[r.ID]
-	rp.mu.Unlock()
-	if r.GitHubDeploymentID != 0 {
-		id = r.GitHubDeploymentID
-	}
-	if last == plan.state+"\x00"+r.StateReason {
-		return nil // a repeated notification: the status is already there
-	}
-	owner, name, err := splitRepo(r.Repo)
-	if err != nil {
-		return err
-	}
-	c, err := rp.cfg.App.ForRepo(ctx, r.Repo)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	if id == 0 {
-		if !plan.create {
-			return nil
-		}
-		id, err = rp.ensureDeployment(ctx, c, owner, name, r)
-		if err != nil {
-			return err
-		}
-		if err := rp.cfg.Recorder.SetGitHubDeployment(ctx, r.ID, id); err != nil {
-			errs = append(errs, err) // remembered in memory and findable by payload: no duplicate
-		}
-	}
-	desc := plan.description
-	if plan.final && n.Kind == bot.NotifyFinished && rp.cfg.Audit != nil {
-		if a, err := rp.cfg.Audit.AuditFacts(ctx, r.ID); err == nil {
-			desc += fmt.Sprintf(" · audit #%d", a.Seq)
-			if a.CheckpointSize > 0 {
-				desc += fmt.Sprintf(", checkpoint %d@%s", a.CheckpointSize, a.RootPrefix)
-			}
-		}
-	}
-	env := rp.env(r)
-	req := &gh.DeploymentStatusRequest{State: gh.String(plan.state), LogURL: gh.String(rp.logURL(r)),
-		Description: gh.String(clipRunes(desc, 140)), AutoInactive: gh.Bool(true)}
-	if env.URL != "" {
-		req.EnvironmentURL = gh.String(env.URL)
-	}
-	if _, _, err := c.Repositories.CreateDeploymentStatus(ctx, owner, name, id, req); err != nil {
-		return errors.Join(append(errs, fmt.Errorf("posting %s on deployment %d: %w", plan.state, id, err))...)
-	}
-	rp.mu.Lock()
-	rp.trimLocked()
-	rp.deployments[r.ID] = id
-	rp.lastStatus[r.ID] = plan.state + "\x00" + r.StateReason
-	rp.mu.Unlock()
-	return errors.Join(errs...)
-}
-
 // payloadRequestKey names the request in a deployment's payload.
 const payloadRequestKey = "tollgate_request_id"
 
 // ensureDeployment finds the deployment created for r earlier (a lost
-// answer, a crash before recording it) or creates it. Looking first is
-// what makes creation safe to repeat.
-func (rp *Reporter) ensureDeployment(ctx context.Context, c *gh.Client, owner, name string, r bot.Request) (int64, error) {
+// answer, a crash before recording it) or creates it, and says whether it
+// created it. Looking first is what makes creation safe to repeat.
+func (rp *Reporter) ensureDeployment(ctx context.Context, c *gh.Client, owner, name string, r bot.Request) (int64, bool, error) {
 	existing, _, err := c.Repositories.ListDeployments(ctx, owner, name, &gh.DeploymentsListOptions{
 		SHA: r.SHA, Environment: r.Environment, ListOptions: gh.ListOptions{PerPage: perPage}})
 	if err != nil {
-		return 0, fmt.Errorf("looking for the deployment of request %s: %w", r.ID, err)
+		return 0, false, fmt.Errorf("looking for the deployment of request %s: %w", r.ID, err)
 	}
 	for _, d := range existing {
 		var p map[string]any
 		if json.Unmarshal(d.Payload, &p) == nil && p[payloadRequestKey] == r.ID {
-			return d.GetID(), nil
+			return d.GetID(), false, nil
 		}
 	}
 	env := rp.env(r)
@@ -287,9 +210,9 @@ func (rp *Reporter) ensureDeployment(ctx context.Context, c *gh.Client, owner, n
 	}
 	d, _, err := c.Repositories.CreateDeployment(ctx, owner, name, req)
 	if err != nil {
-		return 0, fmt.Errorf("creating the deployment of request %s: %w", r.ID, err)
+		return 0, false, fmt.Errorf("creating the deployment of request %s: %w", r.ID, err)
 	}
-	return d.GetID(), nil
+	return d.GetID(), true, nil
 }
 
 // prNumber is the PR a request reports on, 0 for none.
@@ -411,9 +334,9 @@ func (rp *Reporter) rememberComment(requestID string, id int64) {
 const maxRemembered = 10000
 
 func (rp *Reporter) trimLocked() {
-	if len(rp.comments)+len(rp.deployments)+len(rp.lastStatus)+len(rp.answered) < maxRemembered {
+	if len(rp.comments)+len(rp.deployments)+len(rp.shown)+len(rp.versions)+len(rp.answered) < maxRemembered {
 		return
 	}
 	rp.deployments, rp.comments = map[string]int64{}, map[string]int64{}
-	rp.lastStatus, rp.answered = map[string]string{}, map[string]bool{}
+	rp.shown, rp.versions, rp.answered = map[string]int{}, map[string]int64{}, map[string]bool{}
 }
