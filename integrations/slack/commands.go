@@ -62,6 +62,9 @@ func slashCommand(form url.Values) slackapi.SlashCommand {
 
 // answerCommand decides what can be answered now, and persists the rest.
 func (h *Handler) answerCommand(ctx context.Context, sc slackapi.SlashCommand, body []byte) (string, error) {
+	if isAccessReviewCommand(sc.Text) {
+		return h.answerAccessReview(ctx, sc, body)
+	}
 	repo, _ := h.routing.RepoForChannel(sc.ChannelID)
 	cmd, err := bot.ParseSlashCommand(sc.Text, repo)
 	if ref, ok := bot.AsRefusal(err); ok {
@@ -145,7 +148,7 @@ func listOrNone(xs []string) string {
 
 // helpText is /deploy help.
 func helpText() string {
-	return "*Tollgate* deploys through approvals. Commands:\n```\n" + bot.Usage() + "\n```\n" +
+	return "*Tollgate* deploys through approvals. Commands:\n```\n" + bot.Usage() + "\n" + accessReviewUsage + "\n```\n" +
 		"Link your GitHub account first with `/deploy link`; `[owner/repo]` may be left out in a channel mapped to one repository."
 }
 

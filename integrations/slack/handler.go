@@ -76,6 +76,12 @@ type Config struct {
 	MaxBody        int64 // 0 means DefaultMaxBody
 	Clock          func() time.Time
 	Logger         *slog.Logger
+	// AccessReviews returns the access review controls in force, for
+	// /deploy access-review and the sign-off buttons; nil refuses both
+	// as not configured.
+	AccessReviews func() (*bot.AccessReviews, error)
+	// Policies, when set, lets /deploy status show freeze windows in force.
+	Policies bot.Policies
 }
 
 // Handler serves Slack's requests and Tollgate's OAuth linking pages, and
@@ -94,6 +100,8 @@ type Handler struct {
 	log      *slog.Logger
 	wake     chan struct{}
 	bg       sync.WaitGroup
+	access   func() (*bot.AccessReviews, error)
+	policies bot.Policies
 }
 
 // New returns a Handler, or an error naming the missing dependency.
@@ -116,6 +124,7 @@ func New(cfg Config) (*Handler, error) {
 		secret: []byte(cfg.SigningSecret), svc: cfg.Service, store: cfg.Store, routing: cfg.Routing,
 		api: cfg.Slack, respHTTP: cfg.ResponseClient, public: strings.TrimSuffix(cfg.PublicURL, "/"),
 		gh: cfg.GitHub, maxBody: cfg.MaxBody, now: cfg.Clock, log: cfg.Logger, wake: make(chan struct{}, 1),
+		access: cfg.AccessReviews, policies: cfg.Policies,
 	}
 	if h.respHTTP == nil {
 		h.respHTTP = &http.Client{Timeout: 10 * time.Second}

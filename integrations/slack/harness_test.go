@@ -111,7 +111,11 @@ type world struct {
 	skew     atomic.Int64 // added to real time on the handler's clock
 }
 
-func newWorld(t *testing.T) *world {
+// policyOption changes the production and staging policies of a world
+// before anything runs.
+type policyOption func(production, staging *bot.EnvironmentPolicy)
+
+func newWorld(t *testing.T, opts ...policyOption) *world {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -128,6 +132,8 @@ func newWorld(t *testing.T) *world {
 	for _, login := range []string{"bob", "carol", "dave"} {
 		w.gh.SetTeamMember("acme", "approvers", login, "member")
 	}
+	w.gh.SetTeamMember("acme", "responders", "alice", "member")      // the emergency path
+	w.gh.SetTeamMember("acme", "access-reviewers", "dave", "member") // signs off access reviews
 	w.gh.AddUser("erin")
 	pr := w.gh.AddPullRequest(repo, githubtest.PullRequest{Title: "New checkout", Author: "carol", HeadSHA: sha("feature")})
 	w.gh.AddReview(repo, pr, githubtest.Review{User: "dave", State: "APPROVED"})
@@ -151,19 +157,22 @@ func newWorld(t *testing.T) *world {
 		t.Fatalf("NewApp: %v", err)
 	}
 	w.dir = ghint.NewDirectory(app, time.Minute)
+	roster := ghint.NewRoster(app)
 	notifier, err := tgslack.NewNotifier(tgslack.NotifierConfig{Slack: w.sl.Client(), Channel: channel,
-		PublicURL: publicURL, GitHubWebURL: "https://github.com/", Clock: w.clock.Now})
+		PublicURL: publicURL, GitHubWebURL: "https://github.com/", Clock: w.clock.Now, Members: roster, Links: w.st})
 	if err != nil {
 		t.Fatal(err)
 	}
 	teams := func(slug string) []bot.Team { return []bot.Team{{Org: "acme", Slug: slug}} }
-	policies := bot.NewPolicySet(
-		&bot.EnvironmentPolicy{Repo: repo, Environment: "production", Deployers: teams("deployers"),
-			Approvers: teams("approvers"), RequiredApprovals: 1, ApprovalTTL: 30 * time.Minute,
-			Branches: []string{"main"}, RequirePRReview: true, RequireChecks: true, Production: true},
-		&bot.EnvironmentPolicy{Repo: repo, Environment: "staging", Deployers: teams("deployers"),
-			Approvers: teams("approvers"), Branches: []string{"main"}},
-	)
+	production := &bot.EnvironmentPolicy{Repo: repo, Environment: "production", Deployers: teams("deployers"),
+		Approvers: teams("approvers"), Emergency: teams("responders"), RequiredApprovals: 1, ApprovalTTL: 30 * time.Minute,
+		Branches: []string{"main"}, RequirePRReview: true, RequireChecks: true, Production: true}
+	staging := &bot.EnvironmentPolicy{Repo: repo, Environment: "staging", Deployers: teams("deployers"),
+		Approvers: teams("approvers"), Branches: []string{"main"}}
+	for _, o := range opts {
+		o(production, staging)
+	}
+	policies := bot.NewPolicySet(production, staging)
 	w.svc, err = bot.New(bot.Config{Store: w.st, Directory: w.dir, Changes: ghint.NewChanges(app),
 		Deployer: w.deployer, Notifier: notifier, Policies: policies, Clock: w.clock.Now, Logger: logger})
 	if err != nil {
@@ -180,7 +189,12 @@ func newWorld(t *testing.T) *world {
 	w.srv = httptest.NewServer(mux)
 	t.Cleanup(w.srv.Close)
 	clientID, clientSecret := w.gh.AppOAuthClient()
+	accessReviews := func() (*bot.AccessReviews, error) {
+		return w.svc.AccessReviews(bot.AccessReviewConfig{Org: "acme", Environments: []*bot.EnvironmentPolicy{production, staging},
+			Reviewers: teams("access-reviewers"), Teams: roster, Members: roster})
+	}
 	w.h, err = tgslack.New(tgslack.Config{SigningSecret: signingSecret, Service: w.svc, Store: w.st,
+		AccessReviews: accessReviews, Policies: policies,
 		Routing: tgslack.ConfigRouting{Current: func() *config.Config { return cfg }}, Slack: w.sl.Client(),
 		Logger:    logger,
 		Clock:     func() time.Time { return time.Now().Add(time.Duration(w.skew.Load())) },

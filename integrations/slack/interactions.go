@@ -49,6 +49,9 @@ func (h *Handler) ServeInteractions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if h.serveComplianceInteraction(ctx, w, &cb, body) {
+		return
+	}
 	switch {
 	case cb.Type == slackapi.InteractionTypeBlockActions && firstAction(&cb).ActionID == ActionApprove:
 		if err := h.enqueue(ctx, eventBlockActions, body); err != nil {

@@ -33,6 +33,10 @@ type NotifierConfig struct {
 	GitHubWebURL string // e.g. https://github.com/, for commit, PR and compare links
 	Clock        func() time.Time
 	Logger       *slog.Logger
+	// Members and Links reach a team's members directly (emergency review
+	// reminders, access reviews); without them those go to Channel.
+	Members bot.TeamMembers
+	Links   LinkFinder
 }
 
 // Notifier shows requests in Slack: one message per request (the approval
@@ -49,6 +53,10 @@ type Notifier struct {
 	mu   sync.Mutex // one notification at a time: a request gets one message
 	reqs Requests
 	refs map[string]string // request id → "channel:ts", before the store has it
+
+	members    bot.TeamMembers
+	linked     LinkFinder
+	accessMsgs map[string][]string // access review id → "channel:ts" of its sign-off messages
 }
 
 // NewNotifier returns a Notifier. Call Bind with the bot.Service before
@@ -59,7 +67,7 @@ func NewNotifier(cfg NotifierConfig) (*Notifier, error) {
 	}
 	n := &Notifier{api: cfg.Slack, channel: cfg.Channel, now: cfg.Clock, log: cfg.Logger,
 		links: links{web: withSlash(cfg.GitHubWebURL), public: strings.TrimSuffix(cfg.PublicURL, "/")},
-		refs:  map[string]string{}}
+		refs:  map[string]string{}, members: cfg.Members, linked: cfg.Links, accessMsgs: map[string][]string{}}
 	if n.now == nil {
 		n.now = time.Now
 	}
@@ -106,15 +114,8 @@ func (n *Notifier) Notify(ctx context.Context, note bot.Notification) error {
 			return err
 		}
 		return n.thread(ctx, r, channel, ts, threadText(r, n.links))
-	case bot.NotifyEmergencyReview:
-		channel, ts, err := n.message(ctx, r)
-		if err != nil {
-			return err
-		}
-		return n.thread(ctx, r, channel, ts, fmt.Sprintf(
-			":rotating_light: Emergency change %s needs its after-the-fact review. %s", r.ID, mentions(r)))
 	}
-	return nil
+	return n.notifyCompliance(ctx, note)
 }
 
 // message returns the request's message, posting it first when there is

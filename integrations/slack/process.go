@@ -31,6 +31,9 @@ func (h *Handler) HandleInboxItem(ctx context.Context, it store.InboxItem) error
 		if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil {
 			return fmt.Errorf("slack inbox item %d: decoding payload: %w", it.ID, err)
 		}
+		if handled, err := h.runComplianceItem(ctx, it.EventType, &cb); handled {
+			return err
+		}
 		if it.EventType == eventBlockActions {
 			return h.runApproveClick(ctx, &cb)
 		}
@@ -41,6 +44,9 @@ func (h *Handler) HandleInboxItem(ctx context.Context, it store.InboxItem) error
 
 // runCommand carries out a slash command that needs GitHub or a deploy.
 func (h *Handler) runCommand(ctx context.Context, sc slackapi.SlashCommand) error {
+	if isAccessReviewCommand(sc.Text) {
+		return h.runAccessReview(ctx, sc)
+	}
 	log := h.log.With(slog.String("team", sc.TeamID), slog.String("user", sc.UserID), slog.String("trigger", sc.TriggerID))
 	repo, _ := h.routing.RepoForChannel(sc.ChannelID)
 	cmd, err := bot.ParseSlashCommand(sc.Text, repo)

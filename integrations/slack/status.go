@@ -20,13 +20,14 @@ func (h *Handler) status(ctx context.Context, cmd bot.Command) (string, error) {
 		repos = h.routing.Repositories()
 	}
 	var b strings.Builder
+	pending := h.pendingReviews(ctx)
 	for _, repo := range repos {
 		envs := []string{cmd.Environment}
 		if cmd.Environment == "" {
 			envs = h.routing.Environments(repo)
 		}
 		for _, env := range envs {
-			if err := h.statusLine(ctx, &b, repo, env); err != nil {
+			if err := h.statusLine(ctx, &b, repo, env, pending); err != nil {
 				return "", err
 			}
 		}
@@ -37,7 +38,7 @@ func (h *Handler) status(ctx context.Context, cmd bot.Command) (string, error) {
 	return b.String(), nil
 }
 
-func (h *Handler) statusLine(ctx context.Context, b *strings.Builder, repo, env string) error {
+func (h *Handler) statusLine(ctx context.Context, b *strings.Builder, repo, env string, pending []bot.EmergencyReview) error {
 	live, ok, err := h.svc.Live(ctx, repo, env)
 	if err != nil {
 		return err
@@ -63,6 +64,7 @@ func (h *Handler) statusLine(ctx context.Context, b *strings.Builder, repo, env 
 	if lock != nil {
 		fmt.Fprintf(b, "    :lock: locked by %s since %s: %s\n", lock.Owner.Login, stamp(lock.CreatedAt), lock.Reason)
 	}
+	h.complianceStatus(b, repo, env, pending, h.now())
 	return nil
 }
 
