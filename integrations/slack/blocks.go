@@ -208,7 +208,7 @@ func fallbackText(r bot.Request) string {
 func threadText(r bot.Request, l links) string {
 	switch r.State {
 	case bot.StateQueued:
-		return ":hourglass_flowing_sand: Queued: " + esc(r.StateReason)
+		return queuedText(r)
 	case bot.StateRunning:
 		return fmt.Sprintf(":rocket: Running: deploying `%s` to %s.", short(r.SHA), esc(r.Environment))
 	case bot.StateSucceeded:
@@ -224,6 +224,68 @@ func threadText(r bot.Request, l links) string {
 		return fmt.Sprintf(":no_entry_sign: %s: %s", strings.ToUpper(string(r.State[:1]))+string(r.State[1:]), esc(r.StateReason))
 	}
 	return ""
+}
+
+// queuedText says why a request was queued: who approved it, or, when it
+// needed no approval (a merge, an emergency change), what triggered it and
+// who asked. It also renders the queued step of a request already past it.
+func queuedText(r bot.Request) string {
+	why := ""
+	if r.State == bot.StateQueued {
+		why = esc(r.StateReason)
+	}
+	if why == "" {
+		if valid := r.ValidApprovals(r.QueuedAt); len(valid) > 0 {
+			names := make([]string, len(valid))
+			for i, a := range valid {
+				names[i] = esc(a.Approver.Login)
+			}
+			why = "approved by " + strings.Join(names, ", ")
+		}
+	}
+	if why == "" {
+		why = triggerText(r) + " by " + esc(r.Requester.Login)
+		switch {
+		case r.Trigger == bot.TriggerEmergency:
+			why += "; approvals skipped, review due afterwards"
+		case r.RequiredApprovals <= 0:
+			why += "; no approval required for " + esc(r.Environment)
+		}
+	}
+	return ":hourglass_flowing_sand: Queued: " + why + "."
+}
+
+// triggerText names what asked for a request.
+func triggerText(r bot.Request) string {
+	pr := ""
+	if r.PR != nil {
+		pr = fmt.Sprintf(" of PR #%d", r.PR.Number)
+	}
+	switch r.Trigger {
+	case bot.TriggerMerge:
+		if pr == "" {
+			return "merge to " + esc(r.Ref)
+		}
+		return "merge" + pr
+	case bot.TriggerLabel:
+		return "deploy label on PR" + strings.TrimPrefix(pr, " of PR")
+	case bot.TriggerComment:
+		return "PR comment" + strings.TrimPrefix(pr, " of PR")
+	case bot.TriggerSlack:
+		return "/deploy"
+	case bot.TriggerGitHubDeployment:
+		return "GitHub deployment"
+	case bot.TriggerProtectionRule:
+		return "GitHub Actions run"
+	case bot.TriggerEmergency:
+		if r.Ticket != "" {
+			return "emergency change (" + esc(r.Ticket) + ")"
+		}
+		return "emergency change"
+	case bot.TriggerRollback:
+		return "rollback"
+	}
+	return esc(string(r.Trigger))
 }
 
 func serversText(r bot.Request) string {

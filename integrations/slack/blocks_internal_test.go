@@ -19,6 +19,13 @@ func TestThreadTextSaysWhatHappened(t *testing.T) {
 		r.State, r.StateReason, r.Result = state, reason, out
 		return r
 	}
+	// Merges and emergency changes are queued without a reason: the
+	// policy allowed them and nobody had to approve.
+	queuedBy := func(trigger bot.Trigger, pr *bot.PullRequest, ticket string) bot.Request {
+		r := with(bot.StateQueued, "", nil)
+		r.Trigger, r.PR, r.Ticket, r.Approvals, r.RequiredApprovals = trigger, pr, ticket, nil, 0
+		return r
+	}
 	tests := []struct {
 		name    string
 		r       bot.Request
@@ -26,7 +33,17 @@ func TestThreadTextSaysWhatHappened(t *testing.T) {
 		notWant []string
 	}{
 		{"queued names the approvers", with(bot.StateQueued, "approved by bob", nil),
-			[]string{"Queued: approved by bob"}, []string{"<@"}},
+			[]string{"Queued: approved by bob."}, []string{"<@"}},
+		{"queued merge names the PR and who merged", queuedBy(bot.TriggerMerge, &bot.PullRequest{Number: 12}, ""),
+			[]string{":hourglass_flowing_sand: Queued: merge of PR #12 by alice; no approval required for production."},
+			[]string{"Queued: .", "Queued: \n", "<@"}},
+		{"queued merge without a PR names the branch", func() bot.Request {
+			r := queuedBy(bot.TriggerMerge, nil, "")
+			r.Ref = "main"
+			return r
+		}(), []string{"Queued: merge to main by alice; no approval required for production."}, nil},
+		{"queued emergency names the ticket and the review to come", queuedBy(bot.TriggerEmergency, nil, "INC-42"),
+			[]string{"Queued: emergency change (INC-42) by alice; approvals skipped, review due afterwards."}, nil},
 		{"success has duration, servers and the log link", with(bot.StateSucceeded, "succeeded",
 			&bot.DeployOutcome{Result: bot.ResultSucceeded, Servers: []string{"web1", "web2"}, Duration: 61500 * time.Millisecond}),
 			[]string{"Deployed `aaaaaaa` to production (web1, web2) in 1m2s", "<https://tollgate.example/deployments/r-abc234|Log>"},
