@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -214,5 +215,34 @@ func TestServerDyingDuringUploadMeansNoServerSwitches(t *testing.T) {
 		if exists(filepath.Join(root, "releases", "dying")) {
 			t.Errorf("server %d: the new release was not removed", i)
 		}
+	}
+}
+
+// TestUploadIsVerifiedOnTheServer makes the server's tar damage one file as
+// it extracts (a wrapper earlier in PATH; the in-process server inherits
+// this process's environment): the deploy must stop before anything runs.
+func TestUploadIsVerifiedOnTheServer(t *testing.T) {
+	bin := t.TempDir()
+	realTar, err := exec.LookPath("tar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapper := "#!/bin/sh\n" + realTar + " \"$@\" || exit\nfor f in releases/*/index.html; do echo tampered >> \"$f\"; done\n"
+	if err := os.WriteFile(filepath.Join(bin, "tar"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	f := startInProcess(t, 1)
+	f.target.Hooks.BeforeSwitch = []string{"touch ran"}
+	r := newRepo(t)
+	res, _, err := f.deploy(t, r, r.write(map[string]string{"index.html": "hi\n"}).commit("v1"), deploy.ReleaseSpec{})
+	if err == nil || res.Outcome != deploy.Failed || !strings.Contains(err.Error(), "index.html has sha256") {
+		t.Fatalf("outcome %s, err %v", res.Outcome, err)
+	}
+	if current(t, f.roots[0]) != "" || len(releases(t, f.roots[0])) != 0 {
+		t.Errorf("a release that failed verification was kept or went live")
+	}
+	if len(res.Servers[0].Hooks) != 0 {
+		t.Errorf("a hook ran in an unverified release")
 	}
 }

@@ -91,12 +91,19 @@ done`, shq(root), strings.Join(q, " "))
 }
 
 // extractScript unpacks the release tar stream from stdin into root, then
-// hashes the files listed in the stream's .tollgate/<name>/sent.
+// hashes the files listed in the stream's .tollgate/<name>/sent, one
+// sha256sum per core, each appending to its own file so lines never mix.
 func extractScript(root, name string) string {
+	meta := shq(".tollgate/" + name)
 	return fmt.Sprintf(`cd %s || exit 1
 if [ -e releases/%s ] || [ -L releases/%s ]; then printf 'release %%s already exists\n' %s >&2; exit 1; fi
 tar -x -p -o -f - || exit 1
-exec xargs -0 sha256sum -- < .tollgate/%s/sent`, shq(root), shq(name), shq(name), shq(name), shq(name))
+n=$(nproc 2>/dev/null) || n=2
+xargs -0 -P "$n" -n 256 sh -c 'exec sha256sum -- "$@" >> "$0/hashes.$$"' %s < %s/sent
+status=$?
+cat %s/hashes.* 2>/dev/null
+rm -f %s/hashes.*
+exit $status`, shq(root), shq(name), shq(name), shq(name), meta, meta, meta, meta)
 }
 
 // switchScript points current at releases/<name> with one rename(2).
