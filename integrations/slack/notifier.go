@@ -53,6 +53,8 @@ type Notifier struct {
 	mu   sync.Mutex // one notification at a time: a request gets one message
 	reqs Requests
 	refs map[string]string // request id → "channel:ts", before the store has it
+	// progress is what each request's message and thread show (progress.go).
+	progress map[string]progress
 
 	members    bot.TeamMembers
 	linked     LinkFinder
@@ -106,14 +108,7 @@ func (n *Notifier) Notify(ctx context.Context, note bot.Notification) error {
 		_, _, err := n.message(ctx, r)
 		return err
 	case bot.NotifyStateChanged, bot.NotifyFinished:
-		channel, ts, err := n.message(ctx, r)
-		if err != nil {
-			return err
-		}
-		if err := n.update(ctx, r); err != nil {
-			return err
-		}
-		return n.thread(ctx, r, channel, ts, threadText(r, n.links))
+		return n.showProgress(ctx, r)
 	}
 	return n.notifyCompliance(ctx, note)
 }
@@ -152,6 +147,9 @@ func (n *Notifier) ref(r bot.Request) (channel, ts string, ok bool) {
 
 // update edits the request's message in place to show its current state.
 func (n *Notifier) update(ctx context.Context, r bot.Request) error {
+	if n.stale(r) {
+		return nil // it shows a newer version already
+	}
 	channel, ts, ok := n.ref(r)
 	if !ok {
 		_, _, err := n.message(ctx, r)

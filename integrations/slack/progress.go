@@ -1,0 +1,135 @@
+package slack
+
+import (
+	"context"
+
+	"github.com/tollgate-dev/tollgate/bot"
+)
+
+// Notifications of one request can arrive out of order: the approval path
+// reports "queued" after its commit while a deploy worker already reports
+// "running". The Notifier therefore brings Slack up to the request's state
+// instead of replaying events: a notification older than one already shown
+// (lower Request.Version) changes nothing, and thread lines follow the
+// lifecycle, each once, with the steps a state implies filled in first.
+
+// progress is what a request's message and thread show so far.
+type progress struct {
+	version int64 // newest Request.Version shown
+	rank    int   // lifecycle rank of the last thread line posted
+}
+
+// maxTracked bounds the progress kept in memory; see forgetProgress.
+const maxTracked = 10000
+
+// threadRank orders the states that get a thread line.
+func threadRank(s bot.State) int {
+	switch s {
+	case bot.StateQueued:
+		return 1
+	case bot.StateRunning:
+		return 2
+	case bot.StateFailed:
+		return 3 // a failed deploy can still be rolled back
+	case bot.StateSucceeded, bot.StateRolledBack, bot.StateInterrupted,
+		bot.StateRejected, bot.StateExpired, bot.StateCanceled:
+		return 4
+	}
+	return 0
+}
+
+// passedThrough lists the thread-worthy states a request in s went
+// through, in order. Canceled may come from awaiting approval or from
+// queued, so it implies nothing.
+func passedThrough(s bot.State) []bot.State {
+	switch s {
+	case bot.StateRunning:
+		return []bot.State{bot.StateQueued}
+	case bot.StateSucceeded, bot.StateFailed, bot.StateRolledBack, bot.StateInterrupted:
+		return []bot.State{bot.StateQueued, bot.StateRunning}
+	}
+	return nil
+}
+
+// stale reports whether a newer version of r was shown already, and
+// otherwise remembers r's version as the newest. Call with n.mu held.
+func (n *Notifier) stale(r bot.Request) bool {
+	p, ok := n.progress[r.ID]
+	if ok && r.Version < p.version {
+		return true
+	}
+	if !ok {
+		n.forgetProgress()
+	}
+	p.version = r.Version
+	n.setProgress(r.ID, p)
+	return false
+}
+
+// showProgress brings the request's message and thread up to r: the
+// message is edited to show r, and the thread gets r's line preceded by
+// the lines of the states r went through that it lacks. What the thread
+// shows is known for messages this process posted; for others (after a
+// restart) only r's own line is added.
+func (n *Notifier) showProgress(ctx context.Context, r bot.Request) error {
+	if n.stale(r) {
+		n.log.DebugContext(ctx, "slack: skipping a stale notification", "request", r.ID,
+			"state", string(r.State), "version", r.Version)
+		return nil
+	}
+	channel, ts, err := n.message(ctx, r)
+	if err != nil {
+		return err
+	}
+	// A message this process posted has, in its thread, only the lines
+	// recorded in progress.
+	known := n.refs[r.ID] != ""
+	if err := n.update(ctx, r); err != nil {
+		return err
+	}
+	p := n.progress[r.ID]
+	rank := threadRank(r.State)
+	if rank == 0 || rank <= p.rank {
+		return nil // nothing to say, or said already
+	}
+	var steps []bot.State
+	if known {
+		for _, s := range passedThrough(r.State) {
+			if threadRank(s) > p.rank {
+				steps = append(steps, s)
+			}
+		}
+	}
+	for _, s := range append(steps, r.State) {
+		step := r
+		if s != r.State { // an earlier step: r's reason is not its reason
+			step.State, step.StateReason = s, ""
+		}
+		if err := n.thread(ctx, r, channel, ts, threadText(step, n.links)); err != nil {
+			return err
+		}
+		p.rank = threadRank(s)
+		n.setProgress(r.ID, p)
+	}
+	return nil
+}
+
+func (n *Notifier) setProgress(id string, p progress) {
+	if n.progress == nil {
+		n.progress = map[string]progress{}
+	}
+	n.progress[id] = p
+}
+
+// forgetProgress drops everything tracked once maxTracked requests are:
+// with their message refs, so a forgotten request is treated as one whose
+// thread is unknown (its own line only), never as one with an empty thread.
+func (n *Notifier) forgetProgress() {
+	if len(n.progress) < maxTracked {
+		return
+	}
+	for id := range n.progress {
+		delete(n.refs, id)
+	}
+	n.progress = map[string]progress{}
+}
