@@ -21,6 +21,7 @@ import (
 	ghint "github.com/tollgate-dev/tollgate/integrations/github"
 	"github.com/tollgate-dev/tollgate/integrations/httpserver"
 	"github.com/tollgate-dev/tollgate/integrations/inbox"
+	"github.com/tollgate-dev/tollgate/integrations/reqlog"
 	slackint "github.com/tollgate-dev/tollgate/integrations/slack"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
@@ -49,6 +50,9 @@ var errConfig = errors.New("configuration")
 // newServer opens the store and builds every piece. The caller closes
 // the store (server.close) when newServer succeeded.
 func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) (*server, error) {
+	// Every line logged with a request's context names the request, whichever
+	// transport logs it.
+	log = slog.New(reqlog.NewHandler(log.Handler()))
 	l, err := load(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tollgate-dev/tollgate/integrations/reqlog"
 	"github.com/tollgate-dev/tollgate/store"
 )
 
@@ -83,33 +84,35 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	delivery, event := r.Header.Get("X-GitHub-Delivery"), r.Header.Get("X-GitHub-Event")
 	// Only these header values are logged until the signature holds; they
 	// are attacker-chosen, so they are bounded.
-	log := h.log.With("delivery", clip(delivery), "event", clip(event))
+	// reqlog.For names the HTTP request (its id is in the access log line).
+	ctx := r.Context()
+	log := reqlog.For(ctx, h.log).With("delivery", clip(delivery), "event", clip(event))
 
 	body, err := readBody(w, r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			log.Warn("webhook refused: body over the limit", "limit", MaxWebhookBody)
+			log.WarnContext(ctx, "webhook refused: body over the limit", "limit", MaxWebhookBody)
 			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
 			return
 		}
-		log.Warn("webhook refused: reading the body failed", "err", err)
+		log.WarnContext(ctx, "webhook refused: reading the body failed", "err", err)
 		http.Error(w, "could not read body", http.StatusBadRequest)
 		return
 	}
 	if !h.validSignature(r.Header.Get("X-Hub-Signature-256"), body) {
-		log.Warn("webhook refused: missing or wrong X-Hub-Signature-256", "remote", r.RemoteAddr)
+		log.WarnContext(ctx, "webhook refused: missing or wrong X-Hub-Signature-256", "remote", r.RemoteAddr)
 		http.Error(w, "signature does not match", http.StatusUnauthorized)
 		return
 	}
 	if delivery == "" || event == "" {
-		log.Warn("webhook refused: X-GitHub-Delivery or X-GitHub-Event missing")
+		log.WarnContext(ctx, "webhook refused: X-GitHub-Delivery or X-GitHub-Event missing")
 		http.Error(w, "X-GitHub-Delivery and X-GitHub-Event are required", http.StatusBadRequest)
 		return
 	}
 	var env webhookEnvelope
 	if err := json.Unmarshal(body, &env); err != nil {
-		log.Warn("webhook refused: body is not a JSON object", "err", err)
+		log.WarnContext(ctx, "webhook refused: body is not a JSON object", "err", err)
 		http.Error(w, "body is not a JSON object", http.StatusBadRequest)
 		return
 	}
@@ -123,21 +126,21 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log = log.With("action", env.Action)
 	}
 
-	dup, err := h.inbox.Enqueue(r.Context(), store.InboxItem{Source: "github", DeliveryID: delivery,
+	dup, err := h.inbox.Enqueue(ctx, store.InboxItem{Source: "github", DeliveryID: delivery,
 		EventType: event, Payload: body})
 	if err != nil {
 		// GitHub shows the failure and the delivery can be redelivered.
-		log.Error("webhook not stored", "err", err)
+		log.ErrorContext(ctx, "webhook not stored", "err", err)
 		http.Error(w, "could not store the delivery", http.StatusInternalServerError)
 		return
 	}
 	if dup {
-		log.Info("webhook redelivered; already stored")
+		log.InfoContext(ctx, "webhook redelivered; already stored")
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte("already received\n"))
 		return
 	}
-	log.Info("webhook stored")
+	log.InfoContext(ctx, "webhook stored")
 	if h.kick != nil {
 		h.kick()
 	}

@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"runtime/debug"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/integrations/reqlog"
 )
 
 // RequestIDHeader carries the request id in and out.
@@ -22,35 +24,20 @@ const RequestIDHeader = "X-Request-Id"
 // so a client cannot inject text into log lines.
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
-type ctxKey int
-
-const (
-	loggerKey ctxKey = iota
-	requestIDKey
-)
-
 // Logger returns the logger of the request ctx belongs to, enriched with
 // its request id, or fallback when ctx carries none (a discarding logger
-// when fallback is nil).
+// when fallback is nil). The context keys live in integrations/reqlog, so
+// transports that do not import this package share them.
 func Logger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok {
-		return l
-	}
-	if fallback == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return fallback
+	return reqlog.Logger(ctx, fallback)
 }
 
 // RequestID returns the request id ctx carries, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
+func RequestID(ctx context.Context) string { return reqlog.RequestID(ctx) }
 
 // WithLogger returns ctx carrying l, for work that outlives a request.
 func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
-	return context.WithValue(ctx, loggerKey, l)
+	return reqlog.WithLogger(ctx, l)
 }
 
 // Logging gives every request an id (the incoming X-Request-Id when it is
@@ -65,8 +52,8 @@ func Logging(base *slog.Logger, next http.Handler) http.Handler {
 		if !validRequestID.MatchString(id) {
 			id = newRequestID()
 		}
-		log := base.With(slog.String("request_id", id))
-		ctx := context.WithValue(WithLogger(r.Context(), log), requestIDKey, id)
+		log := base.With(slog.String(reqlog.Key, id))
+		ctx := reqlog.WithRequestID(reqlog.WithLogger(r.Context(), log), id)
 		w.Header().Set(RequestIDHeader, id)
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
