@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+func init() {
+	register("healthcheck", "exit 0 if a running tollgate serve answers GET /healthz (for container HEALTHCHECKs)", runHealthcheck)
+}
+
+// runHealthcheck lets a container image check the server without curl.
+func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	target := flags.String("url", "http://127.0.0.1:8080/healthz", "health `URL` to GET")
+	timeout := flags.Duration("timeout", 5*time.Second, "give up after this long")
+	if err := flags.Parse(args); err != nil || flags.NArg() > 0 {
+		if err == nil {
+			flags.Usage()
+		}
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *target, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate healthcheck: %v\n", err)
+		return exitUsage
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate healthcheck: %v\n", err)
+		return exitCheckFailed
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "tollgate healthcheck: %s answered %s\n", *target, resp.Status)
+		return exitCheckFailed
+	}
+	fmt.Fprintf(stdout, "ok: %s\n", *target)
+	return exitOK
+}
