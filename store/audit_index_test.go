@@ -1,0 +1,46 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestAuditSubjectLookupsUseTheIndex: the deployment page and PR comments
+// look a request's audit entries up by subject; on a log of years that
+// must be an index search, not a scan of every entry.
+func TestAuditSubjectLookupsUseTheIndex(t *testing.T) {
+	s, _ := openTemp(t, Options{})
+	tests := []struct {
+		name, query string
+	}{
+		{"entries of a request in order", `SELECT seq FROM audit_entries WHERE subject = ? ORDER BY seq`},
+		{"latest entry of a request", `SELECT max(seq) FROM audit_entries WHERE subject = ?`},
+		{"entries of a request with their fields", `SELECT seq, at, actor, action, subject, data, leaf_hash FROM audit_entries WHERE subject = ? ORDER BY seq`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, err := s.DB().QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+tt.query, "req-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(plan, "; ")
+			if !strings.Contains(got, "INDEX audit_entries_subject (subject=?)") || strings.Contains(got, "TEMP B-TREE") {
+				t.Fatalf("plan %q: want a search of audit_entries_subject and no sort", got)
+			}
+		})
+	}
+}
