@@ -41,8 +41,9 @@ func TestAppManifestPermissions(t *testing.T) {
 		t.Errorf("manifest basics wrong: %+v", m)
 	}
 	wantPerms := map[string]string{
-		"metadata": "read", "contents": "read", "pull_requests": "write", "issues": "read",
+		"metadata": "read", "contents": "write", "pull_requests": "write", "issues": "read",
 		"deployments": "write", "actions": "read", "checks": "read", "statuses": "read", "members": "read",
+		"administration": "read", "organization_administration": "read",
 	}
 	if !maps.Equal(m.Permissions, wantPerms) {
 		t.Errorf("permissions = %v\nwant exactly %v", m.Permissions, wantPerms)
@@ -56,7 +57,8 @@ func TestAppManifestPermissions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, title := range []string{"Metadata", "Contents", "Pull requests", "Issues", "Deployments", "Actions", "Checks", "Commit statuses", "Members (organization)"} {
+	for _, title := range []string{"Metadata", "Contents", "Pull requests", "Issues", "Deployments", "Actions", "Checks", "Commit statuses", "Members (organization)",
+		"Administration", "Administration (organization)"} {
 		if !strings.Contains(string(doc), "| "+title+" | ") {
 			t.Errorf("docs/github-app.md does not explain the %s permission", title)
 		}
