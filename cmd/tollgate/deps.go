@@ -16,5 +16,3 @@ import (
 	_ "golang.org/x/mod/sumdb/note"
 	_ "golang.org/x/mod/sumdb/tlog"
 )
-
-
