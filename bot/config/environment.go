@@ -76,6 +76,7 @@ type Server struct {
 	Host string
 	Port int
 	User string
+	Path string // absolute deploy directory on this server; the environment's path unless set
 }
 
 // SSH holds an environment's own SSH credentials.

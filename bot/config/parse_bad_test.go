@@ -152,6 +152,38 @@ func TestParseRejectsBadConfig(t *testing.T) {
 			want: []string{"tollgate.yml:18: repositories.acme/api.environments.staging.servers[1]: duplicate server root@S1.example.com:22 (same host and port as repositories.acme/api.environments.staging.servers[0])"},
 		},
 		{
+			name: "relative server path",
+			yaml: strings.Replace(baseConfig, "            user: deploy\n", "            user: deploy\n            path: srv/api-1\n", 1),
+			want: []string{`tollgate.yml:18: repositories.acme/api.environments.staging.servers[0].path: path "srv/api-1" must be absolute`},
+		},
+		{
+			name: "unclean server path",
+			yaml: strings.Replace(baseConfig, "            user: deploy\n", "            user: deploy\n            path: /srv/api-1/../api-2/\n", 1),
+			want: []string{`tollgate.yml:18: repositories.acme/api.environments.staging.servers[0].path: path "/srv/api-1/../api-2/" is not clean (did you mean "/srv/api-2"?)`},
+		},
+		{
+			name: "server path at the root",
+			yaml: strings.Replace(baseConfig, "            user: deploy\n", "            user: deploy\n            path: /\n", 1),
+			want: []string{"tollgate.yml:18: repositories.acme/api.environments.staging.servers[0].path: path must not be the root directory"},
+		},
+		{
+			name: "server path that is not a string",
+			yaml: strings.Replace(baseConfig, "            user: deploy\n", "            user: deploy\n            path: [/srv/a]\n", 1),
+			want: []string{"tollgate.yml:18: repositories.acme/api.environments.staging.servers[0].path: expected a string, got a list"},
+		},
+		{
+			name: "misspelt server path",
+			yaml: strings.Replace(baseConfig, "            user: deploy\n", "            user: deploy\n            paht: /srv/api-1\n", 1),
+			want: []string{`tollgate.yml:18: repositories.acme/api.environments.staging.servers[0].paht: unknown key (did you mean "path"?)`},
+		},
+		{
+			name: "no environment path and a server without its own",
+			yaml: production("deployers: [backend]", "servers:", "  - host: p1.example.com", "    user: deploy", "    path: /srv/api-1",
+				"  - host: p2.example.com", "    user: deploy", "ssh:", "  private_key_file: /etc/tollgate/production.key",
+				"  known_hosts_file: /etc/tollgate/known_hosts"),
+			want: []string{"tollgate.yml:22: repositories.acme/api.environments.production.path: required key is missing: the absolute directory to deploy into (or a path on every server)"},
+		},
+		{
 			name: "ssh key shared by staging and production",
 			yaml: production("deployers: [backend]", "servers:", "  - host: p1.example.com", "    user: deploy", "ssh:",
 				"  private_key_file: /etc/tollgate/staging.key", "  known_hosts_file: /etc/tollgate/known_hosts", "path: /srv/api"),

@@ -55,7 +55,7 @@ func TestParseAppliesDefaults(t *testing.T) {
 		{"env.approval_ttl", env.ApprovalTTL, time.Hour},
 		{"env.branches", env.Branches, []string{"main"}},
 		{"env.labels", env.Labels, []string{"deploy:staging"}},
-		{"env.servers", env.Servers, []Server{{Host: "s1.example.com", Port: 22, User: "deploy"}}},
+		{"env.servers", env.Servers, []Server{{Host: "s1.example.com", Port: 22, User: "deploy", Path: "/srv/api"}}},
 		{"env.keep_releases", env.KeepReleases, 5},
 		{"env.max_parallel", env.MaxParallel, 10},
 		{"env.emergency.review_within", env.Emergency.ReviewWithin, 24 * time.Hour},
@@ -231,5 +231,54 @@ func TestWriteSummaryNamesWhoMayDeploy(t *testing.T) {
 		if strings.Contains(out, secret) {
 			t.Errorf("summary discloses secret %q", secret)
 		}
+	}
+}
+
+func TestParsePerServerPath(t *testing.T) {
+	servers := func(lines ...string) []string {
+		return append(append([]string{"deployers: [backend]", "servers:"}, lines...),
+			"ssh:", "  private_key_file: /etc/tollgate/production.key", "  known_hosts_file: /etc/tollgate/known_hosts")
+	}
+	tests := []struct {
+		name     string
+		body     []string
+		wantPath string
+		want     []Server
+		summary  string
+	}{
+		{"servers default to the environment's path",
+			append(servers("  - host: p1.example.com", "    user: deploy", "  - host: p2.example.com", "    user: deploy"), "path: /srv/api"),
+			"/srv/api",
+			[]Server{{Host: "p1.example.com", Port: 22, User: "deploy", Path: "/srv/api"}, {Host: "p2.example.com", Port: 22, User: "deploy", Path: "/srv/api"}},
+			"deploy@p1.example.com:22, deploy@p2.example.com:22 → /srv/api (keep 5 releases"},
+		{"one server overrides the environment's path",
+			append(servers("  - host: p1.example.com", "    user: deploy", "  - host: p2.example.com", "    user: deploy", "    path: /opt/api"), "path: /srv/api"),
+			"/srv/api",
+			[]Server{{Host: "p1.example.com", Port: 22, User: "deploy", Path: "/srv/api"}, {Host: "p2.example.com", Port: 22, User: "deploy", Path: "/opt/api"}},
+			"deploy@p1.example.com:22 → /srv/api, deploy@p2.example.com:22 → /opt/api (keep 5 releases"},
+		{"every server has its own path, the environment none",
+			servers("  - host: box.example.com", "    user: deploy", "    path: /srv/api-1", "  - host: box.example.com", "    port: 2222", "    user: deploy", "    path: /srv/api-2"),
+			"",
+			[]Server{{Host: "box.example.com", Port: 22, User: "deploy", Path: "/srv/api-1"}, {Host: "box.example.com", Port: 2222, User: "deploy", Path: "/srv/api-2"}},
+			"deploy@box.example.com:22 → /srv/api-1, deploy@box.example.com:2222 → /srv/api-2 (keep 5 releases"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, _ := mustParse(t, "tollgate.yml", production(tt.body...), testEnv)
+			env, ok := cfg.Environment("acme/api", "production")
+			if !ok {
+				t.Fatal("production not found")
+			}
+			if env.Path != tt.wantPath || !reflect.DeepEqual(env.Servers, tt.want) {
+				t.Errorf("path %q, servers %+v; want %q, %+v", env.Path, env.Servers, tt.wantPath, tt.want)
+			}
+			var b strings.Builder
+			if err := cfg.WriteSummary(&b); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(b.String(), tt.summary) {
+				t.Errorf("summary lacks %q:\n%s", tt.summary, b.String())
+			}
+		})
 	}
 }

@@ -23,18 +23,11 @@ func (d *decoder) targets(s *section, env *Environment) {
 			env.SSH.KnownHostsFile = d.filePath(ssh, "known_hosts_file", fileRef{})
 		}
 	}
-	if e, ok := s.get("path"); ok {
-		if v, ok := d.stringValue(e.path, e.val); ok {
-			switch {
-			case !path.IsAbs(v):
-				d.errorf(e.val.Line, e.path, "path %q must be absolute", v)
-			case path.Clean(v) != v:
-				d.errorf(e.val.Line, e.path, "path %q is not clean (did you mean %q?)", v, path.Clean(v))
-			case v == "/":
-				d.errorf(e.val.Line, e.path, "path must not be the root directory")
-			default:
-				env.Path = v
-			}
+	ownPaths := everyServerHasPath(env.Servers)
+	env.Path = d.deployPath(s)
+	for i := range env.Servers {
+		if env.Servers[i].Path == "" {
+			env.Servers[i].Path = env.Path
 		}
 	}
 	if v, ok := s.integer("keep_releases"); ok {
@@ -78,12 +71,36 @@ func (d *decoder) targets(s *section, env *Environment) {
 			}
 		}
 	}
-	d.targetRules(s, env)
+	d.targetRules(s, env, ownPaths)
+}
+
+// deployPath decodes the path key of s: an absolute, clean directory
+// other than the root. It returns "" when the key is absent or bad.
+func (d *decoder) deployPath(s *section) string {
+	e, ok := s.get("path")
+	if !ok {
+		return ""
+	}
+	v, ok := d.stringValue(e.path, e.val)
+	if !ok {
+		return ""
+	}
+	switch {
+	case !path.IsAbs(v):
+		d.errorf(e.val.Line, e.path, "path %q must be absolute", v)
+	case path.Clean(v) != v:
+		d.errorf(e.val.Line, e.path, "path %q is not clean (did you mean %q?)", v, path.Clean(v))
+	case v == "/":
+		d.errorf(e.val.Line, e.path, "path must not be the root directory")
+	default:
+		return v
+	}
+	return ""
 }
 
 // targetRules checks that servers, credentials and path come together, and
 // that gate-only environments have none of them.
-func (d *decoder) targetRules(s *section, env *Environment) {
+func (d *decoder) targetRules(s *section, env *Environment, ownPaths bool) {
 	if env.GateOnly {
 		for _, k := range []string{"servers", "ssh", "path", "hooks", "health_check"} {
 			if s.has(k) {
@@ -99,9 +116,20 @@ func (d *decoder) targetRules(s *section, env *Environment) {
 	if !s.has("ssh") {
 		d.errorf(s.line, join(s.path, "ssh"), "required key is missing: each environment needs its own SSH key and known_hosts")
 	}
-	if !s.has("path") {
-		d.errorf(s.line, join(s.path, "path"), "required key is missing: the absolute directory to deploy into")
+	if !s.has("path") && !ownPaths {
+		d.errorf(s.line, join(s.path, "path"), "required key is missing: the absolute directory to deploy into (or a path on every server)")
 	}
+}
+
+// everyServerHasPath reports whether each server sets its own path, which
+// makes the environment's path unnecessary.
+func everyServerHasPath(servers []Server) bool {
+	for _, srv := range servers {
+		if srv.Path == "" {
+			return false
+		}
+	}
+	return len(servers) > 0
 }
 
 func (d *decoder) servers(s *section, env *Environment) {
@@ -116,7 +144,7 @@ func (d *decoder) servers(s *section, env *Environment) {
 	seen := map[string]string{}
 	for i, item := range items {
 		p := index(e.path, i)
-		ss := d.section(p, item.Line, item, "host", "port", "user")
+		ss := d.section(p, item.Line, item, "host", "port", "user", "path")
 		if item.Kind != yaml.MappingNode {
 			continue
 		}
@@ -139,6 +167,7 @@ func (d *decoder) servers(s *section, env *Environment) {
 		if _, ok := ss.require("user"); ok {
 			srv.User, _ = ss.str("user")
 		}
+		srv.Path = d.deployPath(ss) // "" → the environment's path, filled in by targets
 		if srv.Host == "" || srv.User == "" {
 			continue
 		}

@@ -59,11 +59,23 @@ func writeEnvironment(b *strings.Builder, e *Environment) {
 	b.WriteString(head + "\n")
 	row := func(label, value string) { fmt.Fprintf(b, "    %-11s %s\n", label+":", value) }
 	if !e.GateOnly {
+		samePath := true
+		for _, s := range e.Servers {
+			samePath = samePath && s.Path == e.Path
+		}
 		var servers []string
 		for _, s := range e.Servers {
-			servers = append(servers, fmt.Sprintf("%s@%s:%d", s.User, s.Host, s.Port))
+			id := fmt.Sprintf("%s@%s:%d", s.User, s.Host, s.Port)
+			if !samePath {
+				id += " → " + s.Path
+			}
+			servers = append(servers, id)
 		}
-		row("servers", fmt.Sprintf("%s → %s (keep %d releases, %d at once)", list(servers), e.Path, e.KeepReleases, e.MaxParallel))
+		where := list(servers)
+		if samePath {
+			where += " → " + e.Path
+		}
+		row("servers", fmt.Sprintf("%s (keep %d releases, %d at once)", where, e.KeepReleases, e.MaxParallel))
 	}
 	row("deployers", list(e.Deployers))
 	approvers := list(e.Approvers)

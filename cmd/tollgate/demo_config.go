@@ -131,11 +131,12 @@ func writeDemoTarget(w func(string, ...any), dir string, e demoEnvTarget, envURL
 		w("          - host: %s        # %s, an in-process SSH server", s.Host, s.Name)
 		w("            port: %d", s.Port)
 		w("            user: deploy")
+		w("            path: %s", s.Root)
 	}
 	w("        ssh:                       # this environment's own key and pinned host keys")
 	w("          private_key_file: %s", rel(e.KeyFile))
 	w("          known_hosts_file: %s", rel(e.KnownHostsFile))
-	w("        path: %s", e.Servers[0].Root)
+	// No environment path: every server has its own, as these share one disk.
 	w("        keep_releases: 5")
 	w("        health_check:")
 	w("          command: ./bin/healthcheck")

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -78,7 +77,6 @@ func runDemoStory(ctx context.Context, opts demoOptions, out io.Writer) (err err
 		return fmt.Errorf("assembling the server from %s: %w", cfgPath, err)
 	}
 	defer srv.store.Close()
-	demoServerPaths(srv, targets)
 
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
@@ -160,30 +158,6 @@ func demoDataDir(given string) (string, func(), error) {
 	return dir, func() {}, nil
 }
 
-// demoServerPaths gives each demo server its own deploy directory. The
-// demo's "servers" share this machine's filesystem, and tollgate.yml has
-// one path per environment (real servers each have their own disk), so
-// web-2 would otherwise deploy into web-1's directory. The deploy engine
-// supports a per-server path; only the configuration cannot express it.
-func demoServerPaths(srv *server, t *demoTargets) {
-	cur := srv.live.cur.Load()
-	next := *cur
-	next.targets = targetSet{}
-	all := append(slices.Clone(t.Staging.Servers), t.Production.Servers...)
-	for k, tg := range cur.targets {
-		tg.Servers = slices.Clone(tg.Servers)
-		for i, s := range tg.Servers {
-			for _, ds := range all {
-				if ds.Port == s.Port && ds.Host == s.Host {
-					tg.Servers[i].Path = ds.Root
-				}
-			}
-		}
-		next.targets[k] = tg
-	}
-	srv.live.Swap(&next)
-}
-
 // intro prints who is who and what runs where.
 func (st *demoStory) intro(warnings []config.Warning, temporary bool) {
 	st.printf("Tollgate demo: the real server, its real SQLite database and SSH deploys, with GitHub and\n")
@@ -215,8 +189,8 @@ func (st *demoStory) intro(warnings []config.Warning, temporary bool) {
 		}
 		st.printf("  %-11s %s, own SSH key and known_hosts\n", e.Name, strings.Join(names, ", "))
 	}
-	st.printf("              (the servers share this machine, so each deploys into its own directory under\n")
-	st.printf("               $DATA/servers/; tollgate.yml has one path per environment, as real servers have)\n")
+	st.printf("              (the servers share this machine, so tollgate.yml gives each its own path under\n")
+	st.printf("               $DATA/servers/; real servers, each with its own disk, share their environment's path)\n")
 	st.printf("  People:\n")
 	for _, p := range demoCast {
 		st.printf("    %-6s GitHub teams %-28s %s\n", p.Login, strings.Join(p.Teams, ", "), p.Describes)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/bot/config"
 )
 
 // TestDemoStory runs `tollgate demo --exit` and checks that each step of
@@ -104,6 +106,26 @@ func TestDemoStory(t *testing.T) {
 		}
 		if fixed := current(7, "staging-1"); fixed == before {
 			t.Fatalf("the fix did not change what staging runs (%s)", fixed)
+		}
+	})
+
+	t.Run("the demo's config gives each production server its own path", func(t *testing.T) {
+		cfg, _, err := config.Load(filepath.Join(dir, demoConfigName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, err := targetsFromConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prod, ok := ts.Target(demoRepo, "production")
+		if !ok || len(prod.Servers) != 2 {
+			t.Fatalf("production target %+v", prod)
+		}
+		for i, name := range []string{"web-1", "web-2"} {
+			if want := filepath.Join(dir, "servers", name, "srv", "shop"); prod.Servers[i].Path != want {
+				t.Errorf("%s deploys into %q, want %q", name, prod.Servers[i].Path, want)
+			}
 		}
 	})
 

@@ -68,7 +68,11 @@ func targetFromEnvironment(env *config.Environment) (deploy.Target, error) {
 		Secrets: env.SecretValues(),
 	}
 	for _, s := range env.Servers {
-		t.Servers = append(t.Servers, deploy.Server{Host: s.Host, Port: s.Port, User: s.User})
+		srv := deploy.Server{Host: s.Host, Port: s.Port, User: s.User}
+		if s.Path != env.Path {
+			srv.Path = s.Path // this server's own directory (servers[].path)
+		}
+		t.Servers = append(t.Servers, srv)
 	}
 	if hc := env.HealthCheck; hc != nil {
 		t.HealthCheck = deploy.HealthCheck{URL: hc.URL, Command: hc.Command, Timeout: hc.Timeout,

@@ -81,6 +81,7 @@ repositories:
           - host: p2.example.com
             port: 2222
             user: web
+            path: /srv/api-prod-2
         ssh:
           private_key_file: production.key
           known_hosts_file: known_hosts_production
@@ -145,7 +146,7 @@ func TestTargetsFromConfig(t *testing.T) {
 	want := deploy.Target{
 		Environment: "acme/api/production",
 		Servers: []deploy.Server{{Host: "p1.example.com", Port: 22, User: "deploy"},
-			{Host: "p2.example.com", Port: 2222, User: "web"}},
+			{Host: "p2.example.com", Port: 2222, User: "web", Path: "/srv/api-prod-2"}},
 		KnownHostsFile: filepath.Join(dir, "known_hosts_production"),
 		Path:           "/srv/api-prod",
 		KeepReleases:   10,
