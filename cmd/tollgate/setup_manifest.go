@@ -16,8 +16,10 @@ import (
 
 // appManifestYAML is app.yml at the repository root, carried in the binary
 // so `tollgate setup` works wherever it is installed.
-// TestEmbeddedAppManifestMatchesRoot keeps the two identical.
+// TestEmbeddedAppManifestMatchesRoot keeps the two identical; after
+// changing app.yml run `go generate ./cmd/tollgate`.
 //
+//go:generate cp ../../app.yml setup_app.yml
 //go:embed setup_app.yml
 var appManifestYAML []byte
 

@@ -415,7 +415,7 @@ func TestEmbeddedAppManifestMatchesRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(root, appManifestYAML) {
-		t.Fatal("cmd/tollgate/setup_app.yml differs from app.yml: cp app.yml cmd/tollgate/setup_app.yml")
+		t.Fatal("cmd/tollgate/setup_app.yml differs from app.yml: run go generate ./cmd/tollgate")
 	}
 }
 
