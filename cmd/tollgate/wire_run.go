@@ -79,6 +79,7 @@ func (s *server) run(ctx context.Context, opts runOptions) error {
 		inboxWG.Go(func() { s.forwardSlackKicks(workCtx) })
 	}
 	inboxWG.Go(func() { s.expireLoop(workCtx) })
+	inboxWG.Go(func() { s.complianceLoop(workCtx) })
 	for range max(opts.Workers, 1) {
 		deployWG.Go(func() { s.deployWorker(workCtx, runCtx) })
 	}
@@ -123,6 +124,7 @@ loop:
 		serveErr = errors.Join(serveErr, fmt.Errorf("writing the shutdown checkpoint: %w", err))
 	} else {
 		s.log.Info("audit checkpoint written", "tree_size", cp.Size)
+		s.publishAnchorsAtShutdown(bg)
 	}
 	return serveErr
 }

@@ -42,6 +42,9 @@ type server struct {
 	logDir  string
 	wake    chan struct{} // nudges deploy workers: something was queued or finished
 	handler http.Handler
+
+	// compliance anchors checkpoints and runs the access checks (wire_compliance.go).
+	compliance *compliance
 }
 
 // errConfig marks a failure caused by the configuration (exit code 2).
@@ -116,7 +119,8 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	if cfg.Slack.Enabled {
 		slackAPI = slackapi.New(cfg.Slack.BotToken.Value(), slackapi.OptionAPIURL(cfg.Slack.APIURL))
 		slackNotifier, err = slackint.NewNotifier(slackint.NotifierConfig{Slack: slackAPI, Channel: cfg.Slack.Channel,
-			PublicURL: cfg.PublicURL, GitHubWebURL: cfg.GitHub.WebURL, Clock: s.now, Logger: s.log.With("component", "slack")})
+			PublicURL: cfg.PublicURL, GitHubWebURL: cfg.GitHub.WebURL, Clock: s.now, Logger: s.log.With("component", "slack"),
+			Members: ghint.NewRoster(app), Links: s.store})
 		if err != nil {
 			return fmt.Errorf("%w: slack: %w", errConfig, err)
 		}
@@ -136,6 +140,9 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		return err
 	}
 	recorder.svc = s.svc
+	if s.compliance, err = newCompliance(s, app, cfg.Audit.SigningKeyFile); err != nil {
+		return err
+	}
 	if slackNotifier != nil {
 		slackNotifier.Bind(s.svc)
 	}
@@ -167,7 +174,7 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 			Store: s.store, Routing: slackint.ConfigRouting{Current: s.live.Current}, Slack: slackAPI,
 			PublicURL: cfg.PublicURL, GitHub: slackint.GitHubOAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL,
 				ClientID: cfg.GitHub.OAuthClientID, ClientSecret: cfg.GitHub.OAuthClientSecret.Value()},
-			Clock: s.now, Logger: s.log.With("component", "slack")})
+			Clock: s.now, Logger: s.log.With("component", "slack"), AccessReviews: s.accessReviews, Policies: s.live})
 		if err != nil {
 			return fmt.Errorf("%w: slack: %w", errConfig, err)
 		}
