@@ -181,7 +181,11 @@ func finishRun(cur *Request, final State, out DeployOutcome, now time.Time) ([]A
 }
 
 // lockAfterRollback locks the environment for the person who rolled back,
-// so the next merge does not redeploy the bad change (issue 6).
+// so the next merge does not redeploy the bad change (issue 6). Only an
+// explicit rollback that succeeded does this: after an automatic one
+// (health check failed, previous release restored) the bad release never
+// went live and the next merge, typically the fix, should deploy; after a
+// failed explicit one nothing was restored. See docs/lifecycle.md.
 func (s *Service) lockAfterRollback(ctx context.Context, r Request) {
 	now := s.now().UTC()
 	l := Lock{Repo: r.Repo, Environment: r.Environment, Owner: r.Requester, CreatedAt: now,
