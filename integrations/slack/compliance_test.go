@@ -351,3 +351,26 @@ func TestAccessReviewCommandNeedsALink(t *testing.T) {
 		t.Errorf("%d inbox items after a refused command, want 0", n)
 	}
 }
+
+func TestLockReminderGoesToTheOwner(t *testing.T) {
+	w := newWorld(t)
+	w.linkAll()
+	if got := w.nextEphemeral("U0CAROL", func() answer { return w.command("U0CAROL", "lock staging testing the new checkout") }); !strings.Contains(got, "locked by you") {
+		t.Fatalf("carol was told %q", got)
+	}
+	w.clock.Add(5 * time.Hour)
+	n, err := w.svc.RemindLocks(context.Background(), 4*time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("RemindLocks sent %d, %v; want 1", n, err)
+	}
+	var dm []slacktest.Message
+	w.eventually("carol's reminder", func() bool { dm = w.sl.Messages("U0CAROL"); return len(dm) == 1 })
+	if !strings.Contains(dm[0].Text, "You have held the lock on acme/shop staging") || !strings.Contains(dm[0].Text, "testing the new checkout") {
+		t.Errorf("carol's reminder reads %q", dm[0].Text)
+	}
+	for _, u := range []string{"U0ALICE", "U0BOB", "U0DAVE"} {
+		if len(w.sl.Messages(u)) != 0 {
+			t.Errorf("%s was reminded of carol's lock", people[u])
+		}
+	}
+}
