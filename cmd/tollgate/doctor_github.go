@@ -13,25 +13,27 @@ import (
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v60/github"
+	"go.yaml.in/yaml/v3"
 )
 
 // maxClockSkew is the largest difference from GitHub's clock doctor
 // accepts: audit timestamps and app JWTs depend on the clock.
 const maxClockSkew = 30 * time.Second
 
-// requiredAppPermissions is what Tollgate's GitHub App needs, and why.
-var requiredAppPermissions = map[string]string{
-	"contents":                    "write", // source tarballs; checkpoints into the anchor repository
-	"deployments":                 "write", // mirror requests as Deployments
-	"issues":                      "write", // PR comments with the audit entry
-	"pull_requests":               "write", // PR facts, labels
-	"checks":                      "read",  // CI state
-	"statuses":                    "read",  // CI state
-	"members":                     "read",  // team membership, access reviews
-	"metadata":                    "read",
-	"actions":                     "read", // deployment protection rules
-	"administration":              "read", // doctor: branch protection
-	"organization_administration": "read", // doctor: the organisation's 2FA requirement
+// requiredAppPermissions is what Tollgate's GitHub App needs: the
+// default_permissions of app.yml, the manifest `tollgate setup` registers,
+// so doctor and the manifest cannot disagree.
+func requiredAppPermissions() (map[string]string, error) {
+	var m struct {
+		Permissions map[string]string `yaml:"default_permissions"`
+	}
+	if err := yaml.Unmarshal(appManifestYAML, &m); err != nil {
+		return nil, fmt.Errorf("reading the embedded app manifest: %w", err)
+	}
+	if len(m.Permissions) == 0 {
+		return nil, errors.New("the embedded app manifest lists no default_permissions")
+	}
+	return m.Permissions, nil
 }
 
 // checkGitHub checks the App's installation and permissions, the clock
@@ -142,8 +144,13 @@ func (d *doctor) checkAppPermissions(inst *gh.Installation) {
 	if b, err := json.Marshal(inst.GetPermissions()); err == nil {
 		_ = json.Unmarshal(b, &granted) // strings only
 	}
+	required, err := requiredAppPermissions()
+	if err != nil {
+		d.fail(areaPermissions, "GitHub App permissions", err.Error(), "rebuild tollgate from a clean checkout")
+		return
+	}
 	var missing []string
-	for perm, need := range requiredAppPermissions {
+	for perm, need := range required {
 		have := granted[perm]
 		if have == need || (need == "read" && have == "write") || have == "admin" {
 			continue
