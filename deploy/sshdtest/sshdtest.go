@@ -144,6 +144,12 @@ func start(t testing.TB, username string, clientKey ssh.PublicKey) (*Server, err
 	if err := os.WriteFile(authKeys, ssh.MarshalAuthorizedKey(clientKey), 0o600); err != nil {
 		return nil, err
 	}
+	// Sessions get an empty HOME of their own: the test user's real dotfiles
+	// (bash reads ~/.bashrc for every ssh command) stay out of the tests.
+	home := filepath.Join(dir, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		return nil, err
+	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -167,7 +173,8 @@ MaxStartups 100:30:200
 MaxSessions 100
 ClientAliveInterval 15
 LogLevel ERROR
-`, port, hostKeyFile, authKeys, username)
+SetEnv HOME=%s
+`, port, hostKeyFile, authKeys, username, home)
 	configFile := filepath.Join(dir, "sshd_config")
 	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
 		return nil, err
