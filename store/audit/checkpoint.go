@@ -30,6 +30,10 @@ type Checkpoint struct {
 	Root   tlog.Hash
 	Time   time.Time
 	Note   []byte // the signed note, verbatim
+	// Key ("name+hash") and KeyName name the key that signed it: the
+	// trusted key OpenCheckpoint verified, or the signer that wrote it;
+	// empty on a checkpoint read unverified (LatestCheckpoint).
+	Key, KeyName string
 }
 
 // Origin is the checkpoint origin line for a key name.
@@ -65,15 +69,20 @@ func parseCheckpointText(text string) (Checkpoint, error) {
 	return cp, nil
 }
 
-// OpenCheckpoint verifies a signed checkpoint with verifier and parses it.
-// It fails if the signature is not by verifier's key or does not verify, or
-// if the origin is not this key's.
-func OpenCheckpoint(msg []byte, verifier note.Verifier) (Checkpoint, error) {
-	n, err := note.Open(msg, note.VerifierList(verifier))
+// OpenCheckpoint verifies a signed checkpoint with the trusted keys (the
+// current key and any rotated out, see Keyring) and parses it. It fails
+// if no signature is by one of those keys or a signature does not verify,
+// or if the origin is not that of the key that signed it.
+func OpenCheckpoint(msg []byte, verifiers ...note.Verifier) (Checkpoint, error) {
+	keys := Keyring(verifiers).unique()
+	if len(keys) == 0 {
+		return Checkpoint{}, errNoKeys
+	}
+	n, err := note.Open(msg, note.VerifierList(keys...))
 	if err != nil {
 		var unverified *note.UnverifiedNoteError
 		if errors.As(err, &unverified) {
-			return Checkpoint{}, fmt.Errorf("not signed by key %s+%08x (signatures: %s)", verifier.Name(), verifier.KeyHash(), signerNames(unverified.Note))
+			return Checkpoint{}, errors.New(keys.notSignedBy(unverified.Note))
 		}
 		return Checkpoint{}, fmt.Errorf("signature check failed: %w", err)
 	}
@@ -81,8 +90,18 @@ func OpenCheckpoint(msg []byte, verifier note.Verifier) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	if want := Origin(verifier.Name()); cp.Origin != want {
-		return Checkpoint{}, fmt.Errorf("checkpoint origin %q, want %q", cp.Origin, want)
+	// Each key signs under its own origin, so a checkpoint cannot be
+	// passed off as another key's.
+	var want []string
+	for _, sig := range n.Sigs {
+		if cp.Origin == Origin(sig.Name) {
+			cp.Key, cp.KeyName = fmt.Sprintf("%s+%08x", sig.Name, sig.Hash), sig.Name
+			break
+		}
+		want = append(want, strconv.Quote(Origin(sig.Name)))
+	}
+	if cp.Key == "" {
+		return Checkpoint{}, fmt.Errorf("checkpoint origin %q, want %s", cp.Origin, strings.Join(want, " or "))
 	}
 	cp.Note = msg
 	return cp, nil
@@ -167,7 +186,8 @@ func (l *Log) writeCheckpoint(ctx context.Context, tx *sql.Tx, size int64, r tlo
 		size, at.Format(time.RFC3339Nano), string(msg)); err != nil {
 		return Checkpoint{}, fmt.Errorf("audit checkpoint at size %d: store: %w", size, err)
 	}
-	return Checkpoint{Origin: Origin(l.opts.Signer.Name()), Size: size, Root: root, Time: at, Note: msg}, nil
+	return Checkpoint{Origin: Origin(l.opts.Signer.Name()), Size: size, Root: root, Time: at, Note: msg,
+		Key: keyID(l.opts.Signer), KeyName: l.opts.Signer.Name()}, nil
 }
 
 // LatestCheckpoint returns the most recent stored checkpoint, unverified

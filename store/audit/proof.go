@@ -165,11 +165,12 @@ func ParseInclusionProof(text []byte) (InclusionProof, error) {
 	return p, nil
 }
 
-// CheckInclusionProof verifies p offline: the checkpoint's signature with
-// verifier, then that the leaf recomputed from the printed fields is in the
-// signed tree. It returns the checkpoint the entry is proven against.
-func CheckInclusionProof(p InclusionProof, verifier note.Verifier) (Checkpoint, error) {
-	cp, err := OpenCheckpoint(p.Checkpoint, verifier)
+// CheckInclusionProof verifies p offline: the checkpoint's signature by
+// one of the trusted keys (OpenCheckpoint), then that the leaf recomputed
+// from the printed fields is in the signed tree. It returns the checkpoint
+// the entry is proven against; its Key names the key that signed it.
+func CheckInclusionProof(p InclusionProof, verifiers ...note.Verifier) (Checkpoint, error) {
+	cp, err := OpenCheckpoint(p.Checkpoint, verifiers...)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("proof checkpoint: %w", err)
 	}
@@ -177,7 +178,7 @@ func CheckInclusionProof(p InclusionProof, verifier note.Verifier) (Checkpoint, 
 		return Checkpoint{}, fmt.Errorf("entry seq %d is beyond the checkpoint's tree size %d", p.Seq, cp.Size)
 	}
 	if err := tlog.CheckRecord(p.Proof, cp.Size, cp.Root, p.Seq, p.leafHash()); err != nil {
-		return Checkpoint{}, fmt.Errorf("entry seq %d is not in the tree of size %d signed by %s: %w", p.Seq, cp.Size, verifier.Name(), err)
+		return Checkpoint{}, fmt.Errorf("entry seq %d is not in the tree of size %d signed by %s: %w", p.Seq, cp.Size, cp.KeyName, err)
 	}
 	return cp, nil
 }

@@ -32,6 +32,9 @@ type Report struct {
 	UnsignedTail int64
 	// Problem is the first failure found, in log order; nil when OK.
 	Problem *Problem
+	// Signers says which trusted key signed which checkpoints, in log
+	// order (one run per key across a rotation); only verified ones.
+	Signers []KeyRun
 }
 
 // Problem names the first entry or checkpoint that does not verify.
@@ -61,13 +64,20 @@ type storedCheckpoint struct {
 
 // Verify recomputes every leaf hash from the entry rows and the whole Merkle
 // tree in one streaming pass, compares them with the stored hashes, checks
-// that seq runs from 0 without gaps, and checks every checkpoint's signature
-// with verifier and that its root equals the recomputed tree at its size.
+// that seq runs from 0 without gaps, and checks that every checkpoint is
+// signed by one of verifiers (the current key and the keys rotated out
+// before it: see Keyring) and that its root equals the recomputed tree at
+// its size. Checkpoints of different keys are checked against the same
+// recomputed tree, which links the segments before and after a rotation.
 // A log shorter than a checkpoint has been truncated. The returned error is
-// for failures to read the database; tampering is reported in Report.Problem.
-// db may be read-only.
-func Verify(ctx context.Context, db *sql.DB, verifier note.Verifier) (Report, error) {
-	cps, err := loadCheckpoints(ctx, db, verifier)
+// for failures to read the database, or for no key at all; tampering is
+// reported in Report.Problem. db may be read-only.
+func Verify(ctx context.Context, db *sql.DB, verifiers ...note.Verifier) (Report, error) {
+	keys := Keyring(verifiers).unique()
+	if len(keys) == 0 {
+		return Report{}, fmt.Errorf("verify audit log: %w", errNoKeys)
+	}
+	cps, err := loadCheckpoints(ctx, db, keys)
 	if err != nil {
 		return Report{}, err
 	}
@@ -130,7 +140,7 @@ func Verify(ctx context.Context, db *sql.DB, verifier note.Verifier) (Report, er
 	if v.problem == nil {
 		v.checkTruncation()
 	}
-	r := Report{OK: v.problem == nil, Size: v.n, Root: v.root(), Checkpoints: len(cps), Problem: v.problem}
+	r := Report{OK: v.problem == nil, Size: v.n, Root: v.root(), Checkpoints: len(cps), Problem: v.problem, Signers: v.signers}
 	if v.hasLast {
 		r.LastCheckpoint, r.HasCheckpoint = v.last, true
 		r.UnsignedTail = v.n - v.last.Size
@@ -148,6 +158,7 @@ type verifyState struct {
 	next    int // index of the next checkpoint to check
 	last    Checkpoint
 	hasLast bool
+	signers []KeyRun
 	problem *Problem
 }
 
@@ -218,6 +229,7 @@ func (v *verifyState) checkpointsAt(n int64) bool {
 			return true
 		}
 		v.last, v.hasLast = c.cp, true
+		v.signers = addSigner(v.signers, c.cp)
 	}
 	return false
 }
@@ -238,7 +250,7 @@ func (v *verifyState) checkTruncation() {
 
 // loadCheckpoints reads and verifies every checkpoint, ordered by the size
 // at which each is checked.
-func loadCheckpoints(ctx context.Context, db *sql.DB, verifier note.Verifier) ([]storedCheckpoint, error) {
+func loadCheckpoints(ctx context.Context, db *sql.DB, keys Keyring) ([]storedCheckpoint, error) {
 	rows, err := db.QueryContext(ctx, `SELECT id, tree_size, note FROM audit_checkpoints`)
 	if err != nil {
 		return nil, fmt.Errorf("read audit checkpoints: %w", err)
@@ -251,7 +263,7 @@ func loadCheckpoints(ctx context.Context, db *sql.DB, verifier note.Verifier) ([
 		if err := rows.Scan(&c.id, &c.size, &msg); err != nil {
 			return nil, fmt.Errorf("read audit checkpoint: %w", err)
 		}
-		cp, err := OpenCheckpoint(msg, verifier)
+		cp, err := OpenCheckpoint(msg, keys...)
 		switch {
 		case err != nil:
 			c.bad = err.Error()

@@ -124,3 +124,49 @@ func Exec(t testing.TB, db *sql.DB, query string, args ...any) {
 		t.Fatalf("%s: %v", query, err)
 	}
 }
+
+// Rotated is a log whose first entries were checkpointed with key Old
+// ("old-key") and the rest, after a key rotation, with key New ("new-key").
+type Rotated struct {
+	Path     string
+	Old, New Keys
+}
+
+// BuildRotated follows the rotation procedure of docs/operations.md: it
+// appends before events with Old (a checkpoint every `every`), signs the
+// shutdown checkpoint with Old, restarts with New, appends after events
+// (a checkpoint every `every`) and signs a final shutdown checkpoint.
+func BuildRotated(t testing.TB, before, after, every int) Rotated {
+	t.Helper()
+	dir := t.TempDir()
+	r := Rotated{Path: filepath.Join(dir, "tollgate.db"), Old: NewKeys(t, dir, "old-key"), New: NewKeys(t, dir, "new-key")}
+	AppendWith(t, r.Path, r.Old.Signer, every, 0, before)
+	AppendWith(t, r.Path, r.New.Signer, every, before, after)
+	return r
+}
+
+// AppendWith opens the database at path with signer (a checkpoint every
+// `every`), appends events first..first+n-1 (Event), signs a shutdown
+// checkpoint and closes it.
+func AppendWith(t testing.TB, path string, signer note.Signer, every, first, n int) {
+	t.Helper()
+	ctx := context.Background()
+	clock := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC).Add(time.Duration(first) * time.Second)
+	s, err := store.Open(ctx, path, store.Options{Signer: signer, CheckpointEvery: every, Synchronous: "OFF",
+		Now: func() time.Time { clock = clock.Add(time.Second); return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := first; i < first+n; i++ {
+		if err := s.WithTx(ctx, func(tx *sql.Tx) error {
+			_, err := s.Audit().Append(ctx, tx, Event(i))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Audit().Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
