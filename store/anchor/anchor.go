@@ -36,6 +36,7 @@ type Anchorer struct {
 	store    *store.Store
 	pub      Publisher
 	verifier note.Verifier
+	previous []note.Verifier // keys rotated out (TrustPrevious)
 	now      func() time.Time
 }
 
@@ -46,6 +47,14 @@ func New(s *store.Store, pub Publisher, verifier note.Verifier, now func() time.
 		now = time.Now
 	}
 	return &Anchorer{store: s, pub: pub, verifier: verifier, now: now}
+}
+
+// TrustPrevious makes a also publish checkpoints signed by keys rotated
+// out (audit.previous_public_key_files), such as the old key's shutdown
+// checkpoint when GitHub could not be reached before the rotation.
+func (a *Anchorer) TrustPrevious(keys ...note.Verifier) *Anchorer {
+	a.previous = append(a.previous, keys...)
+	return a
 }
 
 // PublishPending publishes every stored checkpoint larger than the last
@@ -84,7 +93,7 @@ func (a *Anchorer) pending(ctx context.Context) ([]audit.Checkpoint, error) {
 		if err := rows.Scan(&msg); err != nil {
 			return nil, fmt.Errorf("reading checkpoints to anchor: %w", err)
 		}
-		cp, err := audit.OpenCheckpoint(msg, a.verifier)
+		cp, err := audit.OpenCheckpoint(msg, append([]note.Verifier{a.verifier}, a.previous...)...)
 		if err != nil {
 			// Never publish what does not verify: it would anchor a forgery.
 			return nil, fmt.Errorf("checkpoint to anchor does not verify: %w", err)

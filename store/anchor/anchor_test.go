@@ -193,7 +193,7 @@ func TestCheckAnchors(t *testing.T) {
 			if tc.tamper != nil {
 				tc.tamper(t, f, db, pub)
 			}
-			r, err := anchor.Check(context.Background(), db, f.Keys.Verifier, pub.anchored())
+			r, err := anchor.Check(context.Background(), db, audit.Keyring{f.Keys.Verifier}, pub.anchored())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sort"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
@@ -50,10 +48,12 @@ func (p *Problem) String() string {
 // anchored checkpoint: the anchored tree must be a prefix of the local
 // one (an RFC 6962 consistency proof from the local tree). A log rewritten
 // and re-signed with the same key passes audit.Verify but not this; a
-// checkpoint larger than the local log means the log was truncated. The
-// error is for failures to read the database.
-func Check(ctx context.Context, db *sql.DB, verifier note.Verifier, anchored []Anchored) (Report, error) {
-	local, err := audit.Verify(ctx, db, verifier)
+// checkpoint larger than the local log means the log was truncated. Every
+// checkpoint, stored or anchored, must be signed by a key of keys (the
+// current key and those rotated out). The error is for failures to read
+// the database.
+func Check(ctx context.Context, db *sql.DB, keys audit.Keyring, anchored []Anchored) (Report, error) {
+	local, err := audit.Verify(ctx, db, keys...)
 	if err != nil {
 		return Report{}, err
 	}
@@ -67,7 +67,7 @@ func Check(ctx context.Context, db *sql.DB, verifier note.Verifier, anchored []A
 	}
 	var cps []opened
 	for _, a := range anchored {
-		cp, err := audit.OpenCheckpoint(a.Note, verifier)
+		cp, err := audit.OpenCheckpoint(a.Note, keys...)
 		if err != nil {
 			r.Problem = &Problem{Path: a.Path, Size: -1, Reason: err.Error()}
 			return r, nil
