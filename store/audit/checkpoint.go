@@ -74,7 +74,7 @@ func parseCheckpointText(text string) (Checkpoint, error) {
 // if no signature is by one of those keys or a signature does not verify,
 // or if the origin is not that of the key that signed it.
 func OpenCheckpoint(msg []byte, verifiers ...note.Verifier) (Checkpoint, error) {
-	keys := Keyring(verifiers).unique()
+	keys := Keyring(verifiers).Unique()
 	if len(keys) == 0 {
 		return Checkpoint{}, errNoKeys
 	}

@@ -46,10 +46,10 @@ func (k Keyring) String() string {
 // errNoKeys fails a check closed when no key is trusted at all.
 var errNoKeys = errors.New("no audit public key to verify with")
 
-// unique drops nil and repeated keys (the same name and hash, such as the
+// Unique drops nil and repeated keys (the same name and hash, such as the
 // signing key's public key listed twice): note.VerifierList refuses two
 // verifiers for one signature as ambiguous.
-func (k Keyring) unique() Keyring {
+func (k Keyring) Unique() Keyring {
 	out := make(Keyring, 0, len(k))
 	seen := map[string]bool{}
 	for _, v := range k {

@@ -73,7 +73,7 @@ type storedCheckpoint struct {
 // for failures to read the database, or for no key at all; tampering is
 // reported in Report.Problem. db may be read-only.
 func Verify(ctx context.Context, db *sql.DB, verifiers ...note.Verifier) (Report, error) {
-	keys := Keyring(verifiers).unique()
+	keys := Keyring(verifiers).Unique()
 	if len(keys) == 0 {
 		return Report{}, fmt.Errorf("verify audit log: %w", errNoKeys)
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
@@ -164,11 +166,8 @@ func scanSeqs(ctx context.Context, db *sql.DB, lo, hi int64, visit func(e entry)
 
 // VerifyExport checks every segment in an export directory against its
 // proof and returns one line per segment; err names the first failure.
-func VerifyExport(dir string, verifier interface {
-	Name() string
-	KeyHash() uint32
-	Verify(msg, sig []byte) bool
-}) ([]string, error) {
+// Each segment's checkpoint must be signed by one of the trusted keys.
+func VerifyExport(dir string, verifiers ...note.Verifier) ([]string, error) {
 	proofs, err := filepath.Glob(filepath.Join(dir, "segment-*.proof"))
 	if err != nil {
 		return nil, err
@@ -179,12 +178,12 @@ func VerifyExport(dir string, verifier interface {
 	var out []string
 	for _, pf := range proofs {
 		jl := pf[:len(pf)-len(".proof")] + ".jsonl"
-		res, err := CheckSegmentFiles(jl, pf, verifier)
+		res, err := CheckSegmentFiles(jl, pf, verifiers...)
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", filepath.Base(jl), err)
 		}
 		out = append(out, fmt.Sprintf("OK: %s: %d entries, %d proven in the log of %d entries signed by %s at %s",
-			filepath.Base(jl), res.Lines, res.Covered, res.Checkpoint.Size, verifier.Name(), res.Checkpoint.Time.Format(time.RFC3339)))
+			filepath.Base(jl), res.Lines, res.Covered, res.Checkpoint.Size, res.Checkpoint.KeyName, res.Checkpoint.Time.Format(time.RFC3339)))
 	}
 	return out, nil
 }

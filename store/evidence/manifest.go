@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
 // The MANIFEST is a signed note (golang.org/x/mod/sumdb/note, the audit
@@ -101,17 +103,19 @@ func (p PackProblem) String() string { return p.File + ": " + p.Reason }
 type PackCheck struct {
 	Files    int    // files listed in the MANIFEST
 	Range    string // the range line of the MANIFEST
+	KeyName  string // the trusted key that signed the MANIFEST
 	Problems []PackProblem
 }
 
 // OK reports whether the pack verified.
 func (c PackCheck) OK() bool { return len(c.Problems) == 0 }
 
-// VerifyPack checks the MANIFEST's signature with verifier, then that every
-// file it lists is present with its SHA-256 and that no file was added.
-// The error is for a pack that cannot be read at all; tampering is
-// reported as Problems, each naming its file.
-func VerifyPack(dir string, verifier note.Verifier) (PackCheck, error) {
+// VerifyPack checks that the MANIFEST is signed by one of the trusted
+// audit keys (a pack written before a key rotation is signed by the old
+// key), then that every file it lists is present with its SHA-256 and
+// that no file was added. The error is for a pack that cannot be read at
+// all; tampering is reported as Problems, each naming its file.
+func VerifyPack(dir string, verifiers ...note.Verifier) (PackCheck, error) {
 	var res PackCheck
 	msg, err := os.ReadFile(filepath.Join(dir, ManifestName))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -121,11 +125,16 @@ func VerifyPack(dir string, verifier note.Verifier) (PackCheck, error) {
 	if err != nil {
 		return res, fmt.Errorf("read %s: %w", ManifestName, err)
 	}
-	n, err := note.Open(msg, note.VerifierList(verifier))
+	keys := audit.Keyring(verifiers).Unique()
+	if len(keys) == 0 {
+		return res, errors.New("no audit public key to verify the MANIFEST with")
+	}
+	n, err := note.Open(msg, note.VerifierList(keys...))
 	if err != nil {
-		res.Problems = append(res.Problems, PackProblem{ManifestName, fmt.Sprintf("signature does not verify with key %s: %v", verifier.Name(), err)})
+		res.Problems = append(res.Problems, PackProblem{ManifestName, fmt.Sprintf("signature does not verify with key %s: %v", keys, err)})
 		return res, nil
 	}
+	res.KeyName = n.Sigs[0].Name
 	want := map[string]string{}
 	sc := bufio.NewScanner(strings.NewReader(n.Text))
 	for i := 0; sc.Scan(); i++ {

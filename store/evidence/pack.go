@@ -28,6 +28,9 @@ type Options struct {
 	// checked with the same public key as the checkpoints.
 	Signer   note.Signer
 	Verifier note.Verifier
+	// PreviousKeys are the public keys rotated out before Verifier
+	// (audit.previous_public_key_files): checkpoints they signed verify.
+	PreviousKeys []note.Verifier
 	// Environments describes configured environments; nil or unknown ones
 	// count as production when named "production" or "prod".
 	Environments func(repo, env string) (EnvironmentInfo, bool)
@@ -73,7 +76,7 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 		return nil, err
 	}
 	db := st.DB()
-	vr, err := audit.Verify(ctx, db, opts.Verifier)
+	vr, err := audit.Verify(ctx, db, append([]note.Verifier{opts.Verifier}, opts.PreviousKeys...)...)
 	if err != nil {
 		return nil, fmt.Errorf("verify audit log: %w", err)
 	}
@@ -239,7 +242,8 @@ func verifyExceptions(r audit.Report) []Exception {
 	return out
 }
 
-// FormatVerify is the report of `tollgate verify` as written to verify.txt.
+// FormatVerify is the report of `tollgate verify` as written to verify.txt;
+// keyName is the key named when no checkpoint says which key signed it.
 func FormatVerify(source, keyName string, r audit.Report) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "database:        %s\n", source)
@@ -250,7 +254,7 @@ func FormatVerify(source, keyName string, r audit.Report) string {
 	}
 	fmt.Fprintf(&b, "entries:         %d\n", r.Size)
 	fmt.Fprintf(&b, "root:            %s\n", base64.StdEncoding.EncodeToString(r.Root[:]))
-	fmt.Fprintf(&b, "checkpoints:     %d, every signature valid for key %s\n", r.Checkpoints, keyName)
+	fmt.Fprintf(&b, "checkpoints:     %d, every signature valid for %s\n", r.Checkpoints, r.SignedBy(keyName))
 	if r.HasCheckpoint {
 		fmt.Fprintf(&b, "last checkpoint: tree size %d, signed %s\n", r.LastCheckpoint.Size, r.LastCheckpoint.Time.Format(time.RFC3339))
 	} else {

@@ -204,11 +204,11 @@ type SegmentCheck struct {
 }
 
 // CheckSegment verifies a JSONL segment against its proof: the checkpoint's
-// signature, that seq runs on from First without gaps, and that the first
+// signature by one of the trusted keys, that seq runs on from First without gaps, and that the first
 // Covered lines, recomputed into leaves, rebuild a tree the signed tree
 // extends. Lines after Covered are after the checkpoint: counted, unproven.
-func CheckSegment(jsonl io.Reader, p SegmentProof, verifier note.Verifier) (SegmentCheck, error) {
-	cp, err := audit.OpenCheckpoint(p.Checkpoint, verifier)
+func CheckSegment(jsonl io.Reader, p SegmentProof, verifiers ...note.Verifier) (SegmentCheck, error) {
+	cp, err := audit.OpenCheckpoint(p.Checkpoint, verifiers...)
 	if err != nil {
 		return SegmentCheck{}, fmt.Errorf("segment checkpoint: %w", err)
 	}
@@ -259,7 +259,7 @@ func CheckSegment(jsonl io.Reader, p SegmentProof, verifier note.Verifier) (Segm
 }
 
 // CheckSegmentFiles opens a segment and its proof file and checks them.
-func CheckSegmentFiles(jsonlPath, proofPath string, verifier note.Verifier) (SegmentCheck, error) {
+func CheckSegmentFiles(jsonlPath, proofPath string, verifiers ...note.Verifier) (SegmentCheck, error) {
 	text, err := os.ReadFile(proofPath)
 	if err != nil {
 		return SegmentCheck{}, err
@@ -273,7 +273,7 @@ func CheckSegmentFiles(jsonlPath, proofPath string, verifier note.Verifier) (Seg
 		return SegmentCheck{}, err
 	}
 	defer f.Close()
-	return CheckSegment(f, p, verifier)
+	return CheckSegment(f, p, verifiers...)
 }
 
 // writeJSONL writes entries one JSON object a line.
