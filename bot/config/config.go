@@ -57,6 +57,10 @@ type Audit struct {
 	AnchorRepository string // optional "owner/name" that receives signed checkpoints
 	RetentionDays    int    // at least MinRetentionDays
 	HMACKeyFile      string // optional key for HMAC'd values that must not be disclosed (secret)
+
+	// PreviousPublicKeyFiles are the public keys of signing keys rotated
+	// out: checkpoints they signed still verify.
+	PreviousPublicKeyFiles []string
 }
 
 // GitHub configures the GitHub App.

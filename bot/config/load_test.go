@@ -77,6 +77,35 @@ func TestLoadReportsMissingFiles(t *testing.T) {
 	}
 }
 
+func TestLoadRequiresPreviousPublicKeyFiles(t *testing.T) {
+	dir, path := loadFixture(t, allFiles)
+	if err := os.WriteFile(filepath.Join(dir, "audit-2024.pub"), []byte("old-key+00000000+AAAA\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	yaml := strings.Replace(string(data), "  signing_key_file: audit.key",
+		"  signing_key_file: audit.key\n  previous_public_key_files: [audit-2024.pub, audit-2025.pub]", 1)
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := Load(path)
+	want := path + `:5: audit.previous_public_key_files[1]: file "` + filepath.Join(dir, "audit-2025.pub") + `" does not exist`
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "audit-2025.pub"), []byte("old-key+00000000+BBBB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, warnings, err := Load(path)
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("with both files: warnings %v, err %v", warnings, err)
+	}
+	got := cfg.Audit.PreviousPublicKeyFiles
+	if len(got) != 2 || got[0] != filepath.Join(dir, "audit-2024.pub") || got[1] != filepath.Join(dir, "audit-2025.pub") {
+		t.Fatalf("previous public key files %q, want both, resolved next to the config", got)
+	}
+}
+
 func TestLoadRefusesTheSameSSHKeyUnderTwoNames(t *testing.T) {
 	files := map[string]string{"audit.key": "a", "app.pem": "p", "staging.key": "same-key\n", "production.key": "same-key", "known_hosts": "h"}
 	dir, path := loadFixture(t, files)

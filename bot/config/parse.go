@@ -233,9 +233,35 @@ func (d *decoder) filePath(s *section, name string, ref fileRef) string {
 	return v
 }
 
+// filePaths reads a list of (public) file paths like filePath reads one;
+// each must exist.
+func (d *decoder) filePaths(s *section, name string) []string {
+	e, ok := s.get(name)
+	if !ok {
+		return nil
+	}
+	items, ok := d.seq(e.path, e.val)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for i, item := range items {
+		v, ok := d.stringValue(index(e.path, i), item)
+		if !ok {
+			continue
+		}
+		if !filepath.IsAbs(v) {
+			v = filepath.Join(d.dir, v)
+		}
+		d.files = append(d.files, fileRef{key: index(e.path, i), line: item.Line, path: v})
+		out = append(out, v)
+	}
+	return out
+}
+
 func (d *decoder) audit(top *section) Audit {
 	s := d.subsection(top, "audit", "signing_key_file", "public_key_file", "checkpoint_every",
-		"anchor_repository", "retention_days", "hmac_key_file")
+		"anchor_repository", "retention_days", "hmac_key_file", "previous_public_key_files")
 	if _, ok := top.require("audit"); !ok {
 		return Audit{}
 	}
@@ -244,6 +270,7 @@ func (d *decoder) audit(top *section) Audit {
 		a.SigningKeyFile = d.filePath(s, "signing_key_file", fileRef{secret: true})
 	}
 	a.PublicKeyFile = d.filePath(s, "public_key_file", fileRef{})
+	a.PreviousPublicKeyFiles = d.filePaths(s, "previous_public_key_files")
 	a.HMACKeyFile = d.filePath(s, "hmac_key_file", fileRef{secret: true})
 	if v, ok := s.integer("checkpoint_every"); ok {
 		if v < 1 || v > 1_000_000 {

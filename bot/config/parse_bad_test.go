@@ -206,6 +206,11 @@ func TestParseRejectsBadConfig(t *testing.T) {
 			want: []string{"tollgate.yml:5: audit.retention_days: 90 is less than 365: audit periods are 12 months, so the log must be kept at least 365 days"},
 		},
 		{
+			name: "previous public key files given as one path, not a list",
+			yaml: strings.Replace(baseConfig, "  signing_key_file: /etc/tollgate/audit.key", "  signing_key_file: /etc/tollgate/audit.key\n  previous_public_key_files: /etc/tollgate/audit-2025.pub", 1),
+			want: []string{"tollgate.yml:5: audit.previous_public_key_files: expected a list, got the string \"/etc/tollgate/audit-2025.pub\" (write [/etc/tollgate/audit-2025.pub] for a list of one)"},
+		},
+		{
 			name: "github private key given twice",
 			yaml: strings.Replace(baseConfig, "  private_key_file: /etc/tollgate/app.pem", "  private_key_file: /etc/tollgate/app.pem\n  private_key: ${GITHUB_KEY:-x}", 1),
 			want: []string{"tollgate.yml:7: github.private_key_file: set either private_key or private_key_file, not both"},
