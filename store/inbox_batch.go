@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// maxInboxBatch bounds how many deliveries one group commit writes, so one
+// transaction stays short however many requests wait.
+const maxInboxBatch = 256
+
+// InboxBatcher stores deliveries like Store.Enqueue, but concurrent calls
+// share one transaction and so one fsync (group commit): the first caller
+// commits everything queued so far while later callers queue behind it;
+// the next batch starts as soon as the previous one committed, so a lone
+// delivery never waits for company. Every caller returns only after its
+// own delivery is durable. It satisfies the webhook intakes' inbox
+// interfaces; the zero value is not usable, use Store.InboxBatcher.
+type InboxBatcher struct {
+	s        *Store
+	mu       sync.Mutex
+	pending  []*enqueueCall
+	flushing bool // a caller is committing a batch; others queue
+	commits  atomic.Int64
+}
+
+// enqueueCall is one Enqueue waiting for its batch.
+type enqueueCall struct {
+	it        InboxItem
+	duplicate bool
+	err       error
+	finished  bool          // written before turn is closed
+	turn      chan struct{} // closed when finished, or when this call must commit the next batch
+}
+
+// InboxBatcher returns a group-committing front for Enqueue on s.
+func (s *Store) InboxBatcher() *InboxBatcher { return &InboxBatcher{s: s} }
+
+// Enqueue stores a delivery as pending and due now, exactly as
+// Store.Enqueue does (a delivery id already stored for the source, or
+// earlier in the same batch, is a duplicate and changes nothing), sharing
+// the transaction with concurrent calls.
+func (b *InboxBatcher) Enqueue(ctx context.Context, it InboxItem) (duplicate bool, err error) {
+	if err := validInboxItem(it); err != nil {
+		return false, err
+	}
+	if it.ReceivedAt.IsZero() {
+		it.ReceivedAt = b.s.now()
+	}
+	if it.Payload == nil {
+		it.Payload = []byte{}
+	}
+	c := &enqueueCall{it: it, turn: make(chan struct{})}
+	b.mu.Lock()
+	b.pending = append(b.pending, c)
+	lead := !b.flushing
+	b.flushing = true
+	b.mu.Unlock()
+	if !lead {
+		<-c.turn
+	}
+	if !c.finished {
+		// Commit on behalf of everyone queued. The batch must not fail
+		// because this one caller went away, so its cancellation is dropped;
+		// the busy timeout still bounds the wait for the write lock.
+		b.flush(context.WithoutCancel(ctx), c)
+	}
+	return c.duplicate, c.err
+}
+
+// flush commits the queued calls (leader among them), finishes each, and
+// hands the next batch to the first call queued meanwhile.
+func (b *InboxBatcher) flush(ctx context.Context, leader *enqueueCall) {
+	b.mu.Lock()
+	n := min(len(b.pending), maxInboxBatch)
+	batch := b.pending[:n:n]
+	b.pending = b.pending[n:]
+	b.mu.Unlock()
+
+	dups, err := b.commit(ctx, batch)
+	b.commits.Add(1)
+	for i, c := range batch {
+		c.finished = true
+		if err != nil {
+			c.err = fmt.Errorf("enqueue %s delivery %s: %w", c.it.Source, c.it.DeliveryID, err)
+		} else {
+			c.duplicate = dups[i]
+		}
+		if c != leader {
+			close(c.turn)
+		}
+	}
+
+	b.mu.Lock()
+	if len(b.pending) > 0 {
+		close(b.pending[0].turn) // not finished: it commits the next batch
+	} else {
+		b.flushing = false
+		b.pending = nil
+	}
+	b.mu.Unlock()
+}
+
+// commit inserts batch in one transaction and reports which were duplicates.
+func (b *InboxBatcher) commit(ctx context.Context, batch []*enqueueCall) ([]bool, error) {
+	dups := make([]bool, len(batch))
+	err := b.s.WithTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO inbox (source, delivery_id, event_type, payload, received_at, next_attempt_at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, c := range batch {
+			it := c.it
+			res, err := stmt.ExecContext(ctx, it.Source, it.DeliveryID, it.EventType, it.Payload,
+				it.ReceivedAt.UnixNano(), it.ReceivedAt.UnixNano())
+			if err != nil {
+				return fmt.Errorf("delivery %s: %w", it.DeliveryID, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			dups[i] = n == 0
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("group commit of %d deliveries: %w", len(batch), err)
+	}
+	return dups, nil
+}
+
+// Commits returns how many group commits (transactions) have been
+// attempted, to compare with the number of deliveries stored.
+func (b *InboxBatcher) Commits() int64 { return b.commits.Load() }
+
+// validInboxItem refuses an item Enqueue could never store.
+func validInboxItem(it InboxItem) error {
+	if it.Source != "github" && it.Source != "slack" {
+		return fmt.Errorf("enqueue delivery %q: unknown source %q", it.DeliveryID, it.Source)
+	}
+	if it.DeliveryID == "" {
+		return fmt.Errorf("enqueue %s %s delivery: missing delivery id", it.Source, it.EventType)
+	}
+	return nil
+}

@@ -1,0 +1,152 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestInboxBatcherDeduplicatesLikeEnqueue(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newInboxStore(t)
+	b := s.InboxBatcher()
+	tests := []struct {
+		name    string
+		item    InboxItem
+		wantDup bool
+		wantErr bool
+	}{
+		{"first github delivery", InboxItem{Source: "github", DeliveryID: "d-1", EventType: "pull_request", Payload: []byte(`{"a":1}`)}, false, false},
+		{"redelivery of the same id", InboxItem{Source: "github", DeliveryID: "d-1", EventType: "pull_request", Payload: []byte(`{"a":2}`)}, true, false},
+		{"same id from slack is another delivery", InboxItem{Source: "slack", DeliveryID: "d-1", EventType: "command"}, false, false},
+		{"missing delivery id", InboxItem{Source: "github", EventType: "push"}, false, true},
+		{"unknown source", InboxItem{Source: "gitlab", DeliveryID: "x"}, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dup, err := b.Enqueue(ctx, tt.item)
+			if (err != nil) != tt.wantErr || dup != tt.wantDup {
+				t.Fatalf("Enqueue = %v, %v; want dup %v, error %v", dup, err, tt.wantDup, tt.wantErr)
+			}
+		})
+	}
+	var payload string
+	if err := s.DB().QueryRow(`SELECT payload FROM inbox WHERE source = 'github' AND delivery_id = 'd-1'`).Scan(&payload); err != nil || payload != `{"a":1}` {
+		t.Errorf("stored payload %q, %v; want the first delivery's", payload, err)
+	}
+}
+
+// TestInboxBatcherGroupsConcurrentDeliveries queues 100 deliveries (10 of
+// them sent twice) behind a held write lock: when it is released they
+// commit in two transactions (the first caller's, then everyone else's), each id is new exactly once, and
+// every one is stored.
+func TestInboxBatcherGroupsConcurrentDeliveries(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newInboxStore(t)
+	b := s.InboxBatcher()
+
+	held, release := make(chan struct{}), make(chan struct{})
+	lockDone := make(chan error, 1)
+	go func() {
+		lockDone <- s.WithTx(ctx, func(*sql.Tx) error { close(held); <-release; return nil })
+	}()
+	<-held
+
+	const unique, resent = 90, 10
+	var wg sync.WaitGroup
+	dups := make([]bool, unique+resent)
+	errs := make([]error, unique+resent)
+	send := func(i int) {
+		id := fmt.Sprintf("d-%d", i%unique)
+		wg.Go(func() {
+			dups[i], errs[i] = b.Enqueue(ctx, InboxItem{Source: "github", DeliveryID: id, EventType: "push", Payload: []byte("{}")})
+		})
+	}
+	// waitQueued waits until n calls queue behind a committing one.
+	waitQueued := func(n int) {
+		deadline := time.Now().Add(time.Minute)
+		for {
+			b.mu.Lock()
+			queued, flushing := len(b.pending), b.flushing
+			b.mu.Unlock()
+			if flushing && queued == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d deliveries queued, want %d", queued, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	send(0)
+	waitQueued(0) // the first took its batch of one and waits for the write lock
+	for i := 1; i < unique+resent; i++ {
+		send(i)
+	}
+	waitQueued(unique + resent - 1)
+	close(release)
+	wg.Wait()
+	if err := <-lockDone; err != nil {
+		t.Fatal(err)
+	}
+
+	news := map[string]int{}
+	for i := range dups {
+		if errs[i] != nil {
+			t.Fatalf("delivery %d: %v", i, errs[i])
+		}
+		if !dups[i] {
+			news[fmt.Sprintf("d-%d", i%unique)]++
+		}
+	}
+	for i := range unique {
+		if id := fmt.Sprintf("d-%d", i); news[id] != 1 {
+			t.Errorf("%s reported new %d times, want once", id, news[id])
+		}
+	}
+	var rows int
+	if err := s.DB().QueryRow(`SELECT count(*) FROM inbox`).Scan(&rows); err != nil || rows != unique {
+		t.Errorf("inbox holds %d rows (%v), want %d", rows, err, unique)
+	}
+	if c := b.Commits(); c != 2 {
+		t.Errorf("%d transactions for %d deliveries, want 2", c, unique+resent)
+	}
+}
+
+// TestInboxBatcherFailureReachesEveryCaller: when the batch cannot be
+// written, each caller gets an error naming its delivery; none is told
+// its delivery was stored.
+func TestInboxBatcherFailureReachesEveryCaller(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newInboxStore(t)
+	b := s.InboxBatcher()
+	if _, err := s.DB().Exec(`CREATE TRIGGER refuse_inbox BEFORE INSERT ON inbox BEGIN SELECT RAISE(ABORT, 'disk says no'); END`); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = b.Enqueue(ctx, InboxItem{Source: "slack", DeliveryID: fmt.Sprintf("s-%d", i), EventType: "command"})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("delivery s-%d: no error, want one", i)
+		} else if want := fmt.Sprintf("delivery s-%d", i); !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	// The batcher is usable again once the database is.
+	if _, err := s.DB().Exec(`DROP TRIGGER refuse_inbox`); err != nil {
+		t.Fatal(err)
+	}
+	if dup, err := b.Enqueue(ctx, InboxItem{Source: "slack", DeliveryID: "s-0", EventType: "command"}); err != nil || dup {
+		t.Errorf("after recovery: dup %v, err %v; want a new delivery", dup, err)
+	}
+}
