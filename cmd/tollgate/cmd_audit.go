@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -21,50 +22,92 @@ func init() {
 	register("audit", "read the audit log: tail, show, prove, check-proof, export, hash", runAudit)
 }
 
-// auditSource is where a command finds the audit database and public key:
+// auditSource is where a command finds the audit database and public keys:
 // a config file, or --database and --public-key alone (an auditor's copy).
 type auditSource struct {
-	config, database, publicKey string
+	config, database string
+	publicKeys       keyFiles
 }
+
+// keyFiles is a repeatable --public-key flag: the current audit public key
+// and those of keys rotated out, whose checkpoints still verify.
+type keyFiles []string
+
+func (k *keyFiles) String() string { return strings.Join(*k, ",") }
+
+// Set adds one file.
+func (k *keyFiles) Set(path string) error {
+	*k = append(*k, path)
+	return nil
+}
+
+const publicKeyUsage = "audit public key `FILE` (overrides the config); repeat it for keys rotated out: a checkpoint signed by any of them verifies"
 
 func (a *auditSource) register(fs *flag.FlagSet, withKey bool) {
 	fs.StringVar(&a.config, "config", "", "tollgate.yml to take the database and keys from")
 	fs.StringVar(&a.database, "database", "", "SQLite database `PATH` (overrides the config)")
 	if withKey {
-		fs.StringVar(&a.publicKey, "public-key", "", "audit public key `FILE` (overrides the config)")
+		fs.Var(&a.publicKeys, "public-key", publicKeyUsage)
 	}
 }
 
-// resolve returns the database path and, if needKey, the verifier.
-func (a *auditSource) resolve(needKey bool) (string, note.Verifier, error) {
-	dbPath, keyFile, signingKeyFile := a.database, a.publicKey, ""
+// resolve returns the database path and, if needKey, the trusted keys:
+// the --public-key files, else the config's keyring (configKeyring).
+func (a *auditSource) resolve(needKey bool) (string, audit.Keyring, error) {
+	dbPath := a.database
+	var cfg *config.Config
 	if a.config != "" {
-		cfg, _, err := config.Load(a.config)
-		if err != nil {
+		var err error
+		if cfg, _, err = config.Load(a.config); err != nil {
 			return "", nil, err
 		}
 		if dbPath == "" {
 			dbPath = cfg.Database
 		}
-		if keyFile == "" {
-			keyFile, signingKeyFile = cfg.Audit.PublicKeyFile, cfg.Audit.SigningKeyFile
-		}
 	}
 	if dbPath == "" {
 		return "", nil, errors.New("no database: give --database PATH or --config FILE")
 	}
-	if !needKey {
-		return dbPath, nil, nil
-	}
 	switch {
-	case keyFile != "":
-		v, err := audit.LoadVerifier(keyFile)
-		return dbPath, v, err
-	case signingKeyFile != "":
-		v, err := audit.VerifierFromSigningKeyFile(signingKeyFile)
-		return dbPath, v, err
+	case !needKey:
+		return dbPath, nil, nil
+	case len(a.publicKeys) > 0:
+		keys, err := audit.LoadKeyring(a.publicKeys...)
+		return dbPath, keys, err
+	case cfg != nil:
+		keys, err := configKeyring(cfg.Audit)
+		return dbPath, keys, err
 	}
 	return "", nil, errors.New("no public key: give --public-key FILE or --config FILE")
+}
+
+// configKeyring is the config's trusted audit keys: the current key
+// (public_key_file, or derived from signing_key_file), then the keys
+// rotated out (previous_public_key_files).
+func configKeyring(a config.Audit) (audit.Keyring, error) {
+	var current note.Verifier
+	var err error
+	if a.PublicKeyFile != "" {
+		current, err = audit.LoadVerifier(a.PublicKeyFile)
+	} else {
+		current, err = audit.VerifierFromSigningKeyFile(a.SigningKeyFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	previous, err := audit.LoadKeyring(a.PreviousPublicKeyFiles...)
+	if err != nil {
+		return nil, fmt.Errorf("audit.previous_public_key_files: %w", err)
+	}
+	return append(audit.Keyring{current}, previous...), nil
+}
+
+// keysLabel names the trusted keys when no checkpoint says which signed.
+func keysLabel(keys audit.Keyring) string {
+	if len(keys) == 1 {
+		return keys[0].Name()
+	}
+	return keys.String()
 }
 
 func (a *auditSource) open(ctx context.Context) (*store.Store, error) {
@@ -79,7 +122,7 @@ func auditUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: tollgate audit tail [-n N] (--database PATH | --config FILE)")
 	fmt.Fprintln(w, "       tollgate audit show SEQ (--database PATH | --config FILE)")
 	fmt.Fprintln(w, "       tollgate audit prove SEQ (--database PATH | --config FILE) > proof.txt")
-	fmt.Fprintln(w, "       tollgate audit check-proof FILE --public-key FILE")
+	fmt.Fprintln(w, "       tollgate audit check-proof FILE --public-key FILE [--public-key FILE]...")
 	auditExtensionUsage(w)
 }
 
@@ -158,11 +201,11 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 func runCheckProof(file string, src auditSource, stdout, stderr io.Writer) int {
-	if src.publicKey == "" {
+	if len(src.publicKeys) == 0 {
 		fmt.Fprintln(stderr, "tollgate audit check-proof: --public-key FILE is required")
 		return exitUsage
 	}
-	verifier, err := audit.LoadVerifier(src.publicKey)
+	keys, err := audit.LoadKeyring(src.publicKeys...)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate audit check-proof: %v\n", err)
 		return exitUsage
@@ -177,13 +220,13 @@ func runCheckProof(file string, src auditSource, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "FAIL: %s: %v\n", file, err)
 		return exitCheckFailed
 	}
-	cp, err := audit.CheckInclusionProof(p, verifier)
+	cp, err := audit.CheckInclusionProof(p, keys...)
 	if err != nil {
 		fmt.Fprintf(stdout, "FAIL: %v\n", err)
 		return exitCheckFailed
 	}
 	fmt.Fprintf(stdout, "OK: entry seq %d (%s by %s on %s at %s) is in the audit log of %d entries signed by %s at %s\n",
-		p.Seq, p.Action, p.Actor, p.Subject, p.At, cp.Size, verifier.Name(), cp.Time.Format(time.RFC3339))
+		p.Seq, p.Action, p.Actor, p.Subject, p.At, cp.Size, cp.KeyName, cp.Time.Format(time.RFC3339))
 	return exitOK
 }
 

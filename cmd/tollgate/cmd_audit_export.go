@@ -86,21 +86,22 @@ func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 func runAuditVerifyExport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("audit verify-export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	pub := fs.String("public-key", "", "audit public key `FILE`")
+	var pubs keyFiles
+	fs.Var(&pubs, "public-key", "audit public key `FILE`; repeat it for keys rotated out")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return exitUsage
 	}
-	if len(pos) != 1 || *pub == "" {
-		fmt.Fprintln(stderr, "usage: tollgate audit verify-export DIR --public-key FILE")
+	if len(pos) != 1 || len(pubs) == 0 {
+		fmt.Fprintln(stderr, "usage: tollgate audit verify-export DIR --public-key FILE [--public-key FILE]...")
 		return exitUsage
 	}
-	verifier, err := audit.LoadVerifier(*pub)
+	keys, err := audit.LoadKeyring(pubs...)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate audit verify-export: %v\n", err)
 		return exitUsage
 	}
-	lines, err := evidence.VerifyExport(pos[0], verifier)
+	lines, err := evidence.VerifyExport(pos[0], keys...)
 	for _, l := range lines {
 		fmt.Fprintln(stdout, l)
 	}

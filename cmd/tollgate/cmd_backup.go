@@ -63,7 +63,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // verifyBackup runs the audit verification on the copy when a public key
 // is known: a backup that does not verify is not a backup to rely on.
 func verifyBackup(ctx context.Context, src auditSource, path string, stdout, stderr io.Writer) int {
-	_, verifier, err := src.resolve(true)
+	_, keys, err := src.resolve(true)
 	if err != nil {
 		fmt.Fprintf(stdout, "audit log not verified (%v); run: tollgate verify --database %s --public-key FILE\n", err, path)
 		return exitOK
@@ -74,7 +74,7 @@ func verifyBackup(ctx context.Context, src auditSource, path string, stdout, std
 		return exitCheckFailed
 	}
 	defer c.Close()
-	r, err := audit.Verify(ctx, c.DB(), verifier)
+	r, err := audit.Verify(ctx, c.DB(), keys...)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate backup: verify the copy: %v\n", err)
 		return exitCheckFailed
@@ -83,6 +83,6 @@ func verifyBackup(ctx context.Context, src auditSource, path string, stdout, std
 		fmt.Fprintf(stdout, "audit log of the copy: FAIL: %s\n", r.Problem)
 		return exitCheckFailed
 	}
-	fmt.Fprintf(stdout, "audit log of the copy: OK, %d entries, %d signed checkpoints (key %s)\n", r.Size, r.Checkpoints, verifier.Name())
+	fmt.Fprintf(stdout, "audit log of the copy: OK, %d entries, %d signed checkpoints (%s)\n", r.Size, r.Checkpoints, r.SignedBy(keysLabel(keys)))
 	return exitOK
 }

@@ -34,18 +34,17 @@ func (k *evidenceKeys) register(fs *flag.FlagSet) {
 }
 
 // resolve loads the config (if any) and the keys; signer is nil when no
-// signing key is known and needSigner is false, verifier nil unless needVerifier.
-func (k *evidenceKeys) resolve(needSigner, needVerifier bool) (cfg *config.Config, dbPath string, signer note.Signer, verifier note.Verifier, err error) {
-	dbPath, pub, priv := k.database, k.publicKey, k.signingKey
+// signing key is known and needSigner is false, keys nil unless
+// needVerifier. keys are the trusted public keys (--public-key, else the
+// config's keyring), the signer's own first.
+func (k *evidenceKeys) resolve(needSigner, needVerifier bool) (cfg *config.Config, dbPath string, signer note.Signer, keys audit.Keyring, err error) {
+	dbPath, priv := k.database, k.signingKey
 	if k.config != "" {
 		if cfg, _, err = config.Load(k.config); err != nil {
 			return nil, "", nil, nil, err
 		}
 		if dbPath == "" {
 			dbPath = cfg.Database
-		}
-		if pub == "" {
-			pub = cfg.Audit.PublicKeyFile
 		}
 		if priv == "" {
 			priv = cfg.Audit.SigningKeyFile
@@ -63,17 +62,34 @@ func (k *evidenceKeys) resolve(needSigner, needVerifier bool) (cfg *config.Confi
 	}
 	switch {
 	case !needVerifier:
-	case pub != "":
-		verifier, err = audit.LoadVerifier(pub)
+	case len(k.publicKeys) > 0:
+		keys, err = audit.LoadKeyring(k.publicKeys...)
+	case cfg != nil:
+		a := cfg.Audit
+		a.SigningKeyFile = priv // --signing-key overrides the config's
+		keys, err = configKeyring(a)
 	case priv != "":
-		verifier, err = audit.VerifierFromSigningKeyFile(priv)
+		var v note.Verifier
+		v, err = audit.VerifierFromSigningKeyFile(priv)
+		keys = audit.Keyring{v}
 	default:
 		err = errors.New("no audit public key: give --config FILE or --public-key FILE")
 	}
-	if err == nil && signer != nil && verifier != nil && (signer.Name() != verifier.Name() || signer.KeyHash() != verifier.KeyHash()) {
-		err = fmt.Errorf("the signing key %s+%08x and the public key %s+%08x are not a pair", signer.Name(), signer.KeyHash(), verifier.Name(), verifier.KeyHash())
+	if err == nil && signer != nil && keys != nil {
+		keys, err = signerFirst(signer, keys)
 	}
-	return cfg, dbPath, signer, verifier, err
+	return cfg, dbPath, signer, keys, err
+}
+
+// signerFirst moves the signer's public key to the front of keys, and
+// fails when it is not among them: the MANIFEST it signs must verify.
+func signerFirst(signer note.Signer, keys audit.Keyring) (audit.Keyring, error) {
+	for i, v := range keys {
+		if v.Name() == signer.Name() && v.KeyHash() == signer.KeyHash() {
+			return append(audit.Keyring{v}, append(keys[:i:i], keys[i+1:]...)...), nil
+		}
+	}
+	return nil, fmt.Errorf("the signing key %s+%08x and the public key %s are not a pair", signer.Name(), signer.KeyHash(), keys)
 }
 
 // openForEvidence opens the database; with a signer and checkpoint set it
@@ -113,7 +129,7 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tollgate evidence --config FILE --from DATE --to DATE [--repo R] [--env E] [--sample N --seed S] --out DIR")
 		fmt.Fprintln(stderr, "       tollgate evidence --database PATH --signing-key FILE [--public-key FILE] --from DATE --to DATE --out DIR")
-		fmt.Fprintln(stderr, "       tollgate evidence verify DIR --public-key FILE")
+		fmt.Fprintln(stderr, "       tollgate evidence verify DIR --public-key FILE [--public-key FILE]...")
 		fmt.Fprintln(stderr, "Writes the auditor's pack (docs/evidence.md) and signs its MANIFEST with the audit key.")
 		fmt.Fprintln(stderr, "Exit 0 written, 1 written but the audit log did not verify or the population did not reconcile, 2 bad usage.")
 		fs.PrintDefaults()
@@ -136,7 +152,7 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "tollgate evidence: %v\n", err)
 		return exitUsage
 	}
-	cfg, dbPath, signer, verifier, err := keys.resolve(true, true)
+	cfg, dbPath, signer, trusted, err := keys.resolve(true, true)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate evidence: %v\n", err)
 		return exitUsage
@@ -148,7 +164,7 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	defer st.Close()
 	opts := evidence.Options{Range: rng, Repo: *repo, Environment: *env, SampleSize: *sample, Seed: seedN, Out: *out,
-		Signer: signer, Verifier: verifier, Source: dbPath}
+		Signer: signer, Verifier: trusted[0], PreviousKeys: trusted[1:], Source: dbPath}
 	if cfg != nil {
 		opts.Environments, opts.Freezes = evidenceEnvironments(cfg)
 	}
@@ -201,9 +217,10 @@ func evidenceEnvironments(cfg *config.Config) (func(repo, env string) (evidence.
 func runEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("evidence verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	pub := fs.String("public-key", "", "audit public key `FILE`")
+	var pubs keyFiles
+	fs.Var(&pubs, "public-key", "audit public `FILE`; repeat it for keys rotated out: a pack or checkpoint signed by any of them verifies")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate evidence verify DIR --public-key FILE")
+		fmt.Fprintln(stderr, "usage: tollgate evidence verify DIR --public-key FILE [--public-key FILE]...")
 		fmt.Fprintln(stderr, "Checks the MANIFEST's signature and every file's SHA-256, and audit.jsonl against audit.proof.")
 		fmt.Fprintln(stderr, "Exit 0 intact, 1 a file was edited, added or removed, 2 bad usage.")
 		fs.PrintDefaults()
@@ -212,17 +229,17 @@ func runEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitUsage
 	}
-	if len(pos) != 1 || *pub == "" {
+	if len(pos) != 1 || len(pubs) == 0 {
 		fs.Usage()
 		return exitUsage
 	}
-	verifier, err := audit.LoadVerifier(*pub)
+	keys, err := audit.LoadKeyring(pubs...)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate evidence verify: %v\n", err)
 		return exitUsage
 	}
 	dir := pos[0]
-	res, err := evidence.VerifyPack(dir, verifier)
+	res, err := evidence.VerifyPack(dir, keys...)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate evidence verify: %v\n", err)
 		return exitUsage
@@ -233,13 +250,13 @@ func runEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 	if !res.OK() {
 		return exitCheckFailed
 	}
-	seg, err := evidence.CheckSegmentFiles(dir+"/audit.jsonl", dir+"/audit.proof", verifier)
+	seg, err := evidence.CheckSegmentFiles(dir+"/audit.jsonl", dir+"/audit.proof", keys...)
 	if err != nil {
 		fmt.Fprintf(stdout, "FAIL: audit.jsonl: %v\n", err)
 		return exitCheckFailed
 	}
-	fmt.Fprintf(stdout, "OK: %d files match the MANIFEST signed by %s (range %s)\n", res.Files, verifier.Name(), res.Range)
-	fmt.Fprintf(stdout, "OK: audit.jsonl: %d entries, %d proven in the audit log of %d entries signed at %s\n",
-		seg.Lines, seg.Covered, seg.Checkpoint.Size, seg.Checkpoint.Time.Format(time.RFC3339))
+	fmt.Fprintf(stdout, "OK: %d files match the MANIFEST signed by %s (range %s)\n", res.Files, res.KeyName, res.Range)
+	fmt.Fprintf(stdout, "OK: audit.jsonl: %d entries, %d proven in the audit log of %d entries signed by %s at %s\n",
+		seg.Lines, seg.Covered, seg.Checkpoint.Size, seg.Checkpoint.KeyName, seg.Checkpoint.Time.Format(time.RFC3339))
 	return exitOK
 }

@@ -25,10 +25,12 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.BoolVar(&af.enabled, "anchors", false, "also prove the log consistent with every checkpoint in audit.anchor_repository (needs --config)")
 	fs.StringVar(&af.since, "anchors-since", "", "first `DAY` (YYYY-MM-DD) of anchor files to read when the folder cannot be listed (default: retention_days ago)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate verify --database PATH --public-key FILE")
+		fmt.Fprintln(stderr, "usage: tollgate verify --database PATH --public-key FILE [--public-key FILE]...")
 		fmt.Fprintln(stderr, "       tollgate verify --config tollgate.yml [--anchors]")
 		fmt.Fprintln(stderr, "Recomputes every audit entry and the Merkle tree from the rows and checks every")
 		fmt.Fprintln(stderr, "signed checkpoint. The database is opened read-only: verify a copy of it alone.")
+		fmt.Fprintln(stderr, "After an audit key rotation, give every public key (or list the old ones in")
+		fmt.Fprintln(stderr, "audit.previous_public_key_files): each checkpoint must be signed by one of them.")
 		fmt.Fprintln(stderr, "Exit 0 verified, 1 tampering found, 2 bad usage.")
 		fs.PrintDefaults()
 	}
@@ -38,7 +40,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		return exitUsage
 	}
-	dbPath, verifier, err := src.resolve(true)
+	dbPath, keys, err := src.resolve(true)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate verify: %v\n", err)
 		return exitUsage
@@ -49,17 +51,17 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	defer s.Close()
-	r, err := audit.Verify(ctx, s.DB(), verifier)
+	r, err := audit.Verify(ctx, s.DB(), keys...)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate verify: %s: %v\n", dbPath, err)
 		return exitUsage
 	}
-	printReport(stdout, dbPath, verifier.Name(), r)
+	printReport(stdout, dbPath, keysLabel(keys), r)
 	if !r.OK {
 		return exitCheckFailed
 	}
 	if af.enabled {
-		return verifyAnchors(ctx, src.config, s, verifier, af, stdout, stderr)
+		return verifyAnchors(ctx, src.config, s, keys, af, stdout, stderr)
 	}
 	return exitOK
 }
@@ -73,7 +75,7 @@ func printReport(w io.Writer, dbPath, keyName string, r audit.Report) {
 	}
 	fmt.Fprintf(w, "entries:         %d\n", r.Size)
 	fmt.Fprintf(w, "root:            %s\n", base64.StdEncoding.EncodeToString(r.Root[:]))
-	fmt.Fprintf(w, "checkpoints:     %d, every signature valid for key %s\n", r.Checkpoints, keyName)
+	fmt.Fprintf(w, "checkpoints:     %d, every signature valid for %s\n", r.Checkpoints, r.SignedBy(keyName))
 	if r.HasCheckpoint {
 		fmt.Fprintf(w, "last checkpoint: tree size %d, signed %s\n", r.LastCheckpoint.Size, r.LastCheckpoint.Time.Format(time.RFC3339))
 	} else {

@@ -129,15 +129,12 @@ func (d *doctor) checkLocalState(ctx context.Context) {
 }
 
 func (d *doctor) checkAuditLog(ctx context.Context, s *store.Store) {
-	v, err := audit.VerifierFromSigningKeyFile(d.cfg.Audit.SigningKeyFile)
-	if d.cfg.Audit.PublicKeyFile != "" {
-		v, err = audit.LoadVerifier(d.cfg.Audit.PublicKeyFile)
-	}
+	keys, err := configKeyring(d.cfg.Audit)
 	if err != nil {
-		d.fail(areaAudit, "audit log", "no key to verify it with: "+err.Error(), "fix audit.signing_key_file / audit.public_key_file")
+		d.fail(areaAudit, "audit log", "no key to verify it with: "+err.Error(), "fix audit.signing_key_file / audit.public_key_file / audit.previous_public_key_files")
 		return
 	}
-	r, err := audit.Verify(ctx, s.DB(), v)
+	r, err := audit.Verify(ctx, s.DB(), keys...)
 	switch {
 	case err != nil:
 		d.fail(areaAudit, "audit log", err.Error(), "run `tollgate verify --config` for details")

@@ -7,8 +7,6 @@ import (
 	"io"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/tollgate-dev/tollgate/bot/config"
 	ghint "github.com/tollgate-dev/tollgate/integrations/github"
 	"github.com/tollgate-dev/tollgate/store"
@@ -40,7 +38,7 @@ func anchorsSince(cfg *config.Config, flagValue string, now time.Time) (time.Tim
 // verifyAnchors fetches every checkpoint anchored in the configured
 // repository and proves the local log consistent with each. It returns
 // exitOK, exitCheckFailed, or exitUsage for a setup problem.
-func verifyAnchors(ctx context.Context, cfgPath string, s *store.Store, verifier note.Verifier, af anchorFlags, stdout, stderr io.Writer) int {
+func verifyAnchors(ctx context.Context, cfgPath string, s *store.Store, keys audit.Keyring, af anchorFlags, stdout, stderr io.Writer) int {
 	if cfgPath == "" {
 		fmt.Fprintln(stderr, "tollgate verify: --anchors needs --config (the GitHub App and audit.anchor_repository)")
 		return exitUsage
@@ -74,7 +72,7 @@ func verifyAnchors(ctx context.Context, cfgPath string, s *store.Store, verifier
 	for i, n := range notes {
 		anchored[i] = anchor.Anchored{Path: n.Path, Note: n.Note}
 	}
-	r, err := anchor.Check(ctx, s.DB(), verifier, anchored)
+	r, err := anchor.Check(ctx, s.DB(), keys, anchored)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate verify: %v\n", err)
 		return exitUsage

@@ -10,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/tollgate-dev/tollgate/bot/config"
 	"github.com/tollgate-dev/tollgate/integrations/httpserver"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
@@ -19,7 +22,7 @@ var errProbe = errors.New("readiness probe")
 
 // readinessChecks are /readyz's conditions: the database takes a write
 // transaction, a configuration is loaded, and the audit signing key is
-// still the one in use.
+// still the one in use (auditKeyReady).
 func (s *server) readinessChecks() []httpserver.Check {
 	return []httpserver.Check{
 		{Name: "database", Fn: func(ctx context.Context) error {
@@ -44,17 +47,31 @@ func (s *server) readinessChecks() []httpserver.Check {
 			return nil
 		}},
 		{Name: "audit key", Fn: func(context.Context) error {
-			path := s.live.Current().Audit.SigningKeyFile
-			k, err := audit.LoadSigner(path)
-			if err != nil {
-				return fmt.Errorf("signing key %s unreadable", path)
-			}
-			if k.KeyHash() != s.signer.KeyHash() || k.Name() != s.signer.Name() {
-				return fmt.Errorf("signing key %s changed since start; restart to use it", path)
-			}
-			return nil
+			return auditKeyReady(s.live.Current().Audit, s.signer)
 		}},
 	}
+}
+
+// auditKeyReady checks that the configured signing key is still the one
+// in use, and that the configured public keys (the current one and those
+// rotated out) load and include it: checkpoints signed now must verify
+// with `tollgate verify --config`.
+func auditKeyReady(a config.Audit, signer note.Signer) error {
+	k, err := audit.LoadSigner(a.SigningKeyFile)
+	if err != nil {
+		return fmt.Errorf("signing key %s unreadable", a.SigningKeyFile)
+	}
+	if k.KeyHash() != signer.KeyHash() || k.Name() != signer.Name() {
+		return fmt.Errorf("signing key %s changed since start; restart to use it", a.SigningKeyFile)
+	}
+	keys, err := configKeyring(a)
+	if err != nil {
+		return err
+	}
+	if _, err := signerFirst(signer, keys); err != nil {
+		return fmt.Errorf("checkpoints signed now would not verify: %w", err)
+	}
+	return nil
 }
 
 // openDeployLog opens the deployment log of a request for appending; a
