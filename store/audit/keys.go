@@ -29,6 +29,10 @@ func GenerateKeyFiles(privPath, pubPath, name string) (vkey string, err error) {
 	if err != nil {
 		return "", fmt.Errorf("generate audit key %q: %w", name, err)
 	}
+	// GenerateKey accepts names its own parsers refuse ("+", spaces).
+	if _, err := note.NewVerifier(vkey); err != nil {
+		return "", fmt.Errorf("generate audit key %q: the name must be non-empty, without \"+\" or spaces", name)
+	}
 	if err := writeNew(privPath, skey+"\n", 0o600); err != nil {
 		return "", err
 	}

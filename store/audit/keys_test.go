@@ -72,3 +72,16 @@ func mustRead(t *testing.T, path string) string {
 	}
 	return string(b[:len(b)-1])
 }
+
+func TestGenerateKeyFilesRefusesANameSignaturesCannotCarry(t *testing.T) {
+	for _, name := range []string{"bad+name", "two words", ""} {
+		dir := t.TempDir()
+		priv, pub := filepath.Join(dir, "k.key"), filepath.Join(dir, "k.pub")
+		if _, err := audit.GenerateKeyFiles(priv, pub, name); err == nil {
+			t.Errorf("name %q: accepted", name)
+		}
+		if _, err := os.Stat(priv); err == nil {
+			t.Errorf("name %q: wrote %s", name, priv)
+		}
+	}
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tollgate-dev/tollgate/store/audit"
+	"github.com/tollgate-dev/tollgate/store/audit/audittest"
+)
+
+func TestKeygenWritesAKeyPairARotationCanUse(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, "keygen", "--name", "tollgate-2026", "--out", dir)
+	priv, pub := filepath.Join(dir, "audit-signing-tollgate-2026.key"), filepath.Join(dir, "audit-signing-tollgate-2026.pub")
+	if code != exitOK || !strings.Contains(out, "signing_key_file: "+priv) || strings.Contains(out, "PRIVATE+KEY") {
+		t.Fatalf("keygen: exit %d\n%s%s", code, out, errOut)
+	}
+	if st, err := os.Stat(priv); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("private key: %v, mode %v; want 0600", err, st.Mode())
+	}
+	signer, err := audit.LoadSigner(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Rotate an existing log to the new key; both public keys verify it.
+	rot := audittest.BuildRotated(t, 12, 0, 5)
+	audittest.AppendWith(t, rot.Path, signer, 5, 12, 8)
+	code, out, errOut = runCLI(t, "verify", "--database", rot.Path, "--public-key", rot.Old.PublicKeyFile, "--public-key", pub)
+	if code != exitOK || !strings.Contains(out, "then tollgate-2026+") {
+		t.Fatalf("verify after the rotation: exit %d\n%s%s", code, out, errOut)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"the same name again never overwrites", []string{"keygen", "--name", "tollgate-2026", "--out", dir}, exitCheckFailed, "refusing to overwrite a key"},
+		{"a name is required", []string{"keygen", "--out", dir}, exitUsage, "usage: tollgate keygen"},
+		{"a name a signature cannot carry", []string{"keygen", "--name", "bad+name", "--out", dir}, exitUsage, `key name "bad+name": use letters, digits`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tt.args...)
+			if code != tt.code || !strings.Contains(out+errOut, tt.want) {
+				t.Fatalf("exit %d, want %d\n%s%s\nwant %q", code, tt.code, out, errOut, tt.want)
+			}
+		})
+	}
+}
