@@ -12,19 +12,38 @@
 // Release metadata lives outside the release directory so nothing of ours is
 // served by the application.
 //
+// Server.Path can give one server its own deploy path (tests run several
+// sshd processes on one machine this way).
+//
+// # Source
+//
+// The source (a release tarball, or git archive) is read completely, spooled
+// into one local file and validated before any server is contacted: absolute
+// paths, ".." components, devices, fifos, hard links, entries below a
+// symlink and symlinks that resolve (following the tree's own symlinks)
+// outside the release are refused with an error naming the entry. Paths with
+// control characters are refused too, which keeps manifests and logs
+// line-oriented.
+//
 // # Upload
 //
 // Every release travels as one tar stream over one SSH session, extracted by
-// the remote tar (tar -x -p -o -f - -C <path>). The first release carries every
+// the remote tar (tar -x -p -o -f - in <path>). The first release carries every
 // file. When the server already has a release with a manifest (the current
 // one), the stream carries hard-link entries to that release for every file
 // whose content and mode are unchanged, so the remote tar creates the new
 // release as a hard-linked copy and only changed files travel. A changed file
 // is never linked, so it is created as a new inode and the previous release is
 // never modified; a removed file is simply not in the stream. This needs no
-// GNU cp -al and no per-file process on the server. After extraction the
-// server hashes the files that were sent (sha256sum) and the engine compares
-// them with the manifest before anything runs in the release.
+// GNU cp -al and no per-file process on the server. In the same session,
+// after extraction, the server hashes every file that was sent (sha256sum,
+// one process per core via xargs -P) and the engine compares the hashes with
+// the manifest before anything runs in the release. Hard-linked files are the
+// previous release's own inodes, verified when that release was uploaded;
+// they are not hashed again.
+//
+// A deploy opens four SSH sessions on each server's one connection (lock,
+// upload, switch, success marker) plus one per hook or health command.
 //
 // # Atomic switch
 //
@@ -50,9 +69,23 @@
 //
 // # Remote requirements
 //
-// A POSIX sh, tar (GNU or bsdtar), sha256sum, xargs, find, readlink, flock and
-// perl. Debian and Ubuntu have all of them in their base system; the lock
-// step checks and names any that is missing before anything is written.
+// A POSIX sh, tar (GNU or bsdtar), sha256sum, xargs (with -0 and -P), find,
+// readlink, sed, flock and perl; nproc is used when present. Debian and
+// Ubuntu have all of them in their base system; the lock step checks and
+// names any that is missing before anything is written.
+//
+// # Failure handling
+//
+// If any server fails before the switch (connect, lock, upload, hash check,
+// before_switch), no server switches and the new release is removed where it
+// was created. If a switch, an after_switch hook, the health check or the
+// success marker fails, every switched server is switched back to its
+// previous release (a first deploy's current link is removed), after_switch
+// runs again there, the new release is removed, and the outcome is
+// rolled_back. Releases that are neither current nor marked good are
+// leftovers of failed or killed deploys; the next deploy removes them under
+// the lock. keep_releases never removes the current release nor the newest
+// good one.
 //
 // # Safety
 //

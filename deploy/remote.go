@@ -15,7 +15,7 @@ func shq(s string) string {
 }
 
 // requiredTools are the programs the engine runs on a server.
-var requiredTools = []string{"tar", "sha256sum", "xargs", "find", "readlink", "flock", "perl"}
+var requiredTools = []string{"tar", "sha256sum", "xargs", "find", "readlink", "sed", "flock", "perl"}
 
 // exitLockBusy is flock's exit status (-E) when another deploy holds the lock.
 const exitLockBusy = 75
