@@ -1,10 +1,14 @@
 package deploy_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/tollgate-dev/tollgate/deploy"
 )
 
 func TestFirstDeployCreatesLayoutAndGoesLive(t *testing.T) {
@@ -128,4 +132,23 @@ func mapsEqual(a, b map[string]fileState) bool {
 		}
 	}
 	return true
+}
+
+func TestGitArchiveRefusesBadCommits(t *testing.T) {
+	r := newRepo(t)
+	r.write(map[string]string{"a": "1"}).commit("v1")
+	if _, err := deploy.GitArchive(context.Background(), r.dir, "--output=/tmp/x"); err == nil {
+		t.Errorf("an option was accepted as a commit")
+	}
+	src, err := deploy.GitArchive(context.Background(), r.dir, "0123456789abcdef0123456789abcdef01234567")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	f := newFixture(t, newSigner(t))
+	f.addServer(t, "127.0.0.1", 1, "deployer")
+	res, err := f.engine.Deploy(context.Background(), f.target, deploy.ReleaseSpec{SHA: "0123456789abcdef0123456789abcdef01234567"}, src, nil)
+	if err == nil || res.Outcome != deploy.Failed || !strings.Contains(err.Error(), "git archive") {
+		t.Errorf("unknown commit: outcome %s, err %v", res.Outcome, err)
+	}
 }

@@ -22,7 +22,7 @@ type Engine struct {
 // Deploy puts the tree yielded by src live as release on every server of t.
 // The source is read and validated completely before any connection is made.
 // Progress and hook output (redacted) are written to log as they happen.
-// The error is nil exactly when the outcome is Succeeded.
+// The error is nil exactly when the outcome is Succeeded. src is not closed.
 func (e *Engine) Deploy(ctx context.Context, t Target, release ReleaseSpec, src Source, log io.Writer) (Result, error) {
 	started := e.now()
 	res := Result{Operation: "deploy", Environment: t.Environment, SHA: release.SHA, Outcome: Failed, Started: started}
@@ -40,6 +40,9 @@ func (e *Engine) Deploy(ctx context.Context, t Target, release ReleaseSpec, src 
 		return fail(err)
 	}
 	res.Release = release.Name
+	if src == nil {
+		return fail(errors.New("no source"))
+	}
 	st, err := stageSource(ctx, src, e.StageDir)
 	if err != nil {
 		return fail(fmt.Errorf("release %s: %w", release.Name, err))
