@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/integrations/web"
 )
 
 func init() {
@@ -52,5 +54,19 @@ func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "tollgate check-config: %v\n", err)
 		return exitUsage
 	}
+	writeWebPagesLine(stdout, cfg)
 	return exitOK
+}
+
+// writeWebPagesLine says whether serve will show the web pages, which
+// exist only behind the GitHub login.
+func writeWebPagesLine(w io.Writer, cfg *config.Config) {
+	if !webLoginConfigured(cfg) {
+		fmt.Fprintln(w, "Web pages: not served (answer 503): github.oauth_client_id and github.oauth_client_secret are not set,")
+		fmt.Fprintln(w, "           and the pages are shown only after a GitHub login through the App's OAuth client")
+		return
+	}
+	fmt.Fprintf(w, "Web pages: %s/environments, /audit, /deployments/<id> after a GitHub login, for members of %s\n",
+		strings.TrimSuffix(cfg.PublicURL, "/"), cfg.GitHub.Org)
+	fmt.Fprintf(w, "           (the App's callback URLs must include %s%s)\n", strings.TrimSuffix(cfg.PublicURL, "/"), web.PathCallback)
 }

@@ -14,6 +14,8 @@ func TestCheckConfig(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("public_url: ftp://x\nlisten: 8080\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	noOAuth := writeConfigDir(t, targetsYAML, "audit.key", "app.pem", "staging.key", "production.key",
+		"known_hosts_staging", "known_hosts_production")
 	tests := []struct {
 		name       string
 		args       []string
@@ -28,7 +30,15 @@ func TestCheckConfig(t *testing.T) {
 			wantStdout: []string{
 				"tollgate.example.yml: valid (sha256 ",
 				"approvers:  backend-leads, platform (1 required, valid 1h)",
+				"Web pages: https://tollgate.example.com/environments, /audit, /deployments/<id> after a GitHub login, for members of acme",
+				"callback URLs must include https://tollgate.example.com/login/callback",
 			},
+		},
+		{
+			name:       "without the OAuth client the web pages are off",
+			args:       []string{noOAuth},
+			wantCode:   exitOK,
+			wantStdout: []string{"Web pages: not served (answer 503): github.oauth_client_id and github.oauth_client_secret are not set"},
 		},
 		{
 			name:     "every problem is printed with its line",
@@ -73,4 +83,17 @@ func TestCheckConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeConfigDir writes yaml as tollgate.yml into a temp dir next to the
+// files it names (placeholder contents, mode 0600) and returns its path.
+func writeConfigDir(t *testing.T, yaml string, files ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range files {
+		writeTestFile(t, filepath.Join(dir, f), f)
+	}
+	path := filepath.Join(dir, "tollgate.yml")
+	writeTestFile(t, path, yaml)
+	return path
 }

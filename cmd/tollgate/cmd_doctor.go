@@ -90,6 +90,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // run makes every check.
 func (d *doctor) run(ctx context.Context) {
 	d.checkPolicies()
+	d.checkWebLogin()
 	d.checkKeyFiles()
 	d.checkLocalState(ctx)
 	d.checkGitHub(ctx)

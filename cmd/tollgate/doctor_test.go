@@ -40,6 +40,7 @@ type doctorOptions struct {
 	slackToken        string
 	requiredApprovals int
 	stagingSharesKey  bool
+	noWebLogin        bool // no OAuth client (and so no Slack, which needs it)
 }
 
 func newSSHKeyFile(t *testing.T, path string) ssh.Signer {
@@ -132,7 +133,16 @@ func (w *doctorWorld) write(t *testing.T) {
 teams:
   admins: [admins]
   access_reviewers: [security]`, w.slack.APIURL(), w.opts.slackToken)
+	if w.opts.noWebLogin {
+		top = top[strings.Index(top, "teams:"):]
+	}
 	w.writeConfig(t, top, repos)
+	if w.opts.noWebLogin {
+		b, err := os.ReadFile(w.config)
+		must(t, err)
+		b = []byte(strings.Replace(string(b), "  oauth_client_id: test-client\n  oauth_client_secret: test-client-secret\n", "", 1))
+		writeFile(t, w.config, b, 0o600)
+	}
 }
 
 func TestDoctorHealthyInstallation(t *testing.T) {
@@ -150,6 +160,7 @@ func TestDoctorHealthyInstallation(t *testing.T) {
 		"host key pinned and matching",
 		"✓ GitHub App permissions",
 		"✓ Slack bot token",
+		"✓ web pages behind GitHub login: members of acme sign in at https://tollgate.example.com/login",
 		"✓ audit log: 21 entries and 2 checkpoints verify",
 		"✓ access review: ar-1 signed off by frank",
 	} {
@@ -213,6 +224,10 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 				w.gh.SetClock(func() time.Time { return time.Now().Add(10 * time.Minute) })
 			},
 			want: "GitHub App authentication: GitHub refused the App's token", wantFix: "set the clock right first"},
+		{name: "web pages without their GitHub login",
+			plant:   func(t *testing.T, w *doctorWorld) { w.opts.noWebLogin = true },
+			want:    "web pages behind GitHub login: github.oauth_client_id and github.oauth_client_secret are not set",
+			wantFix: "set github.oauth_client_id and github.oauth_client_secret"},
 		{name: "Slack token revoked",
 			plant: func(t *testing.T, w *doctorWorld) { w.opts.slackToken = "xoxb-revoked" },
 			want:  "Slack bot token: auth.test: invalid_auth", wantFix: "reinstall the Slack app"},

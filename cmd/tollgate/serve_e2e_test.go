@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,7 +20,7 @@ import (
 // the deployment statuses in order and one PR comment, and the audit chain
 // holds every step and verifies.
 func TestServeMergedPRDeploysToStaging(t *testing.T) {
-	e := newE2E(t, e2eOptions{})
+	e := newE2E(t, e2eOptions{webLogin: true})
 	e.start(t)
 
 	if code, body := e.get(t, "/healthz"); code != 200 {
@@ -66,12 +67,21 @@ func TestServeMergedPRDeploysToStaging(t *testing.T) {
 		}
 	}
 
-	// The log page and the metrics tell the same story.
-	code, page := e.get(t, "/deployments/"+requestID)
-	if code != 200 {
-		t.Fatalf("log page: %d", code)
+	// The log page is behind the GitHub login: a stranger is sent to it,
+	// and alice, a member of acme, signs in through GitHub and sees it.
+	code, hdr, _ := e.getNoRedirect(t, "/deployments/"+requestID)
+	if want := "/login?next=" + url.QueryEscape("/deployments/"+requestID); code != http.StatusFound || hdr.Get("Location") != want {
+		t.Errorf("log page without a login: %d to %q, want 302 to %q", code, hdr.Get("Location"), want)
 	}
-	for _, want := range []string{`id="state">succeeded`, "deployer_team", "deploy.finished", "[manifest]", "index.html", "upload"} {
+	code, page, at := e.browse(t, "alice", "/deployments/"+requestID)
+	if code != http.StatusOK || at.String() != e2ePublic+"/deployments/"+requestID {
+		t.Fatalf("log page after signing in: %d at %s\n%s", code, at, page)
+	}
+	if !strings.Contains(page, `id="viewer">@alice (member)`) {
+		t.Errorf("log page does not show who is signed in")
+	}
+	// The metrics and the log page tell the same story.
+	for _, want := range []string{`id="state">succeeded`, "deployer_team", "deploy.finished", `<h2>File manifest</h2>`, "index.html", "upload"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("log page lacks %q", want)
 		}

@@ -39,6 +39,7 @@ func sha(c byte) string { return strings.Repeat(string(c), 40) }
 type e2eOptions struct {
 	beforeSwitch string        // a before_switch hook; "" for none
 	grace        time.Duration // shutdown grace; 0 means a minute
+	webLogin     bool          // configure the fake GitHub's OAuth client, so the web pages are served
 }
 
 // e2e is a whole Tollgate: `serve` in-process on a real listener, with
@@ -132,6 +133,11 @@ func (e *e2e) writeConfig(t *testing.T, extra string) {
 	if extra != "" {
 		extra = "        " + strings.ReplaceAll(strings.TrimSpace(extra), "\n", "\n        ") + "\n"
 	}
+	oauth := ""
+	if e.opts.webLogin {
+		id, secret := e.gh.AppOAuthClient()
+		oauth = fmt.Sprintf("  oauth_client_id: %q\n  oauth_client_secret: %q\n", id, secret)
+	}
 	listen := e.listen
 	if listen == "" {
 		listen = "127.0.0.1:0"
@@ -149,7 +155,7 @@ github:
   app_id: %d
   private_key_file: app.pem
   webhook_secret: %s
-  org: acme
+%s  org: acme
 repositories:
   %s:
     environments:
@@ -169,7 +175,7 @@ repositories:
           command: ./bin/health
           interval: 100ms
         environment_url: %s
-%s%s`, listen, e2ePublic, e.gh.APIURL(), e.gh.URL(), e.gh.AppID(), e2eSecret, e2eRepo, e.sshdPort, e.sshdUser, e.root, e2eEnvURL, hooks, extra)
+%s%s`, listen, e2ePublic, e.gh.APIURL(), e.gh.URL(), e.gh.AppID(), e2eSecret, oauth, e2eRepo, e.sshdPort, e.sshdUser, e.root, e2eEnvURL, hooks, extra)
 	writeTestFile(t, e.configPath, yaml)
 }
 

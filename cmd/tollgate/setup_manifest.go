@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tollgate-dev/tollgate/bot/config"
 	"github.com/tollgate-dev/tollgate/integrations/slack"
+	"github.com/tollgate-dev/tollgate/integrations/web"
 )
 
 // appManifestYAML is app.yml at the repository root, carried in the binary
@@ -102,16 +104,17 @@ func buildAppManifest(appYAML []byte, name, publicURL, redirectURL string) ([]by
 	if hook["url"], err = rebase(hook["url"]); err != nil {
 		return nil, err
 	}
-	// Slack identity linking signs people in with this app's OAuth client,
-	// so its callback must be registered whatever app.yml lists.
-	callbacks := []string{base + slack.PathOAuthCallback}
+	// Slack identity linking and the web pages' login sign people in with
+	// this app's OAuth client, so their callbacks must be registered
+	// whatever app.yml lists.
+	callbacks := []string{base + slack.PathOAuthCallback, base + web.PathCallback}
 	list, _ := m["callback_urls"].([]any)
 	for _, c := range list {
 		u, err := rebase(c)
 		if err != nil {
 			return nil, err
 		}
-		if u != callbacks[0] {
+		if !slices.Contains(callbacks, u) {
 			callbacks = append(callbacks, u)
 		}
 	}

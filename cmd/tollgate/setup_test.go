@@ -20,6 +20,8 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bot/config"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
+	"github.com/tollgate-dev/tollgate/integrations/slack"
+	"github.com/tollgate-dev/tollgate/integrations/web"
 )
 
 // setupOutput is an io.Writer the test can read while the command writes.
@@ -224,8 +226,8 @@ func TestSetupCreatesTheAppEndToEnd(t *testing.T) {
 				t.Errorf("manifest URLs: url=%v hook=%v redirect=%v", m["url"], m["hook_attributes"], m["redirect_url"])
 			}
 			cbs, _ := json.Marshal(m["callback_urls"])
-			if !strings.Contains(string(cbs), `"https://tollgate.acme.test/oauth/github/callback"`) {
-				t.Errorf("callback_urls = %s, want the Slack linking callback", cbs)
+			if want := `["https://tollgate.acme.test` + slack.PathOAuthCallback + `","https://tollgate.acme.test` + web.PathCallback + `"]`; string(cbs) != want {
+				t.Errorf("callback_urls = %s, want the Slack linking and the web login callbacks %s", cbs, want)
 			}
 			wantPerms, _ := json.Marshal(want["default_permissions"])
 			gotPerms, _ := json.Marshal(m["default_permissions"])

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"sync/atomic"
@@ -62,6 +63,19 @@ func (lc *liveConfig) Environments(repo string) []string {
 	return lc.cur.Load().policies.Environments(repo)
 }
 
+// Policies lists every environment policy in force, by repository and
+// environment, in a new slice the caller may reorder.
+func (lc *liveConfig) Policies() []*bot.EnvironmentPolicy {
+	set := lc.cur.Load().policies
+	var out []*bot.EnvironmentPolicy
+	for _, repo := range slices.Sorted(maps.Keys(set)) {
+		for _, env := range slices.Sorted(maps.Keys(set[repo])) {
+			out = append(out, set[repo][env])
+		}
+	}
+	return out
+}
+
 // Target returns the SSH deploy target of repo's env.
 func (lc *liveConfig) Target(repo, env string) (deploy.Target, bool) {
 	return lc.cur.Load().targets.Target(repo, env)
@@ -89,6 +103,8 @@ func restartOnly(old, next *config.Config) []string {
 	diff("github.webhook_secret", old.GitHub.WebhookSecret.Value() != next.GitHub.WebhookSecret.Value())
 	diff("github.oauth_client_id", old.GitHub.OAuthClientID != next.GitHub.OAuthClientID ||
 		old.GitHub.OAuthClientSecret.Value() != next.GitHub.OAuthClientSecret.Value())
+	diff("github.org (web login)", old.GitHub.Org != next.GitHub.Org)
+	diff("teams.auditors (web login)", !slices.Equal(old.Teams.Auditors, next.Teams.Auditors))
 	diff("slack", old.Slack.Enabled != next.Slack.Enabled || old.Slack.APIURL != next.Slack.APIURL ||
 		old.Slack.BotToken.Value() != next.Slack.BotToken.Value() ||
 		old.Slack.SigningSecret.Value() != next.Slack.SigningSecret.Value() || old.Slack.Channel != next.Slack.Channel)

@@ -189,7 +189,9 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	mux.Handle("GET /healthz", httpserver.Healthz())
 	mux.Handle("GET /readyz", httpserver.Readyz(2*time.Second, s.readinessChecks()...))
 	mux.Handle("GET /metrics", s.metrics.Handler())
-	mux.Handle("GET /deployments/{id}", &httpserver.DeploymentPage{Request: s.svc.Request, Audit: s.auditEntries, Log: s.readDeployLog})
+	if err := s.mountWebPages(mux, cfg); err != nil {
+		return err
+	}
 	s.handler = httpserver.Logging(s.log, mux)
 	return nil
 }

@@ -37,8 +37,18 @@ func TestAppManifestPermissions(t *testing.T) {
 		t.Fatalf("app.yml: %v", err)
 	}
 	if m.Name == "" || m.URL == "" || m.RedirectURL == "" || m.Public == nil || *m.Public || m.Hook["active"] != true ||
-		!strings.HasSuffix(m.Hook["url"].(string), "/webhooks/github") || len(m.CallbackURLs) == 0 {
+		!strings.HasSuffix(m.Hook["url"].(string), "/webhooks/github") {
 		t.Errorf("manifest basics wrong: %+v", m)
+	}
+	// The App's OAuth client signs people in twice: Slack users linking
+	// their GitHub identity, and the web pages' login. GitHub redirects
+	// only to a registered callback URL.
+	var callbackPaths []string
+	for _, c := range m.CallbackURLs {
+		callbackPaths = append(callbackPaths, strings.TrimPrefix(c, m.URL))
+	}
+	if want := []string{"/oauth/github/callback", "/login/callback"}; !slices.Equal(callbackPaths, want) {
+		t.Errorf("callback_urls = %v, want %s followed by these paths: %v", m.CallbackURLs, m.URL, want)
 	}
 	wantPerms := map[string]string{
 		"metadata": "read", "contents": "write", "pull_requests": "write", "issues": "read",

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/integrations/httpserver"
-	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
 // logBuffer collects JSON log lines.
@@ -215,85 +213,5 @@ func TestMetrics(t *testing.T) {
 	haveCheckpoint = false
 	if body := scrape(t, m); !strings.Contains(body, "tollgate_audit_seconds_since_checkpoint -1") {
 		t.Error("no checkpoint should read -1")
-	}
-}
-
-func TestDeploymentPage(t *testing.T) {
-	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	req := bot.Request{
-		ID: "r-7f3k2q", Repo: "acme/api", Environment: "production", Ref: "main", SHA: strings.Repeat("a1", 20),
-		Trigger: bot.TriggerSlack, Requester: bot.Identity{Login: "alice"}, State: bot.StateSucceeded,
-		StateReason: "succeeded", ApprovalNonce: "nonce-that-must-stay-secret", RequiredApprovals: 1,
-		ExternalRefs: map[string]string{"slack_ts": "1700000000.0001"},
-		PR:           &bot.PullRequest{Number: 7, Title: `<script>alert("x")</script> fix`, Author: bot.Identity{Login: "carol"}},
-		Decision: &bot.Decision{Allowed: true, At: at, Checks: []bot.PolicyCheck{
-			{Name: "deployer_team", LookedUp: "membership of alice in acme/backend", Outcome: bot.OutcomePass, Detail: "alice is an active member of acme/backend"},
-			{Name: "freeze", LookedUp: "0 freeze windows", Outcome: bot.OutcomeSkipped, Detail: "no freeze windows"},
-		}},
-		Approvals: []bot.Approval{{Approver: bot.Identity{Login: "bob"}, At: at.Add(time.Minute), SHA: strings.Repeat("a1", 20), ExpiresAt: at.Add(time.Hour)}},
-		Result: &bot.DeployOutcome{Result: bot.ResultSucceeded, Release: "20250601120300-a1a1a1a", ManifestDigest: "sha256:feed",
-			FilesSent: 3, BytesSent: 1234, Servers: []string{"web-1:22", "web-2:22"}, Duration: 9 * time.Second,
-			Steps: []bot.DeployStep{{Server: "web-2:22", Name: "upload", Duration: 2 * time.Second, OK: true},
-				{Server: "web-1:22", Name: "upload", Duration: time.Second, OK: true},
-				{Server: "web-1:22", Name: "health", Duration: 3 * time.Second, OK: false}}},
-		CreatedAt: at, StartedAt: at.Add(2 * time.Minute), FinishedAt: at.Add(3 * time.Minute),
-	}
-	entries := []audit.Entry{{Seq: 17, At: at, Actor: "alice", Action: "request.created", Subject: "r-7f3k2q", Data: []byte(`{"sha":"a1a1"}`)}}
-	page := &httpserver.DeploymentPage{
-		Request: func(_ context.Context, id string) (bot.Request, error) {
-			if id != req.ID {
-				return bot.Request{}, fmt.Errorf("reading request %s: %w", id, bot.ErrNotFound)
-			}
-			return req, nil
-		},
-		Audit: func(context.Context, string) ([]audit.Entry, error) { return entries, nil },
-		Log: func(context.Context, string) ([]byte, error) {
-			return []byte("[web-1:22] uploaded release\n[web-1:22 health] connecting with [REDACTED]\n"), nil
-		},
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /deployments/{id}", page)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-
-	get := func(path string) (int, string, http.Header) {
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), resp.Header
-	}
-	code, body, hdr := get("/deployments/r-7f3k2q")
-	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") {
-		t.Fatalf("status %d, content type %q", code, hdr.Get("Content-Type"))
-	}
-	for _, want := range []string{
-		"acme/api → production", `id="state">succeeded`, "alice", strings.Repeat("a1", 20),
-		"deployer_team", "alice is an active member of acme/backend", `class="skipped">skipped`,
-		"Approvals (1 of 1 required)", "bob", "20250601120300-a1a1a1a", "sha256:feed", "3 (1234 bytes)",
-		"web-1:22, web-2:22", "<h3>web-1:22 <small>(4s)</small></h3>", `class="fail">failed`,
-		"connecting with [REDACTED]", "request.created", "&lt;script&gt;", "Pull request", "#7",
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("page lacks %q", want)
-		}
-	}
-	if strings.Index(body, "<h3>web-1:22") > strings.Index(body, "<h3>web-2:22") {
-		t.Error("servers not in order")
-	}
-	for _, secret := range []string{"nonce-that-must-stay-secret", "1700000000.0001", `<script>alert`} {
-		if strings.Contains(body, secret) {
-			t.Errorf("page shows %q", secret)
-		}
-	}
-	if csp := hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
-		t.Errorf("CSP %q", csp)
-	}
-	for _, path := range []string{"/deployments/r-nothere", "/deployments/..%2f..%2fetc", "/deployments/" + strings.Repeat("x", 65)} {
-		if code, _, _ := get(path); code != http.StatusNotFound {
-			t.Errorf("GET %s: %d, want 404", path, code)
-		}
 	}
 }

@@ -1,7 +1,7 @@
 // Package httpserver holds Tollgate's operational HTTP pieces: request
-// logging with request ids, health and readiness probes, Prometheus
-// metrics and the deployment log page. The integrations' own handlers
-// (GitHub webhooks, Slack) are mounted next to these by `tollgate serve`.
+// logging with request ids, health and readiness probes and Prometheus
+// metrics. The integrations' own handlers (GitHub webhooks, Slack, the web
+// pages behind GitHub login) are mounted next to these by `tollgate serve`.
 package httpserver
 
 import (
