@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -182,6 +183,8 @@ SetEnv HOME=%s
 	s := &Server{Host: "127.0.0.1", Port: port, User: username, HostKey: hostSigner.PublicKey(), Dir: dir, log: &syncBuffer{}}
 	s.cmd = exec.Command(SSHD, "-D", "-e", "-f", configFile)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	// If the test process is killed (t.Cleanup never runs), sshd goes too.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
