@@ -80,6 +80,14 @@ func TestServeMergedPRDeploysToStaging(t *testing.T) {
 	if !strings.Contains(page, `id="viewer">@alice (member)`) {
 		t.Errorf("log page does not show who is signed in")
 	}
+	// The audit page verifies the log with the configured keys, and the
+	// environments page lists the policies in force.
+	if code, auditPage, _ := e.browse(t, "alice", "/audit"); code != http.StatusOK || !strings.Contains(auditPage, `<span class="state ok">verified</span> all`) {
+		t.Errorf("audit page: %d, no successful verification shown\n%s", code, auditPage)
+	}
+	if code, envs, _ := e.browse(t, "alice", "/environments"); code != http.StatusOK || !strings.Contains(envs, "staging") || !strings.Contains(envs, e2eRepo) {
+		t.Errorf("environments page: %d, acme/shop staging not listed\n%s", code, envs)
+	}
 	// The metrics and the log page tell the same story.
 	for _, want := range []string{`id="state">succeeded`, "deployer_team", "deploy.finished", `<h2>File manifest</h2>`, "index.html", "upload"} {
 		if !strings.Contains(page, want) {

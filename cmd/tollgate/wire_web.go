@@ -70,7 +70,12 @@ func (s *server) mountWebPages(mux *http.ServeMux, cfg *config.Config) error {
 }
 
 // verifyAuditLog recomputes the whole audit log and checks its signed
-// checkpoints with the audit key's public half, for the /audit page.
+// checkpoints, for the /audit page, with the keyring in force: the current
+// audit public key and those rotated out (as `tollgate verify --config`).
 func (s *server) verifyAuditLog(ctx context.Context) (audit.Report, error) {
-	return audit.Verify(ctx, s.store.DB(), s.compliance.verifier)
+	keys, err := configKeyring(s.live.Current().Audit)
+	if err != nil {
+		return audit.Report{}, fmt.Errorf("audit keys: %w", err)
+	}
+	return audit.Verify(ctx, s.store.DB(), keys...)
 }
