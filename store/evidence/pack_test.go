@@ -347,11 +347,3 @@ func lineWith(text, prefix string) string {
 	}
 	return ""
 }
-
-func names(es []os.DirEntry) string {
-	var out []string
-	for _, e := range es {
-		out = append(out, e.Name())
-	}
-	return strings.Join(out, ",")
-}
