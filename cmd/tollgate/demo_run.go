@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,9 +100,13 @@ func runDemoStory(ctx context.Context, opts demoOptions, out io.Writer) (err err
 		}
 	}()
 
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return err
+	}
 	st := &demoStory{out: out, base: setup.PublicURL, cfgPath: cfgPath, dir: dir, fakes: fakes, targets: targets,
 		srv: srv, obs: newDemoObserver(out, fakes, srv.store.Audit()), slackSign: setup.SigningSecret,
-		hookKey: fakes.gh.WebhookSecret()}
+		hookKey: fakes.gh.WebhookSecret(), browser: &http.Client{Jar: jar, Timeout: demoStepTimeout}}
 	st.intro(warnings, opts.DataDir == "")
 	if err := st.play(ctx); err != nil {
 		return err
@@ -113,6 +119,10 @@ func runDemoStory(ctx context.Context, opts demoOptions, out io.Writer) (err err
 	}
 	if err := st.flush(ctx); err != nil {
 		return err
+	}
+	if !opts.Exit {
+		// A person's browser signs in with one hop, as the demo's viewer.
+		fakes.gh.AuthorizeAs(demoViewer.Login)
 	}
 	st.outro(opts, time.Since(begin))
 	if !opts.Exit {
@@ -200,10 +210,12 @@ func (st *demoStory) intro(warnings []config.Warning, temporary bool) {
 // outro prints where to look next.
 func (st *demoStory) outro(opts demoOptions, took time.Duration) {
 	st.section("Done")
-	st.printf("  The story took %s. Deployment log pages:\n", took.Round(100*time.Millisecond))
+	st.printf("  The story took %s. Deployment log pages (behind the GitHub login, like every page):\n", took.Round(100*time.Millisecond))
 	for _, r := range st.requests {
 		st.printf("    %s/deployments/%s   %s %s %s\n", st.base, r.ID, r.Environment, r.Trigger, demoShort(r.SHA))
 	}
+	st.printf("  The audit log and its verification: %s/audit\n", st.base)
+	st.printf("  What runs where, locks and freezes:  %s/environments\n", st.base)
 	st.printf("  Also: %s/metrics  %s/healthz  %s/readyz\n", st.base, st.base, st.base)
 	if opts.DataDir != "" {
 		st.printf("\n  Everything is kept in %s. Try:\n", st.dir)
@@ -221,6 +233,8 @@ func (st *demoStory) outro(opts demoOptions, took time.Duration) {
 		}
 	}
 	if !opts.Exit {
-		st.printf("\n  Serving at %s until Ctrl-C.\n", st.base)
+		st.printf("\n  Serving at %s until Ctrl-C. Open a page above in a browser: Tollgate sends you to sign\n", st.base)
+		st.printf("  in with GitHub, and the demo's fake GitHub (%s) signs you in at once as @%s\n", st.fakes.gh.URL(), demoViewer.Login)
+		st.printf("  (%s, a member of %s) and sends you back to the page.\n", demoViewer.Describes, demoOrg)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -118,7 +117,7 @@ func (st *demoStory) stepSelfApproval(ctx context.Context) error {
 		return err
 	}
 	before := len(st.fakes.slack.Ephemerals(demoCarol.SlackID))
-	if err := st.click(ctx, demoCarol, r, "tollgate_approve"); err != nil {
+	if err := st.click(ctx, demoCarol, r, approveButton); err != nil {
 		return err
 	}
 	if err := st.waitFor(ctx, "the refusal shown to Carol", func(context.Context) (bool, error) {
@@ -140,7 +139,7 @@ func (st *demoStory) stepApproveAndDeploy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := st.click(ctx, demoBob, r, "tollgate_approve"); err != nil {
+	if err := st.click(ctx, demoBob, r, approveButton); err != nil {
 		return err
 	}
 	r, err = st.deployed(ctx, "production", r.SHA, bot.TriggerSlack, st.targets.Production)
@@ -200,37 +199,49 @@ func (st *demoStory) stepEmergency(ctx context.Context) error {
 	return st.reviewEmergency(ctx, r)
 }
 
-// reviewEmergency has Bob review the emergency change after the fact.
-// Slack has no review button yet, so the review goes through the domain
-// call the button will make; the transcript says so.
+// reviewEmergency has Bob review the emergency change after the fact:
+// Tollgate posts the review message in the channel, and Bob clicks its
+// Review: acceptable button.
 func (st *demoStory) reviewEmergency(ctx context.Context, r bot.Request) error {
-	var pending bool
-	err := st.waitFor(ctx, "the emergency review to open", func(ctx context.Context) (bool, error) {
-		revs, err := st.srv.svc.EmergencyReviews(ctx, true)
-		if err != nil {
+	err := st.waitFor(ctx, "the emergency review message", func(ctx context.Context) (bool, error) {
+		var err error
+		if r, err = st.srv.svc.Request(ctx, r.ID); err != nil {
 			return false, err
 		}
-		for _, rev := range revs {
-			if rev.RequestID == r.ID {
-				pending = true
-			}
+		channel, ts, ok := strings.Cut(r.ExternalRefs[reviewOKButton.ref], ":")
+		if !ok {
+			return false, nil
 		}
-		return pending && st.slackThreadHas(r, "after-the-fact review"), nil
+		m, ok := st.fakes.slack.Message(channel, ts)
+		if !ok {
+			return false, nil
+		}
+		_, _, ok = demoButton(m.Blocks, reviewOKButton.actionID)
+		return ok, nil
 	})
 	if err != nil {
-		st.printf("  (not yet available: the after-the-fact review of emergency changes: %v)\n", errors.Unwrap(err))
-		return nil
+		return err
 	}
 	if err := st.flush(ctx); err != nil {
 		return err
 	}
-	bob, err := st.srv.svc.SlackIdentity(ctx, st.fakes.slack.TeamID(), demoBob.SlackID)
-	if err != nil {
+	if err := st.click(ctx, demoBob, r, reviewOKButton); err != nil {
 		return err
 	}
-	st.printf("  → @bob reviews emergency change %s: acceptable (no Slack button for reviews yet: the demo makes\n", r.ID)
-	st.printf("    the domain call such a button would make, bot.Service.ReviewEmergency, as Bob's linked identity)\n")
-	rev, err := st.srv.svc.ReviewEmergency(ctx, r.ID, bob, bot.ReviewAcceptable, "Hotfix for INC-42; diff checked after the fact.")
+	var rev bot.EmergencyReview
+	err = st.waitFor(ctx, "Bob's review to be recorded", func(ctx context.Context) (bool, error) {
+		revs, err := st.srv.svc.EmergencyReviews(ctx, false)
+		if err != nil {
+			return false, err
+		}
+		for _, x := range revs {
+			if x.RequestID == r.ID && !x.Pending() {
+				rev = x
+				return true, nil
+			}
+		}
+		return false, nil
+	})
 	if err != nil {
 		return err
 	}
@@ -260,19 +271,24 @@ func (st *demoStory) printResult(ctx context.Context, r bot.Request, env demoEnv
 	st.printf("    log page: %s/deployments/%s %s\n", st.base, r.ID, st.fetchStatus(ctx, "/deployments/"+r.ID))
 }
 
-// fetchStatus GETs a page of the running server and says how it answered.
+// fetchStatus GETs a page of the running server as a person would: in a
+// browser signed in through GitHub as the demo's viewer (the first fetch
+// follows the login: /login, GitHub's authorize page, /login/callback).
+// It says how the page answered.
 func (st *demoStory) fetchStatus(ctx context.Context, path string) string {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, st.base+path, nil)
 	if err != nil {
 		return "(" + err.Error() + ")"
 	}
-	resp, err := http.DefaultClient.Do(req)
+	st.fakes.gh.AuthorizeAs(demoViewer.Login)
+	defer st.fakes.gh.AuthorizeAs("")
+	resp, err := st.browser.Do(req)
 	if err != nil {
 		return "(" + err.Error() + ")"
 	}
 	defer resp.Body.Close()
 	n, _ := io.Copy(io.Discard, resp.Body)
-	return fmt.Sprintf("(GET → %s, %d bytes)", resp.Status, n)
+	return fmt.Sprintf("(GET → %s, %d bytes, signed in through GitHub as @%s)", resp.Status, n, demoViewer.Login)
 }
 
 // printManifest shows the release manifest the deployment log holds (the

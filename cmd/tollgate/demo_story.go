@@ -13,6 +13,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
+	slackint "github.com/tollgate-dev/tollgate/integrations/slack"
 	"github.com/tollgate-dev/tollgate/integrations/slacktest"
 )
 
@@ -37,6 +38,7 @@ type demoStory struct {
 	obs       *demoObserver
 	slackSign string
 	hookKey   string
+	browser   *http.Client // keeps the web pages' session cookie, as a browser does
 	step      int
 
 	// Facts the closing summary and the test rely on.
@@ -157,25 +159,40 @@ func (st *demoStory) slash(ctx context.Context, p demoPerson, text string) (stri
 	return answer.Text, nil
 }
 
-// click sends a signed click on a button of the request's Slack message.
-func (st *demoStory) click(ctx context.Context, p demoPerson, r bot.Request, actionID string) error {
-	channel, ts, ok := strings.Cut(r.ExternalRefs["slack_ts"], ":")
+// slackButton is a button of one of Tollgate's Slack messages about a
+// request: the request's external ref that holds the message's
+// "channel:ts", the button's action id and its label.
+type slackButton struct {
+	ref, actionID, label string
+}
+
+// The buttons the story clicks.
+var (
+	approveButton  = slackButton{ref: slackint.RefSlackTS, actionID: slackint.ActionApprove, label: "Approve"}
+	reviewOKButton = slackButton{ref: slackint.RefSlackReviewTS, actionID: slackint.ActionReviewAcceptable,
+		label: "Review: acceptable"}
+)
+
+// click sends p's signed click on button b of the request's Slack message
+// (both buttons ask for a confirmation first, which p gives).
+func (st *demoStory) click(ctx context.Context, p demoPerson, r bot.Request, b slackButton) error {
+	channel, ts, ok := strings.Cut(r.ExternalRefs[b.ref], ":")
 	if !ok {
-		return fmt.Errorf("request %s has no Slack message", r.ID)
+		return fmt.Errorf("request %s has no Slack message with a %s button", r.ID, b.label)
 	}
 	sl := st.fakes.slack
 	m, ok := sl.Message(channel, ts)
 	if !ok {
 		return fmt.Errorf("the Slack message of request %s is missing", r.ID)
 	}
-	blockID, value, ok := demoButton(m.Blocks, actionID)
+	blockID, value, ok := demoButton(m.Blocks, b.actionID)
 	if !ok {
-		return fmt.Errorf("the Slack message of request %s has no %s button", r.ID, actionID)
+		return fmt.Errorf("the Slack message of request %s has no %s button", r.ID, b.label)
 	}
 	resp, err := slacktest.BlockAction(ctx, st.base+"/slack/interactions", st.slackSign, slacktest.BlockActionParams{
 		UserID: p.SlackID, UserName: p.Login, ChannelID: channel, ChannelName: demoChanName, MessageTS: ts,
-		Message: sl.MessagePayload(channel, ts), ActionID: actionID, BlockID: blockID, Value: value,
-		ButtonText:  "Approve",
+		Message: sl.MessagePayload(channel, ts), ActionID: b.actionID, BlockID: blockID, Value: value,
+		ButtonText:  b.label,
 		ResponseURL: sl.NewResponseURLFor(slacktest.ResponseTarget{Channel: channel, User: p.SlackID, MessageTS: ts}),
 	})
 	if err != nil {
@@ -183,7 +200,7 @@ func (st *demoStory) click(ctx context.Context, p demoPerson, r bot.Request, act
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
-	st.printf("  → Slack POST /slack/interactions  @%s clicks [ Approve ] and confirms, signed → %s\n", p.Login, resp.Status)
+	st.printf("  → Slack POST /slack/interactions  @%s clicks [ %s ] and confirms, signed → %s\n", p.Login, b.label, resp.Status)
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("the click was answered %s", resp.Status)
 	}

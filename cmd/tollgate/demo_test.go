@@ -5,9 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +48,7 @@ func TestDemoStory(t *testing.T) {
 		{"Bob's approval is counted in the message", 5, `Approvals\*: 1 of 1: @bob \(bob\)`},
 		{"the buttons go once approved", 5, `\(the buttons are gone\)`},
 		{"production deploys to both servers", 5, `Result: request r-\S+ succeeded .*\n(.*\n)*\s+web-1\s+current → releases/\S+\n\s+web-2\s+current → releases/\S+`},
-		{"the log page of the deploy is served", 5, `log page: http://127\.0\.0\.1:\d+/deployments/r-\S+ \(GET → 200 OK, \d+ bytes\)`},
+		{"the log page of the deploy is served after the GitHub login", 5, `log page: http://127\.0\.0\.1:\d+/deployments/r-\S+ \(GET → 200 OK, \d+ bytes, signed in through GitHub as @bob\)`},
 		{"the manifest of the deploy is shown", 5, `manifest │ release \S+, \d+ entries, sha256:[0-9a-f]{64}\n(\s+manifest │ f \d{4}\s+\d+ sha256:[0-9a-f]{16}… \S+\n){5}`},
 		{"the broken deploy fails its health check and rolls back", 6, `rolled back: previous release restored after: .*workers must be a number, got '8x'`},
 		{"GitHub sees the failure", 6, `status failure\s+failed and rolled back to the previous release`},
@@ -54,7 +57,10 @@ func TestDemoStory(t *testing.T) {
 		{"the fix deploys to staging", 7, `Result: request r-\S+ succeeded in \S+, 1 file\(s\) sent`},
 		{"the emergency change skips approvals, not the team check", 8, `✓ emergency_team: dan is an active member of acme/oncall`},
 		{"the emergency change deploys and its review is opened", 8, `audit #\d+\s+emergency\.review_opened\s+tollgate`},
+		{"the review message asks an approver for the review", 8, `\[ Review: acceptable \] \(asks: .*\)  \[ Review: not acceptable \]`},
+		{"Bob clicks Review: acceptable in Slack", 8, `Slack POST /slack/interactions  @bob clicks \[ Review: acceptable \] and confirms, signed → 200 OK`},
 		{"Bob reviews the emergency change", 8, `audit #\d+\s+emergency\.reviewed\s+bob\s+r-\S+\s+\(outcome=acceptable`},
+		{"the review is recorded", 8, `review recorded: acceptable by bob at`},
 		{"verify passes on the untouched log", 9, `checkpoints:\s+\d+, every signature valid(.*\n)*\s+OK.*\n\s+\(exit status 0\)`},
 		{"the attacker's edit is shown", 10, `UPDATE audit_entries SET actor = 'mallory' WHERE seq = \d+`},
 		{"verify fails after the tamper step", 11, `FAIL: entry seq \d+: leaf hash does not match the entry's contents(.*\n)*\s+\(exit status 1\)`},
@@ -157,6 +163,67 @@ func TestDemoStory(t *testing.T) {
 			t.Errorf("evidence pack of the story:\n%s", eout.String())
 		}
 	})
+}
+
+// Without --exit the demo keeps serving, and a person opening a printed
+// URL in a browser lands on the page after one sign-in hop through the
+// fake GitHub, as the user the transcript names.
+func TestDemoKeepsServingThePagesBehindTheLogin(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	serving, stop := context.WithCancel(ctx)
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- runDemoStory(serving, demoOptions{Listen: "127.0.0.1:0"}, out) }()
+	deadline := time.Now().Add(4 * time.Minute)
+	for !strings.Contains(out.String(), "until Ctrl-C") {
+		select {
+		case err := <-done:
+			t.Fatalf("the demo ended before serving: %v\n%s", err, out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo did not get to serving:\n%s", out.String())
+		}
+	}
+	text := out.String()
+	if !regexp.MustCompile(`signs you in at once as @bob\s`).MatchString(text) {
+		t.Errorf("the transcript does not say who the browser is signed in as:\n%s", text[strings.Index(text, "── 12."):])
+	}
+	page := regexp.MustCompile(`(?m)^\s+(http://127\.0\.0\.1:\d+/deployments/r-\S+)\s+production slack`).FindStringSubmatch(text)
+	if page == nil {
+		t.Fatalf("no log page URL printed:\n%s", text)
+	}
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hops []string
+	browser := &http.Client{Jar: jar, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+		hops = append(hops, r.URL.Path)
+		return nil
+	}}
+	resp, err := browser.Get(page[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != page[1] || !strings.Contains(string(body), `id="viewer">@bob`) {
+		t.Errorf("opening %s: %d at %s, signed in as bob: %v", page[1], resp.StatusCode, resp.Request.URL, strings.Contains(string(body), "@bob"))
+	}
+	if want := []string{"/login", "/login/oauth/authorize", "/login/callback", resp.Request.URL.Path}; !slices.Equal(hops, want) {
+		t.Errorf("the browser went through %v, want %v", hops, want)
+	}
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("the demo ended with %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the demo did not stop")
+	}
 }
 
 func TestDemoRefusesBadUsage(t *testing.T) {

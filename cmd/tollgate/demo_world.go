@@ -37,6 +37,10 @@ var (
 	demoDan = demoPerson{Login: "dan", SlackID: "U0DAN", Teams: []string{"backend", "oncall"},
 		Describes: "on call: ships the emergency fix"}
 	demoCast = []demoPerson{demoAlice, demoBob, demoCarol, demoDan}
+
+	// demoViewer is who the fake GitHub signs in to the web pages: the
+	// story's own fetches and a person's browser once the story is over.
+	demoViewer = demoBob
 )
 
 // demoFakes are the fake GitHub and Slack the demo's Tollgate talks to.
