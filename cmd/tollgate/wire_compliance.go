@@ -37,6 +37,9 @@ type compliance struct {
 	app      *ghint.App
 	roster   *ghint.Roster
 	verifier note.Verifier // checks a checkpoint before it is published
+	// previous are rotated-out audit keys (audit.previous_public_key_files):
+	// checkpoints they signed before a rotation may still await publishing.
+	previous audit.Keyring
 }
 
 // newCompliance builds the compliance pieces of s and registers the
@@ -46,11 +49,15 @@ func newCompliance(s *server, app *ghint.App, signingKeyFile string) (*complianc
 	if err != nil {
 		return nil, fmt.Errorf("%w: audit.signing_key_file: %w", errConfig, err)
 	}
+	previous, err := audit.LoadKeyring(s.live.Current().Audit.PreviousPublicKeyFiles...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: audit.previous_public_key_files: %w", errConfig, err)
+	}
 	s.metrics.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tollgate_emergency_reviews_overdue",
 		Help: "Emergency changes past emergency.review_within still without their after-the-fact review.",
 	}, s.overdueEmergencyReviews))
-	return &compliance{app: app, roster: ghint.NewRoster(app), verifier: v}, nil
+	return &compliance{app: app, roster: ghint.NewRoster(app), verifier: v, previous: previous}, nil
 }
 
 // overdueEmergencyReviews counts pending emergency reviews past their
@@ -107,7 +114,8 @@ func (s *server) publishAnchors(ctx context.Context) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, complianceRoundBudget)
 	defer cancel()
-	n, err := anchor.New(s.store, anchorPublisher(anchors), s.compliance.verifier, s.now).PublishPending(cctx)
+	n, err := anchor.New(s.store, anchorPublisher(anchors), s.compliance.verifier, s.now).
+		TrustPrevious(s.compliance.previous...).PublishPending(cctx)
 	if n > 0 {
 		s.log.Info("audit checkpoints anchored", "repository", repo, "count", n)
 	}
