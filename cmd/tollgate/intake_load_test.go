@@ -1,0 +1,374 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/integrations/githubtest"
+	"github.com/tollgate-dev/tollgate/integrations/slacktest"
+	"github.com/tollgate-dev/tollgate/store"
+)
+
+// loadPR is the pull request the load's GitHub deliveries are about.
+const loadPR = 50
+
+// loadWorld is the demo's world (fake GitHub and Slack, in-process SSH
+// targets, the demo's generated tollgate.yml) served by a child `tollgate
+// serve`, with every demo person's Slack account linked to GitHub so their
+// slash commands are persisted rather than refused.
+type loadWorld struct {
+	fakes       *demoFakes
+	child       *serveChild
+	dbPath      string
+	hookSecret  string
+	slackSecret string
+	// Bodies reused by every GitHub delivery (each gets its own delivery id,
+	// as GitHub sends one event to many installations).
+	synchronize, labeled []byte
+}
+
+func startLoadWorld(tb testing.TB) *loadWorld {
+	tb.Helper()
+	ctx := context.Background()
+	dir := tb.TempDir()
+	hist, err := makeDemoRepo(ctx, filepath.Join(dir, "shop"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fakes, err := startDemoFakes(ctx, hist)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(fakes.close)
+	targets, err := startDemoTargets(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(targets.close)
+	addr := freeLoopbackAddr(tb)
+	setup := demoSetup{Dir: dir, Listen: addr, PublicURL: "http://" + addr, Fakes: fakes, Targets: targets,
+		SigningSecret: randomSecret()}
+	cfg, _, cfgPath, err := writeDemoConfig(setup)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := &loadWorld{fakes: fakes, dbPath: cfg.Database, hookSecret: fakes.gh.WebhookSecret(), slackSecret: setup.SigningSecret}
+
+	st, err := store.Open(ctx, w.dbPath, store.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, p := range demoCast {
+		l := bot.Link{SlackTeam: fakes.slack.TeamID(), SlackUser: p.SlackID, GitHubLogin: p.Login,
+			GitHubID: fakes.gh.UserID(p.Login), LinkedAt: time.Now()}
+		if err := st.SaveLink(ctx, l, bot.AuditEvent{Actor: p.Login, Action: bot.ActionIdentityLinked, Subject: p.SlackID}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	st.Close()
+
+	gh := fakes.gh
+	gh.AddPullRequest(demoRepo, githubtest.PullRequest{Number: loadPR, Title: "Load", Author: demoAlice.Login,
+		HeadSHA: sha('d'), Base: "main"})
+	synchronize, err := gh.Payloads().PullRequestSynchronize(demoRepo, loadPR, sha('d'), sha('e'), demoAlice.Login)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	labeled, err := gh.Payloads().PullRequestLabeled(demoRepo, loadPR, "needs-review", demoBob.Login)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if w.synchronize, err = synchronize.JSON(); err != nil {
+		tb.Fatal(err)
+	}
+	if w.labeled, err = labeled.JSON(); err != nil {
+		tb.Fatal(err)
+	}
+	w.child = newServeChild(tb, cfgPath, addr)
+	w.child.start(tb)
+	return w
+}
+
+// intakeRequest is one signed request of a load round. A resend carries
+// the same body and delivery id as an earlier request of the round.
+type intakeRequest struct {
+	source string // inbox source: "github" or "slack"
+	key    string // the delivery id it must be stored under
+	path   string
+	header http.Header
+	body   []byte
+	resend bool
+}
+
+// planIntakeRound builds n signed deliveries, half GitHub webhooks and
+// half Slack /deploy commands, and resends every resendEvery-th of them
+// (same X-GitHub-Delivery; same Slack body with X-Slack-Retry-Num). All
+// are sent at once, so a resend races its original.
+func (w *loadWorld) planIntakeRound(n, resendEvery int) []intakeRequest {
+	var reqs []intakeRequest
+	signer := slacktest.Signer{Secret: w.slackSecret}
+	for i := range n {
+		var r intakeRequest
+		if i%2 == 0 {
+			event, body := "pull_request", w.synchronize
+			if i%4 == 0 {
+				body = w.labeled
+			}
+			r = intakeRequest{source: "github", key: githubtest.NewDeliveryID(), path: "/webhooks/github", body: body, header: http.Header{}}
+			r.header.Set("Content-Type", "application/json")
+			r.header.Set("User-Agent", "GitHub-Hookshot/load")
+			r.header.Set("X-GitHub-Event", event)
+			r.header.Set("X-GitHub-Delivery", r.key)
+			r.header.Set("X-Hub-Signature-256", githubtest.SignatureSHA256(w.hookSecret, body))
+		} else {
+			p := demoCast[i/2%len(demoCast)]
+			body := slacktest.SlashCommandBody(slacktest.SlashCommandParams{TeamID: w.fakes.slack.TeamID(),
+				UserID: p.SlackID, UserName: p.Login, ChannelID: demoChannel, ChannelName: demoChanName,
+				Text: "production", ResponseURL: w.fakes.slack.NewResponseURL()})
+			sum := sha256.Sum256(body)
+			r = intakeRequest{source: "slack", key: "sha256:" + hex.EncodeToString(sum[:]), path: "/slack/commands",
+				body: body, header: signer.Headers(body)}
+			r.header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		reqs = append(reqs, r)
+		// Resend both requests of every resendEvery-th GitHub+Slack pair.
+		if resendEvery > 0 && (i/2)%resendEvery == resendEvery-1 {
+			again := r
+			again.resend, again.header = true, r.header.Clone()
+			if r.source == "slack" {
+				again.header.Set(slacktest.HeaderRetryNum, "1")
+				again.header.Set(slacktest.HeaderRetryReason, "http_timeout")
+			}
+			reqs = append(reqs, again)
+		}
+	}
+	return reqs
+}
+
+// intakeResult is what one request got back, and how long it took.
+type intakeResult struct {
+	status  int
+	latency time.Duration
+	err     error
+}
+
+// sendIntakeRound sends every request at once (each goroutine waits on
+// one start signal) to base, each on its own connection as GitHub and
+// Slack send them, and returns each request's result.
+func sendIntakeRound(base string, reqs []intakeRequest) []intakeResult {
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	results := make([]intakeResult, len(reqs))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, r := range reqs {
+		wg.Go(func() {
+			req, err := http.NewRequest(http.MethodPost, base+r.path, bytes.NewReader(r.body))
+			if err != nil {
+				results[i].err = err
+				return
+			}
+			req.Header = r.header.Clone()
+			<-start
+			began := time.Now()
+			resp, err := client.Do(req)
+			if err != nil {
+				results[i] = intakeResult{err: err, latency: time.Since(began)}
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			results[i] = intakeResult{status: resp.StatusCode, latency: time.Since(began)}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return results
+}
+
+// checkIntakeRound fails unless every request was acknowledged, each
+// GitHub delivery id got exactly one 202 (the other send: 200 "already
+// received"), and the inbox holds every delivery of every round so far
+// exactly once and nothing else. want collects the keys of every round so far.
+func checkIntakeRound(tb testing.TB, dbPath string, reqs []intakeRequest, results []intakeResult, want map[string]bool) {
+	tb.Helper()
+	accepted := map[string]int{}
+	refused := 0
+	for i, r := range reqs {
+		res := results[i]
+		bad := ""
+		switch {
+		case res.err != nil:
+			bad = res.err.Error()
+		case r.source == "github" && res.status != http.StatusAccepted && res.status != http.StatusOK,
+			r.source == "slack" && res.status != http.StatusOK:
+			bad = "status " + strconv.Itoa(res.status)
+		}
+		if bad != "" {
+			if refused++; refused <= 5 {
+				tb.Errorf("%s %s (resend %v): %s", r.source, r.key, r.resend, bad)
+			}
+		}
+		if r.source == "github" && res.status == http.StatusAccepted {
+			accepted[r.key]++
+		}
+		want[r.source+" "+r.key] = true
+	}
+	if refused > 0 {
+		tb.Errorf("%d of %d requests not acknowledged", refused, len(reqs))
+	}
+	for _, r := range reqs {
+		if r.source == "github" && !r.resend && accepted[r.key] != 1 {
+			tb.Errorf("github delivery %s acknowledged as new %d times, want once", r.key, accepted[r.key])
+		}
+	}
+	st, err := store.OpenReadOnly(context.Background(), dbPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.DB().Query(`SELECT source, delivery_id, count(*) FROM inbox GROUP BY source, delivery_id`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	have := map[string]int{}
+	for rows.Next() {
+		var source, id string
+		var n int
+		if err := rows.Scan(&source, &id, &n); err != nil {
+			tb.Fatal(err)
+		}
+		have[source+" "+id] = n
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	missing := 0
+	for k := range want {
+		if have[k] != 1 {
+			missing++
+			if missing <= 5 {
+				tb.Errorf("inbox holds %d rows for %s, want 1", have[k], k)
+			}
+		}
+	}
+	for k := range have {
+		if !want[k] {
+			tb.Errorf("inbox holds %s, which was never sent", k)
+		}
+	}
+	if missing > 0 {
+		tb.Errorf("%d of %d deliveries not stored exactly once", missing, len(want))
+	}
+}
+
+// latencyStats is the ack latency distribution of some requests.
+type latencyStats struct {
+	n             int
+	p50, p99, max time.Duration
+}
+
+func latencies(results []intakeResult, keep func(i int) bool) latencyStats {
+	var ds []time.Duration
+	for i, r := range results {
+		if keep == nil || keep(i) {
+			ds = append(ds, r.latency)
+		}
+	}
+	if len(ds) == 0 {
+		return latencyStats{}
+	}
+	slices.Sort(ds)
+	at := func(q float64) time.Duration {
+		i := int(q*float64(len(ds))+0.999999) - 1
+		return ds[max(0, min(i, len(ds)-1))]
+	}
+	return latencyStats{n: len(ds), p50: at(0.50), p99: at(0.99), max: ds[len(ds)-1]}
+}
+
+func (s latencyStats) String() string {
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 1, 64) }
+	return fmt.Sprintf("n=%d p50=%sms p99=%sms max=%sms", s.n, ms(s.p50), ms(s.p99), ms(s.max))
+}
+
+// bareIntakeServer answers 200 after reading the body: the floor any
+// intake handler is compared with.
+func bareIntakeServer(tb testing.TB) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusOK)
+	}))
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+// TestWebhookIntakeUnderLoad sends concurrent signed GitHub deliveries and
+// Slack commands, some resent at the same moment with the same id, to a
+// `tollgate serve` process: each is acknowledged and stored exactly once.
+// BenchmarkWebhookIntakeLoad is the same at 500 and measures latency.
+func TestWebhookIntakeUnderLoad(t *testing.T) {
+	w := startLoadWorld(t)
+	reqs := w.planIntakeRound(100, 10)
+	results := sendIntakeRound(w.child.url(""), reqs)
+	checkIntakeRound(t, w.dbPath, reqs, results, map[string]bool{})
+	if t.Failed() {
+		t.Log(w.child.logTail())
+	}
+}
+
+// BenchmarkWebhookIntakeLoad sends rounds of 500 concurrent signed
+// deliveries (250 GitHub webhooks, 250 Slack /deploy commands) plus 50
+// resends with the same ids to `tollgate serve` over loopback, with
+// durable (synchronous=FULL) SQLite writes, and the same requests to a
+// handler that only answers 200. It fails if any delivery is not stored
+// exactly once, and reports ack latency of both.
+// Run: go test -run '^$' -bench WebhookIntakeLoad -benchtime 3x ./cmd/tollgate/
+func BenchmarkWebhookIntakeLoad(b *testing.B) {
+	w := startLoadWorld(b)
+	bare := bareIntakeServer(b)
+	want := map[string]bool{}
+	var serveRes, bareRes []intakeResult
+	var all []intakeRequest
+	b.ResetTimer()
+	for range b.N {
+		reqs := w.planIntakeRound(500, 10)
+		bareRes = append(bareRes, sendIntakeRound(bare.URL, reqs)...)
+		res := sendIntakeRound(w.child.url(""), reqs)
+		b.Logf("round: serve %s; bare %s", latencies(res, nil), latencies(bareRes[len(bareRes)-len(reqs):], nil))
+		serveRes = append(serveRes, res...)
+		all = append(all, reqs...)
+		b.StopTimer()
+		checkIntakeRound(b, w.dbPath, reqs, res, want)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	if b.Failed() {
+		b.Log(w.child.logTail())
+	}
+	s, bs := latencies(serveRes, nil), latencies(bareRes, nil)
+	b.Logf("tollgate serve: %s (github %s; slack %s)", s,
+		latencies(serveRes, func(i int) bool { return all[i].source == "github" }),
+		latencies(serveRes, func(i int) bool { return all[i].source == "slack" }))
+	b.Logf("bare 200:       %s", bs)
+	b.Logf("p99 ratio serve/bare: %.2f", float64(s.p99)/float64(bs.p99))
+	b.ReportMetric(float64(s.p50)/1e6, "p50-ms")
+	b.ReportMetric(float64(s.p99)/1e6, "p99-ms")
+	b.ReportMetric(float64(s.max)/1e6, "max-ms")
+	b.ReportMetric(float64(bs.p50)/1e6, "bare-p50-ms")
+	b.ReportMetric(float64(bs.p99)/1e6, "bare-p99-ms")
+	b.ReportMetric(float64(bs.max)/1e6, "bare-max-ms")
+	b.ReportMetric(float64(s.p99)/float64(bs.p99), "p99/bare-p99")
+}
