@@ -44,6 +44,16 @@ type runOptions struct {
 // mark what is left interrupted, and sign a checkpoint.
 func (s *server) run(ctx context.Context, opts runOptions) error {
 	bg := context.WithoutCancel(ctx)
+	// One serve owns a database, so leases still held at start belong to a
+	// process that died mid-delivery: hand those deliveries back now rather
+	// than after the lease runs out.
+	released, err := s.store.ReleaseInboxLeases(bg)
+	if err != nil {
+		return fmt.Errorf("releasing inbox leases of an earlier process: %w", err)
+	}
+	if released > 0 {
+		s.log.Warn("inbox deliveries leased by an earlier process were handed back", "count", released)
+	}
 	n, err := s.svc.RecoverInterrupted(bg)
 	if err != nil {
 		return fmt.Errorf("recovering requests left running: %w", err)

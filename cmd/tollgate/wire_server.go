@@ -162,8 +162,10 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		return err
 	}
 	handlers["github"] = dispatcher.Handle
+	// Deliveries arriving together share one durable transaction (group commit).
+	intake := batchedIntake{s.store, s.store.InboxBatcher()}
 	webhooks, err := ghint.NewWebhookHandler(ghint.WebhookConfig{Secret: cfg.GitHub.WebhookSecret.Value(),
-		Inbox: s.store, Kick: s.inbox.Kick, Logger: s.log.With("component", "github")})
+		Inbox: intake, Kick: s.inbox.Kick, Logger: s.log.With("component", "github")})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
@@ -171,7 +173,7 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 
 	if cfg.Slack.Enabled {
 		s.slack, err = slackint.New(slackint.Config{SigningSecret: cfg.Slack.SigningSecret.Value(), Service: s.svc,
-			Store: s.store, Routing: slackint.ConfigRouting{Current: s.live.Current}, Slack: slackAPI,
+			Store: intake, Routing: slackint.ConfigRouting{Current: s.live.Current}, Slack: slackAPI,
 			PublicURL: cfg.PublicURL, GitHub: slackint.GitHubOAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL,
 				ClientID: cfg.GitHub.OAuthClientID, ClientSecret: cfg.GitHub.OAuthClientSecret.Value()},
 			Clock: s.now, Logger: s.log.With("component", "slack"), AccessReviews: s.accessReviews, Policies: s.live})
@@ -285,4 +287,16 @@ func (l logNotifier) Notify(ctx context.Context, n bot.Notification) error {
 	}
 	l.log.InfoContext(ctx, "request "+string(n.Kind), attrs...)
 	return nil
+}
+
+// batchedIntake is the store with Enqueue routed through group commit, so a
+// burst of webhook and Slack deliveries costs one fsync rather than one each.
+type batchedIntake struct {
+	*store.Store
+	batch *store.InboxBatcher
+}
+
+// Enqueue stores it durably together with any deliveries arriving at once.
+func (b batchedIntake) Enqueue(ctx context.Context, it store.InboxItem) (bool, error) {
+	return b.batch.Enqueue(ctx, it)
 }
