@@ -118,11 +118,12 @@ func checkApproval(r *Request, p *EnvironmentPolicy, in ApproveInput, now time.T
 		return refuse(CodeNotLinked, "link your GitHub account before approving")
 	case in.RequireNonce && subtle.ConstantTimeCompare([]byte(in.Nonce), []byte(r.ApprovalNonce)) != 1:
 		return refuse(CodeBadNonce, "this button is not valid for request %s", r.ID)
-	case r.State != StateAwaitingApproval:
-		return refuse(CodeWrongState, "request %s is %s, not awaiting approval", r.ID, r.State)
-	case !now.Before(r.ApprovalDeadline):
+	case r.State == StateExpired || (r.State == StateAwaitingApproval && !now.Before(r.ApprovalDeadline)):
+		// The same answer whether or not the expiry sweep has run yet.
 		return refuse(CodeApprovalExpired, "request %s expired at %s; request the deploy again",
 			r.ID, r.ApprovalDeadline.UTC().Format(time.RFC3339))
+	case r.State != StateAwaitingApproval:
+		return refuse(CodeWrongState, "request %s is %s, not awaiting approval", r.ID, r.State)
 	case in.SHA != "" && in.SHA != r.SHA:
 		return refuse(CodeStaleSHA, "request %s is for %s, not %s", r.ID, short(r.SHA), short(in.SHA))
 	case p.Hash() != r.ConfigHash:

@@ -195,6 +195,9 @@ func TestExpireStale(t *testing.T) {
 	if got.State != bot.StateExpired {
 		t.Fatalf("state %s, want expired", got.State)
 	}
+	// A late click gets the same answer whether or not the sweep ran first.
+	_, err := w.svc.Approve(ctx, bot.ApproveInput{RequestID: r.ID, Approver: carol})
+	wantRefusal(t, err, bot.CodeApprovalExpired, "expired at 2025-03-14T11:00:00Z")
 }
 
 func TestPolicyDenialIsStoredAndNothingDeploys(t *testing.T) {
