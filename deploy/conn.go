@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 const keepaliveInterval = 15 * time.Second
@@ -49,19 +47,19 @@ func dial(ctx context.Context, t Target, srv Server) (*conn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(dctx, "tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, &classified{ErrUnreachable, err}
 	}
 	_ = nc.SetDeadline(time.Now().Add(t.DialTimeout))
 	c, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
 	if err != nil {
 		_ = nc.Close()
-		var hk *hostKeyError
+		var hk *HostKeyError
 		if errors.As(err, &hk) {
 			return nil, hk
 		}
 		if strings.Contains(err.Error(), "unable to authenticate") {
-			return nil, fmt.Errorf("log in as %s: authentication with key %s refused (is its public key in the server's authorized_keys?): %w",
-				srv.User, ssh.FingerprintSHA256(t.Signer.PublicKey()), err)
+			return nil, &classified{ErrLoginRefused, fmt.Errorf("log in as %s: authentication with key %s refused (is its public key in the server's authorized_keys?): %w",
+				srv.User, ssh.FingerprintSHA256(t.Signer.PublicKey()), err)}
 		}
 		return nil, fmt.Errorf("ssh handshake: %w", err)
 	}
@@ -69,83 +67,6 @@ func dial(ctx context.Context, t Target, srv Server) (*conn, error) {
 	cn := &conn{addr: addr, client: ssh.NewClient(c, chans, reqs), timeout: t.CommandTimeout, stop: make(chan struct{})}
 	go cn.keepalive()
 	return cn, nil
-}
-
-// hostKeyError is a refused host key; its message names host, port and the
-// offered key's fingerprint.
-type hostKeyError struct{ msg string }
-
-func (e *hostKeyError) Error() string { return e.msg }
-
-// hostKeyCheck returns the known_hosts callback for addr, wrapped to explain
-// refusals, and the host key algorithms known for addr so that the server is
-// asked for a key type we can actually verify.
-func hostKeyCheck(file, addr string) (ssh.HostKeyCallback, []string, error) {
-	cb, err := knownhosts.New(file)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read known_hosts: %w", err)
-	}
-	wrapped := func(hostname string, remote net.Addr, key ssh.PublicKey) error {
-		err := cb(hostname, remote, key)
-		if err == nil {
-			return nil
-		}
-		fp := fmt.Sprintf("%s %s", key.Type(), ssh.FingerprintSHA256(key))
-		var ke *knownhosts.KeyError
-		var re *knownhosts.RevokedError
-		switch {
-		case errors.As(err, &re):
-			return &hostKeyError{fmt.Sprintf("host %s: key %s is revoked in %s; refusing to connect", addr, fp, file)}
-		case errors.As(err, &ke) && len(ke.Want) == 0:
-			return &hostKeyError{fmt.Sprintf("unknown host %s: its key %s is not in %s; refusing to connect", addr, fp, file)}
-		case errors.As(err, &ke):
-			known := make([]string, 0, len(ke.Want))
-			for _, w := range ke.Want {
-				known = append(known, fmt.Sprintf("%s %s (%s:%d)", w.Key.Type(), ssh.FingerprintSHA256(w.Key), w.Filename, w.Line))
-			}
-			return &hostKeyError{fmt.Sprintf("HOST KEY CHANGED for %s: it offered %s, known_hosts has %s; refusing to connect",
-				addr, fp, strings.Join(known, ", "))}
-		}
-		return &hostKeyError{fmt.Sprintf("host %s: key %s: %v", addr, fp, err)}
-	}
-	return wrapped, knownAlgorithms(cb, addr), nil
-}
-
-// knownAlgorithms asks the known_hosts database which keys it holds for addr
-// by offering a throwaway key: the mismatch error lists them.
-func knownAlgorithms(cb ssh.HostKeyCallback, addr string) []string {
-	_, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		return nil
-	}
-	probe, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		return nil
-	}
-	tcp, err := net.ResolveTCPAddr("tcp", addr)
-	if err != nil {
-		tcp = &net.TCPAddr{IP: net.IPv4zero}
-	}
-	var ke *knownhosts.KeyError
-	if !errors.As(cb(addr, tcp, probe.PublicKey()), &ke) {
-		return nil
-	}
-	var algos []string
-	seen := map[string]bool{}
-	for _, w := range ke.Want {
-		typ := w.Key.Type()
-		names := []string{typ}
-		if typ == ssh.KeyAlgoRSA {
-			names = []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
-		}
-		for _, n := range names {
-			if !seen[n] {
-				seen[n] = true
-				algos = append(algos, n)
-			}
-		}
-	}
-	return algos
 }
 
 // keepalive pings the server and closes the connection when it stops answering.
