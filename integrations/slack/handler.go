@@ -17,6 +17,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/integrations/githuboauth"
 	"github.com/tollgate-dev/tollgate/store"
 )
 
@@ -54,13 +55,8 @@ type Routing interface {
 }
 
 // GitHubOAuth is the GitHub App's OAuth client, for linking identities.
-type GitHubOAuth struct {
-	WebURL       string // e.g. https://github.com/ (authorize and token endpoints)
-	APIURL       string // e.g. https://api.github.com/ (GET /user)
-	ClientID     string
-	ClientSecret string
-	HTTPClient   *http.Client // nil means a client with a 10 s timeout
-}
+// A nil HTTPClient means one with a 10 s timeout.
+type GitHubOAuth = githuboauth.Client
 
 // Config is what a Handler needs.
 type Config struct {

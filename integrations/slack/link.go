@@ -87,7 +87,7 @@ func (h *Handler) ServeOAuthStart(w http.ResponseWriter, r *http.Request) {
 		"code_challenge":        {base64.RawURLEncoding.EncodeToString(challenge[:])},
 		"code_challenge_method": {"S256"},
 	}
-	http.Redirect(w, r, withSlash(h.gh.WebURL)+"login/oauth/authorize?"+q.Encode(), http.StatusFound)
+	http.Redirect(w, r, h.gh.AuthorizeURL(q), http.StatusFound)
 }
 
 // ServeOAuthCallback answers GET /oauth/github/callback: it uses the
@@ -119,12 +119,12 @@ func (h *Handler) ServeOAuthCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.svc.LinkIdentity(ctx, bot.Link{SlackTeam: st.SlackTeam, SlackUser: st.SlackUser,
-		GitHubLogin: user.login, GitHubID: user.id}); err != nil {
+		GitHubLogin: user.Login, GitHubID: user.ID}); err != nil {
 		h.log.ErrorContext(ctx, "OAuth callback: saving the link", slog.Any("err", err))
 		writePage(w, http.StatusInternalServerError, "Tollgate could not save the link. Run /deploy link again.")
 		return
 	}
-	writePage(w, http.StatusOK, fmt.Sprintf("Your Slack account is now linked to GitHub user %s. You can close this window.", user.login))
+	writePage(w, http.StatusOK, fmt.Sprintf("Your Slack account is now linked to GitHub user %s. You can close this window.", user.Login))
 }
 
 // refuseLink audits a refused linking step and shows why. what names the

@@ -2,13 +2,9 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/google/go-github/v60/github"
 )
@@ -34,78 +30,12 @@ const (
 	RoleAuditor = "auditor"
 )
 
-type githubAccount struct {
-	login string
-	id    int64
-}
-
-// exchange trades an authorization code and its PKCE verifier for a user
-// token. The token is kept only in the session table, never logged.
-func (h *Handler) exchange(ctx context.Context, code, verifier string) (string, error) {
-	if code == "" {
-		return "", errors.New("callback without a code")
-	}
-	form := url.Values{"client_id": {h.cfg.OAuth.ClientID}, "client_secret": {h.cfg.OAuth.ClientSecret},
-		"code": {code}, "redirect_uri": {h.callbackURL()}, "code_verifier": {verifier}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, withSlash(h.cfg.OAuth.WebURL)+"login/oauth/access_token",
-		strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", fmt.Errorf("building the token request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	resp, err := h.cfg.OAuth.HTTPClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("exchanging the OAuth code: %w", err)
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&tok); err != nil {
-		return "", fmt.Errorf("decoding the token answer (HTTP %d): %w", resp.StatusCode, err)
-	}
-	if tok.AccessToken == "" {
-		return "", fmt.Errorf("GitHub refused the OAuth code: %s (%s)", tok.Error, tok.Description)
-	}
-	return tok.AccessToken, nil
-}
-
-// client is a GitHub API client acting as the user.
-func (h *Handler) client(token string) (*github.Client, error) {
-	gh := github.NewClient(h.cfg.OAuth.HTTPClient).WithAuthToken(token)
-	base, err := url.Parse(withSlash(h.cfg.OAuth.APIURL))
-	if err != nil {
-		return nil, fmt.Errorf("GitHub API URL %q: %w", h.cfg.OAuth.APIURL, err)
-	}
-	gh.BaseURL = base
-	return gh, nil
-}
-
-// user reads GET /user with the user's token.
-func (h *Handler) user(ctx context.Context, token string) (githubAccount, error) {
-	gh, err := h.client(token)
-	if err != nil {
-		return githubAccount{}, err
-	}
-	u, _, err := gh.Users.Get(ctx, "")
-	if err != nil {
-		return githubAccount{}, fmt.Errorf("reading GET /user: %w", err)
-	}
-	if u.GetID() == 0 || u.GetLogin() == "" {
-		return githubAccount{}, errors.New("GET /user returned no login or id")
-	}
-	return githubAccount{login: u.GetLogin(), id: u.GetID()}, nil
-}
-
 // access returns the viewer's role, errNoAccess, or errTokenRefused. It asks with the
 // user's own token: GET /user/memberships/orgs/{org} (state active), then
 // GET /orgs/{org}/teams/{slug}/memberships/{login} for each auditors team.
 // Any other failure is an error, and the caller shows no page.
 func (h *Handler) access(ctx context.Context, token, login string) (string, error) {
-	gh, err := h.client(token)
+	gh, err := h.gh.API(token)
 	if err != nil {
 		return "", err
 	}

@@ -120,7 +120,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		"scope":                 {"read:org"}, // OAuth Apps need it for the membership check; GitHub Apps ignore it
 		"allow_signup":          {"false"},
 	}
-	http.Redirect(w, r, withSlash(h.cfg.OAuth.WebURL)+"login/oauth/authorize?"+q.Encode(), http.StatusFound)
+	http.Redirect(w, r, h.gh.AuthorizeURL(q), http.StatusFound)
 }
 
 func (h *Handler) callbackURL() string { return h.public.String() + PathCallback }
@@ -150,36 +150,36 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusBadRequest, "Sign-in expired", "This sign-in expired or was already used. Start again.")
 		return
 	}
-	token, err := h.exchange(ctx, q.Get("code"), pending.verifier)
+	token, err := h.gh.ExchangeCode(ctx, q.Get("code"), pending.verifier, h.callbackURL())
 	if err != nil {
 		h.log.WarnContext(ctx, "web login: code exchange failed", "err", err)
 		h.message(w, r, http.StatusBadGateway, "Not signed in", "GitHub did not accept the sign-in. Start again.")
 		return
 	}
-	acct, err := h.user(ctx, token)
+	acct, err := h.gh.AuthenticatedUser(ctx, token)
 	if err != nil {
 		h.log.WarnContext(ctx, "web login: reading the GitHub user failed", "err", err)
 		h.message(w, r, http.StatusBadGateway, "Not signed in", "Could not read your GitHub account. Start again.")
 		return
 	}
-	role, err := h.access(ctx, token, acct.login)
+	role, err := h.access(ctx, token, acct.Login)
 	if errors.Is(err, errNoAccess) {
-		h.log.InfoContext(ctx, "web login refused: not an org member or auditor", "login", acct.login, "org", h.cfg.OAuth.Org)
+		h.log.InfoContext(ctx, "web login refused: not an org member or auditor", "login", acct.Login, "org", h.cfg.OAuth.Org)
 		h.message(w, r, http.StatusForbidden, "No access",
-			"@"+acct.login+" is not an active member of the "+h.cfg.OAuth.Org+" organisation, so Tollgate's pages are not open to this account.")
+			"@"+acct.Login+" is not an active member of the "+h.cfg.OAuth.Org+" organisation, so Tollgate's pages are not open to this account.")
 		return
 	}
 	if err != nil {
-		h.log.ErrorContext(ctx, "web login: membership check failed", "login", acct.login, "err", err)
+		h.log.ErrorContext(ctx, "web login: membership check failed", "login", acct.Login, "err", err)
 		h.message(w, r, http.StatusServiceUnavailable, "Could not check access",
 			"Could not confirm your membership with GitHub. Try again shortly.")
 		return
 	}
 	now := h.now()
-	id := h.sessions.create(session{login: acct.login, githubID: acct.id, role: role, token: token,
+	id := h.sessions.create(session{login: acct.Login, githubID: acct.ID, role: role, token: token,
 		created: now, lastSeen: now, checkedAt: now})
 	h.setCookie(w, sessionCookie(h.secure), id, h.cfg.SessionMax)
-	h.log.InfoContext(ctx, "web login", "login", acct.login, "role", role)
+	h.log.InfoContext(ctx, "web login", "login", acct.Login, "role", role)
 	http.Redirect(w, r, pending.next, http.StatusFound)
 }
 
@@ -247,11 +247,4 @@ func requestedPage(r *http.Request) string {
 		next += "?" + r.URL.RawQuery
 	}
 	return next
-}
-
-func withSlash(u string) string {
-	if strings.HasSuffix(u, "/") {
-		return u
-	}
-	return u + "/"
 }
