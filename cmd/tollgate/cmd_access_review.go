@@ -34,10 +34,7 @@ func runAccessReview(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintln(stderr, "(audited) for a member of teams.access_reviewers to sign off in Slack.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		if err == nil {
-			fs.Usage()
-		}
+	if !parseFlags(fs, args) {
 		return exitUsage
 	}
 	env, err := openAccessReviews(ctx, *cfgPath)

@@ -35,8 +35,8 @@ func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.SetOutput(stderr)
 	var keys evidenceKeys
 	keys.register(fs)
-	from := fs.String("from", "", "first day `YYYY-MM-DD` (UTC) or RFC 3339 time")
-	to := fs.String("to", "", "last day `YYYY-MM-DD` (UTC, included) or RFC 3339 time (excluded)")
+	var dates dateRange
+	dates.register(fs)
 	out := fs.String("out", "", "directory to write the segments into (new or empty)")
 	per := fs.Int("segment-entries", 10000, "most entries per segment file")
 	fs.Usage = func() {
@@ -45,13 +45,10 @@ func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "signed checkpoint (written first when the signing key is known), for archiving.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		if err == nil {
-			fs.Usage()
-		}
+	if !parseFlags(fs, args) {
 		return exitUsage
 	}
-	rng, err := evidence.ParseRange(*from, *to)
+	rng, err := dates.parse()
 	if err == nil && (*out == "" || *per < 1) {
 		err = errors.New("--out DIR is required and --segment-entries must be at least 1")
 	}

@@ -31,10 +31,11 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "The copy's audit log is verified when a public key is known (exit 1 if it fails).")
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil || flags.NArg() > 0 || *out == "" {
-		if err == nil {
-			flags.Usage()
-		}
+	if !parseFlags(flags, args) {
+		return exitUsage
+	}
+	if *out == "" {
+		flags.Usage()
 		return exitUsage
 	}
 	dbPath, _, err := src.resolve(false)

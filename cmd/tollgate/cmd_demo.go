@@ -26,10 +26,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "and prints what people would see. Needs git; no network, no accounts.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		if err == nil {
-			fs.Usage()
-		}
+	if !parseFlags(fs, args) {
 		return exitUsage
 	}
 	err := runDemoStory(ctx, opts, stdout)

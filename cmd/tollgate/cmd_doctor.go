@@ -64,10 +64,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "checklist with the fix for each failing item. Exit 0 all pass, 1 something fails, 2 bad usage.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		if err == nil {
-			fs.Usage()
-		}
+	if !parseFlags(fs, args) {
 		return exitUsage
 	}
 	data, err := os.ReadFile(*cfgPath)

@@ -118,8 +118,8 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.SetOutput(stderr)
 	var keys evidenceKeys
 	keys.register(fs)
-	from := fs.String("from", "", "first day `YYYY-MM-DD` (UTC) or RFC 3339 time")
-	to := fs.String("to", "", "last day `YYYY-MM-DD` (UTC, included) or RFC 3339 time (excluded)")
+	var dates dateRange
+	dates.register(fs)
 	repo := fs.String("repo", "", "only this repository `owner/name`")
 	env := fs.String("env", "", "only this environment")
 	sample := fs.Int("sample", 0, "draw `N` changes into sample/")
@@ -134,13 +134,10 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "Exit 0 written, 1 written but the audit log did not verify or the population did not reconcile, 2 bad usage.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		if err == nil {
-			fs.Usage()
-		}
+	if !parseFlags(fs, args) {
 		return exitUsage
 	}
-	rng, err := evidence.ParseRange(*from, *to)
+	rng, err := dates.parse()
 	if err == nil && *out == "" {
 		err = errors.New("--out DIR is required")
 	}

@@ -19,10 +19,7 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	flags.SetOutput(stderr)
 	target := flags.String("url", "http://127.0.0.1:8080/healthz", "health `URL` to GET")
 	timeout := flags.Duration("timeout", 5*time.Second, "give up after this long")
-	if err := flags.Parse(args); err != nil || flags.NArg() > 0 {
-		if err == nil {
-			flags.Usage()
-		}
+	if !parseFlags(flags, args) {
 		return exitUsage
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 
 	"github.com/tollgate-dev/tollgate/store"
-	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
 func init() {
@@ -37,27 +36,12 @@ func runInit(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "and, if absent, DIR/tollgate.yml. Never overwrites an existing key.")
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil || flags.NArg() > 0 {
-		if err == nil {
-			flags.Usage()
-		}
+	if !parseFlags(flags, args) {
 		return exitUsage
 	}
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
-		fmt.Fprintf(stderr, "tollgate init: %v\n", err)
-		return exitUsage
+	if _, _, code := writeAuditKeyPair("init", *dir, initSigningKey, initPublicKey, *keyName, stdout, stderr); code != exitOK {
+		return code
 	}
-	priv, pub := filepath.Join(*dir, initSigningKey), filepath.Join(*dir, initPublicKey)
-	vkey, err := audit.GenerateKeyFiles(priv, pub, *keyName)
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate init: %v\n", err)
-		if errors.Is(err, fs.ErrExist) {
-			return exitCheckFailed
-		}
-		return exitUsage
-	}
-	fmt.Fprintf(stdout, "wrote %s (private, mode 0600: keep it secret and backed up)\n", priv)
-	fmt.Fprintf(stdout, "wrote %s (public key for auditors: %s)\n", pub, vkey)
 	hmacKey := filepath.Join(*dir, initHMACKey)
 	if _, created, err := store.EnsureHMACKey(hmacKey); err != nil {
 		fmt.Fprintf(stderr, "tollgate init: %v\n", err)

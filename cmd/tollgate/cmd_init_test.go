@@ -124,3 +124,29 @@ func TestInitNeverReplacesAnHMACKey(t *testing.T) {
 		t.Fatalf("HMAC key replaced (%v)", err)
 	}
 }
+
+// TestInitRefusesBadUsage: init checks a key name as keygen does, and a
+// stray argument shows the usage; either way nothing is written.
+func TestInitRefusesBadUsage(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{name: "a key name a signature cannot carry", args: []string{"--key-name", "bad+name"}, wantErr: `key name "bad+name": use letters, digits`},
+		{name: "a key name with a slash", args: []string{"--key-name", "acme/prod"}, wantErr: `key name "acme/prod"`},
+		{name: "a stray argument", args: []string{"extra"}, wantErr: "usage: tollgate init"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "etc")
+			code, out, errOut := runCLI(t, append([]string{"init", "--dir", dir}, tc.args...)...)
+			if code != exitUsage || !strings.Contains(errOut, tc.wantErr) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q\n%s", code, errOut, exitUsage, tc.wantErr, out)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("init wrote %s on bad usage (stat: %v)", dir, err)
+			}
+		})
+	}
+}

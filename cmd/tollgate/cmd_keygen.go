@@ -33,32 +33,17 @@ func runKeygen(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "key with it, follow docs/operations.md (\"Rotating the audit signing key\").")
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil || flags.NArg() > 0 || *name == "" {
-		if err == nil {
-			flags.Usage()
-		}
+	if !parseFlags(flags, args) {
 		return exitUsage
 	}
-	if !keyNameRE.MatchString(*name) {
-		fmt.Fprintf(stderr, "tollgate keygen: key name %q: use letters, digits, '.', '_' and '-'\n", *name)
+	if *name == "" {
+		flags.Usage()
 		return exitUsage
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		fmt.Fprintf(stderr, "tollgate keygen: %v\n", err)
-		return exitUsage
+	priv, pub, code := writeAuditKeyPair("keygen", *out, "audit-signing-"+*name+".key", "audit-signing-"+*name+".pub", *name, stdout, stderr)
+	if code != exitOK {
+		return code
 	}
-	priv := filepath.Join(*out, "audit-signing-"+*name+".key")
-	pub := filepath.Join(*out, "audit-signing-"+*name+".pub")
-	vkey, err := audit.GenerateKeyFiles(priv, pub, *name)
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate keygen: %v\n", err)
-		if errors.Is(err, fs.ErrExist) {
-			return exitCheckFailed
-		}
-		return exitUsage
-	}
-	fmt.Fprintf(stdout, "wrote %s (private, mode 0600: keep it secret and backed up)\n", priv)
-	fmt.Fprintf(stdout, "wrote %s (public key for auditors: %s)\n", pub, vkey)
 	fmt.Fprintln(stdout, "To rotate to it: stop Tollgate (its shutdown signs a final checkpoint with the old key), set")
 	fmt.Fprintln(stdout, "  audit:")
 	fmt.Fprintf(stdout, "    signing_key_file: %s\n", priv)
@@ -66,4 +51,32 @@ func runKeygen(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, "    previous_public_key_files: [OLD.pub]   # every public key used before, kept for verification")
 	fmt.Fprintln(stdout, "then start it and run `tollgate verify --config FILE`. See docs/operations.md.")
 	return exitOK
+}
+
+// writeAuditKeyPair writes a new audit signing key pair named keyName as
+// dir/privName (0600) and dir/pubName, never over an existing file, and
+// says where on stdout. On failure it tells stderr why and returns the exit
+// code: exitCheckFailed when a key file already exists, else exitUsage.
+func writeAuditKeyPair(cmd, dir, privName, pubName, keyName string, stdout, stderr io.Writer) (priv, pub string, code int) {
+	// The name is in every signature line and, for keygen, in file names.
+	if !keyNameRE.MatchString(keyName) {
+		fmt.Fprintf(stderr, "tollgate %s: key name %q: use letters, digits, '.', '_' and '-'\n", cmd, keyName)
+		return "", "", exitUsage
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "tollgate %s: %v\n", cmd, err)
+		return "", "", exitUsage
+	}
+	priv, pub = filepath.Join(dir, privName), filepath.Join(dir, pubName)
+	vkey, err := audit.GenerateKeyFiles(priv, pub, keyName)
+	if err != nil {
+		fmt.Fprintf(stderr, "tollgate %s: %v\n", cmd, err)
+		if errors.Is(err, fs.ErrExist) {
+			return "", "", exitCheckFailed
+		}
+		return "", "", exitUsage
+	}
+	fmt.Fprintf(stdout, "wrote %s (private, mode 0600: keep it secret and backed up)\n", priv)
+	fmt.Fprintf(stdout, "wrote %s (public key for auditors: %s)\n", pub, vkey)
+	return priv, pub, exitOK
 }

@@ -33,10 +33,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "SIGHUP reloads the configuration; SIGTERM or SIGINT stops after running deploys finish.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *configPath == "" || *workers < 1 || *grace < 0 {
-		if err == nil {
-			fs.Usage()
-		}
+	if !parseFlags(fs, args) {
+		return exitUsage
+	}
+	if *configPath == "" || *workers < 1 || *grace < 0 {
+		fs.Usage()
 		return exitUsage
 	}
 	var level slog.Level

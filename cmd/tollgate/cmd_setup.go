@@ -39,10 +39,7 @@ func runSetup(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "private key (0600) and secrets (0600 env file) next to the config. Prints no secret.")
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil || flags.NArg() > 0 {
-		if err == nil {
-			flags.Usage()
-		}
+	if !parseFlags(flags, args) {
 		return exitUsage
 	}
 	fail := func(code int, format string, a ...any) int {

@@ -34,10 +34,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "Exit 0 verified, 1 tampering found, 2 bad usage.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		if err == nil {
-			fs.Usage()
-		}
+	if !parseFlags(fs, args) {
 		return exitUsage
 	}
 	dbPath, keys, err := src.resolve(true)
