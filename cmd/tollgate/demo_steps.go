@@ -43,18 +43,24 @@ func (st *demoStory) stepLink(ctx context.Context) error {
 func (st *demoStory) stepMergeToStaging(ctx context.Context) error {
 	c := st.fakes.hist.Banner
 	st.section(fmt.Sprintf("Alice merges PR #1 %q (reviewed by Bob): staging deploys", c.Title))
-	p, err := st.fakes.mergePullRequest(ctx, 1, c)
-	if err != nil {
-		return err
-	}
-	if err := st.webhook(ctx, p, "(closed, merged into main)"); err != nil {
-		return err
-	}
-	r, err := st.deployed(ctx, "staging", c.SHA, bot.TriggerMerge, st.targets.Staging)
+	r, err := st.mergeToStaging(ctx, 1, c)
 	if err != nil {
 		return err
 	}
 	return expect(r.State == bot.StateSucceeded, "the staging deploy of %s ended %s: %s", demoShort(c.SHA), r.State, r.StateReason)
+}
+
+// mergeToStaging merges pull request number as commit c, delivers GitHub's
+// webhook for it and waits for the staging deploy the merge starts.
+func (st *demoStory) mergeToStaging(ctx context.Context, number int, c demoCommit) (bot.Request, error) {
+	p, err := st.fakes.mergePullRequest(ctx, number, c)
+	if err != nil {
+		return bot.Request{}, err
+	}
+	if err := st.webhook(ctx, p, "(closed, merged into main)"); err != nil {
+		return bot.Request{}, err
+	}
+	return st.deployed(ctx, "staging", c.SHA, bot.TriggerMerge, st.targets.Staging)
 }
 
 func (st *demoStory) stepRequestProduction(ctx context.Context) error {
@@ -152,14 +158,7 @@ func (st *demoStory) stepApproveAndDeploy(ctx context.Context) error {
 func (st *demoStory) stepHealthCheckRollback(ctx context.Context) error {
 	c := st.fakes.hist.Typo
 	st.section(fmt.Sprintf("Alice merges PR #2 %q: a typo fails the health check, staging rolls back", c.Title))
-	p, err := st.fakes.mergePullRequest(ctx, 2, c)
-	if err != nil {
-		return err
-	}
-	if err := st.webhook(ctx, p, "(closed, merged into main)"); err != nil {
-		return err
-	}
-	r, err := st.deployed(ctx, "staging", c.SHA, bot.TriggerMerge, st.targets.Staging)
+	r, err := st.mergeToStaging(ctx, 2, c)
 	if err != nil {
 		return err
 	}
@@ -169,14 +168,7 @@ func (st *demoStory) stepHealthCheckRollback(ctx context.Context) error {
 func (st *demoStory) stepFixToStaging(ctx context.Context) error {
 	c := st.fakes.hist.Fix
 	st.section(fmt.Sprintf("Alice merges the fix, PR #3 %q: staging deploys it", c.Title))
-	p, err := st.fakes.mergePullRequest(ctx, 3, c)
-	if err != nil {
-		return err
-	}
-	if err := st.webhook(ctx, p, "(closed, merged into main)"); err != nil {
-		return err
-	}
-	r, err := st.deployed(ctx, "staging", c.SHA, bot.TriggerMerge, st.targets.Staging)
+	r, err := st.mergeToStaging(ctx, 3, c)
 	if err != nil {
 		return err
 	}
