@@ -326,6 +326,23 @@ func (d *decoder) stringList(path string, n *yaml.Node) ([]string, bool) {
 	return out, ok
 }
 
+// eachString calls fn with the path, node and value of every string in the
+// list under s's key name. A missing key calls nothing; a value that is not
+// a list, or an item that is not a string, is reported and skipped.
+func (d *decoder) eachString(s *section, name string, fn func(path string, item *yaml.Node, v string)) {
+	e, ok := s.get(name)
+	if !ok {
+		return
+	}
+	items, _ := d.seq(e.path, e.val)
+	for i, item := range items {
+		p := index(e.path, i)
+		if v, ok := d.stringValue(p, item); ok {
+			fn(p, item, v)
+		}
+	}
+}
+
 // Typed getters on a section: each reports its own errors and returns
 // ok=false when the key is absent or invalid.
 

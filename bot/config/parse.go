@@ -236,26 +236,14 @@ func (d *decoder) filePath(s *section, name string, ref fileRef) string {
 // filePaths reads a list of (public) file paths like filePath reads one;
 // each must exist.
 func (d *decoder) filePaths(s *section, name string) []string {
-	e, ok := s.get(name)
-	if !ok {
-		return nil
-	}
-	items, ok := d.seq(e.path, e.val)
-	if !ok {
-		return nil
-	}
 	var out []string
-	for i, item := range items {
-		v, ok := d.stringValue(index(e.path, i), item)
-		if !ok {
-			continue
-		}
+	d.eachString(s, name, func(p string, item *yaml.Node, v string) {
 		if !filepath.IsAbs(v) {
 			v = filepath.Join(d.dir, v)
 		}
-		d.files = append(d.files, fileRef{key: index(e.path, i), line: item.Line, path: v})
+		d.files = append(d.files, fileRef{key: p, line: item.Line, path: v})
 		out = append(out, v)
-	}
+	})
 	return out
 }
 
@@ -397,34 +385,21 @@ func (d *decoder) teamsSection(top *section, org string) Teams {
 // teamList reads team slugs; "org/slug" is accepted for the configured org
 // and stored as the slug.
 func (d *decoder) teamList(s *section, name, org string) []string {
-	e, ok := s.get(name)
-	if !ok {
-		return nil
-	}
-	items, ok := d.seq(e.path, e.val)
-	if !ok {
-		return nil
-	}
 	var out []string
-	for i, item := range items {
-		p := index(e.path, i)
-		v, ok := d.stringValue(p, item)
-		if !ok {
-			continue
-		}
+	d.eachString(s, name, func(p string, item *yaml.Node, v string) {
 		slug := v
 		if o, sl, hasOrg := strings.Cut(v, "/"); hasOrg {
 			if org != "" && !strings.EqualFold(o, org) {
 				d.errorf(item.Line, p, "team %q is in organisation %q, but github.org is %q", v, o, org)
-				continue
+				return
 			}
 			slug = sl
 		}
 		if !teamSlugRE.MatchString(slug) {
 			d.errorf(item.Line, p, "invalid team slug %q (slugs are lowercase letters, digits, '-', '_' and '.', as in the team's URL)", v)
-			continue
+			return
 		}
 		out = append(out, slug)
-	}
+	})
 	return out
 }
