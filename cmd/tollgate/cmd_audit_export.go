@@ -56,18 +56,13 @@ func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "tollgate audit export: %v\n", err)
 		return exitUsage
 	}
-	_, dbPath, signer, _, err := keys.resolve(false, false)
+	src, err := keys.open(ctx, false, false, true)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate audit export: %v\n", err)
 		return exitUsage
 	}
-	st, err := openForEvidence(ctx, dbPath, signer, true)
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate audit export: %v\n", err)
-		return exitUsage
-	}
-	defer st.Close()
-	res, err := evidence.Export(ctx, st, evidence.ExportOptions{Range: rng, Out: *out, SegmentEntries: *per})
+	defer src.st.Close()
+	res, err := evidence.Export(ctx, src.st, evidence.ExportOptions{Range: rng, Out: *out, SegmentEntries: *per})
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate audit export: %v\n", err)
 		return exitCheckFailed

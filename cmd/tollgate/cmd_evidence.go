@@ -81,6 +81,30 @@ func (k *evidenceKeys) resolve(needSigner, needVerifier bool) (cfg *config.Confi
 	return cfg, dbPath, signer, keys, err
 }
 
+// evidenceSource is what an evidence command works from: the resolved
+// keys and the open database.
+type evidenceSource struct {
+	cfg     *config.Config // nil without --config
+	dbPath  string
+	signer  note.Signer   // nil when no signing key is known and none was needed
+	trusted audit.Keyring // nil unless needed; the signer's own key first
+	st      *store.Store
+}
+
+// open resolves the keys as resolve does, then opens the database as
+// openForEvidence does; the caller closes src.st.
+func (k *evidenceKeys) open(ctx context.Context, needSigner, needVerifier, checkpoint bool) (*evidenceSource, error) {
+	cfg, dbPath, signer, trusted, err := k.resolve(needSigner, needVerifier)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openForEvidence(ctx, dbPath, signer, checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	return &evidenceSource{cfg: cfg, dbPath: dbPath, signer: signer, trusted: trusted, st: st}, nil
+}
+
 // signerFirst moves the signer's public key to the front of keys, and
 // fails when it is not among them: the MANIFEST it signs must verify.
 func signerFirst(signer note.Signer, keys audit.Keyring) (audit.Keyring, error) {
@@ -149,23 +173,18 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "tollgate evidence: %v\n", err)
 		return exitUsage
 	}
-	cfg, dbPath, signer, trusted, err := keys.resolve(true, true)
+	src, err := keys.open(ctx, true, true, !*noCheckpoint)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate evidence: %v\n", err)
 		return exitUsage
 	}
-	st, err := openForEvidence(ctx, dbPath, signer, !*noCheckpoint)
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate evidence: %v\n", err)
-		return exitUsage
-	}
-	defer st.Close()
+	defer src.st.Close()
 	opts := evidence.Options{Range: rng, Repo: *repo, Environment: *env, SampleSize: *sample, Seed: seedN, Out: *out,
-		Signer: signer, Verifier: trusted[0], PreviousKeys: trusted[1:], Source: dbPath}
-	if cfg != nil {
-		opts.Environments, opts.Freezes = evidenceEnvironments(cfg)
+		Signer: src.signer, Verifier: src.trusted[0], PreviousKeys: src.trusted[1:], Source: src.dbPath}
+	if src.cfg != nil {
+		opts.Environments, opts.Freezes = evidenceEnvironments(src.cfg)
 	}
-	sum, err := evidence.Build(ctx, st, opts)
+	sum, err := evidence.Build(ctx, src.st, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate evidence: %v\n", err)
 		return exitCheckFailed
