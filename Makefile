@@ -36,7 +36,7 @@ staticcheck:
 	$(GO) tool staticcheck $(PKGS)
 
 gotest:
-	$(GO) test -race -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 ## vuln: govulncheck against an offline database built from golang.org/x/vulndb.
 vuln:
