@@ -16,6 +16,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/integrations/httpserver"
+	"github.com/tollgate-dev/tollgate/integrations/reqlog"
 )
 
 // logBuffer collects JSON log lines.
@@ -213,5 +214,58 @@ func TestMetrics(t *testing.T) {
 	haveCheckpoint = false
 	if body := scrape(t, m); !strings.Contains(body, "tollgate_audit_seconds_since_checkpoint -1") {
 		t.Error("no checkpoint should read -1")
+	}
+}
+
+// TestLoggingWritesWhatHandlersAdd: what a handler adds through reqlog
+// lands on the request's one access line, at the level it raised, and a
+// handler cannot repeat or overwrite the line's own keys.
+func TestLoggingWritesWhatHandlersAdd(t *testing.T) {
+	tests := []struct {
+		name      string
+		handler   func(w http.ResponseWriter, r *http.Request)
+		wantLevel string
+		wantAttrs map[string]any
+	}{
+		{"stored delivery", func(w http.ResponseWriter, r *http.Request) {
+			reqlog.AddAttrs(r.Context(), slog.String("delivery", "d-1"), slog.String("outcome", "stored"))
+			w.WriteHeader(http.StatusAccepted)
+		}, "INFO", map[string]any{"delivery": "d-1", "outcome": "stored", "status": float64(http.StatusAccepted)}},
+		{"refused delivery", func(w http.ResponseWriter, r *http.Request) {
+			reqlog.AddAttrs(r.Context(), slog.String("refused", "bad signature"))
+			reqlog.RaiseLevel(r.Context(), slog.LevelWarn)
+			w.WriteHeader(http.StatusUnauthorized)
+		}, "WARN", map[string]any{"refused": "bad signature", "status": float64(http.StatusUnauthorized)}},
+		{"handler repeating the line's own keys", func(w http.ResponseWriter, r *http.Request) {
+			reqlog.AddAttrs(r.Context(), slog.String(reqlog.Key, "forged"), slog.Int("status", 299), slog.String("msg", "x"))
+			w.WriteHeader(http.StatusOK)
+		}, "INFO", map[string]any{"request_id": "r-1", "status": float64(http.StatusOK), "msg": "http request"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs logBuffer
+			h := httpserver.Logging(slog.New(slog.NewJSONHandler(&logs, nil)), http.HandlerFunc(tt.handler))
+			req := httptest.NewRequest(http.MethodPost, "/webhooks/github", nil)
+			req.Header.Set(httpserver.RequestIDHeader, "r-1")
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			lines := logs.lines(t)
+			if len(lines) != 1 {
+				t.Fatalf("%d log lines, want 1: %v", len(lines), lines)
+			}
+			if lines[0]["level"] != tt.wantLevel {
+				t.Errorf("level %v, want %s", lines[0]["level"], tt.wantLevel)
+			}
+			for k, v := range tt.wantAttrs {
+				if lines[0][k] != v {
+					t.Errorf("%s = %v, want %v in %v", k, lines[0][k], v, lines[0])
+				}
+			}
+			raw := logs.b.String()
+			for _, k := range []string{`"request_id"`, `"status"`, `"msg"`} {
+				if n := strings.Count(raw, k); n != 1 {
+					t.Errorf("%s appears %d times: %s", k, n, raw)
+				}
+			}
+		})
 	}
 }

@@ -43,8 +43,10 @@ func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
 // Logging gives every request an id (the incoming X-Request-Id when it is
 // well formed, else a new one), answers it in X-Request-Id, puts a logger
 // carrying it in the request context, recovers a panicking handler as a
-// 500, and logs one line per request. It logs the path only: query
-// strings can carry OAuth codes and states.
+// 500, and logs one line per request. Handlers add what they know about
+// the request to that line (reqlog.AddAttrs, reqlog.RaiseLevel) instead of
+// writing lines of their own. It logs the path only: query strings can
+// carry OAuth codes and states.
 func Logging(base *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		begin := time.Now()
@@ -53,7 +55,7 @@ func Logging(base *slog.Logger, next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		log := base.With(slog.String(reqlog.Key, id))
-		ctx := reqlog.WithRequestID(reqlog.WithLogger(r.Context(), log), id)
+		ctx, line := reqlog.WithLine(reqlog.WithRequestID(reqlog.WithLogger(r.Context(), log), id))
 		w.Header().Set(RequestIDHeader, id)
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
@@ -66,13 +68,24 @@ func Logging(base *slog.Logger, next http.Handler) http.Handler {
 					http.Error(rec, "internal error", http.StatusInternalServerError)
 				}
 			}
-			log.InfoContext(ctx, "http request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", rec.status()), slog.Int64("bytes", rec.bytes),
-				slog.Float64("duration_ms", float64(time.Since(begin).Microseconds())/1000))
+				slog.Float64("duration_ms", float64(time.Since(begin).Microseconds())/1000)}
+			for _, a := range line.Attrs() {
+				if !accessKeys[a.Key] {
+					attrs = append(attrs, a)
+				}
+			}
+			log.LogAttrs(ctx, line.Level(), "http request", attrs...)
 		}()
 		next.ServeHTTP(rec, r.WithContext(ctx))
 	})
 }
+
+// accessKeys are the access line's own attributes; a handler's attribute
+// of the same name is dropped so each key appears once (request_id too).
+var accessKeys = map[string]bool{"method": true, "path": true, "status": true, "bytes": true,
+	"duration_ms": true, reqlog.Key: true, slog.MessageKey: true, slog.LevelKey: true, slog.TimeKey: true}
 
 func newRequestID() string {
 	var b [12]byte
