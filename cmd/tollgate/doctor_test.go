@@ -160,6 +160,7 @@ func TestDoctorHealthyInstallation(t *testing.T) {
 		"host key pinned and matching",
 		"✓ GitHub App permissions",
 		"✓ Slack bot token",
+		"✓ Slack token scopes: has commands, chat:write",
 		"✓ web pages behind GitHub login: members of acme sign in at https://tollgate.example.com/login",
 		"✓ audit log: 21 entries and 2 checkpoints verify",
 		"✓ access review: ar-1 signed off by frank",
@@ -231,6 +232,10 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 		{name: "Slack token revoked",
 			plant: func(t *testing.T, w *doctorWorld) { w.opts.slackToken = "xoxb-revoked" },
 			want:  "Slack bot token: auth.test: invalid_auth", wantFix: "reinstall the Slack app"},
+		{name: "Slack token lacks chat:write",
+			plant:   func(t *testing.T, w *doctorWorld) { w.restartSlack(t, slacktest.Options{Scopes: []string{"commands"}}) },
+			want:    "Slack token scopes: missing chat:write (has commands)",
+			wantFix: "add chat:write under Bot Token Scopes on the Slack app's OAuth & Permissions page, then reinstall the app"},
 		{name: "server unreachable", cascades: true,
 			plant: func(t *testing.T, w *doctorWorld) { w.sshd.Stop() },
 			want:  "unreachable: dial tcp", wantFix: "check the host name, port and firewall"},
@@ -314,8 +319,20 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 			if n := strings.Count(out, "  ✗ "); !tc.cascades && n != 1 {
 				t.Fatalf("%d ✗ items, want exactly the planted one:\n%s", n, out)
 			}
+			if strings.Contains(out+errOut, w.opts.slackToken) {
+				t.Fatalf("the Slack bot token is in doctor's output:\n%s%s", out, errOut)
+			}
 		})
 	}
+}
+
+// restartSlack replaces the world's fake Slack with one started with opts.
+func (w *doctorWorld) restartSlack(t *testing.T, opts slacktest.Options) {
+	t.Helper()
+	w.slack.Close()
+	w.slack = slacktest.New(opts)
+	t.Cleanup(w.slack.Close)
+	w.opts.slackToken = w.slack.BotToken()
 }
 
 // withStore runs fn on the world's database.

@@ -122,13 +122,23 @@ func buildAppManifest(appYAML []byte, name, publicURL, redirectURL string) ([]by
 	return json.Marshal(m)
 }
 
+// slackBotScopes are the bot token scopes the Slack integration uses:
+// commands for /deploy; chat:write for chat.postMessage (to channels, and
+// to people by passing their user ID as the channel, so no im:write),
+// chat.update and chat.postEphemeral; views.open and auth.test need none.
+// The setup manifest requests exactly these and doctor checks the token
+// has them, so the two cannot disagree.
+var slackBotScopes = []string{"commands", "chat:write"}
+
 // slackManifest is the Slack app manifest for this Tollgate: the /deploy
-// command and interactivity at public_url, and the bot scopes the Slack
-// integration uses (commands; chat:write for chat.postMessage, chat.update
-// and chat.postEphemeral; views.open needs no scope).
+// command and interactivity at public_url, and slackBotScopes.
 func slackManifest(name, publicURL string) string {
 	base := strings.TrimSuffix(publicURL, "/")
 	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	var scopes strings.Builder
+	for _, sc := range slackBotScopes {
+		scopes.WriteString("      - " + sc + "\n")
+	}
 	return fmt.Sprintf(`display_information:
   name: %[1]s
   description: Deploys over SSH with approvals and a tamper-evident audit log.
@@ -145,16 +155,14 @@ features:
 oauth_config:
   scopes:
     bot:
-      - commands
-      - chat:write
-settings:
+%[4]ssettings:
   interactivity:
     is_enabled: true
     request_url: %[3]s
   org_deploy_enabled: false
   socket_mode_enabled: false
   token_rotation_enabled: false
-`, q(name), q(base+slack.PathCommands), q(base+slack.PathInteractions))
+`, q(name), q(base+slack.PathCommands), q(base+slack.PathInteractions), scopes.String())
 }
 
 // readRawConfig reads the config file as a YAML document without expanding

@@ -40,6 +40,9 @@ type Options struct {
 	AppID      string
 	// Now is the clock for message timestamps and response_url expiry.
 	Now func() time.Time
+	// Scopes are the bot token's OAuth scopes, sent in X-OAuth-Scopes;
+	// nil means DefaultScopes, an empty non-nil slice a token with none.
+	Scopes []string
 }
 
 // Server is a running fake Slack. All methods are safe for concurrent use.
@@ -208,6 +211,7 @@ func (s *Server) finish(w http.ResponseWriter, call Call, status int, body any) 
 	call.Status = status
 	s.record(call)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	s.setScopeHeader(w, call)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
 }
