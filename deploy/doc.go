@@ -36,8 +36,9 @@
 // is never linked, so it is created as a new inode and the previous release is
 // never modified; a removed file is simply not in the stream. This needs no
 // GNU cp -al and no per-file process on the server. In the same session,
-// after extraction, the server hashes every file that was sent (sha256sum,
-// one process per core via xargs -P) and the engine compares the hashes with
+// after extraction, the server hashes every file that was sent (openssl dgst
+// when present, which uses the CPU's SHA instructions, else sha256sum; one
+// process per core via xargs -P) and the engine compares the hashes with
 // the manifest before anything runs in the release. Hard-linked files are the
 // previous release's own inodes, verified when that release was uploaded;
 // they are not hashed again.
@@ -70,7 +71,7 @@
 // # Remote requirements
 //
 // A POSIX sh, tar (GNU or bsdtar), sha256sum, xargs (with -0 and -P), find,
-// readlink, sed, flock and perl; nproc is used when present. Debian and
+// readlink, sed, flock and perl; nproc and openssl are used when present. Debian and
 // Ubuntu have all of them in their base system; the lock step checks and
 // names any that is missing before anything is written.
 //

@@ -221,28 +221,66 @@ func TestServerDyingDuringUploadMeansNoServerSwitches(t *testing.T) {
 // TestUploadIsVerifiedOnTheServer makes the server's tar damage one file as
 // it extracts (a wrapper earlier in PATH; the in-process server inherits
 // this process's environment): the deploy must stop before anything runs.
+// The server hashes with openssl when it has it and with sha256sum when not;
+// both must catch the damage and pass an intact release.
 func TestUploadIsVerifiedOnTheServer(t *testing.T) {
-	bin := t.TempDir()
 	realTar, err := exec.LookPath("tar")
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrapper := "#!/bin/sh\n" + realTar + " \"$@\" || exit\nfor f in releases/*/index.html; do echo tampered >> \"$f\"; done\n"
-	if err := os.WriteFile(filepath.Join(bin, "tar"), []byte(wrapper), 0o755); err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name    string
+		openssl bool // whether the server's PATH has openssl
+	}{
+		{"openssl", true},
+		{"sha256sum on a server without openssl", false},
 	}
-	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
-	f := startInProcess(t, 1)
-	f.target.Hooks.BeforeSwitch = []string{"touch ran"}
-	r := newRepo(t)
-	res, _, err := f.deploy(t, r, r.write(map[string]string{"index.html": "hi\n"}).commit("v1"), deploy.ReleaseSpec{})
-	if err == nil || res.Outcome != deploy.Failed || !strings.Contains(err.Error(), "index.html has sha256") {
-		t.Fatalf("outcome %s, err %v", res.Outcome, err)
-	}
-	if current(t, f.roots[0]) != "" || len(releases(t, f.roots[0])) != 0 {
-		t.Errorf("a release that failed verification was kept or went live")
-	}
-	if len(res.Servers[0].Hooks) != 0 {
-		t.Errorf("a hook ran in an unverified release")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := t.TempDir()
+			path := bin + ":" + os.Getenv("PATH")
+			if tc.openssl {
+				if _, err := exec.LookPath("openssl"); err != nil {
+					t.Skip("openssl is not installed here")
+				}
+			} else {
+				// Only the tools a deploy runs (here and on the server), without openssl.
+				for _, tool := range []string{"git", "sh", "sha256sum", "xargs", "find", "readlink", "sed", "flock", "perl",
+					"nproc", "cat", "mkdir", "rm", "chmod", "ln", "touch"} {
+					p, err := exec.LookPath(tool)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Symlink(p, filepath.Join(bin, tool)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				path = bin
+			}
+			tamper := filepath.Join(bin, "tamper")
+			wrapper := "#!/bin/sh\n" + realTar + " \"$@\" || exit\n[ -e " + tamper + " ] || exit 0\nfor f in releases/*/index.html; do echo tampered >> \"$f\"; done\n"
+			if err := os.WriteFile(filepath.Join(bin, "tar"), []byte(wrapper), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("PATH", path)
+			f := startInProcess(t, 1)
+			f.target.Hooks.BeforeSwitch = []string{"touch ran"}
+			r := newRepo(t)
+			good := f.mustDeploy(t, r, r.write(map[string]string{"index.html": "v1\n"}).commit("v1"))
+
+			if err := os.WriteFile(tamper, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res, _, err := f.deploy(t, r, r.write(map[string]string{"index.html": "v2\n"}).commit("v2"), deploy.ReleaseSpec{})
+			if err == nil || res.Outcome != deploy.Failed || !strings.Contains(err.Error(), "index.html has sha256") {
+				t.Fatalf("outcome %s, err %v", res.Outcome, err)
+			}
+			if got := current(t, f.roots[0]); got != good.Release || len(releases(t, f.roots[0])) != 1 {
+				t.Errorf("a release that failed verification was kept or went live: current %q, releases %v", got, releases(t, f.roots[0]))
+			}
+			if len(res.Servers[0].Hooks) != 0 {
+				t.Errorf("a hook ran in an unverified release")
+			}
+		})
 	}
 }

@@ -116,6 +116,15 @@ func TestParseSHA256SumUnescapesNames(t *testing.T) {
 	}
 }
 
+// openssl dgst -sha256 -r marks names with "*" and never escapes them.
+func TestParseSHA256SumReadsOpenSSL(t *testing.T) {
+	h := strings.Repeat("b", 64)
+	got := parseSHA256Sum(h + " *plain.txt\n" + h + " *back\\slash\n" + h + " **star\n")
+	if got["plain.txt"] != h || got["back\\slash"] != h || got["*star"] != h || len(got) != 3 {
+		t.Errorf("parsed %v", got)
+	}
+}
+
 func TestReleaseSpecValidation(t *testing.T) {
 	now := time.Date(2025, 3, 1, 12, 30, 45, 0, time.UTC)
 	cases := []struct {

@@ -91,15 +91,20 @@ done`, shq(root), strings.Join(q, " "))
 }
 
 // extractScript unpacks the release tar stream from stdin into root, then
-// hashes the files listed in the stream's .tollgate/<name>/sent, one
-// sha256sum per core, each appending to its own file so lines never mix.
+// hashes the files listed in the stream's .tollgate/<name>/sent, one hasher
+// per core, each appending to its own file so lines never mix. The hasher
+// is openssl when present (it uses the CPU's SHA instructions: about five
+// times faster than coreutils 9 sha256sum), else sha256sum; parseSHA256Sum
+// reads either's output.
 func extractScript(root, name string) string {
 	meta := shq(".tollgate/" + name)
 	return fmt.Sprintf(`cd %s || exit 1
 if [ -e releases/%s ] || [ -L releases/%s ]; then printf 'release %%s already exists\n' %s >&2; exit 1; fi
 tar -x -p -o -f - || exit 1
 n=$(nproc 2>/dev/null) || n=2
-xargs -0 -P "$n" -n 256 sh -c 'exec sha256sum -- "$@" >> "$0/hashes.$$"' %s < %s/sent
+hash='sha256sum --'
+command -v openssl >/dev/null 2>&1 && hash='openssl dgst -sha256 -r --'
+xargs -0 -P "$n" -n 256 sh -c 'exec '"$hash"' "$@" >> "$0/hashes.$$"' %s < %s/sent
 status=$?
 cat %s/hashes.* 2>/dev/null
 rm -f %s/hashes.*

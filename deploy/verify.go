@@ -33,14 +33,16 @@ func (o *op) checkHashes(r *serverRun, paths []string, m Manifest, name, out str
 	return nil
 }
 
-// parseSHA256Sum reads sha256sum output, undoing its escaping of names that
-// contain a backslash or newline (such lines start with a backslash).
+// parseSHA256Sum reads the output of sha256sum ("<hex>  <name>", undoing its
+// escaping of names that contain a backslash or newline: such lines start
+// with a backslash) or of openssl dgst -sha256 -r ("<hex> *<name>", never
+// escaped; its lines start with a hex digit).
 func parseSHA256Sum(out string) map[string]string {
 	got := map[string]string{}
 	for _, line := range strings.Split(out, "\n") {
 		escaped := strings.HasPrefix(line, `\`)
 		line = strings.TrimPrefix(line, `\`)
-		if len(line) < 66 || line[64:66] != "  " {
+		if len(line) < 66 || (line[64:66] != "  " && line[64:66] != " *") {
 			continue
 		}
 		name := line[66:]
