@@ -74,7 +74,10 @@ type webhookEnvelope struct {
 	} `json:"installation"`
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. What it learns about a delivery
+// (id, event, action, repository, installation, stored or duplicate, or
+// why it was refused) goes on the request's access-log line; only a
+// delivery it failed to store gets an ERROR line of its own.
 func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -84,68 +87,93 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	delivery, event := r.Header.Get("X-GitHub-Delivery"), r.Header.Get("X-GitHub-Event")
 	// Only these header values are logged until the signature holds; they
 	// are attacker-chosen, so they are bounded.
-	// reqlog.For names the HTTP request (its id is in the access log line).
 	ctx := r.Context()
-	log := reqlog.For(ctx, h.log).With("delivery", clip(delivery), "event", clip(event))
+	facts := []slog.Attr{slog.String("delivery", clip(delivery)), slog.String("event", clip(event))}
 
 	body, err := readBody(w, r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			log.WarnContext(ctx, "webhook refused: body over the limit", "limit", MaxWebhookBody)
+			h.refuse(ctx, "body over the limit", append(facts, slog.Int("limit", MaxWebhookBody))...)
 			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
 			return
 		}
-		log.WarnContext(ctx, "webhook refused: reading the body failed", "err", err)
+		h.refuse(ctx, "reading the body failed", append(facts, slog.Any("err", err))...)
 		http.Error(w, "could not read body", http.StatusBadRequest)
 		return
 	}
 	if !h.validSignature(r.Header.Get("X-Hub-Signature-256"), body) {
-		log.WarnContext(ctx, "webhook refused: missing or wrong X-Hub-Signature-256", "remote", r.RemoteAddr)
+		h.refuse(ctx, "missing or wrong X-Hub-Signature-256", append(facts, slog.String("remote", r.RemoteAddr))...)
 		http.Error(w, "signature does not match", http.StatusUnauthorized)
 		return
 	}
 	if delivery == "" || event == "" {
-		log.WarnContext(ctx, "webhook refused: X-GitHub-Delivery or X-GitHub-Event missing")
+		h.refuse(ctx, "X-GitHub-Delivery or X-GitHub-Event missing", facts...)
 		http.Error(w, "X-GitHub-Delivery and X-GitHub-Event are required", http.StatusBadRequest)
 		return
 	}
 	var env webhookEnvelope
 	if err := json.Unmarshal(body, &env); err != nil {
-		log.WarnContext(ctx, "webhook refused: body is not a JSON object", "err", err)
+		h.refuse(ctx, "body is not a JSON object", append(facts, slog.Any("err", err))...)
 		http.Error(w, "body is not a JSON object", http.StatusBadRequest)
 		return
 	}
 	if env.Repository != nil {
-		log = log.With("repo", env.Repository.FullName)
+		facts = append(facts, slog.String("repo", env.Repository.FullName))
 	}
 	if env.Installation != nil {
-		log = log.With("installation", env.Installation.ID)
+		facts = append(facts, slog.Int64("installation", env.Installation.ID))
 	}
 	if env.Action != "" {
-		log = log.With("action", env.Action)
+		facts = append(facts, slog.String("action", env.Action))
 	}
 
 	dup, err := h.inbox.Enqueue(ctx, store.InboxItem{Source: "github", DeliveryID: delivery,
 		EventType: event, Payload: body})
 	if err != nil {
-		// GitHub shows the failure and the delivery can be redelivered.
-		log.ErrorContext(ctx, "webhook not stored", "err", err)
+		// GitHub shows the failure and the delivery can be redelivered. A
+		// database failure is an event of its own (what alerts look for),
+		// so it keeps its line, with the error chain, besides the access line.
+		reqlog.AddAttrs(ctx, append(facts, slog.String("outcome", "not stored"), componentAttr)...)
+		reqlog.For(ctx, h.log).LogAttrs(ctx, slog.LevelError, "webhook not stored", append(facts, slog.Any("err", err))...)
 		http.Error(w, "could not store the delivery", http.StatusInternalServerError)
 		return
 	}
 	if dup {
-		log.InfoContext(ctx, "webhook redelivered; already stored")
+		h.note(ctx, "webhook redelivered; already stored", append(facts, slog.String("outcome", "duplicate"))...)
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte("already received\n"))
 		return
 	}
-	log.InfoContext(ctx, "webhook stored")
+	h.note(ctx, "webhook stored", append(facts, slog.String("outcome", "stored"))...)
 	if h.kick != nil {
 		h.kick()
 	}
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = w.Write([]byte("accepted\n"))
+}
+
+// componentAttr names the intake on the access-log line; the handler's own
+// logger carries its component already.
+var componentAttr = slog.String("component", "github")
+
+// note puts facts on the request's access-log line, or logs them as a
+// line of their own (msg, at Info) when the handler runs without the
+// server's request logging.
+func (h *WebhookHandler) note(ctx context.Context, msg string, facts ...slog.Attr) {
+	if !reqlog.AddAttrs(ctx, append(facts, componentAttr)...) {
+		reqlog.For(ctx, h.log).LogAttrs(ctx, slog.LevelInfo, msg, facts...)
+	}
+}
+
+// refuse records why a delivery was refused: on the access-log line,
+// raised to WARN, or as a WARN line of its own without request logging.
+func (h *WebhookHandler) refuse(ctx context.Context, why string, facts ...slog.Attr) {
+	if reqlog.AddAttrs(ctx, append(facts, slog.String("refused", why), componentAttr)...) {
+		reqlog.RaiseLevel(ctx, slog.LevelWarn)
+		return
+	}
+	reqlog.For(ctx, h.log).LogAttrs(ctx, slog.LevelWarn, "webhook refused: "+why, facts...)
 }
 
 // readBody reads at most MaxWebhookBody bytes; beyond that it returns an

@@ -17,19 +17,27 @@ import (
 )
 
 // TestWebhookLogsNameTheHTTPRequest: behind the server's request logging,
-// the intake's own lines (accepted or refused) carry the request id the
-// HTTP line has, and still say they come from the GitHub component.
+// a delivery (stored, resent or refused) is one log line: the access line,
+// with its request id once, saying it comes from the GitHub component and
+// what the intake learned, and never the payload.
 func TestWebhookLogsNameTheHTTPRequest(t *testing.T) {
 	ping, err := githubtest.Fixture("ping.payload.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name, signature, wantMsg string
-		wantStatus               int
+		name, signature string
+		sends           int // the same delivery, one after another
+		wantStatus      int
+		wantLevel       string
+		wantAttrs       map[string]any
 	}{
-		{"stored delivery", githubtest.SignatureSHA256(hookSecret, ping), "webhook stored", http.StatusAccepted},
-		{"forged delivery", githubtest.SignatureSHA256("guessed", ping), "webhook refused: missing or wrong X-Hub-Signature-256", http.StatusUnauthorized},
+		{"stored delivery", githubtest.SignatureSHA256(hookSecret, ping), 1, http.StatusAccepted, "INFO",
+			map[string]any{"outcome": "stored", "repo": "Octocoders/Hello-World"}},
+		{"resent delivery", githubtest.SignatureSHA256(hookSecret, ping), 2, http.StatusOK, "INFO",
+			map[string]any{"outcome": "duplicate"}},
+		{"forged delivery", githubtest.SignatureSHA256("guessed", ping), 1, http.StatusUnauthorized, "WARN",
+			map[string]any{"refused": "missing or wrong X-Hub-Signature-256"}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,26 +55,39 @@ func TestWebhookLogsNameTheHTTPRequest(t *testing.T) {
 			srv := httptest.NewServer(httpserver.Logging(base, h))
 			t.Cleanup(srv.Close)
 			reqID := "req-" + string(rune('a'+i))
+			for range tt.sends - 1 {
+				postRaw(t, srv.URL, ping, map[string]string{"X-GitHub-Event": "ping", "X-GitHub-Delivery": "d-log",
+					"X-Hub-Signature-256": tt.signature, httpserver.RequestIDHeader: "earlier"})
+			}
+			before := len(logs.String())
 			got := postRaw(t, srv.URL, ping, map[string]string{"X-GitHub-Event": "ping", "X-GitHub-Delivery": "d-log",
 				"X-Hub-Signature-256": tt.signature, httpserver.RequestIDHeader: reqID})
 			if got != tt.wantStatus {
 				t.Fatalf("status %d, want %d", got, tt.wantStatus)
 			}
+			raw := strings.TrimSpace(logs.String()[before:])
+			if n := strings.Count(raw, "\n") + 1; n != 1 {
+				t.Fatalf("%d log lines for one delivery, want 1:\n%s", n, raw)
+			}
 			var line map[string]any
-			for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
-				var m map[string]any
-				if err := json.Unmarshal([]byte(l), &m); err != nil {
-					t.Fatalf("log line %q: %v", l, err)
-				}
-				if m["msg"] == tt.wantMsg {
-					line = m
+			if err := json.Unmarshal([]byte(raw), &line); err != nil {
+				t.Fatalf("log line %q: %v", raw, err)
+			}
+			if line["msg"] != "http request" || line["level"] != tt.wantLevel || line["request_id"] != reqID ||
+				line["component"] != "github" || line["delivery"] != "d-log" || line["event"] != "ping" {
+				t.Fatalf("line %v: want the %s access line with request_id %s, component github, delivery d-log, event ping",
+					line, tt.wantLevel, reqID)
+			}
+			for k, v := range tt.wantAttrs {
+				if line[k] != v {
+					t.Errorf("%s = %v, want %v", k, line[k], v)
 				}
 			}
-			if line == nil {
-				t.Fatalf("no %q line in:\n%s", tt.wantMsg, logs.String())
+			if n := strings.Count(raw, `"request_id"`); n != 1 {
+				t.Errorf("request_id %d times: %s", n, raw)
 			}
-			if line["request_id"] != reqID || line["component"] != "github" || line["delivery"] != "d-log" {
-				t.Fatalf("line %v: want request_id %s, component github, delivery d-log", line, reqID)
+			if strings.Contains(raw, "zen") || strings.Contains(raw, hookSecret) {
+				t.Errorf("payload or secret logged: %s", raw)
 			}
 		})
 	}
