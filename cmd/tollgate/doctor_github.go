@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -149,9 +150,9 @@ func (d *doctor) checkAppPermissions(inst *gh.Installation) {
 		d.fail(areaPermissions, "GitHub App permissions", err.Error(), "rebuild tollgate from a clean checkout")
 		return
 	}
-	var missing []string
-	for perm, need := range required {
-		have := granted[perm]
+	var missing, grant []string
+	for _, perm := range slices.Sorted(maps.Keys(required)) {
+		need, have := required[perm], granted[perm]
 		if have == need || (need == "read" && have == "write") || have == "admin" {
 			continue
 		}
@@ -159,11 +160,12 @@ func (d *doctor) checkAppPermissions(inst *gh.Installation) {
 			have = "none"
 		}
 		missing = append(missing, fmt.Sprintf("%s: %s (has %s)", perm, need, have))
+		grant = append(grant, perm+": "+need)
 	}
-	sort.Strings(missing)
 	if len(missing) > 0 {
 		d.fail(areaPermissions, "GitHub App permissions", "missing "+strings.Join(missing, ", "),
-			"grant them in the App settings (Permissions & events), then accept the new permissions on the installation")
+			fmt.Sprintf("grant %s in the App's settings (Permissions & events), then an owner of %s accepts the new permissions on the installation (settings → GitHub Apps → Review request)",
+				strings.Join(grant, ", "), d.cfg.GitHub.Org))
 		return
 	}
 	d.pass(areaPermissions, "GitHub App permissions", "every permission Tollgate needs is granted")

@@ -215,6 +215,23 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 		{name: "App installation suspended", cascades: true,
 			plant: func(t *testing.T, w *doctorWorld) { w.gh.SuspendInstallation(w.installation, true) },
 			want:  "is suspended since", wantFix: "Unsuspend"},
+		{name: "App installation grants deployments read instead of write",
+			plant: func(t *testing.T, w *doctorWorld) {
+				p := w.gh.InstallationPermissions(w.installation)
+				p["deployments"] = "read"
+				w.gh.SetInstallationPermissions(w.installation, p)
+			},
+			want:    "GitHub App permissions: missing deployments: write (has read)",
+			wantFix: "grant deployments: write in the App's settings (Permissions & events), then an owner of acme accepts the new permissions"},
+		{name: "App installation lacks checks and statuses",
+			plant: func(t *testing.T, w *doctorWorld) {
+				p := w.gh.InstallationPermissions(w.installation)
+				delete(p, "checks")
+				delete(p, "statuses")
+				w.gh.SetInstallationPermissions(w.installation, p)
+			},
+			want:    "GitHub App permissions: missing checks: read (has none), statuses: read (has none)",
+			wantFix: "grant checks: read, statuses: read in the App's settings"},
 		{name: "clock a minute off GitHub's",
 			plant: func(t *testing.T, w *doctorWorld) {
 				w.gh.SetClock(func() time.Time { return time.Now().Add(time.Minute) })

@@ -233,7 +233,7 @@ func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request, _ pri
 	}
 	tok, exp := s.issueInstallationToken(id)
 	writeJSON(w, http.StatusCreated, map[string]any{
-		"token": tok, "expires_at": ts(exp), "permissions": appPermissions(), "repository_selection": "all",
+		"token": tok, "expires_at": ts(exp), "permissions": in.grantedPermissions(), "repository_selection": "all",
 	})
 }
 

@@ -127,7 +127,7 @@ func (s *Server) installationJSON(in *installation) map[string]any {
 		"access_tokens_url": s.apiURL(fmt.Sprintf("/app/installations/%d/access_tokens", in.id)),
 		"repositories_url":  s.apiURL("/installation/repositories"),
 		"html_url":          s.htmlURL(fmt.Sprintf("/organizations/%s/settings/installations/%d", in.account, in.id)),
-		"permissions":       appPermissions(), "events": appEvents(),
+		"permissions":       in.grantedPermissions(), "events": appEvents(),
 		"created_at": ts(in.created), "updated_at": ts(in.created), "suspended_at": suspended,
 		"single_file_name": nil,
 	}

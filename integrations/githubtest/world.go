@@ -40,10 +40,11 @@ type appInfo struct {
 }
 
 type installation struct {
-	id        int64
-	account   string
-	suspended bool
-	created   time.Time
+	id          int64
+	account     string
+	suspended   bool
+	created     time.Time
+	permissions map[string]string // granted; nil means appPermissions()
 }
 
 // accessToken is an installation token (installationID set) or an OAuth user
