@@ -15,9 +15,10 @@ import (
 	"github.com/tollgate-dev/tollgate/integrations/slacktest"
 )
 
-// TestServeLogLinesNameTheHTTPRequest: what the GitHub and Slack
-// transports log about a request carries the id the server gave it (and
-// answered in X-Request-Id), so an operator can follow one request.
+// TestServeLogLinesNameTheHTTPRequest: a request to the GitHub or Slack
+// transport is one log line, the access line, carrying the id the server
+// gave it (and answered in X-Request-Id) once, the transport's component
+// and why it was refused, so an operator can follow one request.
 func TestServeLogLinesNameTheHTTPRequest(t *testing.T) {
 	sl := slacktest.New(slacktest.Options{})
 	t.Cleanup(sl.Close)
@@ -34,12 +35,12 @@ repositories:`, 1)
 
 	now := strconv.FormatInt(time.Now().Unix(), 10)
 	tests := []struct {
-		name, path, requestID, wantMsg string
-		headers                        map[string]string
+		name, path, requestID, component, refused string
+		headers                                   map[string]string
 	}{
-		{"forged GitHub webhook", "/webhooks/github", "req-github-1", "webhook refused: missing or wrong X-Hub-Signature-256",
+		{"forged GitHub webhook", "/webhooks/github", "req-github-1", "github", "missing or wrong X-Hub-Signature-256",
 			map[string]string{"X-GitHub-Event": "ping", "X-GitHub-Delivery": "d-1", "X-Hub-Signature-256": "sha256=00"}},
-		{"forged Slack command", "/slack/commands", "req-slack-1", "slack request refused",
+		{"forged Slack command", "/slack/commands", "req-slack-1", "slack", "signature mismatch",
 			map[string]string{"X-Slack-Request-Timestamp": now, "X-Slack-Signature": "v0=00",
 				"Content-Type": "application/x-www-form-urlencoded"}},
 	}
@@ -62,14 +63,23 @@ repositories:`, 1)
 			if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get(httpserver.RequestIDHeader) != tt.requestID {
 				t.Fatalf("status %d, X-Request-Id %q; want 401 and %s", resp.StatusCode, resp.Header.Get(httpserver.RequestIDHeader), tt.requestID)
 			}
-			var found map[string]any
-			var raw string
-			waitFor(t, "the "+tt.wantMsg+" log line", func() bool {
-				found, raw = logLine(e.stderr.String(), tt.wantMsg)
-				return found != nil
+			var lines []string
+			waitFor(t, "the access log line of "+tt.requestID, func() bool {
+				lines = linesWith(e.stderr.String(), `"`+tt.requestID+`"`)
+				return len(lines) > 0
 			})
-			if found["request_id"] != tt.requestID {
-				t.Fatalf("%q logged with request_id %v, want %s: %s", tt.wantMsg, found["request_id"], tt.requestID, raw)
+			if len(lines) != 1 {
+				t.Fatalf("%d log lines name %s, want 1:\n%s", len(lines), tt.requestID, strings.Join(lines, "\n"))
+			}
+			raw := lines[0]
+			var found map[string]any
+			if err := json.Unmarshal([]byte(raw), &found); err != nil {
+				t.Fatalf("log line %q: %v", raw, err)
+			}
+			if found["msg"] != "http request" || found["level"] != "WARN" || found["request_id"] != tt.requestID ||
+				found["component"] != tt.component || found["refused"] != tt.refused || found["status"] != float64(http.StatusUnauthorized) {
+				t.Fatalf("line %s: want the WARN access line with request_id %s, component %s, refused %q, status 401",
+					raw, tt.requestID, tt.component, tt.refused)
 			}
 			if n := strings.Count(raw, `"request_id"`); n != 1 {
 				t.Fatalf("request_id %d times in %s", n, raw)
@@ -78,16 +88,13 @@ repositories:`, 1)
 	}
 }
 
-// logLine returns the last JSON log line whose msg is msg, decoded and
-// as written; nil when there is none.
-func logLine(logs, msg string) (map[string]any, string) {
-	var out map[string]any
-	var raw string
+// linesWith returns the log lines containing s.
+func linesWith(logs, s string) []string {
+	var out []string
 	for _, l := range strings.Split(strings.TrimSpace(logs), "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == msg {
-			out, raw = m, l
+		if strings.Contains(l, s) {
+			out = append(out, l)
 		}
 	}
-	return out, raw
+	return out
 }

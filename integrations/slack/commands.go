@@ -13,6 +13,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/integrations/reqlog"
 )
 
 // Inbox event types of persisted Slack requests.
@@ -42,6 +43,7 @@ func (h *Handler) ServeCommands(w http.ResponseWriter, r *http.Request) {
 	}
 	sc := slashCommand(form)
 	ctx := r.Context()
+	reqlog.AddAttrs(ctx, slog.String("slack_team", sc.TeamID), slog.String("slack_user", sc.UserID), slog.String("slack_command", clipForLog(sc.Command)))
 	text, err := h.answerCommand(ctx, sc, body)
 	if err != nil {
 		h.log.ErrorContext(ctx, "slash command failed", slog.String("team", sc.TeamID), slog.String("user", sc.UserID), slog.Any("err", err))
@@ -73,6 +75,7 @@ func (h *Handler) answerCommand(ctx context.Context, sc slackapi.SlashCommand, b
 	if err != nil {
 		return "", fmt.Errorf("parsing %q: %w", sc.Text, err)
 	}
+	reqlog.AddAttrs(ctx, slog.String("subcommand", string(cmd.Kind)))
 	switch cmd.Kind {
 	case bot.CmdHelp:
 		return helpText(), nil
@@ -174,4 +177,12 @@ type ephemeral struct {
 func writeEphemeral(w http.ResponseWriter, text string) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(ephemeral{ResponseType: "ephemeral", Text: text})
+}
+
+// clipForLog bounds a request value before it is logged.
+func clipForLog(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
 }

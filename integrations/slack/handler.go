@@ -18,6 +18,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/integrations/githuboauth"
+	"github.com/tollgate-dev/tollgate/integrations/reqlog"
 	"github.com/tollgate-dev/tollgate/store"
 )
 
@@ -173,7 +174,11 @@ func (h *Handler) enqueue(ctx context.Context, kind string, body []byte) error {
 	if err != nil {
 		return err
 	}
+	outcome := "stored"
 	if dup {
+		outcome = "duplicate"
+	}
+	if !reqlog.AddAttrs(ctx, slog.String("slack_event", kind), slog.String("outcome", outcome)) && dup {
 		h.log.InfoContext(ctx, "slack request already received", slog.String("kind", kind))
 	}
 	select {

@@ -14,6 +14,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/integrations/reqlog"
 )
 
 // Action and callback ids of Tollgate's Slack components.
@@ -49,6 +50,8 @@ func (h *Handler) ServeInteractions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	reqlog.AddAttrs(ctx, slog.String("slack_team", cb.Team.ID), slog.String("slack_user", cb.User.ID),
+		slog.String("interaction", string(cb.Type)), slog.String("action_id", clipForLog(firstAction(&cb).ActionID)))
 	if h.serveComplianceInteraction(ctx, w, &cb, body) {
 		return
 	}

@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/integrations/reqlog"
 )
 
 // MaxClockSkew is how far a request's timestamp may be from our clock,
@@ -20,24 +23,43 @@ const MaxClockSkew = 5 * time.Minute
 // readVerified reads the body of a request from Slack and checks its v0
 // signature and timestamp. On failure it has answered the request (401 or
 // 413) and returns ok false: nothing else may happen for such a request.
+// Either way the request's access-log line says it is Slack's, and why it
+// was refused.
 func (h *Handler) readVerified(w http.ResponseWriter, r *http.Request) (body []byte, ok bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		h.log.WarnContext(r.Context(), "slack request refused: body too large", slog.Int64("limit", h.maxBody))
+		h.refuse(r.Context(), "slack request refused: body too large", slog.String("refused", "body too large"), slog.Int64("limit", h.maxBody))
 		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 		return nil, false
 	}
 	if err != nil {
+		h.refuse(r.Context(), "slack request refused: reading the body failed", slog.String("refused", "reading the body failed"), slog.Any("err", err))
 		http.Error(w, "could not read request body", http.StatusBadRequest)
 		return nil, false
 	}
 	if why := verifySignature(h.secret, r.Header, body, h.now()); why != "" {
-		h.log.WarnContext(r.Context(), "slack request refused", slog.String("why", why), slog.String("path", r.URL.Path))
+		h.refuse(r.Context(), "slack request refused", slog.String("refused", why), slog.String("path", r.URL.Path))
 		http.Error(w, "invalid request signature", http.StatusUnauthorized)
 		return nil, false
 	}
+	reqlog.AddAttrs(r.Context(), componentAttr)
 	return body, true
+}
+
+// componentAttr names the Slack transport on the access-log line; the
+// handler's own logger carries its component already.
+var componentAttr = slog.String("component", "slack")
+
+// refuse puts why a request was refused on its access-log line, raised to
+// WARN, or logs it as a WARN line (msg) of its own when the handler runs
+// without the server's request logging.
+func (h *Handler) refuse(ctx context.Context, msg string, facts ...slog.Attr) {
+	if reqlog.AddAttrs(ctx, append(facts, componentAttr)...) {
+		reqlog.RaiseLevel(ctx, slog.LevelWarn)
+		return
+	}
+	h.log.LogAttrs(ctx, slog.LevelWarn, msg, facts...)
 }
 
 // verifySignature checks Slack's v0 signing scheme and returns why a
