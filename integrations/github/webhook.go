@@ -312,10 +312,33 @@ func skipValue(b []byte, i int) int {
 }
 
 // readBody reads at most MaxWebhookBody bytes; beyond that it returns an
-// *http.MaxBytesError.
+// *http.MaxBytesError. It allocates the declared Content-Length up front
+// (a 20 KB delivery is then one allocation, not io.ReadAll's eight growing
+// copies), but never more than bodyPrealloc on a client's word alone.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	return io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
+	body := http.MaxBytesReader(w, r.Body, MaxWebhookBody)
+	size := int64(512)
+	if r.ContentLength > 0 && r.ContentLength < bodyPrealloc {
+		size = r.ContentLength + 1 // room to read io.EOF without growing
+	}
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
+
+// bodyPrealloc bounds what readBody allocates before any byte arrives.
+const bodyPrealloc = 256 << 10
 
 // validSignature checks "sha256=<hex HMAC-SHA256 of body>" in constant time.
 func (h *WebhookHandler) validSignature(header string, body []byte) bool {

@@ -1,7 +1,12 @@
 package github
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -113,4 +118,43 @@ func BenchmarkDecodeEnvelope(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestReadBodyWhateverTheDeclaredLength: the body read is the body sent,
+// whether its length is declared, undeclared (chunked), or larger than
+// what is allocated up front; over the limit is a MaxBytesError.
+func TestReadBodyWhateverTheDeclaredLength(t *testing.T) {
+	tests := []struct {
+		name        string
+		size        int
+		declare     bool
+		wantTooLong bool
+	}{
+		{"empty", 0, true, false},
+		{"declared 20 KB delivery", 20 << 10, true, false},
+		{"undeclared (chunked) 20 KB delivery", 20 << 10, false, false},
+		{"declared, larger than the up-front allocation", bodyPrealloc + 1000, true, false},
+		{"undeclared, over the limit", MaxWebhookBody + 1, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sent := bytes.Repeat([]byte("0123456789abcdef"), tt.size/16+1)[:tt.size]
+			r := httptest.NewRequest(http.MethodPost, "/webhooks/github", io.NopCloser(bytes.NewReader(sent)))
+			r.ContentLength = -1
+			if tt.declare {
+				r.ContentLength = int64(tt.size)
+			}
+			got, err := readBody(httptest.NewRecorder(), r)
+			var tooBig *http.MaxBytesError
+			if tt.wantTooLong {
+				if !errors.As(err, &tooBig) {
+					t.Fatalf("error %v, want a MaxBytesError", err)
+				}
+				return
+			}
+			if err != nil || !bytes.Equal(got, sent) {
+				t.Fatalf("read %d bytes (error %v), want the %d sent", len(got), err, len(sent))
+			}
+		})
+	}
 }
