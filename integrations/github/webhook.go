@@ -1,12 +1,10 @@
 package github
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -175,140 +173,6 @@ func (h *WebhookHandler) refuse(ctx context.Context, why string, facts ...slog.A
 		return
 	}
 	reqlog.For(ctx, h.log).LogAttrs(ctx, slog.LevelWarn, "webhook refused: "+why, facts...)
-}
-
-// decodeEnvelope decodes the envelope from body exactly as json.Unmarshal
-// would (same fields, an error for the same bodies) but cheaper: after one
-// validating pass it walks the top-level keys, skipping the values it does
-// not need instead of scanning them again, which under load was a quarter
-// of serve's CPU (BENCHMARKS.md, "Webhook intake under load"). Anything
-// but an object falls back to json.Unmarshal.
-func decodeEnvelope(body []byte) (webhookEnvelope, error) {
-	var env webhookEnvelope
-	slow := func() (webhookEnvelope, error) {
-		env = webhookEnvelope{}
-		err := json.Unmarshal(body, &env)
-		return env, err
-	}
-	start := skipSpace(body, 0)
-	if start == len(body) || body[start] != '{' || !json.Valid(body) {
-		return slow()
-	}
-	err := walkObject(body[start:], func(key, val []byte) error {
-		switch {
-		case keyIs(key, "action"):
-			return json.Unmarshal(val, &env.Action)
-		case keyIs(key, "installation"):
-			return json.Unmarshal(val, &env.Installation)
-		case keyIs(key, "repository") && val[0] == '{':
-			if env.Repository == nil {
-				env.Repository = &struct {
-					FullName string `json:"full_name"`
-				}{}
-			}
-			return walkObject(val, func(key, val []byte) error {
-				if keyIs(key, "full_name") {
-					return json.Unmarshal(val, &env.Repository.FullName)
-				}
-				return nil
-			})
-		case keyIs(key, "repository"):
-			return json.Unmarshal(val, &env.Repository)
-		}
-		return nil
-	})
-	if err != nil {
-		return slow() // for json.Unmarshal's own error
-	}
-	return env, nil
-}
-
-// walkObject calls fn with each key (quoted, as written) and raw value of
-// obj, a JSON object already known to be valid.
-func walkObject(obj []byte, fn func(key, val []byte) error) error {
-	i := skipSpace(obj, 0) + 1 // past '{'
-	for {
-		i = skipSpace(obj, i)
-		switch obj[i] {
-		case '}':
-			return nil
-		case ',':
-			i = skipSpace(obj, i+1)
-		}
-		keyEnd := skipString(obj, i)
-		key := obj[i:keyEnd]
-		i = skipSpace(obj, skipSpace(obj, keyEnd)+1) // past ':'
-		valEnd := skipValue(obj, i)
-		if err := fn(key, obj[i:valEnd]); err != nil {
-			return err
-		}
-		i = valEnd
-	}
-}
-
-// keyIs reports whether the quoted key names field as encoding/json
-// matches names: unescaped, case-folded.
-func keyIs(quoted []byte, field string) bool {
-	inner := quoted[1 : len(quoted)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
-		return bytes.EqualFold(inner, []byte(field))
-	}
-	var k string
-	return json.Unmarshal(quoted, &k) == nil && strings.EqualFold(k, field)
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index just past the valid JSON string at b[i]:
-// its closing quote is the first one not escaped by an odd run of
-// backslashes.
-func skipString(b []byte, i int) int {
-	for j := i + 1; ; {
-		q := j + bytes.IndexByte(b[j:], '"')
-		n := 0
-		for n < q-j && b[q-1-n] == '\\' {
-			n++
-		}
-		if n%2 == 0 {
-			return q + 1
-		}
-		j = q + 1
-	}
-}
-
-// skipValue returns the index just past the valid JSON value at b[i].
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; ; {
-			switch b[j] {
-			case '"':
-				j = skipString(b, j)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-			j++
-		}
-	}
-	j := i // a number, true, false or null
-	for j < len(b) && !strings.ContainsRune(",}] \t\r\n", rune(b[j])) {
-		j++
-	}
-	return j
 }
 
 // readBody reads at most MaxWebhookBody bytes; beyond that it returns an

@@ -109,6 +109,22 @@ func BenchmarkDecodeEnvelope(b *testing.B) {
 			}
 		}
 	})
+	b.Run("json.Valid", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if !json.Valid(body) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+	b.Run("validJSON", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if !validJSON(body) {
+				b.Fatal("invalid")
+			}
+		}
+	})
 	b.Run("json.Unmarshal", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		for b.Loop() {
@@ -157,4 +173,26 @@ func TestReadBodyWhateverTheDeclaredLength(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzValidJSON: validJSON agrees with json.Valid on every input.
+func FuzzValidJSON(f *testing.F) {
+	for _, s := range append(envelopeSeeds, `0`, `-0.5e+3`, `01`, `-`, `1.`, `1e`, `.5`, `"\u12g4"`, `"\x"`, "\"\x1f\"",
+		"\"\xff\"", `[1,]`, `{"a":1,}`, `{"a" 1}`, `[[[]]]`, ` true `, `tru`, `nul`, `{} {}`, `"\/\b\f\n\r\t\\"`) {
+		f.Add([]byte(s))
+	}
+	f.Add(bytes.Repeat([]byte("["), maxNesting))
+	f.Add(append(bytes.Repeat([]byte("["), maxNesting), bytes.Repeat([]byte("]"), maxNesting)...))
+	f.Add(append(bytes.Repeat([]byte("["), maxNesting+1), bytes.Repeat([]byte("]"), maxNesting+1)...))
+	fixtures, _ := filepath.Glob(filepath.Join("..", "githubtest", "testdata", "github-webhooks", "*.json"))
+	for _, p := range fixtures {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := validJSON(b), json.Valid(b); got != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid %v", b, got, want)
+		}
+	})
 }
