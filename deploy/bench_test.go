@@ -272,11 +272,12 @@ func BenchmarkFanOut(b *testing.B) {
 	e.deployTree(b, one, "r0")
 	e.deployTree(b, all, "r0")
 	var tOne, tAll, tXargs time.Duration
+	fanSteps := slowestSteps{}
 	for i := 0; i < b.N; i++ {
 		changed := e.change(b, i)
 		name := fmt.Sprintf("r%d", i+1)
 		tOne += timed(func() { e.deployTree(b, one, name) })
-		tAll += timed(func() { e.deployTree(b, all, name) })
+		tAll += timed(func() { fanSteps.add(e.deployTree(b, all, name)) })
 		list := filepath.Join(b.TempDir(), "changed")
 		if err := os.WriteFile(list, []byte(strings.Join(changed, "\n")+"\n"), 0o644); err != nil {
 			b.Fatal(err)
@@ -295,6 +296,7 @@ func BenchmarkFanOut(b *testing.B) {
 	b.ReportMetric(tOne.Seconds()/float64(b.N), "1host-s")
 	b.ReportMetric(tAll.Seconds()/float64(b.N), "20hosts-s")
 	b.ReportMetric(tXargs.Seconds()/float64(b.N), "xargs-tar-ssh-s")
+	fanSteps.report(b, tAll, "20hosts-")
 	b.ReportMetric(tAll.Seconds()/tOne.Seconds(), "20hosts/1host")
 	b.ReportMetric(tAll.Seconds()/tXargs.Seconds(), "20hosts/xargs")
 	b.ReportMetric(0, "ns/op")
@@ -324,4 +326,33 @@ func (s *stepTimes) report(b *testing.B, total time.Duration) {
 	b.ReportMetric(s.upload/n, "engine-upload-s")
 	b.ReportMetric(s.sessions/n, "engine-other-steps-s")
 	b.ReportMetric((total.Seconds()-s.upload-s.sessions)/n, "engine-stage-s")
+}
+
+// slowestSteps sums, over rounds, each step's slowest server: the servers
+// run a step in parallel and the next step waits for all of them.
+type slowestSteps map[string]float64
+
+func (s slowestSteps) add(res deploy.Result) {
+	s["rounds"]++
+	slowest := map[string]float64{}
+	for _, sr := range res.Servers {
+		for _, st := range sr.Steps {
+			slowest[st.Step] = max(slowest[st.Step], st.Seconds)
+		}
+	}
+	for step, sec := range slowest {
+		s[step] += sec
+	}
+}
+
+func (s slowestSteps) report(b *testing.B, total time.Duration, prefix string) {
+	n := s["rounds"]
+	rest := total.Seconds()
+	for step, sec := range s {
+		if step != "rounds" {
+			b.ReportMetric(sec/n, prefix+step+"-s")
+			rest -= sec
+		}
+	}
+	b.ReportMetric(rest/n, prefix+"stage-s")
 }

@@ -48,7 +48,7 @@ func (e *Engine) Deploy(ctx context.Context, t Target, release ReleaseSpec, src 
 		return fail(fmt.Errorf("release %s: %w", release.Name, err))
 	}
 	defer st.Close()
-	res.Manifest, res.ManifestDigest = st.manifest, st.manifest.Digest()
+	res.Manifest, res.ManifestDigest = st.manifest, st.digest()
 
 	o := e.newOp(t, newLineLog(log), release.Name)
 	o.env = hookEnv{Environment: t.Environment, Release: release.Name, SHA: release.SHA, Ref: release.Ref}

@@ -27,6 +27,11 @@ type stagedTree struct {
 	end      int64
 	blobs    map[string]blob // by sha256
 	manifest Manifest
+	// Computed once, not per server: a manifest of many thousand entries
+	// takes milliseconds to encode or index.
+	encoded     []byte                    // manifest.Encode()
+	manifestSum string                    // hex sha256 of encoded
+	index       map[string]*ManifestEntry // manifest by path
 }
 
 // blob locates one content in the spool file.
@@ -67,6 +72,9 @@ func (st *stagedTree) Close() error {
 	}
 	return os.RemoveAll(st.dir)
 }
+
+// digest is the manifest's Digest.
+func (st *stagedTree) digest() string { return "sha256:" + st.manifestSum }
 
 // open returns a reader of the content with the given hash.
 func (st *stagedTree) open(sum string) (*io.SectionReader, error) {
@@ -134,7 +142,9 @@ func (st *stagedTree) read(ctx context.Context, src Source) error {
 	if err := checkTree(m); err != nil {
 		return err
 	}
-	st.manifest = m
+	st.manifest, st.encoded, st.index = m, m.Encode(), m.index()
+	sum := sha256.Sum256(st.encoded)
+	st.manifestSum = hex.EncodeToString(sum[:])
 	return nil
 }
 

@@ -94,7 +94,6 @@ func writeReleaseTar(ctx context.Context, w io.Writer, st *stagedTree, meta rele
 	if err := dir(strings.TrimSuffix(rel, "/"), 0o755); err != nil {
 		return err
 	}
-	emitted := map[string]bool{}
 	for _, e := range st.manifest {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -102,7 +101,6 @@ func writeReleaseTar(ctx context.Context, w io.Writer, st *stagedTree, meta rele
 		if shadowed(e.Path, meta.shared) {
 			continue
 		}
-		emitted[e.Path] = true
 		h := &tar.Header{Name: rel + e.Path, Mode: int64(e.Mode.Perm()), ModTime: mt}
 		switch e.Type {
 		case TypeDir:
@@ -132,10 +130,12 @@ func writeReleaseTar(ctx context.Context, w io.Writer, st *stagedTree, meta rele
 			return fmt.Errorf("send %s: %w", e.Path, err)
 		}
 	}
+	// A shared path's parent directories that the tree did not bring.
+	added := map[string]bool{}
 	for _, s := range meta.shared {
 		for _, d := range parents(s) {
-			if !emitted[d] {
-				emitted[d] = true
+			if emitted := st.index[d] != nil && !shadowed(d, meta.shared); !emitted && !added[d] {
+				added[d] = true
 				if err := dir(rel+d, 0o755); err != nil {
 					return err
 				}
@@ -154,7 +154,7 @@ func writeReleaseTar(ctx context.Context, w io.Writer, st *stagedTree, meta rele
 		return err
 	}
 	for _, f := range []struct{ name, content string }{
-		{"manifest", string(st.manifest.Encode())},
+		{"manifest", string(st.encoded)},
 		{"shared", sharedFile(meta.shared)},
 		{"sha", meta.sha + "\n"},
 		{"created", meta.created.UTC().Format(time.RFC3339Nano) + "\n"},
@@ -221,7 +221,7 @@ func (o *op) upload(ctx context.Context, r *serverRun, st *stagedTree, meta rele
 	files, _ := st.manifest.Files()
 	o.logf(r, "uploaded release %s: %d files sent (%d bytes), %d hard-linked from %q",
 		meta.name, len(plan.sent), plan.bytes, files-len(plan.sent), r.res.Base)
-	return o.checkHashes(r, plan.verifyList(meta.name), st.manifest, meta.name, hashes.String(), err)
+	return o.checkHashes(r, plan.verifyList(meta.name), st, meta.name, hashes.String(), err)
 }
 
 // throttle limits writes to rate bytes per second (0: unlimited).

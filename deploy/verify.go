@@ -1,22 +1,18 @@
 package deploy
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strings"
 )
 
 // checkHashes compares the server's sha256sum output for the files in list
 // with the manifest.
-func (o *op) checkHashes(r *serverRun, paths []string, m Manifest, name, out string, runErr error) error {
-	idx := m.index()
+func (o *op) checkHashes(r *serverRun, paths []string, st *stagedTree, name, out string, runErr error) error {
 	want := map[string]string{}
 	for _, p := range r.res.Sent {
-		want["releases/"+name+"/"+p] = idx[p].SHA256
+		want["releases/"+name+"/"+p] = st.index[p].SHA256
 	}
-	sum := sha256.Sum256(m.Encode())
-	want[".tollgate/"+name+"/manifest"] = hex.EncodeToString(sum[:])
+	want[".tollgate/"+name+"/manifest"] = st.manifestSum
 	got := parseSHA256Sum(out)
 	for _, p := range paths {
 		switch h, ok := got[p]; {
@@ -29,7 +25,7 @@ func (o *op) checkHashes(r *serverRun, paths []string, m Manifest, name, out str
 	if runErr != nil {
 		return fmt.Errorf("extract and hash: %w", runErr)
 	}
-	o.logf(r, "verified %d files against the manifest (digest %s)", len(paths), m.Digest())
+	o.logf(r, "verified %d files against the manifest (digest %s)", len(paths), st.digest())
 	return nil
 }
 
