@@ -127,7 +127,7 @@ func (e *benchEnv) change(b *testing.B, round int) []string {
 func (e *benchEnv) target(cipher string, roots []string) deploy.Target {
 	t := deploy.Target{
 		Environment: "bench", Signer: e.signer, KnownHostsFile: e.knownHosts,
-		Ciphers: []string{cipher}, KeepReleases: 1000, // cleanup is not what is measured CommandTimeout: 10 * time.Minute,
+		Ciphers: []string{cipher}, KeepReleases: 1000, CommandTimeout: 10 * time.Minute, // cleanup is not what is measured
 	}
 	for i, s := range e.servers[:len(roots)] {
 		_ = i
