@@ -51,7 +51,8 @@ bench:
 FUZZTIME    ?= 10s
 FUZZTARGETS ?= ./bot:FuzzParseSlashCommand ./bot:FuzzParseComment ./bot/config:FuzzParse \
 	./store/audit:FuzzAppendLeaf ./store/audit:FuzzLeafDistinct \
-	./integrations/github:FuzzWebhookIntake ./integrations/github:FuzzDispatchDecode
+	./integrations/github:FuzzWebhookIntake ./integrations/github:FuzzDispatchDecode \
+	./integrations/github:FuzzDecodeEnvelope ./integrations/github:FuzzValidJSON
 fuzz:
 	@set -e; for t in $(FUZZTARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
