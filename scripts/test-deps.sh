@@ -11,9 +11,10 @@ command -v rsync >/dev/null 2>&1 || need+=(rsync)
 command -v git   >/dev/null 2>&1 || need+=(git)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)   # the deploy engine's fast server-side hashing path
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "test dependencies: ok (sshd, ssh, rsync, git, sqlite3, chromium)"
+  echo "test dependencies: ok (sshd, ssh, rsync, git, sqlite3, chromium, openssl)"
   exit 0
 fi
 
