@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -193,27 +192,7 @@ func releasesIn(t *testing.T, root string) deployedReleases {
 // auditOf returns the data of the entries about subject with action.
 func auditOf(t *testing.T, st *store.Store, subject, action string) []map[string]any {
 	t.Helper()
-	rows, err := st.DB().Query(`SELECT data FROM audit_entries WHERE subject = ? AND action = ? ORDER BY seq`, subject, action)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []map[string]any
-	for rows.Next() {
-		var raw string
-		if err := rows.Scan(&raw); err != nil {
-			t.Fatal(err)
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(raw), &m); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return auditDataWhere(t, st, `subject = ? AND action = ?`, subject, action)
 }
 
 // decidedCheck returns the check called name of a policy.decided entry.

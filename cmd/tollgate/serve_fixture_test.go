@@ -332,7 +332,13 @@ func auditActions(t *testing.T, st *store.Store, subject string) []string {
 // auditData returns the data of every entry with action, in order.
 func auditData(t *testing.T, st *store.Store, action string) []map[string]any {
 	t.Helper()
-	rows, err := st.DB().Query(`SELECT data FROM audit_entries WHERE action = ? ORDER BY seq`, action)
+	return auditDataWhere(t, st, `action = ?`, action)
+}
+
+// auditDataWhere decodes the data of the entries matching where, in order.
+func auditDataWhere(t *testing.T, st *store.Store, where string, args ...any) []map[string]any {
+	t.Helper()
+	rows, err := st.DB().Query(`SELECT data FROM audit_entries WHERE `+where+` ORDER BY seq`, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,6 +354,9 @@ func auditData(t *testing.T, st *store.Store, action string) []map[string]any {
 			t.Fatal(err)
 		}
 		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
