@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/store"
+	"github.com/tollgate-dev/tollgate/store/audit/audittest"
 )
 
 // directory is a hand-written GitHub teams directory that records lookups.
@@ -260,20 +261,7 @@ func (w *world) auditActions(t *testing.T, subject string) []string {
 // auditData returns the data of the entries with action on subject.
 func (w *world) auditData(t *testing.T, subject, action string) []string {
 	t.Helper()
-	rows, err := w.store.DB().Query(`SELECT data FROM audit_entries WHERE subject = ? AND action = ? ORDER BY seq`, subject, action)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, d)
-	}
-	return out
+	return audittest.DataOf(t, w.store.DB(), subject, action)
 }
 
 func (w *world) submit(t *testing.T, key string, in bot.NewRequest) bot.Outcome {

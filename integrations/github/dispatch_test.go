@@ -23,6 +23,7 @@ import (
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
 	"github.com/tollgate-dev/tollgate/integrations/inbox"
 	"github.com/tollgate-dev/tollgate/store"
+	"github.com/tollgate-dev/tollgate/store/audit/audittest"
 )
 
 const (
@@ -306,20 +307,7 @@ func (w *hookWorld) inboxStates(t *testing.T) map[string]int {
 // auditData returns the data of the audit entries with action on subject.
 func (w *hookWorld) auditData(t *testing.T, subject, action string) []string {
 	t.Helper()
-	rows, err := w.store.DB().Query(`SELECT data FROM audit_entries WHERE subject = ? AND action = ? ORDER BY seq`, subject, action)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, d)
-	}
-	return out
+	return audittest.DataOf(t, w.store.DB(), subject, action)
 }
 
 func (w *hookWorld) identity(login string) bot.Identity {

@@ -170,3 +170,26 @@ func AppendWith(t testing.TB, path string, signer note.Signer, every, first, n i
 		t.Fatal(err)
 	}
 }
+
+// DataOf returns the raw data of the entries about subject with action, in
+// log order: what tests assert an audit event carried.
+func DataOf(t testing.TB, db *sql.DB, subject, action string) []string {
+	t.Helper()
+	rows, err := db.Query(`SELECT data FROM audit_entries WHERE subject = ? AND action = ? ORDER BY seq`, subject, action)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
