@@ -66,16 +66,7 @@ func (w *outWorld) newApp(t *testing.T, apiURL string) *App {
 
 // outSHA makes a 40-hex-digit SHA from a label.
 func outSHA(label string) string {
-	const hexdigits = "0123456789abcdef"
-	b := make([]byte, 40)
-	for i := range b {
-		c := byte(0)
-		if len(label) > 0 {
-			c = label[i%len(label)]
-		}
-		b[i] = hexdigits[(int(c)+i*7)%16]
-	}
-	return string(b)
+	return githubtest.SHA(label)
 }
 
 func outCtx(t *testing.T) context.Context {

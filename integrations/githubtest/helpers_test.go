@@ -66,16 +66,7 @@ func tokenClient(t *testing.T, gh *Server, token string) *github.Client {
 
 // sha makes a 40-hex-digit SHA from a label, so tests read well.
 func sha(label string) string {
-	const hexdigits = "0123456789abcdef"
-	b := make([]byte, 40)
-	for i := range b {
-		c := byte(0)
-		if len(label) > 0 {
-			c = label[i%len(label)]
-		}
-		b[i] = hexdigits[(int(c)+i*7)%16]
-	}
-	return string(b)
+	return SHA(label)
 }
 
 // ctx returns a test context with a generous deadline.
