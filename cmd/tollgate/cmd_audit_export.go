@@ -10,7 +10,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 	"github.com/tollgate-dev/tollgate/store/evidence"

@@ -8,7 +8,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/integrations/web"
 )
 

@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 )
 
 func init() {

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 )
 
 func init() {

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 )
 
 // demoOptions are the demo command's flags.

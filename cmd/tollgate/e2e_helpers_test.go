@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
 	"github.com/tollgate-dev/tollgate/store"
 )

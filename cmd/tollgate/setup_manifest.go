@@ -11,7 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/integrations/slack"
 	"github.com/tollgate-dev/tollgate/integrations/web"
 )

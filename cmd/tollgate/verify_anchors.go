@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	ghint "github.com/tollgate-dev/tollgate/integrations/github"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/anchor"

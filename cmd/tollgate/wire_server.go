@@ -16,13 +16,13 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/deploy"
 	ghint "github.com/tollgate-dev/tollgate/integrations/github"
-	"github.com/tollgate-dev/tollgate/integrations/httpserver"
-	"github.com/tollgate-dev/tollgate/integrations/inbox"
-	"github.com/tollgate-dev/tollgate/integrations/reqlog"
 	slackint "github.com/tollgate-dev/tollgate/integrations/slack"
+	"github.com/tollgate-dev/tollgate/internal/httpserver"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
+	"github.com/tollgate-dev/tollgate/internal/reqlog"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )

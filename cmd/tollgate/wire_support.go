@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
-	"github.com/tollgate-dev/tollgate/integrations/httpserver"
+	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/internal/httpserver"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
 

@@ -9,8 +9,8 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/bot/config"
-	"github.com/tollgate-dev/tollgate/integrations/inbox"
+	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"github.com/tollgate-dev/tollgate/store"
 )
 

@@ -18,10 +18,10 @@ import (
 	gogh "github.com/google/go-github/v60/github"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	tgh "github.com/tollgate-dev/tollgate/integrations/github"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
-	"github.com/tollgate-dev/tollgate/integrations/inbox"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit/audittest"
 )

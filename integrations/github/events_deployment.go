@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/integrations/inbox"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 )
 
 // actionsAppSlug is the GitHub App behind GitHub Actions' own deployments.

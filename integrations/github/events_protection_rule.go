@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/integrations/inbox"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 )
 
 // onProtectionRule turns a GitHub Actions job waiting on Tollgate's custom

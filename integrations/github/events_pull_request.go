@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/integrations/inbox"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 )
 
 // onPullRequest handles the two pull request triggers: a merge into an

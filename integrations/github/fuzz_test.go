@@ -22,7 +22,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bot"
 	tgh "github.com/tollgate-dev/tollgate/integrations/github"
-	"github.com/tollgate-dev/tollgate/integrations/inbox"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"github.com/tollgate-dev/tollgate/store"
 )
 

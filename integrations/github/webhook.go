@@ -5,13 +5,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 
-	"github.com/tollgate-dev/tollgate/integrations/reqlog"
+	"github.com/tollgate-dev/tollgate/internal/reqlog"
 	"github.com/tollgate-dev/tollgate/store"
 )
 
@@ -111,7 +112,8 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "X-GitHub-Delivery and X-GitHub-Event are required", http.StatusBadRequest)
 		return
 	}
-	env, err := decodeEnvelope(body)
+	var env webhookEnvelope
+	err = json.Unmarshal(body, &env)
 	if err != nil {
 		h.refuse(ctx, "body is not a JSON object", append(facts, slog.Any("err", err))...)
 		http.Error(w, "body is not a JSON object", http.StatusBadRequest)

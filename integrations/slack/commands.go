@@ -13,7 +13,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/integrations/reqlog"
+	"github.com/tollgate-dev/tollgate/internal/reqlog"
 )
 
 // Inbox event types of persisted Slack requests.

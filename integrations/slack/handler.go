@@ -18,7 +18,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/integrations/githuboauth"
-	"github.com/tollgate-dev/tollgate/integrations/reqlog"
+	"github.com/tollgate-dev/tollgate/internal/reqlog"
 	"github.com/tollgate-dev/tollgate/store"
 )
 

@@ -16,12 +16,12 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	ghint "github.com/tollgate-dev/tollgate/integrations/github"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
-	"github.com/tollgate-dev/tollgate/integrations/inbox"
 	tgslack "github.com/tollgate-dev/tollgate/integrations/slack"
 	"github.com/tollgate-dev/tollgate/integrations/slacktest"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"github.com/tollgate-dev/tollgate/store"
 )
 

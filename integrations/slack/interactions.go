@@ -14,7 +14,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/integrations/reqlog"
+	"github.com/tollgate-dev/tollgate/internal/reqlog"
 )
 
 // Action and callback ids of Tollgate's Slack components.

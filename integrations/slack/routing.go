@@ -1,6 +1,6 @@
 package slack
 
-import "github.com/tollgate-dev/tollgate/bot/config"
+import "github.com/tollgate-dev/tollgate/config"
 
 // ConfigRouting answers Routing from the configuration in force; current
 // is called on every question, so a reload takes effect at once.

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/integrations/reqlog"
+	"github.com/tollgate-dev/tollgate/internal/reqlog"
 )
 
 // MaxClockSkew is how far a request's timestamp may be from our clock,

@@ -15,7 +15,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(production(withTargets("deployers: [backend]", "freeze:", "  - name: w", `    cron: "*/5 1-3 * * mon"`, "    duration: 1d", "    timezone: Asia/Tokyo")...)))
 	f.Add([]byte("a: &x [*x]\n"))
 	f.Add([]byte("public_url: ${X:-$${}\n"))
-	if data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "tollgate.example.yml")); err == nil {
+	if data, err := os.ReadFile(filepath.Join("..", "testdata", "tollgate.example.yml")); err == nil {
 		f.Add(data)
 	}
 	lookup := env(map[string]string{"WEBHOOK_SECRET": "w", "EMPTY": ""})

@@ -142,7 +142,7 @@ func TestHashIsSHA256OfFileBytes(t *testing.T) {
 }
 
 func TestExampleConfigLoads(t *testing.T) {
-	path := filepath.Join("..", "..", "testdata", "tollgate.example.yml")
+	path := filepath.Join("..", "testdata", "tollgate.example.yml")
 	// The example must load with no variables set: Parse with an empty
 	// environment, as on a fresh machine.
 	data, err := os.ReadFile(path)
@@ -206,7 +206,7 @@ func TestExampleConfigLoads(t *testing.T) {
 }
 
 func TestWriteSummaryNamesWhoMayDeploy(t *testing.T) {
-	cfg, _, err := Load(filepath.Join("..", "..", "testdata", "tollgate.example.yml"))
+	cfg, _, err := Load(filepath.Join("..", "testdata", "tollgate.example.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}

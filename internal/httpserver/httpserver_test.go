@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/integrations/httpserver"
-	"github.com/tollgate-dev/tollgate/integrations/reqlog"
+	"github.com/tollgate-dev/tollgate/internal/httpserver"
+	"github.com/tollgate-dev/tollgate/internal/reqlog"
 )
 
 // logBuffer collects JSON log lines.

@@ -14,7 +14,7 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/integrations/reqlog"
+	"github.com/tollgate-dev/tollgate/internal/reqlog"
 )
 
 // RequestIDHeader carries the request id in and out.
@@ -26,7 +26,7 @@ var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
 // Logger returns the logger of the request ctx belongs to, enriched with
 // its request id, or fallback when ctx carries none (a discarding logger
-// when fallback is nil). The context keys live in integrations/reqlog, so
+// when fallback is nil). The context keys live in internal/reqlog, so
 // transports that do not import this package share them.
 func Logger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
 	return reqlog.Logger(ctx, fallback)

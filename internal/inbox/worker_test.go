@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/integrations/inbox"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"github.com/tollgate-dev/tollgate/store"
 )
 

@@ -1,0 +1,121 @@
+// Package importrules_test holds the architecture's import rules
+// (docs/architecture.md) as a test: dependencies point inward, the domain
+// stays pure, and no fake reaches the production binary.
+package importrules_test
+
+import (
+	"bufio"
+	"bytes"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/tollgate-dev/tollgate"
+
+// pkg is one package of the module as `go list` sees it, without tests.
+type pkg struct {
+	path    string
+	imports []string // direct imports
+	deps    []string // every package it links, directly or not
+}
+
+// listPackages runs `go list -deps` over the module; standard-library
+// packages are recorded in std.
+func listPackages(t *testing.T) (map[string]pkg, map[string]bool) {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}|{{.Standard}}|{{join .Imports \",\"}}|{{join .Deps \",\"}}", module+"/...")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.String())
+	}
+	pkgs, std := map[string]pkg{}, map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), "|")
+		if len(f) != 4 {
+			t.Fatalf("unexpected go list line %q", sc.Text())
+		}
+		if f[1] == "true" {
+			std[f[0]] = true
+			continue
+		}
+		if f[0] == module || strings.HasPrefix(f[0], module+"/") {
+			pkgs[f[0]] = pkg{path: f[0], imports: split(f[2]), deps: split(f[3])}
+		}
+	}
+	if len(pkgs) == 0 {
+		t.Fatal("go list found no package of the module")
+	}
+	return pkgs, std
+}
+
+func split(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// rel is a package path relative to the module ("bot", "integrations/slack").
+func rel(path string) string { return strings.TrimPrefix(strings.TrimPrefix(path, module), "/") }
+
+// under reports whether path is dir or a package below it.
+func under(path, dir string) bool {
+	r := rel(path)
+	return r == dir || strings.HasPrefix(r, dir+"/")
+}
+
+// isFake reports whether a module package is a test double (githubtest,
+// slacktest, sshtest, audittest...).
+func isFake(path string) bool {
+	if !strings.HasPrefix(path, module+"/") {
+		return false
+	}
+	last := path[strings.LastIndex(path, "/")+1:]
+	return strings.HasSuffix(last, "test")
+}
+
+// integrationOf returns the integration a package belongs to
+// ("integrations/slack"), or "".
+func integrationOf(path string) string {
+	parts := strings.Split(rel(path), "/")
+	if len(parts) < 2 || parts[0] != "integrations" {
+		return ""
+	}
+	return "integrations/" + parts[1]
+}
+
+// The domain imports only the standard library.
+func TestBotImportsOnlyTheStandardLibrary(t *testing.T) {
+	pkgs, std := listPackages(t)
+	for _, p := range pkgs {
+		if !under(p.path, "bot") {
+			continue
+		}
+		for _, d := range p.deps {
+			if !std[d] {
+				t.Errorf("%s links %s: the domain imports only the standard library", rel(p.path), d)
+			}
+		}
+	}
+}
+
+// The deploy engine knows nothing of GitHub or Slack.
+func TestDeployKnowsNoForgeOrChat(t *testing.T) {
+	pkgs, _ := listPackages(t)
+	for _, p := range pkgs {
+		if !under(p.path, "deploy") {
+			continue
+		}
+		for _, d := range p.deps {
+			if integrationOf(d) != "" || strings.Contains(d, "go-github") || strings.Contains(d, "ghinstallation") ||
+				strings.Contains(d, "slack-go") {
+				t.Errorf("%s links %s: deploy/ knows nothing of GitHub or Slack", rel(p.path), d)
+			}
+		}
+	}
+}
