@@ -6,6 +6,8 @@ package config
 import (
 	"sort"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/bot"
 )
 
 // Defaults for optional keys. GitHub and Slack URLs point at the public
@@ -46,7 +48,8 @@ type Config struct {
 	// Repositories by "owner/name".
 	Repositories map[string]*Repository
 
-	hash string
+	hash     string
+	policies bot.PolicySet
 }
 
 // Audit configures the tamper-evident audit log.

@@ -16,9 +16,13 @@ type Environment struct {
 
 	Production bool // report as a production environment to GitHub
 	Transient  bool // report as a transient (per-PR) environment to GitHub
-	// GateOnly environments have no servers: GitHub Actions deploys them
-	// and Tollgate gates them through a deployment protection rule.
+	// Type is the deploy target's type: TargetSSH (Tollgate deploys to
+	// Servers) or TargetActionsGate (GitHub Actions deploys; Tollgate gates
+	// it through a deployment protection rule and has no servers).
+	Type string
+	// GateOnly is Type == TargetActionsGate.
 	GateOnly bool
+	typeKey  string // how the type was written, for messages
 
 	Deployers         []string // team slugs whose members may request deploys
 	Approvers         []string // team slugs whose members may approve
@@ -121,19 +125,6 @@ func (e *Environment) DeploysOnMergeTo(branch string) bool {
 
 // HasLabel reports whether label requests a deploy to this environment.
 func (e *Environment) HasLabel(label string) bool { return slices.Contains(e.Labels, label) }
-
-// ActiveFreeze returns the freeze window in force at t with the latest end,
-// and that end.
-func (e *Environment) ActiveFreeze(t time.Time) (*FreezeWindow, time.Time, bool) {
-	var found *FreezeWindow
-	var foundEnd time.Time
-	for i := range e.Freezes {
-		if end, ok := e.Freezes[i].ActiveAt(t); ok && (found == nil || end.After(foundEnd)) {
-			found, foundEnd = &e.Freezes[i], end
-		}
-	}
-	return found, foundEnd, found != nil
-}
 
 // SecretValues returns the values to redact from hook output.
 func (e *Environment) SecretValues() []string {

@@ -12,7 +12,7 @@ import (
 // gives either a config or a located ValidationError, never both.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(baseConfig))
-	f.Add([]byte(production(withTargets("deployers: [backend]", "freeze:", "  - name: w", `    cron: "*/5 1-3 * * mon"`, "    duration: 1d", "    timezone: Asia/Tokyo")...)))
+	f.Add([]byte(production(withTargets("deployers: [backend]", "freeze:", "  - name: w", `    weekly: sun 23:30 - mon 01:00`, "    timezone: Asia/Tokyo")...)))
 	f.Add([]byte("a: &x [*x]\n"))
 	f.Add([]byte("public_url: ${X:-$${}\n"))
 	if data, err := os.ReadFile(filepath.Join("..", "testdata", "tollgate.example.yml")); err == nil {

@@ -51,6 +51,7 @@ func parse(filename string, data []byte, lookupEnv func(string) (string, bool)) 
 		sum := sha256.Sum256(data)
 		c.hash = hex.EncodeToString(sum[:])
 		d.validate(c)
+		c.buildPolicies()
 		d.cfg = c
 	}
 	return d

@@ -118,18 +118,28 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		},
 		{
 			name: "unknown time zone",
-			yaml: production(withTargets("deployers: [backend]", "freeze:", "  - name: weekend", `    cron: "0 18 * * fri"`, "    duration: 62h", "    timezone: Mars/Olympus")...),
-			want: []string{`tollgate.yml:28: repositories.acme/api.environments.production.freeze[0].timezone: unknown time zone "Mars/Olympus" (use an IANA name such as Europe/Berlin)`},
+			yaml: production(withTargets("deployers: [backend]", "freeze:", "  - name: weekend", `    weekly: fri 18:00 - mon 08:00`, "    timezone: Mars/Olympus")...),
+			want: []string{`tollgate.yml:27: repositories.acme/api.environments.production.freeze[0].timezone: unknown time zone "Mars/Olympus" (use an IANA name such as Europe/Berlin)`},
 		},
 		{
-			name: "cron hour out of range",
-			yaml: production(withTargets("deployers: [backend]", "freeze:", "  - name: nightly", `    cron: "0 25 * * *"`, "    duration: 2h")...),
-			want: []string{`tollgate.yml:26: repositories.acme/api.environments.production.freeze[0].cron: cron spec "0 25 * * *": hour: value 25 out of range 0-23`},
+			name: "weekly hour out of range",
+			yaml: production(withTargets("deployers: [backend]", "freeze:", "  - name: nightly", `    weekly: mon 25:00 - tue 02:00`)...),
+			want: []string{`tollgate.yml:26: repositories.acme/api.environments.production.freeze[0].weekly: "mon 25:00 - tue 02:00": start: invalid time "25:00" (use 24-hour HH:MM, 00:00 to 23:59)`},
 		},
 		{
-			name: "cron that never fires",
-			yaml: production(withTargets("deployers: [backend]", "freeze:", "  - name: never", `    cron: "0 0 31 2 *"`, "    duration: 2h")...),
-			want: []string{`tollgate.yml:26: repositories.acme/api.environments.production.freeze[0].cron: cron spec "0 0 31 2 *" never matches a date`},
+			name: "weekly unknown day",
+			yaml: production(withTargets("deployers: [backend]", "freeze:", "  - name: never", `    weekly: fri 18:00 - smonday 08:00`)...),
+			want: []string{`tollgate.yml:26: repositories.acme/api.environments.production.freeze[0].weekly: "fri 18:00 - smonday 08:00": end: unknown day "smonday" (use mon, tue, wed, thu, fri, sat or sun)`},
+		},
+		{
+			name: "weekly without a dash",
+			yaml: production(withTargets("deployers: [backend]", "freeze:", "  - name: w", `    weekly: fri 18:00 mon 08:00`)...),
+			want: []string{`tollgate.yml:26: repositories.acme/api.environments.production.freeze[0].weekly: "fri 18:00 mon 08:00": want "<day> <HH:MM> - <day> <HH:MM>", e.g. "fri 18:00 - mon 08:00"`},
+		},
+		{
+			name: "cron freeze names its replacement",
+			yaml: production(withTargets("deployers: [backend]", "freeze:", "  - name: weekend", `    cron: "0 18 * * fri"`, "    duration: 62h")...),
+			want: []string{`tollgate.yml:26: repositories.acme/api.environments.production.freeze[0]: cron freeze windows were replaced by weekly windows: write the start and end, e.g. weekly: "fri 18:00 - mon 08:00" with timezone: Europe/Berlin (docs/config.md, Freeze windows)`},
 		},
 		{
 			name: "negative keep_releases",
@@ -243,7 +253,7 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{
 			name: "environment without servers that is not gate-only",
 			yaml: production("deployers: [backend]"),
-			want: []string{"tollgate.yml:22: repositories.acme/api.environments.production.servers: required key is missing (or set gate_only: true for an environment GitHub Actions deploys)"},
+			want: []string{"tollgate.yml:22: repositories.acme/api.environments.production.servers: required key is missing (or set type: actions_gate for an environment GitHub Actions deploys)"},
 		},
 		{
 			name: "gate-only environment with servers",
@@ -253,6 +263,25 @@ func TestParseRejectsBadConfig(t *testing.T) {
 				"tollgate.yml:28: repositories.acme/api.environments.production.ssh: not allowed with gate_only: true (GitHub Actions deploys this environment)",
 				"tollgate.yml:31: repositories.acme/api.environments.production.path: not allowed with gate_only: true (GitHub Actions deploys this environment)",
 			},
+		},
+		{
+			name: "type actions_gate with servers",
+			yaml: production(withTargets("deployers: [backend]", "type: actions_gate")...),
+			want: []string{
+				"tollgate.yml:25: repositories.acme/api.environments.production.servers: not allowed with type: actions_gate (GitHub Actions deploys this environment)",
+				"tollgate.yml:28: repositories.acme/api.environments.production.ssh: not allowed with type: actions_gate (GitHub Actions deploys this environment)",
+				"tollgate.yml:31: repositories.acme/api.environments.production.path: not allowed with type: actions_gate (GitHub Actions deploys this environment)",
+			},
+		},
+		{
+			name: "unknown target type",
+			yaml: production(withTargets("deployers: [backend]", "type: actions-gate")...),
+			want: []string{`tollgate.yml:24: repositories.acme/api.environments.production.type: unknown target type "actions-gate" (did you mean "actions_gate"?)`},
+		},
+		{
+			name: "type contradicting gate_only",
+			yaml: production("deployers: [backend]", "type: ssh", "gate_only: true"),
+			want: []string{`tollgate.yml:24: repositories.acme/api.environments.production.type: type ssh contradicts gate_only: true (which means type: actions_gate)`},
 		},
 		{
 			name: "auto-deploy branch not allowed",

@@ -11,7 +11,7 @@ import (
 )
 
 var environmentKeys = []string{
-	"production", "transient", "gate_only", "deployers", "approvers", "required_approvals",
+	"production", "transient", "type", "gate_only", "deployers", "approvers", "required_approvals",
 	"approval_ttl", "branches", "require", "emergency", "require_ticket", "freeze", "auto_deploy",
 	"labels", "servers", "ssh", "path", "keep_releases", "max_parallel", "shared", "hooks",
 	"health_check", "environment_url", "secrets",
@@ -61,7 +61,6 @@ func (d *decoder) environment(repo string, en entry, org string) *Environment {
 		Repository: repo, Name: en.key.Value, Line: en.key.Line,
 		Production:  s.boolean("production"),
 		Transient:   s.boolean("transient"),
-		GateOnly:    s.boolean("gate_only"),
 		Deployers:   d.teamList(s, "deployers", org),
 		Approvers:   d.teamList(s, "approvers", org),
 		ApprovalTTL: s.duration("approval_ttl", DefaultApprovalTTL),
@@ -92,6 +91,7 @@ func (d *decoder) environment(repo string, en entry, org string) *Environment {
 	if s.has("labels") {
 		env.Labels = s.strings("labels")
 	}
+	d.targetType(s, env)
 	d.policy(s, env, org)
 	d.targets(s, env)
 	return env
@@ -173,70 +173,6 @@ func (d *decoder) policy(s *section, env *Environment, org string) {
 // unwrapRegexpError drops the "error parsing regexp: " prefix.
 func unwrapRegexpError(err error) string {
 	return strings.TrimPrefix(err.Error(), "error parsing regexp: ")
-}
-
-func (d *decoder) freeze(p string, n *yaml.Node) (FreezeWindow, bool) {
-	s := d.section(p, n.Line, n, "name", "from", "to", "cron", "duration", "timezone")
-	if n.Kind != yaml.MappingNode {
-		return FreezeWindow{}, false
-	}
-	w := FreezeWindow{Line: n.Line}
-	ok := true
-	if _, has := s.require("name"); has {
-		w.Name, _ = s.str("name")
-	}
-	fixed, recurring := s.has("from") || s.has("to"), s.has("cron") || s.has("duration")
-	switch {
-	case fixed && recurring:
-		d.errorf(n.Line, p, "a window is either from/to or cron/duration, not both")
-		return w, false
-	case fixed:
-		if s.has("timezone") {
-			d.errorf(s.lineOf("timezone"), join(p, "timezone"), "timezone applies to cron windows; from and to carry their own UTC offset")
-			ok = false
-		}
-		var okFrom, okTo bool
-		w.From, okFrom = d.timestamp(s, "from")
-		w.To, okTo = d.timestamp(s, "to")
-		if okFrom && okTo && !w.To.After(w.From) {
-			d.errorf(s.lineOf("to"), join(p, "to"), "window ends (%s) before it starts (%s)", w.To.Format(time.RFC3339), w.From.Format(time.RFC3339))
-			ok = false
-		}
-		ok = ok && okFrom && okTo
-	case recurring:
-		loc := time.UTC
-		if e, has := s.get("timezone"); has {
-			if v, good := d.stringValue(e.path, e.val); good {
-				l, err := loadLocation(v)
-				if err != nil {
-					d.errorf(e.val.Line, e.path, "unknown time zone %q (use an IANA name such as Europe/Berlin)", v)
-					ok = false
-				} else {
-					loc = l
-				}
-			}
-		}
-		if e, has := s.require("cron"); has {
-			if v, good := d.stringValue(e.path, e.val); good {
-				sched, err := ParseSchedule(v, loc)
-				if err != nil {
-					d.errorf(e.val.Line, e.path, "%v", err)
-					ok = false
-				}
-				w.Schedule = sched
-			}
-		} else {
-			ok = false
-		}
-		if _, has := s.require("duration"); has {
-			w.Duration = s.duration("duration", 0)
-		}
-		ok = ok && w.Schedule != nil && w.Duration > 0
-	default:
-		d.errorf(n.Line, p, "a window needs from and to, or cron and duration")
-		return w, false
-	}
-	return w, ok && w.Name != ""
 }
 
 // loadLocation loads an IANA zone; "Local" is refused because its meaning

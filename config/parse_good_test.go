@@ -183,7 +183,8 @@ func TestExampleConfigLoads(t *testing.T) {
 	if !reflect.DeepEqual(prod.Require.CheckNames, []string{"build", "test", "security/scan"}) {
 		t.Errorf("required checks = %v", prod.Require.CheckNames)
 	}
-	if len(prod.Freezes) != 2 || prod.Freezes[1].Schedule.Location().String() != "Europe/Berlin" || prod.Freezes[1].Duration != 62*time.Hour {
+	if wk := prod.Freezes[1].Window.Weekly; len(prod.Freezes) != 2 || wk == nil || wk.Location.String() != "Europe/Berlin" ||
+		wk.StartDay != time.Friday || wk.StartTime != 18*time.Hour || wk.EndDay != time.Monday || wk.EndTime != 8*time.Hour {
 		t.Errorf("freezes = %+v", prod.Freezes)
 	}
 	if got := prod.SecretValues(); len(got) != 1 || !strings.HasPrefix(got[0], "postgres://") {
@@ -220,7 +221,7 @@ func TestWriteSummaryNamesWhoMayDeploy(t *testing.T) {
 		"approvers:  backend-leads, platform (1 required, valid 1h)",
 		"requires:   PR review; checks build, test, security/scan; ticket matching (OPS|INC)-[0-9]+",
 		"emergency:  oncall (review within 1d, ticket required)",
-		`weekend: "0 18 * * fri" for 2d14h (Europe/Berlin)`,
+		`weekend: weekly fri 18:00 - mon 08:00 Europe/Berlin`,
 		"production  [production, gate only: GitHub Actions deploys]",
 	} {
 		if !strings.Contains(out, want) {

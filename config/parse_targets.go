@@ -98,19 +98,56 @@ func (d *decoder) deployPath(s *section) string {
 	return ""
 }
 
+// Target types: who carries out a deploy of the environment.
+const (
+	// TargetSSH: Tollgate deploys over SSH to the environment's servers.
+	TargetSSH = "ssh"
+	// TargetActionsGate: GitHub Actions deploys; Tollgate gates the job
+	// through a deployment protection rule and has no servers.
+	TargetActionsGate = "actions_gate"
+)
+
+// targetType reads type (ssh, actions_gate) and its older spelling
+// gate_only: true, which means actions_gate.
+func (d *decoder) targetType(s *section, env *Environment) {
+	env.Type = TargetSSH
+	gateOnly := s.boolean("gate_only")
+	if e, ok := s.get("type"); ok {
+		v, good := d.stringValue(e.path, e.val)
+		switch {
+		case !good:
+		case v != TargetSSH && v != TargetActionsGate:
+			hint := fmt.Sprintf("want %s or %s", TargetSSH, TargetActionsGate)
+			if best, close := closest(v, []string{TargetSSH, TargetActionsGate}); close {
+				hint = fmt.Sprintf("did you mean %q?", best)
+			}
+			d.errorf(e.val.Line, e.path, "unknown target type %q (%s)", v, hint)
+		case gateOnly && v != TargetActionsGate:
+			d.errorf(e.val.Line, e.path, "type %s contradicts gate_only: true (which means type: %s)", v, TargetActionsGate)
+		default:
+			env.Type = v
+		}
+		env.typeKey = "type: " + env.Type
+	}
+	if gateOnly {
+		env.Type, env.typeKey = TargetActionsGate, "gate_only: true"
+	}
+	env.GateOnly = env.Type == TargetActionsGate
+}
+
 // targetRules checks that servers, credentials and path come together, and
 // that gate-only environments have none of them.
 func (d *decoder) targetRules(s *section, env *Environment, ownPaths bool) {
 	if env.GateOnly {
 		for _, k := range []string{"servers", "ssh", "path", "hooks", "health_check"} {
 			if s.has(k) {
-				d.errorf(s.lineOf(k), join(s.path, k), "not allowed with gate_only: true (GitHub Actions deploys this environment)")
+				d.errorf(s.lineOf(k), join(s.path, k), "not allowed with %s (GitHub Actions deploys this environment)", env.typeKey)
 			}
 		}
 		return
 	}
 	if !s.has("servers") {
-		d.errorf(s.line, join(s.path, "servers"), "required key is missing (or set gate_only: true for an environment GitHub Actions deploys)")
+		d.errorf(s.line, join(s.path, "servers"), "required key is missing (or set type: actions_gate for an environment GitHub Actions deploys)")
 		return
 	}
 	if !s.has("ssh") {

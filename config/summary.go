@@ -98,10 +98,10 @@ func writeEnvironment(b *strings.Builder, e *Environment) {
 	}
 	var freezes []string
 	for _, f := range e.Freezes {
-		if f.Schedule != nil {
-			freezes = append(freezes, fmt.Sprintf("%s: %q for %s (%s)", f.Name, f.Schedule, FormatDuration(f.Duration), f.Schedule.Location()))
+		if w := f.Window; w.Weekly == nil {
+			freezes = append(freezes, fmt.Sprintf("%s: %s – %s", w.Name, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339)))
 		} else {
-			freezes = append(freezes, fmt.Sprintf("%s: %s – %s", f.Name, f.From.Format(time.RFC3339), f.To.Format(time.RFC3339)))
+			freezes = append(freezes, w.Name+": "+f.String())
 		}
 	}
 	row("freezes", listSemi(freezes))

@@ -152,10 +152,7 @@ func openAccessReviews(ctx context.Context, cfgPath string) (*accessReviewEnv, e
 	if err != nil {
 		return nil, err
 	}
-	policies, err := policiesFromConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
+	policies := cfg.Policies()
 	key, err := githubAppKey(cfg)
 	if err != nil {
 		return nil, err
@@ -178,15 +175,10 @@ func openAccessReviews(ctx context.Context, cfgPath string) (*accessReviewEnv, e
 		st.Close()
 		return nil, err
 	}
-	var envs []*bot.EnvironmentPolicy
-	for _, byEnv := range policies {
-		for _, p := range byEnv {
-			envs = append(envs, p)
-		}
-	}
+	envs := policies.All()
 	roster := ghint.NewRoster(app)
 	ar, err := svc.AccessReviews(bot.AccessReviewConfig{Org: cfg.GitHub.Org, Environments: envs,
-		Admins: teams(cfg.GitHub.Org, cfg.Teams.Admins), Reviewers: teams(cfg.GitHub.Org, cfg.Teams.AccessReviewers),
+		Admins: config.QualifiedTeams(cfg.GitHub.Org, cfg.Teams.Admins), Reviewers: config.QualifiedTeams(cfg.GitHub.Org, cfg.Teams.AccessReviewers),
 		Interval: cfg.AccessReview.Interval, Teams: roster, Members: roster})
 	if err != nil {
 		st.Close()

@@ -213,11 +213,7 @@ func evidenceEnvironments(cfg *config.Config) (func(repo, env string) (evidence.
 	for _, repo := range cfg.RepositoryNames() {
 		for _, e := range cfg.Repositories[repo].Environments {
 			for _, f := range e.Freezes {
-				when := fmt.Sprintf("%s .. %s", f.From.UTC().Format(time.RFC3339), f.To.UTC().Format(time.RFC3339))
-				if f.Recurring() {
-					when = fmt.Sprintf("cron %q in %s for %s", f.Schedule.String(), f.Schedule.Location(), f.Duration)
-				}
-				freezes = append(freezes, evidence.FreezeWindow{Repo: repo, Environment: e.Name, Name: f.Name, Schedule: when})
+				freezes = append(freezes, evidence.FreezeWindow{Repo: repo, Environment: e.Name, Name: f.Name(), Schedule: f.String()})
 			}
 		}
 	}

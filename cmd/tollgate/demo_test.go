@@ -120,7 +120,7 @@ func TestDemoStory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts, err := targetsFromConfig(cfg)
+		ts, err := cfg.SSHTargets()
 		if err != nil {
 			t.Fatal(err)
 		}

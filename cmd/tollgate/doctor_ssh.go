@@ -22,7 +22,7 @@ func (d *doctor) checkServers(ctx context.Context) {
 		if len(env.Servers) == 0 {
 			continue
 		}
-		signer, err := loadSSHKey(env.SSH.PrivateKeyFile)
+		target, err := env.SSHTarget()
 		if err != nil {
 			d.fail(areaIsolation, "SSH key of "+env.String(), err.Error(), "generate an unencrypted ed25519 key for this environment (ssh-keygen -t ed25519 -N '') and chmod 600 it")
 			continue
@@ -34,7 +34,7 @@ func (d *doctor) checkServers(ctx context.Context) {
 				"create "+env.SSH.KnownHostsFile+" with the servers' host keys, verified out of band")
 			continue
 		}
-		target := deploy.Target{Signer: signer, KnownHostsFile: env.SSH.KnownHostsFile, DialTimeout: d.timeout}
+		target = deploy.Target{Signer: target.Signer, KnownHostsFile: env.SSH.KnownHostsFile, DialTimeout: d.timeout}
 		for _, srv := range env.Servers {
 			d.probeServer(ctx, env, srv, target)
 		}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/config"
 	ghint "github.com/tollgate-dev/tollgate/integrations/github"
 	"github.com/tollgate-dev/tollgate/store/anchor"
 	"github.com/tollgate-dev/tollgate/store/audit"
@@ -172,14 +173,8 @@ func (s *server) accessReviews() (*bot.AccessReviews, error) {
 	if cfg.GitHub.Org == "" {
 		return nil, errNoOrg
 	}
-	var envs []*bot.EnvironmentPolicy
-	for _, byEnv := range l.policies {
-		for _, p := range byEnv {
-			envs = append(envs, p)
-		}
-	}
 	org := cfg.GitHub.Org
-	return s.svc.AccessReviews(bot.AccessReviewConfig{Org: org, Environments: envs,
-		Admins: teams(org, cfg.Teams.Admins), Reviewers: teams(org, cfg.Teams.AccessReviewers),
+	return s.svc.AccessReviews(bot.AccessReviewConfig{Org: org, Environments: l.policies.All(),
+		Admins: config.QualifiedTeams(org, cfg.Teams.Admins), Reviewers: config.QualifiedTeams(org, cfg.Teams.AccessReviewers),
 		Interval: cfg.AccessReview.Interval, Teams: s.compliance.roster, Members: s.compliance.roster})
 }

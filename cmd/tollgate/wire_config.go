@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"maps"
+
 	"path"
 	"slices"
 	"sync/atomic"
@@ -18,20 +18,16 @@ import (
 type loaded struct {
 	cfg      *config.Config
 	policies bot.PolicySet
-	targets  targetSet
+	targets  config.SSHTargets
 }
 
 // load converts cfg; nothing is swapped when it fails.
 func load(cfg *config.Config) (*loaded, error) {
-	ps, err := policiesFromConfig(cfg)
+	ts, err := cfg.SSHTargets()
 	if err != nil {
 		return nil, err
 	}
-	ts, err := targetsFromConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &loaded{cfg: cfg, policies: ps, targets: ts}, nil
+	return &loaded{cfg: cfg, policies: cfg.Policies(), targets: ts}, nil
 }
 
 // liveConfig is the configuration in force. A reload swaps it atomically;
@@ -65,16 +61,16 @@ func (lc *liveConfig) Environments(repo string) []string {
 
 // Policies lists every environment policy in force, by repository and
 // environment, in a new slice the caller may reorder.
-func (lc *liveConfig) Policies() []*bot.EnvironmentPolicy {
-	set := lc.cur.Load().policies
-	var out []*bot.EnvironmentPolicy
-	for _, repo := range slices.Sorted(maps.Keys(set)) {
-		for _, env := range slices.Sorted(maps.Keys(set[repo])) {
-			out = append(out, set[repo][env])
-		}
-	}
-	return out
+func (lc *liveConfig) Policies() []*bot.EnvironmentPolicy { return lc.cur.Load().policies.All() }
+
+// RepoForChannel implements the Slack transport's Routing: the repository
+// a channel is mapped to (slack.channels).
+func (lc *liveConfig) RepoForChannel(channelID string) (string, bool) {
+	return lc.Current().RepoForChannel(channelID)
 }
+
+// Repositories implements the Slack transport's Routing.
+func (lc *liveConfig) Repositories() []string { return lc.Current().RepositoryNames() }
 
 // Target returns the SSH deploy target of repo's env.
 func (lc *liveConfig) Target(repo, env string) (deploy.Target, bool) {

@@ -156,7 +156,7 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 
 	comments := ghint.NewComments(app)
 	dispatcher, err := ghint.NewDispatcher(ghint.DispatcherConfig{Bot: s.svc,
-		Routes: ghint.NewConfigRoutes(s.live.Current, cfg.GitHub.AppID), Reactor: comments, Replier: comments,
+		AppID: cfg.GitHub.AppID, Reactor: comments, Replier: comments,
 		Members: dir, Audit: s.store, Logger: s.log.With("component", "github")})
 	if err != nil {
 		return err
@@ -173,7 +173,7 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 
 	if cfg.Slack.Enabled {
 		s.slack, err = slackint.New(slackint.Config{SigningSecret: cfg.Slack.SigningSecret.Value(), Service: s.svc,
-			Store: intake, Routing: slackint.ConfigRouting{Current: s.live.Current}, Slack: slackAPI,
+			Store: intake, Routing: s.live, Slack: slackAPI,
 			PublicURL: cfg.PublicURL, GitHub: slackint.GitHubOAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL,
 				ClientID: cfg.GitHub.OAuthClientID, ClientSecret: cfg.GitHub.OAuthClientSecret.Value()},
 			Clock: s.now, Logger: s.log.With("component", "slack"), AccessReviews: s.accessReviews, Policies: s.live})

@@ -158,6 +158,23 @@ func (b *fuzzBot) AccessRevoked(context.Context, bot.Identity, string) error {
 	return nil
 }
 
+// Routing of the fuzzed deliveries: merges to main deploy staging, the
+// deploy:production label production, of acme/shop only.
+func (b *fuzzBot) ForMerge(repo, branch string) []string {
+	if repo == hookRepo && branch == "main" {
+		return []string{"staging"}
+	}
+	return nil
+}
+
+func (b *fuzzBot) ForLabel(repo, label string) (string, bool) {
+	return "production", repo == hookRepo && label == "deploy:production"
+}
+
+func (b *fuzzBot) ForDeploymentEvent(repo, env string) bool {
+	return repo == hookRepo && (env == "staging" || env == "production")
+}
+
 // fuzzSideEffects records the dispatcher's other outputs.
 type fuzzSideEffects struct {
 	mu    sync.Mutex
@@ -211,9 +228,7 @@ func FuzzDispatchDecode(f *testing.F) {
 
 	b := &fuzzBot{}
 	fx := &fuzzSideEffects{}
-	routes := &testRoutes{appID: 1, merge: map[string][]string{"main": {"staging"}},
-		labels: map[string]string{"deploy:production": "production"}, envs: []string{"staging", "production"}}
-	d, err := tgh.NewDispatcher(tgh.DispatcherConfig{Bot: b, Routes: routes, Reactor: fx, Replier: fx, Members: fx, Audit: fx})
+	d, err := tgh.NewDispatcher(tgh.DispatcherConfig{Bot: b, AppID: 1, Reactor: fx, Replier: fx, Members: fx, Audit: fx})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,7 +17,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/config"
+
 	ghint "github.com/tollgate-dev/tollgate/integrations/github"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
 	tgslack "github.com/tollgate-dev/tollgate/integrations/slack"
@@ -180,11 +181,6 @@ func newWorld(t *testing.T, opts ...policyOption) *world {
 	}
 	notifier.Bind(w.svc)
 
-	cfg := &config.Config{
-		Slack: config.Slack{Channels: map[string]string{channel: repo}},
-		Repositories: map[string]*config.Repository{repo: {Name: repo, Environments: map[string]*config.Environment{
-			"production": {Repository: repo, Name: "production"}, "staging": {Repository: repo, Name: "staging"}}}},
-	}
 	mux := http.NewServeMux()
 	w.srv = httptest.NewServer(mux)
 	t.Cleanup(w.srv.Close)
@@ -195,7 +191,7 @@ func newWorld(t *testing.T, opts ...policyOption) *world {
 	}
 	w.h, err = tgslack.New(tgslack.Config{SigningSecret: signingSecret, Service: w.svc, Store: w.st,
 		AccessReviews: accessReviews, Policies: policies,
-		Routing: tgslack.ConfigRouting{Current: func() *config.Config { return cfg }}, Slack: w.sl.Client(),
+		Routing: channelRoutes{policies: policies, channels: map[string]string{channel: repo}}, Slack: w.sl.Client(),
 		Logger:    logger,
 		Clock:     func() time.Time { return time.Now().Add(time.Duration(w.skew.Load())) },
 		PublicURL: w.srv.URL, GitHub: tgslack.GitHubOAuth{WebURL: w.gh.URL(), APIURL: w.gh.APIURL(),
@@ -364,4 +360,28 @@ func (w *world) inboxSize() int {
 		w.t.Fatal(err)
 	}
 	return n
+}
+
+// channelRoutes is the Slack transport's Routing as the server answers it:
+// channels from the slack settings, repositories and environments from the
+// policies in force.
+type channelRoutes struct {
+	policies bot.PolicySet
+	channels map[string]string
+}
+
+func (r channelRoutes) RepoForChannel(id string) (string, bool) {
+	repo, ok := r.channels[id]
+	return repo, ok
+}
+
+func (r channelRoutes) Environments(repo string) []string { return r.policies.Environments(repo) }
+
+func (r channelRoutes) Repositories() []string {
+	var out []string
+	for repo := range r.policies {
+		out = append(out, repo)
+	}
+	slices.Sort(out)
+	return out
 }

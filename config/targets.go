@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -7,34 +7,45 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/deploy"
 )
 
 // envKey names one environment of one repository.
 type envKey struct{ repo, env string }
 
-// targetSet is the deploy target of every environment Tollgate deploys
-// over SSH; gate-only environments (GitHub Actions deploys) have none.
-type targetSet map[envKey]deploy.Target
+// SSHTargets is the deploy target of every environment of type ssh;
+// actions_gate environments (GitHub Actions deploys) have none.
+type SSHTargets map[envKey]deploy.Target
 
 // Target returns the target of repo's env.
-func (ts targetSet) Target(repo, env string) (deploy.Target, bool) {
+func (ts SSHTargets) Target(repo, env string) (deploy.Target, bool) {
 	t, ok := ts[envKey{repo, env}]
 	return t, ok
 }
 
-// targetsFromConfig builds the deploy targets, loading each environment's
-// own SSH key. Credential separation stays: an environment's Target holds
-// only the key and known_hosts configured for that environment.
-func targetsFromConfig(cfg *config.Config) (targetSet, error) {
-	out := targetSet{}
+// TargetType returns the deploy target type of repo's env (TargetSSH,
+// TargetActionsGate), "" when the environment is not configured.
+func (c *Config) TargetType(repo, env string) string {
+	e, ok := c.Environment(repo, env)
+	if !ok {
+		return ""
+	}
+	return e.Type
+}
+
+// SSHTargets builds the deploy targets of the ssh environments, loading
+// each environment's own SSH key. Credential separation stays: an
+// environment's Target holds only the key and known_hosts configured for
+// that environment. Errors name the file and line, never key material.
+func (c *Config) SSHTargets() (SSHTargets, error) {
+	cfg := c
+	out := SSHTargets{}
 	var errs []error
 	for _, env := range cfg.Environments() {
-		if env.GateOnly {
+		if env.Type != TargetSSH {
 			continue
 		}
-		t, err := targetFromEnvironment(env)
+		t, err := env.SSHTarget()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s:%d: repositories.%s.environments.%s: %w", cfg.File, env.Line, env.Repository, env.Name, err))
 			continue
@@ -47,8 +58,9 @@ func targetsFromConfig(cfg *config.Config) (targetSet, error) {
 	return out, nil
 }
 
-// targetFromEnvironment converts one environment's servers and deploy settings.
-func targetFromEnvironment(env *config.Environment) (deploy.Target, error) {
+// SSHTarget converts one environment's servers and deploy settings, with
+// its own SSH key loaded.
+func (env *Environment) SSHTarget() (deploy.Target, error) {
 	signer, err := loadSSHKey(env.SSH.PrivateKeyFile)
 	if err != nil {
 		return deploy.Target{}, err

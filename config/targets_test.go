@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"bytes"
@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/deploy"
 )
 
@@ -107,7 +106,7 @@ repositories:
 
 // loadTargetsConfig writes targetsYAML with its files into a temp dir and
 // loads it; keys maps key file names to their public halves.
-func loadTargetsConfig(t *testing.T, passphrase string) (*config.Config, map[string]ssh.PublicKey) {
+func loadTargetsConfig(t *testing.T, passphrase string) (*Config, map[string]ssh.PublicKey) {
 	t.Helper()
 	dir := t.TempDir()
 	keys := map[string]ssh.PublicKey{
@@ -119,7 +118,7 @@ func loadTargetsConfig(t *testing.T, passphrase string) (*config.Config, map[str
 	}
 	path := filepath.Join(dir, "tollgate.yml")
 	writeTestFile(t, path, targetsYAML)
-	cfg, _, err := config.Load(path)
+	cfg, _, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +127,7 @@ func loadTargetsConfig(t *testing.T, passphrase string) (*config.Config, map[str
 
 func TestTargetsFromConfig(t *testing.T) {
 	cfg, keys := loadTargetsConfig(t, "")
-	ts, err := targetsFromConfig(cfg)
+	ts, err := cfg.SSHTargets()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,18 +187,18 @@ func TestTargetsFromConfig(t *testing.T) {
 func TestTargetsFromConfigRefusesUnusableKeys(t *testing.T) {
 	cases := []struct {
 		name    string
-		prepare func(t *testing.T, cfg *config.Config)
+		prepare func(t *testing.T, cfg *Config)
 		want    string
 	}{
-		{"passphrase", func(t *testing.T, cfg *config.Config) {
+		{"passphrase", func(t *testing.T, cfg *Config) {
 			env, _ := cfg.Environment("acme/api", "production")
 			writeTestSSHKey(t, env.SSH.PrivateKeyFile, "secret words")
 		}, "protected by a passphrase"},
-		{"not a key", func(t *testing.T, cfg *config.Config) {
+		{"not a key", func(t *testing.T, cfg *Config) {
 			env, _ := cfg.Environment("acme/api", "production")
 			writeTestFile(t, env.SSH.PrivateKeyFile, "-----BEGIN NONSENSE-----\nc2VjcmV0LWJ5dGVz\n-----END NONSENSE-----\n")
 		}, "is not a usable SSH private key"},
-		{"removed after load", func(t *testing.T, cfg *config.Config) {
+		{"removed after load", func(t *testing.T, cfg *Config) {
 			env, _ := cfg.Environment("acme/api", "production")
 			if err := os.Remove(env.SSH.PrivateKeyFile); err != nil {
 				t.Fatal(err)
@@ -210,7 +209,7 @@ func TestTargetsFromConfigRefusesUnusableKeys(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cfg, _ := loadTargetsConfig(t, "")
 			c.prepare(t, cfg)
-			_, err := targetsFromConfig(cfg)
+			_, err := cfg.SSHTargets()
 			if err == nil {
 				t.Fatal("no error")
 			}

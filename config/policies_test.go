@@ -1,7 +1,9 @@
-package main
+package config_test
 
 import (
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,15 +73,15 @@ func TestPoliciesFromConfigConvertsEveryField(t *testing.T) {
 		"  review_within: 48h",
 		"require_ticket:",
 		"  pattern: \"(OPS|INC)-[0-9]+\"",
+		"auto_deploy:",
+		"  on_merge_to: [stable]",
+		"labels: [ship-it]",
 		"freeze:",
 		"  - name: year-end",
 		"    from: 2025-12-22T00:00:00Z",
 		"    to: 2026-01-02T09:00:00+01:00",
 	))
-	set, err := policiesFromConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := cfg.Policies()
 	p, ok := set.Environment("acme/api", "production")
 	if !ok {
 		t.Fatal("acme/api production missing from the policy set")
@@ -105,6 +107,8 @@ func TestPoliciesFromConfigConvertsEveryField(t *testing.T) {
 		{"emergency ticket pattern", p.EmergencyTicketPattern.String(), "(OPS|INC)-[0-9]+"},
 		{"emergency review within", p.EmergencyReviewWithin, 48 * time.Hour},
 		{"production", p.Production, true},
+		{"on merge to", p.OnMergeTo, []string{"stable"}},
+		{"labels", p.Labels, []string{"ship-it"}},
 		{"freeze", p.FreezeWindows, []bot.FreezeWindow{{Name: "year-end",
 			Start: time.Date(2025, 12, 22, 0, 0, 0, 0, time.UTC),
 			End:   time.Date(2026, 1, 2, 8, 0, 0, 0, time.UTC)}}},
@@ -141,123 +145,7 @@ func TestPoliciesFromConfigDefaults(t *testing.T) {
 
 func mustPolicies(t *testing.T, yaml string) bot.PolicySet {
 	t.Helper()
-	set, err := policiesFromConfig(parseConfig(t, yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
-}
-
-func TestPoliciesFromConfigRefusesWhatTheDomainCannotRepresent(t *testing.T) {
-	cases := []struct {
-		name string
-		env  []string
-		want []string // substrings of the error
-	}{
-		{"cron on a day of the month", []string{"deployers: [a]", "freeze:", "  - name: month-end", `    cron: "0 0 28 * *"`, "    duration: 72h"},
-			[]string{"tollgate.yml:18: repositories.acme/api.environments.production.freeze[0]:", `"month-end"`, "day of month"}},
-		{"cron in one month", []string{"deployers: [a]", "freeze:", "  - name: december", `    cron: "0 0 * 12 *"`, "    duration: 24h"},
-			[]string{"freeze[0]", "only weekly schedules"}},
-		{"window of a week", []string{"deployers: [a]", "freeze:", "  - name: always", `    cron: "0 0 * * mon"`, "    duration: 7d"},
-			[]string{"freeze[0]", "shorter than a week"}},
-		{"seconds in the duration", []string{"deployers: [a]", "freeze:", "  - name: odd", `    cron: "0 0 * * mon"`, "    duration: 1h30s"},
-			[]string{"freeze[0]", "whole number of minutes"}},
-		{"every minute", []string{"deployers: [a]", "freeze:", "  - name: busy", `    cron: "* * * * *"`, "    duration: 1m"},
-			[]string{"freeze[0]", "more than 500 times a week"}},
-		{"two problems reported together", []string{"deployers: [a]", "freeze:", "  - name: month-end", `    cron: "0 0 28 * *"`, "    duration: 72h",
-			"  - name: always", `    cron: "0 0 * * mon"`, "    duration: 7d"},
-			[]string{"tollgate.yml:18: repositories.acme/api.environments.production.freeze[0]:", "tollgate.yml:21: repositories.acme/api.environments.production.freeze[1]:"}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := policiesFromConfig(parseConfig(t, policyYAML(c.env...)))
-			if err == nil {
-				t.Fatal("converted without error")
-			}
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
-	}
-}
-
-// TestWeeklyFreezeMatchesTheConfigSchedule compares the converted weekly
-// windows with the config's own cron evaluation every 15 minutes over five
-// weeks that include clock changes: both must agree whether a freeze is in
-// force.
-func TestWeeklyFreezeMatchesTheConfigSchedule(t *testing.T) {
-	cases := []struct {
-		name, cron, duration, zone string
-		windows                    int
-	}{
-		{"weekend Berlin", "0 18 * * fri", "62h", "Europe/Berlin", 1},
-		{"nights on weekdays", "30 22 * * mon-fri", "9h", "America/New_York", 5},
-		{"twice a day", "0 9,17 * * *", "1h", "UTC", 14},
-		{"sunday wraps to monday", "0 23 * * sun", "2h", "Asia/Tokyo", 1},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			cfg := parseConfig(t, policyYAML("deployers: [a]", "freeze:", "  - name: f", `    cron: "`+c.cron+`"`,
-				"    duration: "+c.duration, "    timezone: "+c.zone))
-			env, _ := cfg.Environment("acme/api", "production")
-			set, err := policiesFromConfig(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, _ := set.Environment("acme/api", "production")
-			if len(p.FreezeWindows) != c.windows {
-				t.Fatalf("%d weekly windows, want %d", len(p.FreezeWindows), c.windows)
-			}
-			// Five weeks around the spring clock changes of America and Europe.
-			start := time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC)
-			for at := start; at.Before(start.AddDate(0, 0, 35)); at = at.Add(15 * time.Minute) {
-				_, wantOn := env.Freezes[0].ActiveAt(at)
-				gotOn := false
-				for _, w := range p.FreezeWindows {
-					if on, _ := w.ActiveAt(at); on {
-						gotOn = true
-					}
-				}
-				if gotOn != wantOn {
-					t.Fatalf("at %s (%s): policy frozen %v, config frozen %v", at.Format(time.RFC3339), c.zone, gotOn, wantOn)
-				}
-			}
-		})
-	}
-}
-
-func TestWeeklyFreezeKeepsWallClockAcrossDST(t *testing.T) {
-	p, _ := mustPolicies(t, policyYAML("deployers: [a]", "freeze:", "  - name: weekend", `    cron: "0 18 * * fri"`,
-		"    duration: 62h", "    timezone: Europe/Berlin")).Environment("acme/api", "production")
-	berlin, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Clocks went forward on Sunday 2025-03-30: the freeze still ends Monday 08:00 Berlin time.
-	cases := []struct {
-		name string
-		at   time.Time
-		on   bool
-	}{
-		{"friday before", time.Date(2025, 3, 28, 17, 59, 0, 0, berlin), false},
-		{"friday evening", time.Date(2025, 3, 28, 18, 0, 0, 0, berlin), true},
-		{"sunday after the change", time.Date(2025, 3, 30, 12, 0, 0, 0, berlin), true},
-		{"monday 07:59", time.Date(2025, 3, 31, 7, 59, 0, 0, berlin), true},
-		{"monday 08:00", time.Date(2025, 3, 31, 8, 0, 0, 0, berlin), false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			on, end := p.FreezeWindows[0].ActiveAt(c.at)
-			if on != c.on {
-				t.Fatalf("frozen at %s = %v, want %v", c.at, on, c.on)
-			}
-			if on && !end.Equal(time.Date(2025, 3, 31, 8, 0, 0, 0, berlin)) {
-				t.Errorf("ends %s, want Monday 08:00 Berlin", end)
-			}
-		})
-	}
+	return parseConfig(t, yaml).Policies()
 }
 
 func TestPoliciesFromConfigTicketOnlyForEmergencies(t *testing.T) {
@@ -271,5 +159,46 @@ func TestPoliciesFromConfigTicketOnlyForEmergencies(t *testing.T) {
 	}
 	if p.EmergencyReviewWithin != config.DefaultEmergencyReview {
 		t.Errorf("review within %s, want the default %s", p.EmergencyReviewWithin, config.DefaultEmergencyReview)
+	}
+}
+
+// TestRoutesFromTheExampleConfig: the routing the transports ask bot for
+// (merges, labels, deployment events) comes from the configuration.
+func TestRoutesFromTheExampleConfig(t *testing.T) {
+	cfg, _, err := config.Load(filepath.Join("..", "testdata", "tollgate.example.yml"))
+	if err != nil {
+		t.Fatalf("load example: %v", err)
+	}
+	routes := bot.Routes{Policies: cfg.Policies()}
+	merges := []struct {
+		repo, branch string
+		want         []string
+	}{
+		{"acme/api", "main", []string{"staging"}},
+		{"acme/api", "release", nil},
+		{"acme/unknown", "main", nil},
+	}
+	for _, tt := range merges {
+		if got := routes.ForMerge(tt.repo, tt.branch); !slices.Equal(got, tt.want) {
+			t.Errorf("merge %s into %s: %v, want %v", tt.repo, tt.branch, got, tt.want)
+		}
+	}
+	labels := []struct {
+		repo, label, want string
+		ok                bool
+	}{
+		{"acme/api", "deploy:production", "production", true},
+		{"acme/api", "deploy:staging", "staging", true}, // the default label
+		{"acme/web", "deploy:preview", "preview", true},
+		{"acme/api", "deploy:preview", "", false}, // acme/web's label, not acme/api's
+		{"acme/api", "bug", "", false},
+	}
+	for _, tt := range labels {
+		if got, ok := routes.ForLabel(tt.repo, tt.label); got != tt.want || ok != tt.ok {
+			t.Errorf("label %s on %s: %q %v, want %q %v", tt.label, tt.repo, got, ok, tt.want, tt.ok)
+		}
+	}
+	if !routes.ForDeploymentEvent("acme/web", "preview") || routes.ForDeploymentEvent("acme/web", "staging") {
+		t.Error("ForDeploymentEvent wrong")
 	}
 }
