@@ -49,7 +49,9 @@ func (r Routes) ForDeploymentEvent(repo, env string) bool {
 }
 
 // ForMerge implements the transports' routing question; see Routes.
-func (s *Service) ForMerge(repo, branch string) []string { return Routes{s.policies}.ForMerge(repo, branch) }
+func (s *Service) ForMerge(repo, branch string) []string {
+	return Routes{s.policies}.ForMerge(repo, branch)
+}
 
 // ForLabel implements the transports' routing question; see Routes.
 func (s *Service) ForLabel(repo, label string) (string, bool) {

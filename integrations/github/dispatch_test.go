@@ -299,4 +299,3 @@ func (c *forgeComments) ReplyToComment(ctx context.Context, repo string, number 
 	_, _, err := c.api.Issues.CreateComment(ctx, owner, name, number, &gogh.IssueComment{Body: &body})
 	return err
 }
-
