@@ -13,8 +13,10 @@ export GOTOOLCHAIN := auto
 
 all: build
 
+## build: tollgate, and tollgate-demo beside it (the demo links the fake servers; tollgate does not).
 build:
 	$(GO) build -o $(BIN)/tollgate ./cmd/tollgate
+	$(GO) build -o $(BIN)/tollgate-demo ./cmd/tollgate-demo
 
 ## test: everything CI checks — formatting, vet, staticcheck, and the race-enabled tests
 ## (including the ones against a real OpenSSH sshd).
@@ -65,7 +67,7 @@ fuzz:
 	done
 
 demo:
-	$(GO) run ./cmd/tollgate demo
+	$(GO) run ./cmd/tollgate-demo
 
 clean:
 	rm -rf $(BIN)

@@ -295,7 +295,7 @@ func TestOneDeployPerEnvironmentAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { w.svc.RunWorkers(ctx, 3, 10*time.Millisecond); close(done) }()
+	go func() { w.svc.RunWorkers(ctx, ctx, 3, 10*time.Millisecond); close(done) }()
 
 	// Staging's first request and production's run side by side; staging's
 	// others wait, and start in the order they were queued.

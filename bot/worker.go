@@ -210,23 +210,29 @@ func (s *Service) ProcessQueue(ctx context.Context) (int, error) {
 	return n, ctx.Err()
 }
 
-// RunWorkers runs n workers until ctx ends. Each takes the next runnable
-// request, waking when something is queued or every poll interval.
-func (s *Service) RunWorkers(ctx context.Context, n int, poll time.Duration) {
+// RunWorkers is the one scheduling loop: n workers, each taking the next
+// runnable request, waking when something was queued or a deploy finished
+// (Service kicks itself) or every poll interval. It returns when work ends
+// and every worker has finished the deploy it was running. Each deploy runs
+// under run, which may outlive work: a server stops taking work at once on
+// shutdown and cancels run only after a grace period, so a deploy that
+// started finishes rather than stopping half-way. Tests and the server run
+// this same loop.
+func (s *Service) RunWorkers(work, run context.Context, n int, poll time.Duration) {
 	var wg sync.WaitGroup
-	for range n {
+	for range max(n, 1) {
 		wg.Go(func() {
-			for ctx.Err() == nil {
-				did, err := s.ProcessNext(ctx)
+			for work.Err() == nil {
+				did, err := s.ProcessNext(run)
 				if err != nil {
-					s.log.ErrorContext(ctx, "deploy worker", slog.Any("err", err))
+					s.log.ErrorContext(run, "deploy worker", slog.Any("err", err))
 				}
 				if did && err == nil {
-					s.kick() // maybe more for another worker
+					s.kick() // there may be more for another worker
 					continue
 				}
 				select {
-				case <-ctx.Done():
+				case <-work.Done():
 				case <-s.wake:
 				case <-time.After(poll):
 				}

@@ -4,6 +4,8 @@
 package config
 
 import (
+	"fmt"
+	"os"
 	"sort"
 	"time"
 
@@ -169,4 +171,23 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// AppPrivateKey returns the GitHub App's private key, inline or read from
+// its file. Errors name the key, never its contents.
+func (g GitHub) AppPrivateKey() ([]byte, error) {
+	if !g.PrivateKey.IsZero() {
+		return []byte(g.PrivateKey.Value()), nil
+	}
+	b, err := os.ReadFile(g.PrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("github.private_key_file: %w", err)
+	}
+	return b, nil
+}
+
+// WebLoginConfigured reports whether the OAuth client the web pages'
+// GitHub login needs is set.
+func (g GitHub) WebLoginConfigured() bool {
+	return g.OAuthClientID != "" && !g.OAuthClientSecret.IsZero()
 }

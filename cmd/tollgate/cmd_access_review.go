@@ -153,7 +153,7 @@ func openAccessReviews(ctx context.Context, cfgPath string) (*accessReviewEnv, e
 		return nil, err
 	}
 	policies := cfg.Policies()
-	key, err := githubAppKey(cfg)
+	key, err := cfg.GitHub.AppPrivateKey()
 	if err != nil {
 		return nil, err
 	}

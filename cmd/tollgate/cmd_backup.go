@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tollgate-dev/tollgate/internal/auditcheck"
 	"io"
 	iofs "io/fs"
 
@@ -84,6 +85,6 @@ func verifyBackup(ctx context.Context, src auditSource, path string, stdout, std
 		fmt.Fprintf(stdout, "audit log of the copy: FAIL: %s\n", r.Problem)
 		return exitCheckFailed
 	}
-	fmt.Fprintf(stdout, "audit log of the copy: OK, %d entries, %d signed checkpoints (%s)\n", r.Size, r.Checkpoints, r.SignedBy(keysLabel(keys)))
+	fmt.Fprintf(stdout, "audit log of the copy: OK, %d entries, %d signed checkpoints (%s)\n", r.Size, r.Checkpoints, r.SignedBy(auditcheck.KeysLabel(keys)))
 	return exitOK
 }

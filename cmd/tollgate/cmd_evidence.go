@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tollgate-dev/tollgate/server"
 	"io"
 	"strconv"
 	"time"
@@ -67,7 +68,7 @@ func (k *evidenceKeys) resolve(needSigner, needVerifier bool) (cfg *config.Confi
 	case cfg != nil:
 		a := cfg.Audit
 		a.SigningKeyFile = priv // --signing-key overrides the config's
-		keys, err = configKeyring(a)
+		keys, err = server.AuditKeyring(a)
 	case priv != "":
 		var v note.Verifier
 		v, err = audit.VerifierFromSigningKeyFile(priv)
@@ -76,7 +77,7 @@ func (k *evidenceKeys) resolve(needSigner, needVerifier bool) (cfg *config.Confi
 		err = errors.New("no audit public key: give --config FILE or --public-key FILE")
 	}
 	if err == nil && signer != nil && keys != nil {
-		keys, err = signerFirst(signer, keys)
+		keys, err = server.SignerFirst(signer, keys)
 	}
 	return cfg, dbPath, signer, keys, err
 }
@@ -103,17 +104,6 @@ func (k *evidenceKeys) open(ctx context.Context, needSigner, needVerifier, check
 		return nil, err
 	}
 	return &evidenceSource{cfg: cfg, dbPath: dbPath, signer: signer, trusted: trusted, st: st}, nil
-}
-
-// signerFirst moves the signer's public key to the front of keys, and
-// fails when it is not among them: the MANIFEST it signs must verify.
-func signerFirst(signer note.Signer, keys audit.Keyring) (audit.Keyring, error) {
-	for i, v := range keys {
-		if v.Name() == signer.Name() && v.KeyHash() == signer.KeyHash() {
-			return append(audit.Keyring{v}, append(keys[:i:i], keys[i+1:]...)...), nil
-		}
-	}
-	return nil, fmt.Errorf("the signing key %s+%08x and the public key %s are not a pair", signer.Name(), signer.KeyHash(), keys)
 }
 
 // openForEvidence opens the database; with a signer and checkpoint set it

@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
-	"time"
 
-	"github.com/tollgate-dev/tollgate/store"
-	"github.com/tollgate-dev/tollgate/store/audit"
+	"github.com/tollgate-dev/tollgate/internal/auditcheck"
 )
 
 func init() {
@@ -42,18 +39,12 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "tollgate verify: %v\n", err)
 		return exitUsage
 	}
-	s, err := store.OpenReadOnly(ctx, dbPath)
+	s, r, err := auditcheck.Verify(ctx, dbPath, keys, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate verify: %v\n", err)
 		return exitUsage
 	}
 	defer s.Close()
-	r, err := audit.Verify(ctx, s.DB(), keys...)
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate verify: %s: %v\n", dbPath, err)
-		return exitUsage
-	}
-	printReport(stdout, dbPath, keysLabel(keys), r)
 	if !r.OK {
 		return exitCheckFailed
 	}
@@ -61,34 +52,4 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return verifyAnchors(ctx, src.config, s, keys, af, stdout, stderr)
 	}
 	return exitOK
-}
-
-func printReport(w io.Writer, dbPath, keyName string, r audit.Report) {
-	fmt.Fprintf(w, "database:        %s\n", dbPath)
-	if !r.OK {
-		fmt.Fprintf(w, "verified:        %d entries before the first problem\n", r.Size)
-		fmt.Fprintf(w, "FAIL: %s\n", r.Problem)
-		return
-	}
-	fmt.Fprintf(w, "entries:         %d\n", r.Size)
-	fmt.Fprintf(w, "root:            %s\n", base64.StdEncoding.EncodeToString(r.Root[:]))
-	fmt.Fprintf(w, "checkpoints:     %d, every signature valid for %s\n", r.Checkpoints, r.SignedBy(keyName))
-	if r.HasCheckpoint {
-		fmt.Fprintf(w, "last checkpoint: tree size %d, signed %s\n", r.LastCheckpoint.Size, r.LastCheckpoint.Time.Format(time.RFC3339))
-	} else {
-		fmt.Fprintf(w, "last checkpoint: none\n")
-	}
-	if r.UnsignedTail > 0 {
-		fmt.Fprintf(w, "unsigned tail:   %d entries after the last signed checkpoint (seq %d..%d): their hashes fit,\n",
-			r.UnsignedTail, r.Size-r.UnsignedTail, r.Size-1)
-		fmt.Fprintf(w, "                 but no signature covers them, so whoever holds the database file could have\n")
-		fmt.Fprintf(w, "                 forged or rewritten them. They are verified once a later checkpoint covers them.\n")
-	} else {
-		fmt.Fprintf(w, "unsigned tail:   0 entries after the last signed checkpoint\n")
-	}
-	if r.UnsignedTail > 0 {
-		fmt.Fprintf(w, "OK (signed through seq %d; %d unsigned entries after it)\n", r.Size-r.UnsignedTail-1, r.UnsignedTail)
-		return
-	}
-	fmt.Fprintln(w, "OK")
 }

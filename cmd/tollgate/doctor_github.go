@@ -44,7 +44,7 @@ func (d *doctor) checkGitHub(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 6*d.timeout)
 	defer cancel()
 	org := d.cfg.GitHub.Org
-	key, err := githubAppKey(d.cfg)
+	key, err := d.cfg.GitHub.AppPrivateKey()
 	if err != nil {
 		d.fail(areaAuthentication, "GitHub App key", err.Error(), "set github.private_key_file to the App's private key (.pem from the App settings)")
 		return

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/tollgate-dev/tollgate/server"
 	"io/fs"
 	"os"
 	"strings"
@@ -124,7 +125,7 @@ func (d *doctor) checkLocalState(ctx context.Context) {
 }
 
 func (d *doctor) checkAuditLog(ctx context.Context, s *store.Store) {
-	keys, err := configKeyring(d.cfg.Audit)
+	keys, err := server.AuditKeyring(d.cfg.Audit)
 	if err != nil {
 		d.fail(areaAudit, "audit log", "no key to verify it with: "+err.Error(), "fix audit.signing_key_file / audit.public_key_file / audit.previous_public_key_files")
 		return

@@ -12,7 +12,7 @@ import (
 func (d *doctor) checkWebLogin() {
 	const what = "web pages behind GitHub login"
 	base := strings.TrimSuffix(d.cfg.PublicURL, "/")
-	if !webLoginConfigured(d.cfg) {
+	if !d.cfg.GitHub.WebLoginConfigured() {
 		d.fail(areaAuthentication, what, "github.oauth_client_id and github.oauth_client_secret are not set: "+
 			"the deployment log pages (the log_url of every GitHub deployment status) answer 503",
 			fmt.Sprintf("set github.oauth_client_id and github.oauth_client_secret to the GitHub App's OAuth client "+

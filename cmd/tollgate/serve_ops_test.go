@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/tollgate-dev/tollgate/server"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -51,7 +52,7 @@ func TestServeRefusesAnUnusableConfig(t *testing.T) {
 				c.prep(t)
 			}
 			var stderr syncBuffer
-			code := serve(context.Background(), slog.New(slog.NewJSONHandler(&stderr, nil)), &stderr, runOptions{ConfigPath: e.configPath})
+			code := serve(context.Background(), slog.New(slog.NewJSONHandler(&stderr, nil)), &stderr, server.RunOptions{ConfigPath: e.configPath})
 			if code != exitUsage {
 				t.Errorf("exit %d, want %d", code, exitUsage)
 			}

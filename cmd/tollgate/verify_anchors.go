@@ -107,7 +107,7 @@ func anchorRepository(ctx context.Context, cfg *config.Config) (*ghint.Anchors, 
 	if cfg.Audit.AnchorRepository == "" {
 		return nil, errors.New("audit.anchor_repository is not set")
 	}
-	key, err := githubAppKey(cfg)
+	key, err := cfg.GitHub.AppPrivateKey()
 	if err != nil {
 		return nil, err
 	}
@@ -116,14 +116,4 @@ func anchorRepository(ctx context.Context, cfg *config.Config) (*ghint.Anchors, 
 		return nil, fmt.Errorf("github: %w", err)
 	}
 	return ghint.NewAnchors(app, cfg.Audit.AnchorRepository, "")
-}
-
-// anchorPublisher adapts the GitHub anchor repository to the store's
-// anchoring loop (serve calls anchor.New(store, anchorPublisher(a), ...)
-// and PublishPending after each checkpoint).
-func anchorPublisher(a *ghint.Anchors) anchor.Publisher {
-	return anchor.PublisherFunc(func(ctx context.Context, cp audit.Checkpoint) (anchor.Receipt, error) {
-		rc, err := a.Publish(ctx, cp.Note, cp.Size, cp.Time)
-		return anchor.Receipt{Repository: rc.Repository, Path: rc.Path, Commit: rc.Commit}, err
-	})
 }

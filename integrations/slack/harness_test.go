@@ -215,7 +215,7 @@ func newWorld(t *testing.T, opts ...policyOption) *world {
 			}
 		}
 	})
-	wg.Go(func() { w.svc.RunWorkers(ctx, 1, 20*time.Millisecond) })
+	wg.Go(func() { w.svc.RunWorkers(ctx, ctx, 1, 20*time.Millisecond) })
 	t.Cleanup(func() {
 		cancel()
 		wg.Wait()

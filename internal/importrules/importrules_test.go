@@ -119,3 +119,18 @@ func TestDeployKnowsNoForgeOrChat(t *testing.T) {
 		}
 	}
 }
+
+// The tollgate binary links no fake (githubtest, slacktest, sshtest...):
+// the demo, which needs them, is cmd/tollgate-demo.
+func TestTollgateLinksNoFake(t *testing.T) {
+	pkgs, _ := listPackages(t)
+	p, ok := pkgs[module+"/cmd/tollgate"]
+	if !ok {
+		t.Fatal("cmd/tollgate not found")
+	}
+	for _, d := range append([]string{p.path}, p.deps...) {
+		if isFake(d) || d == module+"/internal/demo" {
+			t.Errorf("cmd/tollgate links %s: the production binary links no fake", rel(d))
+		}
+	}
+}

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -27,17 +27,11 @@ var webPagePatterns = []string{
 	web.PathLogout,
 }
 
-// webLoginConfigured reports whether cfg has the OAuth client the pages'
-// GitHub login needs.
-func webLoginConfigured(cfg *config.Config) bool {
-	return cfg.GitHub.OAuthClientID != "" && !cfg.GitHub.OAuthClientSecret.IsZero()
-}
-
 // mountWebPages serves the pages behind the GitHub login. Without the
 // OAuth client it fails closed: every page path answers 503 saying what is
 // missing, and nothing is ever shown without a login.
-func (s *server) mountWebPages(mux *http.ServeMux, cfg *config.Config) error {
-	if !webLoginConfigured(cfg) {
+func (s *Server) mountWebPages(mux *http.ServeMux, cfg *config.Config) error {
+	if !cfg.GitHub.WebLoginConfigured() {
 		s.log.Warn("web pages not served: github.oauth_client_id and github.oauth_client_secret are not set; " +
 			"the log_url of GitHub deployment statuses and Slack's log links answer 503 until they are")
 		off := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -53,7 +47,7 @@ func (s *server) mountWebPages(mux *http.ServeMux, cfg *config.Config) error {
 		Requests:     s.svc,
 		Audit:        s.store.Audit(),
 		AuditEntries: s.auditEntries,
-		DeployLog:    s.readDeployLog,
+		DeployLog:    s.ReadDeployLog,
 		Verify:       s.verifyAuditLog,
 		Environments: s.live.Policies,
 		OAuth: web.OAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL, ClientID: cfg.GitHub.OAuthClientID,
@@ -63,7 +57,7 @@ func (s *server) mountWebPages(mux *http.ServeMux, cfg *config.Config) error {
 		Logger:    s.log.With("component", "web"),
 	})
 	if err != nil {
-		return fmt.Errorf("%w: web pages: %w", errConfig, err)
+		return fmt.Errorf("%w: web pages: %w", ErrConfig, err)
 	}
 	pages.Register(mux)
 	return nil
@@ -72,8 +66,8 @@ func (s *server) mountWebPages(mux *http.ServeMux, cfg *config.Config) error {
 // verifyAuditLog recomputes the whole audit log and checks its signed
 // checkpoints, for the /audit page, with the keyring in force: the current
 // audit public key and those rotated out (as `tollgate verify --config`).
-func (s *server) verifyAuditLog(ctx context.Context) (audit.Report, error) {
-	keys, err := configKeyring(s.live.Current().Audit)
+func (s *Server) verifyAuditLog(ctx context.Context) (audit.Report, error) {
+	keys, err := AuditKeyring(s.live.Current().Audit)
 	if err != nil {
 		return audit.Report{}, fmt.Errorf("audit keys: %w", err)
 	}

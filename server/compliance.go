@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -45,14 +45,14 @@ type compliance struct {
 
 // newCompliance builds the compliance pieces of s and registers the
 // overdue emergency reviews gauge; s.svc and s.metrics must exist.
-func newCompliance(s *server, app *ghint.App, signingKeyFile string) (*compliance, error) {
+func newCompliance(s *Server, app *ghint.App, signingKeyFile string) (*compliance, error) {
 	v, err := audit.VerifierFromSigningKeyFile(signingKeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("%w: audit.signing_key_file: %w", errConfig, err)
+		return nil, fmt.Errorf("%w: audit.signing_key_file: %w", ErrConfig, err)
 	}
 	previous, err := audit.LoadKeyring(s.live.Current().Audit.PreviousPublicKeyFiles...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: audit.previous_public_key_files: %w", errConfig, err)
+		return nil, fmt.Errorf("%w: audit.previous_public_key_files: %w", ErrConfig, err)
 	}
 	s.metrics.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tollgate_emergency_reviews_overdue",
@@ -63,7 +63,7 @@ func newCompliance(s *server, app *ghint.App, signingKeyFile string) (*complianc
 
 // overdueEmergencyReviews counts pending emergency reviews past their
 // deadline; NaN when they cannot be read.
-func (s *server) overdueEmergencyReviews() float64 {
+func (s *Server) overdueEmergencyReviews() float64 {
 	ctx, cancel := context.WithTimeout(context.Background(), metricsReadTimeout)
 	defer cancel()
 	revs, err := s.svc.EmergencyReviews(ctx, true)
@@ -82,7 +82,7 @@ func (s *server) overdueEmergencyReviews() float64 {
 
 // complianceLoop anchors checkpoints every minute and runs the daily
 // access checks until ctx ends.
-func (s *server) complianceLoop(ctx context.Context) {
+func (s *Server) complianceLoop(ctx context.Context) {
 	t := time.NewTicker(anchorInterval)
 	defer t.Stop()
 	var lastAccessCheck time.Time
@@ -103,7 +103,7 @@ func (s *server) complianceLoop(ctx context.Context) {
 // publishAnchors commits every signed checkpoint not yet anchored to
 // audit.anchor_repository, when one is configured. A failure is logged;
 // the next round carries on from the first checkpoint not published.
-func (s *server) publishAnchors(ctx context.Context) {
+func (s *Server) publishAnchors(ctx context.Context) {
 	repo := s.live.Current().Audit.AnchorRepository
 	if repo == "" || s.compliance == nil {
 		return
@@ -115,7 +115,7 @@ func (s *server) publishAnchors(ctx context.Context) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, complianceRoundBudget)
 	defer cancel()
-	n, err := anchor.New(s.store, anchorPublisher(anchors), s.compliance.verifier, s.now).
+	n, err := anchor.New(s.store, AnchorPublisher(anchors), s.compliance.verifier, s.now).
 		TrustPrevious(s.compliance.previous...).PublishPending(cctx)
 	if n > 0 {
 		s.log.Info("audit checkpoints anchored", "repository", repo, "count", n)
@@ -128,7 +128,7 @@ func (s *server) publishAnchors(ctx context.Context) {
 // publishAnchorsAtShutdown anchors the shutdown checkpoint, within a
 // budget: an unreachable GitHub must not hold the stop, and the next start
 // publishes what is left.
-func (s *server) publishAnchorsAtShutdown(ctx context.Context) {
+func (s *Server) publishAnchorsAtShutdown(ctx context.Context) {
 	actx, cancel := context.WithTimeout(ctx, anchorShutdownBudget)
 	defer cancel()
 	s.publishAnchors(actx)
@@ -136,7 +136,7 @@ func (s *server) publishAnchorsAtShutdown(ctx context.Context) {
 
 // accessChecks reminds the access reviewers when a review is due and
 // reconciles the organisation's members with who Tollgate still trusts.
-func (s *server) accessChecks(ctx context.Context) {
+func (s *Server) accessChecks(ctx context.Context) {
 	ar, err := s.accessReviews()
 	if errors.Is(err, errNoOrg) {
 		return
@@ -164,7 +164,7 @@ func (s *server) accessChecks(ctx context.Context) {
 // accessReviews returns the access review controls of the configuration
 // in force (the Slack handler's /deploy access-review and sign-off, and
 // the daily checks).
-func (s *server) accessReviews() (*bot.AccessReviews, error) {
+func (s *Server) accessReviews() (*bot.AccessReviews, error) {
 	if s.compliance == nil {
 		return nil, errors.New("the GitHub App is not set up")
 	}

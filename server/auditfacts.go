@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 // AuditFacts implements the Reporter's AuditFacts: the latest audit entry
 // about a request and the newest signed checkpoint covering it.
-func (s *server) AuditFacts(ctx context.Context, requestID string) (ghint.AuditEntry, error) {
+func (s *Server) AuditFacts(ctx context.Context, requestID string) (ghint.AuditEntry, error) {
 	var seq sql.NullInt64
 	err := s.store.DB().QueryRowContext(ctx, `SELECT max(seq) FROM audit_entries WHERE subject = ?`, requestID).Scan(&seq)
 	if err != nil {
@@ -37,7 +37,7 @@ func (s *server) AuditFacts(ctx context.Context, requestID string) (ghint.AuditE
 
 // environmentInfo tells the Reporter about an environment, from the
 // configuration in force.
-func (s *server) environmentInfo(repo, env string) ghint.EnvironmentInfo {
+func (s *Server) environmentInfo(repo, env string) ghint.EnvironmentInfo {
 	e, ok := s.live.Current().Environment(repo, env)
 	if !ok {
 		return ghint.EnvironmentInfo{}

@@ -1,10 +1,11 @@
-package main
+package demo
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tollgate-dev/tollgate/server"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -34,7 +35,7 @@ type demoStory struct {
 	dir       string
 	fakes     *demoFakes
 	targets   *demoTargets
-	srv       *server
+	srv       *server.Server
 	obs       *demoObserver
 	slackSign string
 	hookKey   string
@@ -80,7 +81,7 @@ func (st *demoStory) waitFor(ctx context.Context, what string, cond func(ctx con
 func (st *demoStory) waitRequest(ctx context.Context, env, sha string, trigger bot.Trigger, done func(bot.State) bool) (bot.Request, error) {
 	var found bot.Request
 	err := st.waitFor(ctx, fmt.Sprintf("the %s request for %s on %s", trigger, demoShort(sha), env), func(ctx context.Context) (bool, error) {
-		rs, err := st.srv.svc.History(ctx, demoRepo, env, 50)
+		rs, err := st.srv.Service().History(ctx, demoRepo, env, 50)
 		if err != nil {
 			return false, err
 		}
@@ -185,7 +186,7 @@ func (st *demoStory) click(ctx context.Context, p demoPerson, r bot.Request, b s
 	if !ok {
 		return fmt.Errorf("the Slack message of request %s is missing", r.ID)
 	}
-	blockID, value, ok := demoButton(m.Blocks, b.actionID)
+	blockID, value, ok := slacktest.Button(m.Blocks, b.actionID)
 	if !ok {
 		return fmt.Errorf("the Slack message of request %s has no %s button", r.ID, b.label)
 	}
@@ -227,7 +228,7 @@ func (st *demoStory) link(ctx context.Context, p demoPerson) error {
 	if err != nil {
 		return fmt.Errorf("/deploy link for %s: %w", p.Login, err)
 	}
-	url := slackLinkURL(answer.Text)
+	url := slacktest.LinkURL(answer.Text)
 	if url == "" {
 		return fmt.Errorf("/deploy link for %s answered without a link: %q", p.Login, answer.Text)
 	}
@@ -276,7 +277,7 @@ func (st *demoStory) settle(ctx context.Context, id string) (bot.Request, error)
 	var r bot.Request
 	err := st.waitFor(ctx, "GitHub and Slack to hear how "+id+" ended", func(ctx context.Context) (bool, error) {
 		var err error
-		if r, err = st.srv.svc.Request(ctx, id); err != nil {
+		if r, err = st.srv.Service().Request(ctx, id); err != nil {
 			return false, err
 		}
 		return st.githubTold(r, true) && st.slackThreadHas(r, "/deployments/"+r.ID), nil

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -23,7 +23,7 @@ var errProbe = errors.New("readiness probe")
 // readinessChecks are /readyz's conditions: the database takes a write
 // transaction, a configuration is loaded, and the audit signing key is
 // still the one in use (auditKeyReady).
-func (s *server) readinessChecks() []httpserver.Check {
+func (s *Server) readinessChecks() []httpserver.Check {
 	return []httpserver.Check{
 		{Name: "database", Fn: func(ctx context.Context) error {
 			// BEGIN IMMEDIATE takes the write lock: a read-only or full
@@ -64,11 +64,11 @@ func auditKeyReady(a config.Audit, signer note.Signer) error {
 	if k.KeyHash() != signer.KeyHash() || k.Name() != signer.Name() {
 		return fmt.Errorf("signing key %s changed since start; restart to use it", a.SigningKeyFile)
 	}
-	keys, err := configKeyring(a)
+	keys, err := AuditKeyring(a)
 	if err != nil {
 		return err
 	}
-	if _, err := signerFirst(signer, keys); err != nil {
+	if _, err := SignerFirst(signer, keys); err != nil {
 		return fmt.Errorf("checkpoints signed now would not verify: %w", err)
 	}
 	return nil
@@ -77,7 +77,7 @@ func auditKeyReady(a config.Audit, signer note.Signer) error {
 // openDeployLog opens the deployment log of a request for appending; a
 // log that cannot be opened is reported and the deploy goes on (its facts
 // are in the audit log regardless).
-func (s *server) openDeployLog(id string) io.Writer {
+func (s *Server) openDeployLog(id string) io.Writer {
 	name, err := requestLogName(id)
 	if err != nil {
 		s.log.Error("deployment log", "request", id, "err", err)
@@ -91,8 +91,8 @@ func (s *server) openDeployLog(id string) io.Writer {
 	return f
 }
 
-// readDeployLog returns a request's deployment log, nil when it has none.
-func (s *server) readDeployLog(_ context.Context, id string) ([]byte, error) {
+// ReadDeployLog returns a request's deployment log, nil when it has none.
+func (s *Server) ReadDeployLog(_ context.Context, id string) ([]byte, error) {
 	name, err := requestLogName(id)
 	if err != nil {
 		return nil, err
@@ -105,7 +105,7 @@ func (s *server) readDeployLog(_ context.Context, id string) ([]byte, error) {
 }
 
 // auditEntries returns the audit entries about a request, oldest first.
-func (s *server) auditEntries(ctx context.Context, id string) ([]audit.Entry, error) {
+func (s *Server) auditEntries(ctx context.Context, id string) ([]audit.Entry, error) {
 	rows, err := s.store.DB().QueryContext(ctx, `SELECT seq FROM audit_entries WHERE subject = ? ORDER BY seq`, id)
 	if err != nil {
 		return nil, fmt.Errorf("audit entries of %s: %w", id, err)

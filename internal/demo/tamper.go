@@ -1,10 +1,15 @@
-package main
+package demo
 
 import (
 	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/internal/auditcheck"
+	"github.com/tollgate-dev/tollgate/server"
+	"github.com/tollgate-dev/tollgate/store/audit"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -15,11 +20,13 @@ import (
 // step, so `tollgate verify` can also be seen passing afterwards.
 const demoBackupName = "tollgate-before-tamper.db"
 
-// runDemoVerify runs `tollgate verify` (the real command) with args and
-// prints its output indented; it returns the exit code and the output.
+// runDemoVerify runs what `tollgate verify` runs (internal/auditcheck)
+// with args, "--config FILE" or "--database FILE --public-key FILE", and
+// prints its output indented; it returns the command's exit code and the
+// output.
 func (st *demoStory) runDemoVerify(ctx context.Context, args ...string) (int, string) {
 	var buf bytes.Buffer
-	code := runVerify(ctx, args, &buf, &buf)
+	code := verifyLike(ctx, args, &buf)
 	st.printf("  $ tollgate verify %s\n", strings.Join(st.relArgs(args), " "))
 	for _, l := range splitLines(buf.String()) {
 		st.printf("    %s\n", l)
@@ -63,13 +70,13 @@ func (st *demoStory) stepTamper(ctx context.Context) error {
 	}
 	st.section(fmt.Sprintf("Someone with the database file rewrites audit entry #%d (who approved production)", seq))
 	backup := filepath.Join(st.dir, demoBackupName)
-	if _, err := st.srv.store.DB().ExecContext(ctx, `VACUUM INTO ?`, backup); err != nil {
+	if _, err := st.srv.Store().DB().ExecContext(ctx, `VACUUM INTO ?`, backup); err != nil {
 		return fmt.Errorf("backing up the database before the tamper step: %w", err)
 	}
 	st.printf("  (a copy of the untouched database was saved first: $DATA/%s)\n", demoBackupName)
 	// The attacker opens the file directly, as anyone who can read and
 	// write it can, drops the trigger that refuses UPDATE, and edits a row.
-	db, err := sql.Open("sqlite3", "file:"+strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(st.srv.live.Current().Database)+"?_busy_timeout=10000")
+	db, err := sql.Open("sqlite3", "file:"+strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(st.srv.Config().Database)+"?_busy_timeout=10000")
 	if err != nil {
 		return fmt.Errorf("opening the database as the attacker: %w", err)
 	}
@@ -94,7 +101,43 @@ func (st *demoStory) stepTamper(ctx context.Context) error {
 		return err
 	}
 	st.printf("  The copy taken before the edit still verifies:\n")
-	pub := st.srv.live.Current().Audit.PublicKeyFile
+	pub := st.srv.Config().Audit.PublicKeyFile
 	code, _ = st.runDemoVerify(ctx, "--database", backup, "--public-key", pub)
 	return expect(code == exitOK, "verify of the pre-tamper copy exited %d", code)
+}
+
+// verifyLike is `tollgate verify` for the two forms the demo shows: it
+// checks the audit log and returns verify's exit code (0 verified, 1
+// tampering found, 2 unusable arguments or database).
+func verifyLike(ctx context.Context, args []string, w io.Writer) int {
+	var dbPath string
+	var keys audit.Keyring
+	var err error
+	switch {
+	case len(args) == 2 && args[0] == "--config":
+		var cfg *config.Config
+		if cfg, _, err = config.Load(args[1]); err == nil {
+			dbPath = cfg.Database
+			keys, err = server.AuditKeyring(cfg.Audit)
+		}
+	case len(args) == 4 && args[0] == "--database" && args[2] == "--public-key":
+		dbPath = args[1]
+		keys, err = audit.LoadKeyring(args[3])
+	default:
+		err = fmt.Errorf("unexpected arguments %q", args)
+	}
+	if err != nil {
+		fmt.Fprintf(w, "tollgate verify: %v\n", err)
+		return exitUsage
+	}
+	s, r, err := auditcheck.Verify(ctx, dbPath, keys, w)
+	if err != nil {
+		fmt.Fprintf(w, "tollgate verify: %v\n", err)
+		return exitUsage
+	}
+	s.Close()
+	if !r.OK {
+		return exitCheckFailed
+	}
+	return exitOK
 }

@@ -1,8 +1,9 @@
-package main
+package demo
 
 import (
 	"context"
 	"fmt"
+	"github.com/tollgate-dev/tollgate/integrations/slacktest"
 	"io"
 	"net/http"
 	"strings"
@@ -77,7 +78,7 @@ func (st *demoStory) stepRequestProduction(ctx context.Context) error {
 		return err
 	}
 	return st.waitFor(ctx, "the approval message in Slack", func(ctx context.Context) (bool, error) {
-		cur, err := st.srv.svc.Request(ctx, r.ID)
+		cur, err := st.srv.Service().Request(ctx, r.ID)
 		if err != nil {
 			return false, err
 		}
@@ -110,7 +111,7 @@ func (st *demoStory) deployed(ctx context.Context, env, sha string, trigger bot.
 func (st *demoStory) productionRequest(ctx context.Context) (bot.Request, error) {
 	for _, r := range st.requests {
 		if r.Environment == "production" && r.Trigger == bot.TriggerSlack {
-			return st.srv.svc.Request(ctx, r.ID)
+			return st.srv.Service().Request(ctx, r.ID)
 		}
 	}
 	return bot.Request{}, fmt.Errorf("%w: no production request was made", errStory)
@@ -131,7 +132,7 @@ func (st *demoStory) stepSelfApproval(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	r, err = st.srv.svc.Request(ctx, r.ID)
+	r, err = st.srv.Service().Request(ctx, r.ID)
 	if err != nil {
 		return err
 	}
@@ -197,7 +198,7 @@ func (st *demoStory) stepEmergency(ctx context.Context) error {
 func (st *demoStory) reviewEmergency(ctx context.Context, r bot.Request) error {
 	err := st.waitFor(ctx, "the emergency review message", func(ctx context.Context) (bool, error) {
 		var err error
-		if r, err = st.srv.svc.Request(ctx, r.ID); err != nil {
+		if r, err = st.srv.Service().Request(ctx, r.ID); err != nil {
 			return false, err
 		}
 		channel, ts, ok := strings.Cut(r.ExternalRefs[reviewOKButton.ref], ":")
@@ -208,7 +209,7 @@ func (st *demoStory) reviewEmergency(ctx context.Context, r bot.Request) error {
 		if !ok {
 			return false, nil
 		}
-		_, _, ok = demoButton(m.Blocks, reviewOKButton.actionID)
+		_, _, ok = slacktest.Button(m.Blocks, reviewOKButton.actionID)
 		return ok, nil
 	})
 	if err != nil {
@@ -222,7 +223,7 @@ func (st *demoStory) reviewEmergency(ctx context.Context, r bot.Request) error {
 	}
 	var rev bot.EmergencyReview
 	err = st.waitFor(ctx, "Bob's review to be recorded", func(ctx context.Context) (bool, error) {
-		revs, err := st.srv.svc.EmergencyReviews(ctx, false)
+		revs, err := st.srv.Service().EmergencyReviews(ctx, false)
 		if err != nil {
 			return false, err
 		}
@@ -250,7 +251,7 @@ func (st *demoStory) printResult(ctx context.Context, r bot.Request, env demoEnv
 		st.printf(" in %s, %d file(s) sent", r.Result.Duration.Round(1e6), r.Result.FilesSent)
 	}
 	st.printf("\n")
-	if log, err := st.srv.readDeployLog(ctx, r.ID); err == nil {
+	if log, err := st.srv.ReadDeployLog(ctx, r.ID); err == nil {
 		st.printManifest(r, string(log))
 	}
 	for _, s := range env.Servers {

@@ -1,9 +1,10 @@
-package main
+package demo
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tollgate-dev/tollgate/server"
 	"io"
 	"log/slog"
 	"net"
@@ -74,18 +75,18 @@ func runDemoStory(ctx context.Context, opts demoOptions, out io.Writer) (err err
 	}
 	defer logFile.Close()
 	log := slog.New(slog.NewJSONHandler(logFile, nil))
-	srv, err := newServer(ctx, cfg, log, time.Now)
+	srv, err := server.New(ctx, cfg, server.Options{Logger: log})
 	if err != nil {
 		return fmt.Errorf("assembling the server from %s: %w", cfgPath, err)
 	}
-	defer srv.store.Close()
+	defer srv.Close()
 
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- srv.run(runCtx, runOptions{ConfigPath: cfgPath, Workers: 2, ShutdownGrace: demoShutdownGrace,
+		done <- srv.Run(runCtx, server.RunOptions{ConfigPath: cfgPath, Workers: 2, ShutdownGrace: demoShutdownGrace,
 			Listener: ln, Ready: func(string) { close(ready) }})
 	}()
 	select {
@@ -105,7 +106,7 @@ func runDemoStory(ctx context.Context, opts demoOptions, out io.Writer) (err err
 		return err
 	}
 	st := &demoStory{out: out, base: setup.PublicURL, cfgPath: cfgPath, dir: dir, fakes: fakes, targets: targets,
-		srv: srv, obs: newDemoObserver(out, fakes, srv.store.Audit()), slackSign: setup.SigningSecret,
+		srv: srv, obs: newDemoObserver(out, fakes, srv.Store().Audit()), slackSign: setup.SigningSecret,
 		hookKey: fakes.gh.WebhookSecret(), browser: &http.Client{Jar: jar, Timeout: demoStepTimeout}}
 	st.intro(warnings, opts.DataDir == "")
 	if err := st.play(ctx); err != nil {
@@ -222,15 +223,13 @@ func (st *demoStory) outro(opts demoOptions, took time.Duration) {
 		st.printf("    tollgate verify --config %s\n", st.cfgPath)
 		st.printf("        fails with exit status 1, by design: the demo tampered with that database\n")
 		st.printf("    tollgate verify --database %s --public-key %s\n",
-			filepath.Join(st.dir, demoBackupName), st.srv.live.Current().Audit.PublicKeyFile)
+			filepath.Join(st.dir, demoBackupName), st.srv.Config().Audit.PublicKeyFile)
 		st.printf("        the copy taken before the tamper step: OK\n")
 		st.printf("    tollgate audit tail --config %s\n", st.cfgPath)
-		if _, ok := commands["evidence"]; ok {
-			day := time.Now().UTC().Format(time.DateOnly)
-			st.printf("    tollgate evidence --config %s --database %s --from %s --to %s --out %s\n",
-				st.cfgPath, filepath.Join(st.dir, demoBackupName), day, day, filepath.Join(st.dir, "evidence"))
-			st.printf("        the auditor's pack of the story's changes, from the untouched copy\n")
-		}
+		day := time.Now().UTC().Format(time.DateOnly)
+		st.printf("    tollgate evidence --config %s --database %s --from %s --to %s --out %s\n",
+			st.cfgPath, filepath.Join(st.dir, demoBackupName), day, day, filepath.Join(st.dir, "evidence"))
+		st.printf("        the auditor's pack of the story's changes, from the untouched copy\n")
 	}
 	if !opts.Exit {
 		st.printf("\n  Serving at %s until Ctrl-C. Open a page above in a browser: Tollgate sends you to sign\n", st.base)

@@ -1,4 +1,10 @@
-package main
+// Package server is the running application: New assembles Tollgate from
+// one validated configuration (the store, the domain service, the
+// transports, the HTTP routes) and Run serves it: the deploy workers (bot's
+// one scheduling loop), the inbox workers, the sweeps and the compliance
+// loop, configuration reloads, and a graceful shutdown. cmd/tollgate only
+// parses flags and calls it.
+package server
 
 import (
 	"compress/gzip"
@@ -27,11 +33,12 @@ import (
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
-// server is Tollgate assembled from one configuration: the store, the
+// Server is Tollgate assembled from one configuration: the store, the
 // domain service, the transports, the HTTP routes and the workers.
-type server struct {
+type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
+	version string
 	live    *liveConfig
 	store   *store.Store
 	signer  note.Signer
@@ -40,33 +47,46 @@ type server struct {
 	inbox   *inbox.Worker
 	slack   *slackint.Handler // nil without a slack section
 	logDir  string
-	wake    chan struct{} // nudges deploy workers: something was queued or finished
 	handler http.Handler
 
 	// compliance anchors checkpoints and runs the access checks (wire_compliance.go).
 	compliance *compliance
 }
 
-// errConfig marks a failure caused by the configuration (exit code 2).
-var errConfig = errors.New("configuration")
+// ErrConfig marks a failure caused by the configuration (exit code 2).
+var ErrConfig = errors.New("configuration")
 
-// newServer opens the store and builds every piece. The caller closes
-// the store (server.close) when newServer succeeded.
-func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) (*server, error) {
+// Options tune how a Server is built; zero values take defaults.
+type Options struct {
+	Logger  *slog.Logger     // nil: discard
+	Clock   func() time.Time // nil: time.Now
+	Version string           // recorded in the server.started audit entry
+}
+
+// New opens the store and builds every piece. The caller calls Close when
+// New succeeded. A failure caused by the configuration wraps ErrConfig.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error) {
+	log, now := opts.Logger, opts.Clock
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
 	// Every line logged with a request's context names the request, whichever
 	// transport logs it.
 	log = slog.New(reqlog.NewHandler(log.Handler()))
 	l, err := load(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	signer, err := audit.LoadSigner(cfg.Audit.SigningKeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("%w: audit.signing_key_file: %w", errConfig, err)
+		return nil, fmt.Errorf("%w: audit.signing_key_file: %w", ErrConfig, err)
 	}
-	appKey, err := githubAppKey(cfg)
+	appKey, err := cfg.GitHub.AppPrivateKey()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	logDir := filepath.Join(filepath.Dir(cfg.Database), "deploy-logs")
 	if err := os.MkdirAll(logDir, 0o700); err != nil {
@@ -76,8 +96,7 @@ func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 	if err != nil {
 		return nil, err
 	}
-	s := &server{log: log, now: now, live: newLiveConfig(l), store: st, signer: signer, logDir: logDir,
-		wake: make(chan struct{}, 1)}
+	s := &Server{log: log, now: now, version: opts.Version, live: newLiveConfig(l), store: st, signer: signer, logDir: logDir}
 	if err := s.build(ctx, cfg, appKey); err != nil {
 		st.Close()
 		return nil, err
@@ -86,11 +105,11 @@ func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 }
 
 // build wires the GitHub App, Slack, the domain and the HTTP routes.
-func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) error {
+func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) error {
 	app, err := ghint.NewApp(ctx, ghint.AppConfig{APIURL: cfg.GitHub.APIURL, AppID: cfg.GitHub.AppID,
 		PrivateKey: appKey, Logger: s.log.With("component", "github"), Clock: s.now})
 	if err != nil {
-		return fmt.Errorf("%w: github: %w", errConfig, err)
+		return fmt.Errorf("%w: github: %w", ErrConfig, err)
 	}
 	dir := ghint.NewDirectory(app, 0)
 	s.metrics = httpserver.NewMetrics(httpserver.MetricsSources{
@@ -111,9 +130,9 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	reporter, err := ghint.NewReporter(ghint.ReporterConfig{App: app, Recorder: &recorder, Audit: s, Gate: gate,
 		PublicURL: cfg.PublicURL, Environment: s.environmentInfo, Logger: s.log.With("component", "github")})
 	if err != nil {
-		return fmt.Errorf("%w: github: %w", errConfig, err)
+		return fmt.Errorf("%w: github: %w", ErrConfig, err)
 	}
-	notifiers := bot.Notifiers{logNotifier{s.log.With("component", "bot")}, s.metrics, wakeOnQueue(s.wake), reporter}
+	notifiers := bot.Notifiers{logNotifier{s.log.With("component", "bot")}, s.metrics, reporter}
 	var slackNotifier *slackint.Notifier
 	var slackAPI *slackapi.Client
 	if cfg.Slack.Enabled {
@@ -122,7 +141,7 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 			PublicURL: cfg.PublicURL, GitHubWebURL: cfg.GitHub.WebURL, Clock: s.now, Logger: s.log.With("component", "slack"),
 			Members: ghint.NewRoster(app), Links: s.store})
 		if err != nil {
-			return fmt.Errorf("%w: slack: %w", errConfig, err)
+			return fmt.Errorf("%w: slack: %w", ErrConfig, err)
 		}
 		notifiers = append(notifiers, slackNotifier)
 	}
@@ -167,7 +186,7 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	webhooks, err := ghint.NewWebhookHandler(ghint.WebhookConfig{Secret: cfg.GitHub.WebhookSecret.Value(),
 		Inbox: intake, Kick: s.inbox.Kick, Logger: s.log.With("component", "github")})
 	if err != nil {
-		return fmt.Errorf("%w: %w", errConfig, err)
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	mux.Handle("POST /webhooks/github", s.metrics.TimeAck("github", webhooks))
 
@@ -178,7 +197,7 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 				ClientID: cfg.GitHub.OAuthClientID, ClientSecret: cfg.GitHub.OAuthClientSecret.Value()},
 			Clock: s.now, Logger: s.log.With("component", "slack"), AccessReviews: s.accessReviews, Policies: s.live})
 		if err != nil {
-			return fmt.Errorf("%w: slack: %w", errConfig, err)
+			return fmt.Errorf("%w: slack: %w", ErrConfig, err)
 		}
 		handlers["slack"] = s.slack.HandleInboxItem
 		slackMux := http.NewServeMux()
@@ -196,18 +215,6 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	}
 	s.handler = httpserver.Logging(s.log, mux)
 	return nil
-}
-
-// githubAppKey returns the App's private key, inline or from its file.
-func githubAppKey(cfg *config.Config) ([]byte, error) {
-	if !cfg.GitHub.PrivateKey.IsZero() {
-		return []byte(cfg.GitHub.PrivateKey.Value()), nil
-	}
-	b, err := os.ReadFile(cfg.GitHub.PrivateKeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("github.private_key_file: %w", err)
-	}
-	return b, nil
 }
 
 // githubSource opens a commit's tree from GitHub's tarball of it.
@@ -237,21 +244,6 @@ func (cs closers) Close() error {
 		}
 	}
 	return first
-}
-
-// wakeOnQueue nudges the deploy workers when a request was queued or a
-// deploy finished (its environment is free again).
-type wakeOnQueue chan struct{}
-
-// Notify implements bot.Notifier.
-func (w wakeOnQueue) Notify(_ context.Context, n bot.Notification) error {
-	if n.Request.State == bot.StateQueued || n.Kind == bot.NotifyFinished {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
-	}
-	return nil
 }
 
 // lateRecorder passes the Reporter's bookkeeping to the service, which
@@ -300,3 +292,20 @@ type batchedIntake struct {
 func (b batchedIntake) Enqueue(ctx context.Context, it store.InboxItem) (bool, error) {
 	return b.batch.Enqueue(ctx, it)
 }
+
+// Close closes the store. Call it once Run returned (or instead of Run).
+func (s *Server) Close() error { return s.store.Close() }
+
+// Store is the server's database, for the demo and for tests that look
+// at what a run recorded.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Service is the domain service the server runs.
+func (s *Server) Service() *bot.Service { return s.svc }
+
+// Config is the configuration in force (a reload swaps it).
+func (s *Server) Config() *config.Config { return s.live.Current() }
+
+// Handler is the server's HTTP handler: every route, behind the request
+// logging.
+func (s *Server) Handler() http.Handler { return s.handler }

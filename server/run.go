@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -16,21 +16,25 @@ import (
 
 // Audit actions of the server itself.
 const (
-	actionServerStarted        = "server.started"
-	actionServerStopped        = "server.stopped"
-	actionConfigReloaded       = "config.reloaded"
-	actionConfigReloadRefused  = "config.reload_refused"
-	expiryInterval             = 30 * time.Second
-	deployPollInterval         = 5 * time.Second
-	httpShutdownTimeout        = 15 * time.Second
-	interruptedRecordTimeout   = 30 * time.Second
-	defaultShutdownGrace       = 2 * time.Minute
-	defaultDeployWorkers       = 4
+	actionServerStarted       = "server.started"
+	actionServerStopped       = "server.stopped"
+	actionConfigReloaded      = "config.reloaded"
+	actionConfigReloadRefused = "config.reload_refused"
+	expiryInterval            = 30 * time.Second
+	deployPollInterval        = 5 * time.Second
+	httpShutdownTimeout       = 15 * time.Second
+	interruptedRecordTimeout  = 30 * time.Second
+	// DefaultShutdownGrace is how long running deploys may finish after
+	// a stop signal before they are marked interrupted.
+	DefaultShutdownGrace = 2 * time.Minute
+	// DefaultDeployWorkers is how many deploys may run at once (one per
+	// environment regardless).
+	DefaultDeployWorkers       = 4
 	checkpointOnShutdownBudget = 10 * time.Second
 )
 
-// runOptions tune how the server runs.
-type runOptions struct {
+// RunOptions tune how the server runs.
+type RunOptions struct {
 	ConfigPath    string
 	Workers       int           // deploy workers
 	ShutdownGrace time.Duration // how long running deploys may finish after a stop signal
@@ -42,7 +46,7 @@ type runOptions struct {
 // run serves until ctx ends, then shuts down in order: stop accepting,
 // stop taking work, let running deploys finish within the grace period,
 // mark what is left interrupted, and sign a checkpoint.
-func (s *server) run(ctx context.Context, opts runOptions) error {
+func (s *Server) Run(ctx context.Context, opts RunOptions) error {
 	bg := context.WithoutCancel(ctx)
 	// One serve owns a database, so leases still held at start belong to a
 	// process that died mid-delivery: hand those deliveries back now rather
@@ -63,7 +67,7 @@ func (s *server) run(ctx context.Context, opts runOptions) error {
 	}
 	cfg := s.live.Current()
 	if err := s.store.AppendAudit(bg, bot.AuditEvent{Actor: "tollgate", Action: actionServerStarted, Subject: cfg.File,
-		Data: map[string]any{"config_hash": cfg.Hash(), "version": version, "interrupted_requests": n}}); err != nil {
+		Data: map[string]any{"config_hash": cfg.Hash(), "version": s.version, "interrupted_requests": n}}); err != nil {
 		return fmt.Errorf("auditing the start: %w", err)
 	}
 
@@ -78,21 +82,19 @@ func (s *server) run(ctx context.Context, opts runOptions) error {
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- httpSrv.Serve(ln) }()
-	s.log.Info("serving", "addr", ln.Addr().String(), "config_hash", cfg.Hash(), "version", version)
+	s.log.Info("serving", "addr", ln.Addr().String(), "config_hash", cfg.Hash(), "version", s.version)
 
 	workCtx, stopWork := context.WithCancel(bg) // stop taking new work
 	runCtx, abortRuns := context.WithCancel(bg) // abort deploys still running after the grace period
 	defer abortRuns()
 	var inboxWG, deployWG sync.WaitGroup
+	deployWG.Go(func() { s.svc.RunWorkers(workCtx, runCtx, opts.Workers, deployPollInterval) })
 	inboxWG.Go(func() { _ = s.inbox.Run(workCtx) })
 	if s.slack != nil {
 		inboxWG.Go(func() { s.forwardSlackKicks(workCtx) })
 	}
 	inboxWG.Go(func() { s.expireLoop(workCtx) })
 	inboxWG.Go(func() { s.complianceLoop(workCtx) })
-	for range max(opts.Workers, 1) {
-		deployWG.Go(func() { s.deployWorker(workCtx, runCtx) })
-	}
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
 	}
@@ -142,7 +144,7 @@ loop:
 // finishDeploys waits up to grace for the deploy workers (each finishes
 // the deploy it runs); then it aborts what still runs, which bot records
 // as interrupted, and marks anything left over interrupted itself.
-func (s *server) finishDeploys(ctx context.Context, wg *sync.WaitGroup, abort context.CancelFunc, grace time.Duration) {
+func (s *Server) finishDeploys(ctx context.Context, wg *sync.WaitGroup, abort context.CancelFunc, grace time.Duration) {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
@@ -165,38 +167,10 @@ func (s *server) finishDeploys(ctx context.Context, wg *sync.WaitGroup, abort co
 	s.log.Warn("requests marked interrupted at shutdown", "count", n)
 }
 
-// deployWorker runs queued requests until work ends; each deploy runs
-// under run, which outlives work by the shutdown grace period.
-func (s *server) deployWorker(work, run context.Context) {
-	for work.Err() == nil {
-		did, err := s.svc.ProcessNext(run)
-		if err != nil {
-			s.log.Error("deploy worker", "err", err)
-		}
-		if did && err == nil {
-			s.nudge() // there may be more for another worker
-			continue
-		}
-		select {
-		case <-work.Done():
-		case <-s.wake:
-		case <-time.After(deployPollInterval):
-		}
-	}
-}
-
-// nudge wakes one idle deploy worker without blocking.
-func (s *server) nudge() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
 // expireLoop expires requests whose approval deadline passed, and runs
 // the emergency-review and lock reminders (each step is recorded, so a
 // repeated sweep changes nothing).
-func (s *server) expireLoop(ctx context.Context) {
+func (s *Server) expireLoop(ctx context.Context) {
 	t := time.NewTicker(expiryInterval)
 	defer t.Stop()
 	for {
@@ -224,7 +198,7 @@ func (s *server) expireLoop(ctx context.Context) {
 }
 
 // forwardSlackKicks wakes the inbox worker when Slack persisted a request.
-func (s *server) forwardSlackKicks(ctx context.Context) {
+func (s *Server) forwardSlackKicks(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -239,7 +213,7 @@ func (s *server) forwardSlackKicks(ctx context.Context) {
 // valid and converts; the reload is audited first (fail closed: without
 // the audit entry the old configuration stays). An invalid file is
 // refused, logged and audited, and the old configuration stays.
-func (s *server) reload(ctx context.Context, path string) {
+func (s *Server) reload(ctx context.Context, path string) {
 	old := s.live.Current()
 	next, _, err := config.Load(path)
 	var l *loaded

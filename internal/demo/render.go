@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"encoding/json"
@@ -127,35 +127,4 @@ func splitLines(s string) []string {
 		return nil
 	}
 	return strings.Split(s, "\n")
-}
-
-// slackLinkURL returns the URL of the first mrkdwn link in s.
-func slackLinkURL(s string) string {
-	if m := mrkdwnLink.FindStringSubmatch(s); m != nil {
-		return unescape.Replace(m[1])
-	}
-	return ""
-}
-
-// demoButton finds the block and value of the button with actionID in blocks.
-func demoButton(blocks json.RawMessage, actionID string) (blockID, value string, ok bool) {
-	var bs []struct {
-		Type     string `json:"type"`
-		BlockID  string `json:"block_id"`
-		Elements []struct {
-			ActionID string `json:"action_id"`
-			Value    string `json:"value"`
-		} `json:"elements"`
-	}
-	if json.Unmarshal(blocks, &bs) != nil {
-		return "", "", false
-	}
-	for _, b := range bs {
-		for _, e := range b.Elements {
-			if b.Type == "actions" && e.ActionID == actionID {
-				return b.BlockID, e.Value, true
-			}
-		}
-	}
-	return "", "", false
 }
