@@ -1,12 +1,10 @@
 package main
 
 import (
-	"strings"
 
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
-	"github.com/tollgate-dev/tollgate/config"
 	"os"
 	"testing"
 
@@ -99,47 +97,3 @@ repositories:
         gate_only: true
         deployers: [frontend]
 `
-
-// policyYAML is a config header followed by one environment of acme/api;
-// env is indented into place.
-func policyYAML(env ...string) string {
-	head := `public_url: https://tollgate.example.com
-database: /var/lib/tollgate/tollgate.db
-audit:
-  signing_key_file: /etc/tollgate/audit.key
-github:
-  app_id: 1
-  private_key_file: /etc/tollgate/app.pem
-  webhook_secret: s3cret
-  org: acme
-teams:
-  admins: [platform-admins]
-repositories:
-  acme/api:
-    environments:
-      production:
-`
-	var b strings.Builder
-	b.WriteString(head)
-	for _, l := range env {
-		b.WriteString("        " + l + "\n")
-	}
-	b.WriteString(`        servers:
-          - host: p1.example.com
-            user: deploy
-        ssh:
-          private_key_file: /etc/tollgate/production.key
-          known_hosts_file: /etc/tollgate/known_hosts
-        path: /srv/api
-`)
-	return b.String()
-}
-
-func parseConfig(t *testing.T, yaml string) *config.Config {
-	t.Helper()
-	cfg, _, err := config.Parse("tollgate.yml", []byte(yaml), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatalf("config.Parse: %v", err)
-	}
-	return cfg
-}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // publicURLTransport sends requests for the configured public_url to the
