@@ -1,7 +1,6 @@
 package main
 
 import (
-
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
