@@ -72,6 +72,11 @@ func (lc *liveConfig) RepoForChannel(channelID string) (string, bool) {
 // Repositories implements the Slack transport's Routing.
 func (lc *liveConfig) Repositories() []string { return lc.Current().RepositoryNames() }
 
+// TargetType returns the deploy target type of repo's env in force.
+func (lc *liveConfig) TargetType(repo, env string) string {
+	return lc.Current().TargetType(repo, env)
+}
+
 // Target returns the SSH deploy target of repo's env.
 func (lc *liveConfig) Target(repo, env string) (deploy.Target, bool) {
 	return lc.cur.Load().targets.Target(repo, env)

@@ -145,14 +145,15 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		}
 		notifiers = append(notifiers, slackNotifier)
 	}
-	deployer := &deploy.BotDeployer{
-		Engine:         &deploy.Engine{Logger: s.log.With("component", "deploy")},
-		Targets:        s.live.Target,
-		Source:         githubSource(app),
-		Log:            s.openDeployLog,
-		ProtectionGate: gate,
-		PublicURL:      cfg.PublicURL,
-	}
+	deployer := deployRouter{typeOf: s.live.TargetType, byType: map[string]bot.Deployer{
+		config.TargetSSH: &deploy.BotDeployer{
+			Engine:  &deploy.Engine{Logger: s.log.With("component", "deploy")},
+			Targets: s.live.Target,
+			Source:  githubSource(app),
+			Log:     s.openDeployLog,
+		},
+		config.TargetActionsGate: gate,
+	}}
 	s.svc, err = bot.New(bot.Config{Store: s.store, Directory: dir, Changes: ghint.NewChanges(app),
 		Deployer: deployer, Notifier: notifiers, Policies: s.live, Clock: s.now, Logger: s.log.With("component", "bot")})
 	if err != nil {
