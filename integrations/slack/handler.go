@@ -17,7 +17,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/integrations/githuboauth"
+	"github.com/tollgate-dev/tollgate/internal/oauth"
 	"github.com/tollgate-dev/tollgate/internal/reqlog"
 	"github.com/tollgate-dev/tollgate/store"
 )
@@ -57,7 +57,7 @@ type Routing interface {
 
 // GitHubOAuth is the GitHub App's OAuth client, for linking identities.
 // A nil HTTPClient means one with a 10 s timeout.
-type GitHubOAuth = githuboauth.Client
+type GitHubOAuth = oauth.GitHub
 
 // Config is what a Handler needs.
 type Config struct {

@@ -2,9 +2,6 @@ package slack
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/internal/oauth"
 	"github.com/tollgate-dev/tollgate/store"
 )
 
@@ -34,19 +32,12 @@ const (
 	CodeLinkDenied    bot.RefusalCode = "link_denied"
 )
 
-// randomToken returns n random bytes, base64url without padding.
-func randomToken(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
 // startLink mints the one-time link /deploy link hands to a Slack user.
 func (h *Handler) startLink(ctx context.Context, team, user string) (string, error) {
 	if h.gh.ClientID == "" {
 		return "Linking is not set up on this Tollgate (github.oauth_client_id is missing).", nil
 	}
-	key := randomToken(32)
+	key := oauth.NewSecret()
 	now := h.now().UTC()
 	if err := h.store.SaveOAuthState(ctx, store.OAuthState{Kind: store.OAuthLink, Key: key, SlackTeam: team,
 		SlackUser: user, CreatedAt: now, ExpiresAt: now.Add(LinkTTL)}); err != nil {
@@ -68,9 +59,9 @@ func (h *Handler) ServeOAuthStart(w http.ResponseWriter, r *http.Request) {
 		h.refuseLink(w, r, link, err, "this link")
 		return
 	}
-	state, verifier, browser := randomToken(32), randomToken(48), randomToken(32)
-	if err := h.store.SaveOAuthState(ctx, store.OAuthState{Kind: store.OAuthFlow, Key: state,
-		SlackTeam: link.SlackTeam, SlackUser: link.SlackUser, Verifier: verifier, Browser: browser,
+	flow, browser := h.gh.Start(h.public+PathOAuthCallback, nil, nil), oauth.NewSecret()
+	if err := h.store.SaveOAuthState(ctx, store.OAuthState{Kind: store.OAuthFlow, Key: flow.State,
+		SlackTeam: link.SlackTeam, SlackUser: link.SlackUser, Verifier: flow.Verifier, Browser: browser,
 		CreatedAt: now, ExpiresAt: now.Add(LinkTTL)}); err != nil {
 		h.log.ErrorContext(ctx, "saving OAuth state", slog.Any("err", err))
 		writePage(w, http.StatusInternalServerError, "Tollgate could not start the sign-in. Run /deploy link again.")
@@ -79,15 +70,7 @@ func (h *Handler) ServeOAuthStart(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: linkCookie, Value: browser, Path: "/oauth/github/",
 		MaxAge: int(LinkTTL / time.Second), HttpOnly: true, Secure: strings.HasPrefix(h.public, "https://"),
 		SameSite: http.SameSiteLaxMode})
-	challenge := sha256.Sum256([]byte(verifier))
-	q := url.Values{
-		"client_id":             {h.gh.ClientID},
-		"redirect_uri":          {h.public + PathOAuthCallback},
-		"state":                 {state},
-		"code_challenge":        {base64.RawURLEncoding.EncodeToString(challenge[:])},
-		"code_challenge_method": {"S256"},
-	}
-	http.Redirect(w, r, h.gh.AuthorizeURL(q), http.StatusFound)
+	http.Redirect(w, r, flow.URL, http.StatusFound)
 }
 
 // ServeOAuthCallback answers GET /oauth/github/callback: it uses the
@@ -112,7 +95,8 @@ func (h *Handler) ServeOAuthCallback(w http.ResponseWriter, r *http.Request) {
 		h.refuseLink(w, r, st, &bot.Refusal{Code: CodeLinkDenied, Reason: "GitHub did not authorize: " + e}, "")
 		return
 	}
-	user, err := h.githubUser(ctx, q.Get("code"), st.Verifier)
+	// The token is used for this one call and never stored or logged.
+	_, user, err := h.gh.SignIn(ctx, q.Get("code"), st.Verifier, h.public+PathOAuthCallback)
 	if err != nil {
 		h.log.ErrorContext(ctx, "OAuth callback: reading the GitHub user", slog.String("slack_user", st.SlackUser), slog.Any("err", err))
 		writePage(w, http.StatusBadGateway, "Tollgate could not confirm your GitHub account with GitHub. Run /deploy link again.")
