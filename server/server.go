@@ -168,7 +168,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	}
 
 	s.inbox = &inbox.Worker{Store: s.store, Clock: s.now, Logger: s.log.With("component", "inbox"),
-		Observe: func(it store.InboxItem, o inbox.Outcome, _ time.Duration) {
+		Observe: func(it inbox.Item, o inbox.Outcome, _ time.Duration) {
 			s.metrics.ObserveInbox(it.Source, string(o))
 		}}
 	handlers := map[string]inbox.Handler{}
@@ -290,7 +290,7 @@ type batchedIntake struct {
 }
 
 // Enqueue stores it durably together with any deliveries arriving at once.
-func (b batchedIntake) Enqueue(ctx context.Context, it store.InboxItem) (bool, error) {
+func (b batchedIntake) Enqueue(ctx context.Context, it inbox.Item) (bool, error) {
 	return b.batch.Enqueue(ctx, it)
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 )
 
 // Inbox states.
@@ -15,19 +17,9 @@ const (
 	InboxFailed  = "failed"
 )
 
-// InboxItem is one webhook delivery kept until it has been processed.
-type InboxItem struct {
-	ID            int64
-	Source        string // "github" or "slack"
-	DeliveryID    string // X-GitHub-Delivery, or Slack's id for the request
-	EventType     string
-	Payload       []byte
-	ReceivedAt    time.Time
-	State         string
-	Attempts      int // how many times it has been claimed
-	NextAttemptAt time.Time
-	LastError     string
-}
+// InboxItem is one webhook delivery kept until it has been processed: the
+// inbox port's Item, which the transports use without importing store.
+type InboxItem = inbox.Item
 
 // InboxCounts is the number of items per state that needs attention.
 type InboxCounts struct {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/internal/inbox"
-	"github.com/tollgate-dev/tollgate/store"
 )
 
 // BotService is the part of the domain GitHub events drive; *bot.Service
@@ -116,7 +115,7 @@ type hookDelivery struct {
 // is done (acted on, ignored, or refused by policy: a refusal is an
 // answer, not a failure), an inbox.Permanent error when the payload
 // cannot be understood, and any other error for a retry.
-func (d *Dispatcher) Handle(ctx context.Context, it store.InboxItem) error {
+func (d *Dispatcher) Handle(ctx context.Context, it inbox.Item) error {
 	log := d.log.With("delivery", it.DeliveryID, "event", it.EventType)
 	if !handledEvents[it.EventType] {
 		log.Debug("event ignored")

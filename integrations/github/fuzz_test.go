@@ -235,7 +235,7 @@ func FuzzDispatchDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ev uint8, payload []byte) {
 		event := fuzzEvents[int(ev)%len(fuzzEvents)]
 		before, beforeFx := b.calls.Load(), fx.count()
-		err := d.Handle(context.Background(), store.InboxItem{ID: 1, Source: "github", DeliveryID: "d", EventType: event, Payload: payload})
+		err := d.Handle(context.Background(), inbox.Item{ID: 1, Source: "github", DeliveryID: "d", EventType: event, Payload: payload})
 		if _, perr := gogh.ParseWebHook(event, payload); perr != nil && event != "ping" && event != "push" {
 			if !inbox.IsPermanent(err) {
 				t.Fatalf("%s payload go-github cannot decode (%v) gave a retryable result: %v", event, perr, err)

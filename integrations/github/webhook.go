@@ -7,13 +7,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/tollgate-dev/tollgate/internal/reqlog"
-	"github.com/tollgate-dev/tollgate/store"
 )
 
 // MaxWebhookBody is the largest webhook body accepted; GitHub caps
@@ -23,7 +23,7 @@ const MaxWebhookBody = 25 << 20
 // WebhookInbox stores a delivery durably; *store.Store satisfies it. A
 // delivery id already stored is reported as duplicate and changes nothing.
 type WebhookInbox interface {
-	Enqueue(ctx context.Context, it store.InboxItem) (duplicate bool, err error)
+	Enqueue(ctx context.Context, it inbox.Item) (duplicate bool, err error)
 }
 
 // WebhookConfig is what a WebhookHandler needs.
@@ -129,7 +129,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		facts = append(facts, slog.String("action", env.Action))
 	}
 
-	dup, err := h.inbox.Enqueue(ctx, store.InboxItem{Source: "github", DeliveryID: delivery,
+	dup, err := h.inbox.Enqueue(ctx, inbox.Item{Source: "github", DeliveryID: delivery,
 		EventType: event, Payload: body})
 	if err != nil {
 		// GitHub shows the failure and the delivery can be redelivered. A

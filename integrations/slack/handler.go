@@ -8,6 +8,7 @@ package slack
 import (
 	"context"
 	"errors"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -17,9 +18,9 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/internal/linkstate"
 	"github.com/tollgate-dev/tollgate/internal/oauth"
 	"github.com/tollgate-dev/tollgate/internal/reqlog"
-	"github.com/tollgate-dev/tollgate/store"
 )
 
 // Routes served by Handler.Register.
@@ -38,9 +39,9 @@ const DefaultMaxBody = 1 << 20
 // identity links (for whoami) and audit entries for refusals bot does not
 // make itself. *store.Store implements it.
 type Store interface {
-	Enqueue(ctx context.Context, it store.InboxItem) (duplicate bool, err error)
-	SaveOAuthState(ctx context.Context, st store.OAuthState) error
-	ConsumeOAuthState(ctx context.Context, kind, key string, now time.Time) (store.OAuthState, error)
+	Enqueue(ctx context.Context, it inbox.Item) (duplicate bool, err error)
+	SaveOAuthState(ctx context.Context, st linkstate.State) error
+	ConsumeOAuthState(ctx context.Context, kind, key string, now time.Time) (linkstate.State, error)
 	LinkForSlack(ctx context.Context, slackTeam, slackUser string) (bot.Link, error)
 	AppendAudit(ctx context.Context, events ...bot.AuditEvent) error
 }
@@ -169,7 +170,7 @@ func (h *Handler) background(fn func(ctx context.Context)) {
 
 // enqueue persists one verified Slack request before it is acknowledged.
 func (h *Handler) enqueue(ctx context.Context, kind string, body []byte) error {
-	dup, err := h.store.Enqueue(ctx, store.InboxItem{Source: "slack", DeliveryID: deliveryKey(body),
+	dup, err := h.store.Enqueue(ctx, inbox.Item{Source: "slack", DeliveryID: deliveryKey(body),
 		EventType: kind, Payload: body})
 	if err != nil {
 		return err

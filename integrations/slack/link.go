@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/internal/linkstate"
 	"github.com/tollgate-dev/tollgate/internal/oauth"
-	"github.com/tollgate-dev/tollgate/store"
 )
 
 // LinkTTL is how long a /deploy link URL, and the sign-in it starts, stay valid.
@@ -39,8 +39,8 @@ func (h *Handler) startLink(ctx context.Context, team, user string) (string, err
 	}
 	key := oauth.NewSecret()
 	now := h.now().UTC()
-	if err := h.store.SaveOAuthState(ctx, store.OAuthState{Kind: store.OAuthLink, Key: key, SlackTeam: team,
-		SlackUser: user, CreatedAt: now, ExpiresAt: now.Add(LinkTTL)}); err != nil {
+	if err := h.store.SaveOAuthState(ctx, linkstate.State{Kind: linkstate.KindLink, Key: key, Workspace: team,
+		User: user, CreatedAt: now, ExpiresAt: now.Add(LinkTTL)}); err != nil {
 		return "", err
 	}
 	link := h.public + PathOAuthStart + "?token=" + url.QueryEscape(key)
@@ -54,14 +54,14 @@ func (h *Handler) startLink(ctx context.Context, team, user string) (string, err
 func (h *Handler) ServeOAuthStart(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	now := h.now().UTC()
-	link, err := h.store.ConsumeOAuthState(ctx, store.OAuthLink, r.URL.Query().Get("token"), now)
+	link, err := h.store.ConsumeOAuthState(ctx, linkstate.KindLink, r.URL.Query().Get("token"), now)
 	if err != nil {
 		h.refuseLink(w, r, link, err, "this link")
 		return
 	}
 	flow, browser := h.gh.Start(h.public+PathOAuthCallback, nil, nil), oauth.NewSecret()
-	if err := h.store.SaveOAuthState(ctx, store.OAuthState{Kind: store.OAuthFlow, Key: flow.State,
-		SlackTeam: link.SlackTeam, SlackUser: link.SlackUser, Verifier: flow.Verifier, Browser: browser,
+	if err := h.store.SaveOAuthState(ctx, linkstate.State{Kind: linkstate.KindFlow, Key: flow.State,
+		Workspace: link.Workspace, User: link.User, Verifier: flow.Verifier, Browser: browser,
 		CreatedAt: now, ExpiresAt: now.Add(LinkTTL)}); err != nil {
 		h.log.ErrorContext(ctx, "saving OAuth state", slog.Any("err", err))
 		writePage(w, http.StatusInternalServerError, "Tollgate could not start the sign-in. Run /deploy link again.")
@@ -79,7 +79,7 @@ func (h *Handler) ServeOAuthStart(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) ServeOAuthCallback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	st, err := h.store.ConsumeOAuthState(ctx, store.OAuthFlow, q.Get("state"), h.now().UTC())
+	st, err := h.store.ConsumeOAuthState(ctx, linkstate.KindFlow, q.Get("state"), h.now().UTC())
 	if err != nil {
 		h.refuseLink(w, r, st, err, "this sign-in")
 		return
@@ -98,11 +98,11 @@ func (h *Handler) ServeOAuthCallback(w http.ResponseWriter, r *http.Request) {
 	// The token is used for this one call and never stored or logged.
 	_, user, err := h.gh.SignIn(ctx, q.Get("code"), st.Verifier, h.public+PathOAuthCallback)
 	if err != nil {
-		h.log.ErrorContext(ctx, "OAuth callback: reading the GitHub user", slog.String("slack_user", st.SlackUser), slog.Any("err", err))
+		h.log.ErrorContext(ctx, "OAuth callback: reading the GitHub user", slog.String("slack_user", st.User), slog.Any("err", err))
 		writePage(w, http.StatusBadGateway, "Tollgate could not confirm your GitHub account with GitHub. Run /deploy link again.")
 		return
 	}
-	if err := h.svc.LinkIdentity(ctx, bot.Link{SlackTeam: st.SlackTeam, SlackUser: st.SlackUser,
+	if err := h.svc.LinkIdentity(ctx, bot.Link{SlackTeam: st.Workspace, SlackUser: st.User,
 		GitHubLogin: user.Login, GitHubID: user.ID}); err != nil {
 		h.log.ErrorContext(ctx, "OAuth callback: saving the link", slog.Any("err", err))
 		writePage(w, http.StatusInternalServerError, "Tollgate could not save the link. Run /deploy link again.")
@@ -113,15 +113,15 @@ func (h *Handler) ServeOAuthCallback(w http.ResponseWriter, r *http.Request) {
 
 // refuseLink audits a refused linking step and shows why. what names the
 // secret for the user ("this link"). err is a store error or a *bot.Refusal.
-func (h *Handler) refuseLink(w http.ResponseWriter, r *http.Request, st store.OAuthState, err error, what string) {
+func (h *Handler) refuseLink(w http.ResponseWriter, r *http.Request, st linkstate.State, err error, what string) {
 	ref, ok := bot.AsRefusal(err)
 	switch {
 	case ok:
-	case errors.Is(err, store.ErrOAuthStateUsed):
+	case errors.Is(err, linkstate.ErrUsed):
 		ref = &bot.Refusal{Code: CodeLinkUsed, Reason: what + " was already used; run /deploy link again"}
-	case errors.Is(err, store.ErrOAuthStateExpired):
+	case errors.Is(err, linkstate.ErrExpired):
 		ref = &bot.Refusal{Code: CodeLinkExpired, Reason: what + " expired; run /deploy link again"}
-	case errors.Is(err, store.ErrOAuthStateUnknown):
+	case errors.Is(err, linkstate.ErrUnknown):
 		ref = &bot.Refusal{Code: CodeLinkUnknown, Reason: what + " is not valid; run /deploy link again"}
 	default:
 		h.log.ErrorContext(r.Context(), "OAuth linking: reading state", slog.Any("err", err))
@@ -129,8 +129,8 @@ func (h *Handler) refuseLink(w http.ResponseWriter, r *http.Request, st store.OA
 		return
 	}
 	subject, actor := "unknown", "unknown"
-	if st.SlackUser != "" {
-		subject = st.SlackTeam + "/" + st.SlackUser
+	if st.User != "" {
+		subject = st.Workspace + "/" + st.User
 		actor = "slack:" + subject
 	}
 	aerr := h.store.AppendAudit(r.Context(), bot.AuditEvent{Actor: actor, Action: bot.ActionActionRefused,

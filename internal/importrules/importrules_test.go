@@ -134,3 +134,31 @@ func TestTollgateLinksNoFake(t *testing.T) {
 		}
 	}
 }
+
+// allowedFromIntegrations are the storage packages an integration may
+// import: the audit log's record and proof types (store/audit), which the
+// web pages show. Storage itself (store) stays out of reach.
+var allowedFromIntegrations = map[string]bool{module + "/store/audit": true}
+
+// No integration imports another integration or the store: each turns
+// requests into bot calls and bot notifications into API calls, through
+// ports (internal/inbox, internal/linkstate) the server wires to the store.
+// The fakes (githubtest, slacktest) are test doubles, not integrations.
+func TestIntegrationsImportNoOtherIntegrationNorStore(t *testing.T) {
+	pkgs, _ := listPackages(t)
+	for _, p := range pkgs {
+		own := integrationOf(p.path)
+		if own == "" || isFake(p.path) {
+			continue
+		}
+		for _, d := range p.imports {
+			other := integrationOf(d)
+			switch {
+			case other != "" && other != own:
+				t.Errorf("%s imports %s: an integration imports no other integration", rel(p.path), rel(d))
+			case under(d, "store") && !allowedFromIntegrations[d]:
+				t.Errorf("%s imports %s: an integration imports no store", rel(p.path), rel(d))
+			}
+		}
+	}
+}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/tollgate-dev/tollgate/store"
 )
 
 // Backoff returns how long to wait before the next attempt after attempt
@@ -52,7 +50,7 @@ func IsPermanent(err error) bool {
 // BySource routes items to a handler per source ("github", "slack"); an
 // item from a source without a handler fails permanently.
 func BySource(handlers map[string]Handler) Handler {
-	return func(ctx context.Context, it store.InboxItem) error {
+	return func(ctx context.Context, it Item) error {
 		h, ok := handlers[it.Source]
 		if !ok {
 			return Permanent(fmt.Errorf("no handler for %s deliveries", it.Source))

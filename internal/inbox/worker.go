@@ -13,14 +13,12 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
-
-	"github.com/tollgate-dev/tollgate/store"
 )
 
 // Store is the part of the inbox storage the worker uses; *store.Store
 // satisfies it.
 type Store interface {
-	ClaimDue(ctx context.Context, now time.Time, limit int) ([]store.InboxItem, error)
+	ClaimDue(ctx context.Context, now time.Time, limit int) ([]Item, error)
 	MarkDone(ctx context.Context, id int64) error
 	MarkRetry(ctx context.Context, id int64, cause error, nextAt time.Time) error
 	MarkFailed(ctx context.Context, id int64, cause error) error
@@ -28,7 +26,7 @@ type Store interface {
 
 // Handler processes one delivery. It must be idempotent: an item can be
 // handed over again after a crash or a lost lease.
-type Handler func(ctx context.Context, item store.InboxItem) error
+type Handler func(ctx context.Context, item Item) error
 
 // Outcome is what became of one attempt, for metrics.
 type Outcome string
@@ -69,7 +67,7 @@ type Worker struct {
 	HandlerTimeout time.Duration
 	Logger         *slog.Logger
 	// Observe, when set, is called after each attempt (a metrics hook).
-	Observe func(item store.InboxItem, outcome Outcome, took time.Duration)
+	Observe func(item Item, outcome Outcome, took time.Duration)
 
 	once sync.Once
 	wake chan struct{}
@@ -149,7 +147,7 @@ func (w *Worker) ProcessDue(ctx context.Context) (int, error) {
 }
 
 // process runs one attempt and records its outcome.
-func (w *Worker) process(ctx context.Context, it store.InboxItem) error {
+func (w *Worker) process(ctx context.Context, it Item) error {
 	log := w.logger().With("delivery", it.DeliveryID, "source", it.Source, "event", it.EventType,
 		"inbox_id", it.ID, "attempt", it.Attempts)
 	start := time.Now()
@@ -191,7 +189,7 @@ func (w *Worker) process(ctx context.Context, it store.InboxItem) error {
 
 // call runs the handler with a timeout and turns a panic into an error:
 // no delivery may crash the process.
-func (w *Worker) call(ctx context.Context, it store.InboxItem) (err error) {
+func (w *Worker) call(ctx context.Context, it Item) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.handlerTimeout())
 	defer cancel()
 	defer func() {

@@ -38,7 +38,7 @@ type scripted struct {
 	calls   []string
 }
 
-func (h *scripted) Handle(_ context.Context, it store.InboxItem) error {
+func (h *scripted) Handle(_ context.Context, it inbox.Item) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.calls = append(h.calls, fmt.Sprintf("%s#%d", it.DeliveryID, it.Attempts))
@@ -107,7 +107,7 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) enqueue(t *testing.T, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
-		if _, err := f.store.Enqueue(context.Background(), store.InboxItem{Source: "github", DeliveryID: id,
+		if _, err := f.store.Enqueue(context.Background(), inbox.Item{Source: "github", DeliveryID: id,
 			EventType: "pull_request", Payload: []byte(`{}`)}); err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func (f *fixture) process(t *testing.T) int {
 	return n
 }
 
-func (f *fixture) item(t *testing.T, delivery string) store.InboxItem {
+func (f *fixture) item(t *testing.T, delivery string) inbox.Item {
 	t.Helper()
 	var id int64
 	if err := f.store.DB().QueryRow(`SELECT id FROM inbox WHERE delivery_id = ?`, delivery).Scan(&id); err != nil {
@@ -215,7 +215,7 @@ func TestPanicIsAnErrorNotACrash(t *testing.T) {
 	f.enqueue(t, "d-panic", "d-fine")
 	f.h.panics["d-panic"] = 1
 	var seen []string
-	f.w.Observe = func(it store.InboxItem, o inbox.Outcome, _ time.Duration) {
+	f.w.Observe = func(it inbox.Item, o inbox.Outcome, _ time.Duration) {
 		seen = append(seen, it.DeliveryID+":"+string(o))
 	}
 	if n := f.process(t); n != 2 {
@@ -257,7 +257,7 @@ func TestRunWakesOnKick(t *testing.T) {
 func TestBySourceRefusesUnknownSources(t *testing.T) {
 	f := newFixture(t)
 	f.w.Handle = inbox.BySource(map[string]inbox.Handler{"github": f.h.Handle})
-	if _, err := f.store.Enqueue(context.Background(), store.InboxItem{Source: "slack", DeliveryID: "s1", EventType: "block_actions"}); err != nil {
+	if _, err := f.store.Enqueue(context.Background(), inbox.Item{Source: "slack", DeliveryID: "s1", EventType: "block_actions"}); err != nil {
 		t.Fatal(err)
 	}
 	f.enqueue(t, "g1")
