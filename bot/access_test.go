@@ -14,7 +14,7 @@ func TestAccessRevoked(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	w.policies["acme/shop"]["production"].RequiredApprovals = 2
-	if err := w.svc.LinkIdentity(ctx, bot.Link{SlackTeam: "T1", SlackUser: "U3", GitHubLogin: "carol", GitHubID: 3}); err != nil {
+	if err := w.svc.LinkIdentity(ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U3"}, GitHubLogin: "carol", GitHubID: 3}); err != nil {
 		t.Fatal(err)
 	}
 	byCarol := w.submit(t, "k1", bot.NewRequest{Requester: carol}).Request
@@ -42,7 +42,7 @@ func TestAccessRevoked(t *testing.T) {
 	if err != nil || got.State != bot.StateAwaitingApproval {
 		t.Fatalf("after dave's approval: %s, %v", got.State, err)
 	}
-	if _, err := w.svc.SlackIdentity(ctx, "T1", "U3"); err == nil {
+	if _, err := w.svc.IdentityFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U3"}); err == nil {
 		t.Error("carol's Slack link survived")
 	}
 	data := w.auditData(t, "carol", "access.revoked")
@@ -202,19 +202,19 @@ func TestRejectAndCancel(t *testing.T) {
 func TestSlackLinks(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
-	_, err := w.svc.SlackIdentity(ctx, "T1", "U1")
+	_, err := w.svc.IdentityFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"})
 	wantRefusal(t, err, bot.CodeNotLinked, "/deploy link")
-	if err := w.svc.LinkIdentity(ctx, bot.Link{SlackTeam: "T1", SlackUser: "U1", GitHubLogin: "alice", GitHubID: 1}); err != nil {
+	if err := w.svc.LinkIdentity(ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: 1}); err != nil {
 		t.Fatal(err)
 	}
-	id, err := w.svc.SlackIdentity(ctx, "T1", "U1")
-	if err != nil || id.Login != "alice" || id.GitHubID != 1 || id.SlackUser != "T1/U1" {
+	id, err := w.svc.IdentityFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"})
+	if err != nil || id.Login != "alice" || id.GitHubID != 1 || id.ChatUser != "T1/U1" {
 		t.Fatalf("identity %+v, %v", id, err)
 	}
-	if err := w.svc.UnlinkSlack(ctx, "T1", "U1"); err != nil {
+	if err := w.svc.Unlink(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}); err != nil {
 		t.Fatal(err)
 	}
-	wantRefusal(t, w.svc.UnlinkSlack(ctx, "T1", "U1"), bot.CodeNotLinked, "not linked")
+	wantRefusal(t, w.svc.Unlink(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}), bot.CodeNotLinked, "not linked")
 	if got := w.auditActions(t, "T1/U1"); !slices.Equal(got, []string{"action.refused", "identity.linked", "identity.unlinked"}) {
 		t.Fatalf("audit: %v", got)
 	}

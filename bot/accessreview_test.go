@@ -173,8 +173,8 @@ func TestReconcileRevokesPeopleWhoLeftTheOrg(t *testing.T) {
 	w := newComplianceWorld(t)
 	ar, td := newAccessReviews(t, w)
 	for _, l := range []bot.Link{
-		{SlackTeam: "T1", SlackUser: "U1", GitHubLogin: "alice", GitHubID: 1},
-		{SlackTeam: "T1", SlackUser: "U2", GitHubLogin: "bob", GitHubID: 2},
+		{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: 1},
+		{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U2"}, GitHubLogin: "bob", GitHubID: 2},
 	} {
 		if err := w.svc.LinkIdentity(ctx, l); err != nil {
 			t.Fatal(err)
@@ -211,10 +211,10 @@ func TestReconcileRevokesPeopleWhoLeftTheOrg(t *testing.T) {
 	if got := strings.Join(revoked, " "); got != "bob carol" {
 		t.Fatalf("revoked %q, want bob carol", got)
 	}
-	if _, err := w.store.LinkForSlack(ctx, "T1", "U2"); err == nil {
+	if _, err := w.store.LinkFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U2"}); err == nil {
 		t.Error("bob's Slack link survived")
 	}
-	if _, err := w.store.LinkForSlack(ctx, "T1", "U1"); err != nil {
+	if _, err := w.store.LinkFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}); err != nil {
 		t.Errorf("alice's link was removed: %v", err)
 	}
 	if r, _ := w.svc.Request(ctx, pending.ID); r.State != bot.StateCanceled {

@@ -146,7 +146,7 @@ func checkApproval(r *Request, p *EnvironmentPolicy, in ApproveInput, now time.T
 func (s *Service) refuseApproval(ctx context.Context, in ApproveInput, ref *Refusal) error {
 	ev := AuditEvent{Actor: actorOf(in.Approver), Action: ActionApprovalRefused, Subject: in.RequestID,
 		Data: map[string]any{"approver": in.Approver.Login, "approver_id": in.Approver.GitHubID,
-			"slack_user": in.Approver.SlackUser, "code": ref.Code, "reason": ref.Reason}}
+			"slack_user": in.Approver.ChatUser, "code": ref.Code, "reason": ref.Reason}}
 	if err := s.store.AppendAudit(ctx, ev); err != nil {
 		return fmt.Errorf("auditing refused approval of %s: %w", in.RequestID, err)
 	}

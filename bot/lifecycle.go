@@ -187,7 +187,7 @@ func (s *Service) AccessRevoked(ctx context.Context, who Identity, source string
 		"login": who.Login, "github_id": who.GitHubID, "source": source,
 		"canceled_requests": canceled, "revoked_approvals_on": revoked}}
 	if who.GitHubID != 0 {
-		links, err := s.store.DeleteLinks(ctx, "", "", who.GitHubID, AuditEvent{Actor: "tollgate",
+		links, err := s.store.DeleteLinks(ctx, ChatIdentity{}, who.GitHubID, AuditEvent{Actor: "tollgate",
 			Action: ActionIdentityUnlinked, Subject: who.Login, Data: map[string]any{"github_id": who.GitHubID, "reason": "access revoked"}})
 		if err != nil {
 			return fmt.Errorf("access revoked for %s: removing Slack links: %w", who.Login, err)

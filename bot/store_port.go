@@ -56,10 +56,9 @@ type LockStore interface {
 	ReleaseLock(ctx context.Context, repo, env string, ev AuditEvent) error
 }
 
-// Link ties a Slack user to the GitHub account they proved they own.
+// Link ties a chat account to the GitHub account its owner proved they own.
 type Link struct {
-	SlackTeam   string
-	SlackUser   string
+	Chat        ChatIdentity
 	GitHubLogin string
 	GitHubID    int64
 	LinkedAt    time.Time
@@ -67,17 +66,17 @@ type Link struct {
 
 // Identity returns the person the link stands for.
 func (l Link) Identity() Identity {
-	return Identity{Login: l.GitHubLogin, GitHubID: l.GitHubID, SlackUser: l.SlackTeam + "/" + l.SlackUser}
+	return Identity{Login: l.GitHubLogin, GitHubID: l.GitHubID, ChatUser: l.Chat.String()}
 }
 
-// LinkStore keeps Slack↔GitHub identity links.
+// LinkStore keeps chat↔GitHub identity links.
 type LinkStore interface {
-	// SaveLink stores l, replacing any link of the same Slack user, and appends ev.
+	// SaveLink stores l, replacing any link of the same chat account, and appends ev.
 	SaveLink(ctx context.Context, l Link, ev AuditEvent) error
-	// LinkForSlack returns the link of a Slack user, or an error wrapping ErrNotFound.
-	LinkForSlack(ctx context.Context, slackTeam, slackUser string) (Link, error)
-	// DeleteLinks removes the links of a Slack user (slackUser set) or of a
+	// LinkFor returns the link of a chat account, or an error wrapping ErrNotFound.
+	LinkFor(ctx context.Context, chat ChatIdentity) (Link, error)
+	// DeleteLinks removes the links of a chat account (chat.User set) or of a
 	// GitHub account (githubID set), appends ev when one was removed, and
 	// returns the removed links.
-	DeleteLinks(ctx context.Context, slackTeam, slackUser string, githubID int64, ev AuditEvent) ([]Link, error)
+	DeleteLinks(ctx context.Context, chat ChatIdentity, githubID int64, ev AuditEvent) ([]Link, error)
 }

@@ -316,7 +316,7 @@ func (s *Service) afterSubmit(ctx context.Context, r Request) {
 // instead: nothing is refused silently.
 func (s *Service) refuseAction(ctx context.Context, who Identity, action, subject string, ref *Refusal) error {
 	ev := AuditEvent{Actor: actorOf(who), Action: ActionActionRefused, Subject: subject, Data: map[string]any{
-		"action": action, "code": ref.Code, "reason": ref.Reason, "github_id": who.GitHubID, "slack_user": who.SlackUser,
+		"action": action, "code": ref.Code, "reason": ref.Reason, "github_id": who.GitHubID, "slack_user": who.ChatUser,
 	}}
 	if err := s.store.AppendAudit(ctx, ev); err != nil {
 		return fmt.Errorf("auditing refusal of %s on %s: %w", action, subject, err)
@@ -324,14 +324,16 @@ func (s *Service) refuseAction(ctx context.Context, who Identity, action, subjec
 	return ref
 }
 
-// actorOf names a person in audit entries: the GitHub login, or the Slack
-// user when not linked.
+// actorOf names a person in audit entries: the GitHub login, or the chat
+// account when not linked. Identity.ChatUser does not carry its platform:
+// Slack is the one chat platform today (docs/architecture.md says what
+// adding another takes).
 func actorOf(who Identity) string {
 	if who.Login != "" {
 		return who.Login
 	}
-	if who.SlackUser != "" {
-		return "slack:" + who.SlackUser
+	if who.ChatUser != "" {
+		return PlatformSlack + ":" + who.ChatUser
 	}
 	return "unknown"
 }

@@ -119,7 +119,7 @@ func writeAccessReview(ctx context.Context, tx *sql.Tx, verb string, r bot.Acces
 	_, err = tx.ExecContext(ctx, verb+` INTO access_reviews (`+accessReviewColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, nanos(r.TakenAt), r.TakenBy, grants, added, removed, r.PreviousID, r.Digest, string(r.Outcome),
-		r.SignedOffBy.Login, r.SignedOffBy.GitHubID, r.SignedOffBy.SlackUser, nanos(r.SignedOffAt), r.Note)
+		r.SignedOffBy.Login, r.SignedOffBy.GitHubID, r.SignedOffBy.ChatUser, nanos(r.SignedOffAt), r.Note)
 	return err
 }
 
@@ -135,7 +135,7 @@ func queryAccessReviews(ctx context.Context, q rowQueryer, tail string, args ...
 		var grants, added, removed, outcome string
 		var taken, signed int64
 		if err := rows.Scan(&r.ID, &taken, &r.TakenBy, &grants, &added, &removed, &r.PreviousID, &r.Digest, &outcome,
-			&r.SignedOffBy.Login, &r.SignedOffBy.GitHubID, &r.SignedOffBy.SlackUser, &signed, &r.Note); err != nil {
+			&r.SignedOffBy.Login, &r.SignedOffBy.GitHubID, &r.SignedOffBy.ChatUser, &signed, &r.Note); err != nil {
 			return nil, err
 		}
 		for _, f := range []struct {
@@ -165,10 +165,10 @@ func (s *Store) ListLinks(ctx context.Context) ([]bot.Link, error) {
 	for rows.Next() {
 		var l bot.Link
 		var linked int64
-		if err := rows.Scan(&l.SlackTeam, &l.SlackUser, &l.GitHubLogin, &l.GitHubID, &linked); err != nil {
+		if err := rows.Scan(&l.Chat.Workspace, &l.Chat.User, &l.GitHubLogin, &l.GitHubID, &linked); err != nil {
 			return nil, fmt.Errorf("list links: %w", err)
 		}
-		l.LinkedAt = fromNanos(linked)
+		l.LinkedAt, l.Chat.Platform = fromNanos(linked), bot.PlatformSlack
 		out = append(out, l)
 	}
 	return out, rows.Err()

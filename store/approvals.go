@@ -23,7 +23,7 @@ func loadApprovals(ctx context.Context, q rowQueryer, requestID string) ([]bot.A
 	for rows.Next() {
 		var a bot.Approval
 		var at, expires, revoked int64
-		if err := rows.Scan(&a.Approver.Login, &a.Approver.GitHubID, &a.Approver.SlackUser, &at, &a.SHA,
+		if err := rows.Scan(&a.Approver.Login, &a.Approver.GitHubID, &a.Approver.ChatUser, &at, &a.SHA,
 			&a.ConfigHash, &expires, &revoked); err != nil {
 			return nil, fmt.Errorf("approvals of %s: %w", requestID, err)
 		}
@@ -40,7 +40,7 @@ func insertApprovals(ctx context.Context, tx *sql.Tx, requestID string, as []bot
 	for _, a := range as {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO approvals (request_id, approver_login, approver_id,
 			approver_slack, at, sha, config_hash, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			requestID, a.Approver.Login, a.Approver.GitHubID, a.Approver.SlackUser, nanos(a.At), a.SHA,
+			requestID, a.Approver.Login, a.Approver.GitHubID, a.Approver.ChatUser, nanos(a.At), a.SHA,
 			a.ConfigHash, nanos(a.ExpiresAt), nanos(a.RevokedAt)); err != nil {
 			return fmt.Errorf("insert approval of %s by %s: %w", requestID, a.Approver.Login, err)
 		}

@@ -111,10 +111,10 @@ func emergencyReviewValues(r bot.EmergencyReview) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{r.RequestID, r.Repo, r.Environment, r.SHA, r.Deployer.Login, r.Deployer.GitHubID, r.Deployer.SlackUser,
+	return []any{r.RequestID, r.Repo, r.Environment, r.SHA, r.Deployer.Login, r.Deployer.GitHubID, r.Deployer.ChatUser,
 		r.Reason, r.Ticket, string(approvers), nanos(r.DeployedAt), nanos(r.OpenedAt), nanos(r.DueAt), r.Reminders,
 		nanos(r.LastRemindedAt), nanos(r.OverdueAt), string(r.Outcome), r.Reviewer.Login, r.Reviewer.GitHubID,
-		r.Reviewer.SlackUser, nanos(r.ReviewedAt), r.Note}, nil
+		r.Reviewer.ChatUser, nanos(r.ReviewedAt), r.Note}, nil
 }
 
 func queryEmergencyReviews(ctx context.Context, q rowQueryer, tail string, args ...any) ([]bot.EmergencyReview, error) {
@@ -129,8 +129,8 @@ func queryEmergencyReviews(ctx context.Context, q rowQueryer, tail string, args 
 		var approvers, outcome string
 		var deployed, opened, due, reminded, overdue, reviewed int64
 		if err := rows.Scan(&r.RequestID, &r.Repo, &r.Environment, &r.SHA, &r.Deployer.Login, &r.Deployer.GitHubID,
-			&r.Deployer.SlackUser, &r.Reason, &r.Ticket, &approvers, &deployed, &opened, &due, &r.Reminders, &reminded,
-			&overdue, &outcome, &r.Reviewer.Login, &r.Reviewer.GitHubID, &r.Reviewer.SlackUser, &reviewed, &r.Note); err != nil {
+			&r.Deployer.ChatUser, &r.Reason, &r.Ticket, &approvers, &deployed, &opened, &due, &r.Reminders, &reminded,
+			&overdue, &outcome, &r.Reviewer.Login, &r.Reviewer.GitHubID, &r.Reviewer.ChatUser, &reviewed, &r.Note); err != nil {
 			return nil, err
 		}
 		var teams []string

@@ -32,7 +32,7 @@ func lockOf(ctx context.Context, q rowQueryerOne, repo, env string) (bot.Lock, e
 	var created, expires int64
 	err := q.QueryRowContext(ctx, `SELECT owner_login, owner_id, owner_slack, reason, created_at, expires_at
 		FROM env_locks WHERE repo = ? AND environment = ?`, repo, env).Scan(
-		&l.Owner.Login, &l.Owner.GitHubID, &l.Owner.SlackUser, &l.Reason, &created, &expires)
+		&l.Owner.Login, &l.Owner.GitHubID, &l.Owner.ChatUser, &l.Reason, &created, &expires)
 	if err != nil {
 		return bot.Lock{}, err
 	}
@@ -54,7 +54,7 @@ func (s *Store) AcquireLock(ctx context.Context, l bot.Lock, now time.Time, ev b
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO env_locks (repo, environment, owner_login,
 			owner_id, owner_slack, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			l.Repo, l.Environment, l.Owner.Login, l.Owner.GitHubID, l.Owner.SlackUser, l.Reason,
+			l.Repo, l.Environment, l.Owner.Login, l.Owner.GitHubID, l.Owner.ChatUser, l.Reason,
 			nanos(l.CreatedAt), nanos(l.ExpiresAt)); err != nil {
 			return err
 		}

@@ -99,7 +99,7 @@ func requestValues(r bot.Request) ([]any, error) {
 		return nil, fmt.Errorf("encode result of %s: %w", r.ID, err)
 	}
 	return []any{r.ID, r.SourceKey, r.Repo, r.Environment, r.Ref, r.SHA, string(r.Trigger), string(r.State),
-		r.StateReason, r.Requester.Login, r.Requester.GitHubID, r.Requester.SlackUser, string(pr), r.Reason,
+		r.StateReason, r.Requester.Login, r.Requester.GitHubID, r.Requester.ChatUser, string(pr), r.Reason,
 		r.Ticket, r.ConfigHash, r.RequiredApprovals, r.ApprovalNonce, nanos(r.ApprovalDeadline),
 		r.GitHubDeploymentID, string(rule), r.Release, string(ext), string(dec), string(res),
 		nanos(r.CreatedAt), nanos(r.UpdatedAt), nanos(r.QueuedAt), nanos(r.StartedAt), nanos(r.FinishedAt)}, nil
@@ -322,7 +322,7 @@ func scanRequest(rows *sql.Rows) (bot.Request, error) {
 	var trigger, state, pr, rule, ext, dec, res string
 	var deadline, created, updated, queued, started, finished int64
 	err := rows.Scan(&r.ID, &r.SourceKey, &r.Repo, &r.Environment, &r.Ref, &r.SHA, &trigger, &state,
-		&r.StateReason, &r.Requester.Login, &r.Requester.GitHubID, &r.Requester.SlackUser, &pr, &r.Reason,
+		&r.StateReason, &r.Requester.Login, &r.Requester.GitHubID, &r.Requester.ChatUser, &pr, &r.Reason,
 		&r.Ticket, &r.ConfigHash, &r.RequiredApprovals, &r.ApprovalNonce, &deadline, &r.GitHubDeploymentID,
 		&rule, &r.Release, &ext, &dec, &res, &created, &updated, &queued, &started, &finished, &r.Version)
 	if err != nil {

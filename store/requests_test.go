@@ -16,7 +16,7 @@ func sampleRequest(id, key, env string, state bot.State) bot.Request {
 	return bot.Request{
 		ID: id, SourceKey: key, Repo: "acme/shop", Environment: env, Ref: "main",
 		SHA: "1111111111111111111111111111111111111111", Trigger: bot.TriggerMerge, State: state,
-		Requester: bot.Identity{Login: "alice", GitHubID: 1, SlackUser: "T1/U1"},
+		Requester: bot.Identity{Login: "alice", GitHubID: 1, ChatUser: "T1/U1"},
 		PR: &bot.PullRequest{Number: 7, Author: bot.Identity{Login: "bob", GitHubID: 2}, Merged: true,
 			Reviews: []bot.Review{{User: bot.Identity{Login: "carol", GitHubID: 3}, State: bot.ReviewApproved,
 				CommitID: "2222222", SubmittedAt: reqT0.Add(-time.Hour)}}},

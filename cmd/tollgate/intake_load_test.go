@@ -59,7 +59,7 @@ func startLoadWorld(tb testing.TB) *loadWorld {
 	}
 	cast := demo.Cast()
 	for _, p := range cast {
-		l := bot.Link{SlackTeam: world.Slack.TeamID(), SlackUser: p.SlackID, GitHubLogin: p.Login,
+		l := bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: world.Slack.TeamID(), User: p.SlackID}, GitHubLogin: p.Login,
 			GitHubID: world.GitHub.UserID(p.Login), LinkedAt: time.Now()}
 		if err := st.SaveLink(ctx, l, bot.AuditEvent{Actor: p.Login, Action: bot.ActionIdentityLinked, Subject: p.SlackID}); err != nil {
 			tb.Fatal(err)

@@ -30,10 +30,10 @@ func TestServeAnchorsAndReconciles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range []bot.Link{
-		{SlackTeam: "T0ACME", SlackUser: "U0ALICE", GitHubLogin: "alice", GitHubID: e.gh.UserID("alice")},
-		{SlackTeam: "T0ACME", SlackUser: "U0MALLORY", GitHubLogin: "mallory", GitHubID: e.gh.UserID("mallory")},
+		{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T0ACME", User: "U0ALICE"}, GitHubLogin: "alice", GitHubID: e.gh.UserID("alice")},
+		{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T0ACME", User: "U0MALLORY"}, GitHubLogin: "mallory", GitHubID: e.gh.UserID("mallory")},
 	} {
-		if err := st.SaveLink(ctx, l, bot.AuditEvent{Actor: l.GitHubLogin, Action: "identity.linked", Subject: l.SlackUser}); err != nil {
+		if err := st.SaveLink(ctx, l, bot.AuditEvent{Actor: l.GitHubLogin, Action: "identity.linked", Subject: l.Chat.User}); err != nil {
 			t.Fatal(err)
 		}
 	}

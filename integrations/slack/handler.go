@@ -42,7 +42,7 @@ type Store interface {
 	Enqueue(ctx context.Context, it inbox.Item) (duplicate bool, err error)
 	SaveOAuthState(ctx context.Context, st linkstate.State) error
 	ConsumeOAuthState(ctx context.Context, kind, key string, now time.Time) (linkstate.State, error)
-	LinkForSlack(ctx context.Context, slackTeam, slackUser string) (bot.Link, error)
+	LinkFor(ctx context.Context, chat bot.ChatIdentity) (bot.Link, error)
 	AppendAudit(ctx context.Context, events ...bot.AuditEvent) error
 }
 
@@ -187,4 +187,9 @@ func (h *Handler) enqueue(ctx context.Context, kind string, body []byte) error {
 	default:
 	}
 	return nil
+}
+
+// slackAccount is a Slack user as the domain names chat accounts.
+func slackAccount(team, user string) bot.ChatIdentity {
+	return bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: team, User: user}
 }

@@ -232,8 +232,7 @@ func (w *world) linkAll() {
 		if login == "erin" {
 			continue
 		}
-		if err := w.svc.LinkIdentity(context.Background(), bot.Link{SlackTeam: slacktest.DefaultTeamID,
-			SlackUser: id, GitHubLogin: login, GitHubID: w.gh.UserID(login)}); err != nil {
+		if err := w.svc.LinkIdentity(context.Background(), bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: slacktest.DefaultTeamID, User: id}, GitHubLogin: login, GitHubID: w.gh.UserID(login)}); err != nil {
 			w.t.Fatalf("linking %s: %v", login, err)
 		}
 	}

@@ -102,7 +102,7 @@ func (h *Handler) ServeOAuthCallback(w http.ResponseWriter, r *http.Request) {
 		writePage(w, http.StatusBadGateway, "Tollgate could not confirm your GitHub account with GitHub. Run /deploy link again.")
 		return
 	}
-	if err := h.svc.LinkIdentity(ctx, bot.Link{SlackTeam: st.Workspace, SlackUser: st.User,
+	if err := h.svc.LinkIdentity(ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: st.Workspace, User: st.User},
 		GitHubLogin: user.Login, GitHubID: user.ID}); err != nil {
 		h.log.ErrorContext(ctx, "OAuth callback: saving the link", slog.Any("err", err))
 		writePage(w, http.StatusInternalServerError, "Tollgate could not save the link. Run /deploy link again.")

@@ -53,7 +53,7 @@ func (h *Handler) runCommand(ctx context.Context, sc slackapi.SlashCommand) erro
 	if err != nil {
 		return h.replyRefusal(ctx, sc.ResponseURL, sc.ChannelID, sc.UserID, err)
 	}
-	who, err := h.svc.SlackIdentity(ctx, sc.TeamID, sc.UserID)
+	who, err := h.svc.IdentityFor(ctx, slackAccount(sc.TeamID, sc.UserID))
 	if err != nil {
 		return h.replyRefusal(ctx, sc.ResponseURL, sc.ChannelID, sc.UserID, err)
 	}

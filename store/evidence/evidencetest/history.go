@@ -178,8 +178,8 @@ func (g *generator) must(err error, what string) {
 
 // run generates n requests.
 func (g *generator) run(n int) {
-	g.must(g.svc.LinkIdentity(g.ctx, bot.Link{SlackTeam: "T1", SlackUser: "U1", GitHubLogin: "alice", GitHubID: 1}), "link alice")
-	g.must(g.svc.LinkIdentity(g.ctx, bot.Link{SlackTeam: "T1", SlackUser: "U6", GitHubLogin: "frank", GitHubID: 6}), "link frank")
+	g.must(g.svc.LinkIdentity(g.ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: 1}), "link alice")
+	g.must(g.svc.LinkIdentity(g.ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U6"}, GitHubLogin: "frank", GitHubID: 6}), "link frank")
 	g.accessReview(bot.AccessNoChanges, "")
 	for i := 1; len(g.h.Created) == 0 || total(g.h.Created) < n; i++ {
 		g.tick(time.Duration(60+g.rng.IntN(120)) * time.Minute)
