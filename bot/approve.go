@@ -72,6 +72,13 @@ func (s *Service) Approve(ctx context.Context, in ApproveInput) (Request, error)
 
 	var granted Approval
 	var queued bool
+	out := &outboxed{build: func(u Request) []Notification {
+		ns := []Notification{{Kind: NotifyApprovalGranted, Request: u, Actor: in.Approver, Approval: &granted}}
+		if queued {
+			ns = append(ns, Notification{Kind: NotifyStateChanged, Request: u, Actor: in.Approver})
+		}
+		return ns
+	}}
 	updated, err := s.store.UpdateRequest(ctx, r.ID, func(cur *Request) ([]AuditEvent, error) {
 		now := s.now().UTC()
 		if ref := checkApproval(cur, p, in, now); ref != nil {
@@ -95,16 +102,15 @@ func (s *Service) Approve(ctx context.Context, in ApproveInput) (Request, error)
 			events = append(events, stateEvent(cur, from, in.Approver.Login))
 		}
 		return events, nil
-	})
+	}, out.Notes)
 	if ref, ok := AsRefusal(err); ok {
 		return Request{}, s.refuseApproval(ctx, in, ref)
 	}
 	if err != nil {
 		return Request{}, fmt.Errorf("approve %s: %w", r.ID, err)
 	}
-	s.notify(ctx, Notification{Kind: NotifyApprovalGranted, Request: updated, Actor: in.Approver, Approval: &granted})
+	s.deliver(ctx, out, updated)
 	if queued {
-		s.notify(ctx, Notification{Kind: NotifyStateChanged, Request: updated, Actor: in.Approver})
 		s.kick()
 	}
 	return updated, nil

@@ -22,7 +22,9 @@ type RequestStore interface {
 	// CreateRequest stores r with events. When a request with the same
 	// SourceKey exists it writes nothing and returns that request with
 	// created false. An ID collision returns an error wrapping ErrConflict.
-	CreateRequest(ctx context.Context, r Request, events []AuditEvent) (stored Request, created bool, err error)
+	// notes, when given, build the notifications the new request implies;
+	// they are written to the outbox in the same transaction.
+	CreateRequest(ctx context.Context, r Request, events []AuditEvent, notes ...Notes) (stored Request, created bool, err error)
 	// Request returns the request with id, or an error wrapping ErrNotFound.
 	Request(ctx context.Context, id string) (Request, error)
 	// RequestBySource returns the request created from source key, or an
@@ -36,7 +38,10 @@ type RequestStore interface {
 	// an error nothing is written and that error is returned. Approvals
 	// are append-only except for RevokedAt. A second running request for
 	// the same repository and environment is refused with ErrConflict.
-	UpdateRequest(ctx context.Context, id string, change func(*Request) ([]AuditEvent, error)) (Request, error)
+	// notes, when given, build the notifications the transition implies from
+	// the request as written; they go to the outbox in the same transaction
+	// (nothing is written when change fails).
+	UpdateRequest(ctx context.Context, id string, change func(*Request) ([]AuditEvent, error), notes ...Notes) (Request, error)
 	// NextRunnable returns the oldest queued request (by QueuedAt) whose
 	// repository and environment have nothing running, or an error
 	// wrapping ErrNotFound.

@@ -89,7 +89,8 @@ func (s *Service) Submit(ctx context.Context, in NewRequest) (Outcome, error) {
 	}
 
 	for attempt := 0; ; attempt++ {
-		stored, created, err := s.store.CreateRequest(ctx, r, events)
+		out := &outboxed{build: submitNotes}
+		stored, created, err := s.store.CreateRequest(ctx, r, events, out.Notes)
 		if errors.Is(err, ErrConflict) && attempt < 3 { // id collision: draw another
 			r.ID = NewRequestID()
 			if events, err = s.decide(resetState(&r), p, d, now); err != nil {
@@ -103,7 +104,10 @@ func (s *Service) Submit(ctx context.Context, in NewRequest) (Outcome, error) {
 		if !created {
 			return duplicate(stored), nil
 		}
-		s.afterSubmit(ctx, stored)
+		s.deliver(ctx, out, stored)
+		if stored.State == StateQueued {
+			s.kick()
+		}
 		return Outcome{Request: stored, Created: true, Decision: d}, d.refusalErr()
 	}
 }
@@ -298,17 +302,17 @@ func stateEvent(r *Request, from State, actor string) AuditEvent {
 	}}
 }
 
-// afterSubmit notifies about a stored new request.
-func (s *Service) afterSubmit(ctx context.Context, r Request) {
+// submitNotes are the notifications a new request implies.
+func submitNotes(r Request) []Notification {
 	switch r.State {
 	case StateRejected:
-		s.notify(ctx, Notification{Kind: NotifyRefused, Request: r, Actor: r.Requester})
+		return one(NotifyRefused, r.Requester)(r)
 	case StateAwaitingApproval:
-		s.notify(ctx, Notification{Kind: NotifyApprovalNeeded, Request: r, Actor: r.Requester})
+		return one(NotifyApprovalNeeded, r.Requester)(r)
 	case StateQueued:
-		s.notify(ctx, Notification{Kind: NotifyStateChanged, Request: r, Actor: r.Requester})
-		s.kick()
+		return one(NotifyStateChanged, r.Requester)(r)
 	}
+	return nil
 }
 
 // refuseAction audits a refused action that changes no request and

@@ -29,6 +29,7 @@ func (s *Service) ProcessNext(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err // fail closed: do not start without knowing the lock
 	}
+	out := &outboxed{build: one(NotifyStateChanged, Identity{})}
 	started, err := s.store.UpdateRequest(ctx, next.ID, func(cur *Request) ([]AuditEvent, error) {
 		if cur.State != StateQueued {
 			return nil, errSkip
@@ -54,14 +55,14 @@ func (s *Service) ProcessNext(ctx context.Context) (bool, error) {
 				"release": cur.Release}},
 			stateEvent(cur, prev, "tollgate"),
 		}, nil
-	})
+	}, out.Notes)
 	if errors.Is(err, errSkip) || errors.Is(err, ErrConflict) {
 		return true, nil // another worker took it, or its environment got busy: look again
 	}
 	if err != nil {
 		return false, fmt.Errorf("starting request %s: %w", next.ID, err)
 	}
-	s.notify(ctx, Notification{Kind: NotifyStateChanged, Request: started})
+	s.deliver(ctx, out, started)
 	if started.State != StateRunning {
 		return true, nil
 	}
@@ -124,13 +125,14 @@ func (s *Service) run(ctx context.Context, r Request) error {
 	}
 	// Record the result even when ctx was canceled by a shutdown.
 	wctx := context.WithoutCancel(ctx)
+	finished := &outboxed{build: one(NotifyFinished, Identity{})}
 	done, uerr := s.store.UpdateRequest(wctx, r.ID, func(cur *Request) ([]AuditEvent, error) {
 		return finishRun(cur, final, out, s.now().UTC())
-	})
+	}, finished.Notes)
 	if uerr != nil {
 		return fmt.Errorf("recording the result of request %s (%s): %w", r.ID, final, uerr)
 	}
-	s.notify(wctx, Notification{Kind: NotifyFinished, Request: done})
+	s.deliver(wctx, finished, done)
 	if done.Trigger == TriggerEmergency && done.State == StateSucceeded {
 		s.openEmergencyReview(wctx, done)
 	}
@@ -252,12 +254,13 @@ func (s *Service) RecoverInterrupted(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, r := range rs {
+		finished := &outboxed{build: one(NotifyFinished, Identity{})}
 		done, err := s.store.UpdateRequest(ctx, r.ID, func(cur *Request) ([]AuditEvent, error) {
 			if cur.State != StateRunning {
 				return nil, errSkip
 			}
 			return finishRun(cur, StateInterrupted, DeployOutcome{Error: "the process stopped while the deploy ran"}, s.now().UTC())
-		})
+		}, finished.Notes)
 		if errors.Is(err, errSkip) {
 			continue
 		}
@@ -265,7 +268,7 @@ func (s *Service) RecoverInterrupted(ctx context.Context) (int, error) {
 			return n, fmt.Errorf("marking request %s interrupted: %w", r.ID, err)
 		}
 		n++
-		s.notify(ctx, Notification{Kind: NotifyFinished, Request: done})
+		s.deliver(ctx, finished, done)
 	}
 	return n, nil
 }

@@ -31,6 +31,7 @@ const (
 	// environment regardless).
 	DefaultDeployWorkers       = 4
 	checkpointOnShutdownBudget = 10 * time.Second
+	outboxDrainBudget          = 10 * time.Second
 )
 
 // RunOptions tune how the server runs.
@@ -94,6 +95,11 @@ func (s *Server) Run(ctx context.Context, opts RunOptions) error {
 		inboxWG.Go(func() { s.forwardSlackKicks(workCtx) })
 	}
 	inboxWG.Go(func() { s.expireLoop(workCtx) })
+	// The outbox drains until the deploys are done (their last statuses go
+	// out too) and stops with them.
+	outboxCtx, stopOutbox := context.WithCancel(bg)
+	outboxDone := make(chan struct{})
+	go func() { defer close(outboxDone); s.outbox.Run(outboxCtx) }()
 	inboxWG.Go(func() { s.complianceLoop(workCtx) })
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
@@ -125,6 +131,9 @@ loop:
 	stopWork()
 	inboxWG.Wait()
 	s.finishDeploys(bg, &deployWG, abortRuns, opts.ShutdownGrace)
+	stopOutbox()
+	<-outboxDone
+	s.drainOutbox(bg)
 
 	cctx, cancel := context.WithTimeout(bg, checkpointOnShutdownBudget)
 	defer cancel()
@@ -254,4 +263,18 @@ func problemPlaces(err error) []string {
 		return out
 	}
 	return []string{"the configuration does not convert into policies and targets"}
+}
+
+// drainOutbox gives the outbox a last chance, within a budget, to deliver
+// what the final transitions wrote; what is left goes out after the next
+// start.
+func (s *Server) drainOutbox(ctx context.Context) {
+	dctx, cancel := context.WithTimeout(ctx, outboxDrainBudget)
+	defer cancel()
+	for dctx.Err() == nil {
+		n, err := s.outbox.deliverDue(dctx)
+		if err != nil || n == 0 {
+			return
+		}
+	}
 }

@@ -47,6 +47,7 @@ type Server struct {
 	inbox   *inbox.Worker
 	slack   *slackint.Handler // nil without a slack section
 	logDir  string
+	outbox  *outboxWorker // delivers request notifications to GitHub and Slack
 	handler http.Handler
 
 	// compliance anchors checkpoints and runs the access checks (wire_compliance.go).
@@ -132,7 +133,11 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	if err != nil {
 		return fmt.Errorf("%w: github: %w", ErrConfig, err)
 	}
-	notifiers := bot.Notifiers{logNotifier{s.log.With("component", "bot")}, s.metrics, reporter}
+	// Request transitions reach GitHub and Slack through the outbox (written
+	// in the transition's transaction, delivered by s.outbox); the direct
+	// chain logs and counts everything and carries the other notifications.
+	external := map[string]bot.Notifier{"github": reporter}
+	notifiers := bot.Notifiers{logNotifier{s.log.With("component", "bot")}, s.metrics, fromOutbox{reporter}}
 	var slackNotifier *slackint.Notifier
 	var slackAPI *slackapi.Client
 	if cfg.Slack.Enabled {
@@ -143,8 +148,11 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		if err != nil {
 			return fmt.Errorf("%w: slack: %w", ErrConfig, err)
 		}
-		notifiers = append(notifiers, slackNotifier)
+		external["slack"] = slackNotifier
+		notifiers = append(notifiers, fromOutbox{slackNotifier})
 	}
+	s.outbox = newOutboxWorker(s.store, external, s.now, s.log.With("component", "outbox"))
+	notifiers = append(notifiers, kickOutbox{s.outbox})
 	deployer := deployRouter{typeOf: s.live.TargetType, byType: map[string]bot.Deployer{
 		config.TargetSSH: &deploy.BotDeployer{
 			Engine:  &deploy.Engine{Logger: s.log.With("component", "deploy")},

@@ -25,7 +25,7 @@ const requestColumns = `id, source_key, repo, environment, ref, sha, trigger, st
 	finished_at, version`
 
 // CreateRequest implements bot.RequestStore.
-func (s *Store) CreateRequest(ctx context.Context, r bot.Request, events []bot.AuditEvent) (bot.Request, bool, error) {
+func (s *Store) CreateRequest(ctx context.Context, r bot.Request, events []bot.AuditEvent, notes ...bot.Notes) (bot.Request, bool, error) {
 	var stored bot.Request
 	created := false
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
@@ -47,8 +47,10 @@ func (s *Store) CreateRequest(ctx context.Context, r bot.Request, events []bot.A
 			return err
 		}
 		created = true
-		stored, err = requestWhere(ctx, tx, `id = ?`, r.ID)
-		return err
+		if stored, err = requestWhere(ctx, tx, `id = ?`, r.ID); err != nil {
+			return err
+		}
+		return s.queueNotes(ctx, tx, stored, notes)
 	})
 	if err != nil {
 		return bot.Request{}, false, fmt.Errorf("create request %s (%s): %w", r.ID, r.SourceKey, err)
@@ -187,7 +189,7 @@ func (s *Store) NextRunnable(ctx context.Context) (bot.Request, error) {
 // UpdateRequest implements bot.RequestStore: read, change, and write back
 // with UPDATE … WHERE id = ? AND state = ? AND version = ?, with the
 // change's audit events, in one transaction.
-func (s *Store) UpdateRequest(ctx context.Context, id string, change func(*bot.Request) ([]bot.AuditEvent, error)) (bot.Request, error) {
+func (s *Store) UpdateRequest(ctx context.Context, id string, change func(*bot.Request) ([]bot.AuditEvent, error), notes ...bot.Notes) (bot.Request, error) {
 	var out bot.Request
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		cur, err := requestWhere(ctx, tx, `id = ?`, id)
@@ -227,8 +229,10 @@ func (s *Store) UpdateRequest(ctx context.Context, id string, change func(*bot.R
 		if err := s.appendEvents(ctx, tx, events); err != nil {
 			return err
 		}
-		out, err = requestWhere(ctx, tx, `id = ?`, id)
-		return err
+		if out, err = requestWhere(ctx, tx, `id = ?`, id); err != nil {
+			return err
+		}
+		return s.queueNotes(ctx, tx, out, notes)
 	})
 	if err != nil {
 		return bot.Request{}, err

@@ -48,7 +48,11 @@ func TestServeAnchorsAndReconciles(t *testing.T) {
 		}
 		return n > 0
 	}
-	waitFor(t, "the departed member's link to be revoked", func() bool { return !linked("mallory") })
+	// The revocation and its access.reconciled entry are two transactions:
+	// wait for both, or a read between them finds no entry yet.
+	waitFor(t, "the departed member's link to be revoked and the revocation audited", func() bool {
+		return !linked("mallory") && len(auditData(t, db, bot.ActionAccessReconciled)) > 0
+	})
 	if !linked("alice") {
 		t.Errorf("alice, still a member, lost her link")
 	}
