@@ -165,10 +165,3 @@ func Outcome(res Result) bot.DeployOutcome {
 	}
 	return out
 }
-
-func short7(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
-}
