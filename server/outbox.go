@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
@@ -32,6 +34,7 @@ const (
 // order; each destination gets each notification once: what it has is
 // recorded in the database, so neither a retry nor a restart sends it twice.
 type outboxWorker struct {
+	locks        [64]sync.Mutex // per request (hashed): one delivery of a request at a time
 	store        *store.Store
 	destinations map[string]bot.Notifier
 	backoff      inbox.Backoff
@@ -83,15 +86,53 @@ func (w *outboxWorker) deliverDue(ctx context.Context) (int, error) {
 		if ctx.Err() != nil {
 			return done, ctx.Err()
 		}
-		finished, err := w.deliver(ctx, it)
+		n, err := w.deliverRequest(ctx, it.RequestID)
+		done += n
 		if err != nil {
 			return done, err
 		}
-		if finished {
-			done++
-		}
 	}
 	return done, nil
+}
+
+// deliverRequest delivers a request's notifications that are due, in
+// order, until none is left or one fails; it returns how many it
+// finished. It holds the request's lock and reads what is due under it,
+// so the worker and a transition's own goroutine (Now) never deliver the
+// same notification twice.
+func (w *outboxWorker) deliverRequest(ctx context.Context, requestID string) (int, error) {
+	lk := &w.locks[fnv32(requestID)%uint32(len(w.locks))]
+	lk.Lock()
+	defer lk.Unlock()
+	done := 0
+	for ctx.Err() == nil {
+		it, ok, err := w.store.NextOutboxOf(ctx, requestID, w.now())
+		if err != nil || !ok {
+			return done, err
+		}
+		finished, err := w.deliver(ctx, it)
+		if err != nil || !finished {
+			return done, err
+		}
+		done++
+	}
+	return done, ctx.Err()
+}
+
+// Now delivers requestID's due notifications at once, from the goroutine
+// of the transition that wrote them: people see a notification as soon as
+// before the outbox, and the outbox only adds the retries. A failure is
+// left to the worker's retries.
+func (w *outboxWorker) Now(ctx context.Context, requestID string) {
+	if _, err := w.deliverRequest(context.WithoutCancel(ctx), requestID); err != nil {
+		w.log.ErrorContext(ctx, "outbox", "request", requestID, "err", err)
+	}
+}
+
+func fnv32(s string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(s))
+	return h.Sum32()
 }
 
 // deliver sends one notification to every destination that lacks it and
@@ -143,13 +184,15 @@ func (f fromOutbox) Notify(ctx context.Context, n bot.Notification) error {
 	return f.Notifier.Notify(ctx, n)
 }
 
-// kickOutbox wakes the outbox worker when a transition wrote to the outbox.
-type kickOutbox struct{ w *outboxWorker }
+// deliverNow delivers what a transition wrote to the outbox right after
+// its commit, from the transition's goroutine (the outbox worker retries
+// what fails).
+type deliverNow struct{ w *outboxWorker }
 
 // Notify implements bot.Notifier.
-func (k kickOutbox) Notify(_ context.Context, n bot.Notification) error {
+func (d deliverNow) Notify(ctx context.Context, n bot.Notification) error {
 	if n.Durable {
-		k.w.Kick()
+		d.w.Now(ctx, n.Request.ID)
 	}
 	return nil
 }

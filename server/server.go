@@ -152,7 +152,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		notifiers = append(notifiers, fromOutbox{slackNotifier})
 	}
 	s.outbox = newOutboxWorker(s.store, external, s.now, s.log.With("component", "outbox"))
-	notifiers = append(notifiers, kickOutbox{s.outbox})
+	notifiers = append(notifiers, deliverNow{s.outbox})
 	deployer := deployRouter{typeOf: s.live.TargetType, byType: map[string]bot.Deployer{
 		config.TargetSSH: &deploy.BotDeployer{
 			Engine:  &deploy.Engine{Logger: s.log.With("component", "deploy")},

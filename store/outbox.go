@@ -47,10 +47,33 @@ func (s *Store) queueNotes(ctx context.Context, tx *sql.Tx, r bot.Request, notes
 // the next of their request: a request's later notifications wait until
 // its earlier ones are done, so each destination sees them in order.
 func (s *Store) DueOutbox(ctx context.Context, now time.Time, limit int) ([]OutboxItem, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT o.seq, o.request_id, o.notification, o.attempts FROM outbox o
+	return s.dueOutbox(ctx, `SELECT o.seq, o.request_id, o.notification, o.attempts FROM outbox o
 		WHERE o.done_at = 0 AND o.next_attempt_at <= ?
 		AND o.seq = (SELECT min(p.seq) FROM outbox p WHERE p.request_id = o.request_id AND p.done_at = 0)
 		ORDER BY o.seq LIMIT ?`, now.UnixNano(), limit)
+}
+
+// NextOutboxOf returns the next notification of requestID when it is due
+// at now; ok is false when the request has none waiting, or its next one
+// waits for a retry.
+func (s *Store) NextOutboxOf(ctx context.Context, requestID string, now time.Time) (OutboxItem, bool, error) {
+	items, err := s.dueOutbox(ctx, `SELECT o.seq, o.request_id, o.notification, o.attempts FROM outbox o
+		WHERE o.request_id = ? AND o.done_at = 0 ORDER BY o.seq LIMIT 1`, requestID)
+	if err != nil || len(items) == 0 {
+		return OutboxItem{}, false, err
+	}
+	var next int64
+	if err := s.db.QueryRowContext(ctx, `SELECT next_attempt_at FROM outbox WHERE seq = ?`, items[0].Seq).Scan(&next); err != nil {
+		return OutboxItem{}, false, fmt.Errorf("outbox: reading notification %d: %w", items[0].Seq, err)
+	}
+	if next > now.UnixNano() {
+		return OutboxItem{}, false, nil
+	}
+	return items[0], true, nil
+}
+
+func (s *Store) dueOutbox(ctx context.Context, query string, args ...any) ([]OutboxItem, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: reading due notifications: %w", err)
 	}
