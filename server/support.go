@@ -64,7 +64,7 @@ func auditKeyReady(a config.Audit, signer note.Signer) error {
 	if k.KeyHash() != signer.KeyHash() || k.Name() != signer.Name() {
 		return fmt.Errorf("signing key %s changed since start; restart to use it", a.SigningKeyFile)
 	}
-	keys, err := AuditKeyring(a)
+	keys, err := a.Keyring()
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func (s *Server) mountWebPages(mux *http.ServeMux, cfg *config.Config) error {
 // checkpoints, for the /audit page, with the keyring in force: the current
 // audit public key and those rotated out (as `tollgate verify --config`).
 func (s *Server) verifyAuditLog(ctx context.Context) (audit.Report, error) {
-	keys, err := AuditKeyring(s.live.Current().Audit)
+	keys, err := s.live.Current().Audit.Keyring()
 	if err != nil {
 		return audit.Report{}, fmt.Errorf("audit keys: %w", err)
 	}

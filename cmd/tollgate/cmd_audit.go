@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/tollgate-dev/tollgate/server"
 	"io"
 	"os"
 	"strconv"
@@ -74,7 +73,7 @@ func (a *auditSource) resolve(needKey bool) (string, audit.Keyring, error) {
 		keys, err := audit.LoadKeyring(a.publicKeys...)
 		return dbPath, keys, err
 	case cfg != nil:
-		keys, err := server.AuditKeyring(cfg.Audit)
+		keys, err := cfg.Audit.Keyring()
 		return dbPath, keys, err
 	}
 	return "", nil, errors.New("no public key: give --public-key FILE or --config FILE")

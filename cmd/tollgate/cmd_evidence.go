@@ -68,7 +68,7 @@ func (k *evidenceKeys) resolve(needSigner, needVerifier bool) (cfg *config.Confi
 	case cfg != nil:
 		a := cfg.Audit
 		a.SigningKeyFile = priv // --signing-key overrides the config's
-		keys, err = server.AuditKeyring(a)
+		keys, err = a.Keyring()
 	case priv != "":
 		var v note.Verifier
 		v, err = audit.VerifierFromSigningKeyFile(priv)

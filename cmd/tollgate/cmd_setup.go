@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	ghint "github.com/tollgate-dev/tollgate/integrations/github"
 	"io"
 	"log/slog"
 	"net"
@@ -65,7 +66,7 @@ func runSetup(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		ln.Close()
 		return fail(exitCheckFailed, "%v", err)
 	}
-	manifest, err := buildAppManifest(appManifestYAML, appName, target.PublicURL, local+setupCallbackPath)
+	manifest, err := buildAppManifest(ghint.AppManifest, appName, target.PublicURL, local+setupCallbackPath)
 	if err != nil {
 		ln.Close()
 		return fail(exitUsage, "%v", err)

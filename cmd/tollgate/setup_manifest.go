@@ -16,15 +16,6 @@ import (
 	"github.com/tollgate-dev/tollgate/integrations/web"
 )
 
-// appManifestYAML is app.yml at the repository root, carried in the binary
-// so `tollgate setup` works wherever it is installed.
-// TestEmbeddedAppManifestMatchesRoot keeps the two identical; after
-// changing app.yml run `go generate ./cmd/tollgate`.
-//
-//go:generate cp ../../app.yml setup_app.yml
-//go:embed setup_app.yml
-var appManifestYAML []byte
-
 // githubURLs are the web and REST API bases of a GitHub instance, each with
 // a trailing slash.
 type githubURLs struct {
@@ -122,21 +113,13 @@ func buildAppManifest(appYAML []byte, name, publicURL, redirectURL string) ([]by
 	return json.Marshal(m)
 }
 
-// slackBotScopes are the bot token scopes the Slack integration uses:
-// commands for /deploy; chat:write for chat.postMessage (to channels, and
-// to people by passing their user ID as the channel, so no im:write),
-// chat.update and chat.postEphemeral; views.open and auth.test need none.
-// The setup manifest requests exactly these and doctor checks the token
-// has them, so the two cannot disagree.
-var slackBotScopes = []string{"commands", "chat:write"}
-
 // slackManifest is the Slack app manifest for this Tollgate: the /deploy
-// command and interactivity at public_url, and slackBotScopes.
+// command and interactivity at public_url, and slack.BotScopes.
 func slackManifest(name, publicURL string) string {
 	base := strings.TrimSuffix(publicURL, "/")
 	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
 	var scopes strings.Builder
-	for _, sc := range slackBotScopes {
+	for _, sc := range slack.BotScopes {
 		scopes.WriteString("      - " + sc + "\n")
 	}
 	return fmt.Sprintf(`display_information:

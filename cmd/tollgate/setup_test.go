@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	ghint "github.com/tollgate-dev/tollgate/integrations/github"
 	"html"
 	"io"
 	"net/http"
@@ -217,7 +218,7 @@ func TestSetupCreatesTheAppEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			var want map[string]any
-			if err := yaml.Unmarshal(appManifestYAML, &want); err != nil {
+			if err := yaml.Unmarshal(ghint.AppManifest, &want); err != nil {
 				t.Fatal(err)
 			}
 			if m["url"] != "https://tollgate.acme.test" ||
@@ -416,8 +417,8 @@ func TestEmbeddedAppManifestMatchesRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(root, appManifestYAML) {
-		t.Fatal("cmd/tollgate/setup_app.yml differs from app.yml: run go generate ./cmd/tollgate")
+	if !bytes.Equal(root, ghint.AppManifest) {
+		t.Fatal("integrations/github/app.yml differs from app.yml: run go generate ./integrations/github")
 	}
 }
 

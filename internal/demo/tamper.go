@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/internal/auditcheck"
-	"github.com/tollgate-dev/tollgate/server"
 	"github.com/tollgate-dev/tollgate/store/audit"
 	"io"
 	"path/filepath"
@@ -118,7 +117,7 @@ func verifyLike(ctx context.Context, args []string, w io.Writer) int {
 		var cfg *config.Config
 		if cfg, _, err = config.Load(args[1]); err == nil {
 			dbPath = cfg.Database
-			keys, err = server.AuditKeyring(cfg.Audit)
+			keys, err = cfg.Audit.Keyring()
 		}
 	case len(args) == 4 && args[0] == "--database" && args[2] == "--public-key":
 		dbPath = args[1]

@@ -1,11 +1,10 @@
-package main
+package doctor
 
 import (
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/tollgate-dev/tollgate/server"
 	"io/fs"
 	"os"
 	"strings"
@@ -125,7 +124,7 @@ func (d *doctor) checkLocalState(ctx context.Context) {
 }
 
 func (d *doctor) checkAuditLog(ctx context.Context, s *store.Store) {
-	keys, err := server.AuditKeyring(d.cfg.Audit)
+	keys, err := d.cfg.Audit.Keyring()
 	if err != nil {
 		d.fail(areaAudit, "audit log", "no key to verify it with: "+err.Error(), "fix audit.signing_key_file / audit.public_key_file / audit.previous_public_key_files")
 		return
