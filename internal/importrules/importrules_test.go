@@ -162,3 +162,18 @@ func TestIntegrationsImportNoOtherIntegrationNorStore(t *testing.T) {
 		}
 	}
 }
+
+// doctor checks through the adapters: it builds no GitHub or Slack client
+// of its own.
+func TestDoctorUsesTheAdapters(t *testing.T) {
+	pkgs, _ := listPackages(t)
+	p, ok := pkgs[module+"/doctor"]
+	if !ok {
+		t.Fatal("doctor not found")
+	}
+	for _, d := range p.imports {
+		if strings.Contains(d, "go-github") || strings.Contains(d, "ghinstallation") || strings.Contains(d, "slack-go") {
+			t.Errorf("doctor imports %s: its checks go through integrations/github and integrations/slack", d)
+		}
+	}
+}

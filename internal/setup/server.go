@@ -1,4 +1,4 @@
-package main
+package setup
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	"github.com/google/go-github/v60/github"
 )
 
-// setupCallbackPath receives GitHub's redirect with the manifest code.
-const setupCallbackPath = "/setup/github/callback"
+// CallbackPath receives GitHub's redirect with the manifest code.
+const CallbackPath = "/setup/github/callback"
 
 // setupFlow is the local web page of `tollgate setup`: it offers the
 // manifest form and receives the redirect that carries the one-time code.
@@ -73,7 +73,7 @@ func githubConverter(g githubURLs, hc *http.Client) (func(ctx context.Context, c
 func (f *setupFlow) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", f.servePage)
-	mux.HandleFunc("GET "+setupCallbackPath, f.serveCallback)
+	mux.HandleFunc("GET "+CallbackPath, f.serveCallback)
 	return mux
 }
 

@@ -1,4 +1,4 @@
-package main
+package setup
 
 import (
 	"errors"
@@ -14,8 +14,8 @@ import (
 // Variables `tollgate setup` writes to the secrets file; the config refers
 // to them as ${VAR}.
 const (
-	envWebhookSecret     = "GITHUB_WEBHOOK_SECRET"
-	envOAuthClientSecret = "GITHUB_OAUTH_CLIENT_SECRET"
+	EnvWebhookSecret     = "GITHUB_WEBHOOK_SECRET"      // github.webhook_secret
+	EnvOAuthClientSecret = "GITHUB_OAUTH_CLIENT_SECRET" // github.oauth_client_secret
 )
 
 // appCredentials is what GitHub's manifest conversion hands back once.
@@ -59,7 +59,7 @@ var envValue = regexp.MustCompile(`^[A-Za-z0-9._:/@+=-]+$`)
 // existing one), the secrets (a 0600 env file) and the config's github
 // section. It is called once per code: GitHub shows these secrets once.
 func writeSetup(t setupTarget, c appCredentials) (setupWritten, error) {
-	vars := [][2]string{{envWebhookSecret, c.WebhookSecret}, {envOAuthClientSecret, c.ClientSecret}}
+	vars := [][2]string{{EnvWebhookSecret, c.WebhookSecret}, {EnvOAuthClientSecret, c.ClientSecret}}
 	if t.PublicURLVar != "" {
 		vars = append(vars, [2]string{t.PublicURLVar, t.PublicURL})
 	}
@@ -166,9 +166,9 @@ func updateConfigFile(t setupTarget, c appCredentials, keyFile string) error {
 		{section: "github", key: "app_id", value: strconv.FormatInt(c.ID, 10)},
 		{section: "github", key: "private_key", del: true},
 		{section: "github", key: "private_key_file", value: keyFile},
-		{section: "github", key: "webhook_secret", value: "${" + envWebhookSecret + "}"},
+		{section: "github", key: "webhook_secret", value: "${" + EnvWebhookSecret + "}"},
 		{section: "github", key: "oauth_client_id", value: c.ClientID},
-		{section: "github", key: "oauth_client_secret", value: "${" + envOAuthClientSecret + "}"},
+		{section: "github", key: "oauth_client_secret", value: "${" + EnvOAuthClientSecret + "}"},
 	}
 	if t.PublicURLVar == "" {
 		edits = append([]configEdit{{key: "public_url", value: t.PublicURL}}, edits...)
