@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/internal/inbox"
+	"github.com/tollgate-dev/tollgate/internal/backoff"
 	"github.com/tollgate-dev/tollgate/store"
 )
 
@@ -37,14 +37,14 @@ type outboxWorker struct {
 	locks        [64]sync.Mutex // per request (hashed): one delivery of a request at a time
 	store        *store.Store
 	destinations map[string]bot.Notifier
-	backoff      inbox.Backoff
+	backoff      backoff.Func
 	now          func() time.Time
 	log          *slog.Logger
 	wake         chan struct{}
 }
 
 func newOutboxWorker(st *store.Store, dest map[string]bot.Notifier, now func() time.Time, log *slog.Logger) *outboxWorker {
-	return &outboxWorker{store: st, destinations: dest, backoff: inbox.Exponential(outboxRetryBase, outboxRetryCeiling),
+	return &outboxWorker{store: st, destinations: dest, backoff: backoff.Exponential(outboxRetryBase, outboxRetryCeiling),
 		now: now, log: log, wake: make(chan struct{}, 1)}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,17 +16,14 @@ func init() {
 }
 
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("doctor", stderr,
+		"usage: tollgate doctor [--config FILE] [--timeout 10s]",
+		"Checks the configuration, key files, servers, GitHub App, organisation, branch protection,",
+		"anchor repository, Slack, clock, inbox, emergency and access reviews, and prints the SOC 2",
+		"checklist with the fix for each failing item. Exit 0 all pass, 1 something fails, 2 bad usage.",
+	)
 	cfgPath := fs.String("config", "tollgate.yml", "configuration `FILE`")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit of each network check")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate doctor [--config FILE] [--timeout 10s]")
-		fmt.Fprintln(stderr, "Checks the configuration, key files, servers, GitHub App, organisation, branch protection,")
-		fmt.Fprintln(stderr, "anchor repository, Slack, clock, inbox, emergency and access reviews, and prints the SOC 2")
-		fmt.Fprintln(stderr, "checklist with the fix for each failing item. Exit 0 all pass, 1 something fails, 2 bad usage.")
-		fs.PrintDefaults()
-	}
 	if !parseFlags(fs, args) {
 		return exitUsage
 	}

@@ -128,8 +128,13 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if len(args) > 0 && args[0] == "verify" {
 		return runEvidenceVerify(args[1:], stdout, stderr)
 	}
-	fs := flag.NewFlagSet("evidence", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("evidence", stderr,
+		"usage: tollgate evidence --config FILE --from DATE --to DATE [--repo R] [--env E] [--sample N --seed S] --out DIR",
+		"       tollgate evidence --database PATH --signing-key FILE [--public-key FILE] --from DATE --to DATE --out DIR",
+		"       tollgate evidence verify DIR --public-key FILE [--public-key FILE]...",
+		"Writes the auditor's pack (docs/evidence.md) and signs its MANIFEST with the audit key.",
+		"Exit 0 written, 1 written but the audit log did not verify or the population did not reconcile, 2 bad usage.",
+	)
 	var keys evidenceKeys
 	keys.register(fs)
 	var dates dateRange
@@ -140,14 +145,6 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	seed := fs.String("seed", "1", "seed of the sample draw (the same seed draws the same sample)")
 	out := fs.String("out", "", "directory to write the pack into (new or empty)")
 	noCheckpoint := fs.Bool("no-checkpoint", false, "open the database read-only and sign no checkpoint first")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate evidence --config FILE --from DATE --to DATE [--repo R] [--env E] [--sample N --seed S] --out DIR")
-		fmt.Fprintln(stderr, "       tollgate evidence --database PATH --signing-key FILE [--public-key FILE] --from DATE --to DATE --out DIR")
-		fmt.Fprintln(stderr, "       tollgate evidence verify DIR --public-key FILE [--public-key FILE]...")
-		fmt.Fprintln(stderr, "Writes the auditor's pack (docs/evidence.md) and signs its MANIFEST with the audit key.")
-		fmt.Fprintln(stderr, "Exit 0 written, 1 written but the audit log did not verify or the population did not reconcile, 2 bad usage.")
-		fs.PrintDefaults()
-	}
 	if !parseFlags(fs, args) {
 		return exitUsage
 	}

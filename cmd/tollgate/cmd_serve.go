@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,19 +19,16 @@ func init() {
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("serve", stderr,
+		"usage: tollgate serve --config tollgate.yml [flags]",
+		"Serves POST /webhooks/github, /slack/commands, /slack/interactions, /oauth/github/*,",
+		"GET /healthz, /readyz, /metrics and /deployments/{id}. Logs are JSON lines on stderr.",
+		"SIGHUP reloads the configuration; SIGTERM or SIGINT stops after running deploys finish.",
+	)
 	configPath := fs.String("config", "", "tollgate.yml `FILE` (required)")
 	grace := fs.Duration("shutdown-grace", server.DefaultShutdownGrace, "how long running deploys may finish after SIGTERM before they are marked interrupted")
 	workers := fs.Int("workers", server.DefaultDeployWorkers, "deploy workers (one deploy per environment runs at a time regardless)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate serve --config tollgate.yml [flags]")
-		fmt.Fprintln(stderr, "Serves POST /webhooks/github, /slack/commands, /slack/interactions, /oauth/github/*,")
-		fmt.Fprintln(stderr, "GET /healthz, /readyz, /metrics and /deployments/{id}. Logs are JSON lines on stderr.")
-		fmt.Fprintln(stderr, "SIGHUP reloads the configuration; SIGTERM or SIGINT stops after running deploys finish.")
-		fs.PrintDefaults()
-	}
 	if !parseFlags(fs, args) {
 		return exitUsage
 	}

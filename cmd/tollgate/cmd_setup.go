@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
 	"time"
 
@@ -15,8 +13,11 @@ func init() {
 }
 
 func runSetup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("setup", flag.ContinueOnError)
-	flags.SetOutput(stderr)
+	flags := newFlags("setup", stderr,
+		"usage: tollgate setup [--config tollgate.yml] [--org ORG] [--github-url URL] [--public-url URL]",
+		"Serves a local page that registers Tollgate's GitHub App from app.yml, then writes the app id,",
+		"private key (0600) and secrets (0600 env file) next to the config. Prints no secret.",
+	)
 	configPath := flags.String("config", "tollgate.yml", "config `FILE` to write the app into (written by 'tollgate init')")
 	envPath := flags.String("env-file", "", "secrets `FILE` (KEY=value, mode 0600); default tollgate.env next to the config")
 	org := flags.String("org", "", "create the app in this GitHub `organisation` (default: your user account)")
@@ -26,12 +27,6 @@ func runSetup(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	name := flags.String("name", "", "app `name` (default: Tollgate, or 'Tollgate ORG'; GitHub lets you edit it)")
 	listen := flags.String("listen", "127.0.0.1:0", "`address` of the local setup page")
 	timeout := flags.Duration("timeout", 30*time.Minute, "give up after this long")
-	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate setup [--config tollgate.yml] [--org ORG] [--github-url URL] [--public-url URL]")
-		fmt.Fprintln(stderr, "Serves a local page that registers Tollgate's GitHub App from app.yml, then writes the app id,")
-		fmt.Fprintln(stderr, "private key (0600) and secrets (0600 env file) next to the config. Prints no secret.")
-		flags.PrintDefaults()
-	}
 	if !parseFlags(flags, args) {
 		return exitUsage
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
@@ -14,23 +13,20 @@ func init() {
 }
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("verify", stderr,
+		"usage: tollgate verify --database PATH --public-key FILE [--public-key FILE]...",
+		"       tollgate verify --config tollgate.yml [--anchors]",
+		"Recomputes every audit entry and the Merkle tree from the rows and checks every",
+		"signed checkpoint. The database is opened read-only: verify a copy of it alone.",
+		"After an audit key rotation, give every public key (or list the old ones in",
+		"audit.previous_public_key_files): each checkpoint must be signed by one of them.",
+		"Exit 0 verified, 1 tampering found, 2 bad usage.",
+	)
 	var src auditSource
 	src.register(fs, true)
 	var af anchorFlags
 	fs.BoolVar(&af.enabled, "anchors", false, "also prove the log consistent with every checkpoint in audit.anchor_repository (needs --config)")
 	fs.StringVar(&af.since, "anchors-since", "", "first `DAY` (YYYY-MM-DD) of anchor files to read when the folder cannot be listed (default: retention_days ago)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate verify --database PATH --public-key FILE [--public-key FILE]...")
-		fmt.Fprintln(stderr, "       tollgate verify --config tollgate.yml [--anchors]")
-		fmt.Fprintln(stderr, "Recomputes every audit entry and the Merkle tree from the rows and checks every")
-		fmt.Fprintln(stderr, "signed checkpoint. The database is opened read-only: verify a copy of it alone.")
-		fmt.Fprintln(stderr, "After an audit key rotation, give every public key (or list the old ones in")
-		fmt.Fprintln(stderr, "audit.previous_public_key_files): each checkpoint must be signed by one of them.")
-		fmt.Fprintln(stderr, "Exit 0 verified, 1 tampering found, 2 bad usage.")
-		fs.PrintDefaults()
-	}
 	if !parseFlags(fs, args) {
 		return exitUsage
 	}

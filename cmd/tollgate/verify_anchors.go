@@ -107,13 +107,9 @@ func anchorRepository(ctx context.Context, cfg *config.Config) (*ghint.Anchors, 
 	if cfg.Audit.AnchorRepository == "" {
 		return nil, errors.New("audit.anchor_repository is not set")
 	}
-	key, err := cfg.GitHub.AppPrivateKey()
+	app, err := githubApp(ctx, cfg)
 	if err != nil {
 		return nil, err
-	}
-	app, err := ghint.NewApp(ctx, ghint.AppConfig{APIURL: cfg.GitHub.APIURL, AppID: cfg.GitHub.AppID, PrivateKey: key})
-	if err != nil {
-		return nil, fmt.Errorf("github: %w", err)
 	}
 	return ghint.NewAnchors(app, cfg.Audit.AnchorRepository, "")
 }

@@ -2,16 +2,13 @@ package github
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"github.com/tollgate-dev/tollgate/internal/inbox"
+	"github.com/tollgate-dev/tollgate/internal/signature"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/tollgate-dev/tollgate/internal/reqlog"
 )
@@ -208,17 +205,7 @@ const bodyPrealloc = 256 << 10
 
 // validSignature checks "sha256=<hex HMAC-SHA256 of body>" in constant time.
 func (h *WebhookHandler) validSignature(header string, body []byte) bool {
-	hexSig, ok := strings.CutPrefix(header, "sha256=")
-	if !ok {
-		return false
-	}
-	got, err := hex.DecodeString(hexSig)
-	if err != nil {
-		return false
-	}
-	m := hmac.New(sha256.New, h.secret)
-	m.Write(body)
-	return hmac.Equal(got, m.Sum(nil))
+	return signature.Verify(h.secret, header, "sha256=", body) == nil
 }
 
 // clip bounds an untrusted header value before it is logged.

@@ -5,25 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/backoff"
 )
 
 // Backoff returns how long to wait before the next attempt after attempt
-// n (1 for the first) failed.
-type Backoff func(attempt int) time.Duration
+// n (1 for the first) failed (internal/backoff, the one schedule).
+type Backoff = backoff.Func
 
 // Exponential doubles the wait from base with each attempt, up to ceiling.
-func Exponential(base, ceiling time.Duration) Backoff {
-	return func(attempt int) time.Duration {
-		d := base
-		for i := 1; i < attempt; i++ {
-			d *= 2
-			if d >= ceiling || d <= 0 { // d <= 0: overflow
-				return ceiling
-			}
-		}
-		return min(d, ceiling)
-	}
-}
+func Exponential(base, ceiling time.Duration) Backoff { return backoff.Exponential(base, ceiling) }
 
 // permanentError marks an error that retrying cannot fix.
 type permanentError struct{ err error }
