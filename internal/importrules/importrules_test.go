@@ -140,7 +140,8 @@ func TestTollgateLinksNoFake(t *testing.T) {
 // web pages show. Storage itself (store) stays out of reach.
 var allowedFromIntegrations = map[string]bool{module + "/store/audit": true}
 
-// No integration imports another integration or the store: each turns
+// No integration imports another integration, the store or the
+// configuration: each turns
 // requests into bot calls and bot notifications into API calls, through
 // ports (internal/inbox, internal/linkstate) the server wires to the store.
 // The fakes (githubtest, slacktest) are test doubles, not integrations.
@@ -158,6 +159,8 @@ func TestIntegrationsImportNoOtherIntegrationNorStore(t *testing.T) {
 				t.Errorf("%s imports %s: an integration imports no other integration", rel(p.path), rel(d))
 			case under(d, "store") && !allowedFromIntegrations[d]:
 				t.Errorf("%s imports %s: an integration imports no store", rel(p.path), rel(d))
+			case under(d, "config"):
+				t.Errorf("%s imports %s: transports never read the configuration; they ask bot", rel(p.path), rel(d))
 			}
 		}
 	}
