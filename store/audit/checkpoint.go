@@ -146,6 +146,9 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	}
 	var cp Checkpoint
 	err := l.opts.RunTx(ctx, func(tx *sql.Tx) error {
+		if err := l.sequence(ctx, tx); err != nil {
+			return err
+		}
 		size, err := treeSize(ctx, tx)
 		if err != nil || size == 0 {
 			return err

@@ -23,6 +23,12 @@ type Options struct {
 	// RunTx runs fn in one write transaction (store.Store.WithTx). Nil means a
 	// plain db.BeginTx; Checkpoint is the only method that opens its own.
 	RunTx func(ctx context.Context, fn func(tx *sql.Tx) error) error
+	// Sequencer, when set, is called inside the transaction before every
+	// append and checkpoint reads the log's size, and must hold until the
+	// transaction ends whatever lock makes the writers of every process
+	// take turns (the store's PostgreSQL advisory lock). Nil relies on the
+	// transaction alone holding the database's write lock (SQLite).
+	Sequencer func(ctx context.Context, tx *sql.Tx) error
 }
 
 // Log is the audit log in one database. Appends happen inside the caller's
@@ -88,6 +94,9 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 		}
 		prepared[i] = Entry{At: at, Actor: ev.Actor, Action: ev.Action, Subject: ev.Subject, Data: data}
 	}
+	if err := l.sequence(ctx, tx); err != nil {
+		return nil, err
+	}
 	start, err := treeSize(ctx, tx)
 	if err != nil {
 		return nil, err
@@ -124,6 +133,17 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 		}
 	}
 	return prepared, nil
+}
+
+// sequence takes the sequencer lock, if the log has one.
+func (l *Log) sequence(ctx context.Context, tx *sql.Tx) error {
+	if l.opts.Sequencer == nil {
+		return nil
+	}
+	if err := l.opts.Sequencer(ctx, tx); err != nil {
+		return fmt.Errorf("append to audit log: %w", err)
+	}
+	return nil
 }
 
 // treeSize is the number of entries: one past the highest seq.
