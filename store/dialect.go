@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
 // dialect holds what differs between the two engines. Everything else is
@@ -56,18 +58,33 @@ func (d dialect) lockMigrations(ctx context.Context, tx *sql.Tx) error {
 }
 
 // lockAudit is the audit log's sequencer on PostgreSQL (audit.Options.Sequencer):
-// a transaction-scoped advisory lock held from the first append to commit,
-// so appends from every process take turns, seq has no gaps and each
-// entry's stored tree hashes extend the tree its predecessor committed.
-// The lock is taken before the log size is read; READ COMMITTED gives the
-// next statement a snapshot that includes the previous holder's commit.
-func lockAudit(ctx context.Context, tx *sql.Tx) error {
-	_, err := tx.ExecContext(ctx, fmt.Sprintf(`SELECT pg_advisory_xact_lock((%d::bigint << 32) |
-		'audit_entries'::regclass::oid::bigint)`, lockSpaceAudit))
+// audit_sequence (migration 0001) takes a transaction-scoped advisory lock,
+// held from the first append to commit, so appends from every process take
+// turns, seq has no gaps and each entry's stored tree hashes extend the
+// tree its predecessor committed; then, with the lock held, it reads the
+// log's size and the stored hashes the append needs, in the same round trip.
+func lockAudit(ctx context.Context, tx *sql.Tx) (audit.Head, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT size, entry_seq, entry_leaf_hash, entry_tree_hashes FROM audit_sequence(?)`, int64(lockSpaceAudit))
 	if err != nil {
-		return fmt.Errorf("take the audit sequencer lock: %w", err)
+		return audit.Head{}, fmt.Errorf("take the audit sequencer lock: %w", err)
 	}
-	return nil
+	defer rows.Close()
+	var h audit.Head
+	for rows.Next() {
+		var seq sql.NullInt64
+		var row audit.StoredHashes
+		if err := rows.Scan(&h.Size, &seq, &row.LeafHash, &row.TreeHashes); err != nil {
+			return audit.Head{}, fmt.Errorf("read the audit log's head: %w", err)
+		}
+		if seq.Valid {
+			row.Seq = seq.Int64
+			h.Hashes = append(h.Hashes, row)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return audit.Head{}, fmt.Errorf("read the audit log's head: %w", err)
+	}
+	return h, nil
 }
 
 // tableExists reports whether the current schema has a table of that name.

@@ -114,13 +114,33 @@ type rebindConn struct{ *stdlib.Conn }
 
 // Prepare implements driver.Conn.
 func (c rebindConn) Prepare(query string) (driver.Stmt, error) {
-	return c.Conn.Prepare(rebind(query))
+	return c.PrepareContext(context.Background(), query)
 }
 
-// PrepareContext implements driver.ConnPrepareContext.
+// PrepareContext implements driver.ConnPrepareContext. The statement stays
+// prepared on the connection after Close (see keptStmt).
 func (c rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.Conn.PrepareContext(ctx, rebind(query))
+	st, err := c.Conn.PrepareContext(ctx, rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	if ps, ok := st.(*stdlib.Stmt); ok {
+		return keptStmt{ps}, nil
+	}
+	return st, nil
 }
+
+// keptStmt is a prepared statement whose Close leaves it prepared on the
+// server: the store prepares the same few statements in transaction after
+// transaction (an audit append prepares its INSERT), and pgx would spend a
+// round trip deallocating it and another preparing it again each time.
+// pgx names a statement by its text, so the next Prepare of the same text
+// on that connection finds it; the number kept is bounded by the store's
+// distinct statements, and they go with the connection.
+type keptStmt struct{ *stdlib.Stmt }
+
+// Close implements driver.Stmt, keeping the statement.
+func (keptStmt) Close() error { return nil }
 
 // ExecContext implements driver.ExecerContext. A statement without
 // arguments has no placeholders and is sent as it is (migrations).

@@ -138,7 +138,7 @@ func newStore(db *sql.DB, opts Options, readOnly bool, d dialect) *Store {
 		lease = 2 * time.Minute
 	}
 	s := &Store{db: db, now: now, lease: lease, readOnly: readOnly, dialect: d}
-	var sequencer func(context.Context, *sql.Tx) error
+	var sequencer func(context.Context, *sql.Tx) (audit.Head, error)
 	if d.postgres {
 		sequencer = lockAudit
 	}

@@ -40,3 +40,32 @@ CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
 	FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
 CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints
 	FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+
+-- The audit sequencer (store.lockAudit): takes the transaction-scoped
+-- advisory lock that makes the appends of every process take turns, then
+-- returns the log's size and the stored hashes the next append reads: one
+-- round trip. Appending leaf n completes one tree node per trailing one bit
+-- of n, the k-th over the subtree whose stored hash is kept with entry
+-- n - 2^k. A VOLATILE function's queries each take a new snapshot, so the
+-- size is read after the lock is granted and includes the previous
+-- holder's commit.
+CREATE FUNCTION audit_sequence(lock_space bigint)
+RETURNS TABLE (size bigint, entry_seq bigint, entry_leaf_hash bytea, entry_tree_hashes bytea)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	n bigint;
+	k int := 0;
+	want bigint[] := '{}';
+BEGIN
+	PERFORM pg_advisory_xact_lock((lock_space << 32) | 'audit_entries'::regclass::oid::bigint);
+	SELECT coalesce(max(e.seq) + 1, 0) INTO n FROM audit_entries e;
+	WHILE k < 62 AND (n >> k) & 1 = 1 LOOP
+		want := want || (n - (1::bigint << k));
+		k := k + 1;
+	END LOOP;
+	RETURN QUERY SELECT n, e.seq, e.leaf_hash, e.tree_hashes FROM audit_entries e WHERE e.seq = ANY (want);
+	IF NOT FOUND THEN
+		RETURN QUERY SELECT n, NULL::bigint, NULL::bytea, NULL::bytea;
+	END IF;
+END
+$$;
