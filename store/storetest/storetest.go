@@ -71,10 +71,21 @@ func EngineOf(t testing.TB) Engine {
 // when t ends. Each call gives another database.
 func Location(t testing.TB) string {
 	t.Helper()
+	return LocationIn(t, "")
+}
+
+// LocationIn is Location with the SQLite file in dir (the test's own
+// temporary directory when dir is empty): beside the keys and config a
+// fixture writes there.
+func LocationIn(t testing.TB, dir string) string {
+	t.Helper()
 	if EngineOf(t) == Postgres {
 		return NewSchema(t, false)
 	}
-	return filepath.Join(t.TempDir(), "tollgate.db")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	return filepath.Join(dir, "tollgate.db")
 }
 
 // Main runs the package's tests and then stops the PostgreSQL cluster

@@ -70,7 +70,7 @@ type Fixture struct {
 func Build(t testing.TB, n, every int) Fixture {
 	t.Helper()
 	dir := t.TempDir()
-	f := Fixture{Path: storetest.Location(t), Keys: NewKeys(t, dir, KeyName)}
+	f := Fixture{Path: storetest.LocationIn(t, dir), Keys: NewKeys(t, dir, KeyName)}
 	clock := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 	s, err := store.Open(context.Background(), f.Path, store.Options{
 		Signer: f.Keys.Signer, CheckpointEvery: every, Synchronous: "OFF",
@@ -147,7 +147,7 @@ type Rotated struct {
 func BuildRotated(t testing.TB, before, after, every int) Rotated {
 	t.Helper()
 	dir := t.TempDir()
-	r := Rotated{Path: storetest.Location(t), Old: NewKeys(t, dir, "old-key"), New: NewKeys(t, dir, "new-key")}
+	r := Rotated{Path: storetest.LocationIn(t, dir), Old: NewKeys(t, dir, "old-key"), New: NewKeys(t, dir, "new-key")}
 	AppendWith(t, r.Path, r.Old.Signer, every, 0, before)
 	AppendWith(t, r.Path, r.New.Signer, every, before, after)
 	return r

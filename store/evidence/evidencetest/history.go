@@ -94,7 +94,7 @@ func Build(t testing.TB, n int, seed uint64) *History {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	h := &History{DBPath: storetest.Location(t), Keys: audittest.NewKeys(t, dir, audittest.KeyName),
+	h := &History{DBPath: storetest.LocationIn(t, dir), Keys: audittest.NewKeys(t, dir, audittest.KeyName),
 		Clock: &Clock{now: Start}, Created: map[string]int{}}
 	st, err := store.Open(ctx, h.DBPath, store.Options{Signer: h.Keys.Signer, CheckpointEvery: 64,
 		Now: h.Clock.Now, Synchronous: "OFF"})
