@@ -175,10 +175,20 @@ func (c *Cluster) Stop() {
 	os.RemoveAll(c.dir)
 }
 
-// findBinDir returns the directory holding initdb and postgres: Debian's
-// /usr/lib/postgresql/<version>/bin (newest first), else where PATH or
-// pg_config says.
+// EnvPostgresBin names the directory of initdb and postgres when they are
+// not where findBinDir looks (another distribution, a build of one's own).
+const EnvPostgresBin = "TOLLGATE_POSTGRES_BIN"
+
+// findBinDir returns the directory holding initdb and postgres:
+// EnvPostgresBin, else Debian's /usr/lib/postgresql/<version>/bin (newest
+// first), else where PATH or pg_config says.
 func findBinDir() (string, error) {
+	if d := os.Getenv(EnvPostgresBin); d != "" {
+		if isExecutable(filepath.Join(d, "initdb")) && isExecutable(filepath.Join(d, "postgres")) {
+			return d, nil
+		}
+		return "", fmt.Errorf("%s=%s holds no initdb and postgres", EnvPostgresBin, d)
+	}
 	var dirs []string
 	versions, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	sort.Slice(versions, func(i, j int) bool { return pgVersion(versions[i]) > pgVersion(versions[j]) })
