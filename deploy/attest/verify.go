@@ -173,6 +173,9 @@ func verifySignature(ctx context.Context, env *dsse.Envelope, trusted []PublicKe
 	if err != nil || len(acceptedKeys) == 0 {
 		sigs := make([]string, len(env.Signatures))
 		for i, s := range env.Signatures {
+			if _, ok := byID[s.KeyID]; ok {
+				return nil, nil, fmt.Errorf("the signature by key %s does not verify: the envelope changed after it was signed", s.KeyID)
+			}
 			sigs[i] = s.KeyID
 			if sigs[i] == "" {
 				sigs[i] = "(no key id)"

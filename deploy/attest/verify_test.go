@@ -51,7 +51,7 @@ func TestTamperedAttestationsFail(t *testing.T) {
 			i := bytes.Index(payload, []byte(`"environment":"production"`)) + len(`"environment":"p`)
 			payload[i] ^= 0x01 // production -> pqoduction
 			return reEnvelope(t, env, payload)
-		}, attest.CheckSignature, "not signed by a trusted attestation key (trusted: tollgate-attestation+"},
+		}, attest.CheckSignature, "the signature by key tollgate-attestation+55057e94 does not verify: the envelope changed after it was signed"},
 		{"flipped byte in the signature", func(t *testing.T, s *setup) []byte {
 			var env dsse.Envelope
 			if err := json.Unmarshal(s.f.sign(t), &env); err != nil {
@@ -62,7 +62,7 @@ func TestTamperedAttestationsFail(t *testing.T) {
 			env.Signatures[0].Sig = base64.StdEncoding.EncodeToString(sig)
 			out, _ := json.Marshal(env)
 			return out
-		}, attest.CheckSignature, "not signed by a trusted attestation key"},
+		}, attest.CheckSignature, "the signature by key tollgate-attestation+55057e94 does not verify"},
 		{"signature by another key", func(t *testing.T, s *setup) []byte {
 			other := newTestKey(t, "mallory", 7)
 			env, err := attest.Sign(context.Background(), other.signing, s.f.statement)
@@ -70,12 +70,12 @@ func TestTamperedAttestationsFail(t *testing.T) {
 				t.Fatal(err)
 			}
 			return env
-		}, attest.CheckSignature, "signatures: mallory+"},
+		}, attest.CheckSignature, "not signed by a trusted attestation key (trusted: tollgate-attestation+55057e94; signatures: mallory+"},
 		{"another key's signature under the trusted key's id", func(t *testing.T, s *setup) []byte {
 			other := newTestKey(t, "mallory", 7)
 			other.public.ID = s.f.attKey.public.ID
 			return signRaw(t, other, attest.PayloadType, payloadOf(t, s.f.sign(t)))
-		}, attest.CheckSignature, "not signed by a trusted attestation key"},
+		}, attest.CheckSignature, "the signature by key tollgate-attestation+55057e94 does not verify"},
 		{"proof of another entry", func(t *testing.T, s *setup) []byte {
 			e := s.f.statement.Predicate.Audit.Entries
 			e[2].Proof = e[3].Proof // seq 3 carries seq 4's proof
