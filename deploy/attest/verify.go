@@ -81,7 +81,8 @@ type CheckpointInfo struct {
 // statement and predicate, the inclusion proof of every audit entry
 // against the checkpoint (signed by one of keys.Audit), the signing key's
 // retirement, and exp. The error is a *CheckError naming the first check
-// that failed.
+// that failed; the Verified returned with it holds what was established
+// before (the envelope digest, the checks passed).
 func Verify(ctx context.Context, envelope []byte, keys Keys, exp Expectations) (Verified, error) {
 	sum := sha256.Sum256(envelope)
 	v := Verified{EnvelopeDigest: "sha256:" + hex.EncodeToString(sum[:])}
