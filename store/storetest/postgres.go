@@ -97,11 +97,6 @@ func postgresServer(t testing.TB) (string, *sql.DB) {
 	return server.dsn, server.admin
 }
 
-// OwnServer reports whether the test server is the throwaway cluster this
-// process started (after the first NewSchema): its settings are the
-// tests' to change, as benchmarks comparing server settings do.
-func OwnServer() bool { return server.cluster != nil }
-
 // stopServer closes the admin connection and stops the cluster, if this
 // process started one.
 func stopServer() {
