@@ -77,15 +77,6 @@ func Copy(ctx context.Context, from, to string, opts CopyOptions) (CopyReport, e
 	if err != nil {
 		return fail(err)
 	}
-	for _, t := range tables {
-		var n int64
-		if err := dst.db.QueryRowContext(ctx, `SELECT count(*) FROM `+t.name).Scan(&n); err != nil {
-			return fail(fmt.Errorf("count rows of %s in the target: %w", t.name, err))
-		}
-		if n > 0 {
-			return fail(fmt.Errorf("%w: table %s holds %d rows; copy into an empty database", ErrTargetNotEmpty, t.name, n))
-		}
-	}
 	digests, err := copyRows(ctx, src, dst, tables)
 	if err != nil {
 		return fail(err)
@@ -161,6 +152,9 @@ func copyRows(ctx context.Context, src, dst *Store, tables []copyTable) ([]rowDi
 	defer rtx.Rollback()
 	digests := make([]rowDigest, len(tables))
 	err = dst.WithTx(ctx, func(wtx *sql.Tx) error {
+		if err := checkEmpty(ctx, wtx, dst.dialect, tables); err != nil {
+			return err
+		}
 		for i, t := range tables {
 			d, err := copyTableRows(ctx, rtx, wtx, t)
 			if err != nil {
@@ -171,6 +165,27 @@ func copyRows(ctx context.Context, src, dst *Store, tables []copyTable) ([]rowDi
 		return resetIdentities(ctx, wtx, dst.dialect)
 	})
 	return digests, err
+}
+
+// checkEmpty refuses a target holding any row, inside the copying
+// transaction; on PostgreSQL it first takes the audit sequencer, so no
+// process appends to the log between the check and the copy.
+func checkEmpty(ctx context.Context, tx *sql.Tx, d dialect, tables []copyTable) error {
+	if d.postgres {
+		if _, err := lockAudit(ctx, tx); err != nil {
+			return err
+		}
+	}
+	for _, t := range tables {
+		var n int64
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+t.name).Scan(&n); err != nil {
+			return fmt.Errorf("count rows of %s in the target: %w", t.name, err)
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: table %s holds %d rows; copy into an empty database", ErrTargetNotEmpty, t.name, n)
+		}
+	}
+	return nil
 }
 
 // copyTableRows streams one table from rtx into wtx in multi-row INSERTs.
