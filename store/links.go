@@ -12,8 +12,8 @@ import (
 // SaveLink implements bot.LinkStore.
 func (s *Store) SaveLink(ctx context.Context, l bot.Link, ev bot.AuditEvent) error {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO identity_links (slack_team, slack_user,
-			github_login, github_id, linked_at) VALUES (?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, upsert("identity_links", `slack_team, slack_user, github_login, github_id, linked_at`,
+			"slack_team, slack_user"),
 			l.SlackTeam, l.SlackUser, l.GitHubLogin, l.GitHubID, nanos(l.LinkedAt)); err != nil {
 			return err
 		}
@@ -52,8 +52,8 @@ func (s *Store) DeleteLinks(ctx context.Context, slackTeam, slackUser string, gi
 	}
 	var removed []bot.Link
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT slack_team, slack_user, github_login, github_id, linked_at
-			FROM identity_links WHERE `+cond, args...)
+		rows, err := tx.QueryContext(ctx, `DELETE FROM identity_links WHERE `+cond+`
+			RETURNING slack_team, slack_user, github_login, github_id, linked_at`, args...)
 		if err != nil {
 			return err
 		}
@@ -73,9 +73,6 @@ func (s *Store) DeleteLinks(ctx context.Context, slackTeam, slackUser string, gi
 		}
 		if len(removed) == 0 {
 			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM identity_links WHERE `+cond, args...); err != nil {
-			return err
 		}
 		return s.appendEvents(ctx, tx, []bot.AuditEvent{ev})
 	})

@@ -25,7 +25,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.BoolVar(&af.enabled, "anchors", false, "also prove the log consistent with every checkpoint in audit.anchor_repository (needs --config)")
 	fs.StringVar(&af.since, "anchors-since", "", "first `DAY` (YYYY-MM-DD) of anchor files to read when the folder cannot be listed (default: retention_days ago)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate verify --database PATH --public-key FILE [--public-key FILE]...")
+		fmt.Fprintln(stderr, "usage: tollgate verify --database PATH|postgres://… --public-key FILE [--public-key FILE]...")
 		fmt.Fprintln(stderr, "       tollgate verify --config tollgate.yml [--anchors]")
 		fmt.Fprintln(stderr, "Recomputes every audit entry and the Merkle tree from the rows and checks every")
 		fmt.Fprintln(stderr, "signed checkpoint. The database is opened read-only: verify a copy of it alone.")
@@ -50,7 +50,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer s.Close()
 	r, err := audit.Verify(ctx, s.DB(), keys...)
 	if err != nil {
-		fmt.Fprintf(stderr, "tollgate verify: %s: %v\n", dbPath, err)
+		fmt.Fprintf(stderr, "tollgate verify: %s: %v\n", store.Describe(dbPath), err)
 		return exitUsage
 	}
 	printReport(stdout, dbPath, keysLabel(keys), r)
@@ -64,7 +64,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func printReport(w io.Writer, dbPath, keyName string, r audit.Report) {
-	fmt.Fprintf(w, "database:        %s\n", dbPath)
+	fmt.Fprintf(w, "database:        %s\n", store.Describe(dbPath))
 	if !r.OK {
 		fmt.Fprintf(w, "verified:        %d entries before the first problem\n", r.Size)
 		fmt.Fprintf(w, "FAIL: %s\n", r.Problem)

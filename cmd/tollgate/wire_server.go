@@ -50,12 +50,22 @@ type server struct {
 // errConfig marks a failure caused by the configuration (exit code 2).
 var errConfig = errors.New("configuration")
 
+// errServePostgres refuses to serve from PostgreSQL until serving is built
+// for several processes: deployment logs are files beside the database,
+// web sessions and background jobs live in one process (issue 12, the
+// serve half). The store commands work on PostgreSQL already.
+var errServePostgres = errors.New("serving from PostgreSQL is not supported yet (deployment logs, sessions and background jobs still assume one process on one machine); " +
+	"verify, audit, evidence and store migrate work on it, and `tollgate store migrate --from postgres://… --to PATH.db` copies it back to SQLite")
+
 // newServer opens the store and builds every piece. The caller closes
 // the store (server.close) when newServer succeeded.
 func newServer(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) (*server, error) {
 	// Every line logged with a request's context names the request, whichever
 	// transport logs it.
 	log = slog.New(reqlog.NewHandler(log.Handler()))
+	if store.IsPostgres(cfg.Database) {
+		return nil, fmt.Errorf("%w: database: %w", errConfig, errServePostgres)
+	}
 	l, err := load(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
