@@ -19,10 +19,11 @@ build:
 	$(GO) build -o $(BIN)/tollgate-demo ./cmd/tollgate-demo
 
 ## test: everything CI checks — formatting, vet, staticcheck, and the race-enabled tests
-## (including the ones against a real OpenSSH sshd).
+## (including the ones against a real OpenSSH sshd and a real PostgreSQL).
 test: deps fmt-check vet staticcheck gotest
 
-## deps: the system packages the tests need (sshd and rsync for the SSH engine's tests).
+## deps: the system packages the tests need (sshd and rsync for the SSH engine's tests,
+## PostgreSQL's server for the store's second engine).
 deps:
 	@scripts/test-deps.sh
 
@@ -37,8 +38,10 @@ vet:
 staticcheck:
 	$(GO) tool staticcheck $(PKGS)
 
+## gotest: the tests, with one throwaway PostgreSQL cluster for the whole run
+## (TOLLGATE_TEST_POSTGRES names it; set it yourself to use another server).
 gotest:
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) run ./internal/tools/withpostgres -- $(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 ## vuln: govulncheck against an offline database built from golang.org/x/vulndb.
 vuln:

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 var (
@@ -41,6 +42,10 @@ func grantLines(gs []bot.AccessGrant) string {
 }
 
 func TestAccessReviewSnapshotDiffAndSignOff(t *testing.T) {
+	storetest.Run(t, testAccessReviewSnapshotDiffAndSignOff)
+}
+
+func testAccessReviewSnapshotDiffAndSignOff(t *testing.T) {
 	ctx := context.Background()
 	w := newComplianceWorld(t)
 	ar, _ := newAccessReviews(t, w)
@@ -126,7 +131,9 @@ func TestAccessReviewSnapshotDiffAndSignOff(t *testing.T) {
 	}
 }
 
-func TestAccessReviewReminder(t *testing.T) {
+func TestAccessReviewReminder(t *testing.T) { storetest.Run(t, testAccessReviewReminder) }
+
+func testAccessReviewReminder(t *testing.T) {
 	ctx := context.Background()
 	w := newComplianceWorld(t)
 	ar, _ := newAccessReviews(t, w)
@@ -169,6 +176,10 @@ func TestAccessReviewReminder(t *testing.T) {
 }
 
 func TestReconcileRevokesPeopleWhoLeftTheOrg(t *testing.T) {
+	storetest.Run(t, testReconcileRevokesPeopleWhoLeftTheOrg)
+}
+
+func testReconcileRevokesPeopleWhoLeftTheOrg(t *testing.T) {
 	ctx := context.Background()
 	w := newComplianceWorld(t)
 	ar, td := newAccessReviews(t, w)

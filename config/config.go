@@ -40,7 +40,7 @@ type Config struct {
 	File         string // the file name given to Parse or Load
 	Listen       string // HTTP listen address, host:port
 	PublicURL    string // external base URL, no trailing slash
-	Database     string // SQLite database path
+	Database     string // store location: a SQLite file path, or a postgres:// URL (may hold a password: print it through store.Describe)
 	Audit        Audit
 	GitHub       GitHub
 	Slack        Slack

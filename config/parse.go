@@ -152,9 +152,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 			}
 		}
 	}
-	if _, ok := top.require("database"); ok {
-		c.Database = d.filePath(top, "database", fileRef{created: true})
-	}
+	c.Database = d.database(top)
 	c.Audit = d.audit(top)
 	c.GitHub = d.github(top)
 	c.Slack = d.slack(top)

@@ -107,7 +107,7 @@ func (d *doctor) checkSeparateSSHKeys() {
 // delivery failed for good, no emergency review is overdue, and the last
 // access review is signed and recent.
 func (d *doctor) checkLocalState(ctx context.Context) {
-	if _, err := os.Stat(d.cfg.Database); err != nil {
+	if _, err := os.Stat(d.cfg.Database); err != nil && !store.IsPostgres(d.cfg.Database) {
 		d.fail(areaAudit, "database", d.cfg.Database+" does not exist yet", "start `tollgate serve` once, or fix database:")
 		return
 	}
@@ -152,7 +152,7 @@ func (d *doctor) checkInbox(ctx context.Context, s *store.Store) {
 		d.fail(areaAudit, "webhook inbox", err.Error(), "check the database")
 	case c.Failed > 0:
 		d.fail(areaAudit, "webhook inbox", fmt.Sprintf("%d deliveries failed for good and were not acted on", c.Failed),
-			fmt.Sprintf("read why (sqlite3 %s \"SELECT id, source, event_type, last_error FROM inbox WHERE state = 'failed'\"), fix the cause and redeliver them from GitHub's or Slack's delivery log", d.cfg.Database))
+			fmt.Sprintf("read why (%s \"SELECT id, source, event_type, last_error FROM inbox WHERE state = 'failed'\"), fix the cause and redeliver them from GitHub's or Slack's delivery log", sqlShell(d.cfg.Database)))
 	default:
 		d.pass(areaAudit, "webhook inbox", fmt.Sprintf("no failed deliveries (%d pending)", c.Pending))
 	}
@@ -198,4 +198,13 @@ func (d *doctor) checkAccessReview(ctx context.Context, s *store.Store) {
 		d.pass(areaPermissions, "access review", fmt.Sprintf("%s signed off by %s on %s (%s)", last.ID, last.SignedOffBy.Login,
 			last.SignedOffAt.Format("2006-01-02"), last.Outcome))
 	}
+}
+
+// sqlShell is the command that opens the database for the operator; a
+// PostgreSQL URL is shown without its password.
+func sqlShell(database string) string {
+	if store.IsPostgres(database) {
+		return "psql '" + store.Describe(database) + "'"
+	}
+	return "sqlite3 " + database
 }

@@ -57,6 +57,12 @@ type Server struct {
 // ErrConfig marks a failure caused by the configuration (exit code 2).
 var ErrConfig = errors.New("configuration")
 
+// errServePostgres refuses to serve from PostgreSQL until serving is built
+// for several processes: deployment logs are files beside the database,
+// web sessions and background jobs live in one process.
+var errServePostgres = errors.New("serving from PostgreSQL is not supported yet (deployment logs, sessions and background jobs still assume one process on one machine); " +
+	"verify, audit, evidence and store migrate work on it, and `tollgate store migrate --from postgres://… --to PATH.db` copies it back to SQLite")
+
 // Options tune how a Server is built; zero values take defaults.
 type Options struct {
 	Logger  *slog.Logger     // nil: discard
@@ -77,6 +83,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	// Every line logged with a request's context names the request, whichever
 	// transport logs it.
 	log = slog.New(reqlog.NewHandler(log.Handler()))
+	if store.IsPostgres(cfg.Database) {
+		return nil, fmt.Errorf("%w: database: %w", ErrConfig, errServePostgres)
+	}
 	l, err := load(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)

@@ -17,7 +17,8 @@ const accessReviewColumns = `id, taken_at, taken_by, grants, added, removed, pre
 // SaveAccessReview implements bot.AccessReviewStore.
 func (s *Store) SaveAccessReview(ctx context.Context, r bot.AccessReview, ev bot.AuditEvent) error {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := writeAccessReview(ctx, tx, `INSERT`, r); err != nil {
+		if err := writeAccessReview(ctx, tx, `INSERT INTO access_reviews (`+accessReviewColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r); err != nil {
 			return err
 		}
 		return s.appendEvents(ctx, tx, []bot.AuditEvent{ev})
@@ -69,7 +70,7 @@ func (s *Store) ListAccessReviews(ctx context.Context) ([]bot.AccessReview, erro
 func (s *Store) UpdateAccessReview(ctx context.Context, id string, change func(*bot.AccessReview) ([]bot.AuditEvent, error)) (bot.AccessReview, error) {
 	var out bot.AccessReview
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		rs, err := queryAccessReviews(ctx, tx, `WHERE id = ?`, id)
+		rs, err := queryAccessReviews(ctx, tx, `WHERE id = ?`+s.dialect.forUpdate, id)
 		if err != nil {
 			return err
 		}
@@ -84,7 +85,7 @@ func (s *Store) UpdateAccessReview(ctx context.Context, id string, change func(*
 		if cur.ID != id {
 			return fmt.Errorf("update access review %s: the id cannot change", id)
 		}
-		if err := writeAccessReview(ctx, tx, `INSERT OR REPLACE`, cur); err != nil {
+		if err := writeAccessReview(ctx, tx, upsert("access_reviews", accessReviewColumns, "id"), cur); err != nil {
 			return err
 		}
 		if err := s.appendEvents(ctx, tx, events); err != nil {
@@ -96,7 +97,8 @@ func (s *Store) UpdateAccessReview(ctx context.Context, id string, change func(*
 	return out, err
 }
 
-func writeAccessReview(ctx context.Context, tx *sql.Tx, verb string, r bot.AccessReview) error {
+// writeAccessReview runs insert (an INSERT or upsert of accessReviewColumns) for r.
+func writeAccessReview(ctx context.Context, tx *sql.Tx, insert string, r bot.AccessReview) error {
 	enc := func(gs []bot.AccessGrant) (string, error) {
 		if gs == nil {
 			gs = []bot.AccessGrant{}
@@ -116,8 +118,7 @@ func writeAccessReview(ctx context.Context, tx *sql.Tx, verb string, r bot.Acces
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, verb+` INTO access_reviews (`+accessReviewColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.ExecContext(ctx, insert,
 		r.ID, nanos(r.TakenAt), r.TakenBy, grants, added, removed, r.PreviousID, r.Digest, string(r.Outcome),
 		r.SignedOffBy.Login, r.SignedOffBy.GitHubID, r.SignedOffBy.ChatUser, nanos(r.SignedOffAt), r.Note)
 	return err
@@ -177,8 +178,7 @@ func (s *Store) ListLinks(ctx context.Context) ([]bot.Link, error) {
 // MarkOrgMembersSeen implements bot.AccessReviewStore.
 func (s *Store) MarkOrgMembersSeen(ctx context.Context, org string, members []bot.Member, at time.Time) error {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO org_members_seen (org, login, github_id, last_seen_at)
-			VALUES (?, ?, ?, ?)`)
+		st, err := tx.PrepareContext(ctx, upsert("org_members_seen", `org, login, github_id, last_seen_at`, "org, login"))
 		if err != nil {
 			return err
 		}
@@ -227,7 +227,7 @@ func (s *Store) Reminded(ctx context.Context, key string) (time.Time, int, error
 // RecordReminder implements bot.ReminderStore.
 func (s *Store) RecordReminder(ctx context.Context, key string, at time.Time, count int, ev bot.AuditEvent) error {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO reminders (key, last_at, count) VALUES (?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, upsert("reminders", `key, last_at, count`, "key"),
 			key, nanos(at), count); err != nil {
 			return err
 		}

@@ -21,8 +21,8 @@ func (s *Store) OpenEmergencyReview(ctx context.Context, r bot.EmergencyReview, 
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO emergency_reviews (`+emergencyReviewColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, v...)
+		res, err := tx.ExecContext(ctx, `INSERT INTO emergency_reviews (`+emergencyReviewColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`, v...)
 		if err != nil {
 			return err
 		}
@@ -67,7 +67,7 @@ func (s *Store) ListEmergencyReviews(ctx context.Context, pendingOnly bool) ([]b
 func (s *Store) UpdateEmergencyReview(ctx context.Context, requestID string, change func(*bot.EmergencyReview) ([]bot.AuditEvent, error)) (bot.EmergencyReview, error) {
 	var out bot.EmergencyReview
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		rs, err := queryEmergencyReviews(ctx, tx, `WHERE request_id = ?`, requestID)
+		rs, err := queryEmergencyReviews(ctx, tx, `WHERE request_id = ?`+s.dialect.forUpdate, requestID)
 		if err != nil {
 			return err
 		}
@@ -86,8 +86,7 @@ func (s *Store) UpdateEmergencyReview(ctx context.Context, requestID string, cha
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO emergency_reviews (`+emergencyReviewColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, v...); err != nil {
+		if _, err := tx.ExecContext(ctx, upsert("emergency_reviews", emergencyReviewColumns, "request_id"), v...); err != nil {
 			return err
 		}
 		if err := s.appendEvents(ctx, tx, events); err != nil {

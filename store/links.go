@@ -24,8 +24,8 @@ func (s *Store) SaveLink(ctx context.Context, l bot.Link, ev bot.AuditEvent) err
 		return err
 	}
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO identity_links (slack_team, slack_user,
-			github_login, github_id, linked_at) VALUES (?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, upsert("identity_links", `slack_team, slack_user, github_login, github_id, linked_at`,
+			"slack_team, slack_user"),
 			l.Chat.Workspace, l.Chat.User, l.GitHubLogin, l.GitHubID, nanos(l.LinkedAt)); err != nil {
 			return err
 		}
@@ -68,8 +68,8 @@ func (s *Store) DeleteLinks(ctx context.Context, chat bot.ChatIdentity, githubID
 	}
 	var removed []bot.Link
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT slack_team, slack_user, github_login, github_id, linked_at
-			FROM identity_links WHERE `+cond, args...)
+		rows, err := tx.QueryContext(ctx, `DELETE FROM identity_links WHERE `+cond+`
+			RETURNING slack_team, slack_user, github_login, github_id, linked_at`, args...)
 		if err != nil {
 			return err
 		}
@@ -89,9 +89,6 @@ func (s *Store) DeleteLinks(ctx context.Context, chat bot.ChatIdentity, githubID
 		}
 		if len(removed) == 0 {
 			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM identity_links WHERE `+cond, args...); err != nil {
-			return err
 		}
 		return s.appendEvents(ctx, tx, []bot.AuditEvent{ev})
 	})

@@ -7,12 +7,17 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 // The identity_links table keeps Slack accounts only: a link of another
 // chat platform is refused rather than stored under Slack's columns, where
 // it could be mistaken for a Slack account with the same ids.
 func TestLinksOfAnotherChatPlatformAreRefused(t *testing.T) {
+	storetest.Run(t, testLinksOfAnotherChatPlatformAreRefused)
+}
+
+func testLinksOfAnotherChatPlatformAreRefused(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	other := bot.ChatIdentity{Platform: "matrix", Workspace: "T1", User: "U1"}

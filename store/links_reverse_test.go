@@ -6,9 +6,12 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
-func TestLinksForGitHub(t *testing.T) {
+func TestLinksForGitHub(t *testing.T) { storetest.Run(t, testLinksForGitHub) }
+
+func testLinksForGitHub(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	for _, l := range []bot.Link{

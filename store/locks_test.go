@@ -7,9 +7,12 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
-func TestLocks(t *testing.T) {
+func TestLocks(t *testing.T) { storetest.Run(t, testLocks) }
+
+func testLocks(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	bob := bot.Identity{Login: "bob", GitHubID: 2}
@@ -42,7 +45,9 @@ func TestLocks(t *testing.T) {
 	}
 }
 
-func TestLinks(t *testing.T) {
+func TestLinks(t *testing.T) { storetest.Run(t, testLinks) }
+
+func testLinks(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	ev := event("identity.linked", "T1/U1")[0]

@@ -86,9 +86,17 @@ func (s *Store) ConsumeOAuthState(ctx context.Context, kind, key string, now tim
 		case !now.Before(st.ExpiresAt):
 			verdict = ErrOAuthStateExpired
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE oauth_states SET used_at = ? WHERE key_hash = ? AND used_at = 0`,
+		res, err := tx.ExecContext(ctx, `UPDATE oauth_states SET used_at = ? WHERE key_hash = ? AND used_at = 0`,
 			now.UnixNano(), hashHex(key))
-		return err
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			// Another process used it since the read above: it works once.
+			verdict = ErrOAuthStateUsed
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return OAuthState{}, fmt.Errorf("consume %s state: %w", kind, err)

@@ -5,9 +5,15 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 func TestOAuthStatesAreSingleUseAndExpire(t *testing.T) {
+	storetest.Run(t, testOAuthStatesAreSingleUseAndExpire)
+}
+
+func testOAuthStatesAreSingleUseAndExpire(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	now := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
@@ -61,6 +67,10 @@ func TestOAuthStatesAreSingleUseAndExpire(t *testing.T) {
 }
 
 func TestOAuthStateSecretsAreNotStored(t *testing.T) {
+	storetest.Run(t, testOAuthStateSecretsAreNotStored)
+}
+
+func testOAuthStateSecretsAreNotStored(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	now := time.Now()

@@ -166,8 +166,8 @@ func (s *Store) outboxUpdate(ctx context.Context, seq int64, query string, args 
 // OutboxCounts returns how many notifications wait and how many were given up.
 func (s *Store) OutboxCounts(ctx context.Context) (pending, failed int, err error) {
 	err = s.db.QueryRowContext(ctx, `SELECT
-		coalesce(sum(CASE WHEN done_at = 0 THEN 1 ELSE 0 END), 0),
-		coalesce(sum(failed), 0) FROM outbox`).Scan(&pending, &failed)
+		count(CASE WHEN done_at = 0 THEN 1 END),
+		count(CASE WHEN failed = 1 THEN 1 END) FROM outbox`).Scan(&pending, &failed)
 	if err != nil {
 		return 0, 0, fmt.Errorf("outbox: counting: %w", err)
 	}

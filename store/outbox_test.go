@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 // notesOf is Notes building one notification of kind k.
@@ -21,6 +22,10 @@ func notesOf(k bot.NotificationKind) bot.Notes {
 // a transition that is refused writes none, and what is read back is the
 // notification as built, about the request as written.
 func TestOutboxIsWrittenWithTheTransition(t *testing.T) {
+	storetest.Run(t, testOutboxIsWrittenWithTheTransition)
+}
+
+func testOutboxIsWrittenWithTheTransition(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{Now: func() time.Time { return reqT0 }})
 	r := sampleRequest("r-outbx1", "delivery-o1", "production", bot.StateAwaitingApproval)
@@ -67,6 +72,10 @@ func TestOutboxIsWrittenWithTheTransition(t *testing.T) {
 // Notifications go in order per request, independently across requests;
 // a retry waits for its time, and a partial delivery is remembered.
 func TestOutboxOrderRetriesAndDeliveries(t *testing.T) {
+	storetest.Run(t, testOutboxOrderRetriesAndDeliveries)
+}
+
+func testOutboxOrderRetriesAndDeliveries(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{Now: func() time.Time { return reqT0 }})
 	a := sampleRequest("r-outbxa", "delivery-oa", "production", bot.StateAwaitingApproval)

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
-
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
@@ -37,7 +35,12 @@ func (s *Store) CreateRequest(ctx context.Context, r bot.Request, events []bot.A
 		if !errors.Is(err, bot.ErrNotFound) {
 			return err
 		}
-		if err := insertRequest(ctx, tx, r); err != nil {
+		inserted, err := insertRequest(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		if !inserted { // another process created it since the read above
+			stored, err = requestWhere(ctx, tx, `source_key = ?`, r.SourceKey)
 			return err
 		}
 		if err := insertApprovals(ctx, tx, r.ID, r.Approvals); err != nil {
@@ -58,20 +61,27 @@ func (s *Store) CreateRequest(ctx context.Context, r bot.Request, events []bot.A
 	return stored, created, nil
 }
 
-func insertRequest(ctx context.Context, tx *sql.Tx, r bot.Request) error {
+// insertRequest inserts r unless a request from the same source exists
+// (inserted false): on PostgreSQL another process may have created it
+// between CreateRequest's read and this insert.
+func insertRequest(ctx context.Context, tx *sql.Tx, r bot.Request) (inserted bool, err error) {
 	v, err := requestValues(r)
 	if err != nil {
-		return err
+		return false, err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`, pr_number, pr_author_login)
-		VALUES (`+strings.Repeat("?, ", 32)+`?)`, append(v, int64(1), prNumber(r), prAuthor(r))...)
+	res, err := tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`, pr_number, pr_author_login)
+		VALUES (`+strings.Repeat("?, ", 32)+`?) ON CONFLICT (source_key) DO NOTHING`, append(v, int64(1), prNumber(r), prAuthor(r))...)
 	if isUniqueViolation(err) {
-		return fmt.Errorf("request id %s is taken: %w", r.ID, bot.ErrConflict)
+		return false, fmt.Errorf("request id %s is taken: %w", r.ID, bot.ErrConflict)
 	}
 	if err != nil {
-		return fmt.Errorf("insert request %s: %w", r.ID, err)
+		return false, fmt.Errorf("insert request %s: %w", r.ID, err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("insert request %s: %w", r.ID, err)
+	}
+	return n == 1, nil
 }
 
 // requestValues lists r's columns in requestColumns order, without version.
@@ -192,7 +202,7 @@ func (s *Store) NextRunnable(ctx context.Context) (bot.Request, error) {
 func (s *Store) UpdateRequest(ctx context.Context, id string, change func(*bot.Request) ([]bot.AuditEvent, error), notes ...bot.Notes) (bot.Request, error) {
 	var out bot.Request
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		cur, err := requestWhere(ctx, tx, `id = ?`, id)
+		cur, err := requestWhere(ctx, tx, `id = ?`+s.dialect.forUpdate, id)
 		if err != nil {
 			return fmt.Errorf("update request %s: %w", id, err)
 		}
@@ -361,10 +371,4 @@ func fromNanos(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n).UTC()
-}
-
-func isUniqueViolation(err error) bool {
-	var se sqlite3.Error
-	return errors.As(err, &se) && se.Code == sqlite3.ErrConstraint &&
-		(se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 var reqT0 = time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC)
@@ -33,6 +34,10 @@ func event(action, subject string) []bot.AuditEvent {
 }
 
 func TestCreateRequestRoundTripAndIdempotency(t *testing.T) {
+	storetest.Run(t, testCreateRequestRoundTripAndIdempotency)
+}
+
+func testCreateRequestRoundTripAndIdempotency(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	want := sampleRequest("r-aaaaaa", "delivery-1", "production", bot.StateAwaitingApproval)
@@ -64,7 +69,9 @@ func TestCreateRequestRoundTripAndIdempotency(t *testing.T) {
 	}
 }
 
-func TestUpdateRequest(t *testing.T) {
+func TestUpdateRequest(t *testing.T) { storetest.Run(t, testUpdateRequest) }
+
+func testUpdateRequest(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name    string
@@ -134,7 +141,9 @@ func TestUpdateRequest(t *testing.T) {
 	}
 }
 
-func TestApprovalsAppendAndRevoke(t *testing.T) {
+func TestApprovalsAppendAndRevoke(t *testing.T) { storetest.Run(t, testApprovalsAppendAndRevoke) }
+
+func testApprovalsAppendAndRevoke(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	r := sampleRequest("r-aaaaaa", "k", "production", bot.StateAwaitingApproval)
@@ -168,6 +177,10 @@ func TestApprovalsAppendAndRevoke(t *testing.T) {
 }
 
 func TestOneRunningDeployPerEnvironment(t *testing.T) {
+	storetest.Run(t, testOneRunningDeployPerEnvironment)
+}
+
+func testOneRunningDeployPerEnvironment(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	for i, id := range []string{"r-aaaaaa", "r-bbbbbb", "r-cccccc"} {

@@ -43,7 +43,7 @@ const publicKeyUsage = "audit public key `FILE` (overrides the config); repeat i
 
 func (a *auditSource) register(fs *flag.FlagSet, withKey bool) {
 	fs.StringVar(&a.config, "config", "", "tollgate.yml to take the database and keys from")
-	fs.StringVar(&a.database, "database", "", "SQLite database `PATH` (overrides the config)")
+	fs.StringVar(&a.database, "database", "", "the database: a SQLite `PATH` or a postgres:// URL (overrides the config)")
 	if withKey {
 		fs.Var(&a.publicKeys, "public-key", publicKeyUsage)
 	}

@@ -14,7 +14,7 @@ func init() {
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("verify", stderr,
-		"usage: tollgate verify --database PATH --public-key FILE [--public-key FILE]...",
+		"usage: tollgate verify --database PATH|postgres://… --public-key FILE [--public-key FILE]...",
 		"       tollgate verify --config tollgate.yml [--anchors]",
 		"Recomputes every audit entry and the Merkle tree from the rows and checks every",
 		"signed checkpoint. The database is opened read-only: verify a copy of it alone.",

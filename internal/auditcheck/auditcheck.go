@@ -25,7 +25,7 @@ func Verify(ctx context.Context, dbPath string, keys audit.Keyring, w io.Writer)
 	r, err := audit.Verify(ctx, s.DB(), keys...)
 	if err != nil {
 		s.Close()
-		return nil, audit.Report{}, fmt.Errorf("%s: %w", dbPath, err)
+		return nil, audit.Report{}, fmt.Errorf("%s: %w", store.Describe(dbPath), err)
 	}
 	WriteReport(w, dbPath, KeysLabel(keys), r)
 	return s, r, nil
@@ -41,7 +41,7 @@ func KeysLabel(keys audit.Keyring) string {
 
 // WriteReport prints what Verify found, as `tollgate verify` shows it.
 func WriteReport(w io.Writer, dbPath, keyName string, r audit.Report) {
-	fmt.Fprintf(w, "database:        %s\n", dbPath)
+	fmt.Fprintf(w, "database:        %s\n", store.Describe(dbPath))
 	if !r.OK {
 		fmt.Fprintf(w, "verified:        %d entries before the first problem\n", r.Size)
 		fmt.Fprintf(w, "FAIL: %s\n", r.Problem)

@@ -19,9 +19,9 @@ import (
 // satisfies it.
 type Store interface {
 	ClaimDue(ctx context.Context, now time.Time, limit int) ([]Item, error)
-	MarkDone(ctx context.Context, id int64) error
-	MarkRetry(ctx context.Context, id int64, cause error, nextAt time.Time) error
-	MarkFailed(ctx context.Context, id int64, cause error) error
+	MarkDone(ctx context.Context, lease Lease) error
+	MarkRetry(ctx context.Context, lease Lease, cause error, nextAt time.Time) error
+	MarkFailed(ctx context.Context, lease Lease, cause error) error
 }
 
 // Handler processes one delivery. It must be idempotent: an item can be
@@ -161,21 +161,21 @@ func (w *Worker) process(ctx context.Context, it Item) error {
 	var err error
 	switch {
 	case herr == nil:
-		outcome, err = OutcomeDone, w.Store.MarkDone(mctx, it.ID)
+		outcome, err = OutcomeDone, w.Store.MarkDone(mctx, it.Lease())
 		log.Debug("delivery processed", "took", took)
 	case ctx.Err() != nil:
 		// Shutting down: the attempt did not really happen; let the lease
 		// run out so the item is retried after the restart.
 		return nil
 	case IsPermanent(herr):
-		outcome, err = OutcomeFailed, w.Store.MarkFailed(mctx, it.ID, herr)
+		outcome, err = OutcomeFailed, w.Store.MarkFailed(mctx, it.Lease(), herr)
 		log.Error("delivery failed permanently; left in the inbox", "err", herr)
 	case it.Attempts >= w.maxAttempts():
-		outcome, err = OutcomeFailed, w.Store.MarkFailed(mctx, it.ID, herr)
+		outcome, err = OutcomeFailed, w.Store.MarkFailed(mctx, it.Lease(), herr)
 		log.Error("delivery failed after the last attempt; left in the inbox", "err", herr, "max_attempts", w.maxAttempts())
 	default:
 		next := w.now().Add(w.backoff()(it.Attempts))
-		outcome, err = OutcomeRetry, w.Store.MarkRetry(mctx, it.ID, herr, next)
+		outcome, err = OutcomeRetry, w.Store.MarkRetry(mctx, it.Lease(), herr, next)
 		log.Warn("delivery failed; will retry", "err", herr, "next_attempt_at", next)
 	}
 	if w.Observe != nil {

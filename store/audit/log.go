@@ -23,6 +23,28 @@ type Options struct {
 	// RunTx runs fn in one write transaction (store.Store.WithTx). Nil means a
 	// plain db.BeginTx; Checkpoint is the only method that opens its own.
 	RunTx func(ctx context.Context, fn func(tx *sql.Tx) error) error
+	// Sequencer, when set, is called inside the transaction before every
+	// append and checkpoint, and must hold until the transaction ends
+	// whatever lock makes the writers of every process take turns (the
+	// store's PostgreSQL advisory lock). It returns the log's head as read
+	// once the lock is held. Nil relies on the transaction alone holding
+	// the database's write lock (SQLite), and the size is read from the table.
+	Sequencer func(ctx context.Context, tx *sql.Tx) (Head, error)
+}
+
+// Head is the end of the log as a Sequencer read it under its lock.
+type Head struct {
+	Size int64
+	// Hashes may carry the stored hashes of entries the next append reads
+	// (seq Size-1, Size-2, Size-4, …), sparing a query for each.
+	Hashes []StoredHashes
+}
+
+// StoredHashes is one entry's stored hash columns, as in audit_entries.
+type StoredHashes struct {
+	Seq        int64
+	LeafHash   []byte
+	TreeHashes []byte
 }
 
 // Log is the audit log in one database. Appends happen inside the caller's
@@ -88,11 +110,10 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 		}
 		prepared[i] = Entry{At: at, Actor: ev.Actor, Action: ev.Action, Subject: ev.Subject, Data: data}
 	}
-	start, err := treeSize(ctx, tx)
+	start, r, err := l.head(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	r := newHashReader(ctx, tx)
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO audit_entries
 		(seq, at, actor, action, subject, data, leaf_hash, tree_hashes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
@@ -124,6 +145,26 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 		}
 	}
 	return prepared, nil
+}
+
+// head returns the log's size and a hash reader for appending in tx,
+// through the sequencer if the log has one.
+func (l *Log) head(ctx context.Context, tx *sql.Tx) (int64, *hashReader, error) {
+	r := newHashReader(ctx, tx)
+	if l.opts.Sequencer == nil {
+		n, err := treeSize(ctx, tx)
+		return n, r, err
+	}
+	h, err := l.opts.Sequencer(ctx, tx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("append to audit log: %w", err)
+	}
+	for _, row := range h.Hashes {
+		if _, err := r.add(row.Seq, row.LeafHash, row.TreeHashes); err != nil {
+			return 0, nil, err
+		}
+	}
+	return h.Size, r, nil
 }
 
 // treeSize is the number of entries: one past the highest seq.

@@ -54,7 +54,7 @@ func getStored(ctx context.Context, q queryer, seq int64) (storedEntry, error) {
 
 // Tail returns the last n entries, oldest first.
 func (l *Log) Tail(ctx context.Context, n int) ([]Entry, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT * FROM (`+selectEntry+` ORDER BY seq DESC LIMIT ?) ORDER BY seq`, n)
+	rows, err := l.db.QueryContext(ctx, `SELECT * FROM (`+selectEntry+` ORDER BY seq DESC LIMIT ?) AS tail ORDER BY seq`, n)
 	if err != nil {
 		return nil, fmt.Errorf("read last %d audit entries: %w", n, err)
 	}
