@@ -17,6 +17,7 @@ import (
 // Audit actions of the server itself.
 const (
 	actionServerStarted       = "server.started"
+	actionServerStartFailed   = "server.start_failed"
 	actionServerStopped       = "server.stopped"
 	actionConfigReloaded      = "config.reloaded"
 	actionConfigReloadRefused = "config.reload_refused"
@@ -49,6 +50,23 @@ type RunOptions struct {
 // mark what is left interrupted, and sign a checkpoint.
 func (s *Server) Run(ctx context.Context, opts RunOptions) error {
 	bg := context.WithoutCancel(ctx)
+	cfg := s.live.Current()
+	// Bind first: a start that cannot listen (the port is taken, perhaps
+	// by a running serve of the same database) must neither touch the
+	// work of that process below nor log server.started.
+	ln := opts.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			err = fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+			if aerr := s.store.AppendAudit(bg, bot.AuditEvent{Actor: "tollgate", Action: actionServerStartFailed, Subject: cfg.File,
+				Data: map[string]any{"config_hash": cfg.Hash(), "version": s.version, "error": err.Error()}}); aerr != nil {
+				err = errors.Join(err, fmt.Errorf("auditing the failed start: %w", aerr))
+			}
+			return err
+		}
+	}
+	defer ln.Close() // Serve closes it too; a second Close is harmless
 	// One serve owns a database, so leases still held at start belong to a
 	// process that died mid-delivery: hand those deliveries back now rather
 	// than after the lease runs out.
@@ -66,17 +84,9 @@ func (s *Server) Run(ctx context.Context, opts RunOptions) error {
 	if n > 0 {
 		s.log.Warn("requests left running by an earlier process were marked interrupted", "count", n)
 	}
-	cfg := s.live.Current()
 	if err := s.store.AppendAudit(bg, bot.AuditEvent{Actor: "tollgate", Action: actionServerStarted, Subject: cfg.File,
-		Data: map[string]any{"config_hash": cfg.Hash(), "version": s.version, "interrupted_requests": n}}); err != nil {
+		Data: map[string]any{"config_hash": cfg.Hash(), "version": s.version, "interrupted_requests": n, "addr": ln.Addr().String()}}); err != nil {
 		return fmt.Errorf("auditing the start: %w", err)
-	}
-
-	ln := opts.Listener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-			return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
-		}
 	}
 	httpSrv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute,

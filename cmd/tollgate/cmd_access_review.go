@@ -20,18 +20,22 @@ func init() {
 }
 
 func runAccessReview(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("access-review", stderr,
-		"usage: tollgate access-review [--config FILE] [--by NAME] [--dry-run | --reconcile]",
+	fs := newFlags("access-review", stdout, stderr,
+		[]string{"tollgate access-review [--config FILE] [--by NAME] [--dry-run | --reconcile]"},
 		"Resolves, live from GitHub, who can deploy, approve and use the emergency path on every",
 		"environment, shows what changed since the last signed review and records the snapshot",
 		"(audited) for a member of teams.access_reviewers to sign off in Slack.",
+		"Exit 0 recorded, 1 GitHub could not be asked or nobody can sign the review off, 2 bad usage.",
 	)
 	cfgPath := fs.String("config", "tollgate.yml", "configuration `FILE`")
-	by := fs.String("by", "tollgate-cli", "who asks for the review, for the audit log")
+	by := fs.String("by", "tollgate-cli", "who asks for the review (`NAME`), for the audit log")
 	dryRun := fs.Bool("dry-run", false, "show who has access now without recording a snapshot")
 	reconcile := fs.Bool("reconcile", false, "run the daily reconciliation once instead: revoke links and pending work of people who left the organisation")
-	if !parseFlags(fs, args) {
-		return exitUsage
+	if code, done := fs.Parse(args); done {
+		return code
+	}
+	if *dryRun && *reconcile {
+		return fs.Fail("give --dry-run or --reconcile, not both")
 	}
 	env, err := openAccessReviews(ctx, *cfgPath)
 	if err != nil {
@@ -47,11 +51,11 @@ func runAccessReview(ctx context.Context, args []string, stdout, stderr io.Write
 			fmt.Fprintf(stderr, "tollgate access-review: %v\n", err)
 			return exitCheckFailed
 		}
-		fmt.Fprintf(stdout, "organisation %s: %d members\n", env.cfg.GitHub.Org, res.Members)
+		fmt.Fprintf(stdout, "organisation %s: %s\n", env.cfg.GitHub.Org, plural(res.Members, "member", "members"))
 		for _, who := range res.Revoked {
 			fmt.Fprintf(stdout, "revoked %s: left the organisation; Slack links removed, pending requests and approvals withdrawn\n", who.Login)
 		}
-		fmt.Fprintf(stdout, "%d revoked\n", len(res.Revoked))
+		fmt.Fprintf(stdout, "%s revoked\n", plural(len(res.Revoked), "person", "people"))
 		return exitOK
 	case *dryRun:
 		grants, err := ar.Resolve(ctx)

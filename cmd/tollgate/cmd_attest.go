@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,17 +14,10 @@ import (
 )
 
 func init() {
-	register("attest", "verify a deployment attestation offline: attest verify FILE|RELEASE-DIR", runAttest)
-}
-
-func attestUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: tollgate attest verify FILE|RELEASE-DIR --public-key FILE [--public-key FILE]... --audit-key FILE [--audit-key FILE]...")
-	fmt.Fprintln(w, "         [--retired-key FILE@TIME]... [--repository OWNER/NAME] [--environment E] [--commit SHA]")
-	fmt.Fprintln(w, "         [--min-approvals N] [--not-emergency]")
-	fmt.Fprintln(w, "Checks a release's attestation (a release directory fetched from a server holds it at")
-	fmt.Fprintln(w, attest.FileName+") with public keys only: its signature, the inclusion proof of the")
-	fmt.Fprintln(w, "deploy's audit entries against the signed checkpoint, and the expectations given.")
-	fmt.Fprintln(w, "Exit 0 verified, 1 a check failed (named on the FAIL line), 2 bad usage.")
+	registerGroup(group{name: "attest",
+		about: []string{"Checks deployment attestations offline, with public keys only (docs/attestation.md)."},
+		subs:  []subcommand{{"verify", "verify the attestation of a release: FILE or RELEASE-DIR", runAttestVerify}}},
+		"verify a deployment attestation offline: attest verify FILE|RELEASE-DIR")
 }
 
 // retiredKeys is the repeatable --retired-key FILE@TIME flag.
@@ -54,14 +46,16 @@ func (r *retiredKeys) Set(v string) error {
 	return nil
 }
 
-func runAttest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "verify" {
-		attestUsage(stderr)
-		return exitUsage
-	}
-	fs := flag.NewFlagSet("attest verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { attestUsage(stderr); fs.PrintDefaults() }
+func runAttestVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("attest verify", stdout, stderr,
+		[]string{"tollgate attest verify FILE|RELEASE-DIR --public-key FILE [--public-key FILE]... --audit-key FILE [--audit-key FILE]...",
+			"    [--retired-key FILE@TIME]... [--repository OWNER/NAME] [--environment E] [--commit SHA]",
+			"    [--min-approvals N] [--not-emergency]"},
+		"Checks a release's attestation (a release directory fetched from a server holds it at",
+		attest.FileName+") with public keys only: its signature, the inclusion proof of the",
+		"deploy's audit entries against the signed checkpoint, and the expectations given.",
+		"Exit 0 verified, 1 a check failed (named on the FAIL line), 2 bad usage.",
+	)
 	var publicKeys, auditKeys keyFiles
 	var retired retiredKeys
 	var exp attest.Expectations
@@ -69,22 +63,21 @@ func runAttest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.Var(&auditKeys, "audit-key", "audit public key `FILE` (checkpoints); repeat it for keys rotated out")
 	fs.Var(&retired, "retired-key", "attestation public key rotated out at a time, `FILE@TIME`: it verifies only attestations checkpointed before then")
 	fs.StringVar(&exp.Repository, "repository", "", "expect this `OWNER/NAME`")
-	fs.StringVar(&exp.Environment, "environment", "", "expect this environment")
+	fs.StringVar(&exp.Environment, "environment", "", "expect this environment `E`")
 	fs.StringVar(&exp.Commit, "commit", "", "expect this full commit `SHA`")
 	fs.IntVar(&exp.MinApprovals, "min-approvals", 0, "expect at least `N` valid approvals (of the commit, under the policy, not by the requester)")
 	fs.BoolVar(&exp.NotEmergency, "not-emergency", false, "refuse an emergency change")
-	pos, err := parseInterspersed(fs, args[1:])
-	if err != nil {
-		return exitUsage
+	if code, done := fs.Parse(args, "FILE|RELEASE-DIR"); done {
+		return code
 	}
-	if len(pos) != 1 || exp.MinApprovals < 0 {
-		attestUsage(stderr)
-		return exitUsage
+	pos := fs.Pos
+	if exp.MinApprovals < 0 {
+		return fs.Fail("--min-approvals must not be negative")
 	}
 	if len(publicKeys)+len(retired) == 0 || len(auditKeys) == 0 {
-		fmt.Fprintln(stderr, "tollgate attest verify: --public-key FILE and --audit-key FILE are required")
-		return exitUsage
+		return fs.Fail("--public-key FILE and --audit-key FILE are required")
 	}
+	var err error
 	keys := attest.Keys{Attestation: []attest.PublicKey(retired)}
 	for _, f := range publicKeys {
 		k, err := attest.LoadPublicKey(f)

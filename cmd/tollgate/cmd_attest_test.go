@@ -136,7 +136,7 @@ func TestAttestVerify(t *testing.T) {
 		{"no file", []string{"--public-key", pub, "--audit-key", auditPub}, exitUsage, "usage: tollgate attest verify"},
 		{"missing file", []string{filepath.Join(release, "nope"), "--public-key", pub, "--audit-key", auditPub}, exitUsage, "no such file"},
 		{"bad retired key", []string{file, "--retired-key", pub, "--audit-key", auditPub}, exitUsage, "want FILE@TIME"},
-		{"no subcommand", nil, exitUsage, "usage: tollgate attest verify"},
+		{"no subcommand", nil, exitUsage, "tollgate attest: missing subcommand"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

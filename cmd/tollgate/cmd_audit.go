@@ -4,12 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
-	"io"
-	"os"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/store"
@@ -17,7 +12,20 @@ import (
 )
 
 func init() {
-	register("audit", "read the audit log: tail, show, prove, check-proof, export, hash", runAudit)
+	registerGroup(group{name: "audit",
+		about: []string{"Reads the audit log, proves one entry against a signed checkpoint, signs a checkpoint,",
+			"archives the log, and hashes a value the log keeps only as HMAC."},
+		subs: []subcommand{
+			{"tail", "print the latest entries as a table (--json: JSON lines)", runAuditTail},
+			{"show", "print one entry", runAuditShow},
+			{"prove", "write the inclusion proof of one entry (check it with check-proof)", runAuditProve},
+			{"check-proof", "check an inclusion proof offline with the audit public key", runAuditCheckProof},
+			{"checkpoint", "sign a checkpoint covering every entry now (needs the signing key)", runAuditCheckpoint},
+			{"export", "write the entries of a date range as proven JSONL segments, for archiving", runAuditExport},
+			{"verify-export", "check an export's segments against their proofs", runAuditVerifyExport},
+			{"hash", "print a value's HMAC, to find it in the log", runAuditHash},
+		}},
+		"read the audit log: tail, show, prove, check-proof, checkpoint, export, hash")
 }
 
 // auditSource is where a command finds the audit database and public keys:
@@ -42,7 +50,7 @@ func (k *keyFiles) Set(path string) error {
 const publicKeyUsage = "audit public key `FILE` (overrides the config); repeat it for keys rotated out: a checkpoint signed by any of them verifies"
 
 func (a *auditSource) register(fs *flag.FlagSet, withKey bool) {
-	fs.StringVar(&a.config, "config", "", "tollgate.yml to take the database and keys from")
+	fs.StringVar(&a.config, "config", "", "tollgate.yml `FILE` to take the database and keys from")
 	fs.StringVar(&a.database, "database", "", "the database: a SQLite `PATH` or a postgres:// URL (overrides the config)")
 	if withKey {
 		fs.Var(&a.publicKeys, "public-key", publicKeyUsage)
@@ -85,132 +93,4 @@ func (a *auditSource) open(ctx context.Context) (*store.Store, error) {
 		return nil, err
 	}
 	return store.OpenReadOnly(ctx, dbPath)
-}
-
-func auditUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: tollgate audit tail [-n N] (--database PATH | --config FILE)")
-	fmt.Fprintln(w, "       tollgate audit show SEQ (--database PATH | --config FILE)")
-	fmt.Fprintln(w, "       tollgate audit prove SEQ (--database PATH | --config FILE) > proof.txt")
-	fmt.Fprintln(w, "       tollgate audit check-proof FILE --public-key FILE [--public-key FILE]...")
-	auditExtensionUsage(w)
-}
-
-func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		auditUsage(stderr)
-		return exitUsage
-	}
-	sub, args := args[0], args[1:]
-	if run, ok := auditExtensions[sub]; ok { // cmd_audit_export.go
-		return run(ctx, args, stdout, stderr)
-	}
-	fs := flag.NewFlagSet("audit "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { auditUsage(stderr); fs.PrintDefaults() }
-	var src auditSource
-	n := fs.Int("n", 20, "number of entries (tail)")
-	src.register(fs, sub == "check-proof")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitUsage
-	}
-	wantPos := map[string]int{"tail": 0, "show": 1, "prove": 1, "check-proof": 1}
-	want, known := wantPos[sub]
-	if !known || len(pos) != want {
-		auditUsage(stderr)
-		return exitUsage
-	}
-	if sub == "check-proof" {
-		return runCheckProof(pos[0], src, stdout, stderr)
-	}
-	s, err := src.open(ctx)
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate audit %s: %v\n", sub, err)
-		return exitUsage
-	}
-	defer s.Close()
-	if sub == "tail" {
-		entries, err := s.Audit().Tail(ctx, *n)
-		if err != nil {
-			fmt.Fprintf(stderr, "tollgate audit tail: %v\n", err)
-			return exitCheckFailed
-		}
-		for _, e := range entries {
-			fmt.Fprintf(stdout, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.At.Format(time.RFC3339Nano), e.Actor, e.Action, e.Subject, e.Data)
-		}
-		return exitOK
-	}
-	seq, err := strconv.ParseInt(pos[0], 10, 64)
-	if err != nil || seq < 0 {
-		fmt.Fprintf(stderr, "tollgate audit %s: SEQ %q is not a non-negative number\n", sub, pos[0])
-		return exitUsage
-	}
-	if sub == "show" {
-		e, err := s.Audit().Get(ctx, seq)
-		if err != nil {
-			fmt.Fprintf(stderr, "tollgate audit show: %v\n", err)
-			return exitCheckFailed
-		}
-		fmt.Fprintf(stdout, "seq:       %d\nat:        %s\nactor:     %s\naction:    %s\nsubject:   %s\ndata:      %s\nleaf hash: %s\n",
-			e.Seq, e.At.Format(time.RFC3339Nano), e.Actor, e.Action, e.Subject, e.Data, e.LeafHash)
-		return exitOK
-	}
-	p, err := s.Audit().ProveInclusion(ctx, seq)
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate audit prove: %v\n", err)
-		return exitCheckFailed
-	}
-	text, err := p.Format()
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate audit prove: %v\n", err)
-		return exitCheckFailed
-	}
-	stdout.Write(text)
-	return exitOK
-}
-
-func runCheckProof(file string, src auditSource, stdout, stderr io.Writer) int {
-	if len(src.publicKeys) == 0 {
-		fmt.Fprintln(stderr, "tollgate audit check-proof: --public-key FILE is required")
-		return exitUsage
-	}
-	keys, err := audit.LoadKeyring(src.publicKeys...)
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate audit check-proof: %v\n", err)
-		return exitUsage
-	}
-	text, err := os.ReadFile(file)
-	if err != nil {
-		fmt.Fprintf(stderr, "tollgate audit check-proof: %v\n", err)
-		return exitUsage
-	}
-	p, err := audit.ParseInclusionProof(text)
-	if err != nil {
-		fmt.Fprintf(stdout, "FAIL: %s: %v\n", file, err)
-		return exitCheckFailed
-	}
-	cp, err := audit.CheckInclusionProof(p, keys...)
-	if err != nil {
-		fmt.Fprintf(stdout, "FAIL: %v\n", err)
-		return exitCheckFailed
-	}
-	fmt.Fprintf(stdout, "OK: entry seq %d (%s by %s on %s at %s) is in the audit log of %d entries signed by %s at %s\n",
-		p.Seq, p.Action, p.Actor, p.Subject, p.At, cp.Size, cp.KeyName, cp.Time.Format(time.RFC3339))
-	return exitOK
-}
-
-// parseInterspersed parses flags that may follow positional arguments
-// ("check-proof FILE --public-key KEY") and returns the positionals.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,40 +15,32 @@ import (
 	"github.com/tollgate-dev/tollgate/store/evidence"
 )
 
-// auditExtensions are `tollgate audit` subcommands kept out of cmd_audit.go:
-// archiving (export, verify-export) and HMAC'd values (hash).
-var auditExtensions = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{
-	"export":        runAuditExport,
-	"verify-export": runAuditVerifyExport,
-	"hash":          runAuditHash,
-}
-
-func auditExtensionUsage(w io.Writer) {
-	fmt.Fprintln(w, "       tollgate audit export --from DATE --to DATE --out DIR (--config FILE | --database PATH [--signing-key FILE])")
-	fmt.Fprintln(w, "       tollgate audit verify-export DIR --public-key FILE")
-	fmt.Fprintln(w, "       tollgate audit hash VALUE|- (--config FILE | --hmac-key FILE)")
-}
-
 func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("audit export", stderr,
-		"usage: tollgate audit export --from DATE --to DATE --out DIR (--config FILE | --database PATH [--signing-key FILE])",
+	fs := newFlags("audit export", stdout, stderr,
+		[]string{"tollgate audit export --from DATE --to DATE --out DIR (--config FILE | --database PATH [--signing-key FILE])"},
 		"Writes the audit entries of the range as JSONL segments, each with a proof against the latest",
 		"signed checkpoint (written first when the signing key is known), for archiving.",
+		"Exit 0 written, 1 the export failed, 2 bad usage, or DIR is not new or empty.",
 	)
 	var keys evidenceKeys
-	keys.register(fs)
+	keys.register(fs.FlagSet)
 	var dates dateRange
-	dates.register(fs)
-	out := fs.String("out", "", "directory to write the segments into (new or empty)")
-	per := fs.Int("segment-entries", 10000, "most entries per segment file")
-	if !parseFlags(fs, args) {
-		return exitUsage
+	dates.register(fs.FlagSet)
+	out := fs.String("out", "", "`DIR` to write the segments into (new or empty)")
+	per := fs.Int("segment-entries", 10000, "at most `N` entries per segment file")
+	if code, done := fs.Parse(args); done {
+		return code
 	}
 	rng, err := dates.parse()
-	if err == nil && (*out == "" || *per < 1) {
-		err = errors.New("--out DIR is required and --segment-entries must be at least 1")
+	switch {
+	case err != nil:
+		return fs.Fail("%v", err)
+	case *out == "":
+		return fs.Fail("--out DIR is required")
+	case *per < 1:
+		return fs.Fail("--segment-entries must be at least 1")
 	}
-	if err != nil {
+	if err := checkOutDir(*out); err != nil {
 		fmt.Fprintf(stderr, "tollgate audit export: %v\n", err)
 		return exitUsage
 	}
@@ -64,27 +55,30 @@ func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "tollgate audit export: %v\n", err)
 		return exitCheckFailed
 	}
-	fmt.Fprintf(stdout, "wrote %d segments to %s: seq %d..%d, proven against the checkpoint of %d entries\n",
-		len(res.Segments), *out, res.First, res.End-1, res.Checkpoint.Size)
+	fmt.Fprintf(stdout, "wrote %s to %s: seq %d..%d, proven against the checkpoint of %s\n",
+		plural(len(res.Segments), "segment", "segments"), *out, res.First, res.End-1, plural(res.Checkpoint.Size, "entry", "entries"))
 	if res.Unproven > 0 {
-		fmt.Fprintf(stdout, "warning: %d entries are after the latest checkpoint and not proven; export again with the signing key\n", res.Unproven)
+		fmt.Fprintf(stdout, "warning: %s after the latest checkpoint, not proven; export again with the signing key\n",
+			plural(res.Unproven, "entry is", "entries are"))
 	}
 	return exitOK
 }
 
 func runAuditVerifyExport(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("audit verify-export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("audit verify-export", stdout, stderr,
+		[]string{"tollgate audit verify-export DIR --public-key FILE [--public-key FILE]..."},
+		"Checks every segment of an export against its proof and the signed checkpoint in it.",
+		"Exit 0 intact, 1 a segment does not check, 2 bad usage.",
+	)
 	var pubs keyFiles
 	fs.Var(&pubs, "public-key", "audit public key `FILE`; repeat it for keys rotated out")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitUsage
+	if code, done := fs.Parse(args, "DIR"); done {
+		return code
 	}
-	if len(pos) != 1 || len(pubs) == 0 {
-		fmt.Fprintln(stderr, "usage: tollgate audit verify-export DIR --public-key FILE [--public-key FILE]...")
-		return exitUsage
+	if len(pubs) == 0 {
+		return fs.Fail("--public-key FILE is required")
 	}
+	pos := fs.Pos
 	keys, err := audit.LoadKeyring(pubs...)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate audit verify-export: %v\n", err)
@@ -105,18 +99,17 @@ func runAuditVerifyExport(_ context.Context, args []string, stdout, stderr io.Wr
 // an auditor holding a value can find it in the log without the log
 // disclosing it. "-" reads the value from stdin (kept out of shell history).
 func runAuditHash(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("audit hash", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "tollgate.yml naming audit.hmac_key_file")
+	fs := newFlags("audit hash", stdout, stderr,
+		[]string{"tollgate audit hash VALUE|- (--config FILE | --hmac-key FILE)"},
+		"Prints HMAC-SHA256 of VALUE under the install's HMAC key: the log keeps some values only",
+		"that way. '-' reads the value from stdin, keeping it out of the shell history.",
+	)
+	cfgPath := fs.String("config", "", "tollgate.yml `FILE` naming audit.hmac_key_file")
 	keyPath := fs.String("hmac-key", "", "HMAC key `FILE` (overrides the config)")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitUsage
+	if code, done := fs.Parse(args, "VALUE|-"); done {
+		return code
 	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "usage: tollgate audit hash VALUE|- (--config FILE | --hmac-key FILE)")
-		return exitUsage
-	}
+	pos := fs.Pos
 	if *keyPath == "" && *cfgPath != "" {
 		cfg, _, err := config.Load(*cfgPath)
 		if err != nil {
@@ -126,8 +119,7 @@ func runAuditHash(_ context.Context, args []string, stdout, stderr io.Writer) in
 		*keyPath = cfg.Audit.HMACKeyFile
 	}
 	if *keyPath == "" {
-		fmt.Fprintln(stderr, "tollgate audit hash: no HMAC key: give --hmac-key FILE or a --config with audit.hmac_key_file")
-		return exitUsage
+		return fs.Fail("no HMAC key: give --hmac-key FILE or a --config FILE with audit.hmac_key_file")
 	}
 	key, err := store.LoadHMACKey(*keyPath)
 	if err != nil {

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,15 +78,29 @@ func TestAuditTailAndShow(t *testing.T) {
 		t.Fatalf("tail: exit %d %s", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[0], "9\t2025-03-01T09:00:") || !strings.Contains(lines[0], "Z\tuser4\trequest.approved\trequest/9\t{") || !strings.HasPrefix(lines[2], "11\t") {
+	row := regexp.MustCompile(`^9 +2025-03-01 09:00:\d\d +user4 +request\.approved +request/9 +environment=production sha=0{39}9$`)
+	if len(lines) != 4 || !regexp.MustCompile(`^SEQ +TIME \(UTC\) +ACTOR +EVENT +SUBJECT +SUMMARY$`).MatchString(lines[0]) ||
+		!row.MatchString(lines[1]) || !strings.HasPrefix(lines[3], "11 ") {
 		t.Fatalf("tail output:\n%s", out)
+	}
+	code, out, errOut = runCLI(t, "audit", "tail", "--count", "2", "--json", "--database", f.Path)
+	var e struct {
+		Seq      int64
+		Action   string
+		Data     map[string]any
+		LeafHash string `json:"leaf_hash"`
+	}
+	lines = strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if code != exitOK || len(lines) != 2 || json.Unmarshal([]byte(lines[1]), &e) != nil || e.Seq != 11 ||
+		e.Action != "request.approved" || e.Data["environment"] != "production" || e.LeafHash == "" {
+		t.Fatalf("tail --json: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = runCLI(t, "audit", "show", "7", "--database", f.Path)
 	if code != exitOK || !strings.Contains(out, "seq:       7\n") || !strings.Contains(out, "subject:   request/7\n") ||
 		!strings.Contains(out, `data:      {"approvals":["alice","bob"],"environment":"production","sha":"0000000000000000000000000000000000000007"}`) {
 		t.Fatalf("show: exit %d\n%s%s", code, out, errOut)
 	}
-	if code, _, errOut = runCLI(t, "audit", "show", "99", "--database", f.Path); code != exitCheckFailed || !strings.Contains(errOut, "audit entry seq 99: audit entry not found") {
+	if code, _, errOut = runCLI(t, "audit", "show", "99", "--database", f.Path); code != exitUsage || errOut != "tollgate audit show: there is no entry 99: the log holds 12 entries (seq 0..11)\n" {
 		t.Fatalf("show missing: exit %d %s", code, errOut)
 	}
 }
@@ -155,24 +171,91 @@ func TestAuditProveCheckProofRoundTrip(t *testing.T) {
 		})
 	}
 
-	t.Run("proof from a database whose entry was changed", func(t *testing.T) {
-		db := audittest.OpenRaw(t, f.Path)
-		audittest.DropTriggers(t, db)
-		audittest.Exec(t, db, `UPDATE audit_entries SET actor = 'mallory' WHERE seq = 42`)
-		audittest.Rehash(t, db) // the attacker makes every stored hash fit again
-		db.Close()
-		code, out := check(t, prove(t, "42"), f.Keys.PublicKeyFile)
-		if code != exitCheckFailed || !strings.Contains(out, "FAIL: entry seq 42 is not in the tree of size 200") {
-			t.Fatalf("exit %d:\n%s", code, out)
-		}
-	})
-
 	t.Run("entry after the last checkpoint", func(t *testing.T) {
 		code, out, errOut := runCLI(t, "audit", "prove", "230", "--database", f.Path)
-		if code != exitCheckFailed || !strings.Contains(errOut, "no signed checkpoint covers this entry yet (the latest covers seq 0..199)") {
+		if code != exitUsage || !strings.Contains(errOut, "no signed checkpoint covers this entry yet (the latest covers seq 0..199)") ||
+			!strings.Contains(errOut, "to sign one now, run: tollgate audit checkpoint --database "+f.Path+" --signing-key FILE") {
 			t.Fatalf("exit %d\n%s%s", code, out, errOut)
 		}
 	})
+}
+
+// audit prove refuses to vouch for an entry changed after it was written,
+// whether or not the attacker also rewrote the stored hashes. Fails before
+// this change: prove wrote a proof of the tampered row.
+func TestAuditProveRefusesATamperedEntry(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		rehash bool
+		want   string
+	}{
+		{"only the row changed", false, "the entry's stored data no longer matches its leaf hash: it was changed after it was written"},
+		{"the row changed and every hash recomputed", true, "its hash is not in the signed tree of 200 entries"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := audittest.Build(t, audittest.TamperSize, audittest.TamperEvery)
+			db := audittest.OpenRaw(t, f.Path)
+			audittest.DropTriggers(t, db)
+			audittest.Exec(t, db, `UPDATE audit_entries SET actor = 'mallory' WHERE seq = 42`)
+			if tt.rehash {
+				audittest.Rehash(t, db) // the attacker makes every stored hash fit again
+			}
+			db.Close()
+			code, out, errOut := runCLI(t, "audit", "prove", "42", "--database", f.Path)
+			if code != exitCheckFailed || out != "" || !strings.Contains(errOut, "tollgate audit prove: refused: ") || !strings.Contains(errOut, tt.want) {
+				t.Fatalf("exit %d, want 1 and %q\nstdout:\n%s\nstderr:\n%s", code, tt.want, out, errOut)
+			}
+			// Untouched entries still prove.
+			if code, _, errOut := runCLI(t, "audit", "prove", "41", "--database", f.Path); code != exitOK && !tt.rehash {
+				t.Errorf("prove 41: exit %d %s", code, errOut)
+			}
+		})
+	}
+}
+
+// On a 47-entry log, `audit prove 999` says there is no entry 999.
+func TestAuditProveNoSuchEntry(t *testing.T) {
+	f := audittest.Build(t, 47, 10)
+	code, out, errOut := runCLI(t, "audit", "prove", "999", "--database", f.Path)
+	if code != exitUsage || out != "" || errOut != "tollgate audit prove: there is no entry 999: the log holds 47 entries (seq 0..46)\n" {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
+
+// `audit checkpoint` signs a checkpoint covering the last entry, after
+// which that entry proves; a second run changes nothing.
+func TestAuditCheckpointMakesTheLastEntryProvable(t *testing.T) {
+	f := audittest.Build(t, 47, 10)
+	if code, _, errOut := runCLI(t, "audit", "prove", "46", "--database", f.Path); code != exitUsage ||
+		!strings.Contains(errOut, "the latest covers seq 0..39") || !strings.Contains(errOut, "tollgate audit checkpoint") {
+		t.Fatalf("prove before the checkpoint: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "audit", "checkpoint", "--database", f.Path); code != exitUsage || !strings.Contains(errOut, "no audit signing key") {
+		t.Fatalf("checkpoint without a key: exit %d\n%s", code, errOut)
+	}
+	code, out, errOut := runCLI(t, "audit", "checkpoint", "--database", f.Path, "--signing-key", f.Keys.PrivateKeyFile)
+	if code != exitOK || !strings.Contains(out, "signed a checkpoint of 47 entries (seq 0..46) with test-key") {
+		t.Fatalf("checkpoint: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "audit", "checkpoint", "--database", f.Path, "--signing-key", f.Keys.PrivateKeyFile)
+	if code != exitOK || !strings.Contains(out, "already covers all 47 entries") {
+		t.Fatalf("second checkpoint: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "audit", "prove", "46", "--database", f.Path)
+	if code != exitOK {
+		t.Fatalf("prove after the checkpoint: exit %d %s", code, errOut)
+	}
+	proof := filepath.Join(t.TempDir(), "proof.txt")
+	if err := os.WriteFile(proof, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCLI(t, "audit", "check-proof", proof, "--public-key", f.Keys.PublicKeyFile); code != exitOK ||
+		!strings.Contains(out, "OK: entry seq 46 ") || !strings.Contains(out, "in the audit log of 47 entries") {
+		t.Fatalf("check-proof: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "verify", "--database", f.Path, "--public-key", f.Keys.PublicKeyFile); code != exitOK {
+		t.Fatalf("verify after the checkpoint: exit %d\n%s%s", code, out, errOut)
+	}
 }
 
 func TestAuditUsage(t *testing.T) {

@@ -17,23 +17,26 @@ func init() {
 }
 
 func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlags("backup", stderr,
-		"usage: tollgate backup --config tollgate.yml --out PATH",
-		"       tollgate backup --database PATH [--public-key FILE] --out PATH",
+	flags := newFlags("backup", stdout, stderr,
+		[]string{
+			"tollgate backup --config FILE --out PATH",
+			"tollgate backup --database PATH [--public-key FILE] --out PATH",
+		},
 		"Copies the database with SQLite's online backup API while tollgate serve keeps",
 		"running: the copy is one consistent snapshot in a single file (mode 0600).",
-		"Never copy tollgate.db with cp: without its -wal file the copy misses commits.",
-		"The copy's audit log is verified when a public key is known (exit 1 if it fails).",
+		"Never copy tollgate.db with cp: without its WAL file (tollgate.db-wal) the copy misses commits.",
+		"The copy's audit log is verified when a public key is known.",
+		"Exit 0 copied (and verified), 1 the copy's audit log does not verify or the copy failed,",
+		"2 bad usage, or PATH already exists.",
 	)
 	var src auditSource
-	src.register(flags, true)
+	src.register(flags.FlagSet, true)
 	out := flags.String("out", "", "`PATH` of the backup file to write (must not exist)")
-	if !parseFlags(flags, args) {
-		return exitUsage
+	if code, done := flags.Parse(args); done {
+		return code
 	}
 	if *out == "" {
-		flags.Usage()
-		return exitUsage
+		return flags.Fail("--out PATH is required")
 	}
 	dbPath, _, err := src.resolve(false)
 	if err != nil {

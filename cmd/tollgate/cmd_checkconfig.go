@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -17,22 +16,24 @@ func init() {
 }
 
 func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate check-config [FILE]   (default tollgate.yml)")
-		fmt.Fprintln(stderr, "Validates FILE, prints warnings and a summary; exit 0 valid, 2 invalid.")
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() > 1 {
-		fs.Usage()
-		return exitUsage
+	fs := newFlags("check-config", stdout, stderr,
+		[]string{"tollgate check-config [--config FILE]", "tollgate check-config FILE"},
+		"Validates the configuration (default tollgate.yml), prints its problems in line order,",
+		"errors and warnings together, then a summary of who may deploy what where.",
+		"Exit 0 valid (warnings allowed), 2 invalid or unreadable.",
+	)
+	cfgFlag := fs.String("config", "", "configuration `FILE` (default tollgate.yml)")
+	if code, done := fs.Parse(args, "[FILE]"); done {
+		return code
 	}
 	path := "tollgate.yml"
-	if fs.NArg() == 1 {
-		path = fs.Arg(0)
+	switch {
+	case len(fs.Pos) == 1 && *cfgFlag != "" && fs.Pos[0] != *cfgFlag:
+		return fs.Fail("two files given (--config %s and %s): give one", *cfgFlag, fs.Pos[0])
+	case len(fs.Pos) == 1:
+		path = fs.Pos[0]
+	case *cfgFlag != "":
+		path = *cfgFlag
 	}
 	cfg, warnings, err := config.Load(path)
 	for _, w := range warnings {

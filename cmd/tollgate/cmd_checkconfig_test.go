@@ -61,7 +61,13 @@ func TestCheckConfig(t *testing.T) {
 			name:       "two files is bad usage",
 			args:       []string{"a.yml", "b.yml"},
 			wantCode:   exitUsage,
-			wantStderr: []string{"usage: tollgate check-config [FILE]"},
+			wantStderr: []string{`tollgate check-config: unexpected argument "b.yml"`, "usage: tollgate check-config [--config FILE]"},
+		},
+		{
+			name:       "--config and a different positional file",
+			args:       []string{"--config", "a.yml", "b.yml"},
+			wantCode:   exitUsage,
+			wantStderr: []string{"two files given (--config a.yml and b.yml): give one"},
 		},
 	}
 	for _, tc := range tests {

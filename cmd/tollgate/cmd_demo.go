@@ -26,6 +26,17 @@ const demoHowTo = "the demo is a separate binary, so that tollgate links no fake
 // else the one on PATH. Without one it says how to run the demo (exit 2).
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	bin, err := findDemo()
+	if wantsHelp(args) {
+		fmt.Fprintln(stdout, "usage: tollgate demo [--exit] [--data DIR] [--listen ADDR]")
+		fmt.Fprintln(stdout)
+		fmt.Fprintf(stdout, "Runs %s, found beside this tollgate or on PATH, with these flags.\n", demoBinary)
+		if err != nil {
+			fmt.Fprintf(stdout, "%v: %s\n", err, demoHowTo)
+			return exitOK
+		}
+		fmt.Fprintf(stdout, "Its own help (%s --help):\n\n", bin)
+		args = []string{"--help"}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate demo: %v: %s\n", err, demoHowTo)
 		return exitUsage
@@ -46,6 +57,19 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tollgate demo: running %s: %v\n", bin, err)
 		return exitCheckFailed
 	}
+}
+
+// wantsHelp reports whether args ask for help (before a "--").
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }
 
 // findDemo looks for tollgate-demo beside the running executable, then on PATH.

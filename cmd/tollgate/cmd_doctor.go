@@ -16,16 +16,18 @@ func init() {
 }
 
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("doctor", stderr,
-		"usage: tollgate doctor [--config FILE] [--timeout 10s]",
+	fs := newFlags("doctor", stdout, stderr,
+		[]string{"tollgate doctor [--config FILE] [--timeout DURATION]"},
 		"Checks the configuration, key files, servers, GitHub App, organisation, branch protection,",
 		"anchor repository, Slack, clock, inbox, emergency and access reviews, and prints the SOC 2",
-		"checklist with the fix for each failing item. Exit 0 all pass, 1 something fails, 2 bad usage.",
+		"checklist with the fix for each failing item; checks that could not run are listed as",
+		"skipped, with the reason.",
+		"Exit 0 nothing failed, 1 something failed, 2 bad usage or a configuration that does not load.",
 	)
 	cfgPath := fs.String("config", "tollgate.yml", "configuration `FILE`")
-	timeout := fs.Duration("timeout", 10*time.Second, "time limit of each network check")
-	if !parseFlags(fs, args) {
-		return exitUsage
+	timeout := fs.Duration("timeout", 10*time.Second, "`DURATION` each network check may take")
+	if code, done := fs.Parse(args); done {
+		return code
 	}
 	data, err := os.ReadFile(*cfgPath)
 	if err != nil {

@@ -20,6 +20,9 @@ import (
 
 func init() {
 	register("evidence", "write the auditor's evidence pack for a date range; 'evidence verify DIR' checks one", runEvidence)
+	c := commands["evidence"]
+	c.subs = []string{"verify"}
+	commands["evidence"] = c
 }
 
 // evidenceKeys is where a command finds the database and the audit key
@@ -128,35 +131,42 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if len(args) > 0 && args[0] == "verify" {
 		return runEvidenceVerify(args[1:], stdout, stderr)
 	}
-	fs := newFlags("evidence", stderr,
-		"usage: tollgate evidence --config FILE --from DATE --to DATE [--repo R] [--env E] [--sample N --seed S] --out DIR",
-		"       tollgate evidence --database PATH --signing-key FILE [--public-key FILE] --from DATE --to DATE --out DIR",
-		"       tollgate evidence verify DIR --public-key FILE [--public-key FILE]...",
+	fs := newFlags("evidence", stdout, stderr,
+		[]string{
+			"tollgate evidence --config FILE --from DATE --to DATE --out DIR [--repo R] [--env E] [--sample N --seed S]",
+			"tollgate evidence --database PATH --signing-key FILE [--public-key FILE] --from DATE --to DATE --out DIR",
+			"tollgate evidence verify DIR --public-key FILE [--public-key FILE]...",
+		},
 		"Writes the auditor's pack (docs/evidence.md) and signs its MANIFEST with the audit key.",
-		"Exit 0 written, 1 written but the audit log did not verify or the population did not reconcile, 2 bad usage.",
+		"'tollgate help evidence verify' describes checking a pack.",
+		"Exit 0 written, 1 written but the audit log did not verify or the population did not reconcile,",
+		"2 bad usage, or DIR is not new or empty.",
 	)
 	var keys evidenceKeys
-	keys.register(fs)
+	keys.register(fs.FlagSet)
 	var dates dateRange
-	dates.register(fs)
-	repo := fs.String("repo", "", "only this repository `owner/name`")
-	env := fs.String("env", "", "only this environment")
+	dates.register(fs.FlagSet)
+	repo := fs.String("repo", "", "only this repository `R` (owner/name)")
+	env := fs.String("env", "", "only this environment `E`")
 	sample := fs.Int("sample", 0, "draw `N` changes into sample/")
-	seed := fs.String("seed", "1", "seed of the sample draw (the same seed draws the same sample)")
-	out := fs.String("out", "", "directory to write the pack into (new or empty)")
+	seed := fs.String("seed", "1", "`S`, the seed of the sample draw (the same seed draws the same sample)")
+	out := fs.String("out", "", "`DIR` to write the pack into (new or empty)")
 	noCheckpoint := fs.Bool("no-checkpoint", false, "open the database read-only and sign no checkpoint first")
-	if !parseFlags(fs, args) {
-		return exitUsage
+	if code, done := fs.Parse(args); done {
+		return code
 	}
 	rng, err := dates.parse()
-	if err == nil && *out == "" {
-		err = errors.New("--out DIR is required")
+	if err != nil {
+		return fs.Fail("%v", err)
+	}
+	if *out == "" {
+		return fs.Fail("--out DIR is required")
 	}
 	seedN, serr := strconv.ParseUint(*seed, 10, 64)
-	if err == nil && (serr != nil || *sample < 0) {
-		err = fmt.Errorf("--sample must be 0 or more and --seed a non-negative integer")
+	if serr != nil || *sample < 0 {
+		return fs.Fail("--sample must be 0 or more and --seed a non-negative integer")
 	}
-	if err != nil {
+	if err := checkOutDir(*out); err != nil {
 		fmt.Fprintf(stderr, "tollgate evidence: %v\n", err)
 		return exitUsage
 	}
@@ -214,30 +224,25 @@ func evidenceEnvironments(cfg *config.Config) (func(repo, env string) (evidence.
 }
 
 func runEvidenceVerify(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("evidence verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("evidence verify", stdout, stderr,
+		[]string{"tollgate evidence verify DIR --public-key FILE [--public-key FILE]..."},
+		"Checks the MANIFEST's signature and every file's SHA-256, and audit.jsonl against audit.proof.",
+		"Exit 0 intact, 1 a file was edited, added or removed, 2 bad usage.",
+	)
 	var pubs keyFiles
 	fs.Var(&pubs, "public-key", "audit public `FILE`; repeat it for keys rotated out: a pack or checkpoint signed by any of them verifies")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate evidence verify DIR --public-key FILE [--public-key FILE]...")
-		fmt.Fprintln(stderr, "Checks the MANIFEST's signature and every file's SHA-256, and audit.jsonl against audit.proof.")
-		fmt.Fprintln(stderr, "Exit 0 intact, 1 a file was edited, added or removed, 2 bad usage.")
-		fs.PrintDefaults()
+	if code, done := fs.Parse(args, "DIR"); done {
+		return code
 	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitUsage
-	}
-	if len(pos) != 1 || len(pubs) == 0 {
-		fs.Usage()
-		return exitUsage
+	if len(pubs) == 0 {
+		return fs.Fail("--public-key FILE is required")
 	}
 	keys, err := audit.LoadKeyring(pubs...)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate evidence verify: %v\n", err)
 		return exitUsage
 	}
-	dir := pos[0]
+	dir := fs.Pos[0]
 	res, err := evidence.VerifyPack(dir, keys...)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate evidence verify: %v\n", err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,12 +14,15 @@ func init() {
 
 // runHealthcheck lets a container image check the server without curl.
 func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	flags.SetOutput(stderr)
+	flags := newFlags("healthcheck", stdout, stderr,
+		[]string{"tollgate healthcheck [--url URL] [--timeout DURATION]"},
+		"GETs a running tollgate serve's /healthz, for a container's HEALTHCHECK (no curl needed).",
+		"Exit 0 healthy, 1 no answer or not 200 OK, 2 bad usage.",
+	)
 	target := flags.String("url", "http://127.0.0.1:8080/healthz", "health `URL` to GET")
-	timeout := flags.Duration("timeout", 5*time.Second, "give up after this long")
-	if !parseFlags(flags, args) {
-		return exitUsage
+	timeout := flags.Duration("timeout", 5*time.Second, "give up after `DURATION`")
+	if code, done := flags.Parse(args); done {
+		return code
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()

@@ -25,15 +25,16 @@ const (
 )
 
 func runInit(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlags("init", stderr,
-		"usage: tollgate init [--dir DIR] [--key-name NAME]",
+	flags := newFlags("init", stdout, stderr,
+		[]string{"tollgate init [--out DIR] [--key-name NAME]"},
 		"Writes DIR/audit-signing.key (0600), DIR/audit-signing.pub, DIR/audit-hmac.key (0600)",
 		"and, if absent, DIR/tollgate.yml. Never overwrites an existing key.",
+		"Exit 0 written, 2 bad usage, DIR cannot be written, or a key file already exists.",
 	)
-	dir := flags.String("dir", ".", "directory to write the keys and tollgate.yml into")
-	keyName := flags.String("key-name", "tollgate", "name of the signing key; checkpoints name it as origin tollgate/NAME")
-	if !parseFlags(flags, args) {
-		return exitUsage
+	dir := flags.String("out", ".", "`DIR` to write the keys and tollgate.yml into")
+	keyName := flags.String("key-name", "tollgate", "`NAME` of the signing key; checkpoints name it as origin tollgate/NAME")
+	if code, done := flags.Parse(args); done {
+		return code
 	}
 	if _, _, code := writeAuditKeyPair("init", *dir, initSigningKey, initPublicKey, *keyName, stdout, stderr); code != exitOK {
 		return code
@@ -67,14 +68,14 @@ func runInit(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tollgate init: write %s: %v\n", cfg, werr)
 		return exitUsage
 	}
-	fmt.Fprintf(stdout, "wrote %s: fill it in, then run: tollgate check-config %s\n", cfg, cfg)
+	fmt.Fprintf(stdout, "wrote %s: fill it in, then run: tollgate check-config --config %s\n", cfg, cfg)
 	return exitOK
 }
 
 // starterConfig is a minimal tollgate.yml; testdata/tollgate.example.yml and
 // docs/config.md describe every key.
 const starterConfig = `# tollgate.yml — starter written by "tollgate init". Fill in the values,
-# then run "tollgate check-config tollgate.yml". Every key is described in
+# then run "tollgate check-config --config tollgate.yml". Every key is described in
 # docs/config.md; testdata/tollgate.example.yml is a complete example.
 # Secrets come from environment variables through ${VAR}.
 

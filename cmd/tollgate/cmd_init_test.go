@@ -14,7 +14,7 @@ import (
 
 func TestInitWritesKeysAndStarterConfig(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "etc")
-	code, out, errOut := runCLI(t, "init", "--dir", dir, "--key-name", "acme-prod")
+	code, out, errOut := runCLI(t, "init", "--out", dir, "--key-name", "acme-prod")
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
@@ -42,8 +42,8 @@ func TestInitWritesKeysAndStarterConfig(t *testing.T) {
 
 	// A second init refuses, changing nothing.
 	before, _ := os.ReadFile(priv)
-	code, _, errOut = runCLI(t, "init", "--dir", dir)
-	if code != exitCheckFailed || !strings.Contains(errOut, "refusing to overwrite a key") {
+	code, _, errOut = runCLI(t, "init", "--out", dir)
+	if code != exitUsage || !strings.Contains(errOut, "refusing to overwrite a key") {
 		t.Fatalf("second init: exit %d %s", code, errOut)
 	}
 	after, _ := os.ReadFile(priv)
@@ -58,7 +58,7 @@ func TestInitKeepsExistingConfig(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("# mine\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runCLI(t, "init", "--dir", dir)
+	code, out, errOut := runCLI(t, "init", "--out", dir)
 	if code != exitOK || !strings.Contains(out, "kept the existing") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
@@ -73,7 +73,7 @@ func TestInitKeepsExistingConfig(t *testing.T) {
 // any file init was meant to write, the HMAC key among them.
 func TestInitThenCheckConfig(t *testing.T) {
 	dir := t.TempDir()
-	if code, out, errOut := runCLI(t, "init", "--dir", dir); code != exitOK {
+	if code, out, errOut := runCLI(t, "init", "--out", dir); code != exitOK {
 		t.Fatalf("init: exit %d\n%s%s", code, out, errOut)
 	}
 	hmacKey := filepath.Join(dir, initHMACKey)
@@ -116,7 +116,7 @@ func TestInitNeverReplacesAnHMACKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runCLI(t, "init", "--dir", dir)
+	code, out, errOut := runCLI(t, "init", "--out", dir)
 	if code != exitOK || !strings.Contains(out, "kept the existing "+hmacKey) {
 		t.Fatalf("init: exit %d\n%s%s", code, out, errOut)
 	}
@@ -135,12 +135,12 @@ func TestInitRefusesBadUsage(t *testing.T) {
 	}{
 		{name: "a key name a signature cannot carry", args: []string{"--key-name", "bad+name"}, wantErr: `key name "bad+name": use letters, digits`},
 		{name: "a key name with a slash", args: []string{"--key-name", "acme/prod"}, wantErr: `key name "acme/prod"`},
-		{name: "a stray argument", args: []string{"extra"}, wantErr: "usage: tollgate init"},
+		{name: "a stray argument", args: []string{"extra"}, wantErr: "tollgate init: unexpected argument \"extra\"\nusage: tollgate init"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "etc")
-			code, out, errOut := runCLI(t, append([]string{"init", "--dir", dir}, tc.args...)...)
+			code, out, errOut := runCLI(t, append([]string{"init", "--out", dir}, tc.args...)...)
 			if code != exitUsage || !strings.Contains(errOut, tc.wantErr) {
 				t.Fatalf("exit %d, stderr %q; want %d and %q\n%s", code, errOut, exitUsage, tc.wantErr, out)
 			}

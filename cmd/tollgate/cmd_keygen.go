@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,19 +20,19 @@ func init() {
 var keyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 func runKeygen(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := newFlags("keygen", stderr,
-		"usage: tollgate keygen --name NAME [--out DIR]",
+	flags := newFlags("keygen", stdout, stderr,
+		[]string{"tollgate keygen --name NAME [--out DIR]"},
 		"Writes a new audit signing key pair, never over an existing file. To rotate the audit",
 		"key with it, follow docs/operations.md (\"Rotating the audit signing key\").",
+		"Exit 0 written, 2 bad usage, or a key file of that name already exists.",
 	)
 	name := flags.String("name", "", "key `NAME` (required; checkpoints name it as origin tollgate/NAME), e.g. tollgate-2026")
 	out := flags.String("out", ".", "`DIR` to write audit-signing-NAME.key (0600) and audit-signing-NAME.pub into")
-	if !parseFlags(flags, args) {
-		return exitUsage
+	if code, done := flags.Parse(args); done {
+		return code
 	}
 	if *name == "" {
-		flags.Usage()
-		return exitUsage
+		return flags.Fail("--name NAME is required")
 	}
 	priv, pub, code := writeAuditKeyPair("keygen", *out, "audit-signing-"+*name+".key", "audit-signing-"+*name+".pub", *name, stdout, stderr)
 	if code != exitOK {
@@ -51,8 +49,9 @@ func runKeygen(_ context.Context, args []string, stdout, stderr io.Writer) int {
 
 // writeAuditKeyPair writes a new audit signing key pair named keyName as
 // dir/privName (0600) and dir/pubName, never over an existing file, and
-// says where on stdout. On failure it tells stderr why and returns the exit
-// code: exitCheckFailed when a key file already exists, else exitUsage.
+// says where on stdout. On failure it tells stderr why and returns
+// exitUsage: a key file that already exists is the environment's problem,
+// never overwritten.
 func writeAuditKeyPair(cmd, dir, privName, pubName, keyName string, stdout, stderr io.Writer) (priv, pub string, code int) {
 	// The name is in every signature line and, for keygen, in file names.
 	if !keyNameRE.MatchString(keyName) {
@@ -67,9 +66,6 @@ func writeAuditKeyPair(cmd, dir, privName, pubName, keyName string, stdout, stde
 	vkey, err := audit.GenerateKeyFiles(priv, pub, keyName)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate %s: %v\n", cmd, err)
-		if errors.Is(err, fs.ErrExist) {
-			return "", "", exitCheckFailed
-		}
 		return "", "", exitUsage
 	}
 	fmt.Fprintf(stdout, "wrote %s (private, mode 0600: keep it secret and backed up)\n", priv)

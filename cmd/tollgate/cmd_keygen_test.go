@@ -39,8 +39,8 @@ func TestKeygenWritesAKeyPairARotationCanUse(t *testing.T) {
 		code int
 		want string
 	}{
-		{"the same name again never overwrites", []string{"keygen", "--name", "tollgate-2026", "--out", dir}, exitCheckFailed, "refusing to overwrite a key"},
-		{"a name is required", []string{"keygen", "--out", dir}, exitUsage, "usage: tollgate keygen"},
+		{"the same name again never overwrites", []string{"keygen", "--name", "tollgate-2026", "--out", dir}, exitUsage, "refusing to overwrite a key"},
+		{"a name is required", []string{"keygen", "--out", dir}, exitUsage, "tollgate keygen: --name NAME is required\nusage: tollgate keygen"},
 		{"a name a signature cannot carry", []string{"keygen", "--name", "bad+name", "--out", dir}, exitUsage, `key name "bad+name": use letters, digits`},
 	}
 	for _, tt := range tests {

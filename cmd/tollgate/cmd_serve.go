@@ -19,27 +19,32 @@ func init() {
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("serve", stderr,
-		"usage: tollgate serve --config tollgate.yml [flags]",
+	fs := newFlags("serve", stdout, stderr,
+		[]string{"tollgate serve --config FILE [--workers N] [--shutdown-grace DURATION] [--log-level LEVEL]"},
 		"Serves POST /webhooks/github, /slack/commands, /slack/interactions, /oauth/github/*,",
 		"GET /healthz, /readyz, /metrics and /deployments/{id}. Logs are JSON lines on stderr.",
-		"SIGHUP reloads the configuration; SIGTERM or SIGINT stops after running deploys finish.",
+		"SIGHUP reloads the configuration; SIGTERM or SIGINT stops after running deploys finish",
+		"and signs an audit checkpoint covering the last entry.",
+		"Exit 0 stopped cleanly, 1 serving failed, 2 bad usage or a configuration that does not load.",
 	)
 	configPath := fs.String("config", "", "tollgate.yml `FILE` (required)")
-	grace := fs.Duration("shutdown-grace", server.DefaultShutdownGrace, "how long running deploys may finish after SIGTERM before they are marked interrupted")
-	workers := fs.Int("workers", server.DefaultDeployWorkers, "deploy workers (one deploy per environment runs at a time regardless)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if !parseFlags(fs, args) {
-		return exitUsage
+	grace := fs.Duration("shutdown-grace", server.DefaultShutdownGrace, "how long (`DURATION`) running deploys may finish after SIGTERM before they are marked interrupted")
+	workers := fs.Int("workers", server.DefaultDeployWorkers, "`N` deploy workers (one deploy per environment runs at a time regardless)")
+	logLevel := fs.String("log-level", "info", "`LEVEL` of the log: debug, info, warn or error")
+	if code, done := fs.Parse(args); done {
+		return code
 	}
-	if *configPath == "" || *workers < 1 || *grace < 0 {
-		fs.Usage()
-		return exitUsage
+	switch {
+	case *configPath == "":
+		return fs.Fail("--config FILE is required")
+	case *workers < 1:
+		return fs.Fail("--workers must be at least 1")
+	case *grace < 0:
+		return fs.Fail("--shutdown-grace must not be negative")
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "tollgate serve: --log-level %q: want debug, info, warn or error\n", *logLevel)
-		return exitUsage
+		return fs.Fail("--log-level %q: want debug, info, warn or error", *logLevel)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 

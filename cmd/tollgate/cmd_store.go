@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"flag"
 	"fmt"
 	"io"
 
@@ -13,35 +12,29 @@ import (
 )
 
 func init() {
-	register("store", "move the database: store migrate --from PATH.db --to postgres://…", runStore)
+	registerGroup(group{name: "store",
+		about: []string{"Moves an install's database between SQLite and PostgreSQL."},
+		subs:  []subcommand{{"migrate", "copy the database into another, empty one and check the copy", runStoreMigrate}}},
+		"move the database: store migrate --from PATH.db --to postgres://…")
 }
 
-func storeUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: tollgate store migrate --from PATH.db --to postgres://USER:PASSWORD@HOST/DATABASE [--public-key FILE]...")
-	fmt.Fprintln(w, "Copies every table from one database to another, empty one (SQLite to PostgreSQL, or back),")
-	fmt.Fprintln(w, "then checks that every table and the audit log's tree root are the same on both sides.")
-	fmt.Fprintln(w, "With --public-key, the copied audit log is also verified. Stop `tollgate serve` first:")
-	fmt.Fprintln(w, "what it writes after the copy starts is not copied. Exit 0 copied, 1 failed, 2 bad usage.")
-}
-
-func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "migrate" {
-		storeUsage(stderr)
-		return exitUsage
-	}
-	fs := flag.NewFlagSet("store migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runStoreMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("store migrate", stdout, stderr,
+		[]string{"tollgate store migrate --from PATH.db --to postgres://USER:PASSWORD@HOST/DATABASE [--public-key FILE]..."},
+		"Copies every table from one database to another, empty one (SQLite to PostgreSQL, or back),",
+		"then checks that every table and the audit log's tree root are the same on both sides.",
+		"With --public-key, the copied audit log is also verified. Stop `tollgate serve` first:",
+		"what it writes after the copy starts is not copied. Exit 0 copied, 1 failed, 2 bad usage.",
+	)
 	from := fs.String("from", "", "the database to copy: a SQLite `PATH` or a postgres:// URL")
 	to := fs.String("to", "", "the empty database to copy into: a postgres:// `URL` or a SQLite path")
 	var keys keyFiles
 	fs.Var(&keys, "public-key", publicKeyUsage)
-	fs.Usage = func() { storeUsage(stderr); fs.PrintDefaults() }
-	if !parseFlags(fs, args[1:]) {
-		return exitUsage
+	if code, done := fs.Parse(args); done {
+		return code
 	}
 	if *from == "" || *to == "" {
-		fmt.Fprintln(stderr, "tollgate store migrate: give --from and --to")
-		return exitUsage
+		return fs.Fail("--from and --to are required")
 	}
 	var trusted audit.Keyring
 	if len(keys) > 0 {
@@ -59,9 +52,9 @@ func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	fmt.Fprintf(stdout, "copied %s\n    to %s\n", store.Describe(*from), store.Describe(*to))
 	for _, t := range rep.Tables {
-		fmt.Fprintf(stdout, "  %-20s %d rows, the same on both sides\n", t.Name, t.Rows)
+		fmt.Fprintf(stdout, "  %-20s %s, the same on both sides\n", t.Name, plural(t.Rows, "row", "rows"))
 	}
-	fmt.Fprintf(stdout, "audit log:       %d entries, root %s on both sides\n", rep.AuditSize, base64.StdEncoding.EncodeToString(rep.AuditRoot[:]))
+	fmt.Fprintf(stdout, "audit log:       %s, root %s on both sides\n", plural(rep.AuditSize, "entry", "entries"), base64.StdEncoding.EncodeToString(rep.AuditRoot[:]))
 	if !rep.Verified {
 		fmt.Fprintln(stdout, "OK (give --public-key to verify the copied audit log too, or run `tollgate verify --database` on it)")
 		return exitOK

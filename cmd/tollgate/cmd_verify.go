@@ -13,9 +13,11 @@ func init() {
 }
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("verify", stderr,
-		"usage: tollgate verify --database PATH|postgres://… --public-key FILE [--public-key FILE]...",
-		"       tollgate verify --config tollgate.yml [--anchors]",
+	fs := newFlags("verify", stdout, stderr,
+		[]string{
+			"tollgate verify --config FILE [--anchors]",
+			"tollgate verify --database PATH|postgres://… --public-key FILE [--public-key FILE]...",
+		},
 		"Recomputes every audit entry and the Merkle tree from the rows and checks every",
 		"signed checkpoint. The database is opened read-only: verify a copy of it alone.",
 		"After an audit key rotation, give every public key (or list the old ones in",
@@ -23,12 +25,12 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		"Exit 0 verified, 1 tampering found, 2 bad usage.",
 	)
 	var src auditSource
-	src.register(fs, true)
+	src.register(fs.FlagSet, true)
 	var af anchorFlags
 	fs.BoolVar(&af.enabled, "anchors", false, "also prove the log consistent with every checkpoint in audit.anchor_repository (needs --config)")
 	fs.StringVar(&af.since, "anchors-since", "", "first `DAY` (YYYY-MM-DD) of anchor files to read when the folder cannot be listed (default: retention_days ago)")
-	if !parseFlags(fs, args) {
-		return exitUsage
+	if code, done := fs.Parse(args); done {
+		return code
 	}
 	dbPath, keys, err := src.resolve(true)
 	if err != nil {

@@ -147,6 +147,24 @@ func TestDemoStory(t *testing.T) {
 		}
 	})
 
+	t.Run("the printed audit prove commands prove the last entry and refuse the edited one", func(t *testing.T) {
+		lines := regexp.MustCompile(`(?m)^\s+tollgate (audit prove (\d+) --config \S+)`).FindAllStringSubmatch(out, -1)
+		if len(lines) != 2 {
+			t.Fatalf("the transcript suggests %d audit prove commands, want 2", len(lines))
+		}
+		var pout, perr bytes.Buffer
+		if code := dispatch(ctx, strings.Fields(lines[0][1]), &pout, &perr); code != exitOK ||
+			!strings.HasPrefix(pout.String(), "tollgate audit inclusion proof v1\nseq "+lines[0][2]+"\n") {
+			t.Errorf("%s exited %d, want 0 and a proof:\n%s%s", lines[0][1], code, pout.String(), perr.String())
+		}
+		pout.Reset()
+		perr.Reset()
+		if code := dispatch(ctx, strings.Fields(lines[1][1]), &pout, &perr); code != exitCheckFailed || pout.Len() > 0 ||
+			!strings.Contains(perr.String(), "no longer matches its leaf hash") {
+			t.Errorf("%s exited %d, want 1 and a refusal:\n%s%s", lines[1][1], code, pout.String(), perr.String())
+		}
+	})
+
 	t.Run("the printed evidence command writes a pack that reconciles", func(t *testing.T) {
 		line := regexp.MustCompile(`(?m)^\s+tollgate (evidence --config .*)$`).FindStringSubmatch(out)
 		if line == nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"github.com/tollgate-dev/tollgate/server"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -239,5 +241,36 @@ func TestServeMarksRequestsLeftRunningInterrupted(t *testing.T) {
 	r := onlyRequest(t, ro)
 	if r.State != bot.StateInterrupted || !slices.Contains(auditActions(t, ro, r.ID), "deploy.interrupted") {
 		t.Errorf("request %s, audit %v; want interrupted and audited", r.State, auditActions(t, ro, r.ID))
+	}
+}
+
+// A serve that cannot bind its address writes server.start_failed, never a
+// lone server.started, and touches nothing else. Fails before this change:
+// server.started was written before the listener was bound.
+func TestServeThatCannotListenWritesNoServerStarted(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	e := newE2E(t, e2eOptions{})
+	e.listen = taken.Addr().String()
+	e.writeConfig(t, "")
+	var stderr syncBuffer
+	code := serve(context.Background(), slog.New(slog.NewJSONHandler(&stderr, nil)), &stderr, server.RunOptions{ConfigPath: e.configPath})
+	if code != exitCheckFailed || !strings.Contains(stderr.String(), "listening on "+e.listen) {
+		t.Fatalf("exit %d, want %d and the listen error:\n%s", code, exitCheckFailed, stderr.String())
+	}
+	st, err := store.OpenReadOnly(context.Background(), e.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if started := auditData(t, st, "server.started"); len(started) != 0 {
+		t.Errorf("a start that could not listen wrote server.started: %v", started)
+	}
+	failed := auditData(t, st, "server.start_failed")
+	if len(failed) != 1 || !strings.Contains(fmt.Sprint(failed[0]["error"]), "listening on "+e.listen) {
+		t.Errorf("server.start_failed entries %v, want one naming the address", failed)
 	}
 }

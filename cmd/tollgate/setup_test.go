@@ -135,7 +135,7 @@ func clickCreate(t *testing.T, pageURL string) (action string, final *http.Respo
 // writeSetupConfig writes a starter config (as `tollgate init` does) into dir.
 func writeSetupConfig(t *testing.T, dir string) string {
 	t.Helper()
-	if code, out, errOut := runCLI(t, "init", "--dir", dir); code != exitOK {
+	if code, out, errOut := runCLI(t, "init", "--out", dir); code != exitOK {
 		t.Fatalf("init: exit %d\n%s%s", code, out, errOut)
 	}
 	return filepath.Join(dir, "tollgate.yml")

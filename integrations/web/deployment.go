@@ -59,6 +59,7 @@ type entryView struct {
 	E         audit.Entry
 	Proof     string
 	ProofNote string
+	Tampered  bool // the stored entry no longer matches its leaf hash
 }
 
 // deploymentPage is GET /deployments/{id}.
@@ -100,7 +101,9 @@ func (h *Handler) deploymentPage(w http.ResponseWriter, r *http.Request) {
 		p, err := h.cfg.Audit.ProveInclusion(ctx, e.Seq)
 		switch {
 		case errors.Is(err, audit.ErrNotCovered):
-			ev.ProofNote = "No signed checkpoint covers this entry yet; its proof is available after the next checkpoint."
+			ev.ProofNote = "No signed checkpoint covers this entry yet. Tollgate signs one every audit.checkpoint_every entries and when it stops; an operator can sign one now with tollgate audit checkpoint."
+		case errors.Is(err, audit.ErrTampered):
+			ev.ProofNote, ev.Tampered = "This entry's stored data no longer matches its leaf hash: it was changed after it was written. No proof is given for it; run tollgate verify.", true
 		case err != nil:
 			h.internalError(w, r, "prove audit entry "+itoa(e.Seq), err)
 			return

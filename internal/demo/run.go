@@ -226,6 +226,12 @@ func (st *demoStory) outro(opts demoOptions, took time.Duration) {
 			filepath.Join(st.dir, demoBackupName), st.srv.Config().Audit.PublicKeyFile)
 		st.printf("        the copy taken before the tamper step: OK\n")
 		st.printf("    tollgate audit tail --config %s\n", st.cfgPath)
+		st.printf("    tollgate audit prove %d --config %s > proof.txt\n", st.lastSeq, st.cfgPath)
+		st.printf("        the inclusion proof of the story's last entry, covered by the checkpoint of step 9\n")
+		if seq, err := st.tamperTarget(); err == nil {
+			st.printf("    tollgate audit prove %d --config %s\n", seq, st.cfgPath)
+			st.printf("        refused with exit status 1: that entry was edited after it was written\n")
+		}
 		day := time.Now().UTC().Format(time.DateOnly)
 		st.printf("    tollgate evidence --config %s --database %s --from %s --to %s --out %s\n",
 			st.cfgPath, filepath.Join(st.dir, demoBackupName), day, day, filepath.Join(st.dir, "evidence"))

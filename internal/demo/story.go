@@ -45,6 +45,7 @@ type demoStory struct {
 	// Facts the closing summary and the test rely on.
 	requests []bot.Request                // every request of the story, in order
 	live     map[string]map[string]string // environment → path → SHA-256 of the files running there
+	lastSeq  int64                        // the story's last audit entry, covered by the checkpoint step 9 signs
 }
 
 func (st *demoStory) printf(format string, args ...any) { fmt.Fprintf(st.out, format, args...) }

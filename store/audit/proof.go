@@ -28,15 +28,29 @@ type InclusionProof struct {
 // ErrNotCovered is returned when no signed checkpoint covers the entry yet.
 var ErrNotCovered = errors.New("no signed checkpoint covers this entry yet")
 
+// ErrTampered is returned when an entry's stored fields no longer hash to
+// its stored leaf hash, or its leaf is not in the tree the checkpoint
+// signs: a proof of it would vouch for an edited row.
+var ErrTampered = errors.New("the entry's stored data no longer matches its leaf hash")
+
 // ProveInclusion builds an inclusion proof of entry seq against the latest
-// stored checkpoint.
+// stored checkpoint. It fails with ErrNotFound for a seq past the end of
+// the log, ErrNotCovered when no checkpoint covers it yet, and ErrTampered
+// when the stored entry is not the one the signed tree holds.
 func (l *Log) ProveInclusion(ctx context.Context, seq int64) (InclusionProof, error) {
+	size, err := l.Size(ctx)
+	if err != nil {
+		return InclusionProof{}, err
+	}
+	if seq < 0 || seq >= size {
+		return InclusionProof{}, fmt.Errorf("prove audit entry seq %d: %w: the log holds %s", seq, ErrNotFound, EntriesText(size))
+	}
 	cp, ok, err := l.LatestCheckpoint(ctx)
 	if err != nil {
 		return InclusionProof{}, err
 	}
 	if !ok || seq >= cp.Size {
-		covered := "there is no checkpoint"
+		covered := "there is no checkpoint yet"
 		if ok {
 			covered = fmt.Sprintf("the latest covers seq 0..%d", cp.Size-1)
 		}
@@ -46,12 +60,33 @@ func (l *Log) ProveInclusion(ctx context.Context, seq int64) (InclusionProof, er
 	if err != nil {
 		return InclusionProof{}, fmt.Errorf("prove audit entry: %w", err)
 	}
-	proof, err := tlog.ProveRecord(cp.Size, seq, newHashReader(ctx, l.db))
+	p := InclusionProof{Seq: seq, At: e.atText, Actor: e.Actor, Action: e.Action, Subject: e.Subject, Data: e.Data, Checkpoint: cp.Note}
+	leaf := p.leafHash()
+	if leaf != e.LeafHash {
+		return InclusionProof{}, fmt.Errorf("prove audit entry seq %d: %w: it was changed after it was written (run tollgate verify)", seq, ErrTampered)
+	}
+	p.Proof, err = tlog.ProveRecord(cp.Size, seq, newHashReader(ctx, l.db))
 	if err != nil {
 		return InclusionProof{}, fmt.Errorf("prove audit entry seq %d in tree of size %d: %w", seq, cp.Size, err)
 	}
-	return InclusionProof{Seq: seq, At: e.atText, Actor: e.Actor, Action: e.Action, Subject: e.Subject,
-		Data: e.Data, Proof: proof, Checkpoint: cp.Note}, nil
+	// The stored hashes could have been rewritten with the row: the proof
+	// must lead from the entry's own hash to the root the checkpoint signs.
+	if err := tlog.CheckRecord(p.Proof, cp.Size, cp.Root, seq, leaf); err != nil {
+		return InclusionProof{}, fmt.Errorf("prove audit entry seq %d: %w: its hash is not in the signed tree of %d entries (run tollgate verify)", seq, ErrTampered, cp.Size)
+	}
+	return p, nil
+}
+
+// EntriesText says what a log of n entries holds: "no entries",
+// "1 entry (seq 0)", "47 entries (seq 0..46)".
+func EntriesText(n int64) string {
+	switch n {
+	case 0:
+		return "no entries"
+	case 1:
+		return "1 entry (seq 0)"
+	}
+	return fmt.Sprintf("%d entries (seq 0..%d)", n, n-1)
 }
 
 const proofHeader = "tollgate audit inclusion proof v1"
