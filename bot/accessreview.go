@@ -341,6 +341,9 @@ func (a *AccessReviews) SignOff(ctx context.Context, id string, by Identity, out
 	return updated, nil
 }
 
+// HasReviewers reports whether any team may sign access reviews off.
+func (a *AccessReviews) HasReviewers() bool { return len(a.cfg.Reviewers) > 0 }
+
 // accessReviewReminderKey names the access review reminders.
 const accessReviewReminderKey = "access_review"
 
@@ -358,8 +361,14 @@ func (a *AccessReviews) Due(ctx context.Context) (due bool, last *AccessReview, 
 }
 
 // RemindIfDue reminds the access reviewers when a review is due, at most
-// once a day. It reports whether it sent a reminder.
+// once a day. It reports whether it sent a reminder. Without reviewers
+// configured it sends none: there is nobody to remind, and the reminder
+// would land in the deploy channel on every fresh install (HasReviewers
+// lets the caller say so instead).
 func (a *AccessReviews) RemindIfDue(ctx context.Context) (bool, error) {
+	if !a.HasReviewers() {
+		return false, nil
+	}
 	due, last, err := a.Due(ctx)
 	if err != nil || !due {
 		return false, err

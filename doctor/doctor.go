@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/internal/cli"
 )
 
 // SOC 2 checklist areas, in the order doctor prints them.
@@ -25,17 +26,29 @@ const (
 
 var doctorAreas = []string{areaAuthentication, areaPermissions, areaAudit, areaChange, areaIsolation}
 
-// finding is one checklist item: what was checked, whether it holds, and
-// what to do when it does not.
+// outcome is what became of one check.
+type outcome int
+
+const (
+	passed  outcome = iota // ✓ the control holds
+	failed                 // ✗ it does not; fix says what to do
+	skipped                // – the check could not run; detail says why
+	noted                  // ℹ nothing to fix yet, worth knowing (a fresh install)
+)
+
+// finding is one checklist item: what was checked, how it came out, and
+// what to do when it failed.
 type finding struct {
-	area   string
-	ok     bool
-	what   string
-	detail string // why it failed, or what was found
-	fix    string // what to do; set whenever !ok
+	area    string
+	outcome outcome
+	what    string
+	detail  string // why it failed, what was found, or why it was skipped
+	fix     string // what to do; set whenever it failed
 }
 
-// doctor collects findings; every check adds at least one.
+// doctor collects findings. Every check adds exactly one, whatever
+// happens, so the total is the same from run to run of one configuration:
+// a check that cannot run is skipped, with the reason.
 type doctor struct {
 	cfg      *config.Config
 	now      func() time.Time
@@ -44,11 +57,21 @@ type doctor struct {
 }
 
 func (d *doctor) pass(area, what, detail string) {
-	d.findings = append(d.findings, finding{area: area, ok: true, what: what, detail: detail})
+	d.findings = append(d.findings, finding{area: area, outcome: passed, what: what, detail: detail})
 }
 
 func (d *doctor) fail(area, what, detail, fix string) {
-	d.findings = append(d.findings, finding{area: area, what: what, detail: detail, fix: fix})
+	d.findings = append(d.findings, finding{area: area, outcome: failed, what: what, detail: detail, fix: fix})
+}
+
+// skip records a check that could not run, and why ("because ...").
+func (d *doctor) skip(area, what, because string) {
+	d.findings = append(d.findings, finding{area: area, outcome: skipped, what: what, detail: because})
+}
+
+// note records a finding that needs no fix yet.
+func (d *doctor) note(area, what, detail string) {
+	d.findings = append(d.findings, finding{area: area, outcome: noted, what: what, detail: detail})
 }
 
 // Options tune a run; zero values take defaults.
@@ -78,43 +101,43 @@ func (d *doctor) run(ctx context.Context) {
 	d.checkPolicies()
 	d.checkWebLogin()
 	d.checkKeyFiles()
+	d.checkAnchoring()
 	d.checkLocalState(ctx)
 	d.checkGitHub(ctx)
 	d.checkSlack(ctx)
 	d.checkServers(ctx)
 }
 
-// Write prints the checklist, area by area, and returns how many checks failed.
+// marks are how each outcome is shown.
+var marks = map[outcome]string{passed: "✓", failed: "✗", skipped: "–", noted: "ℹ"}
+
+// Write prints the checklist, area by area, then the totals
+// ("23 checks: 19 ok, 1 failed, 3 skipped"), and returns how many checks
+// failed. A noted finding counts as ok: nothing is wrong.
 func (r *Report) Write(w io.Writer, cfgPath string) int {
-	d := r
 	fmt.Fprintf(w, "Tollgate doctor: %s\n", cfgPath)
-	failed := 0
+	count := map[outcome]int{}
 	for _, area := range doctorAreas {
 		fmt.Fprintf(w, "\n%s\n", area)
-		for _, f := range d.findings {
+		for _, f := range r.findings {
 			if f.area != area {
 				continue
 			}
-			mark := "✓"
-			if !f.ok {
-				mark = "✗"
-				failed++
-			}
-			line := "  " + mark + " " + f.what
-			if f.detail != "" {
+			count[f.outcome]++
+			line := "  " + marks[f.outcome] + " " + f.what
+			switch {
+			case f.outcome == skipped:
+				line += ": skipped: " + f.detail
+			case f.detail != "":
 				line += ": " + f.detail
 			}
 			fmt.Fprintln(w, line)
-			if !f.ok {
+			if f.outcome == failed {
 				fmt.Fprintf(w, "      fix: %s\n", f.fix)
 			}
 		}
 	}
-	fmt.Fprintln(w)
-	if failed > 0 {
-		fmt.Fprintf(w, "%d of %d checks failed\n", failed, len(d.findings))
-		return failed
-	}
-	fmt.Fprintf(w, "all %d checks passed\n", len(d.findings))
-	return 0
+	fmt.Fprintf(w, "\n%s: %d ok, %d failed, %d skipped\n", cli.Plural(len(r.findings), "check", "checks"),
+		count[passed]+count[noted], count[failed], count[skipped])
+	return count[failed]
 }

@@ -28,12 +28,14 @@ func (d *doctor) checkGitHub(ctx context.Context) {
 	key, err := d.cfg.GitHub.AppPrivateKey()
 	if err != nil {
 		d.fail(areaAuthentication, "GitHub App key", err.Error(), "set github.private_key_file to the App's private key (.pem from the App settings)")
+		d.skipGitHub(true, "because the GitHub App's private key could not be loaded")
 		return
 	}
 	app, err := ghint.NewApp(ctx, ghint.AppConfig{APIURL: d.cfg.GitHub.APIURL, AppID: d.cfg.GitHub.AppID, PrivateKey: key,
 		Clock: d.now})
 	if err != nil {
 		d.fail(areaAuthentication, "GitHub App key", err.Error(), "download a new private key from the App settings and set github.private_key_file (and check github.api_url)")
+		d.skipGitHub(true, "because the GitHub App's private key could not be used")
 		return
 	}
 	cctx, cancelCall := context.WithTimeout(ctx, d.timeout)
@@ -44,6 +46,7 @@ func (d *doctor) checkGitHub(ctx context.Context) {
 	case errors.Is(err, ghint.ErrNotInstalled):
 		d.fail(areaPermissions, "GitHub App installation", fmt.Sprintf("the App (id %d) is not installed on %s", d.cfg.GitHub.AppID, org),
 			fmt.Sprintf("install the App on %s (organisation settings → GitHub Apps) with access to every configured repository", org))
+		d.skipGitHub(false, "because the App is not installed on "+org)
 		return
 	case answer.Status == http.StatusUnauthorized:
 		fix := "check github.app_id and that github.private_key_file is a current key of that App"
@@ -51,14 +54,17 @@ func (d *doctor) checkGitHub(ctx context.Context) {
 			fix = "set the clock right first (the App's token is only valid for minutes); then " + fix
 		}
 		d.fail(areaAuthentication, "GitHub App authentication", "GitHub refused the App's token: "+err.Error(), fix)
+		d.skipGitHub(false, "because GitHub refused the App's token")
 		return
 	case err != nil:
 		d.fail(areaPermissions, "GitHub App installation", err.Error(), "check github.api_url and the network path to GitHub")
+		d.skipGitHub(false, "because GitHub could not be asked")
 		return
 	}
 	if !inst.SuspendedAt.IsZero() {
 		d.fail(areaPermissions, "GitHub App installation", fmt.Sprintf("installation %d on %s is suspended since %s", inst.ID, org,
 			inst.SuspendedAt.Format(time.RFC3339)), fmt.Sprintf("unsuspend it: %s settings → GitHub Apps → Tollgate → Unsuspend", org))
+		d.skipGitHub(false, "because the App's installation is suspended")
 		return
 	}
 	d.pass(areaPermissions, "GitHub App installation", fmt.Sprintf("installation %d on %s", inst.ID, org))
@@ -68,10 +74,28 @@ func (d *doctor) checkGitHub(ctx context.Context) {
 	d.checkAnchorRepository(ctx, app)
 }
 
+// skipGitHub lists the checks that need the App's installation as
+// skipped, with the reason; withClock adds the clock check, which needs
+// only an answer from GitHub.
+func (d *doctor) skipGitHub(withClock bool, because string) {
+	if withClock {
+		d.skip(areaAudit, "clock", because+", whose answer tells the time")
+	}
+	d.skip(areaPermissions, "GitHub App permissions", because)
+	d.skip(areaAuthentication, "two-factor authentication", because)
+	for _, b := range d.deployBranches() {
+		d.skip(areaChange, fmt.Sprintf("branch protection of %s %s", b.repo, b.branch), because)
+	}
+	if repo := d.cfg.Audit.AnchorRepository; repo != "" {
+		d.skip(areaAudit, "anchor repository "+repo, because)
+	}
+}
+
 // checkClockSkew compares this host's clock with the Date of GitHub's
 // answer; it reports whether the clock is right (or could not be told).
 func (d *doctor) checkClockSkew(a ghint.Answer) bool {
 	if a.Status == 0 {
+		d.skip(areaAudit, "clock", "because GitHub did not answer, and its answer tells the time")
 		return true // no answer at all: reported by the caller
 	}
 	if a.Date.IsZero() {
@@ -136,19 +160,31 @@ func (d *doctor) checkTwoFactor(ctx context.Context, app *ghint.App, org string)
 	}
 }
 
-// checkDeployBranches checks the protection of every named branch a
-// deploy may come from (patterns name no one branch).
-func (d *doctor) checkDeployBranches(ctx context.Context, app *ghint.App) {
-	seen := map[string]bool{}
+// repoBranch is a branch of a repository.
+type repoBranch struct{ repo, branch string }
+
+// deployBranches lists every named branch a deploy may come from, once
+// (patterns name no one branch).
+func (d *doctor) deployBranches() []repoBranch {
+	seen := map[repoBranch]bool{}
+	var out []repoBranch
 	for _, env := range d.cfg.Environments() {
 		for _, b := range append(append([]string{}, env.Branches...), env.AutoDeploy.OnMergeTo...) {
-			key := env.Repository + " " + b
-			if seen[key] || strings.ContainsAny(b, "*?[") {
+			rb := repoBranch{env.Repository, b}
+			if seen[rb] || strings.ContainsAny(b, "*?[") {
 				continue
 			}
-			seen[key] = true
-			d.checkBranchProtection(ctx, app, areaChange, env.Repository, b, true)
+			seen[rb] = true
+			out = append(out, rb)
 		}
+	}
+	return out
+}
+
+// checkDeployBranches checks the protection of every deploy branch.
+func (d *doctor) checkDeployBranches(ctx context.Context, app *ghint.App) {
+	for _, b := range d.deployBranches() {
+		d.checkBranchProtection(ctx, app, areaChange, b.repo, b.branch, true)
 	}
 }
 
@@ -193,7 +229,7 @@ func (d *doctor) checkBranchProtection(ctx context.Context, app *ghint.App, area
 func (d *doctor) checkAnchorRepository(ctx context.Context, app *ghint.App) {
 	repo := d.cfg.Audit.AnchorRepository
 	if repo == "" {
-		return // reported with the audit log
+		return // reported by checkAnchoring
 	}
 	cctx, cancel := context.WithTimeout(ctx, d.timeout)
 	branch, err := app.DefaultBranch(cctx, repo)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/internal/cli"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
@@ -18,7 +19,7 @@ import (
 // checkPolicies converts the environments into the domain's policies and
 // checks the roles the controls depend on.
 func (d *doctor) checkPolicies() {
-	d.pass(areaChange, "environment policies", fmt.Sprintf("%d environments convert to policies", len(d.cfg.Policies().All())))
+	d.pass(areaChange, "environment policies", plural(len(d.cfg.Policies().All()), "environment converts", "environments convert")+" to policies")
 	for _, env := range d.cfg.Environments() {
 		if !env.Production {
 			continue
@@ -28,11 +29,11 @@ func (d *doctor) checkPolicies() {
 				fmt.Sprintf("set required_approvals: 1 (or more) and approvers: [team] under repositories.%s.environments.%s", env.Repository, env.Name))
 		} else {
 			d.pass(areaChange, "approval before production deploys on "+env.String(),
-				fmt.Sprintf("%d approval(s) from %s", env.RequiredApprovals, strings.Join(env.Approvers, ", ")))
+				fmt.Sprintf("%s from %s", plural(env.RequiredApprovals, "approval", "approvals"), strings.Join(env.Approvers, ", ")))
 		}
 	}
 	if len(d.cfg.Teams.AccessReviewers) == 0 {
-		d.fail(areaPermissions, "access reviewers", "teams.access_reviewers is empty: nobody can sign off access reviews",
+		d.fail(areaPermissions, "access reviewers", "access reviews have no reviewer configured (teams.access_reviewers is empty): nobody can sign a review off",
 			"set teams.access_reviewers to the GitHub team that reviews access (e.g. [security])")
 	} else {
 		d.pass(areaPermissions, "access reviewers", strings.Join(d.cfg.Teams.AccessReviewers, ", "))
@@ -80,11 +81,12 @@ func (d *doctor) checkKeyFiles() {
 // staging key must never reach production.
 func (d *doctor) checkSeparateSSHKeys() {
 	owner := map[[32]byte]string{}
-	shared := false
+	shared, withKeys := false, 0
 	for _, env := range d.cfg.Environments() {
 		if env.SSH.PrivateKeyFile == "" {
 			continue
 		}
+		withKeys++
 		b, err := os.ReadFile(env.SSH.PrivateKeyFile)
 		if err != nil {
 			continue // reported by the permission check
@@ -98,8 +100,12 @@ func (d *doctor) checkSeparateSSHKeys() {
 		}
 		owner[sum] = env.String()
 	}
-	if !shared && len(owner) > 0 {
-		d.pass(areaIsolation, "separate SSH keys", fmt.Sprintf("%d environments, %d distinct keys", len(owner), len(owner)))
+	switch {
+	case shared:
+	case len(owner) > 0:
+		d.pass(areaIsolation, "separate SSH keys", fmt.Sprintf("%s, %s", plural(len(owner), "environment", "environments"), plural(len(owner), "distinct key", "distinct keys")))
+	case withKeys > 0:
+		d.skip(areaIsolation, "separate SSH keys", "because no environment's SSH key could be read")
 	}
 }
 
@@ -107,20 +113,41 @@ func (d *doctor) checkSeparateSSHKeys() {
 // delivery failed for good, no emergency review is overdue, and the last
 // access review is signed and recent.
 func (d *doctor) checkLocalState(ctx context.Context) {
-	if _, err := os.Stat(d.cfg.Database); err != nil && !store.IsPostgres(d.cfg.Database) {
-		d.fail(areaAudit, "database", d.cfg.Database+" does not exist yet", "start `tollgate serve` once, or fix database:")
+	_, err := os.Stat(d.cfg.Database)
+	if errors.Is(err, fs.ErrNotExist) && !store.IsPostgres(d.cfg.Database) {
+		d.note(areaAudit, "database", d.cfg.Database+" does not exist yet: it will be created on first start (tollgate serve)")
+		d.skipLocalState("because there is no database yet")
 		return
 	}
 	s, err := store.OpenReadOnly(ctx, d.cfg.Database)
 	if err != nil {
 		d.fail(areaAudit, "database", err.Error(), "check the database path and that this binary is not older than the database")
+		d.skipLocalState("because the database could not be opened")
 		return
 	}
 	defer s.Close()
+	d.pass(areaAudit, "database", store.Describe(d.cfg.Database))
 	d.checkAuditLog(ctx, s)
 	d.checkInbox(ctx, s)
 	d.checkEmergencyReviews(ctx, s)
 	d.checkAccessReview(ctx, s)
+}
+
+// skipLocalState lists the checks that read the database as skipped.
+func (d *doctor) skipLocalState(because string) {
+	d.skip(areaAudit, "audit log", because)
+	d.skip(areaAudit, "webhook inbox", because)
+	d.skip(areaChange, "emergency change reviews", because)
+	d.skip(areaPermissions, "access review", because)
+}
+
+// checkAnchoring fails when nothing outside the database vouches for the
+// log; the anchor repository itself is checked through GitHub.
+func (d *doctor) checkAnchoring() {
+	if d.cfg.Audit.AnchorRepository == "" {
+		d.fail(areaAudit, "external anchoring", "audit.anchor_repository is not set: only this database vouches for its log",
+			"create a repository the Tollgate operators cannot force-push, install the App on it and set audit.anchor_repository")
+	}
 }
 
 func (d *doctor) checkAuditLog(ctx context.Context, s *store.Store) {
@@ -137,11 +164,7 @@ func (d *doctor) checkAuditLog(ctx context.Context, s *store.Store) {
 		d.fail(areaAudit, "audit log", r.Problem.String(),
 			"treat it as an incident: keep a copy of the database, run `tollgate verify --anchors` and compare with backups")
 	default:
-		d.pass(areaAudit, "audit log", fmt.Sprintf("%d entries and %d checkpoints verify", r.Size, r.Checkpoints))
-	}
-	if d.cfg.Audit.AnchorRepository == "" {
-		d.fail(areaAudit, "external anchoring", "audit.anchor_repository is not set: only this database vouches for its log",
-			"create a repository the Tollgate operators cannot force-push, install the App on it and set audit.anchor_repository")
+		d.pass(areaAudit, "audit log", fmt.Sprintf("%s and %s verify", plural(r.Size, "entry", "entries"), plural(r.Checkpoints, "checkpoint", "checkpoints")))
 	}
 }
 
@@ -151,7 +174,7 @@ func (d *doctor) checkInbox(ctx context.Context, s *store.Store) {
 	case err != nil:
 		d.fail(areaAudit, "webhook inbox", err.Error(), "check the database")
 	case c.Failed > 0:
-		d.fail(areaAudit, "webhook inbox", fmt.Sprintf("%d deliveries failed for good and were not acted on", c.Failed),
+		d.fail(areaAudit, "webhook inbox", fmt.Sprintf("%s failed for good and %s not acted on", plural(c.Failed, "delivery", "deliveries"), wasWere(c.Failed)),
 			fmt.Sprintf("read why (%s \"SELECT id, source, event_type, last_error FROM inbox WHERE state = 'failed'\"), fix the cause and redeliver them from GitHub's or Slack's delivery log", sqlShell(d.cfg.Database)))
 	default:
 		d.pass(areaAudit, "webhook inbox", fmt.Sprintf("no failed deliveries (%d pending)", c.Pending))
@@ -198,6 +221,17 @@ func (d *doctor) checkAccessReview(ctx context.Context, s *store.Store) {
 		d.pass(areaPermissions, "access review", fmt.Sprintf("%s signed off by %s on %s (%s)", last.ID, last.SignedOffBy.Login,
 			last.SignedOffAt.Format("2006-01-02"), last.Outcome))
 	}
+}
+
+// plural is "1 entry", "2 entries".
+func plural[N ~int | ~int64](n N, one, many string) string { return cli.Plural(n, one, many) }
+
+// wasWere agrees with a count.
+func wasWere[N ~int | ~int64](n N) string {
+	if n == 1 {
+		return "was"
+	}
+	return "were"
 }
 
 // sqlShell is the command that opens the database for the operator; a

@@ -31,6 +31,7 @@ func (d *doctor) checkSlack(ctx context.Context) {
 	if err != nil {
 		d.fail(areaAuthentication, "Slack bot token", err.Error(),
 			"reinstall the Slack app to the workspace and set slack.bot_token to its Bot User OAuth Token (xoxb-…)")
+		d.skip(areaPermissions, "Slack token scopes", "because the bot token could not be checked")
 		return
 	}
 	d.pass(areaAuthentication, "Slack bot token", fmt.Sprintf("bot %s in workspace %s", who.User, who.Team))

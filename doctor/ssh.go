@@ -25,6 +25,7 @@ func (d *doctor) checkServers(ctx context.Context) {
 		target, err := env.SSHTarget()
 		if err != nil {
 			d.fail(areaIsolation, "SSH key of "+env.String(), err.Error(), "generate an unencrypted ed25519 key for this environment (ssh-keygen -t ed25519 -N '') and chmod 600 it")
+			d.skipServers(env, "because the environment's SSH key could not be loaded")
 			continue
 		}
 		// Read once per environment so an unreadable file is one finding,
@@ -32,12 +33,24 @@ func (d *doctor) checkServers(ctx context.Context) {
 		if _, err := knownhosts.New(env.SSH.KnownHostsFile); err != nil {
 			d.fail(areaIsolation, "known_hosts of "+env.String(), err.Error(),
 				"create "+env.SSH.KnownHostsFile+" with the servers' host keys, verified out of band")
+			d.skipServers(env, "because the environment's known_hosts could not be read")
 			continue
 		}
 		target = deploy.Target{Signer: target.Signer, KnownHostsFile: env.SSH.KnownHostsFile, DialTimeout: d.timeout}
 		for _, srv := range env.Servers {
 			d.probeServer(ctx, env, srv, target)
 		}
+	}
+}
+
+// skipServers lists env's servers as not checked, and why.
+func (d *doctor) skipServers(env *config.Environment, because string) {
+	for _, srv := range env.Servers {
+		port := srv.Port
+		if port == 0 {
+			port = config.DefaultSSHPort
+		}
+		d.skip(areaIsolation, fmt.Sprintf("server %s of %s", deploy.Server{Host: srv.Host, Port: port, User: srv.User}.Addr(), env.String()), because)
 	}
 }
 

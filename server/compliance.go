@@ -86,11 +86,12 @@ func (s *Server) complianceLoop(ctx context.Context) {
 	t := time.NewTicker(anchorInterval)
 	defer t.Stop()
 	var lastAccessCheck time.Time
+	var saidNoReviewers bool
 	for {
 		s.publishAnchors(ctx)
 		if lastAccessCheck.IsZero() || s.now().Sub(lastAccessCheck) >= accessCheckInterval {
 			lastAccessCheck = s.now()
-			s.accessChecks(ctx)
+			s.accessChecks(ctx, &saidNoReviewers)
 		}
 		select {
 		case <-ctx.Done():
@@ -136,7 +137,9 @@ func (s *Server) publishAnchorsAtShutdown(ctx context.Context) {
 
 // accessChecks reminds the access reviewers when a review is due and
 // reconciles the organisation's members with who Tollgate still trusts.
-func (s *Server) accessChecks(ctx context.Context) {
+// Without teams.access_reviewers there is nobody to remind: it says so in
+// the log once (*saidNoReviewers) and posts nothing.
+func (s *Server) accessChecks(ctx context.Context, saidNoReviewers *bool) {
 	ar, err := s.accessReviews()
 	if errors.Is(err, errNoOrg) {
 		return
@@ -147,7 +150,12 @@ func (s *Server) accessChecks(ctx context.Context) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, complianceRoundBudget)
 	defer cancel()
-	if sent, err := ar.RemindIfDue(cctx); err != nil && ctx.Err() == nil {
+	if !ar.HasReviewers() {
+		if !*saidNoReviewers {
+			*saidNoReviewers = true
+			s.log.Warn("access reviews have no reviewer configured: teams.access_reviewers is empty, so no reminder is sent and nobody can sign a review off (tollgate doctor lists it)")
+		}
+	} else if sent, err := ar.RemindIfDue(cctx); err != nil && ctx.Err() == nil {
 		s.log.Error("access review reminder", "err", err)
 	} else if sent {
 		s.log.Info("access review due: reviewers reminded")

@@ -55,7 +55,7 @@ func runAccessReview(ctx context.Context, args []string, stdout, stderr io.Write
 		for _, who := range res.Revoked {
 			fmt.Fprintf(stdout, "revoked %s: left the organisation; Slack links removed, pending requests and approvals withdrawn\n", who.Login)
 		}
-		fmt.Fprintf(stdout, "%s revoked\n", plural(len(res.Revoked), "person", "people"))
+		fmt.Fprintf(stdout, "%d revoked\n", len(res.Revoked))
 		return exitOK
 	case *dryRun:
 		grants, err := ar.Resolve(ctx)

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -149,7 +151,7 @@ func TestDoctorHealthyInstallation(t *testing.T) {
 	w := newDoctorWorld(t)
 	w.write(t)
 	code, out, errOut := runCLI(t, "doctor", "--config", w.config)
-	if code != exitOK || strings.Contains(out, "✗") || !strings.Contains(out, "checks passed") {
+	if n, ok, failed, skipped := doctorTotals(t, out); code != exitOK || strings.Contains(out, "✗") || ok != n || failed+skipped != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 	for _, want := range []string{
@@ -163,6 +165,7 @@ func TestDoctorHealthyInstallation(t *testing.T) {
 		"✓ Slack token scopes: has commands, chat:write",
 		"✓ web pages behind GitHub login: members of acme sign in at https://tollgate.example.com/login",
 		"✓ audit log: 21 entries and 2 checkpoints verify",
+		"✓ database: ",
 		"✓ access review: ar-1 signed off by frank",
 	} {
 		if !strings.Contains(out, want) {
@@ -279,7 +282,7 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 					must(t, st.MarkFailed(ctx, items[0].Lease(), errors.New("unknown repository")))
 				})
 			},
-			want: "webhook inbox: 1 deliveries failed for good", wantFix: "redeliver them"},
+			want: "webhook inbox: 1 delivery failed for good and was not acted on", wantFix: "redeliver them"},
 		{name: "an emergency review is overdue",
 			plant: func(t *testing.T, w *doctorWorld) {
 				w.withStore(t, func(ctx context.Context, st *store.Store) {
@@ -368,5 +371,85 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// doctorTotals reads doctor's last line, "N checks: x ok, y failed, z skipped".
+func doctorTotals(t *testing.T, out string) (n, ok, failed, skipped int) {
+	t.Helper()
+	m := regexp.MustCompile(`\n(\d+) checks: (\d+) ok, (\d+) failed, (\d+) skipped\n$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("doctor's output does not end with its totals:\n%s", out)
+	}
+	v := make([]int, 4)
+	for i := range v {
+		v[i], _ = strconv.Atoi(m[i+1])
+	}
+	if v[0] != v[1]+v[2]+v[3] {
+		t.Fatalf("totals do not add up: %s", m[0])
+	}
+	return v[0], v[1], v[2], v[3]
+}
+
+// With GitHub out of reach, the checks that need it are listed as skipped
+// with the reason, and the total stays what it is on a healthy install.
+// Fails before this change: those checks were silently absent.
+func TestDoctorListsWhatItCouldNotCheck(t *testing.T) {
+	w := newDoctorWorld(t)
+	w.write(t)
+	_, healthy, _ := runCLI(t, "doctor", "--config", w.config)
+	want, _, _, _ := doctorTotals(t, healthy)
+
+	w.gh.Close()
+	code, out, errOut := runCLI(t, "doctor", "--config", w.config, "--timeout", "5s")
+	if code != exitCheckFailed {
+		t.Fatalf("exit %d, want %d\n%s%s", code, exitCheckFailed, out, errOut)
+	}
+	n, _, failed, skipped := doctorTotals(t, out)
+	if n != want || failed != 1 || skipped != 5 {
+		t.Errorf("%d checks (%d failed, %d skipped), want %d (1 failed, 5 skipped):\n%s", n, failed, skipped, want, out)
+	}
+	for _, line := range []string{
+		"  ✗ GitHub App installation: ",
+		"  – clock: skipped: because GitHub did not answer, and its answer tells the time\n",
+		"  – GitHub App permissions: skipped: because GitHub could not be asked\n",
+		"  – two-factor authentication: skipped: because GitHub could not be asked\n",
+		"  – branch protection of acme/shop main: skipped: because GitHub could not be asked\n",
+		"  – anchor repository acme/audit-anchors: skipped: because GitHub could not be asked\n",
+		"  ✓ Slack bot token",
+	} {
+		if !strings.Contains(out, line) {
+			t.Errorf("output lacks %q:\n%s", line, out)
+		}
+	}
+}
+
+// A fresh install, whose database serve has not created yet, is told so
+// (ℹ), not failed; the checks that read the database are skipped.
+// Fails before this change: "✗ database ... does not exist yet".
+func TestDoctorOnAFreshInstallWithoutADatabase(t *testing.T) {
+	w := newDoctorWorld(t)
+	w.write(t)
+	_, healthy, _ := runCLI(t, "doctor", "--config", w.config)
+	want, _, _, _ := doctorTotals(t, healthy)
+	b, err := os.ReadFile(w.config)
+	must(t, err)
+	writeFile(t, w.config, []byte(strings.Replace(string(b), "database: "+filepath.Base(w.log.Path), "database: fresh.db", 1)), 0o600)
+
+	code, out, errOut := runCLI(t, "doctor", "--config", w.config)
+	if code != exitOK || strings.Contains(out, "✗") {
+		t.Fatalf("exit %d, want 0 and no ✗\n%s%s", code, out, errOut)
+	}
+	if n, _, _, skipped := doctorTotals(t, out); n != want || skipped != 4 {
+		t.Errorf("%d checks, %d skipped; want %d and 4:\n%s", n, skipped, want, out)
+	}
+	for _, line := range []string{
+		"fresh.db does not exist yet: it will be created on first start (tollgate serve)\n",
+		"  – audit log: skipped: because there is no database yet\n",
+		"  – access review: skipped: because there is no database yet\n",
+	} {
+		if !strings.Contains(out, line) {
+			t.Errorf("output lacks %q:\n%s", line, out)
+		}
 	}
 }

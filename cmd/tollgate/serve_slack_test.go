@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/integrations/slacktest"
+	"github.com/tollgate-dev/tollgate/store"
 )
 
 // TestServeMountsSlack checks the Slack transport is wired into the
@@ -85,4 +87,36 @@ func readTestFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// A first start without teams.access_reviewers says once, in the log, that
+// access reviews have no reviewer, and posts no reminder into the deploy
+// channel, on this start or the next. Fails before this change: each fresh
+// install posted "access review due" into the channel.
+func TestServeWithoutAccessReviewersSaysSoOnceAndPostsNothing(t *testing.T) {
+	w := newSlackE2E(t)
+	const said = "access reviews have no reviewer configured"
+	for start := 1; start <= 2; start++ {
+		w.start(t)
+		waitFor(t, "the log line about access reviewers", func() bool { return strings.Count(w.stderr.String(), said) == start })
+		if code := w.stop(t); code != exitOK {
+			t.Fatalf("serve exited %d:\n%s", code, w.stderr.String())
+		}
+		if n := strings.Count(w.stderr.String(), said); n != start {
+			t.Errorf("start %d: the log says it %d times, want once per start", start, n)
+		}
+	}
+	for _, m := range w.sl.Messages(slackE2EChannel) {
+		if strings.Contains(strings.ToLower(m.Text), "access review") {
+			t.Errorf("posted into the deploy channel: %q", m.Text)
+		}
+	}
+	st, err := store.OpenReadOnly(context.Background(), w.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if got := auditData(t, st, bot.ActionAccessReviewReminded); len(got) != 0 {
+		t.Errorf("reminders audited: %v", got)
+	}
 }
