@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -209,11 +210,22 @@ func (s *section) lineOf(name string) int {
 // scalar expands ${VAR} in a scalar value. tag is "" when the text came
 // from a variable, so its type is inferred from the text.
 func (d *decoder) scalar(path string, n *yaml.Node, want string) (text, tag string, ok bool) {
+	return d.scalarOf(path, n, want, false)
+}
+
+// scalarOf is scalar; for a secret an unset variable's message proposes
+// no default.
+func (d *decoder) scalarOf(path string, n *yaml.Node, want string, secret bool) (text, tag string, ok bool) {
 	if n.Kind != yaml.ScalarNode {
 		d.errorf(n.Line, path, "expected %s, got %s", want, describe(n))
 		return "", "", false
 	}
 	out, used, err := expand(n.Value, d.lookup)
+	var unset *unsetVarError
+	if secret && errors.As(err, &unset) {
+		d.errorf(n.Line, path, "%s", unset.secretError())
+		return "", "", false
+	}
 	if err != nil {
 		d.errorf(n.Line, path, "%v", err)
 		return "", "", false
@@ -225,7 +237,12 @@ func (d *decoder) scalar(path string, n *yaml.Node, want string) (text, tag stri
 }
 
 func (d *decoder) stringValue(path string, n *yaml.Node) (string, bool) {
-	text, tag, ok := d.scalar(path, n, "a string")
+	return d.stringOf(path, n, false)
+}
+
+// stringOf is stringValue; secret says the value is a secret.
+func (d *decoder) stringOf(path string, n *yaml.Node, secret bool) (string, bool) {
+	text, tag, ok := d.scalarOf(path, n, "a string", secret)
 	if !ok {
 		return "", false
 	}
@@ -399,7 +416,7 @@ func (s *section) secret(name string) Secret {
 	if !ok {
 		return Secret{}
 	}
-	v, ok := s.d.stringValue(e.path, e.val)
+	v, ok := s.d.stringOf(e.path, e.val, true)
 	if !ok {
 		return Secret{}
 	}

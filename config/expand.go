@@ -34,7 +34,7 @@ func expand(s string, lookup func(string) (string, bool)) (out string, used bool
 			case hasDef && val == "":
 				val = def
 			case !ok:
-				return "", true, fmt.Errorf("environment variable %s is not set (set it, or write ${%s:-default})", name, name)
+				return "", true, &unsetVarError{name: name}
 			}
 			b.WriteString(val)
 			used = true
@@ -45,6 +45,19 @@ func expand(s string, lookup func(string) (string, bool)) (out string, used bool
 		}
 	}
 	return b.String(), used, nil
+}
+
+// unsetVarError is a ${VAR} without a default whose variable is not set.
+type unsetVarError struct{ name string }
+
+func (e *unsetVarError) Error() string {
+	return fmt.Sprintf("environment variable %s is not set (set it, or write ${%s:-default})", e.name, e.name)
+}
+
+// secretError is the message for a secret's value: a secret gets no
+// default written in the file, so none is proposed.
+func (e *unsetVarError) secretError() string {
+	return fmt.Sprintf("environment variable %s is not set: set it in the environment tollgate runs in (tollgate setup writes the App's secrets to tollgate.env); a secret has no default in the file", e.name)
 }
 
 func validVarName(name string) bool {

@@ -203,7 +203,7 @@ func TestParseRejectsBadConfig(t *testing.T) {
 			name: "unset environment variable",
 			yaml: baseConfig,
 			env:  env(nil),
-			want: []string{"tollgate.yml:8: github.webhook_secret: environment variable WEBHOOK_SECRET is not set (set it, or write ${WEBHOOK_SECRET:-default})"},
+			want: []string{"tollgate.yml:8: github.webhook_secret: environment variable WEBHOOK_SECRET is not set: set it in the environment tollgate runs in (tollgate setup writes the App's secrets to tollgate.env); a secret has no default in the file"},
 		},
 		{
 			name: "invalid variable name",

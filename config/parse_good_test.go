@@ -3,12 +3,15 @@ package config
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/config/configtest"
 )
 
 func mustParse(t *testing.T, name, yaml string, lookup func(string) (string, bool)) (*Config, []Warning) {
@@ -133,6 +136,48 @@ func TestParseWarnsAboutProductionWithoutApprovals(t *testing.T) {
 	}
 }
 
+// A misspelt or invalid required_approvals is an error; the 0 it leaves
+// behind does not also warn "deploys without any approval". Fails before
+// this change: both were printed.
+func TestParseDoesNotWarnAboutApprovalsItCouldNotRead(t *testing.T) {
+	for _, line := range []string{"required_aprovals: 1", "required_approvals: two", "required_approvals: -1"} {
+		_, warnings, err := Parse("tollgate.yml", []byte(production(withTargets("production: true", "deployers: [backend]", "approvers: [leads]", line)...)), testEnv)
+		var verr *ValidationError
+		if !errors.As(err, &verr) || !strings.Contains(err.Error(), "required_") {
+			t.Errorf("%s: err = %v, want the problem reported", line, err)
+		}
+		for _, w := range warnings {
+			if strings.Contains(w.Message, "without any approval") {
+				t.Errorf("%s: also warned %q", line, w)
+			}
+		}
+	}
+}
+
+// An unset variable behind a secret gets no "${VAR:-default}" suggestion:
+// a secret has no default written in the file.
+func TestUnsetSecretVariableProposesNoDefault(t *testing.T) {
+	_, _, err := Parse("tollgate.yml", []byte(baseConfig), env(nil))
+	if err == nil || strings.Contains(err.Error(), ":-") || !strings.Contains(err.Error(), "environment variable WEBHOOK_SECRET is not set: set it in the environment") {
+		t.Fatalf("err = %v", err)
+	}
+	// A value that is not a secret still gets the suggestion.
+	_, _, err = Parse("tollgate.yml", []byte(strings.Replace(baseConfig, "  org: acme", "  org: ${ORG}", 1)), testEnv)
+	if err == nil || !strings.Contains(err.Error(), "write ${ORG:-default}") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestReportSortsErrorsAndWarningsByLineAndMarksThem(t *testing.T) {
+	got := Report(
+		[]Problem{{File: "t.yml", Line: 9, Key: "b", Message: "bad"}, {File: "t.yml", Line: 3, Key: "a", Message: "worse"}},
+		[]Warning{{File: "t.yml", Line: 5, Key: "w", Message: "hmm"}, {File: "t.yml", Line: 3, Key: "v", Message: "meh"}})
+	want := []string{"t.yml:3: error: a: worse", "t.yml:3: warning: v: meh", "t.yml:5: warning: w: hmm", "t.yml:9: error: b: bad"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Report = %q, want %q", got, want)
+	}
+}
+
 func TestHashIsSHA256OfFileBytes(t *testing.T) {
 	cfg, _ := mustParse(t, "tollgate.yml", baseConfig, testEnv)
 	sum := sha256.Sum256([]byte(baseConfig))
@@ -152,14 +197,14 @@ func TestExampleConfigLoads(t *testing.T) {
 	if _, _, err := Parse(path, data, nil); err != nil {
 		t.Fatalf("example does not parse without env vars:\n%v", err)
 	}
-	cfg, warnings, err := Load(path)
+	// As an install holds it (keys 0600), the example loads without a
+	// single warning, whatever modes the clone gave testdata/.
+	cfg, warnings, err := Load(configtest.ExampleCopy(t))
 	if err != nil {
 		t.Fatalf("Load(example):\n%v", err)
 	}
 	for _, w := range warnings {
-		if !strings.Contains(w.Message, "run chmod 600") {
-			t.Errorf("unexpected warning (only key-file modes may warn): %s", w)
-		}
+		t.Errorf("warning: %s", w)
 	}
 	if got := cfg.RepositoryNames(); !reflect.DeepEqual(got, []string{"acme/api", "acme/web"}) {
 		t.Errorf("RepositoryNames() = %v", got)

@@ -78,3 +78,32 @@ func sortWarnings(ws []Warning) {
 		return ws[i].Key < ws[j].Key
 	})
 }
+
+// Report lists problems and warnings together in line order, each marked:
+// "FILE:LINE: error: KEY: message", "FILE:LINE: warning: KEY: message".
+// On one line, errors come first.
+func Report(problems []Problem, warnings []Warning) []string {
+	type item struct {
+		line  int
+		isErr bool
+		text  string
+	}
+	items := make([]item, 0, len(problems)+len(warnings))
+	for _, p := range problems {
+		items = append(items, item{p.Line, true, fmt.Sprintf("%s:%d: error: ", p.File, p.Line) + keyPrefix(p.Key) + p.Message})
+	}
+	for _, w := range warnings {
+		items = append(items, item{w.Line, false, w.String()})
+	}
+	sort.SliceStable(items, func(i, j int) bool {
+		if items[i].line != items[j].line {
+			return items[i].line < items[j].line
+		}
+		return items[i].isErr && !items[j].isErr
+	})
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.text
+	}
+	return out
+}

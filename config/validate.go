@@ -35,7 +35,9 @@ func (d *decoder) validate(c *Config) {
 	}
 	servers := map[string]place{}
 	for _, env := range c.Environments() {
-		if env.Production && env.RequiredApprovals == 0 && !env.GateOnly {
+		// A required_approvals that is misspelt or invalid was already
+		// reported: the 0 it leaves is not the operator's choice.
+		if env.Production && env.RequiredApprovals == 0 && !env.GateOnly && !d.hasProblemUnder(envPath(env)) {
 			d.warnf(env.Line, fmt.Sprintf("repositories.%s.environments.%s.required_approvals", env.Repository, env.Name),
 				"production environment deploys without any approval; set required_approvals and approvers")
 		}
@@ -49,6 +51,22 @@ func (d *decoder) validate(c *Config) {
 			servers[target] = place{env, env.Line}
 		}
 	}
+}
+
+// envPath is the key path of an environment.
+func envPath(env *Environment) string {
+	return fmt.Sprintf("repositories.%s.environments.%s", env.Repository, env.Name)
+}
+
+// hasProblemUnder reports whether an error was reported on the key path
+// or below it.
+func (d *decoder) hasProblemUnder(path string) bool {
+	for _, p := range d.problems {
+		if p.Key == path || strings.HasPrefix(p.Key, path+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // credentialSeparation refuses an SSH private key used by two environments:

@@ -36,19 +36,27 @@ func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 		path = *cfgFlag
 	}
 	cfg, warnings, err := config.Load(path)
-	for _, w := range warnings {
-		fmt.Fprintln(stderr, w)
-	}
-	if err != nil {
-		var verr *config.ValidationError
-		if errors.As(err, &verr) {
-			for _, p := range verr.Problems {
-				fmt.Fprintln(stderr, p)
-			}
-			fmt.Fprintf(stderr, "%s: invalid (%d problems)\n", path, len(verr.Problems))
-		} else {
-			fmt.Fprintf(stderr, "tollgate check-config: %v\n", err)
+	var verr *config.ValidationError
+	if err != nil && !errors.As(err, &verr) {
+		for _, l := range config.Report(nil, warnings) {
+			fmt.Fprintln(stderr, l)
 		}
+		fmt.Fprintf(stderr, "tollgate check-config: %v\n", err)
+		return exitUsage
+	}
+	var problems []config.Problem
+	if verr != nil {
+		problems = verr.Problems
+	}
+	for _, l := range config.Report(problems, warnings) {
+		fmt.Fprintln(stderr, l)
+	}
+	if verr != nil {
+		fmt.Fprintf(stderr, "%s: invalid (%s", path, plural(len(problems), "error", "errors"))
+		if len(warnings) > 0 {
+			fmt.Fprintf(stderr, ", %s", plural(len(warnings), "warning", "warnings"))
+		}
+		fmt.Fprintln(stderr, ")")
 		return exitUsage
 	}
 	if err := cfg.WriteSummary(stdout); err != nil {

@@ -5,11 +5,16 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tollgate-dev/tollgate/config/configtest"
 )
 
 func TestCheckConfig(t *testing.T) {
+	example := configtest.ExampleCopy(t)
 	bad := filepath.Join(t.TempDir(), "bad.yml")
 	if err := os.WriteFile(bad, []byte("public_url: ftp://x\nlisten: 8080\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -22,11 +27,13 @@ func TestCheckConfig(t *testing.T) {
 		wantCode   int
 		wantStdout []string
 		wantStderr []string
+		quiet      bool // nothing on stderr: no warning either
 	}{
 		{
-			name:     "the example is valid and summarised",
-			args:     []string{filepath.Join("..", "..", "testdata", "tollgate.example.yml")},
+			name:     "the example is valid and summarised, without a warning",
+			args:     []string{example},
 			wantCode: exitOK,
+			quiet:    true,
 			wantStdout: []string{
 				"tollgate.example.yml: valid (sha256 ",
 				"approvers:  backend-leads, platform (1 required, valid 1h)",
@@ -45,10 +52,11 @@ func TestCheckConfig(t *testing.T) {
 			args:     []string{bad},
 			wantCode: exitUsage,
 			wantStderr: []string{
-				bad + `:1: public_url: invalid URL "ftp://x": want an absolute http:// or https:// URL`,
-				bad + `:2: listen: invalid address "8080" (use host:port, e.g. ":8080")`,
-				bad + ":1: github: required key is missing",
-				bad + ": invalid (",
+				bad + ":1: error: github: required key is missing\n" +
+					bad + `:1: error: public_url: invalid URL "ftp://x": want an absolute http:// or https:// URL` + "\n" +
+					bad + ":1: error: repositories: required key is missing\n" +
+					bad + `:2: error: listen: invalid address "8080" (use host:port, e.g. ":8080")` + "\n" +
+					bad + ": invalid (6 errors)\n",
 			},
 		},
 		{
@@ -87,6 +95,9 @@ func TestCheckConfig(t *testing.T) {
 					t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 				}
 			}
+			if tc.quiet && stderr.Len() > 0 {
+				t.Errorf("stderr, want none:\n%s", stderr.String())
+			}
 		})
 	}
 }
@@ -102,4 +113,43 @@ func writeConfigDir(t *testing.T, yaml string, files ...string) string {
 	path := filepath.Join(dir, "tollgate.yml")
 	writeTestFile(t, path, yaml)
 	return path
+}
+
+// Errors and warnings print together in line order, each marked, and a
+// misspelt required_approvals is not also "deploys without any approval".
+func TestCheckConfigPrintsProblemsInLineOrder(t *testing.T) {
+	path := configtest.ExampleCopy(t)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(b), "required_approvals: 1", "required_aprovals: 1", 1) // a typo, in production
+	s = strings.Replace(s, "signing_key_file: example-keys/audit-signing.key", "signing_key_file: example-keys/audit-signing.key\n  colour: blue", 1)
+	writeTestFile(t, path, s)
+	if err := os.Chmod(filepath.Join(filepath.Dir(path), "example-keys", "hmac.key"), 0o644); err != nil { // a warning
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "check-config", "--config", path)
+	if code != exitUsage || out != "" {
+		t.Fatalf("exit %d, want %d and nothing on stdout\n%s%s", code, exitUsage, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")
+	var got []string
+	last := 0
+	for _, l := range lines[:len(lines)-1] {
+		m := regexp.MustCompile(`^` + regexp.QuoteMeta(path) + `:(\d+): (error|warning): `).FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("line not marked: %q\n%s", l, errOut)
+		}
+		n, _ := strconv.Atoi(m[1])
+		if n < last {
+			t.Errorf("line %d printed after line %d:\n%s", n, last, errOut)
+		}
+		last = n
+		got = append(got, m[2])
+	}
+	if strings.Join(got, ",") != "error,warning,error" || !strings.Contains(errOut, `required_aprovals: unknown key (did you mean "required_approvals"?)`) ||
+		strings.Contains(errOut, "without any approval") || lines[len(lines)-1] != path+": invalid (2 errors, 1 warning)" {
+		t.Errorf("check-config printed:\n%s", errOut)
+	}
 }
