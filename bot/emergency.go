@@ -198,6 +198,22 @@ func (s *Service) ReviewEmergency(ctx context.Context, id string, by Identity, o
 	return updated, nil
 }
 
+// EmergencyReview returns the after-the-fact review of emergency change
+// id; ok is false while none is open (or without a compliance store).
+func (s *Service) EmergencyReview(ctx context.Context, id string) (review EmergencyReview, ok bool, err error) {
+	if s.compliance == nil {
+		return EmergencyReview{}, false, nil
+	}
+	rev, err := s.compliance.EmergencyReview(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return EmergencyReview{}, false, nil
+	}
+	if err != nil {
+		return EmergencyReview{}, false, fmt.Errorf("reading the review of emergency change %s: %w", id, err)
+	}
+	return rev, true, nil
+}
+
 // EmergencyReviews lists emergency reviews (pending only when pendingOnly),
 // for /deploy status, doctor and evidence; Overdue tells which are late.
 func (s *Service) EmergencyReviews(ctx context.Context, pendingOnly bool) ([]EmergencyReview, error) {

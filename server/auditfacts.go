@@ -6,8 +6,16 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	"github.com/tollgate-dev/tollgate/bot"
 	ghint "github.com/tollgate-dev/tollgate/integrations/github"
 )
+
+// EmergencyReview finds the review of an emergency change for the PR
+// comment, the Slack request message and the deployment page (they are
+// built before the service, so they reach it through the server).
+func (s *Server) EmergencyReview(ctx context.Context, requestID string) (bot.EmergencyReview, bool, error) {
+	return s.svc.EmergencyReview(ctx, requestID)
+}
 
 // AuditFacts implements the Reporter's AuditFacts: the latest audit entry
 // about a request and the newest signed checkpoint covering it.

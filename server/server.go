@@ -137,7 +137,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	gate := ghint.NewProtectionRuleGate(app, cfg.PublicURL)
 	// The Reporter records on the service, which is built with it: bind late.
 	var recorder lateRecorder
-	reporter, err := ghint.NewReporter(ghint.ReporterConfig{App: app, Recorder: &recorder, Audit: s, Gate: gate,
+	reporter, err := ghint.NewReporter(ghint.ReporterConfig{App: app, Recorder: &recorder, Audit: s, Reviews: s, Gate: gate,
 		PublicURL: cfg.PublicURL, Environment: s.environmentInfo, Logger: s.log.With("component", "github")})
 	if err != nil {
 		return fmt.Errorf("%w: github: %w", ErrConfig, err)
@@ -153,7 +153,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		slackAPI = slackapi.New(cfg.Slack.BotToken.Value(), slackapi.OptionAPIURL(cfg.Slack.APIURL))
 		slackNotifier, err = slackint.NewNotifier(slackint.NotifierConfig{Slack: slackAPI, Channel: cfg.Slack.Channel,
 			PublicURL: cfg.PublicURL, GitHubWebURL: cfg.GitHub.WebURL, Clock: s.now, Logger: s.log.With("component", "slack"),
-			Members: ghint.NewRoster(app), Links: s.store})
+			Members: ghint.NewRoster(app), Links: s.store, Reviews: s})
 		if err != nil {
 			return fmt.Errorf("%w: slack: %w", ErrConfig, err)
 		}

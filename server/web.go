@@ -50,6 +50,7 @@ func (s *Server) mountWebPages(mux *http.ServeMux, cfg *config.Config) error {
 		DeployLog:    s.ReadDeployLog,
 		Verify:       s.verifyAuditLog,
 		Environments: s.live.Policies,
+		Reviews:      s,
 		OAuth: web.OAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL, ClientID: cfg.GitHub.OAuthClientID,
 			ClientSecret: cfg.GitHub.OAuthClientSecret.Value(), Org: cfg.GitHub.Org, AuditorTeams: cfg.Teams.Auditors},
 		PublicURL: cfg.PublicURL,

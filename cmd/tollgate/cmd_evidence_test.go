@@ -67,7 +67,12 @@ func TestEvidenceCommandUsage(t *testing.T) {
 			"--from", "2025-03-01", "--to", "2025-03-10", "--out", t.TempDir()}, "MANIFEST is signed"},
 		{"keys not a pair", []string{"evidence", "--database", h.DBPath, "--signing-key", h.Keys.PrivateKeyFile,
 			"--public-key", otherPublicKey(t), "--from", "2025-03-01", "--to", "2025-03-10", "--out", t.TempDir()}, "not a pair"},
-		{"verify without key", []string{"evidence", "verify", t.TempDir()}, "usage"},
+		{"verify without key", []string{"evidence", "verify", t.TempDir()}, "--public-key FILE is required\nusage: tollgate evidence verify"},
+		// Fails before this change: exit 1, as if the pack had been checked and found bad.
+		{"out into a folder that is not empty", []string{"evidence", "--database", h.DBPath, "--signing-key", h.Keys.PrivateKeyFile,
+			"--from", "2025-03-01", "--to", "2025-03-10", "--out", nonEmptyDir(t)}, "is not empty; give a new one"},
+		{"audit export into a folder that is not empty", []string{"audit", "export", "--database", h.DBPath, "--signing-key", h.Keys.PrivateKeyFile,
+			"--from", "2025-03-01", "--to", "2025-03-10", "--out", nonEmptyDir(t)}, "is not empty; give a new one"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,6 +82,15 @@ func TestEvidenceCommandUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nonEmptyDir is a directory holding a file.
+func nonEmptyDir(t *testing.T) string {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "keep.txt"), []byte("an earlier run"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func otherPublicKey(t *testing.T) string {

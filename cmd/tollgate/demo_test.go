@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"github.com/tollgate-dev/tollgate/internal/demo"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +60,12 @@ func TestDemoStory(t *testing.T) {
 		{"Bob clicks Review: acceptable in Slack", 8, `Slack POST /slack/interactions  @bob clicks \[ Review: acceptable \] and confirms, signed → 200 OK`},
 		{"Bob reviews the emergency change", 8, `audit #\d+\s+emergency\.reviewed\s+bob\s+r-\S+\s+\(outcome=acceptable`},
 		{"the review is recorded", 8, `review recorded: acceptable by bob at`},
+		{"the emergency's Slack message says approvals were skipped by policy", 8, `\*Approvals\*: emergency: approvals skipped by policy`},
+		{"the emergency's PR comment shows no approval count", 8, `\| Approved by \| emergency: approvals skipped by policy`},
+		{"the PR comment shows the review due, then given", 8, `(?s)\| Review \| ⏳ pending: due by .*\| Review \| ✅ \*\*acceptable\*\* by @bob at`},
+		{"the request's Slack message shows the review once given", 8, `\*After-the-fact review\* ✓ \*acceptable\* by @bob`},
+		{"the emergency's log page shows the emergency and its review", 8,
+			`log page: \S+ \(GET → 200 OK.*\n\s+shows: approvals skipped by policy; reason "INC-42 checkout times out under load", ticket none given; review acceptable by bob`},
 		{"verify passes on the untouched log", 9, `checkpoints:\s+\d+, every signature valid(.*\n)*\s+OK.*\n\s+\(exit status 0\)`},
 		{"the attacker's edit is shown", 10, `UPDATE audit_entries SET actor = 'mallory' WHERE seq = \d+`},
 		{"verify fails after the tamper step", 11, `FAIL: entry seq \d+: leaf hash does not match the entry's contents(.*\n)*\s+\(exit status 1\)`},
@@ -176,6 +184,18 @@ func TestDemoStory(t *testing.T) {
 		}
 		if !strings.Contains(eout.String(), "5 changes (5 deployed)") || !strings.Contains(eout.String(), "audit log verified: yes") {
 			t.Errorf("evidence pack of the story:\n%s", eout.String())
+		}
+		// The report's headline is literally true of the story: the
+		// emergency change is counted as what it is, not as approved.
+		args := strings.Fields(line[1])
+		report, err := os.ReadFile(filepath.Join(args[slices.Index(args, "--out")+1], "report.html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `<p class="headline" id="headline">Of 5 deployed changes, 1 had its required approvals before it started, from people other than its requester and PR author; ` +
+			`3 needed no approval in their environments; and 1 was an emergency change: approvals skipped by policy (1 reviewed acceptable after the fact).</p>`
+		if !strings.Contains(string(report), want) {
+			t.Errorf("report.html lacks the headline %q", want)
 		}
 	})
 }

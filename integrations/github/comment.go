@@ -27,9 +27,10 @@ type AuditEntry struct {
 // timeLayout is how comments show instants: UTC, to the second.
 const timeLayout = "2006-01-02 15:04:05 UTC"
 
-// renderComment is the body of the one PR comment of request r. It is a
-// pure function of its inputs, so golden files pin it down.
-func renderComment(r bot.Request, logURL string, audit *AuditEntry) string {
+// renderComment is the body of the one PR comment of request r; review is
+// the after-the-fact review of an emergency change, nil when none is open.
+// It is a pure function of its inputs, so golden files pin it down.
+func renderComment(r bot.Request, logURL string, audit *AuditEntry, review *bot.EmergencyReview) string {
 	var b strings.Builder
 	b.WriteString(commentMarker(r.ID) + "\n")
 	fmt.Fprintf(&b, "### %s\n\n", headline(r))
@@ -48,7 +49,11 @@ func renderComment(r bot.Request, logURL string, audit *AuditEntry) string {
 	row("Commit", commit)
 	row("Trigger", triggerText(r))
 	row("Requested by", "@"+r.Requester.Login+" at "+r.CreatedAt.UTC().Format(timeLayout))
-	row("Approved by", approvalsText(r))
+	if r.Trigger == bot.TriggerEmergency {
+		row("Approved by", "emergency: approvals skipped by policy (reviewed after the fact, below)")
+	} else {
+		row("Approved by", approvalsText(r))
+	}
 	if out := r.Result; out != nil {
 		if len(out.Servers) > 0 {
 			row("Servers", mdCodeList(out.Servers))
@@ -69,6 +74,9 @@ func renderComment(r bot.Request, logURL string, audit *AuditEntry) string {
 		if hint := denialHint(r); hint != "" {
 			fmt.Fprintf(&b, "**What you can do:** %s\n\n", hint)
 		}
+	}
+	if r.Trigger == bot.TriggerEmergency {
+		writeEmergency(&b, r, review)
 	}
 	if r.State == bot.StateAwaitingApproval {
 		fmt.Fprintf(&b, "**To approve:** comment `/approve %s` (someone in this environment's approvers, not @%s", r.ID, r.Requester.Login)
@@ -92,7 +100,11 @@ func renderComment(r bot.Request, logURL string, audit *AuditEntry) string {
 		} else {
 			b.WriteString(" · not yet covered by a signed checkpoint")
 		}
-		fmt.Fprintf(&b, "\nCheck it with `tollgate audit prove %d`.\n", audit.Seq)
+		fmt.Fprintf(&b, "\nCheck it with `tollgate audit prove %d`", audit.Seq)
+		if audit.CheckpointSize == 0 {
+			b.WriteString(" once a signed checkpoint covers it (Tollgate signs one every `audit.checkpoint_every` entries and when it stops; `tollgate audit checkpoint` signs one now)")
+		}
+		b.WriteString(".\n")
 	}
 	return b.String()
 }
@@ -151,11 +163,73 @@ func triggerText(r bot.Request) string {
 		}
 		return "GitHub Actions"
 	case bot.TriggerEmergency:
-		return "**emergency change** (approvals skipped; reviewed afterwards)"
+		return "**emergency change**"
 	case bot.TriggerRollback:
 		return "rollback"
 	}
 	return mdText(string(r.Trigger))
+}
+
+// writeEmergency is the emergency section: approvals were skipped by
+// policy, why, and the after-the-fact review.
+func writeEmergency(b *strings.Builder, r bot.Request, review *bot.EmergencyReview) {
+	b.WriteString("#### 🚨 Emergency change\n\n")
+	b.WriteString("Approvals were skipped by policy: the emergency path deploys without them, and an approver who did not deploy the change reviews it afterwards.\n\n")
+	b.WriteString("| | |\n|---|---|\n")
+	row := func(k, v string) { fmt.Fprintf(b, "| %s | %s |\n", k, v) }
+	row("Reason", orNone(mdText(r.Reason)))
+	row("Ticket", orNone(mdText(r.Ticket)))
+	row("Review", reviewText(r, review))
+	if review != nil && review.Note != "" {
+		row("Review note", mdText(review.Note))
+	}
+	b.WriteString("\n")
+}
+
+// reviewText says where the after-the-fact review of emergency change r
+// stands: its verdict, or when it is due.
+func reviewText(r bot.Request, rev *bot.EmergencyReview) string {
+	switch {
+	case rev == nil && (r.State == bot.StateSucceeded):
+		return "⏳ being opened"
+	case rev == nil && ended(r):
+		return "none: the change did not go out"
+	case rev == nil:
+		return "opened when the deploy succeeds"
+	case rev.Pending() && !rev.OverdueAt.IsZero():
+		return fmt.Sprintf("⚠️ **overdue**: was due by %s, from an approver of %s", rev.DueAt.UTC().Format(timeLayout), teams(rev.Approvers))
+	case rev.Pending():
+		return fmt.Sprintf("⏳ pending: due by %s, from an approver of %s", rev.DueAt.UTC().Format(timeLayout), teams(rev.Approvers))
+	}
+	icon := "✅"
+	if rev.Outcome != bot.ReviewAcceptable {
+		icon = "❌"
+	}
+	s := fmt.Sprintf("%s **%s** by @%s at %s", icon, strings.ReplaceAll(string(rev.Outcome), "_", " "), rev.Reviewer.Login,
+		rev.ReviewedAt.UTC().Format(timeLayout))
+	if rev.ReviewedAt.After(rev.DueAt) {
+		s += fmt.Sprintf(" (late: was due by %s)", rev.DueAt.UTC().Format(timeLayout))
+	}
+	return s
+}
+
+// teams lists teams as text, "none configured" for none.
+func teams(ts []bot.Team) string {
+	if len(ts) == 0 {
+		return "the environment's approvers (none configured)"
+	}
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = mdText(t.String())
+	}
+	return strings.Join(names, ", ")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none given"
+	}
+	return s
 }
 
 func approvalsText(r bot.Request) string {

@@ -41,17 +41,18 @@ var goldenAudit = &AuditEntry{Seq: 42, LeafHash: "9c1185a5c5e9fc54612808977ee8f5
 
 func TestCommentGolden(t *testing.T) {
 	tests := []struct {
-		name  string
-		req   func() bot.Request
-		audit *AuditEntry
+		name   string
+		req    func() bot.Request
+		audit  *AuditEntry
+		review *bot.EmergencyReview
 	}{
-		{"succeeded", goldenRequest, goldenAudit},
+		{"succeeded", goldenRequest, goldenAudit, nil},
 		{"rolled_back", func() bot.Request {
 			r := goldenRequest()
 			r.State, r.StateReason = bot.StateRolledBack, "previous release restored after: health check failed"
 			r.Result.Result, r.Result.Error = bot.ResultRolledBack, "health check https://web1.internal/healthz: 503 after 3 tries"
 			return r
-		}, &AuditEntry{Seq: 57, LeafHash: goldenAudit.LeafHash, CheckpointSize: 0}},
+		}, &AuditEntry{Seq: 57, LeafHash: goldenAudit.LeafHash, CheckpointSize: 0}, nil},
 		{"refused", func() bot.Request {
 			r := goldenRequest()
 			r.Trigger, r.Environment, r.Ref, r.SHA = bot.TriggerLabel, "staging", "feature-12", outSHA("feat")
@@ -61,7 +62,7 @@ func TestCommentGolden(t *testing.T) {
 			r.Decision = &bot.Decision{Allowed: false, Code: bot.CodeNotDeployer,
 				Reason: "mallory is not an active member of acme/deployers | <script>"}
 			return r
-		}, &AuditEntry{Seq: 7, LeafHash: goldenAudit.LeafHash, CheckpointSize: 8, RootPrefix: "00ff00ff"}},
+		}, &AuditEntry{Seq: 7, LeafHash: goldenAudit.LeafHash, CheckpointSize: 8, RootPrefix: "00ff00ff"}, nil},
 		{"awaiting_approval", func() bot.Request {
 			r := goldenRequest()
 			r.Trigger, r.Requester = bot.TriggerSlack, bot.Identity{Login: "dave", GitHubID: 6}
@@ -70,11 +71,16 @@ func TestCommentGolden(t *testing.T) {
 			r.QueuedAt, r.StartedAt, r.FinishedAt = time.Time{}, time.Time{}, time.Time{}
 			r.ApprovalDeadline = goldenTime.Add(50 * time.Minute)
 			return r
-		}, nil},
+		}, nil, nil},
+		{"emergency_review_pending", emergencyRequest, goldenAudit, emergencyReview(nil)},
+		{"emergency_reviewed", emergencyRequest, goldenAudit, emergencyReview(func(rev *bot.EmergencyReview) {
+			rev.Outcome, rev.Reviewer, rev.ReviewedAt = bot.ReviewNotAcceptable, bot.Identity{Login: "carol", GitHubID: 4}, rev.DueAt.Add(time.Hour)
+			rev.Note = "should have waited for the fix | <b>"
+		})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := renderComment(tt.req(), "https://tollgate.example.test/deployments/r-7f3k2q", tt.audit)
+			got := renderComment(tt.req(), "https://tollgate.example.test/deployments/r-7f3k2q", tt.audit, tt.review)
 			path := filepath.Join("testdata", "golden", tt.name+".md")
 			if *updateGolden {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -92,12 +98,62 @@ func TestCommentGolden(t *testing.T) {
 	}
 }
 
+// emergencyRequest is the golden request shipped through the emergency path.
+func emergencyRequest() bot.Request {
+	r := goldenRequest()
+	r.Trigger, r.Approvals = bot.TriggerEmergency, nil
+	r.Reason, r.Ticket = "checkout times out under load", "INC-42"
+	return r
+}
+
+// emergencyReview is the review of emergencyRequest, changed by edit.
+func emergencyReview(edit func(*bot.EmergencyReview)) *bot.EmergencyReview {
+	rev := &bot.EmergencyReview{RequestID: "r-7f3k2q", Repo: "acme/web", Environment: "production", DeployedAt: goldenTime,
+		DueAt: goldenTime.Add(24 * time.Hour), Approvers: []bot.Team{{Org: "acme", Slug: "backend-leads"}}}
+	if edit != nil {
+		edit(rev)
+	}
+	return rev
+}
+
+// An emergency change's comment says approvals were skipped by policy, not
+// "0 of 1 required", and shows its review in its own section.
+func TestCommentShowsAnEmergencyAsWhatItIs(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		review *bot.EmergencyReview
+		want   []string
+	}{
+		{"pending", emergencyReview(nil), []string{"| Review | ⏳ pending: due by 2026-03-03 14:30:00 UTC, from an approver of acme/backend-leads |"}},
+		{"overdue", emergencyReview(func(r *bot.EmergencyReview) { r.OverdueAt = goldenTime.Add(25 * time.Hour) }),
+			[]string{"| Review | ⚠️ **overdue**: was due by 2026-03-03 14:30:00 UTC"}},
+		{"acceptable", emergencyReview(func(r *bot.EmergencyReview) {
+			r.Outcome, r.Reviewer, r.ReviewedAt = bot.ReviewAcceptable, bot.Identity{Login: "bob"}, goldenTime.Add(time.Hour)
+		}), []string{"| Review | ✅ **acceptable** by @bob at 2026-03-02 15:30:00 UTC |"}},
+		{"not opened yet", nil, []string{"| Review | ⏳ being opened |"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := renderComment(emergencyRequest(), "", goldenAudit, tt.review)
+			want := append([]string{"| Approved by | emergency: approvals skipped by policy", "#### 🚨 Emergency change",
+				"| Reason | checkout times out under load |", "| Ticket | INC-42 |"}, tt.want...)
+			for _, w := range want {
+				if !strings.Contains(body, w) {
+					t.Errorf("comment lacks %q:\n%s", w, body)
+				}
+			}
+			if strings.Contains(body, "of 1 required") || strings.Contains(body, "0 of") {
+				t.Errorf("comment counts approvals of an emergency change:\n%s", body)
+			}
+		})
+	}
+}
+
 // No secret-looking value and no raw HTML reaches a comment from free text.
 func TestCommentNeutralisesFreeText(t *testing.T) {
 	r := goldenRequest()
 	r.State, r.Result = bot.StateRejected, nil
 	r.Decision = &bot.Decision{Code: bot.CodeChecksFailed, Reason: "checks failed <img src=x> @acme/security\nsecond line | cell"}
-	body := renderComment(r, "", nil)
+	body := renderComment(r, "", nil, nil)
 	for _, bad := range []string{"<img", "@acme/security", "second line | cell"} {
 		if strings.Contains(body, bad) {
 			t.Errorf("comment contains %q:\n%s", bad, body)

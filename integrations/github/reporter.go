@@ -35,6 +35,12 @@ type AuditFacts interface {
 	AuditFacts(ctx context.Context, requestID string) (AuditEntry, error)
 }
 
+// EmergencyReviews finds the after-the-fact review of an emergency change;
+// ok is false while none is open.
+type EmergencyReviews interface {
+	EmergencyReview(ctx context.Context, requestID string) (review bot.EmergencyReview, ok bool, err error)
+}
+
 // EnvironmentInfo is what the Reporter needs to know about one
 // repository's environment, from the server configuration.
 type EnvironmentInfo struct {
@@ -50,6 +56,7 @@ type ReporterConfig struct {
 	App      *App
 	Recorder RequestRecorder
 	Audit    AuditFacts          // nil: comments and statuses omit the audit entry
+	Reviews  EmergencyReviews    // nil: an emergency change's comment shows its review only from review notifications
 	Gate     *ProtectionRuleGate // nil: one over App
 	// PublicURL is Tollgate's public base URL; log_url is
 	// PublicURL/deployments/<request id>.
@@ -237,7 +244,7 @@ func commentWanted(n bot.Notification) (create, update bool) {
 			return true, true
 		}
 		return false, true
-	case bot.NotifyApprovalGranted, bot.NotifyEmergencyReview:
+	case bot.NotifyApprovalGranted, bot.NotifyEmergencyReview, bot.NotifyEmergencyReviewed, bot.NotifyEmergencyReviewOverdue:
 		return false, true
 	}
 	return false, false
@@ -301,7 +308,7 @@ func (rp *Reporter) writeComment(ctx context.Context, c *gh.Client, owner, name 
 			audit = &a
 		}
 	}
-	body := renderComment(r, rp.logURL(r), audit)
+	body := renderComment(r, rp.logURL(r), audit, rp.emergencyReview(ctx, n))
 	if id != 0 {
 		_, resp, err := c.Issues.EditComment(ctx, owner, name, id, &gh.IssueComment{Body: gh.String(body)})
 		if err == nil {
@@ -319,6 +326,28 @@ func (rp *Reporter) writeComment(ctx context.Context, c *gh.Client, owner, name 
 	}
 	rp.rememberComment(r.ID, cm.GetID())
 	return rp.cfg.Recorder.SetExternalRef(ctx, r.ID, RefComment, strconv.FormatInt(cm.GetID(), 10))
+}
+
+// emergencyReview is the review of an emergency change n is about: the
+// one n carries, else the one stored; nil for other requests or none yet.
+func (rp *Reporter) emergencyReview(ctx context.Context, n bot.Notification) *bot.EmergencyReview {
+	if n.Request.Trigger != bot.TriggerEmergency {
+		return nil
+	}
+	if n.EmergencyReview != nil {
+		return n.EmergencyReview
+	}
+	if rp.cfg.Reviews == nil {
+		return nil
+	}
+	rev, ok, err := rp.cfg.Reviews.EmergencyReview(ctx, n.Request.ID)
+	if err != nil {
+		rp.log.WarnContext(ctx, "github: no emergency review for the PR comment", slog.String("request", n.Request.ID), slog.Any("err", err))
+	}
+	if err != nil || !ok {
+		return nil
+	}
+	return &rev
 }
 
 func (rp *Reporter) rememberComment(requestID string, id int64) {

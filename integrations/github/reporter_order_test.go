@@ -74,7 +74,7 @@ func TestReporterStaleNotificationLeavesTheCommentAlone(t *testing.T) {
 	if len(cs) != 1 {
 		t.Fatalf("PR comments = %d, want 1", len(cs))
 	}
-	if want := renderComment(w.bot.apply(running), "https://tollgate.example.test/deployments/"+r.ID, nil); cs[0].Body != want {
+	if want := renderComment(w.bot.apply(running), "https://tollgate.example.test/deployments/"+r.ID, nil, nil); cs[0].Body != want {
 		t.Errorf("comment after a stale notification:\n%s\nwant the running one:\n%s", cs[0].Body, want)
 	}
 }

@@ -165,7 +165,7 @@ func TestReporterMirrorsADeployOnGitHub(t *testing.T) {
 	if len(cs) != 1 {
 		t.Fatalf("PR comments = %d, want 1", len(cs))
 	}
-	if want := renderComment(r, "https://tollgate.example.test/deployments/"+r.ID, goldenAudit); cs[0].Body != want {
+	if want := renderComment(r, "https://tollgate.example.test/deployments/"+r.ID, goldenAudit, nil); cs[0].Body != want {
 		t.Errorf("comment body:\n%s\nwant:\n%s", cs[0].Body, want)
 	}
 	if w.bot.refs[r.ID][RefComment] != strconv.FormatInt(cs[0].ID, 10) {

@@ -69,33 +69,79 @@ func title(r bot.Request) string {
 // requestBlocks renders a request's message: while it awaits approval,
 // everything an approver needs and the Approve/Reject buttons; afterwards,
 // the same facts with what became of it. live is what runs on the
-// environment now, if anything.
-func requestBlocks(r bot.Request, live *bot.Request, l links, now time.Time) []slackapi.Block {
+// environment now, if anything; review is an emergency change's
+// after-the-fact review, nil while none is open.
+func requestBlocks(r bot.Request, live *bot.Request, review *bot.EmergencyReview, l links, now time.Time) []slackapi.Block {
 	valid := r.ValidApprovals(now)
+	approvals := fmt.Sprintf("*Approvals*\n%d of %d%s", len(valid), r.RequiredApprovals, approversText(valid))
+	if r.Trigger == bot.TriggerEmergency {
+		approvals = "*Approvals*\nemergency: approvals skipped by policy"
+	}
 	fields := []*slackapi.TextBlockObject{
 		mrkdwn(fmt.Sprintf("*Ref*\n`%s` at <%s|`%s`>", esc(r.Ref), l.commit(r.Repo, r.SHA), short(r.SHA))),
 		mrkdwn("*Requested by*\n" + mention(r.Requester)),
 		mrkdwn("*Checks*\n" + checksText(r)),
-		mrkdwn(fmt.Sprintf("*Approvals*\n%d of %d%s", len(valid), r.RequiredApprovals, approversText(valid))),
+		mrkdwn(approvals),
 	}
 	if r.State == bot.StateAwaitingApproval {
 		fields = append(fields, mrkdwn("*Live now*\n"+liveText(r, live, l)),
 			mrkdwn("*Expires*\n"+slackDate(r.ApprovalDeadline)))
 	}
-	if r.Reason != "" || r.Ticket != "" {
+	if (r.Reason != "" || r.Ticket != "") && r.Trigger != bot.TriggerEmergency {
 		fields = append(fields, mrkdwn("*Reason*\n"+esc(strings.TrimSpace(r.Ticket+" "+r.Reason))))
 	}
 	blocks := []slackapi.Block{
 		slackapi.NewHeaderBlock(plain(title(r))),
 		slackapi.NewSectionBlock(nil, fields, nil),
+	}
+	if r.Trigger == bot.TriggerEmergency {
+		blocks = append(blocks, emergencySection(r, review, now))
+	}
+	blocks = append(blocks,
 		slackapi.NewSectionBlock(mrkdwn("*Pull request*\n"+prText(r, l)), nil, nil),
 		slackapi.NewSectionBlock(mrkdwn("*Policy*\n"+policyText(r)), nil, nil),
 		slackapi.NewContextBlock("", mrkdwn(fmt.Sprintf("Request %s · %s · %s", r.ID, r.Trigger, statusText(r, valid)))),
-	}
+	)
 	if r.State == bot.StateAwaitingApproval {
 		blocks = append(blocks, approvalButtons(r))
 	}
 	return blocks
+}
+
+// emergencySection is an emergency change's own section: approvals were
+// skipped by policy, why, and where its after-the-fact review stands.
+func emergencySection(r bot.Request, rev *bot.EmergencyReview, now time.Time) slackapi.Block {
+	text := ":rotating_light: *Emergency change*: approvals skipped by policy; an approver who did not deploy it reviews it afterwards.\n" +
+		"*Reason* " + esc(orNone(r.Reason)) + " · *Ticket* " + esc(orNone(r.Ticket)) + "\n*After-the-fact review* "
+	switch {
+	case rev == nil && r.State == bot.StateSucceeded:
+		text += "being opened"
+	case rev == nil && (r.State.Terminal() || r.State == bot.StateFailed):
+		text += "none: the change did not go out"
+	case rev == nil:
+		text += "opened when the deploy succeeds"
+	case rev.Pending() && rev.Overdue(now):
+		text += fmt.Sprintf(":warning: *overdue*: was due %s, from an approver of %s", slackDate(rev.DueAt), esc(orDash(strings.Join(teamNames(rev.Approvers), ", "))))
+	case rev.Pending():
+		text += fmt.Sprintf("pending: due %s, from an approver of %s", slackDate(rev.DueAt), esc(orDash(strings.Join(teamNames(rev.Approvers), ", "))))
+	default:
+		text += fmt.Sprintf("%s *%s* by %s %s", outcomeIcon(rev.Outcome), outcomeText(rev.Outcome), mention(rev.Reviewer), slackDate(rev.ReviewedAt))
+		if rev.Overdue(now) {
+			text += fmt.Sprintf(" · :warning: late (due %s)", slackDate(rev.DueAt))
+		}
+		if rev.Note != "" {
+			text += "\n>" + esc(rev.Note)
+		}
+	}
+	return slackapi.NewSectionBlock(mrkdwn(clip(text)), nil, nil)
+}
+
+// orNone is s, or "none given".
+func orNone(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "none given"
+	}
+	return s
 }
 
 // approvalButtons are Approve (behind a confirmation naming environment

@@ -37,12 +37,18 @@ func (n *Notifier) notifyCompliance(ctx context.Context, note bot.Notification) 
 		if err := n.showReview(ctx, note.Request, *note.EmergencyReview); err != nil {
 			return err
 		}
+		if err := n.updateIfShown(ctx, note.Request); err != nil {
+			return err
+		}
 		return n.toChannelAbout(ctx, note.Request, overdueText(*note.EmergencyReview))
 	case bot.NotifyEmergencyReviewed:
 		if note.EmergencyReview == nil {
 			return nil
 		}
-		return n.showReview(ctx, note.Request, *note.EmergencyReview)
+		if err := n.showReview(ctx, note.Request, *note.EmergencyReview); err != nil {
+			return err
+		}
+		return n.updateIfShown(ctx, note.Request)
 	case bot.NotifyLockReminder:
 		return n.lockReminder(ctx, note)
 	case bot.NotifyAccessReviewRecorded:
@@ -79,7 +85,19 @@ func (n *Notifier) emergencyReviewOpened(ctx context.Context, note bot.Notificat
 	if note.EmergencyReview == nil {
 		return nil
 	}
-	return n.showReview(ctx, r, *note.EmergencyReview)
+	if err := n.showReview(ctx, r, *note.EmergencyReview); err != nil {
+		return err
+	}
+	return n.updateIfShown(ctx, r)
+}
+
+// updateIfShown edits the request's message, when it has one, to show
+// where its emergency review stands.
+func (n *Notifier) updateIfShown(ctx context.Context, r bot.Request) error {
+	if _, _, ok := n.ref(r); !ok || r.ID == "" {
+		return nil
+	}
+	return n.update(ctx, r)
 }
 
 // reviewRef finds the request's review message.

@@ -374,3 +374,37 @@ func TestLockReminderGoesToTheOwner(t *testing.T) {
 		}
 	}
 }
+
+// The request message of an emergency change says approvals were skipped
+// by policy, not "0 of 1", and shows the review in its own section: due
+// while pending, then the verdict. Fails before this change ("0 of 1").
+func TestEmergencyRequestMessageShowsTheReview(t *testing.T) {
+	w := newWorld(t)
+	w.linkAll()
+	r, reviewMsg := w.emergencyDeployed()
+	var ts string
+	w.eventually("the request message recorded", func() bool {
+		_, ts, _ = strings.Cut(w.onlyRequest().ExternalRefs[tgslack.RefSlackTS], ":")
+		return ts != ""
+	})
+	text := func() string { m, _ := w.sl.Message(channel, ts); return blocksText(m.Blocks) }
+	w.eventually("the request message to show the pending review", func() bool {
+		return strings.Contains(text(), "*After-the-fact review* pending: due ")
+	})
+	for _, want := range []string{"emergency: approvals skipped by policy", "*Emergency change*: approvals skipped by policy",
+		"*Reason* INC-7 checkout is down · *Ticket* none given", "from an approver of acme/approvers"} {
+		if !strings.Contains(text(), want) {
+			t.Errorf("request message lacks %q:\n%s", want, text())
+		}
+	}
+	if strings.Contains(text(), "0 of 1") {
+		t.Errorf("request message counts approvals of an emergency change:\n%s", text())
+	}
+	if a := w.clickIn("U0BOB", channel, tgslack.ActionReviewAcceptable, reviewMsg.TS, r.ID); a.status != 200 {
+		t.Fatalf("click answered %d", a.status)
+	}
+	w.eventually("the review to be recorded", func() bool { rev := w.review(r.ID); return !rev.Pending() })
+	w.eventually("the request message to show the verdict", func() bool {
+		return strings.Contains(text(), "*After-the-fact review* :white_check_mark: *acceptable* by ")
+	})
+}

@@ -116,6 +116,14 @@ type world struct {
 // before anything runs.
 type policyOption func(production, staging *bot.EnvironmentPolicy)
 
+// lateReviews reads emergency reviews from the world's service, built
+// after the notifier (as in the server).
+type lateReviews struct{ w *world }
+
+func (l lateReviews) EmergencyReview(ctx context.Context, id string) (bot.EmergencyReview, bool, error) {
+	return l.w.svc.EmergencyReview(ctx, id)
+}
+
 func newWorld(t *testing.T, opts ...policyOption) *world {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -160,7 +168,8 @@ func newWorld(t *testing.T, opts ...policyOption) *world {
 	w.dir = ghint.NewDirectory(app, time.Minute)
 	roster := ghint.NewRoster(app)
 	notifier, err := tgslack.NewNotifier(tgslack.NotifierConfig{Slack: w.sl.Client(), Channel: channel,
-		PublicURL: publicURL, GitHubWebURL: "https://github.com/", Clock: w.clock.Now, Members: roster, Links: w.st})
+		PublicURL: publicURL, GitHubWebURL: "https://github.com/", Clock: w.clock.Now, Members: roster, Links: w.st,
+		Reviews: lateReviews{w}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,15 @@ type NotifierConfig struct {
 	// reminders, access reviews); without them those go to Channel.
 	Members bot.TeamMembers
 	Links   LinkFinder
+	// Reviews finds an emergency change's review, for its request message;
+	// nil shows none there (the review message still shows it).
+	Reviews EmergencyReviews
+}
+
+// EmergencyReviews finds the after-the-fact review of an emergency change;
+// ok is false while none is open.
+type EmergencyReviews interface {
+	EmergencyReview(ctx context.Context, requestID string) (review bot.EmergencyReview, ok bool, err error)
 }
 
 // Notifier shows requests in Slack: one message per request (the approval
@@ -58,6 +67,7 @@ type Notifier struct {
 
 	members    bot.TeamMembers
 	linked     LinkFinder
+	reviews    EmergencyReviews
 	accessMsgs map[string][]string // access review id → "channel:ts" of its sign-off messages
 }
 
@@ -69,7 +79,7 @@ func NewNotifier(cfg NotifierConfig) (*Notifier, error) {
 	}
 	n := &Notifier{api: cfg.Slack, channel: cfg.Channel, now: cfg.Clock, log: cfg.Logger,
 		links: links{web: withSlash(cfg.GitHubWebURL), public: strings.TrimSuffix(cfg.PublicURL, "/")},
-		refs:  map[string]string{}, members: cfg.Members, linked: cfg.Links, accessMsgs: map[string][]string{}}
+		refs:  map[string]string{}, members: cfg.Members, linked: cfg.Links, reviews: cfg.Reviews, accessMsgs: map[string][]string{}}
 	if n.now == nil {
 		n.now = time.Now
 	}
@@ -145,6 +155,22 @@ func (n *Notifier) ref(r bot.Request) (channel, ts string, ok bool) {
 	return channel, ts, ok && channel != "" && ts != ""
 }
 
+// emergencyReview is the stored review of emergency change r, nil for
+// other requests, while none is open, or when it cannot be read (logged).
+func (n *Notifier) emergencyReview(ctx context.Context, r bot.Request) *bot.EmergencyReview {
+	if r.Trigger != bot.TriggerEmergency || n.reviews == nil {
+		return nil
+	}
+	rev, ok, err := n.reviews.EmergencyReview(ctx, r.ID)
+	if err != nil {
+		n.log.WarnContext(ctx, "slack: reading the emergency review for the request message", "request", r.ID, "err", err)
+	}
+	if err != nil || !ok {
+		return nil
+	}
+	return &rev
+}
+
 // update edits the request's message in place to show its current state.
 func (n *Notifier) update(ctx context.Context, r bot.Request) error {
 	if n.stale(r) {
@@ -190,5 +216,5 @@ func (n *Notifier) blocks(ctx context.Context, r bot.Request) ([]slackapi.Block,
 			live = &l
 		}
 	}
-	return requestBlocks(r, live, n.links, n.now()), nil
+	return requestBlocks(r, live, n.emergencyReview(ctx, r), n.links, n.now()), nil
 }

@@ -54,6 +54,10 @@ type auditView struct {
 	Report         audit.Report
 	VerifiedAt     time.Time
 	NextVerify     time.Time
+	// TamperedSeq is the entry verify names as tampered, -1 for none;
+	// TamperedShown says whether it is among Entries (its row is marked).
+	TamperedSeq   int64
+	TamperedShown bool
 }
 
 // auditPage is GET /audit: the latest entries, the latest signed
@@ -88,6 +92,13 @@ func (h *Handler) auditPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Report, v.VerifiedAt, v.NextVerify = rep, at, at.Add(h.cfg.VerifyEvery)
+	v.TamperedSeq = -1
+	if !rep.OK && rep.Problem != nil && rep.Problem.Seq >= 0 {
+		v.TamperedSeq = rep.Problem.Seq
+		for _, e := range v.Entries {
+			v.TamperedShown = v.TamperedShown || e.Seq == v.TamperedSeq
+		}
+	}
 	h.render(w, r, http.StatusOK, "audit", pageData{Title: "Audit log", Nav: "audit", Audit: v})
 }
 

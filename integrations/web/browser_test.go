@@ -1,11 +1,15 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/bot"
 )
 
 // TestBrowserSignsInAndReadsADeployment drives a real headless Chromium:
@@ -95,4 +99,87 @@ func save(t *testing.T, path string, data []byte) {
 	}
 	abs, _ := filepath.Abs(path)
 	t.Logf("screenshot saved: %s (%d bytes)", abs, len(data))
+}
+
+// TestBrowserShowsAnEmergencyAndATamperedEntry opens, in a real headless
+// Chromium, an emergency change's page and the audit page of a log whose
+// entry was edited behind Tollgate's back, and reads what a person sees:
+// "approvals skipped by policy" with the review's verdict in its own
+// section, entries rendered rather than raw JSON, and the edited entry's
+// row marked. TOLLGATE_UPDATE_SCREENSHOT=1 also refreshes
+// docs/img/emergency-page.png and docs/img/audit-tampered.png.
+func TestBrowserShowsAnEmergencyAndATamperedEntry(t *testing.T) {
+	path := chromiumPath(t)
+	hs := newHarness(t)
+	ctx := context.Background()
+	hs.seedEmergency(ctx)
+	hs.gh.AuthorizeAs("bob")
+	c := startChromium(t, path)
+	c.page("Emulation.setDeviceMetricsOverride", map[string]any{"width": 1100, "height": 900, "deviceScaleFactor": 1, "mobile": false}, nil)
+
+	page := "/deployments/" + testEmergencyID
+	c.navigate(hs.srv.URL + page)
+	c.waitFor("the emergency change's page after sign-in",
+		`location.pathname === `+strconv.Quote(page)+` && document.readyState === "complete" && !!document.getElementById("emergency")`)
+	for _, tt := range []struct{ name, expr, want string }{
+		{"state", `document.getElementById("state").textContent`, "succeeded"},
+		{"badge", `document.getElementById("emergency-badge").textContent`, "emergency change"},
+		{"what happened to approvals", `document.getElementById("emergency").innerText`,
+			"emergency approvals skipped by policy: the emergency path deploys without approvals, and an approver who did not deploy the change reviews it after the fact."},
+		{"no approval count", `String(document.body.innerText.includes("valid of"))`, "false"},
+		{"reason", `document.getElementById("emergency-reason").textContent`, "checkout times out under load"},
+		{"ticket", `document.getElementById("emergency-ticket").textContent`, "INC-42"},
+		{"verdict", `document.getElementById("verdict").textContent`, "not acceptable"},
+		{"reviewer", `document.getElementById("reviewer").textContent`, "bob"},
+		{"note", `document.getElementById("review-note").textContent`, "should have waited for the fix"},
+		{"entries rendered", `Array.from(document.querySelectorAll("#audit p.summary")).map(p => p.textContent).join(" | ")`,
+			"emergency deploy of acme/shop@3f9c2a1 to production for dave: checkout times out under load (ticket INC-42)" +
+				" | emergency change by dave, review due by " + hs.clock.Now().Add(-6*time.Hour).UTC().Format("2006-01-02 15:04 UTC") +
+				" from acme/approvers | reviewed not acceptable by bob at " + hs.clock.Now().Add(-4*time.Hour).UTC().Format("2006-01-02 15:04 UTC") + " (late): should have waited for the fix"},
+		{"no raw JSON", `String(document.body.innerText.includes('{"'))`, "false"},
+	} {
+		if got := c.evalString(tt.expr); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	emergency := c.screenshot(true)
+
+	// Someone with the database file rewrites who approved the first deploy.
+	var seq int64
+	if err := hs.st.DB().QueryRowContext(ctx, `SELECT min(seq) FROM audit_entries WHERE action = ?`, bot.ActionApprovalGranted).Scan(&seq); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TRIGGER audit_entries_no_update`, `UPDATE audit_entries SET actor = 'mallory' WHERE seq = ?`} {
+		if _, err := hs.st.DB().ExecContext(ctx, q, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.navigate(hs.srv.URL + "/audit")
+	c.waitFor("the audit page", `document.readyState === "complete" && !!document.getElementById("entries")`)
+	for _, tt := range []struct{ name, expr, want string }{
+		{"verification", `document.getElementById("verification").innerText`,
+			"tampering found entry seq " + strconv.FormatInt(seq, 10) + ": leaf hash does not match the entry's contents (entry changed, or stored hash replaced)"},
+		{"the marked row's seq", `document.querySelector("#entries tr#tampered td").innerText`, strconv.FormatInt(seq, 10) + " tampered"},
+		{"its actor as the attacker left it", `document.querySelector("#entries tr#tampered td:nth-child(3)").textContent`, "mallory"},
+		{"only one row marked", `String(document.querySelectorAll("#entries tr.tampered").length)`, "1"},
+		{"the row stands out", `getComputedStyle(document.querySelector("#entries tr#tampered td")).backgroundColor`, "rgb(255, 235, 233)"},
+		{"other rows do not", `getComputedStyle(document.querySelector("#entries tr:nth-child(2) td")).backgroundColor`, "rgba(0, 0, 0, 0)"},
+		{"the note links to it", `document.querySelector("#tampered-note a").getAttribute("href")`, "#tampered"},
+	} {
+		if got := c.evalString(tt.expr); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	tampered := c.screenshot(true)
+
+	dir := os.Getenv("TOLLGATE_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "testdata", "artifacts")
+	}
+	save(t, filepath.Join(dir, "emergency-page-desktop.png"), emergency)
+	save(t, filepath.Join(dir, "audit-tampered-desktop.png"), tampered)
+	if os.Getenv("TOLLGATE_UPDATE_SCREENSHOT") == "1" {
+		save(t, filepath.Join("..", "..", "docs", "img", "emergency-page.png"), emergency)
+		save(t, filepath.Join("..", "..", "docs", "img", "audit-tampered.png"), tampered)
+	}
 }

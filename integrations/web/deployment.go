@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/internal/auditfmt"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
@@ -30,6 +32,7 @@ const manifestPrefix = "[manifest] "
 type deploymentView struct {
 	R              bot.Request
 	ValidApprovals int
+	Emergency      *emergencyView // nil unless the request came through the emergency path
 	Servers        []serverSteps
 	Manifest       manifestView
 	Log            string
@@ -57,9 +60,53 @@ type manifestView struct {
 // `tollgate audit prove` prints it, or why there is none yet.
 type entryView struct {
 	E         audit.Entry
+	Summary   string           // one line: what the entry recorded
+	Fields    []auditfmt.Field // its data, key by key
 	Proof     string
 	ProofNote string
 	Tampered  bool // the stored entry no longer matches its leaf hash
+}
+
+// emergencyView is an emergency change's own section: approvals were
+// skipped by policy, why, and its after-the-fact review.
+type emergencyView struct {
+	Review *bot.EmergencyReview // nil while none is open
+	// Status says where the review stands when there is no verdict:
+	// "pending", "overdue", "opening", "not needed".
+	Status  string
+	Late    bool // reviewed after its due time
+	Overdue bool
+}
+
+// emergency builds the emergency section of r, reading its review.
+func (h *Handler) emergency(ctx context.Context, r bot.Request) (*emergencyView, error) {
+	if r.Trigger != bot.TriggerEmergency {
+		return nil, nil
+	}
+	v := &emergencyView{}
+	if h.cfg.Reviews != nil {
+		rev, ok, err := h.cfg.Reviews.EmergencyReview(ctx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			v.Review = &rev
+		}
+	}
+	now := h.now()
+	switch rev := v.Review; {
+	case rev == nil && r.State == bot.StateSucceeded:
+		v.Status = "opening"
+	case rev == nil && (r.State.Terminal() || r.State == bot.StateFailed):
+		v.Status = "not needed"
+	case rev == nil:
+		v.Status = "opens when the deploy succeeds"
+	case rev.Pending():
+		v.Status, v.Overdue = "pending", rev.Overdue(now)
+	default:
+		v.Late = rev.Overdue(now)
+	}
+	return v, nil
 }
 
 // deploymentPage is GET /deployments/{id}.
@@ -80,6 +127,10 @@ func (h *Handler) deploymentPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := &deploymentView{R: req, ValidApprovals: len(req.ValidApprovals(h.now()))}
+	if v.Emergency, err = h.emergency(ctx, req); err != nil {
+		h.internalError(w, r, "read the emergency review of "+id, err)
+		return
+	}
 	if req.Result != nil {
 		v.Servers = groupSteps(req.Result.Steps)
 	}
@@ -97,7 +148,7 @@ func (h *Handler) deploymentPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, e := range entries {
-		ev := entryView{E: e}
+		ev := entryView{E: e, Summary: auditfmt.Summary(e.Action, e.Data), Fields: auditfmt.Fields(e.Data)}
 		p, err := h.cfg.Audit.ProveInclusion(ctx, e.Seq)
 		switch {
 		case errors.Is(err, audit.ErrNotCovered):

@@ -156,6 +156,7 @@ func newHarness(t *testing.T, adjust ...func(*Config)) *harness {
 		},
 		Verify:       func(ctx context.Context) (audit.Report, error) { return audit.Verify(ctx, st.DB(), verifier) },
 		Environments: func() []*bot.EnvironmentPolicy { return policies },
+		Reviews:      svc,
 		OAuth: OAuth{WebURL: gh.URL() + "/", APIURL: gh.APIURL() + "/", ClientID: id, ClientSecret: secret,
 			Org: testOrg, AuditorTeams: []string{auditorsTeam}, HTTPClient: gh.Client()},
 		PublicURL: hs.srv.URL,
@@ -246,6 +247,54 @@ func (hs *harness) seed(ctx context.Context) {
 		Reason: "load testing until noon", CreatedAt: now}
 	if _, _, err := hs.st.AcquireLock(ctx, lock, now, bot.AuditEvent{Actor: "bob", Action: bot.ActionLockAcquired,
 		Subject: testRepo + " staging", Data: map[string]any{"reason": lock.Reason}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Emergency changes seeded by seedEmergency.
+const (
+	testEmergencyID        = "r-emerg1"
+	testEmergencyPendingID = "r-emerg2"
+)
+
+// seedEmergency stores two production deploys shipped through the
+// emergency path: testEmergencyID, reviewed (not acceptable, late, with a
+// note), and testEmergencyPendingID, whose review is still due.
+func (hs *harness) seedEmergency(ctx context.Context) {
+	t := hs.t
+	now := hs.clock.Now()
+	for i, id := range []string{testEmergencyID, testEmergencyPendingID} {
+		deployed := now.Add(-time.Duration(30-i) * time.Hour)
+		req := bot.Request{ID: id, SourceKey: "slack:T1:emergency-" + id, Repo: testRepo, Environment: "production",
+			Ref: "main", SHA: testSHA, Trigger: bot.TriggerEmergency, Requester: bot.Identity{Login: "dave", GitHubID: 14},
+			Reason: "checkout times out under load", Ticket: "INC-42", State: bot.StateSucceeded, ConfigHash: "cfg-1",
+			RequiredApprovals: 1, CreatedAt: deployed.Add(-time.Minute), UpdatedAt: deployed, QueuedAt: deployed.Add(-time.Minute),
+			StartedAt: deployed.Add(-time.Minute), FinishedAt: deployed,
+			Decision: &bot.Decision{Allowed: true, ConfigHash: "cfg-1", At: deployed.Add(-time.Minute), Checks: []bot.PolicyCheck{
+				{Name: bot.CheckEmergency, LookedUp: "acme/oncall", Outcome: bot.OutcomePass, Detail: "dave is in acme/oncall"},
+			}},
+			Result: &bot.DeployOutcome{Result: bot.ResultSucceeded, Release: "20260105T101500Z-3f9c2a1", FilesSent: 1, BytesSent: 98,
+				Servers: []string{"web-1", "web-2"}, Duration: time.Second}}
+		created := []bot.AuditEvent{{Actor: "dave", Action: bot.ActionRequestCreated, Subject: id, Data: map[string]any{
+			"repo": testRepo, "environment": "production", "sha": testSHA, "trigger": "emergency", "requester": "dave",
+			"reason": req.Reason, "ticket": req.Ticket}}}
+		if _, _, err := hs.st.CreateRequest(ctx, req, created); err != nil {
+			t.Fatalf("seeding %s: %v", id, err)
+		}
+		rev := bot.EmergencyReview{RequestID: id, Repo: testRepo, Environment: "production", SHA: testSHA, Deployer: req.Requester,
+			Reason: req.Reason, Ticket: req.Ticket, DeployedAt: deployed, OpenedAt: deployed, DueAt: deployed.Add(24 * time.Hour),
+			Approvers: []bot.Team{{Org: testOrg, Slug: "approvers"}}}
+		if _, err := hs.st.OpenEmergencyReview(ctx, rev, bot.AuditEvent{Actor: "tollgate", Action: bot.ActionEmergencyReviewOpened,
+			Subject: id, Data: map[string]any{"deployer": "dave", "due_at": rev.DueAt, "approvers": []string{"acme/approvers"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := hs.st.UpdateEmergencyReview(ctx, testEmergencyID, func(r *bot.EmergencyReview) ([]bot.AuditEvent, error) {
+		r.Outcome, r.Reviewer, r.ReviewedAt = bot.ReviewNotAcceptable, bot.Identity{Login: "bob", GitHubID: 12}, r.DueAt.Add(2*time.Hour)
+		r.Note = "should have waited for the fix"
+		return []bot.AuditEvent{{Actor: "bob", Action: bot.ActionEmergencyReviewed, Subject: testEmergencyID, Data: map[string]any{
+			"outcome": "not_acceptable", "reviewer": "bob", "reviewed_at": r.ReviewedAt, "late": true, "note": r.Note}}}, nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"html"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
@@ -125,7 +127,7 @@ func TestAuditPage(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	checkSecurityHeaders(t, resp)
-	mustContain(t, body, "verified</span> all 7 entries and 1 signed checkpoints", "2 newest entries are not yet covered",
+	mustContain(t, body, "verified</span> 7 entries and 1 signed checkpoint recomputed", "The 2 newest entries are not yet covered",
 		"<dt>Tree size</dt><dd>5</dd>", "lock.acquired", `<a href="/deployments/`+testRequestID+`">`, "(7 of 7)")
 	if i, j := strings.Index(body, "lock.acquired"), strings.Index(body, "request.created"); i > j {
 		t.Error("entries are not newest first")
@@ -152,7 +154,11 @@ func TestAuditPage(t *testing.T) {
 		}
 		hs.clock.Advance(11 * time.Minute)
 		_, body := b.get(hs.srv.URL + "/audit")
-		mustContain(t, body, "tampering found", "entry seq 2")
+		mustContain(t, body, "tampering found", "entry seq 2", `<a href="#tampered">Entry #2</a> is marked below.`,
+			`<tr class="tampered" id="tampered" title="verify: this entry does not match its hash"><td>2 <span class="state bad">tampered</span>`)
+		if n := strings.Count(body, `class="tampered"`); n != 1 {
+			t.Errorf("%d rows marked tampered, want 1", n)
+		}
 	})
 }
 
@@ -192,4 +198,61 @@ func parseProofHTML(s string) (audit.InclusionProof, error) {
 
 func checkProof(hs *harness, p audit.InclusionProof) (audit.Checkpoint, error) {
 	return audit.CheckInclusionProof(p, hs.verifier)
+}
+
+// An emergency change's page says approvals were skipped by policy, not
+// "0 valid of 1 required", shows its reason, ticket and after-the-fact
+// review in their own section, and its audit entries rendered, not raw
+// JSON. Fails before this change.
+func TestDeploymentPageOfAnEmergencyChange(t *testing.T) {
+	hs := newHarness(t)
+	hs.seedEmergency(context.Background())
+	b := hs.signIn("alice")
+
+	resp, body := b.get(hs.srv.URL + "/deployments/" + testEmergencyID)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	mustContain(t, body, `id="emergency-badge">emergency change</span>`,
+		"approvals skipped by policy: the emergency path deploys without approvals",
+		`<dd id="emergency-reason">checkout times out under load</dd>`, `<dd id="emergency-ticket">INC-42</dd>`,
+		`id="verdict">not acceptable</span> <span class="state warn">late</span>`, `<dd id="reviewer">bob</dd>`,
+		`<dd id="review-note">should have waited for the fix</dd>`,
+		`<p class="summary">emergency deploy of acme/shop@3f9c2a1 to production for dave: checkout times out under load (ticket INC-42)</p>`,
+		`<p class="summary">reviewed not acceptable by bob at `, "<th>reason</th><td>checkout times out under load</td>")
+	mustNotContain(t, body, "valid of 1 required", `<pre class="data">`, `{&#34;`)
+
+	_, body = b.get(hs.srv.URL + "/deployments/" + testEmergencyPendingID)
+	mustContain(t, body, `<p id="review"><span class="state bad">overdue</span> due by `, "from an approver of acme/approvers who did not deploy it")
+	mustNotContain(t, body, "valid of 1 required")
+
+	// An ordinary deploy keeps its approvals.
+	_, body = b.get(hs.srv.URL + "/deployments/" + testRequestID)
+	mustContain(t, body, "(1 valid of 1 required)")
+	mustNotContain(t, body, "emergency change")
+}
+
+// An entry changed after it was written gets no proof on its deployment
+// page: it is marked as changed instead. Fails before this change: the
+// page served a proof of the edited row.
+func TestDeploymentPageMarksAnEditedEntry(t *testing.T) {
+	hs := newHarness(t)
+	ctx := context.Background()
+	var seq int64
+	if err := hs.st.DB().QueryRowContext(ctx, `SELECT min(seq) FROM audit_entries WHERE subject = ? AND action = ?`,
+		testRequestID, bot.ActionApprovalGranted).Scan(&seq); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TRIGGER audit_entries_no_update`, `UPDATE audit_entries SET actor = 'mallory' WHERE seq = ?`} {
+		if _, err := hs.st.DB().ExecContext(ctx, q, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, body := hs.signIn("alice").get(hs.srv.URL + "/deployments/" + testRequestID)
+	card := section(t, body, `<div class="card tampered" id="entry-`+strconv.FormatInt(seq, 10)+`">`)
+	if i := strings.Index(card[1:], `<div class="card`); i > 0 {
+		card = card[:i+1]
+	}
+	mustContain(t, card, "changed after it was written", "No proof is given for it")
+	mustNotContain(t, card, `<pre class="proof">`)
 }

@@ -41,7 +41,14 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
-	"hexhash":     func(h tlog.Hash) string { return hex.EncodeToString(h[:]) },
+	"hexhash": func(h tlog.Hash) string { return hex.EncodeToString(h[:]) },
+	"words":   func(s any) string { return strings.ReplaceAll(fmt.Sprint(s), "_", " ") },
+	"plural": func(n any, one, many string) string {
+		if fmt.Sprint(n) == "1" {
+			return "1 " + one
+		}
+		return fmt.Sprint(n) + " " + many
+	},
 	"reqpath":     func(id string) string { return PathDeployments + id },
 	"isRequestID": func(s string) bool { return validRequestID.MatchString(s) && strings.HasPrefix(s, "r-") },
 }

@@ -47,6 +47,12 @@ type AuditLog interface {
 	ProveInclusion(ctx context.Context, seq int64) (audit.InclusionProof, error)
 }
 
+// EmergencyReviews finds the after-the-fact review of an emergency change;
+// ok is false while none is open.
+type EmergencyReviews interface {
+	EmergencyReview(ctx context.Context, requestID string) (review bot.EmergencyReview, ok bool, err error)
+}
+
 // OAuth is the GitHub side of the login.
 type OAuth struct {
 	WebURL       string // github.web_url: /login/oauth/authorize and /login/oauth/access_token
@@ -76,6 +82,9 @@ type Config struct {
 	// Environments lists the environment policies in force (read on each
 	// page view, so a config reload shows at once).
 	Environments func() []*bot.EnvironmentPolicy
+	// Reviews finds an emergency change's review for its page; nil shows
+	// the emergency without it.
+	Reviews EmergencyReviews
 
 	OAuth     OAuth
 	PublicURL string // external base URL; https makes cookies Secure

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // maxSummary bounds a summary's length in runes.
@@ -61,6 +62,17 @@ func (f fields) short(key string) string {
 	return s
 }
 
+// when is a recorded time as people read it, "2026-03-02 14:30 UTC"; a
+// value that is not a time is left as recorded.
+func (f fields) when(key string) string {
+	s := f.s(key)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
 // opt returns format applied to the value of key, or "" when it is empty.
 func (f fields) opt(format, key string) string {
 	if v := f.s(key); v != "" && v != "0" && v != "false" {
@@ -94,15 +106,15 @@ func summarize(action string, f fields) string {
 	case "approval.revoked":
 		return fmt.Sprintf("approval by %s revoked", f.s("approver")) + f.opt(": %s", "reason")
 	case "emergency.review_opened":
-		return fmt.Sprintf("emergency change by %s, review due by %s from %s", f.s("deployer"), f.s("due_at"), f.s("approvers")) + f.opt(": %s", "reason")
+		return fmt.Sprintf("emergency change by %s, review due by %s from %s", f.s("deployer"), f.when("due_at"), f.s("approvers")) + f.opt(": %s", "reason")
 	case "emergency.reviewed":
-		s := fmt.Sprintf("reviewed %s by %s at %s", f.s("outcome"), f.s("reviewer"), f.s("reviewed_at"))
+		s := fmt.Sprintf("reviewed %s by %s at %s", strings.ReplaceAll(f.s("outcome"), "_", " "), f.s("reviewer"), f.when("reviewed_at"))
 		if f.s("late") == "true" {
 			s += " (late)"
 		}
 		return s + f.opt(": %s", "note")
 	case "emergency.review_overdue":
-		return "review overdue" + f.opt(" (was due by %s)", "due_at")
+		return "review overdue" + strings.TrimSuffix(" (was due by "+f.when("due_at")+")", " (was due by )")
 	case "identity.linked":
 		return fmt.Sprintf("linked to GitHub %s (id %s)", f.s("github_login"), f.s("github_id"))
 	case "server.started", "server.stopped":

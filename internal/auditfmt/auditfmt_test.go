@@ -13,7 +13,8 @@ func TestSummary(t *testing.T) {
 		{"request.state", `{"from":"queued","to":"running","reason":"deploying"}`, "queued → running: deploying"},
 		{"policy.decided", `{"allowed":true,"checks":[{"outcome":"pass"},{"outcome":"skipped"},{"outcome":"pass"}]}`, "allowed (checks: 2 pass, 1 skipped)"},
 		{"emergency.reviewed", `{"outcome":"acceptable","reviewer":"bob","reviewed_at":"2026-01-02T03:04:05Z","late":true,"note":"ok\nfine"}`,
-			"reviewed acceptable by bob at 2026-01-02T03:04:05Z (late): ok fine"},
+			"reviewed acceptable by bob at 2026-01-02 03:04 UTC (late): ok fine"},
+		{"emergency.reviewed", `{"outcome":"not_acceptable","reviewer":"carol","reviewed_at":"soon"}`, "reviewed not acceptable by carol at soon"},
 		{"something.new", `{"b":"2","a":1,"nested":{"x":1},"empty":""}`, "a=1 b=2"},
 		{"request.created", `not json`, ""},
 	}

@@ -3,10 +3,13 @@ package demo
 import (
 	"context"
 	"fmt"
-	"github.com/tollgate-dev/tollgate/integrations/slacktest"
+	"html"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
+
+	"github.com/tollgate-dev/tollgate/integrations/slacktest"
 
 	"github.com/tollgate-dev/tollgate/bot"
 )
@@ -240,7 +243,28 @@ func (st *demoStory) reviewEmergency(ctx context.Context, r bot.Request) error {
 	}
 	st.printf("    review recorded: %s by %s at %s (due %s)\n", rev.Outcome, rev.Reviewer.Login,
 		rev.ReviewedAt.UTC().Format("15:04:05Z"), rev.DueAt.UTC().Format("2006-01-02 15:04Z"))
+	status, page := st.fetch(ctx, "/deployments/"+r.ID)
+	st.printf("    log page: %s/deployments/%s %s\n", st.base, r.ID, status)
+	st.printf("      shows: %s\n", emergencyOnPage(page))
 	return nil
+}
+
+// emergencyOnPage reads the emergency section of a deployment page as a
+// person would: what became of approvals and the review's verdict.
+func emergencyOnPage(page string) string {
+	text := func(id string) string {
+		m := regexp.MustCompile(`id="` + id + `">(?:<span[^>]*>)?([^<]*)<`).FindStringSubmatch(page)
+		if m == nil {
+			return "(none)"
+		}
+		return html.UnescapeString(strings.TrimSpace(m[1]))
+	}
+	skipped := "approvals counted"
+	if strings.Contains(page, "approvals skipped by policy") {
+		skipped = "approvals skipped by policy"
+	}
+	return fmt.Sprintf("%s; reason %q, ticket %s; review %s by %s", skipped, text("emergency-reason"), text("emergency-ticket"),
+		text("verdict"), text("reviewer"))
 }
 
 // printResult shows how a deploy ended: what went out (the manifest from
@@ -269,19 +293,25 @@ func (st *demoStory) printResult(ctx context.Context, r bot.Request, env demoEnv
 // follows the login: /login, GitHub's authorize page, /login/callback).
 // It says how the page answered.
 func (st *demoStory) fetchStatus(ctx context.Context, path string) string {
+	status, _ := st.fetch(ctx, path)
+	return status
+}
+
+// fetch is fetchStatus, returning the page too.
+func (st *demoStory) fetch(ctx context.Context, path string) (status, page string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, st.base+path, nil)
 	if err != nil {
-		return "(" + err.Error() + ")"
+		return "(" + err.Error() + ")", ""
 	}
 	st.fakes.gh.AuthorizeAs(demoViewer.Login)
 	defer st.fakes.gh.AuthorizeAs("")
 	resp, err := st.browser.Do(req)
 	if err != nil {
-		return "(" + err.Error() + ")"
+		return "(" + err.Error() + ")", ""
 	}
 	defer resp.Body.Close()
-	n, _ := io.Copy(io.Discard, resp.Body)
-	return fmt.Sprintf("(GET → %s, %d bytes, signed in through GitHub as @%s)", resp.Status, n, demoViewer.Login)
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	return fmt.Sprintf("(GET → %s, %d bytes, signed in through GitHub as @%s)", resp.Status, len(b), demoViewer.Login), string(b)
 }
 
 // printManifest shows the release manifest the deployment log holds (the

@@ -97,7 +97,11 @@ func hBars(title string, labels []string, values []float64, unit string, colors 
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12" text-anchor="end">%s</text>`, labelW-6, y+14, esc(l))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="16" fill="%s"/>`, labelW, y+2, math.Max(w, 1), color)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="12">%s%s</text>`, float64(labelW)+w+6, y+14, trimFloat(values[i]), esc(unit))
+		u := unit
+		if values[i] == 1 {
+			u = strings.TrimSuffix(unit, "s") // "1 change"
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="12">%s%s</text>`, float64(labelW)+w+6, y+14, trimFloat(values[i]), esc(u))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // built from escaped parts only

@@ -3,6 +3,7 @@ package evidence_test
 import (
 	"context"
 	"encoding/csv"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -60,6 +61,18 @@ func count(t *testing.T, h *evidencetest.History, query string, args ...any) int
 	var n int
 	if err := h.Store.DB().QueryRow(query, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// overdueOrBad counts the emergency changes of a pack that were not
+// reviewed acceptable: pending, overdue, late or not acceptable.
+func overdueOrBad(t *testing.T, out string) int {
+	n := 0
+	for _, e := range readCSV(t, filepath.Join(out, "emergency_changes.csv")) {
+		if e["review_outcome"] != "acceptable" || e["overdue"] == "true" {
+			n++
+		}
 	}
 	return n
 }
@@ -271,10 +284,15 @@ func testPackOfGeneratedHistory(t *testing.T) {
 			t.Errorf("report.html refers outside itself: %q", m)
 		}
 		for _, want := range []string{"<svg", "Changes per week", "Approval lead time", "Emergency changes and review latency",
-			"Refusals by reason", `href="changes.csv"`, `href="sample/`, "emergency_review_overdue", "changes.csv reconciles"} {
+			"Refusals by reason", `href="changes.csv"`, `href="sample/`, "emergency_review_overdue", "changes.csv reconciles",
+			fmt.Sprintf("were emergency changes: approvals skipped by policy (%d reviewed acceptable after the fact", h.Emergencies-overdueOrBad(t, out)),
+			fmt.Sprintf(`<p class="headline fail" id="verdict">%d exceptions (listed below); the audit log verified.</p>`, len(sum.Exceptions))} {
 			if !strings.Contains(page, want) {
 				t.Errorf("report.html lacks %q", want)
 			}
+		}
+		if strings.Contains(page, "every deployed change had its required approvals") {
+			t.Error("report.html claims every deployed change had its approvals, with emergency changes in the population")
 		}
 	})
 

@@ -20,6 +20,7 @@ var reportTmpl = template.Must(template.New("report.html").Parse(reportText))
 // reportData is what report.html.tmpl renders.
 type reportData struct {
 	Range, Repo, Env, Generated, Source, Key string
+	Population                               population
 	Figures                                  []figure
 	Charts                                   []chart
 	Exceptions                               []Exception
@@ -61,6 +62,7 @@ func writeReport(dir string, opts Options, ds *dataset, sum *Summary, now time.T
 			emergencies++
 		}
 	}
+	d.Population = countPopulation(ds, sum, opts, now)
 	d.Figures = []figure{
 		{"changes requested", fmt.Sprint(sum.Changes), false},
 		{"deploys started", fmt.Sprint(sum.Deployed), false},
@@ -178,7 +180,7 @@ func leadTimeChart(ds *dataset) chart {
 	for i, b := range leadBuckets {
 		labels[i] = b.label
 	}
-	return chart{Title: "Approval lead time", Note: fmt.Sprintf("request to last approval, %d approved deploys", n),
+	return chart{Title: "Approval lead time", Note: "request to last approval, " + countText(n, "approved deploy", "approved deploys"),
 		SVG: hBars("Approval lead time", labels, counts, " changes", nil)}
 }
 
@@ -208,7 +210,7 @@ func emergencyChart(ds *dataset, opts Options, now time.Time) chart {
 		}
 		labels = append(labels, label)
 	}
-	note := fmt.Sprintf("%d emergency changes deployed; hours from deploy to review (red: overdue or still pending)", len(labels))
+	note := countText(len(labels), "emergency change", "emergency changes") + " deployed; hours from deploy to review (red: overdue or still pending)"
 	if len(labels) == 0 {
 		note = "no emergency change was deployed in the range"
 	}
@@ -240,7 +242,7 @@ func refusalChart(ds *dataset) chart {
 	for i, l := range labels {
 		values[i] = counts[l]
 	}
-	return chart{Title: "Refusals by reason", Note: fmt.Sprintf("%d refused attempts (refusals.csv)", len(ds.refusals)),
+	return chart{Title: "Refusals by reason", Note: countText(len(ds.refusals), "refused attempt", "refused attempts") + " (refusals.csv)",
 		SVG: hBars("Refusals by reason", labels, values, "", nil)}
 }
 
