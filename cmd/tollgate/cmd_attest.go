@@ -133,8 +133,8 @@ func printAttestation(w io.Writer, file string, v attest.Verified) {
 		emergency = fmt.Sprintf("yes (reason %q, review %s)", p.Reason, p.Emergency.ReviewState)
 	}
 	fmt.Fprintf(w, "  emergency:  %s\n", emergency)
-	fmt.Fprintf(w, "  audit:      %d entries proven in the log of %d entries signed by %s at %s\n",
-		len(p.Audit.Entries), v.Checkpoint.Size, v.Checkpoint.Key, v.Checkpoint.Time.Format(time.RFC3339))
+	fmt.Fprintf(w, "  audit:      %s proven in the log of %s signed by %s at %s\n",
+		plural(len(p.Audit.Entries), "entry", "entries"), plural(v.Checkpoint.Size, "entry", "entries"), v.Checkpoint.Key, v.Checkpoint.Time.Format(time.RFC3339))
 	fmt.Fprintf(w, "  signed by:  %s\n", v.KeyID)
 	fmt.Fprintf(w, "  checks:     %s\n", strings.Join(v.Checks, ", "))
 }

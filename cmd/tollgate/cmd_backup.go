@@ -84,6 +84,7 @@ func verifyBackup(ctx context.Context, src auditSource, path string, stdout, std
 		fmt.Fprintf(stdout, "audit log of the copy: FAIL: %s\n", r.Problem)
 		return exitCheckFailed
 	}
-	fmt.Fprintf(stdout, "audit log of the copy: OK, %d entries, %d signed checkpoints (%s)\n", r.Size, r.Checkpoints, r.SignedBy(auditcheck.KeysLabel(keys)))
+	fmt.Fprintf(stdout, "audit log of the copy: OK, %s, %s (%s)\n", plural(r.Size, "entry", "entries"),
+		plural(r.Checkpoints, "signed checkpoint", "signed checkpoints"), r.SignedBy(auditcheck.KeysLabel(keys)))
 	return exitOK
 }

@@ -186,8 +186,9 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "tollgate evidence: %v\n", err)
 		return exitCheckFailed
 	}
-	fmt.Fprintf(stdout, "wrote %s: %d changes (%d deployed), %d sampled with %d proofs, %d files signed in MANIFEST\n",
-		sum.Out, sum.Changes, sum.Deployed, sum.Sampled, sum.Proofs, sum.Files)
+	fmt.Fprintf(stdout, "wrote %s: %s (%d deployed), %d sampled with %s, %s signed in MANIFEST\n",
+		sum.Out, plural(sum.Changes, "change", "changes"), sum.Deployed, sum.Sampled, plural(sum.Proofs, "proof", "proofs"),
+		plural(sum.Files, "file", "files"))
 	fmt.Fprintf(stdout, "reconciled: %s; audit log verified: %s; exceptions: %d (see report.html)\n",
 		yes(sum.Reconciliation.OK()), yes(sum.Verify.OK), len(sum.Exceptions))
 	if !sum.Reconciliation.OK() || !sum.Verify.OK {
@@ -259,8 +260,9 @@ func runEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "FAIL: audit.jsonl: %v\n", err)
 		return exitCheckFailed
 	}
-	fmt.Fprintf(stdout, "OK: %d files match the MANIFEST signed by %s (range %s)\n", res.Files, res.KeyName, res.Range)
-	fmt.Fprintf(stdout, "OK: audit.jsonl: %d entries, %d proven in the audit log of %d entries signed by %s at %s\n",
-		seg.Lines, seg.Covered, seg.Checkpoint.Size, seg.Checkpoint.KeyName, seg.Checkpoint.Time.Format(time.RFC3339))
+	fmt.Fprintf(stdout, "OK: %s the MANIFEST signed by %s (range %s)\n", plural(res.Files, "file matches", "files match"), res.KeyName, res.Range)
+	fmt.Fprintf(stdout, "OK: audit.jsonl: %s, %d proven in the audit log of %s signed by %s at %s\n",
+		plural(seg.Lines, "entry", "entries"), seg.Covered, plural(seg.Checkpoint.Size, "entry", "entries"), seg.Checkpoint.KeyName,
+		seg.Checkpoint.Time.Format(time.RFC3339))
 	return exitOK
 }

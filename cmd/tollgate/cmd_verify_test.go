@@ -95,3 +95,13 @@ func TestVerifyUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// Counts read as English: "1 unsigned entry", not "1 unsigned entries".
+func TestVerifySaysOneUnsignedEntry(t *testing.T) {
+	f := audittest.Build(t, 41, 10)
+	code, out, errOut := runCLI(t, "verify", "--database", f.Path, "--public-key", f.Keys.PublicKeyFile)
+	if code != exitOK || !strings.Contains(out, "unsigned tail:   1 entry after the last signed checkpoint (seq 40): its hashes fit,") ||
+		!strings.HasSuffix(out, "OK (signed through seq 39; 1 unsigned entry after it)\n") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+}

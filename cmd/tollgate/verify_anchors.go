@@ -95,8 +95,8 @@ func verifyAnchors(ctx context.Context, cfgPath string, s *store.Store, keys aud
 		fmt.Fprintln(stdout, "OK (anchors)")
 		return exitOK
 	}
-	fmt.Fprintf(stdout, "anchors:         %d anchored checkpoints, the local log (%d entries) extends each (largest tree size %d)\n",
-		r.Checked, r.Local.Size, r.Largest)
+	fmt.Fprintf(stdout, "anchors:         %s, the local log (%s) extends each (largest tree size %d)\n",
+		plural(r.Checked, "anchored checkpoint", "anchored checkpoints"), plural(r.Local.Size, "entry", "entries"), r.Largest)
 	fmt.Fprintln(stdout, "OK (anchors)")
 	return exitOK
 }

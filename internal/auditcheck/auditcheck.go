@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/cli"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
@@ -43,7 +44,7 @@ func KeysLabel(keys audit.Keyring) string {
 func WriteReport(w io.Writer, dbPath, keyName string, r audit.Report) {
 	fmt.Fprintf(w, "database:        %s\n", store.Describe(dbPath))
 	if !r.OK {
-		fmt.Fprintf(w, "verified:        %d entries before the first problem\n", r.Size)
+		fmt.Fprintf(w, "verified:        %s before the first problem\n", cli.Plural(r.Size, "entry", "entries"))
 		fmt.Fprintf(w, "FAIL: %s\n", r.Problem)
 		return
 	}
@@ -55,16 +56,21 @@ func WriteReport(w io.Writer, dbPath, keyName string, r audit.Report) {
 	} else {
 		fmt.Fprintf(w, "last checkpoint: none\n")
 	}
-	if r.UnsignedTail > 0 {
+	switch {
+	case r.UnsignedTail == 1:
+		fmt.Fprintf(w, "unsigned tail:   1 entry after the last signed checkpoint (seq %d): its hashes fit,\n", r.Size-1)
+		fmt.Fprintf(w, "                 but no signature covers it, so whoever holds the database file could have\n")
+		fmt.Fprintf(w, "                 forged or rewritten it. It is verified once a later checkpoint covers it.\n")
+	case r.UnsignedTail > 0:
 		fmt.Fprintf(w, "unsigned tail:   %d entries after the last signed checkpoint (seq %d..%d): their hashes fit,\n",
 			r.UnsignedTail, r.Size-r.UnsignedTail, r.Size-1)
 		fmt.Fprintf(w, "                 but no signature covers them, so whoever holds the database file could have\n")
 		fmt.Fprintf(w, "                 forged or rewritten them. They are verified once a later checkpoint covers them.\n")
-	} else {
+	default:
 		fmt.Fprintf(w, "unsigned tail:   0 entries after the last signed checkpoint\n")
 	}
 	if r.UnsignedTail > 0 {
-		fmt.Fprintf(w, "OK (signed through seq %d; %d unsigned entries after it)\n", r.Size-r.UnsignedTail-1, r.UnsignedTail)
+		fmt.Fprintf(w, "OK (signed through seq %d; %s after it)\n", r.Size-r.UnsignedTail-1, cli.Plural(r.UnsignedTail, "unsigned entry", "unsigned entries"))
 		return
 	}
 	fmt.Fprintln(w, "OK")

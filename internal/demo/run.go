@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/internal/cli"
 )
 
 // demoOptions are the demo command's flags.
@@ -182,7 +183,7 @@ func (st *demoStory) intro(warnings []config.Warning, temporary bool) {
 		}
 	}
 	if n := len(warnings) - len(other); n > 0 {
-		st.printf("              %d config warning(s) that the demo's throwaway secrets are written in the file\n", n)
+		st.printf("              %s that the demo's throwaway secrets are written in the file\n", cli.Plural(n, "config warning", "config warnings"))
 	}
 	for _, w := range other {
 		st.printf("              %s\n", w)

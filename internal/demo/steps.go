@@ -12,6 +12,7 @@ import (
 	"github.com/tollgate-dev/tollgate/integrations/slacktest"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/internal/cli"
 )
 
 // play runs the story, step by step. A step that cannot run because a
@@ -272,7 +273,7 @@ func emergencyOnPage(page string) string {
 func (st *demoStory) printResult(ctx context.Context, r bot.Request, env demoEnvTarget) {
 	st.printf("  Result: request %s %s", r.ID, strings.ReplaceAll(string(r.State), "_", " "))
 	if r.Result != nil {
-		st.printf(" in %s, %d file(s) sent", r.Result.Duration.Round(1e6), r.Result.FilesSent)
+		st.printf(" in %s, %s sent", r.Result.Duration.Round(1e6), cli.Plural(r.Result.FilesSent, "file", "files"))
 	}
 	st.printf("\n")
 	if log, err := st.srv.ReadDeployLog(ctx, r.ID); err == nil {
