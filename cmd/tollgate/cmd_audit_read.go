@@ -157,4 +157,3 @@ func runAuditShow(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		e.Seq, e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.Action, e.Subject, auditfmt.Summary(e.Action, e.Data), e.Data, e.LeafHash)
 	return exitOK
 }
-
