@@ -87,7 +87,7 @@ func TestServeMergedPRDeploysToStaging(t *testing.T) {
 	}
 	// The audit page verifies the log with the configured keys, and the
 	// environments page lists the policies in force.
-	if code, auditPage, _ := e.browse(t, "alice", "/audit"); code != http.StatusOK || !strings.Contains(auditPage, `<span class="state ok">verified</span> all`) {
+	if code, auditPage, _ := e.browse(t, "alice", "/audit"); code != http.StatusOK || !strings.Contains(auditPage, `<span class="state ok">verified</span> 8 entries and`) {
 		t.Errorf("audit page: %d, no successful verification shown\n%s", code, auditPage)
 	}
 	if code, envs, _ := e.browse(t, "alice", "/environments"); code != http.StatusOK || !strings.Contains(envs, "staging") || !strings.Contains(envs, e2eRepo) {
