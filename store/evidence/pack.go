@@ -76,6 +76,13 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 		return nil, err
 	}
 	db := st.DB()
+	// The MANIFEST is signed by the key that signs checkpoints now: never
+	// by a retired one (audit.Log.Rotate).
+	if active, err := st.Audit().ActiveKey(ctx); err != nil {
+		return nil, err
+	} else if id := fmt.Sprintf("%s+%08x", opts.Signer.Name(), opts.Signer.KeyHash()); active != "" && active != id {
+		return nil, fmt.Errorf("evidence: signing key %s is not the audit log's active key %s", id, active)
+	}
 	vr, err := audit.Verify(ctx, db, append([]note.Verifier{opts.Verifier}, opts.PreviousKeys...)...)
 	if err != nil {
 		return nil, fmt.Errorf("verify audit log: %w", err)

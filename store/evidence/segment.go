@@ -206,7 +206,8 @@ type SegmentCheck struct {
 // CheckSegment verifies a JSONL segment against its proof: the checkpoint's
 // signature by one of the trusted keys, that seq runs on from First without gaps, and that the first
 // Covered lines, recomputed into leaves, rebuild a tree the signed tree
-// extends. Lines after Covered are after the checkpoint: counted, unproven.
+// extends, and that no key rotation among them retired the checkpoint's
+// key. Lines after Covered are after the checkpoint: counted, unproven.
 func CheckSegment(jsonl io.Reader, p SegmentProof, verifiers ...note.Verifier) (SegmentCheck, error) {
 	cp, err := audit.OpenCheckpoint(p.Checkpoint, verifiers...)
 	if err != nil {
@@ -220,6 +221,7 @@ func CheckSegment(jsonl io.Reader, p SegmentProof, verifiers ...note.Verifier) (
 		return res, fmt.Errorf("proof has %d frontier hashes, a tree of size %d has %d", len(p.Frontier), p.First, want)
 	}
 	stack := append([]tlog.Hash(nil), p.Frontier...)
+	var rotations []audit.Handover // key rotations among the lines
 	dec := json.NewDecoder(jsonl)
 	for n := p.First; ; n++ {
 		var l jsonLine
@@ -235,6 +237,13 @@ func CheckSegment(jsonl io.Reader, p SegmentProof, verifiers ...note.Verifier) (
 		if n >= p.First+p.Covered {
 			continue
 		}
+		if l.Action == audit.ActionKeyRotated {
+			h, err := audit.OpenRotation(l.Seq, l.Data, verifiers...)
+			if err != nil {
+				return res, fmt.Errorf("%s line %d: %w", p.File, res.Lines, err)
+			}
+			rotations = append(rotations, h)
+		}
 		stack = append(stack, tlog.RecordHash(l.leaf()))
 		for k := bits.TrailingZeros64(^uint64(n)); k > 0; k-- {
 			top := len(stack)
@@ -246,6 +255,10 @@ func CheckSegment(jsonl io.Reader, p SegmentProof, verifiers ...note.Verifier) (
 	}
 	if p.Covered == 0 {
 		return res, nil
+	}
+	// A key rotated out within the segment signs nothing after it.
+	if err := audit.CheckNotRetired(rotations, cp); err != nil {
+		return res, fmt.Errorf("segment checkpoint: %w", err)
 	}
 	root := stack[len(stack)-1]
 	for i := len(stack) - 2; i >= 0; i-- {
