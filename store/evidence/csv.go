@@ -2,11 +2,12 @@ package evidence
 
 import (
 	"bytes"
-	"encoding/csv"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tollgate-dev/tollgate/bot"
 )
@@ -18,29 +19,86 @@ type table struct {
 	rows   [][]string
 }
 
-// encode writes the table as RFC 4180 CSV. A cell that a spreadsheet would
-// run as a formula (starting with = + - @ or a tab) gets a leading
-// apostrophe: PR titles and reasons are typed by users.
+// encode writes the table as RFC 4180 CSV (writeCSVRow).
 func (t *table) encode() ([]byte, error) {
 	var b bytes.Buffer
-	w := csv.NewWriter(&b)
-	if err := w.Write(t.header); err != nil {
-		return nil, err
-	}
+	writeCSVRow(&b, t.header)
 	for _, r := range t.rows {
-		safe := make([]string, len(r))
-		for i, v := range r {
-			if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-				v = "'" + v
-			}
-			safe[i] = v
+		writeCSVRow(&b, r)
+	}
+	return b.Bytes(), nil
+}
+
+// writeCSVRow writes one row as RFC 4180 CSV, byte for byte as
+// encoding/csv's Writer would, except that each cell is neutralised
+// (neutralise) and a cell containing ';' is quoted too: a spreadsheet in a
+// locale that splits on ';' must not see a cell break out of its quotes.
+func writeCSVRow(w *bytes.Buffer, row []string) {
+	for i, v := range row {
+		if i > 0 {
+			w.WriteByte(',')
 		}
-		if err := w.Write(safe); err != nil {
-			return nil, err
+		v = neutralise(v)
+		if !csvNeedsQuotes(v) {
+			w.WriteString(v)
+			continue
+		}
+		w.WriteByte('"')
+		w.WriteString(strings.ReplaceAll(v, `"`, `""`))
+		w.WriteByte('"')
+	}
+	w.WriteByte('\n')
+}
+
+// csvNeedsQuotes is encoding/csv's rule (a comma, quote, CR or LF, a
+// leading space, or the field \.) plus ';'.
+func csvNeedsQuotes(v string) bool {
+	if v == "" {
+		return false
+	}
+	if v == `\.` || strings.ContainsAny(v, ",;\"\r\n") {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(v)
+	return unicode.IsSpace(r)
+}
+
+// Formula triggers and the separators a spreadsheet may split a cell on.
+const (
+	formulaTriggers = "=+-@\t\r"
+	cellSeparators  = ",;\t\r\n"
+)
+
+// neutralise puts an apostrophe before every formula trigger (= + - @,
+// tab, CR) that starts the cell or follows a separator (, ; tab or a line
+// break), spaces between them skipped: PR titles, refs and reasons are
+// typed by users, and whichever separator a spreadsheet splits on, no
+// piece of a cell may start a formula.
+func neutralise(v string) string {
+	var b []byte
+	start := true // at the cell's start or after a separator (and spaces)
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if start && strings.IndexByte(formulaTriggers, c) >= 0 {
+			if b == nil {
+				b = append(make([]byte, 0, len(v)+4), v[:i]...)
+			}
+			b = append(b, '\'')
+		}
+		if b != nil {
+			b = append(b, c)
+		}
+		switch {
+		case strings.IndexByte(cellSeparators, c) >= 0:
+			start = true
+		case c != ' ':
+			start = false
 		}
 	}
-	w.Flush()
-	return b.Bytes(), w.Error()
+	if b == nil {
+		return v
+	}
+	return string(b)
 }
 
 var changesHeader = []string{"request_id", "repo", "environment", "production", "sha", "ref", "trigger",

@@ -168,7 +168,7 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 	if err := writeReport(opts.Out, opts, ds, sum, now, production); err != nil {
 		return nil, err
 	}
-	if sum.Files, err = writeManifest(opts.Out, opts.Range.String(), opts.Signer); err != nil {
+	if sum.Files, err = writeManifest(opts.Out, manifestRange(opts), opts.Signer); err != nil {
 		return nil, err
 	}
 	return sum, nil
