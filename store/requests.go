@@ -309,10 +309,19 @@ func queryRequests(ctx context.Context, q rowQueryer, query string, args ...any)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("query requests: %w", err)
 	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	ids := make([]string, len(out))
 	for i := range out {
-		if out[i].Approvals, err = loadApprovals(ctx, q, out[i].ID); err != nil {
-			return nil, err
-		}
+		ids[i] = out[i].ID
+	}
+	approvals, err := approvalsOf(ctx, q, ids) // one query for all rows, not one per row
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Approvals = approvals[out[i].ID]
 	}
 	return out, nil
 }

@@ -1,7 +1,6 @@
 package evidence
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -83,55 +82,57 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 	} else if id := fmt.Sprintf("%s+%08x", opts.Signer.Name(), opts.Signer.KeyHash()); active != "" && active != id {
 		return nil, fmt.Errorf("evidence: signing key %s is not the audit log's active key %s", id, active)
 	}
-	vr, err := audit.Verify(ctx, db, append([]note.Verifier{opts.Verifier}, opts.PreviousKeys...)...)
-	if err != nil {
-		return nil, fmt.Errorf("verify audit log: %w", err)
+	// The full verification reads the whole log on a connection of its
+	// own, while the passes below read it on theirs.
+	type verified struct {
+		r   audit.Report
+		err error
 	}
-	ds, err := collect(ctx, db, opts)
-	if err != nil {
-		return nil, err
-	}
-	ds.now = now
-	if err := ds.loadTable(ctx, st.Request); err != nil {
-		return nil, err
-	}
-	sum := &Summary{Out: opts.Out, Changes: len(ds.changes), Verify: vr}
-	production, within := opts.production(), opts.reviewWithin()
-	perChange := map[string][]string{}
-	var excs []Exception
-	for _, c := range ds.changes {
-		if c.Deployed() {
-			sum.Deployed++
-		}
-		es := changeExceptions(c, production(c.Created.Repo, c.Created.Environment), within(c.Created.Repo, c.Created.Environment), now)
-		for _, e := range es {
-			perChange[c.ID] = append(perChange[c.ID], e.Code)
-		}
-		excs = append(excs, es...)
-	}
-	unaudited, tableRows, err := unauditedRequests(ctx, db, opts, ds.byID)
+	verifyDone := make(chan verified, 1)
+	vctx, cancelVerify := context.WithCancel(ctx)
+	defer cancelVerify()
+	go func() {
+		r, err := audit.Verify(vctx, db, append([]note.Verifier{opts.Verifier}, opts.PreviousKeys...)...)
+		verifyDone <- verified{r, err}
+	}()
+	// One pass over the log writes the event CSVs and marks the population;
+	// a second streams the population's changes, one at a time.
+	events, err := createEventFiles(opts.Out, opts.Freezes)
 	if err != nil {
 		return nil, err
 	}
+	log, err := scanEvents(ctx, db, opts, events)
+	if cerr := events.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{Out: opts.Out}
+	t := newTally(opts, now)
+	excs, err := writeChanges(ctx, st, opts, log, t, sum, now)
+	if err != nil {
+		return nil, err
+	}
+	unaudited, tableRows, err := unauditedRequests(ctx, db, opts)
+	if err != nil {
+		return nil, err
+	}
+	v := <-verifyDone
+	if v.err != nil {
+		return nil, fmt.Errorf("verify audit log: %w", v.err)
+	}
+	vr := v.r
+	sum.Verify = vr
 	excs = append(excs, unaudited...)
 	excs = append(excs, verifyExceptions(vr)...)
 	sortExceptions(excs)
 	sum.Exceptions = excs
-	sum.Reconciliation = reconcile(ds, tableRows)
-
-	tables := []*table{changesTable(ds, production, perChange), approvalsTable(ds), refusalsTable(ds),
-		emergencyTable(ds, within, now), accessReviewsTable(ds), accessChangesTable(ds),
-		locksTable(ds, opts.Freezes), exceptionsTable(excs)}
-	for _, t := range tables {
-		b, err := t.encode()
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", t.name, err)
-		}
-		if err := writeFile(filepath.Join(opts.Out, t.name), b); err != nil {
-			return nil, err
-		}
+	sum.Reconciliation = t.reconciliation(log, tableRows)
+	if err := writeExceptions(opts.Out, excs); err != nil {
+		return nil, err
 	}
-	if err := writeAuditRange(ctx, st, opts.Out, ds); err != nil {
+	if err := writeAuditRange(ctx, st, opts.Out, log, signedThrough(vr)); err != nil {
 		return nil, err
 	}
 	anchors := "anchors:         not configured (no external anchor repository to compare with)\n"
@@ -153,25 +154,95 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 	if err := writeFile(filepath.Join(opts.Out, "reconciliation.txt"), []byte(sum.Reconciliation.Text(opts))); err != nil {
 		return nil, err
 	}
-	for _, c := range pickSample(ds.changes, opts.SampleSize, opts.Seed) {
-		p, u, err := writeSample(ctx, st.Audit(), opts.Out, c)
-		if err != nil {
-			return nil, err
-		}
-		sum.Sampled++
-		sum.Proofs += p
-		sum.Unproven += u
-	}
 	if err := writeControls(opts.Out, opts); err != nil {
 		return nil, err
 	}
-	if err := writeReport(opts.Out, opts, ds, sum, now, production); err != nil {
+	if err := writeReport(opts.Out, opts, t, log, sum, now); err != nil {
 		return nil, err
 	}
 	if sum.Files, err = writeManifest(opts.Out, manifestRange(opts), opts.Signer); err != nil {
 		return nil, err
 	}
 	return sum, nil
+}
+
+// writeChanges streams the population into changes.csv, approvals.csv
+// and emergency_changes.csv, checks each change's controls, counts it in
+// the tally and writes the sample folder of each drawn change, and returns
+// the changes' exceptions. Memory holds the exceptions, not the changes.
+func writeChanges(ctx context.Context, st *store.Store, opts Options, log *logSummary, t *tally, sum *Summary, now time.Time) ([]Exception, error) {
+	changes, err := createCSV(opts.Out, "changes.csv", changesHeader)
+	if err != nil {
+		return nil, err
+	}
+	approvals, err := createCSV(opts.Out, "approvals.csv", approvalsHeader)
+	if err != nil {
+		changes.close()
+		return nil, err
+	}
+	emergency, err := createCSV(opts.Out, "emergency_changes.csv", emergencyHeader)
+	if err != nil {
+		changes.close()
+		approvals.close()
+		return nil, err
+	}
+	production, within := opts.production(), opts.reviewWithin()
+	drawn := sampleOrdinals(log.deployed, opts.SampleSize, opts.Seed)
+	deployed := 0
+	var excs []Exception
+	err = eachChange(ctx, st, opts, log, func(c *Change) error {
+		repo, env := c.Created.Repo, c.Created.Environment
+		sum.Changes++
+		es := changeExceptions(c, production(repo, env), within(repo, env), now)
+		codes := make([]string, len(es))
+		for i, e := range es {
+			codes[i] = e.Code
+		}
+		excs = append(excs, es...)
+		changes.row(changeRow(c, production(repo, env), codes))
+		for _, r := range approvalRows(c) {
+			approvals.row(r)
+		}
+		if c.Emergency() {
+			emergency.row(emergencyRow(c, within(repo, env), now))
+		}
+		t.add(c, production(repo, env))
+		if !c.Deployed() {
+			return nil
+		}
+		sum.Deployed++
+		k := deployed
+		deployed++
+		if len(drawn) == 0 || drawn[0] != k {
+			return nil
+		}
+		drawn = drawn[1:]
+		p, u, err := writeSample(ctx, st.Audit(), opts.Out, c)
+		sum.Sampled, sum.Proofs, sum.Unproven = sum.Sampled+1, sum.Proofs+p, sum.Unproven+u
+		t.samples = append(t.samples, c.ID)
+		return err
+	})
+	for _, f := range []*csvFile{changes, approvals, emergency} {
+		if cerr := f.close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil && deployed != log.deployed {
+		err = fmt.Errorf("evidence: %d changes of the population were deployed in the second pass, %d in the first", deployed, log.deployed)
+	}
+	return excs, err
+}
+
+// writeExceptions writes exceptions.csv.
+func writeExceptions(dir string, excs []Exception) error {
+	f, err := createCSV(dir, "exceptions.csv", exceptionsHeader)
+	if err != nil {
+		return err
+	}
+	for _, e := range excs {
+		f.row(exceptionRow(e))
+	}
+	return f.close()
 }
 
 func (o Options) production() func(repo, env string) bool {
@@ -200,18 +271,10 @@ func (o Options) reviewWithin() func(repo, env string) time.Duration {
 	}
 }
 
-// writeAuditRange writes audit.jsonl (the entries of the range), its
-// segment proof audit.proof and checkpoint.txt.
-func writeAuditRange(ctx context.Context, st *store.Store, dir string, ds *dataset) error {
-	var es []entry
-	if err := scanSeqs(ctx, st.DB(), ds.first, ds.end, func(e entry) error { es = append(es, e); return nil }); err != nil {
-		return err
-	}
-	var b bytes.Buffer
-	if err := writeJSONL(&b, es); err != nil {
-		return err
-	}
-	if err := writeFile(filepath.Join(dir, "audit.jsonl"), b.Bytes()); err != nil {
+// writeAuditRange writes audit.jsonl (the entries of the range, streamed
+// from the database), its segment proof audit.proof and checkpoint.txt.
+func writeAuditRange(ctx context.Context, st *store.Store, dir string, log *logSummary, trusted int64) error {
+	if err := writeEntries(ctx, st.DB(), filepath.Join(dir, "audit.jsonl"), log.first, log.end, trusted); err != nil {
 		return err
 	}
 	cp, ok, err := st.Audit().LatestCheckpoint(ctx)
@@ -224,11 +287,20 @@ func writeAuditRange(ctx context.Context, st *store.Store, dir string, ds *datas
 	if err := writeFile(filepath.Join(dir, "checkpoint.txt"), cp.Note); err != nil {
 		return err
 	}
-	p, err := proveSegment(ctx, st.DB(), st.Audit(), "audit.jsonl", ds.first, ds.end-ds.first, cp)
+	p, err := proveSegment(ctx, st.DB(), st.Audit(), "audit.jsonl", log.first, log.end-log.first, cp)
 	if err != nil {
 		return fmt.Errorf("prove audit.jsonl: %w", err)
 	}
 	return writeFile(filepath.Join(dir, "audit.proof"), p.Format())
+}
+
+// signedThrough is the size of the tree the last verified checkpoint
+// signed: the entries below it are exactly what was appended and signed.
+func signedThrough(r audit.Report) int64 {
+	if !r.HasCheckpoint {
+		return 0
+	}
+	return r.LastCheckpoint.Size
 }
 
 // verifyExceptions turns a failed or partly unsigned verify into exceptions.

@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/bits"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -289,15 +290,26 @@ func CheckSegmentFiles(jsonlPath, proofPath string, verifiers ...note.Verifier) 
 	return CheckSegment(f, p, verifiers...)
 }
 
-// writeJSONL writes entries one JSON object a line.
-func writeJSONL(w io.Writer, es []entry) error {
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false) // keep data byte-identical to what was hashed
-	for _, e := range es {
-		if err := enc.Encode(e.line()); err != nil {
-			return fmt.Errorf("encode audit entry seq %d: %w", e.Seq, err)
-		}
+// writeEntries writes the entries seq lo..hi-1 to a new file at path,
+// one JSON object a line, as they are read: nothing is held but the row
+// being written. Entries below trusted are covered by a verified signed
+// checkpoint (lineWriter).
+func writeEntries(ctx context.Context, db *sql.DB, path string, lo, hi, trusted int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
-	return bw.Flush()
+	bw := bufio.NewWriterSize(f, 256<<10)
+	lw := newLineWriter(bw, trusted)
+	err = scanLog(ctx, db, lo, hi, lw.write)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return nil
 }

@@ -1,0 +1,249 @@
+package evidence
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store"
+)
+
+// Change is one request in the population: what the audit log says about
+// it, from request.created to its end, and its row in the requests table.
+type Change struct {
+	ID         string
+	Created    createdData
+	CreatedAt  time.Time
+	CreatedSeq int64
+	Decision   *bot.Decision // its outcome only: Allowed, Code and Ticket (decision has the checks)
+	Approvals  []Approval
+	Started    time.Time
+	StartedSeq int64
+	Finished   time.Time
+	FinishSeq  int64
+	Finish     *finishedData
+	Outcome    string // final state from the last request.state, "" when none
+	Reason     string // the reason of the last transition
+	RolledBack bool
+	Review     *EmergencyReview
+	Seqs       []int64
+	Table      *bot.Request // the requests table's row; nil when it has none
+
+	startedEntries, finishedEntries int
+	decisionData                    json.RawMessage // the policy.decided entry's data, for decision
+}
+
+// decision is the whole policy decision, with every check it made.
+func (c *Change) decision() *bot.Decision {
+	if c.Decision == nil {
+		return nil
+	}
+	d := decode[bot.Decision](entry{Data: c.decisionData})
+	return &d
+}
+
+// Approval is one approval.granted of a change.
+type Approval struct {
+	Approver   string
+	ApproverID int64
+	At         time.Time
+	Seq        int64
+	ExpiresAt  time.Time
+	Teams      []string
+	Required   int
+	RevokedAt  time.Time
+}
+
+// EmergencyReview is the after-the-fact review of an emergency change,
+// from the emergency.* audit entries.
+type EmergencyReview struct {
+	OpenedAt   time.Time
+	DueAt      time.Time
+	Reminders  int
+	OverdueAt  time.Time
+	Outcome    string
+	Reviewer   string
+	Note       string
+	ReviewedAt time.Time
+}
+
+// add folds one audit entry about the change into it.
+func (c *Change) add(e entry) {
+	c.Seqs = append(c.Seqs, e.Seq)
+	switch e.Action {
+	case bot.ActionPolicyDecided:
+		// The outcome now; the checks only if the change is sampled (decision).
+		d := decode[struct {
+			Allowed bool            `json:"allowed"`
+			Code    bot.RefusalCode `json:"code"`
+			Ticket  string          `json:"ticket"`
+		}](e)
+		c.Decision = &bot.Decision{Allowed: d.Allowed, Code: d.Code, Ticket: d.Ticket}
+		c.decisionData = append(c.decisionData[:0], e.Data...)
+	case bot.ActionApprovalGranted:
+		d := decode[approvalData](e)
+		c.Approvals = append(c.Approvals, Approval{Approver: d.Approver, ApproverID: d.ApproverID, At: e.Time,
+			Seq: e.Seq, ExpiresAt: d.ExpiresAt, Teams: d.Teams, Required: d.Required})
+	case bot.ActionApprovalRevoked:
+		d := decode[approvalData](e)
+		for i := range c.Approvals {
+			a := &c.Approvals[i]
+			if a.RevokedAt.IsZero() && (a.ApproverID == d.ApproverID && d.ApproverID != 0 || strings.EqualFold(a.Approver, d.Approver)) {
+				a.RevokedAt = e.Time
+			}
+		}
+	case bot.ActionDeployStarted:
+		c.Started, c.StartedSeq = e.Time, e.Seq
+		c.startedEntries++
+	case bot.ActionDeployFinished, bot.ActionDeployInterrupted:
+		d := decode[finishedData](e)
+		if e.Action == bot.ActionDeployInterrupted {
+			d.Result = string(bot.StateInterrupted)
+		}
+		c.Finished, c.FinishSeq, c.Finish = e.Time, e.Seq, &d
+		c.finishedEntries++
+	case bot.ActionDeployRolledBack:
+		c.RolledBack = true
+	case bot.ActionRequestState:
+		d := decode[stateData](e)
+		c.Outcome, c.Reason = d.To, d.Reason
+	case actionEmergencyReviewOpened, actionEmergencyReviewed, actionEmergencyReminded, actionEmergencyOverdue:
+		c.addReview(e)
+	}
+}
+
+func (c *Change) addReview(e entry) {
+	if c.Review == nil {
+		c.Review = &EmergencyReview{}
+	}
+	d := decode[reviewData](e)
+	r := c.Review
+	switch e.Action {
+	case actionEmergencyReviewOpened:
+		r.OpenedAt, r.DueAt = e.Time, d.DueAt
+	case actionEmergencyReminded:
+		r.Reminders++
+	case actionEmergencyOverdue:
+		r.OverdueAt = e.Time
+	case actionEmergencyReviewed:
+		r.Outcome, r.Reviewer, r.Note, r.ReviewedAt = d.Outcome, d.Reviewer, d.Note, e.Time
+		if !d.DueAt.IsZero() {
+			r.DueAt = d.DueAt
+		}
+	}
+}
+
+// ValidApprovals returns the approvals in force when the deploy started:
+// given before it and not revoked before it, one per person.
+func (c *Change) ValidApprovals() []Approval {
+	var out []Approval
+	for _, a := range c.Approvals {
+		if !c.Started.IsZero() && (a.At.After(c.Started) || !a.RevokedAt.IsZero() && !a.RevokedAt.After(c.Started)) {
+			continue
+		}
+		if c.Started.IsZero() && !a.RevokedAt.IsZero() {
+			continue
+		}
+		dup := false
+		for _, b := range out {
+			dup = dup || strings.EqualFold(a.Approver, b.Approver)
+		}
+		if !dup {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Emergency reports whether the change took the emergency path.
+func (c *Change) Emergency() bool { return c.Created.Trigger == string(bot.TriggerEmergency) }
+
+// Deployed reports whether a deploy started.
+func (c *Change) Deployed() bool { return !c.Started.IsZero() }
+
+// changeBatch is how many changes wait for their requests-table rows,
+// which are read for the whole batch in one query.
+const changeBatch = 256
+
+// eachChange streams the population in creation order. The entries of
+// every change, from its request.created on, come from one query ordered
+// by (creation seq, seq) through the subject index, up to the log size the
+// pass over the log saw; the requests-table rows are read per batch.
+// visit sees each change once, complete; nothing else is held.
+func eachChange(ctx context.Context, st *store.Store, opts Options, log *logSummary, visit func(*Change) error) error {
+	rows, err := st.DB().QueryContext(ctx, `SELECT c.seq, a.seq, a.at, a.actor, a.action, a.subject, a.data
+		FROM audit_entries c JOIN audit_entries a ON a.subject = c.subject AND a.seq >= c.seq
+		WHERE c.action = ? AND c.seq >= ? AND c.seq < ? AND a.seq < ?
+		ORDER BY c.seq, a.seq`, bot.ActionRequestCreated, log.first, log.end, log.size)
+	if err != nil {
+		return fmt.Errorf("read the changes' audit entries: %w", err)
+	}
+	defer rows.Close()
+	match := func(repo, env string) bool {
+		return (opts.Repo == "" || strings.EqualFold(repo, opts.Repo)) && (opts.Environment == "" || env == opts.Environment)
+	}
+	var batch []*Change
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		ids := make([]string, len(batch))
+		for i, c := range batch {
+			ids[i] = c.ID
+		}
+		table, err := loadTable(ctx, st.DB(), ids)
+		if err != nil {
+			return err
+		}
+		for _, c := range batch {
+			c.Table = table[c.ID]
+			if err := visit(c); err != nil {
+				return err
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	var cur *Change
+	group, skip := int64(-1), false
+	var data sql.RawBytes // decoded by add, never kept
+	for rows.Next() {
+		var created int64
+		var e entry
+		if err := rows.Scan(&created, &e.Seq, &e.At, &e.Actor, &e.Action, &e.Subject, &data); err != nil {
+			return fmt.Errorf("read the changes' audit entries: %w", err)
+		}
+		e.Data = json.RawMessage(data)
+		e.Time, _ = time.Parse(time.RFC3339Nano, e.At)
+		if created != group { // the first row of a group is its request.created entry
+			group, skip, cur = created, true, nil
+			if e.Seq == created && opts.Range.Contains(e.Time) {
+				d := decode[createdData](e)
+				if match(d.Repo, d.Environment) {
+					cur, skip = &Change{ID: e.Subject, Created: d, CreatedAt: e.Time, CreatedSeq: e.Seq}, false
+					batch = append(batch, cur)
+				}
+			}
+		}
+		if skip {
+			continue
+		}
+		cur.add(e)
+		if len(batch) > changeBatch { // every change but the last is complete
+			last := batch[len(batch)-1]
+			batch = batch[:len(batch)-1]
+			if err := flush(); err != nil {
+				return err
+			}
+			batch = append(batch, last)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the changes' audit entries: %w", err)
+	}
+	return flush()
+}
