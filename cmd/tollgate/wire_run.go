@@ -90,6 +90,9 @@ func (s *server) run(ctx context.Context, opts runOptions) error {
 	}
 	inboxWG.Go(func() { s.expireLoop(workCtx) })
 	inboxWG.Go(func() { s.complianceLoop(workCtx) })
+	if s.auditMonitor != nil {
+		inboxWG.Go(func() { s.auditMonitor.Run(workCtx) })
+	}
 	for range max(opts.Workers, 1) {
 		deployWG.Go(func() { s.deployWorker(workCtx, runCtx) })
 	}

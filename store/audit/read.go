@@ -73,6 +73,28 @@ func (l *Log) Tail(ctx context.Context, n int) ([]Entry, error) {
 	return out, nil
 }
 
+// Page returns up to n entries with seq below before, newest first: one
+// page of the log, read through the primary key whatever the log's size.
+func (l *Log) Page(ctx context.Context, before int64, n int) ([]Entry, error) {
+	rows, err := l.db.QueryContext(ctx, selectEntry+` WHERE seq < ? ORDER BY seq DESC LIMIT ?`, before, n)
+	if err != nil {
+		return nil, fmt.Errorf("read %d audit entries before seq %d: %w", n, before, err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		e, err := scanEntry(rows.Scan)
+		if err != nil {
+			return nil, fmt.Errorf("read audit entry: %w", err)
+		}
+		out = append(out, e.Entry)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %d audit entries before seq %d: %w", n, before, err)
+	}
+	return out, nil
+}
+
 // TreeHash returns the root hash of the first n entries from the stored hashes.
 func (l *Log) TreeHash(ctx context.Context, n int64) (tlog.Hash, error) {
 	h, err := tlog.TreeHash(n, newHashReader(ctx, l.db))
