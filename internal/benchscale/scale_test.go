@@ -27,6 +27,7 @@ var (
 	cacheFlag = flag.String("cache", "", "directory keeping generated histories between runs (default: a temp dir)")
 	outFlag   = flag.String("out", "", "also write the results table (markdown) to this file")
 	reps      = flag.Int("page-reps", 15, "warm requests per page; the median is reported")
+	genOnly   = flag.Bool("generate-only", false, "only generate (and cache) the histories")
 )
 
 // result is one measured operation at one size.
@@ -55,6 +56,9 @@ func TestScale(t *testing.T) {
 	all := map[int][]result{}
 	for _, n := range sizes {
 		h := history(t, cache, n)
+		if *genOnly {
+			continue
+		}
 		t.Logf("size %d: %d audit entries, %d requests, load %s", n, h.entries, h.requests, loadAvg())
 		var rs []result
 		rs = append(rs, commands(t, h)...)
@@ -63,6 +67,9 @@ func TestScale(t *testing.T) {
 		for _, r := range rs {
 			t.Logf("  %-40s %9.3f s %8.1f MB", r.op, r.seconds, r.rssMB)
 		}
+	}
+	if *genOnly {
+		return
 	}
 	table := formatTable(sizes, all)
 	t.Log("\n" + table)

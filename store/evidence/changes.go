@@ -1,9 +1,11 @@
 package evidence
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -169,13 +171,92 @@ func (c *Change) Deployed() bool { return !c.Started.IsZero() }
 // which are read for the whole batch in one query.
 const changeBatch = 256
 
-// eachChange streams the population in creation order. The entries of
-// every change, from its request.created on, come from one query ordered
-// by (creation seq, seq) through the subject index, up to the log size the
-// pass over the log saw; the requests-table rows are read per batch.
-// visit sees each change once, complete; nothing else is held.
+// eachChange streams the population in creation order through a pipeline
+// of three goroutines, each holding a batch or two: one reads the entries
+// of every change, from its request.created on, in one query ordered by
+// (creation seq, seq) through the subject index, up to the log size the
+// pass over the log saw, and folds them into changes; one reads the
+// requests-table rows of each batch; the caller's visit sees each change
+// once, complete, in order. Nothing else is held.
 func eachChange(ctx context.Context, st *store.Store, opts Options, log *logSummary, visit func(*Change) error) error {
-	rows, err := st.DB().QueryContext(ctx, `SELECT c.seq, a.seq, a.at, a.actor, a.action, a.subject, a.data
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	read, loaded := make(chan []*Change, 2), make(chan []*Change, 2)
+	errs := make(chan error, 2)
+	go func() {
+		defer close(read)
+		errs <- stopOnError(readChanges(ctx, st, opts, log, read), cancel)
+	}()
+	go func() {
+		defer close(loaded)
+		errs <- stopOnError(loadBatches(ctx, st, read, loaded), cancel)
+	}()
+	var visitErr error
+	for batch := range loaded {
+		for _, c := range batch {
+			if visitErr != nil {
+				break // drain, so the others end
+			}
+			if visitErr = visit(c); visitErr != nil {
+				cancel()
+			}
+		}
+	}
+	e1, e2 := <-errs, <-errs
+	if visitErr != nil {
+		return visitErr
+	}
+	for _, err := range []error{e1, e2} { // the failure, not the other stage's cancellation
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	return cmp.Or(e1, e2)
+}
+
+// stopOnError cancels the pipeline when a stage fails.
+func stopOnError(err error, cancel context.CancelFunc) error {
+	if err != nil {
+		cancel()
+	}
+	return err
+}
+
+// send passes a batch down the pipeline unless it was stopped.
+func send(ctx context.Context, out chan<- []*Change, batch []*Change) error {
+	select {
+	case out <- batch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// loadBatches reads the requests-table rows of each batch.
+func loadBatches(ctx context.Context, st *store.Store, in <-chan []*Change, out chan<- []*Change) error {
+	for batch := range in {
+		ids := make([]string, len(batch))
+		for i, c := range batch {
+			ids[i] = c.ID
+		}
+		table, err := loadTable(ctx, st.DB(), ids)
+		if err != nil {
+			return err
+		}
+		for _, c := range batch {
+			c.Table = table[c.ID]
+		}
+		if err := send(ctx, out, batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readChanges folds the population's entries into changes and sends them
+// in batches of changeBatch complete changes.
+func readChanges(ctx context.Context, st *store.Store, opts Options, log *logSummary, out chan<- []*Change) error {
+	rows, err := st.DB().QueryContext(ctx, `SELECT c.seq, a.seq, a.at, a.action, a.subject, a.data
 		FROM audit_entries c JOIN audit_entries a ON a.subject = c.subject AND a.seq >= c.seq
 		WHERE c.action = ? AND c.seq >= ? AND c.seq < ? AND a.seq < ?
 		ORDER BY c.seq, a.seq`, bot.ActionRequestCreated, log.first, log.end, log.size)
@@ -187,39 +268,24 @@ func eachChange(ctx context.Context, st *store.Store, opts Options, log *logSumm
 		return (opts.Repo == "" || strings.EqualFold(repo, opts.Repo)) && (opts.Environment == "" || env == opts.Environment)
 	}
 	var batch []*Change
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		ids := make([]string, len(batch))
-		for i, c := range batch {
-			ids[i] = c.ID
-		}
-		table, err := loadTable(ctx, st.DB(), ids)
-		if err != nil {
-			return err
-		}
-		for _, c := range batch {
-			c.Table = table[c.ID]
-			if err := visit(c); err != nil {
-				return err
-			}
-		}
-		batch = batch[:0]
-		return nil
-	}
 	var cur *Change
 	group, skip := int64(-1), false
 	var data sql.RawBytes // decoded by add, never kept
 	for rows.Next() {
 		var created int64
 		var e entry
-		if err := rows.Scan(&created, &e.Seq, &e.At, &e.Actor, &e.Action, &e.Subject, &data); err != nil {
+		if err := rows.Scan(&created, &e.Seq, &e.At, &e.Action, &e.Subject, &data); err != nil {
 			return fmt.Errorf("read the changes' audit entries: %w", err)
 		}
 		e.Data = json.RawMessage(data)
 		e.Time, _ = time.Parse(time.RFC3339Nano, e.At)
 		if created != group { // the first row of a group is its request.created entry
+			if len(batch) > changeBatch { // every change in it is complete
+				if err := send(ctx, out, batch); err != nil {
+					return err
+				}
+				batch = nil
+			}
 			group, skip, cur = created, true, nil
 			if e.Seq == created && opts.Range.Contains(e.Time) {
 				d := decode[createdData](e)
@@ -229,21 +295,15 @@ func eachChange(ctx context.Context, st *store.Store, opts Options, log *logSumm
 				}
 			}
 		}
-		if skip {
-			continue
-		}
-		cur.add(e)
-		if len(batch) > changeBatch { // every change but the last is complete
-			last := batch[len(batch)-1]
-			batch = batch[:len(batch)-1]
-			if err := flush(); err != nil {
-				return err
-			}
-			batch = append(batch, last)
+		if !skip {
+			cur.add(e)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read the changes' audit entries: %w", err)
 	}
-	return flush()
+	if len(batch) > 0 {
+		return send(ctx, out, batch)
+	}
+	return nil
 }

@@ -83,18 +83,20 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 		return nil, fmt.Errorf("evidence: signing key %s is not the audit log's active key %s", id, active)
 	}
 	// The full verification reads the whole log on a connection of its
-	// own, while the passes below read it on theirs.
-	type verified struct {
-		r   audit.Report
-		err error
-	}
-	verifyDone := make(chan verified, 1)
-	vctx, cancelVerify := context.WithCancel(ctx)
-	defer cancelVerify()
-	go func() {
-		r, err := audit.Verify(vctx, db, append([]note.Verifier{opts.Verifier}, opts.PreviousKeys...)...)
-		verifyDone <- verified{r, err}
+	// own while the passes below read it on theirs; audit.jsonl is written
+	// beside the stream of changes. Build waits for both before it returns.
+	ctx, cancel := context.WithCancel(ctx)
+	var running []func()
+	defer func() { // on an early return, stop the background work and wait for it
+		cancel()
+		for _, wait := range running {
+			wait()
+		}
 	}()
+	verify := inBackground(func() (audit.Report, error) {
+		return audit.Verify(ctx, db, append([]note.Verifier{opts.Verifier}, opts.PreviousKeys...)...)
+	})
+	running = append(running, func() { verify.wait() })
 	// One pass over the log writes the event CSVs and marks the population;
 	// a second streams the population's changes, one at a time.
 	events, err := createEventFiles(opts.Out, opts.Freezes)
@@ -108,6 +110,14 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 	if err != nil {
 		return nil, err
 	}
+	auditRange := inBackground(func() (struct{}, error) {
+		vr, err := verify.wait()
+		if err != nil {
+			return struct{}{}, err // reported below
+		}
+		return struct{}{}, writeAuditRange(ctx, st, opts.Out, log, signedThrough(vr))
+	})
+	running = append(running, func() { auditRange.wait() })
 	sum := &Summary{Out: opts.Out}
 	t := newTally(opts, now)
 	excs, err := writeChanges(ctx, st, opts, log, t, sum, now)
@@ -118,11 +128,13 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 	if err != nil {
 		return nil, err
 	}
-	v := <-verifyDone
-	if v.err != nil {
-		return nil, fmt.Errorf("verify audit log: %w", v.err)
+	vr, err := verify.wait()
+	if err != nil {
+		return nil, fmt.Errorf("verify audit log: %w", err)
 	}
-	vr := v.r
+	if _, err := auditRange.wait(); err != nil {
+		return nil, err
+	}
 	sum.Verify = vr
 	excs = append(excs, unaudited...)
 	excs = append(excs, verifyExceptions(vr)...)
@@ -130,9 +142,6 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 	sum.Exceptions = excs
 	sum.Reconciliation = t.reconciliation(log, tableRows)
 	if err := writeExceptions(opts.Out, excs); err != nil {
-		return nil, err
-	}
-	if err := writeAuditRange(ctx, st, opts.Out, log, signedThrough(vr)); err != nil {
 		return nil, err
 	}
 	anchors := "anchors:         not configured (no external anchor repository to compare with)\n"
@@ -243,6 +252,28 @@ func writeExceptions(dir string, excs []Exception) error {
 		f.row(exceptionRow(e))
 	}
 	return f.close()
+}
+
+// background is work running beside Build's main line; wait returns its
+// result, as often as asked.
+type background[T any] struct {
+	done chan struct{}
+	v    T
+	err  error
+}
+
+func inBackground[T any](f func() (T, error)) *background[T] {
+	b := &background[T]{done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		b.v, b.err = f()
+	}()
+	return b
+}
+
+func (b *background[T]) wait() (T, error) {
+	<-b.done
+	return b.v, b.err
 }
 
 func (o Options) production() func(repo, env string) bool {
