@@ -30,7 +30,6 @@ type Event struct {
 type logSummary struct {
 	first, end int64 // audit.jsonl is seq first..end-1
 	size       int64 // the log's size when the pass ran; later entries are not read
-	inRange    map[string]int
 	// finishedInRange counts deploy.finished/interrupted dated in range,
 	// filters applied; finishedEarlier those finishing changes created before.
 	finishedInRange, finishedEarlier int
@@ -68,7 +67,7 @@ type logPass struct {
 // bytes per request, never an entry.
 func scanEvents(ctx context.Context, db *sql.DB, opts Options, out *eventFiles) (*logSummary, error) {
 	p := &logPass{opts: opts, out: out, requests: map[string]*request{}, intern: map[string]string{},
-		sum: &logSummary{first: -1, inRange: map[string]int{}, refusalCodes: map[string]float64{}}}
+		sum: &logSummary{first: -1, refusalCodes: map[string]float64{}}}
 	if err := p.scan(ctx, db); err != nil {
 		return nil, err
 	}
@@ -141,7 +140,6 @@ func (p *logPass) visit(e entry) error {
 			s.first = e.Seq
 		}
 		s.end = e.Seq + 1
-		s.inRange[e.Action]++
 	}
 	switch e.Action {
 	case bot.ActionRequestCreated:
