@@ -34,6 +34,7 @@ var (
 type result struct {
 	op      string
 	seconds float64
+	cpu     float64 // user+system CPU seconds of the process; 0 for pages
 	rssMB   float64 // peak RSS of the process; 0 for pages
 }
 
@@ -65,7 +66,7 @@ func TestScale(t *testing.T) {
 		rs = append(rs, pages(t, h)...)
 		all[n] = rs
 		for _, r := range rs {
-			t.Logf("  %-40s %9.3f s %8.1f MB", r.op, r.seconds, r.rssMB)
+			t.Logf("  %-40s %9.3f s %9.3f s CPU %8.1f MB", r.op, r.seconds, r.cpu, r.rssMB)
 		}
 	}
 	if *genOnly {
@@ -176,7 +177,8 @@ func commands(t *testing.T, h scaleHistory) []result {
 			t.Fatalf("tollgate %s: %v\n%s", strings.Join(r.args, " "), err, b)
 		}
 		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-		out = append(out, result{op: r.op, seconds: took.Seconds(), rssMB: float64(ru.Maxrss) / 1024})
+		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		out = append(out, result{op: r.op, seconds: took.Seconds(), cpu: cpu.Seconds(), rssMB: float64(ru.Maxrss) / 1024})
 	}
 	return out
 }
@@ -187,22 +189,22 @@ func formatTable(sizes []int, all map[int][]result) string {
 	var b strings.Builder
 	b.WriteString("| operation |")
 	for _, n := range sizes {
-		fmt.Fprintf(&b, " %s: time | %s: peak RSS |", human(n), human(n))
+		fmt.Fprintf(&b, " %s: time | %s: CPU | %s: peak RSS |", human(n), human(n), human(n))
 	}
 	b.WriteString(" exponent |\n|---|")
 	for range sizes {
-		b.WriteString("---|---|")
+		b.WriteString("---|---|---|")
 	}
 	b.WriteString("---|\n")
 	for i, r := range all[sizes[0]] {
 		fmt.Fprintf(&b, "| %s |", r.op)
 		for _, n := range sizes {
 			x := all[n][i]
-			rss := "—"
+			cpu, rss := "—", "—"
 			if x.rssMB > 0 {
-				rss = fmt.Sprintf("%.0f MB", x.rssMB)
+				cpu, rss = dur(x.cpu), fmt.Sprintf("%.0f MB", x.rssMB)
 			}
-			fmt.Fprintf(&b, " %s | %s |", dur(x.seconds), rss)
+			fmt.Fprintf(&b, " %s | %s | %s |", dur(x.seconds), cpu, rss)
 		}
 		exp := "—"
 		if k := len(sizes); k >= 2 {

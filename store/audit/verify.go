@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
+	"hash"
 	"math/bits"
 	"sort"
 	"time"
@@ -79,6 +80,23 @@ type storedCheckpoint struct {
 // for failures to read the database, or for no key at all; tampering is
 // reported in Report.Problem. db may be read-only.
 func Verify(ctx context.Context, db *sql.DB, verifiers ...note.Verifier) (Report, error) {
+	return VerifyEach(ctx, db, nil, verifiers...)
+}
+
+// Row is one audit entry as stored, handed to VerifyEach's visit: the
+// slices point into the driver's buffer and are valid only during the call.
+type Row struct {
+	Seq                              int64
+	At, Actor, Action, Subject, Data []byte
+	LeafHash                         []byte
+}
+
+// VerifyEach is Verify that also hands every row it reads to visit, in
+// seq order, so a caller that needs the whole log (evidence) reads it
+// once. After the first problem it checks nothing more but still reads
+// and hands over the rows to the end. An error from visit ends the pass
+// and is returned.
+func VerifyEach(ctx context.Context, db *sql.DB, visit func(Row) error, verifiers ...note.Verifier) (Report, error) {
 	keys := Keyring(verifiers).Unique()
 	if len(keys) == 0 {
 		return Report{}, fmt.Errorf("verify audit log: %w", errNoKeys)
@@ -101,43 +119,28 @@ func Verify(ctx context.Context, db *sql.DB, verifiers ...note.Verifier) (Report
 		buf                                          []byte
 		h                                            = sha256.New()
 		sum                                          tlog.Hash
+		read                                         int64
 	)
+	checking := true
 	for rows.Next() {
-		if v.problem == nil && v.checkpointsAt(v.n) {
-			break
-		}
 		if err := rows.Scan(&seq, &at, &actor, &action, &subject, &data, &leaf, &tree); err != nil {
 			return Report{}, fmt.Errorf("read audit entry after seq %d: %w", v.n-1, err)
 		}
-		if seq != v.n {
-			reason := fmt.Sprintf("missing (the next stored entry is seq %d)", seq)
-			if seq < v.n {
-				reason = fmt.Sprintf("unexpected entry seq %d (seq starts at 0 and counts up by one)", seq)
-				v.fail(seq, reason)
-			} else {
-				v.fail(v.n, reason)
+		if visit != nil {
+			if err := visit(Row{Seq: seq, At: at, Actor: actor, Action: action, Subject: subject, Data: data, LeafHash: leaf}); err != nil {
+				return Report{}, err
 			}
-			break
 		}
-		if string(action) == ActionKeyRotated && !v.rotate(seq, data, keys) {
-			break
-		}
-		buf = appendLeaf(buf[:0], seq, at, actor, action, subject, data)
-		h.Reset()
-		h.Write([]byte{0}) // RFC 6962 leaf prefix, as tlog.RecordHash
-		h.Write(buf)
-		h.Sum(sum[:0])
-		if !bytes.Equal(leaf, sum[:]) {
-			v.fail(seq, "leaf hash does not match the entry's contents (entry changed, or stored hash replaced)")
-			break
-		}
-		if !v.addLeaf(sum, tree) {
-			break
-		}
-		if v.n%4096 == 0 {
+		if read++; read%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return Report{}, err
 			}
+		}
+		if !checking {
+			continue
+		}
+		if checking = v.entry(seq, at, actor, action, subject, data, leaf, tree, keys, &buf, h, &sum); !checking && visit == nil {
+			break
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -157,6 +160,39 @@ func Verify(ctx context.Context, db *sql.DB, verifiers ...note.Verifier) (Report
 		r.UnsignedTail = v.n
 	}
 	return r, nil
+}
+
+// entry checks the checkpoints of the tree before seq, then entry seq: its
+// place, a key rotation it records, its leaf hash and the interior hashes
+// it completed. It reports whether the entry verified.
+func (v *verifyState) entry(seq int64, at, actor, action, subject, data, leaf, tree []byte, keys Keyring,
+	buf *[]byte, h hash.Hash, sum *tlog.Hash) bool {
+	if v.problem == nil && v.checkpointsAt(v.n) {
+		return false
+	}
+	if seq != v.n {
+		reason := fmt.Sprintf("missing (the next stored entry is seq %d)", seq)
+		if seq < v.n {
+			reason = fmt.Sprintf("unexpected entry seq %d (seq starts at 0 and counts up by one)", seq)
+			v.fail(seq, reason)
+		} else {
+			v.fail(v.n, reason)
+		}
+		return false
+	}
+	if string(action) == ActionKeyRotated && !v.rotate(seq, data, keys) {
+		return false
+	}
+	*buf = appendLeaf((*buf)[:0], seq, at, actor, action, subject, data)
+	h.Reset()
+	h.Write([]byte{0}) // RFC 6962 leaf prefix, as tlog.RecordHash
+	h.Write(*buf)
+	h.Sum(sum[:0])
+	if !bytes.Equal(leaf, sum[:]) {
+		v.fail(seq, "leaf hash does not match the entry's contents (entry changed, or stored hash replaced)")
+		return false
+	}
+	return v.addLeaf(*sum, tree)
 }
 
 // verifyState holds the running state of one Verify pass.

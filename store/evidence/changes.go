@@ -27,16 +27,51 @@ type Change struct {
 	StartedSeq int64
 	Finished   time.Time
 	FinishSeq  int64
-	Finish     *finishedData
-	Outcome    string // final state from the last request.state, "" when none
-	Reason     string // the reason of the last transition
+	Finish     *finishedData // without its steps (finish has them)
+	Outcome    string        // final state from the last request.state, "" when none
+	Reason     string        // the reason of the last transition
 	RolledBack bool
 	Review     *EmergencyReview
 	Seqs       []int64
-	Table      *bot.Request // the requests table's row; nil when it has none
+	Table      *bot.Request // the requests table's row, what evidence reads of it (loadTable); nil when it has none
 
 	startedEntries, finishedEntries int
 	decisionData                    json.RawMessage // the policy.decided entry's data, for decision
+	finishData                      json.RawMessage // the deploy.finished/interrupted entry's data, for finish
+	finishInterrupted               bool
+	prData                          json.RawMessage // the requests table's PR, for pullRequest
+	stateData                       json.RawMessage // the last request.state entry's data, for settle
+}
+
+// settle completes a change whose entries have all been added: its final
+// state and the reason of the last transition.
+func (c *Change) settle() {
+	if c.stateData != nil {
+		d := decode[stateData](entry{Data: c.stateData})
+		c.Outcome, c.Reason, c.stateData = d.To, d.Reason, nil
+	}
+}
+
+// finish is the whole deploy outcome, with its steps.
+func (c *Change) finish() *finishedData {
+	if c.Finish == nil {
+		return nil
+	}
+	d := decode[finishedData](entry{Data: c.finishData})
+	if c.finishInterrupted {
+		d.Result = string(bot.StateInterrupted)
+	}
+	return &d
+}
+
+// pullRequest is the requests table's whole PR (body, refs, reviews).
+func (c *Change) pullRequest() *bot.PullRequest {
+	if c.Table == nil || c.Table.PR == nil {
+		return nil
+	}
+	var pr *bot.PullRequest
+	_ = json.Unmarshal(c.prData, &pr)
+	return pr
 }
 
 // decision is the whole policy decision, with every check it made.
@@ -102,17 +137,27 @@ func (c *Change) add(e entry) {
 		c.Started, c.StartedSeq = e.Time, e.Seq
 		c.startedEntries++
 	case bot.ActionDeployFinished, bot.ActionDeployInterrupted:
-		d := decode[finishedData](e)
+		// What the rows need now; the steps only if the change is sampled.
+		d := decode[struct {
+			Result         string   `json:"result"`
+			Release        string   `json:"release"`
+			ManifestDigest string   `json:"manifest_digest"`
+			FilesSent      int      `json:"files_sent"`
+			BytesSent      int64    `json:"bytes_sent"`
+			Servers        []string `json:"servers"`
+		}](e)
+		f := finishedData{Result: d.Result, Release: d.Release, ManifestDigest: d.ManifestDigest,
+			FilesSent: d.FilesSent, BytesSent: d.BytesSent, Servers: d.Servers}
 		if e.Action == bot.ActionDeployInterrupted {
-			d.Result = string(bot.StateInterrupted)
+			f.Result = string(bot.StateInterrupted)
 		}
-		c.Finished, c.FinishSeq, c.Finish = e.Time, e.Seq, &d
+		c.Finished, c.FinishSeq, c.Finish = e.Time, e.Seq, &f
+		c.finishData, c.finishInterrupted = append(c.finishData[:0], e.Data...), e.Action == bot.ActionDeployInterrupted
 		c.finishedEntries++
 	case bot.ActionDeployRolledBack:
 		c.RolledBack = true
-	case bot.ActionRequestState:
-		d := decode[stateData](e)
-		c.Outcome, c.Reason = d.To, d.Reason
+	case bot.ActionRequestState: // only the last one counts: decoded by settle
+		c.stateData = append(c.stateData[:0], e.Data...)
 	case actionEmergencyReviewOpened, actionEmergencyReviewed, actionEmergencyReminded, actionEmergencyOverdue:
 		c.addReview(e)
 	}
@@ -222,8 +267,12 @@ func stopOnError(err error, cancel context.CancelFunc) error {
 	return err
 }
 
-// send passes a batch down the pipeline unless it was stopped.
+// send settles the changes of a batch and passes it down the pipeline
+// unless it was stopped.
 func send(ctx context.Context, out chan<- []*Change, batch []*Change) error {
+	for _, c := range batch {
+		c.settle()
+	}
 	select {
 	case out <- batch:
 		return nil
@@ -236,15 +285,21 @@ func send(ctx context.Context, out chan<- []*Change, batch []*Change) error {
 func loadBatches(ctx context.Context, st *store.Store, in <-chan []*Change, out chan<- []*Change) error {
 	for batch := range in {
 		ids := make([]string, len(batch))
+		digests := map[string]string{}
 		for i, c := range batch {
 			ids[i] = c.ID
+			if c.Finish != nil {
+				digests[c.ID] = c.Finish.ManifestDigest
+			}
 		}
-		table, err := loadTable(ctx, st.DB(), ids)
+		table, err := loadTable(ctx, st.DB(), ids, digests)
 		if err != nil {
 			return err
 		}
 		for _, c := range batch {
-			c.Table = table[c.ID]
+			if r := table[c.ID]; r != nil {
+				c.Table, c.prData = r.req, r.prData
+			}
 		}
 		if err := send(ctx, out, batch); err != nil {
 			return err
@@ -256,7 +311,9 @@ func loadBatches(ctx context.Context, st *store.Store, in <-chan []*Change, out 
 // readChanges folds the population's entries into changes and sends them
 // in batches of changeBatch complete changes.
 func readChanges(ctx context.Context, st *store.Store, opts Options, log *logSummary, out chan<- []*Change) error {
-	rows, err := st.DB().QueryContext(ctx, `SELECT c.seq, a.seq, a.at, a.action, a.subject, a.data
+	// The subject is read once per change, from its request.created row.
+	rows, err := st.DB().QueryContext(ctx, `SELECT c.seq, a.seq, a.at, a.action, a.data,
+		CASE WHEN a.seq = c.seq THEN a.subject ELSE '' END
 		FROM audit_entries c JOIN audit_entries a ON a.subject = c.subject AND a.seq >= c.seq
 		WHERE c.action = ? AND c.seq >= ? AND c.seq < ? AND a.seq < ?
 		ORDER BY c.seq, a.seq`, bot.ActionRequestCreated, log.first, log.end, log.size)
@@ -274,11 +331,16 @@ func readChanges(ctx context.Context, st *store.Store, opts Options, log *logSum
 	for rows.Next() {
 		var created int64
 		var e entry
-		if err := rows.Scan(&created, &e.Seq, &e.At, &e.Action, &e.Subject, &data); err != nil {
+		var subject string
+		if err := rows.Scan(&created, &e.Seq, &e.At, &e.Action, &data, &subject); err != nil {
 			return fmt.Errorf("read the changes' audit entries: %w", err)
 		}
 		e.Data = json.RawMessage(data)
 		e.Time, _ = time.Parse(time.RFC3339Nano, e.At)
+		e.Subject = subject
+		if created == group && cur != nil {
+			e.Subject = cur.ID // every entry of a group has the subject of its request.created
+		}
 		if created != group { // the first row of a group is its request.created entry
 			if len(batch) > changeBatch { // every change in it is complete
 				if err := send(ctx, out, batch); err != nil {

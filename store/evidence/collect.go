@@ -2,15 +2,13 @@ package evidence
 
 import (
 	"bytes"
-	"context"
-	"database/sql"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
 // Event is one audit entry listed in a CSV other than changes.csv.
@@ -59,63 +57,50 @@ type logPass struct {
 	out      *eventFiles
 }
 
-// scanEvents reads the whole log once, in seq order. It finds the range's
-// seq run, marks the population (requests whose request.created is dated
-// in the range and matches the filters) and writes the rows of
-// refusals.csv, access_changes.csv, access_reviews.csv and
-// locks_and_freezes.csv as it meets their entries. It holds a few dozen
-// bytes per request, never an entry.
-func scanEvents(ctx context.Context, db *sql.DB, opts Options, out *eventFiles) (*logSummary, error) {
-	p := &logPass{opts: opts, out: out, requests: map[string]*request{}, intern: map[string]string{},
+// newLogPass returns the pass over the whole log, in seq order, that
+// audit.VerifyEach drives (row): it finds the range's seq run, marks the
+// population (requests whose request.created is dated in the range and
+// matches the filters) and writes the rows of refusals.csv,
+// access_changes.csv, access_reviews.csv and locks_and_freezes.csv as it
+// meets their entries. It holds a few dozen bytes per request, never an
+// entry.
+func newLogPass(opts Options, out *eventFiles) *logPass {
+	return &logPass{opts: opts, out: out, requests: map[string]*request{}, intern: map[string]string{},
 		sum: &logSummary{first: -1, refusalCodes: map[string]float64{}}}
-	if err := p.scan(ctx, db); err != nil {
-		return nil, err
-	}
+}
+
+// summary is what the pass found, once it has seen every row.
+func (p *logPass) summary() *logSummary {
 	if p.sum.first < 0 {
 		p.sum.first, p.sum.end = 0, 0
 	}
-	return p.sum, nil
+	return p.sum
 }
 
-// scan reads every entry in seq order; the actor and data only of the
-// actions the pass reads them for (most of the log's bytes are not).
-func (p *logPass) scan(ctx context.Context, db *sql.DB) error {
-	actions := append([]string{bot.ActionRequestCreated}, listedActions...)
-	in := strings.TrimSuffix(strings.Repeat("?, ", len(actions)), ", ")
-	args := make([]any, 0, 2*len(actions))
-	for range 2 {
-		for _, a := range actions {
-			args = append(args, a)
-		}
+// row hands one row to visit, as an entry holding only what the pass
+// reads of its action: the actor, subject and data of the actions it
+// lists or follows, and no copy of anything else.
+func (p *logPass) row(r audit.Row) error {
+	e := entry{Seq: r.Seq, At: string(r.At), Action: p.internBytes(r.Action)}
+	// A malformed time stays zero; verify.txt names the entry through its hash.
+	e.Time, _ = time.Parse(time.RFC3339Nano, e.At)
+	switch listed := listedAction(e.Action); {
+	case listed || e.Action == bot.ActionRequestCreated:
+		e.Actor, e.Data = string(r.Actor), json.RawMessage(r.Data)
+		fallthrough
+	case e.Action == bot.ActionDeployStarted:
+		e.Subject = string(r.Subject)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT seq, at, action, subject,
-		CASE WHEN action IN (`+in+`) THEN actor ELSE '' END, CASE WHEN action IN (`+in+`) THEN data ELSE '' END
-		FROM audit_entries ORDER BY seq`, args...)
-	if err != nil {
-		return fmt.Errorf("read audit log: %w", err)
+	return p.visit(e)
+}
+
+// internBytes is str for a name read as bytes: the few action names are
+// allocated once.
+func (p *logPass) internBytes(b []byte) string {
+	if v, ok := p.intern[string(b)]; ok {
+		return v
 	}
-	defer rows.Close()
-	var data sql.RawBytes
-	for rows.Next() {
-		var e entry
-		if err := rows.Scan(&e.Seq, &e.At, &e.Action, &e.Subject, &e.Actor, &data); err != nil {
-			return fmt.Errorf("read audit entry: %w", err)
-		}
-		e.Data = json.RawMessage(data)
-		e.Time, _ = time.Parse(time.RFC3339Nano, e.At)
-		if err := p.visit(e); err != nil {
-			return err
-		}
-		if e.Seq%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read audit log: %w", err)
-	}
-	return nil
+	return p.str(string(b))
 }
 
 func (p *logPass) str(s string) string {
@@ -175,8 +160,12 @@ func (p *logPass) visit(e entry) error {
 		return nil
 	}
 	ev := Event{Seq: e.Seq, At: e.Time, Actor: e.Actor, Action: e.Action, Subject: e.Subject, entry: e}
+	filtered := p.opts.Repo != "" || p.opts.Environment != ""
+	if !filtered && (e.Action == bot.ActionDeployFinished || e.Action == bot.ActionDeployInterrupted) {
+		return p.event(ev) // only counted: without filters, where it ran does not matter
+	}
 	ev.Repo, ev.Environment = p.place(e)
-	if !p.match(ev.Repo, ev.Environment) && (ev.Repo != "" || p.opts.Repo != "" || p.opts.Environment != "") {
+	if !p.match(ev.Repo, ev.Environment) && (ev.Repo != "" || filtered) {
 		return nil
 	}
 	return p.event(ev)
@@ -202,6 +191,11 @@ func (p *logPass) event(ev Event) error {
 			s.finishedEarlier++
 		}
 	case bot.ActionPolicyDecided:
+		// Canonical JSON sorts keys, and "allowed" is the decision's first:
+		// most decisions are allowed, and need no decoding to say so.
+		if bytes.HasPrefix(ev.entry.Data, []byte(`{"allowed":true,`)) {
+			return nil
+		}
 		d := decode[struct {
 			Allowed bool            `json:"allowed"`
 			Code    bot.RefusalCode `json:"code"`

@@ -82,9 +82,10 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 	} else if id := fmt.Sprintf("%s+%08x", opts.Signer.Name(), opts.Signer.KeyHash()); active != "" && active != id {
 		return nil, fmt.Errorf("evidence: signing key %s is not the audit log's active key %s", id, active)
 	}
-	// The full verification reads the whole log on a connection of its
-	// own while the passes below read it on theirs; audit.jsonl is written
-	// beside the stream of changes. Build waits for both before it returns.
+	// One pass over the log verifies it and, row by row, writes the event
+	// CSVs and finds the population; then the population's changes stream
+	// while audit.jsonl is copied beside them. Build waits for its
+	// background work before it returns.
 	ctx, cancel := context.WithCancel(ctx)
 	var running []func()
 	defer func() { // on an early return, stop the background work and wait for it
@@ -93,28 +94,20 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 			wait()
 		}
 	}()
-	verify := inBackground(func() (audit.Report, error) {
-		return audit.Verify(ctx, db, append([]note.Verifier{opts.Verifier}, opts.PreviousKeys...)...)
-	})
-	running = append(running, func() { verify.wait() })
-	// One pass over the log writes the event CSVs and marks the population;
-	// a second streams the population's changes, one at a time.
 	events, err := createEventFiles(opts.Out, opts.Freezes)
 	if err != nil {
 		return nil, err
 	}
-	log, err := scanEvents(ctx, db, opts, events)
+	pass := newLogPass(opts, events)
+	vr, err := audit.VerifyEach(ctx, db, pass.row, append([]note.Verifier{opts.Verifier}, opts.PreviousKeys...)...)
 	if cerr := events.close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("verify and read the audit log: %w", err)
 	}
+	log := pass.summary()
 	auditRange := inBackground(func() (struct{}, error) {
-		vr, err := verify.wait()
-		if err != nil {
-			return struct{}{}, err // reported below
-		}
 		return struct{}{}, writeAuditRange(ctx, st, opts.Out, log, signedThrough(vr))
 	})
 	running = append(running, func() { auditRange.wait() })
@@ -127,10 +120,6 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 	unaudited, tableRows, err := unauditedRequests(ctx, db, opts)
 	if err != nil {
 		return nil, err
-	}
-	vr, err := verify.wait()
-	if err != nil {
-		return nil, fmt.Errorf("verify audit log: %w", err)
 	}
 	if _, err := auditRange.wait(); err != nil {
 		return nil, err

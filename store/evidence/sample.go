@@ -65,22 +65,21 @@ func writeSample(ctx context.Context, log *audit.Log, dir string, c *Change) (pr
 		return writeFile(filepath.Join(folder, name), append(b, '\n'))
 	}
 	var pr, reviews any
-	if c.Table != nil && c.Table.PR != nil {
-		p := *c.Table.PR
+	if p := c.pullRequest(); p != nil {
 		reviews, p.Reviews = p.Reviews, nil
-		pr = p
+		pr = *p
 	}
 	var checks any
 	if d := c.decision(); d != nil {
 		checks = d
 	}
 	var deploy any
-	if c.Finish != nil {
+	if f := c.finish(); f != nil {
 		deploy = struct {
 			Started  string        `json:"started"`
 			Finished string        `json:"finished"`
 			Outcome  *finishedData `json:"outcome"`
-		}{stamp(c.Started), stamp(c.Finished), c.Finish}
+		}{stamp(c.Started), stamp(c.Finished), f}
 	}
 	type approvalOut struct {
 		Approver   string   `json:"approver"`
