@@ -84,11 +84,9 @@ func pages(t *testing.T, h scaleHistory) []result {
 	monDone := make(chan struct{})
 	defer func() { stopMon(); <-monDone }()
 	pagesCfg := web.Config{
-		Requests: svc,
-		Audit:    st.Audit(),
-		AuditEntries: func(ctx context.Context, id string) ([]audit.Entry, error) {
-			return entriesAbout(ctx, st, id)
-		},
+		Requests:     svc,
+		Audit:        st.Audit(),
+		AuditEntries: st.Audit().About,
 		Verification: mon,
 		Environments: func() []*bot.EnvironmentPolicy { return envs },
 		OAuth: web.OAuth{WebURL: gh.URL() + "/", APIURL: gh.APIURL() + "/", ClientID: id, ClientSecret: secret,
@@ -171,31 +169,4 @@ func pages(t *testing.T, h scaleHistory) []result {
 		})},
 	)
 	return out
-}
-
-// entriesAbout is serve's AuditEntries: the entries whose subject is id.
-func entriesAbout(ctx context.Context, st *store.Store, id string) ([]audit.Entry, error) {
-	rows, err := st.DB().QueryContext(ctx, `SELECT seq FROM audit_entries WHERE subject = ? ORDER BY seq`, id)
-	if err != nil {
-		return nil, err
-	}
-	var seqs []int64
-	for rows.Next() {
-		var s int64
-		if err := rows.Scan(&s); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		seqs = append(seqs, s)
-	}
-	rows.Close()
-	var out []audit.Entry
-	for _, s := range seqs {
-		e, err := st.Audit().Get(ctx, s)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
 }
