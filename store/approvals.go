@@ -16,7 +16,7 @@ func insertApprovals(ctx context.Context, tx *sql.Tx, requestID string, as []bot
 	for _, a := range as {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO approvals (request_id, approver_login, approver_id,
 			approver_slack, at, sha, config_hash, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			requestID, a.Approver.Login, a.Approver.GitHubID, a.Approver.SlackUser, nanos(a.At), a.SHA,
+			requestID, a.Approver.Login, a.Approver.GitHubID, a.Approver.ChatUser, nanos(a.At), a.SHA,
 			a.ConfigHash, nanos(a.ExpiresAt), nanos(a.RevokedAt)); err != nil {
 			return fmt.Errorf("insert approval of %s by %s: %w", requestID, a.Approver.Login, err)
 		}

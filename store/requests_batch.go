@@ -29,7 +29,7 @@ func approvalsOf(ctx context.Context, q rowQueryer, ids []string) (map[string][]
 			var id string
 			var a bot.Approval
 			var at, expires, revoked int64
-			if err := rows.Scan(&id, &a.Approver.Login, &a.Approver.GitHubID, &a.Approver.SlackUser, &at, &a.SHA,
+			if err := rows.Scan(&id, &a.Approver.Login, &a.Approver.GitHubID, &a.Approver.ChatUser, &at, &a.SHA,
 				&a.ConfigHash, &expires, &revoked); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("approvals of %s: %w", id, err)

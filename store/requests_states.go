@@ -16,7 +16,7 @@ var schemaStates = []bot.State{bot.StateRequested, bot.StateAwaitingApproval, bo
 // stateList writes states as an SQL list of literals in schema order:
 // 'requested', 'awaiting_approval', 'queued', 'running' for the states not
 // finished is then the text of the partial index requests_active, which a
-// planner uses only for a literal list (migration 0060). Only known states
+// planner uses only for a literal list (migration 0061). Only known states
 // are written, so nothing else reaches the SQL.
 func stateList(states []bot.State) (string, error) {
 	want := map[bot.State]bool{}

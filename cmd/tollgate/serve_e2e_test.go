@@ -56,7 +56,12 @@ func TestServeMergedPRDeploysToStaging(t *testing.T) {
 		t.Errorf("index.html on the server: %q, %v", b, err)
 	}
 
-	// One PR comment with the outcome and the audit entry.
+	// One PR comment with the outcome and the audit entry. The outbox
+	// delivers it right after the final status, so wait for its outcome.
+	waitFor(t, "the PR comment's outcome", func() bool {
+		cs := e.gh.IssueComments(e2eRepo, 4)
+		return len(cs) > 0 && strings.Contains(cs[len(cs)-1].Body, "✅ Deployed")
+	})
 	comments := e.gh.IssueComments(e2eRepo, 4)
 	if len(comments) != 1 {
 		t.Fatalf("%d PR comments, want 1: %+v", len(comments), comments)

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/integrations/githuboauth"
+	"github.com/tollgate-dev/tollgate/internal/oauth"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
@@ -99,7 +99,7 @@ type Handler struct {
 	secure   bool
 	sessions *sessions
 	logins   *pendingLogins
-	gh       githuboauth.Client // the sign-in's code exchange and GET /user
+	gh       oauth.GitHub // the sign-in's code exchange and GET /user
 }
 
 // New checks cfg and returns a Handler.
@@ -148,7 +148,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.OAuth.HTTPClient = http.DefaultClient
 	}
 	h := &Handler{cfg: cfg, now: cfg.Clock, log: cfg.Logger, public: pub, secure: pub.Scheme == "https",
-		gh: githuboauth.Client{WebURL: cfg.OAuth.WebURL, APIURL: cfg.OAuth.APIURL, ClientID: cfg.OAuth.ClientID,
+		gh: oauth.GitHub{WebURL: cfg.OAuth.WebURL, APIURL: cfg.OAuth.APIURL, ClientID: cfg.OAuth.ClientID,
 			ClientSecret: cfg.OAuth.ClientSecret, HTTPClient: cfg.OAuth.HTTPClient}}
 	if h.now == nil {
 		h.now = time.Now

@@ -119,8 +119,8 @@ func (a *Anchorer) pending(ctx context.Context) ([]audit.Checkpoint, error) {
 func (a *Anchorer) record(ctx context.Context, cp audit.Checkpoint, rc Receipt) error {
 	root := base64.StdEncoding.EncodeToString(cp.Root[:])
 	err := a.store.WithTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO audit_anchors (tree_size, root, repository, path, commit_sha, published_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, cp.Size, root, rc.Repository, rc.Path, rc.Commit, a.now().UTC().UnixNano()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_anchors (tree_size, root, repository, path, commit_sha, published_at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tree_size) DO NOTHING`, cp.Size, root, rc.Repository, rc.Path, rc.Commit, a.now().UTC().UnixNano()); err != nil {
 			return err
 		}
 		_, err := a.store.Audit().Append(ctx, tx, audit.Event{Actor: "tollgate", Action: bot.ActionAnchorPublished,

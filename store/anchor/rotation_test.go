@@ -12,9 +12,12 @@ import (
 	"github.com/tollgate-dev/tollgate/store/anchor"
 	"github.com/tollgate-dev/tollgate/store/audit"
 	"github.com/tollgate-dev/tollgate/store/audit/audittest"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
-func TestAnchorsAcrossAKeyRotation(t *testing.T) {
+func TestAnchorsAcrossAKeyRotation(t *testing.T) { storetest.Run(t, testAnchorsAcrossAKeyRotation) }
+
+func testAnchorsAcrossAKeyRotation(t *testing.T) {
 	ctx := context.Background()
 	// GitHub was down from the start: nothing, not even the old key's
 	// shutdown checkpoint, was anchored before the rotation.

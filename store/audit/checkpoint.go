@@ -146,7 +146,7 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	}
 	var cp Checkpoint
 	err := l.opts.RunTx(ctx, func(tx *sql.Tx) error {
-		size, err := treeSize(ctx, tx)
+		size, r, err := l.head(ctx, tx)
 		if err != nil || size == 0 {
 			return err
 		}
@@ -158,7 +158,7 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 			cp = latest
 			return nil
 		}
-		cp, err = l.writeCheckpoint(ctx, tx, size, newHashReader(ctx, tx))
+		cp, err = l.writeCheckpoint(ctx, tx, size, r)
 		return err
 	})
 	if err != nil {

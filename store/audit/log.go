@@ -23,6 +23,28 @@ type Options struct {
 	// RunTx runs fn in one write transaction (store.Store.WithTx). Nil means a
 	// plain db.BeginTx; Checkpoint is the only method that opens its own.
 	RunTx func(ctx context.Context, fn func(tx *sql.Tx) error) error
+	// Sequencer, when set, is called inside the transaction before every
+	// append and checkpoint, and must hold until the transaction ends
+	// whatever lock makes the writers of every process take turns (the
+	// store's PostgreSQL advisory lock). It returns the log's head as read
+	// once the lock is held. Nil relies on the transaction alone holding
+	// the database's write lock (SQLite), and the size is read from the table.
+	Sequencer func(ctx context.Context, tx *sql.Tx) (Head, error)
+}
+
+// Head is the end of the log as a Sequencer read it under its lock.
+type Head struct {
+	Size int64
+	// Hashes may carry the stored hashes of entries the next append reads
+	// (seq Size-1, Size-2, Size-4, …), sparing a query for each.
+	Hashes []StoredHashes
+}
+
+// StoredHashes is one entry's stored hash columns, as in audit_entries.
+type StoredHashes struct {
+	Seq        int64
+	LeafHash   []byte
+	TreeHashes []byte
 }
 
 // Log is the audit log in one database. Appends happen inside the caller's
@@ -80,9 +102,11 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 	if err != nil {
 		return nil, err
 	}
-	r := newHashReader(ctx, tx)
-	start, err := l.insertEntries(ctx, tx, prepared, r)
+	start, r, err := l.head(ctx, tx)
 	if err != nil {
+		return nil, err
+	}
+	if err := l.insertEntries(ctx, tx, prepared, start, r); err != nil {
 		return nil, err
 	}
 	end := start + int64(len(prepared))
@@ -94,13 +118,14 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 	return prepared, nil
 }
 
-// appendEntries adds evs in order inside tx, without a checkpoint.
-func (l *Log) appendEntries(ctx context.Context, tx *sql.Tx, evs []Event, r *hashReader) ([]Entry, error) {
+// appendEntries adds evs in order inside tx at seq start (the size head
+// returned), without a checkpoint.
+func (l *Log) appendEntries(ctx context.Context, tx *sql.Tx, evs []Event, start int64, r *hashReader) ([]Entry, error) {
 	prepared, err := l.prepare(evs)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := l.insertEntries(ctx, tx, prepared, r); err != nil {
+	if err := l.insertEntries(ctx, tx, prepared, start, r); err != nil {
 		return nil, err
 	}
 	return prepared, nil
@@ -123,17 +148,13 @@ func (l *Log) prepare(evs []Event) ([]Entry, error) {
 	return prepared, nil
 }
 
-// insertEntries numbers the prepared entries from the current size, hashes
-// them into the tree and inserts them; it returns the first seq.
-func (l *Log) insertEntries(ctx context.Context, tx *sql.Tx, prepared []Entry, r *hashReader) (int64, error) {
-	start, err := treeSize(ctx, tx)
-	if err != nil {
-		return 0, err
-	}
+// insertEntries numbers the prepared entries from start (the log's size,
+// read through head), hashes them into the tree and inserts them.
+func (l *Log) insertEntries(ctx context.Context, tx *sql.Tx, prepared []Entry, start int64, r *hashReader) error {
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO audit_entries
 		(seq, at, actor, action, subject, data, leaf_hash, tree_hashes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
-		return 0, fmt.Errorf("append audit entry: prepare: %w", err)
+		return fmt.Errorf("append audit entry: prepare: %w", err)
 	}
 	defer ins.Close()
 	for i := range prepared {
@@ -142,7 +163,7 @@ func (l *Log) insertEntries(ctx context.Context, tx *sql.Tx, prepared []Entry, r
 		e.LeafHash = LeafHash(*e)
 		hashes, err := tlog.StoredHashesForRecordHash(e.Seq, e.LeafHash, r)
 		if err != nil {
-			return 0, fmt.Errorf("append audit entry seq %d: tree hashes: %w", e.Seq, err)
+			return fmt.Errorf("append audit entry seq %d: tree hashes: %w", e.Seq, err)
 		}
 		r.remember(e.Seq, hashes)
 		interior := make([]byte, 0, 32*(len(hashes)-1))
@@ -151,10 +172,30 @@ func (l *Log) insertEntries(ctx context.Context, tx *sql.Tx, prepared []Entry, r
 		}
 		if _, err := ins.ExecContext(ctx, e.Seq, formatTime(e.At), e.Actor, e.Action, e.Subject,
 			string(e.Data), e.LeafHash[:], interior); err != nil {
-			return 0, fmt.Errorf("append audit entry seq %d (%s on %s): %w", e.Seq, e.Action, e.Subject, err)
+			return fmt.Errorf("append audit entry seq %d (%s on %s): %w", e.Seq, e.Action, e.Subject, err)
 		}
 	}
-	return start, nil
+	return nil
+}
+
+// head returns the log's size and a hash reader for appending in tx,
+// through the sequencer if the log has one.
+func (l *Log) head(ctx context.Context, tx *sql.Tx) (int64, *hashReader, error) {
+	r := newHashReader(ctx, tx)
+	if l.opts.Sequencer == nil {
+		n, err := treeSize(ctx, tx)
+		return n, r, err
+	}
+	h, err := l.opts.Sequencer(ctx, tx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("append to audit log: %w", err)
+	}
+	for _, row := range h.Hashes {
+		if _, err := r.add(row.Seq, row.LeafHash, row.TreeHashes); err != nil {
+			return 0, nil, err
+		}
+	}
+	return h.Size, r, nil
 }
 
 // treeSize is the number of entries: one past the highest seq.

@@ -55,7 +55,7 @@ func getStored(ctx context.Context, q queryer, seq int64) (storedEntry, error) {
 // Tail returns the last n entries, oldest first.
 func (l *Log) Tail(ctx context.Context, n int) ([]Entry, error) {
 	return l.entries(ctx, fmt.Sprintf("last %d", n),
-		`SELECT * FROM (`+selectEntry+` ORDER BY seq DESC LIMIT ?) ORDER BY seq`, n)
+		`SELECT * FROM (`+selectEntry+` ORDER BY seq DESC LIMIT ?) AS tail ORDER BY seq`, n)
 }
 
 // Page returns up to n entries with seq below before, newest first: one

@@ -139,11 +139,10 @@ func (l *Log) Rotate(ctx context.Context, next note.Signer) (Handover, error) {
 	}
 	var h Handover
 	err := l.opts.RunTx(ctx, func(tx *sql.Tx) error {
-		size, err := treeSize(ctx, tx)
+		size, r, err := l.head(ctx, tx)
 		if err != nil {
 			return err
 		}
-		r := newHashReader(ctx, tx)
 		if size > 0 {
 			latest, ok, err := latestCheckpoint(ctx, tx)
 			if err != nil {
@@ -173,7 +172,7 @@ func (l *Log) Rotate(ctx context.Context, next note.Signer) (Handover, error) {
 		}
 		ev := Event{Actor: "tollgate", Action: ActionKeyRotated, Subject: RotationSubject,
 			Data: rotationData{Note: string(msg), Retired: h.Retired, Successor: h.Successor, Size: size}}
-		if _, err := l.appendEntries(ctx, tx, []Event{ev}, r); err != nil {
+		if _, err := l.appendEntries(ctx, tx, []Event{ev}, size, r); err != nil {
 			return err
 		}
 		_, err = l.signCheckpoint(ctx, tx, next, size+1, r)

@@ -12,6 +12,7 @@ import (
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 	"github.com/tollgate-dev/tollgate/store/audit/audittest"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 func verifyWith(t *testing.T, path string, keys ...note.Verifier) audit.Report {
@@ -30,7 +31,9 @@ func verifyWith(t *testing.T, path string, keys ...note.Verifier) audit.Report {
 
 func keyID(v note.Verifier) string { return audit.Keyring{v}.String() }
 
-func TestVerifyAcrossAKeyRotation(t *testing.T) {
+func TestVerifyAcrossAKeyRotation(t *testing.T) { storetest.Run(t, testVerifyAcrossAKeyRotation) }
+
+func testVerifyAcrossAKeyRotation(t *testing.T) {
 	// Old signs checkpoints at sizes 10, 20 and 25 (shutdown); entry 25 hands
 	// over; New signs at 26, 30, 40 and 46.
 	rot := audittest.BuildRotated(t, 25, 20, 10)
@@ -84,6 +87,10 @@ func TestVerifyAcrossAKeyRotation(t *testing.T) {
 }
 
 func TestVerifyRefusesACheckpointByAnUntrustedKeyAfterARotation(t *testing.T) {
+	storetest.Run(t, testVerifyRefusesACheckpointByAnUntrustedKeyAfterARotation)
+}
+
+func testVerifyRefusesACheckpointByAnUntrustedKeyAfterARotation(t *testing.T) {
 	rot := audittest.BuildRotated(t, 25, 20, 10)
 	intruder := audittest.NewKeys(t, t.TempDir(), "intruder")
 	// Someone holding the database file and a key of their own appends and signs.
@@ -100,7 +107,9 @@ func TestVerifyRefusesACheckpointByAnUntrustedKeyAfterARotation(t *testing.T) {
 	}
 }
 
-func TestVerifyWithNoKeyFailsClosed(t *testing.T) {
+func TestVerifyWithNoKeyFailsClosed(t *testing.T) { storetest.Run(t, testVerifyWithNoKeyFailsClosed) }
+
+func testVerifyWithNoKeyFailsClosed(t *testing.T) {
 	rot := audittest.BuildRotated(t, 3, 3, 2)
 	s, err := store.OpenReadOnly(context.Background(), rot.Path)
 	if err != nil {
@@ -116,6 +125,10 @@ func TestVerifyWithNoKeyFailsClosed(t *testing.T) {
 }
 
 func TestInclusionProofsAcrossAKeyRotation(t *testing.T) {
+	storetest.Run(t, testInclusionProofsAcrossAKeyRotation)
+}
+
+func testInclusionProofsAcrossAKeyRotation(t *testing.T) {
 	rot := audittest.BuildRotated(t, 25, 20, 10)
 	s, err := store.OpenReadOnly(context.Background(), rot.Path)
 	if err != nil {
@@ -156,6 +169,10 @@ func TestInclusionProofsAcrossAKeyRotation(t *testing.T) {
 }
 
 func TestOpenCheckpointRefusesAnotherKeysOrigin(t *testing.T) {
+	storetest.Run(t, testOpenCheckpointRefusesAnotherKeysOrigin)
+}
+
+func testOpenCheckpointRefusesAnotherKeysOrigin(t *testing.T) {
 	rot := audittest.BuildRotated(t, 0, 0, 1)
 	var root tlog.Hash
 	// Signed by the new key, but claiming to be the old key's checkpoint.

@@ -11,6 +11,7 @@ import (
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 	"github.com/tollgate-dev/tollgate/store/audit/audittest"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 func verifyFile(t *testing.T, f audittest.Fixture) audit.Report {
@@ -27,7 +28,9 @@ func verifyFile(t *testing.T, f audittest.Fixture) audit.Report {
 	return r
 }
 
-func TestVerifyUntouchedLog(t *testing.T) {
+func TestVerifyUntouchedLog(t *testing.T) { storetest.Run(t, testVerifyUntouchedLog) }
+
+func testVerifyUntouchedLog(t *testing.T) {
 	f := audittest.Build(t, audittest.TamperSize, audittest.TamperEvery)
 	r := verifyFile(t, f)
 	if !r.OK || r.Problem != nil {
@@ -52,7 +55,9 @@ func TestVerifyUntouchedLog(t *testing.T) {
 	}
 }
 
-func TestVerifyEmptyLog(t *testing.T) {
+func TestVerifyEmptyLog(t *testing.T) { storetest.Run(t, testVerifyEmptyLog) }
+
+func testVerifyEmptyLog(t *testing.T) {
 	f := audittest.Build(t, 0, 10)
 	r := verifyFile(t, f)
 	if !r.OK || r.Size != 0 || r.HasCheckpoint || r.UnsignedTail != 0 {
@@ -60,7 +65,9 @@ func TestVerifyEmptyLog(t *testing.T) {
 	}
 }
 
-func TestVerifyDetectsTampering(t *testing.T) {
+func TestVerifyDetectsTampering(t *testing.T) { storetest.Run(t, testVerifyDetectsTampering) }
+
+func testVerifyDetectsTampering(t *testing.T) {
 	for _, tc := range audittest.Tampers() {
 		t.Run(tc.Name, func(t *testing.T) {
 			f := audittest.Build(t, audittest.TamperSize, audittest.TamperEvery)
@@ -79,9 +86,13 @@ func TestVerifyDetectsTampering(t *testing.T) {
 // An attacker who appends entries with correct hashes after the last
 // checkpoint is not caught locally; Verify must say those entries are unsigned.
 func TestVerifyReportsForgedTailAsUnsigned(t *testing.T) {
+	storetest.Run(t, testVerifyReportsForgedTailAsUnsigned)
+}
+
+func testVerifyReportsForgedTailAsUnsigned(t *testing.T) {
 	f := audittest.Build(t, audittest.TamperSize, audittest.TamperEvery)
 	db := audittest.OpenRaw(t, f.Path)
-	audittest.Exec(t, db, `INSERT INTO audit_entries VALUES (251, '2025-03-01T10:00:00Z', 'mallory', 'request.approved', 'request/251', '{}', x'', x'')`)
+	audittest.Exec(t, db, `INSERT INTO audit_entries VALUES (251, '2025-03-01T10:00:00Z', 'mallory', 'request.approved', 'request/251', '{}', ?, ?)`, []byte{}, []byte{})
 	audittest.DropTriggers(t, db)
 	audittest.Rehash(t, db)
 	r := verifyFile(t, f)
@@ -91,6 +102,10 @@ func TestVerifyReportsForgedTailAsUnsigned(t *testing.T) {
 }
 
 func TestVerifyRecomputesTheSameHashesAsAppend(t *testing.T) {
+	storetest.Run(t, testVerifyRecomputesTheSameHashesAsAppend)
+}
+
+func testVerifyRecomputesTheSameHashesAsAppend(t *testing.T) {
 	// Append's stored hashes (through tlog.StoredHashesForRecordHash) and an
 	// independent recomputation from the rows agree for every tree shape up to 70.
 	f := audittest.Build(t, 70, 0)

@@ -17,9 +17,14 @@ import (
 	"github.com/tollgate-dev/tollgate/store/audit/audittest"
 	"github.com/tollgate-dev/tollgate/store/evidence"
 	"github.com/tollgate-dev/tollgate/store/evidence/evidencetest"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 func TestPacksAcrossAnAuditKeyRotation(t *testing.T) {
+	storetest.Run(t, testPacksAcrossAnAuditKeyRotation)
+}
+
+func testPacksAcrossAnAuditKeyRotation(t *testing.T) {
 	ctx := context.Background()
 	h := evidencetest.Build(t, 40, 5)
 	oldKey := h.Keys
