@@ -14,7 +14,7 @@ import (
 func init() {
 	registerGroup(group{name: "audit",
 		about: []string{"Reads the audit log, proves one entry against a signed checkpoint, signs a checkpoint,",
-			"archives the log, and hashes a value the log keeps only as HMAC."},
+			"archives the log, hashes a value the log keeps only as HMAC, and rotates the signing key."},
 		subs: []subcommand{
 			{"tail", "print the latest entries as a table (--json: JSON lines)", runAuditTail},
 			{"show", "print one entry", runAuditShow},
@@ -24,8 +24,9 @@ func init() {
 			{"export", "write the entries of a date range as proven JSONL segments, for archiving", runAuditExport},
 			{"verify-export", "check an export's segments against their proofs", runAuditVerifyExport},
 			{"hash", "print a value's HMAC, to find it in the log", runAuditHash},
+			{"rotate", "hand audit signing over to a new key, signed by both", runAuditRotate},
 		}},
-		"read the audit log: tail, show, prove, check-proof, checkpoint, export, hash")
+		"read the audit log: tail, show, prove, check-proof, checkpoint, export, hash, rotate")
 }
 
 // auditSource is where a command finds the audit database and public keys:

@@ -231,7 +231,7 @@ func runEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 		"Exit 0 intact, 1 a file was edited, added or removed, 2 bad usage.",
 	)
 	var pubs keyFiles
-	fs.Var(&pubs, "public-key", "audit public `FILE`; repeat it for keys rotated out: a pack or checkpoint signed by any of them verifies")
+	fs.Var(&pubs, "public-key", "audit public key `FILE`; repeat it for keys rotated out: a pack or checkpoint signed by any of them verifies")
 	if code, done := fs.Parse(args, "DIR"); done {
 		return code
 	}
@@ -260,7 +260,10 @@ func runEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "FAIL: audit.jsonl: %v\n", err)
 		return exitCheckFailed
 	}
-	fmt.Fprintf(stdout, "OK: %s the MANIFEST signed by %s (range %s)\n", plural(res.Files, "file matches", "files match"), res.KeyName, res.Range)
+	fmt.Fprintf(stdout, "OK: %s the MANIFEST signed by %s (range %s; %s)\n", plural(res.Files, "file matches", "files match"), res.KeyName, res.Range, res.Scope())
+	if res.Filtered() {
+		fmt.Fprintf(stdout, "NOTE: a filtered pack (%s): it holds only those changes, not every change of the range\n", res.Scope())
+	}
 	fmt.Fprintf(stdout, "OK: audit.jsonl: %s, %d proven in the audit log of %s signed by %s at %s\n",
 		plural(seg.Lines, "entry", "entries"), seg.Covered, plural(seg.Checkpoint.Size, "entry", "entries"), seg.Checkpoint.KeyName,
 		seg.Checkpoint.Time.Format(time.RFC3339))

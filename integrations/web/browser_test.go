@@ -154,17 +154,24 @@ func TestBrowserShowsAnEmergencyAndATamperedEntry(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The page shows the background verification's result: let it run.
+	start := time.Now()
+	hs.mon.Check()
+	if st := hs.waitVerified(start); st.Report.OK {
+		t.Fatal("the tampered log verified")
+	}
 	c.navigate(hs.srv.URL + "/audit")
 	c.waitFor("the audit page", `document.readyState === "complete" && !!document.getElementById("entries")`)
+	row := "#entries tr#seq-" + strconv.FormatInt(seq, 10)
 	for _, tt := range []struct{ name, expr, want string }{
-		{"verification", `document.getElementById("verification").innerText`,
-			"tampering found entry seq " + strconv.FormatInt(seq, 10) + ": leaf hash does not match the entry's contents (entry changed, or stored hash replaced)"},
-		{"the marked row's seq", `document.querySelector("#entries tr#tampered td").innerText`, strconv.FormatInt(seq, 10) + " tampered"},
-		{"its actor as the attacker left it", `document.querySelector("#entries tr#tampered td:nth-child(3)").textContent`, "mallory"},
+		{"verification", `document.getElementById("verification").innerText.split(" — ")[0]`,
+			"tampering found entry seq " + strconv.FormatInt(seq, 10) + ": leaf hash does not match the entry's contents (entry changed, or stored hash replaced) (see the entry)"},
+		{"the marked row's seq", `document.querySelector("`+row+` td").innerText`, strconv.FormatInt(seq, 10) + " tampered"},
+		{"its actor as the attacker left it", `document.querySelector("`+row+` td:nth-child(3)").textContent`, "mallory"},
 		{"only one row marked", `String(document.querySelectorAll("#entries tr.tampered").length)`, "1"},
-		{"the row stands out", `getComputedStyle(document.querySelector("#entries tr#tampered td")).backgroundColor`, "rgb(255, 235, 233)"},
+		{"the row stands out", `getComputedStyle(document.querySelector("`+row+`.tampered td")).backgroundColor`, "rgb(255, 235, 233)"},
 		{"other rows do not", `getComputedStyle(document.querySelector("#entries tr:nth-child(2) td")).backgroundColor`, "rgba(0, 0, 0, 0)"},
-		{"the note links to it", `document.querySelector("#tampered-note a").getAttribute("href")`, "#tampered"},
+		{"the note links to it", `document.querySelector("#tampered-note a").getAttribute("href")`, "#seq-" + strconv.FormatInt(seq, 10)},
 	} {
 		if got := c.evalString(tt.expr); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)

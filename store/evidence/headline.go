@@ -30,46 +30,42 @@ type population struct {
 	AuditVerified bool
 }
 
-// countPopulation sorts ds's deployed changes into population.
-func countPopulation(ds *dataset, sum *Summary, opts Options, now time.Time) population {
-	p := population{Exceptions: len(sum.Exceptions), AuditVerified: sum.Verify.OK}
-	within := opts.reviewWithin()
-	for _, c := range ds.changes {
-		if !c.Deployed() {
-			continue
-		}
-		p.Deployed++
-		if c.Emergency() {
-			p.Emergency++
-			st := c.emergencyStatus(within(c.Created.Repo, c.Created.Environment), now)
-			switch {
-			case c.Finish == nil || c.Finish.Result != string(bot.StateSucceeded):
-				p.EmergencyNotDeployed++
-			case st.pending && st.overdue:
-				p.EmergencyOverdue++
-			case st.pending:
-				p.EmergencyPending++
-			case c.Review.Outcome == string(bot.ReviewAcceptable):
-				p.EmergencyAcceptable++
-			default:
-				p.EmergencyNotAcceptable++
-			}
-			if !st.pending && st.overdue {
-				p.EmergencyReviewedLate++
-			}
-			continue
-		}
-		required := c.requiredApprovals()
-		switch {
-		case required <= 0:
-			p.NoApprovalRequired++
-		case len(c.ValidApprovals()) >= required && !selfApproved(c):
-			p.Approved++
-		default:
-			p.ShortOfApprovals++
-		}
+// add counts one change of the pack; within is the review window of its
+// environment and now the time the pack is written.
+func (p *population) add(c *Change, within time.Duration, now time.Time) {
+	if !c.Deployed() {
+		return
 	}
-	return p
+	p.Deployed++
+	if c.Emergency() {
+		p.Emergency++
+		st := c.emergencyStatus(within, now)
+		switch {
+		case c.Finish == nil || c.Finish.Result != string(bot.StateSucceeded):
+			p.EmergencyNotDeployed++
+		case st.pending && st.overdue:
+			p.EmergencyOverdue++
+		case st.pending:
+			p.EmergencyPending++
+		case c.Review.Outcome == string(bot.ReviewAcceptable):
+			p.EmergencyAcceptable++
+		default:
+			p.EmergencyNotAcceptable++
+		}
+		if !st.pending && st.overdue {
+			p.EmergencyReviewedLate++
+		}
+		return
+	}
+	required := c.requiredApprovals()
+	switch {
+	case required <= 0:
+		p.NoApprovalRequired++
+	case len(c.ValidApprovals()) >= required && !selfApproved(c):
+		p.Approved++
+	default:
+		p.ShortOfApprovals++
+	}
 }
 
 // selfApproved reports whether a valid approval came from the requester or
