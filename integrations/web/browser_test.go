@@ -166,10 +166,10 @@ func TestBrowserShowsAnEmergencyAndATamperedEntry(t *testing.T) {
 	for _, tt := range []struct{ name, expr, want string }{
 		{"verification", `document.getElementById("verification").innerText.split(" — ")[0]`,
 			"tampering found entry seq " + strconv.FormatInt(seq, 10) + ": leaf hash does not match the entry's contents (entry changed, or stored hash replaced) (see the entry)"},
-		{"the marked row's seq", `document.querySelector("`+row+` td").innerText`, strconv.FormatInt(seq, 10) + " tampered"},
-		{"its actor as the attacker left it", `document.querySelector("`+row+` td:nth-child(3)").textContent`, "mallory"},
+		{"the marked row's seq", `document.querySelector("` + row + ` td").innerText`, strconv.FormatInt(seq, 10) + " tampered"},
+		{"its actor as the attacker left it", `document.querySelector("` + row + ` td:nth-child(3)").textContent`, "mallory"},
 		{"only one row marked", `String(document.querySelectorAll("#entries tr.tampered").length)`, "1"},
-		{"the row stands out", `getComputedStyle(document.querySelector("`+row+`.tampered td")).backgroundColor`, "rgb(255, 235, 233)"},
+		{"the row stands out", `getComputedStyle(document.querySelector("` + row + `.tampered td")).backgroundColor`, "rgb(255, 235, 233)"},
 		{"other rows do not", `getComputedStyle(document.querySelector("#entries tr:nth-child(2) td")).backgroundColor`, "rgba(0, 0, 0, 0)"},
 		{"the note links to it", `document.querySelector("#tampered-note a").getAttribute("href")`, "#seq-" + strconv.FormatInt(seq, 10)},
 	} {
