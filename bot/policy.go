@@ -242,7 +242,11 @@ func checkCI(d *Decision, p *EnvironmentPolicy, req *Request, checks []CheckResu
 			fmt.Sprintf("checks on %s are not green: %s", short(req.SHA), strings.Join(bad, ", ")))
 		return
 	}
-	d.pass(CheckChecks, lookedUp, fmt.Sprintf("%d checks green", len(checks)))
+	green := fmt.Sprintf("%d checks green", len(checks))
+	if len(checks) == 1 {
+		green = "1 check green"
+	}
+	d.pass(CheckChecks, lookedUp, green)
 }
 
 // checkState returns the state of the named check; when a name appears

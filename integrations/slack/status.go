@@ -78,7 +78,11 @@ func (h *Handler) history(ctx context.Context, cmd bot.Command) (string, error) 
 		return fmt.Sprintf("No deploys of %s to %s yet.", cmd.Repo, cmd.Environment), nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "*Last %d requests for %s %s*\n", len(rs), cmd.Repo, cmd.Environment)
+	if len(rs) == 1 {
+		fmt.Fprintf(&b, "*Last request for %s %s*\n", cmd.Repo, cmd.Environment)
+	} else {
+		fmt.Fprintf(&b, "*Last %d requests for %s %s*\n", len(rs), cmd.Repo, cmd.Environment)
+	}
 	for _, r := range rs {
 		fmt.Fprintf(&b, "• %s  %s  `%s` (%s) by %s, %s\n", stamp(r.CreatedAt), r.ID, short(r.SHA), r.Ref,
 			r.Requester.Login, stateText(r))

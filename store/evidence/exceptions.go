@@ -57,7 +57,7 @@ func changeExceptions(c *Change, production bool, reviewWithin time.Duration, no
 		if production && len(valid) == 0 {
 			add(ExcProductionWithoutApproval, c.StartedSeq, "deployed to production %s with no approval in force", c.Created.Environment)
 		} else if len(valid) < required {
-			add(ExcInsufficientApprovals, c.StartedSeq, "%d approvals in force at deploy start, %d required", len(valid), required)
+			add(ExcInsufficientApprovals, c.StartedSeq, "%s in force at deploy start, %d required", countText(len(valid), "approval", "approvals"), required)
 		}
 		for _, a := range c.Approvals {
 			if a.At.After(c.Started) {

@@ -69,15 +69,15 @@ func Export(ctx context.Context, st *store.Store, opts ExportOptions) (ExportRes
 	}
 	readme := fmt.Sprintf(`Tollgate audit log export
 range:       %s
-entries:     seq %d..%d (%d entries)
+entries:     seq %d..%d (%s)
 checkpoint:  tree size %d, signed %s
-unproven:    %d entries after that checkpoint
+unproven:    %s after that checkpoint
 
 Each segment-A-B.jsonl holds entries seq A..B, one JSON object a line, with
 the fields exactly as hashed. segment-A-B.proof proves them against the
 signed checkpoint (checkpoint.txt): check a segment offline with
     tollgate audit verify-export DIR --public-key audit-signing.pub
-`, opts.Range, first, end-1, end-first, cp.Size, cp.Time.Format(time.RFC3339), res.Unproven)
+`, opts.Range, first, end-1, countText(end-first, "entry", "entries"), cp.Size, cp.Time.Format(time.RFC3339), countText(res.Unproven, "entry", "entries"))
 	if end == first {
 		readme = fmt.Sprintf("Tollgate audit log export\nrange: %s\nno audit entries are dated in this range\n", opts.Range)
 	}
@@ -146,8 +146,9 @@ func VerifyExport(dir string, verifiers ...note.Verifier) ([]string, error) {
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", filepath.Base(jl), err)
 		}
-		out = append(out, fmt.Sprintf("OK: %s: %d entries, %d proven in the log of %d entries signed by %s at %s",
-			filepath.Base(jl), res.Lines, res.Covered, res.Checkpoint.Size, res.Checkpoint.KeyName, res.Checkpoint.Time.Format(time.RFC3339)))
+		out = append(out, fmt.Sprintf("OK: %s: %s, %d proven in the log of %s signed by %s at %s",
+			filepath.Base(jl), countText(res.Lines, "entry", "entries"), res.Covered, countText(res.Checkpoint.Size, "entry", "entries"),
+			res.Checkpoint.KeyName, res.Checkpoint.Time.Format(time.RFC3339)))
 	}
 	return out, nil
 }

@@ -137,7 +137,8 @@ func (p population) Verdict() string {
 	return fmt.Sprintf("%s (listed below); %s.", countText(p.Exceptions, "exception", "exceptions"), log)
 }
 
-func countText(n int, one, many string) string {
+// countText is "1 change", "2 changes".
+func countText[N ~int | ~int64](n N, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}

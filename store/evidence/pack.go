@@ -196,7 +196,7 @@ func FormatVerify(source, keyName string, r audit.Report) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "database:        %s\n", source)
 	if !r.OK {
-		fmt.Fprintf(&b, "verified:        %d entries before the first problem\n", r.Size)
+		fmt.Fprintf(&b, "verified:        %s before the first problem\n", countText(r.Size, "entry", "entries"))
 		fmt.Fprintf(&b, "FAIL: %s\n", r.Problem)
 		return b.String()
 	}
@@ -208,9 +208,9 @@ func FormatVerify(source, keyName string, r audit.Report) string {
 	} else {
 		fmt.Fprintf(&b, "last checkpoint: none\n")
 	}
-	fmt.Fprintf(&b, "unsigned tail:   %d entries after the last signed checkpoint\n", r.UnsignedTail)
+	fmt.Fprintf(&b, "unsigned tail:   %s after the last signed checkpoint\n", countText(r.UnsignedTail, "entry", "entries"))
 	if r.UnsignedTail > 0 {
-		fmt.Fprintf(&b, "OK (signed through seq %d; %d unsigned entries after it)\n", r.Size-r.UnsignedTail-1, r.UnsignedTail)
+		fmt.Fprintf(&b, "OK (signed through seq %d; %s after it)\n", r.Size-r.UnsignedTail-1, countText(r.UnsignedTail, "unsigned entry", "unsigned entries"))
 	} else {
 		fmt.Fprintln(&b, "OK")
 	}

@@ -135,9 +135,7 @@ func verifyExceptions(r audit.Report) []Exception {
 		out = append(out, Exception{Code: ExcVerifyFailed, Seq: seq, Detail: "tollgate verify: " + r.Problem.String()})
 	}
 	if r.OK && r.UnsignedTail > 0 {
-		out = append(out, Exception{Code: ExcUnsignedTail, Seq: r.Size - r.UnsignedTail, Detail: fmt.Sprintf(
-			"%d entries (seq %d..%d) are after the last signed checkpoint: consistent, but no signature covers them",
-			r.UnsignedTail, r.Size-r.UnsignedTail, r.Size-1)})
+		out = append(out, Exception{Code: ExcUnsignedTail, Seq: r.Size - r.UnsignedTail, Detail: unsignedTailText(r)})
 	}
 	return out
 }
@@ -162,4 +160,13 @@ func inBackground[T any](f func() (T, error)) *background[T] {
 func (b *background[T]) wait() (T, error) {
 	<-b.done
 	return b.v, b.err
+}
+
+// unsignedTailText says which entries no signed checkpoint covers yet.
+func unsignedTailText(r audit.Report) string {
+	if r.UnsignedTail == 1 {
+		return fmt.Sprintf("1 entry (seq %d) is after the last signed checkpoint: consistent, but no signature covers it", r.Size-1)
+	}
+	return fmt.Sprintf("%d entries (seq %d..%d) are after the last signed checkpoint: consistent, but no signature covers them",
+		r.UnsignedTail, r.Size-r.UnsignedTail, r.Size-1)
 }
