@@ -96,7 +96,11 @@ func summarize(action string, f fields) string {
 	case "deploy.started":
 		return fmt.Sprintf("deploying %s@%s to %s", f.s("repo"), f.short("sha"), f.s("environment")) + f.opt(", approved by %s", "approvers")
 	case "deploy.finished":
-		return fmt.Sprintf("%s: %s files sent to %s", f.s("result"), f.s("files_sent"), f.s("servers")) + f.opt(", release %s", "release") + f.opt(": %s", "error")
+		files := f.s("files_sent") + " files"
+		if files == "1 files" {
+			files = "1 file"
+		}
+		return fmt.Sprintf("%s: %s sent to %s", f.s("result"), files, f.s("servers")) + f.opt(", release %s", "release") + f.opt(": %s", "error")
 	case "deploy.rolled_back":
 		return "rolled back" + f.opt(": %s", "reason")
 	case "approval.granted":

@@ -16,6 +16,8 @@ func TestSummary(t *testing.T) {
 			"reviewed acceptable by bob at 2026-01-02 03:04 UTC (late): ok fine"},
 		{"emergency.reviewed", `{"outcome":"not_acceptable","reviewer":"carol","reviewed_at":"soon"}`, "reviewed not acceptable by carol at soon"},
 		{"something.new", `{"b":"2","a":1,"nested":{"x":1},"empty":""}`, "a=1 b=2"},
+		{"deploy.finished", `{"result":"succeeded","files_sent":1,"servers":"web-1","release":"r1"}`, "succeeded: 1 file sent to web-1, release r1"},
+		{"deploy.finished", `{"result":"failed","files_sent":3,"servers":"web-1, web-2","error":"hook"}`, "failed: 3 files sent to web-1, web-2: hook"},
 		{"request.created", `not json`, ""},
 	}
 	for _, tt := range tests {
