@@ -103,16 +103,17 @@ func (s *Server) complianceLoop(ctx context.Context) {
 
 // publishAnchors commits every signed checkpoint not yet anchored to
 // audit.anchor_repository, when one is configured. A failure is logged;
-// the next round carries on from the first checkpoint not published.
-func (s *Server) publishAnchors(ctx context.Context) {
+// the next round carries on from the first checkpoint not published. It
+// returns how many it published.
+func (s *Server) publishAnchors(ctx context.Context) int {
 	repo := s.live.Current().Audit.AnchorRepository
 	if repo == "" || s.compliance == nil {
-		return
+		return 0
 	}
 	anchors, err := ghint.NewAnchors(s.compliance.app, repo, "")
 	if err != nil {
 		s.log.Error("anchor repository", "repository", repo, "err", err)
-		return
+		return 0
 	}
 	cctx, cancel := context.WithTimeout(ctx, complianceRoundBudget)
 	defer cancel()
@@ -124,16 +125,31 @@ func (s *Server) publishAnchors(ctx context.Context) {
 	if err != nil && ctx.Err() == nil {
 		s.log.Error("anchoring audit checkpoints", "repository", repo, "published", n, "err", err)
 	}
+	return n
 }
 
 // publishAnchorsAtShutdown anchors the shutdown checkpoint, within a
 // budget: an unreachable GitHub must not hold the stop, and the next start
 // publishes what is left.
+//
+// Each anchor.published entry extends the log, and one may complete
+// audit.checkpoint_every entries and so sign a checkpoint of its own: a
+// round that published something is followed by another (a few at most),
+// so the checkpoint the stop leaves last is anchored too.
 func (s *Server) publishAnchorsAtShutdown(ctx context.Context) {
 	actx, cancel := context.WithTimeout(ctx, anchorShutdownBudget)
 	defer cancel()
-	s.publishAnchors(actx)
+	for range shutdownAnchorRounds {
+		if s.publishAnchors(actx) == 0 {
+			return
+		}
+	}
 }
+
+// shutdownAnchorRounds bounds publishAnchorsAtShutdown: with
+// checkpoint_every 1 every anchor entry signs a new checkpoint, and the
+// next start publishes what is left.
+const shutdownAnchorRounds = 3
 
 // accessChecks reminds the access reviewers when a review is due and
 // reconciles the organisation's members with who Tollgate still trusts.
