@@ -185,6 +185,15 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 		{name: "audit key readable by others",
 			plant: func(t *testing.T, w *doctorWorld) { must(t, os.Chmod(w.log.Keys.PrivateKeyFile, 0o640)) },
 			want:  "audit signing key permissions:", wantFix: "chmod 600 "},
+		// Issue 15 item 7: each fails before this change (doctor did not look).
+		{name: "database readable by others",
+			plant: func(t *testing.T, w *doctorWorld) { must(t, os.Chmod(w.log.Path, 0o644)) },
+			want:  "database file ", wantFix: "chmod 600 "},
+		{name: "secrets env file readable by group",
+			plant: func(t *testing.T, w *doctorWorld) {
+				writeFile(t, filepath.Join(w.dir, "tollgate.env"), []byte("GITHUB_WEBHOOK_SECRET=x\n"), 0o640)
+			},
+			want: "secrets file permissions: ", wantFix: "chmod 600 "},
 		{name: "production needs no approval",
 			plant: func(t *testing.T, w *doctorWorld) { w.opts.requiredApprovals = 0 },
 			want:  "approval before production deploys on acme/shop/production: required_approvals is 0", wantFix: "set required_approvals: 1"},
