@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/tollgate-dev/tollgate/integrations/githubtest"
+)
+
+// createDeploymentAs creates a GitHub deployment through the REST API with
+// who's own token, as a repository writer with a script would.
+func (w *refusalWorld) createDeploymentAs(t *testing.T, who, sha, env string, payload map[string]any) int64 {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"ref": sha, "environment": env, "auto_merge": false,
+		"required_contexts": []string{}, "payload": payload, "description": "deployed by " + who})
+	req, err := http.NewRequest(http.MethodPost, w.gh.APIURL()+"/repos/"+e2eRepo+"/deployments", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "token "+w.gh.UserToken(who))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := w.gh.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var d struct {
+		ID int64 `json:"id"`
+	}
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &d) != nil || d.ID == 0 {
+		t.Fatalf("creating a deployment as %s: %d %s", who, resp.StatusCode, b)
+	}
+	return d.ID
+}
+
+// TestServeReportsOnlyOnItsOwnDeployment (issue 15 item 4): while a
+// request awaits approval its id is public (the PR comment), so wendy, a
+// repository writer who is not a deployer, creates a GitHub deployment of
+// the same commit and environment whose payload names it. Once carol
+// approves, Tollgate reports the deploy on a deployment of its own App;
+// wendy's gets no status from Tollgate. Fails before this change: Tollgate
+// adopted wendy's deployment, so GitHub showed her as the deploy's creator
+// with her description and payload.
+func TestServeReportsOnlyOnItsOwnDeployment(t *testing.T) {
+	w := newRefusalWorld(t)
+	w.gh.AddUser("wendy")
+	w.start(t)
+	id := w.awaitApproval(t, 30)
+	commit := prCommit(30, 1)
+	planted := w.createDeploymentAs(t, "wendy", commit, "preview", map[string]any{"tollgate_request_id": id})
+
+	w.postCommand(t, 30, "carol", "/approve "+id)
+	w.checkDeployed(t, "preview", commit)
+
+	var own []githubtest.Deployment
+	for _, d := range w.gh.Deployments(e2eRepo) {
+		switch {
+		case d.ID == planted:
+			if len(d.Statuses) != 0 {
+				t.Errorf("wendy's deployment got %d statuses from Tollgate: %+v", len(d.Statuses), d.Statuses)
+			}
+		case d.SHA == commit:
+			own = append(own, d)
+		}
+	}
+	if len(own) != 1 {
+		t.Fatalf("Tollgate's deployments of %s: %d, want 1", commit[:7], len(own))
+	}
+	d := own[0]
+	if !d.ViaApp || d.Creator != w.gh.AppSlug()+"[bot]" {
+		t.Errorf("the deploy is reported on a deployment by %s (via the App: %v)", d.Creator, d.ViaApp)
+	}
+	var states []string
+	for _, s := range d.Statuses {
+		states = append(states, s.State)
+	}
+	if want := []string{"queued", "in_progress", "success"}; !slices.Equal(states, want) {
+		t.Errorf("statuses on Tollgate's deployment %v, want %v", states, want)
+	}
+	if code := w.stop(t); code != exitOK {
+		t.Fatalf("serve exit %d\n%s", code, w.stderr)
+	}
+}
