@@ -2,13 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
+	"github.com/tollgate-dev/tollgate/integrations/slacktest"
 )
 
 // createDeploymentAs creates a GitHub deployment through the REST API with
@@ -82,6 +87,60 @@ func TestServeReportsOnlyOnItsOwnDeployment(t *testing.T) {
 	if want := []string{"queued", "in_progress", "success"}; !slices.Equal(states, want) {
 		t.Errorf("statuses on Tollgate's deployment %v, want %v", states, want)
 	}
+	if code := w.stop(t); code != exitOK {
+		t.Fatalf("serve exit %d\n%s", code, w.stderr)
+	}
+}
+
+// TestServeRepliesOnlyToSlackResponseURLs (issue 15, response_url
+// suspicion): a slash command, signed with the signing secret (as whoever
+// holds it, or a proxy rewriting Slack's requests, could sign it), names a
+// response_url on another host, here a listener inside the network.
+// Tollgate posts nothing there and answers through the Web API instead;
+// a response_url under slack.response_url_base is still used. Fails before
+// this change: the reply was posted to the foreign URL.
+func TestServeRepliesOnlyToSlackResponseURLs(t *testing.T) {
+	w := newSlackE2E(t)
+	var hits atomic.Int32
+	canary := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		rw.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(canary.Close)
+	w.start(t)
+	w.link(t, slackAlice)
+
+	send := func(text, responseURL string) {
+		t.Helper()
+		resp, err := slacktest.SlashCommand(context.Background(), w.url("/slack/commands"), slackE2ESecret, slacktest.SlashCommandParams{
+			TeamID: w.sl.TeamID(), UserID: slackAlice.slackID, UserName: "alice", ChannelID: slackE2EChannel,
+			Text: text, ResponseURL: responseURL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/deploy %s answered %d", text, resp.StatusCode)
+		}
+	}
+	before := len(w.sl.Ephemerals(slackAlice.slackID))
+	send("lock production maintenance window", canary.URL+"/response/R00000001")
+	told := w.ephemeral(t, slackAlice, before+1)
+	if es := w.sl.Ephemerals(slackAlice.slackID); es[before].Via != "chat.postEphemeral" || !strings.Contains(told, "is locked by you") {
+		t.Errorf("alice was told %q via %s, want the lock reply through chat.postEphemeral", told, es[before].Via)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("Tollgate posted %d time(s) to a response_url outside Slack", n)
+	}
+	if !strings.Contains(w.stderr.String(), "response_url is not under the Slack response URL base") {
+		t.Errorf("the refused response_url was not logged:\n%s", w.stderr)
+	}
+
+	// Slack's own response_url is used.
+	own := w.sl.NewResponseURLFor(slacktest.ResponseTarget{Channel: slackE2EChannel, User: slackAlice.slackID})
+	send("unlock production", own)
+	waitFor(t, "the unlock reply through the response_url", func() bool { return len(w.sl.ResponseURLPosts(own)) == 1 })
 	if code := w.stop(t); code != exitOK {
 		t.Fatalf("serve exit %d\n%s", code, w.stderr)
 	}

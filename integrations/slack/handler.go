@@ -11,6 +11,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +70,9 @@ type Config struct {
 	Slack         *slackapi.Client // views.open, chat.postEphemeral
 	// ResponseClient posts to response_url; nil means a client with a 10 s timeout.
 	ResponseClient *http.Client
+	// ResponseURLBase is the prefix every response_url must have to be
+	// posted to; "" means DefaultResponseURLBase (GovSlack and tests set theirs).
+	ResponseURLBase string
 	PublicURL      string // external base URL of Tollgate, no trailing slash
 	GitHub         GitHubOAuth
 	MaxBody        int64 // 0 means DefaultMaxBody
@@ -91,6 +95,7 @@ type Handler struct {
 	routing  Routing
 	api      *slackapi.Client
 	respHTTP *http.Client
+	respBase *url.URL
 	public   string
 	gh       GitHubOAuth
 	maxBody  int64
@@ -127,6 +132,11 @@ func New(cfg Config) (*Handler, error) {
 	if h.respHTTP == nil {
 		h.respHTTP = &http.Client{Timeout: 10 * time.Second}
 	}
+	base, err := parseResponseURLBase(cfg.ResponseURLBase)
+	if err != nil {
+		return nil, err
+	}
+	h.respBase = base
 	if h.gh.HTTPClient == nil {
 		h.gh.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}

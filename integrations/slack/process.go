@@ -136,6 +136,11 @@ func (h *Handler) replyRefusal(ctx context.Context, responseURL, channel, user s
 // one, else as an ephemeral message in channel. A failure is logged, not
 // returned: the action it reports happened, and retrying it would not help.
 func (h *Handler) reply(ctx context.Context, responseURL, channel, user, text string) {
+	if responseURL != "" && !h.responseURLAllowed(responseURL) {
+		h.log.WarnContext(ctx, "response_url is not under the Slack response URL base; replying through the API instead",
+			slog.String("host", hostOf(responseURL)), slog.String("base", h.respBase.String()))
+		responseURL = ""
+	}
 	if responseURL != "" {
 		err := slackapi.PostWebhookCustomHTTPContext(ctx, responseURL, h.respHTTP, &slackapi.WebhookMessage{
 			Text: text, ResponseType: slackapi.ResponseTypeEphemeral})
