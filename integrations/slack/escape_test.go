@@ -34,8 +34,8 @@ func TestEveryMessageKindEscapesUserText(t *testing.T) {
 			Reviews: []bot.Review{{User: who, State: bot.ReviewApproved}}},
 		RequiredApprovals: 1, ApprovalDeadline: now.Add(time.Hour),
 		Approvals: []bot.Approval{{Approver: who, At: now, ExpiresAt: now.Add(time.Hour)}},
-		Decision: &bot.Decision{Reason: bad, Checks: []bot.PolicyCheck{{Name: bot.CheckChecks, Detail: bad, Outcome: bot.OutcomeFail}}},
-		Result:   &bot.DeployOutcome{Error: bad, Servers: []string{bad}},
+		Decision:  &bot.Decision{Reason: bad, Checks: []bot.PolicyCheck{{Name: bot.CheckChecks, Detail: bad, Outcome: bot.OutcomeFail}}},
+		Result:    &bot.DeployOutcome{Error: bad, Servers: []string{bad}},
 	}
 	rev := bot.EmergencyReview{RequestID: r.ID, Repo: r.Repo, Environment: r.Environment, SHA: r.SHA, Deployer: who,
 		Reason: bad, Ticket: bad, DeployedAt: now, DueAt: now.Add(time.Hour), Approvers: []bot.Team{{Org: "acme", Slug: "sre"}}}

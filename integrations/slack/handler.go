@@ -70,9 +70,6 @@ type Config struct {
 	Slack         *slackapi.Client // views.open, chat.postEphemeral
 	// ResponseClient posts to response_url; nil means a client with a 10 s timeout.
 	ResponseClient *http.Client
-	// ResponseURLBase is the prefix every response_url must have to be
-	// posted to; "" means DefaultResponseURLBase (GovSlack and tests set theirs).
-	ResponseURLBase string
 	PublicURL      string // external base URL of Tollgate, no trailing slash
 	GitHub         GitHubOAuth
 	MaxBody        int64 // 0 means DefaultMaxBody
@@ -84,6 +81,9 @@ type Config struct {
 	AccessReviews func() (*bot.AccessReviews, error)
 	// Policies, when set, lets /deploy status show freeze windows in force.
 	Policies bot.Policies
+	// ResponseURLBase is the prefix every response_url must have to be
+	// posted to; "" means DefaultResponseURLBase (GovSlack and tests set theirs).
+	ResponseURLBase string
 }
 
 // Handler serves Slack's requests and Tollgate's OAuth linking pages, and
