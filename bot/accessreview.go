@@ -129,6 +129,9 @@ type AccessReviewConfig struct {
 	Interval     time.Duration        // 0 means DefaultAccessReviewInterval
 	Teams        TeamMembers
 	Members      OrgMembers
+	// Member answers one person's organisation membership (membership
+	// webhooks); nil lists Members instead.
+	Member OrgMembership
 }
 
 // AccessReviews records access reviews, their sign-off and reminders, and

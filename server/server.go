@@ -194,7 +194,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	comments := ghint.NewComments(app)
 	dispatcher, err := ghint.NewDispatcher(ghint.DispatcherConfig{Bot: s.svc,
 		AppID: cfg.GitHub.AppID, Reactor: comments, Replier: comments,
-		Members: dir, Audit: s.store, Logger: s.log.With("component", "github")})
+		Members: dir, Audit: s.store, Logger: s.log.With("component", "github"), Access: s.accessChanges})
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,6 @@ type BotService interface {
 	Request(ctx context.Context, id string) (bot.Request, error)
 	Approve(ctx context.Context, in bot.ApproveInput) (bot.Request, error)
 	Reject(ctx context.Context, id string, by bot.Identity, reason string) (bot.Request, error)
-	AccessRevoked(ctx context.Context, who bot.Identity, source string) error
 
 	// Routing: which environments an event asks for. The domain answers
 	// from the policies in force; the transport never reads configuration.
@@ -46,6 +45,13 @@ type MembershipCache interface {
 	Invalidate(login string)
 }
 
+// AccessChanges decides what a person leaving a team or the organisation
+// costs them in Tollgate; *bot.AccessReviews implements it.
+type AccessChanges interface {
+	TeamMemberRemoved(ctx context.Context, who bot.Identity, org, team, source string) (bot.AccessLoss, error)
+	OrgMemberRemoved(ctx context.Context, who bot.Identity, org, source string) (bot.AccessLoss, error)
+}
+
 // AuditAppender appends audit events that go with no request;
 // *store.Store satisfies it.
 type AuditAppender interface {
@@ -62,6 +68,10 @@ type DispatcherConfig struct {
 	Members MembershipCache
 	Audit   AuditAppender
 	Logger  *slog.Logger
+	// Access returns the access controls of the configuration in force,
+	// for membership and organization webhooks; nil, or an error, leaves
+	// those webhooks refreshing the membership cache only.
+	Access func() (AccessChanges, error)
 }
 
 // Dispatcher turns stored GitHub deliveries into bot calls. Its Handle is
@@ -74,6 +84,7 @@ type Dispatcher struct {
 	members MembershipCache
 	audit   AuditAppender
 	log     *slog.Logger
+	access  func() (AccessChanges, error)
 }
 
 // NewDispatcher returns a Dispatcher, or an error naming the missing dependency.
@@ -89,7 +100,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		return nil, errors.New("github dispatcher: Audit is required")
 	}
 	d := &Dispatcher{bot: cfg.Bot, appID: cfg.AppID, reactor: cfg.Reactor, replier: cfg.Replier,
-		members: cfg.Members, audit: cfg.Audit, log: cfg.Logger}
+		members: cfg.Members, audit: cfg.Audit, log: cfg.Logger, access: cfg.Access}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
