@@ -19,9 +19,9 @@ type AccessLoss struct {
 	Audited bool          // access.revoked was written
 }
 
-// roleTeams is one role on one environment (or Tollgate-wide) and every
+// teamRole is one role on one environment (or Tollgate-wide) and every
 // team that grants it.
-type roleTeams struct {
+type teamRole struct {
 	repo, env string
 	role      AccessRole
 	teams     []Team
@@ -31,11 +31,11 @@ type roleTeams struct {
 // force: environments' deployers, approvers and emergency teams, and the
 // Tollgate-wide admins and access reviewers. Teams carry their org, so a
 // team of another organisation grants nothing.
-func (a *AccessReviews) rolesThrough(team Team) []roleTeams {
-	var out []roleTeams
+func (a *AccessReviews) rolesThrough(team Team) []teamRole {
+	var out []teamRole
 	add := func(repo, env string, role AccessRole, teams []Team) {
 		if containsTeam(teams, team) {
-			out = append(out, roleTeams{repo: repo, env: env, role: role, teams: teams})
+			out = append(out, teamRole{repo: repo, env: env, role: role, teams: teams})
 		}
 	}
 	for _, p := range a.cfg.Environments {

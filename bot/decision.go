@@ -58,6 +58,19 @@ func (d *Decision) Refusal() *Refusal {
 	return &Refusal{Code: d.Code, Reason: d.Reason}
 }
 
+// NoRole reports whether the decision refused someone who holds no role
+// here: no GitHub identity, or in none of the teams the trigger needs.
+// Such refusals concern nobody but the requester: transports keep them
+// out of the approvals channel.
+func (d *Decision) NoRole() bool {
+	for _, c := range d.Checks {
+		if c.Outcome == OutcomeFail && (c.Name == CheckRequester || c.Name == CheckDeployer || c.Name == CheckEmergency) {
+			return true
+		}
+	}
+	return false
+}
+
 // Check returns the check named name, if the decision made it.
 func (d *Decision) Check(name string) (PolicyCheck, bool) {
 	for _, c := range d.Checks {

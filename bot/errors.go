@@ -49,6 +49,10 @@ const (
 type Refusal struct {
 	Code   RefusalCode
 	Reason string
+	// Throttled is set when the person used up their refusals of the
+	// window (refusal_limits.go): the refusal was not recorded, and
+	// transports need not spend an API call answering it.
+	Throttled bool
 }
 
 func (r *Refusal) Error() string { return fmt.Sprintf("refused (%s): %s", r.Code, r.Reason) }

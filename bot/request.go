@@ -42,6 +42,19 @@ const (
 	TriggerRollback         Trigger = "rollback"
 )
 
+// AskedByAPerson reports whether a person asked directly (a comment, a
+// slash command, an emergency change, a rollback), rather than an event
+// that happened anyway (a merge, a label, a deployment, an Actions run).
+// Such an ask from someone without the role leaves an audit line, not a
+// refused request.
+func (t Trigger) AskedByAPerson() bool {
+	switch t {
+	case TriggerComment, TriggerSlack, TriggerEmergency, TriggerRollback:
+		return true
+	}
+	return false
+}
+
 // Valid reports whether t is a known trigger.
 func (t Trigger) Valid() bool {
 	switch t {

@@ -194,7 +194,8 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	comments := ghint.NewComments(app)
 	dispatcher, err := ghint.NewDispatcher(ghint.DispatcherConfig{Bot: s.svc,
 		AppID: cfg.GitHub.AppID, Reactor: comments, Replier: comments,
-		Members: dir, Audit: s.store, Logger: s.log.With("component", "github"), Access: s.accessChanges})
+		Members: dir, Audit: s.store, Logger: s.log.With("component", "github"), Access: s.accessChanges,
+		Standing: ghint.NewRoster(app)})
 	if err != nil {
 		return err
 	}

@@ -168,7 +168,7 @@ func (w *hookWorld) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, err := tgh.NewDispatcher(tgh.DispatcherConfig{Bot: w.svc, AppID: w.appID, Reactor: &forgeComments{api: w.api},
-		Replier: &forgeComments{api: w.api}, Members: w.dir, Audit: st, Logger: logger,
+		Replier: &forgeComments{api: w.api}, Members: w.dir, Audit: st, Logger: logger, Standing: w.roster,
 		Access: func() (tgh.AccessChanges, error) {
 			return w.svc.AccessReviews(bot.AccessReviewConfig{Org: "acme", Environments: envs,
 				Teams: w.roster, Members: w.roster, Member: w.roster})
