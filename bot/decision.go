@@ -27,6 +27,7 @@ const (
 	CheckChecks    = "checks"
 	CheckFreeze    = "freeze"
 	CheckLock      = "lock"
+	CheckRunEvent  = "run_event" // protection-rule runs: what started the workflow run
 )
 
 // PolicyCheck is one check of a decision: what was looked up, the result,

@@ -42,6 +42,7 @@ const (
 	CodeNotLockOwner      RefusalCode = "not_lock_owner"
 	CodeNotLinked         RefusalCode = "not_linked"
 	CodeNothingToRollBack RefusalCode = "nothing_to_roll_back"
+	CodeUntrustedRun      RefusalCode = "untrusted_run_event"
 )
 
 // Refusal is an action the domain declined for a reason a person can act

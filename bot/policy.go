@@ -95,6 +95,9 @@ func Evaluate(p *EnvironmentPolicy, req *Request, f Facts) Decision {
 		checkReview(&d, p, req, f.PR)
 		checkCI(&d, p, req, f.Checks)
 	}
+	if req.Trigger == TriggerProtectionRule {
+		checkRunEvent(&d, req.ProtectionRule)
+	}
 
 	if emergency {
 		d.skip(CheckFreeze, "the emergency path overrides freeze windows")

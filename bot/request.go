@@ -106,6 +106,9 @@ type ProtectionRuleRun struct {
 	RunID           int64
 	EnvironmentName string
 	CallbackURL     string
+	// Event is what started the workflow run (push, workflow_dispatch,
+	// pull_request_target, ...), as GitHub reports it.
+	Event string
 }
 
 // Approval is one person's approval of one request at one SHA under one

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
 	"github.com/tollgate-dev/tollgate/integrations/slacktest"
 )
@@ -143,5 +145,70 @@ func TestServeRepliesOnlyToSlackResponseURLs(t *testing.T) {
 	waitFor(t, "the unlock reply through the response_url", func() bool { return len(w.sl.ResponseURLPosts(own)) == 1 })
 	if code := w.stop(t); code != exitOK {
 		t.Fatalf("serve exit %d\n%s", code, w.stderr)
+	}
+}
+
+// TestServeRefusesProtectionRuleRunsThatMayRunForkCode (issue 15,
+// protection-rule suspicion): GitHub Actions jobs gated by Tollgate's
+// deployment protection rule report the SHA of the branch the run started
+// from. A run started by pull_request_target, workflow_run or
+// issue_comment reports the base branch's SHA while it may check out and
+// run a fork's code, so it would pass the branch, review and check rules
+// for code nobody reviewed. Each is refused, recorded as the failing
+// run_event check, and answered "rejected" on its callback; the same job
+// started by a push is approved. Fails before this change: every run was
+// approved.
+func TestServeRefusesProtectionRuleRunsThatMayRunForkCode(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	e.start(t)
+	runs := []struct {
+		event string
+		run   int64
+		want  string
+	}{
+		{"push", 7100, "approved"},
+		{"pull_request_target", 7101, "rejected"},
+		{"workflow_run", 7102, "rejected"},
+		{"issue_comment", 7103, "rejected"},
+	}
+	for _, r := range runs {
+		p, err := e.gh.Payloads().DeploymentProtectionRule(e2eRepo, r.run, "staging", sha('c'), "main", "alice")
+		if err == nil {
+			err = p.Set("event", r.event)
+		}
+		e.deliver(t, p, err)
+	}
+	answers := map[int64]githubtest.ProtectionRuleCallback{}
+	waitFor(t, "an answer on every run's callback", func() bool {
+		for _, c := range e.gh.ProtectionRuleCallbacks() {
+			answers[c.RunID] = c
+		}
+		return len(answers) == len(runs)
+	})
+	for _, r := range runs {
+		if got := answers[r.run]; got.State != r.want {
+			t.Errorf("run started by %s: %s (%q), want %s", r.event, got.State, got.Comment, r.want)
+		}
+	}
+	if code := e.stop(t); code != exitOK {
+		t.Fatalf("serve exit %d\n%s", code, e.stderr)
+	}
+	st := e.openDB(t)
+	var refused int
+	for _, d := range auditData(t, st, bot.ActionPolicyDecided) {
+		c := decidedCheck(d, bot.CheckRunEvent)
+		if c == nil {
+			t.Errorf("a protection-rule decision without the run_event check: %v", d["checks"])
+			continue
+		}
+		if c["outcome"] == string(bot.OutcomeFail) {
+			refused++
+			if c["code"] != string(bot.CodeUntrustedRun) || !strings.Contains(fmt.Sprint(c["detail"]), "may") {
+				t.Errorf("run_event check %v", c)
+			}
+		}
+	}
+	if refused != 3 {
+		t.Errorf("%d decisions failed run_event, want 3", refused)
 	}
 }

@@ -247,6 +247,8 @@ func denialHint(r bot.Request) string {
 		return "use one of the environments configured for this repository."
 	case bot.CodeUnknownRef:
 		return "check the branch, tag or SHA exists in this repository."
+	case bot.CodeUntrustedRun:
+		return "deploy from a workflow run started by a push or workflow_dispatch, not one a pull request or comment starts."
 	}
 	return ""
 }
