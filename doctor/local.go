@@ -226,9 +226,10 @@ func (d *doctor) checkAccessReview(ctx context.Context, s *store.Store) {
 		d.fail(areaPermissions, "access review", err.Error(), "check the database")
 	case !ok:
 		d.fail(areaPermissions, "access review", "no access review was ever signed off", fix)
-	case d.now().Sub(last.SignedOffAt) > interval:
+	case d.now().Sub(last.TakenAt) > interval:
+		// A review is as old as its snapshot, whenever it was signed off.
 		d.fail(areaPermissions, "access review", fmt.Sprintf("the last signed review %s is %d days old (interval %d days)",
-			last.ID, int(d.now().Sub(last.SignedOffAt).Hours()/24), int(interval.Hours()/24)), fix)
+			last.ID, int(d.now().Sub(last.TakenAt).Hours()/24), int(interval.Hours()/24)), fix)
 	default:
 		d.pass(areaPermissions, "access review", fmt.Sprintf("%s signed off by %s on %s (%s)", last.ID, last.SignedOffBy.Login,
 			last.SignedOffAt.Format("2006-01-02"), last.Outcome))

@@ -304,7 +304,21 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 			plant: func(t *testing.T, w *doctorWorld) {
 				w.withStore(t, func(ctx context.Context, st *store.Store) {
 					_, err := st.UpdateAccessReview(ctx, "ar-1", func(r *bot.AccessReview) ([]bot.AuditEvent, error) {
-						r.SignedOffAt = time.Now().Add(-100 * 24 * time.Hour)
+						r.TakenAt = time.Now().Add(-100 * 24 * time.Hour)
+						r.SignedOffAt = r.TakenAt
+						return nil, nil
+					})
+					must(t, err)
+				})
+			},
+			want: "access review: the last signed review ar-1 is 100 days old (interval 90 days)", wantFix: "run `tollgate access-review`"},
+		// Issue 15 (access review suspicion): a review is as old as its
+		// snapshot; signing off an old one today does not make it fresh.
+		{name: "the last access review signed off today is of an old snapshot",
+			plant: func(t *testing.T, w *doctorWorld) {
+				w.withStore(t, func(ctx context.Context, st *store.Store) {
+					_, err := st.UpdateAccessReview(ctx, "ar-1", func(r *bot.AccessReview) ([]bot.AuditEvent, error) {
+						r.TakenAt = time.Now().Add(-100 * 24 * time.Hour)
 						return nil, nil
 					})
 					must(t, err)

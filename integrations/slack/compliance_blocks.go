@@ -188,8 +188,9 @@ func accessDueText(last *bot.AccessReview) string {
 		return ":clipboard: No access review was ever signed off. `/deploy access-review` records who can deploy, " +
 			"approve and use the emergency path, for an access reviewer to sign off."
 	}
-	return fmt.Sprintf(":clipboard: The last signed access review (%s) was signed off %s; another is due. "+
-		"`/deploy access-review` records a new snapshot.", last.ID, slackDate(last.SignedOffAt))
+	// The review is as old as its snapshot, whenever it was signed off.
+	return fmt.Sprintf(":clipboard: The last signed access review (%s) is of a snapshot taken %s; another is due. "+
+		"`/deploy access-review` records a new snapshot.", last.ID, slackDate(last.TakenAt))
 }
 
 // grantLines lists grants one a line, at most 15.
