@@ -94,6 +94,57 @@ func TestServeReportsOnlyOnItsOwnDeployment(t *testing.T) {
 	}
 }
 
+// TestServeKeepsToItsOwnPRComment (issue 15, findComment suspicion):
+// GitHub refuses Tollgate's comment writes while a request waits for
+// approval, so the request's comment id is not recorded yet; meanwhile a
+// workflow's github-actions[bot] posts a comment carrying the request's
+// marker (the id is public in the approvals channel and the deployment).
+// Once GitHub is back, Tollgate writes a comment of its own and leaves the
+// look-alike untouched. Fails before this change: Tollgate adopted the
+// other bot's comment, its edits were refused, and the request's comment
+// was never written.
+func TestServeKeepsToItsOwnPRComment(t *testing.T) {
+	w := newRefusalWorld(t)
+	w.gh.AddBot("github-actions[bot]")
+	w.gh.FailNext(http.MethodPost, "/repos/*/*/issues/*/comments", http.StatusInternalServerError, 1_000_000)
+	w.start(t)
+	w.openPR(t, 40)
+	w.labelPR(t, 40, "deploy:preview", "alice")
+	var id string
+	waitFor(t, "the request to wait for approval with its comment refused", func() bool {
+		rs := requestsIn(t, w.dbPath, bot.StateAwaitingApproval)
+		if len(rs) != 1 {
+			return false
+		}
+		id = rs[0].ID
+		_, failedOnce := outboxRows(t, w.dbPath, id)
+		return failedOnce >= 1
+	})
+	fake := "<!-- tollgate:request " + id + " -->\n✅ Deployed — approved by nobody"
+	lookalike := w.gh.AddIssueComment(e2eRepo, 40, "github-actions[bot]", fake)
+	w.gh.ClearFaults()
+
+	got, body := w.requestComment(t, 40)
+	if got != id || !strings.Contains(body, "is waiting for approval") {
+		t.Errorf("Tollgate's comment is about %s:\n%s", got, body)
+	}
+	var marked int
+	for _, c := range w.gh.IssueComments(e2eRepo, 40) {
+		if c.ID == lookalike && (c.Body != fake || c.Edits != 0) {
+			t.Errorf("the other bot's comment was changed (%d edits):\n%s", c.Edits, c.Body)
+		}
+		if strings.Contains(c.Body, "<!-- tollgate:request "+id+" -->") {
+			marked++
+		}
+	}
+	if marked != 2 {
+		t.Errorf("%d comments carry the request's marker, want the look-alike and Tollgate's own", marked)
+	}
+	if code := w.stop(t); code != exitOK {
+		t.Fatalf("serve exit %d\n%s", code, w.stderr)
+	}
+}
+
 // TestServeRepliesOnlyToSlackResponseURLs (issue 15, response_url
 // suspicion): a slash command, signed with the signing secret (as whoever
 // holds it, or a proxy rewriting Slack's requests, could sign it), names a
