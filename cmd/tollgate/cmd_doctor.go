@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/config"
@@ -17,7 +18,7 @@ func init() {
 
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("doctor", stdout, stderr,
-		[]string{"tollgate doctor [--config FILE] [--timeout DURATION]"},
+		[]string{"tollgate doctor [--config FILE] [--env-file FILE] [--timeout DURATION]"},
 		"Checks the configuration, key files, servers, GitHub App, organisation, branch protection,",
 		"anchor repository, Slack, clock, inbox, emergency and access reviews, and prints the SOC 2",
 		"checklist with the fix for each failing item; checks that could not run are listed as",
@@ -26,6 +27,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	)
 	cfgPath := fs.String("config", "tollgate.yml", "configuration `FILE`")
 	timeout := fs.Duration("timeout", 10*time.Second, "`DURATION` each network check may take")
+	envFile := fs.String("env-file", "", "secrets `FILE` whose mode to check (default: tollgate.env next to the config, if any)")
 	if code, done := fs.Parse(args); done {
 		return code
 	}
@@ -41,7 +43,10 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, "✗ configuration %s does not load\n%v\n    fix: correct the lines named above; `tollgate check-config` explains each key\n", *cfgPath, err)
 		return exitUsage
 	}
-	if doctor.Run(ctx, cfg, doctor.Options{Timeout: *timeout}).Write(stdout, *cfgPath) > 0 {
+	if *envFile == "" {
+		*envFile = filepath.Join(filepath.Dir(*cfgPath), "tollgate.env")
+	}
+	if doctor.Run(ctx, cfg, doctor.Options{Timeout: *timeout, EnvFile: *envFile}).Write(stdout, *cfgPath) > 0 {
 		return exitCheckFailed
 	}
 	return exitOK
