@@ -90,13 +90,11 @@ func (d *doctor) checkOwnerOnly(area, label, path string, st fs.FileInfo) {
 // and -shm) and of the secrets env file: each holds what only the service
 // may read (the audit log and identity links; the webhook, OAuth and Slack
 // secrets). A missing env file is no finding: secrets may come from elsewhere.
+// The database files are one finding, whichever of them exist (the -wal
+// and -shm come and go with serve), so the total stays the same.
 func (d *doctor) checkStateFiles() {
 	if !store.IsPostgres(d.cfg.Database) {
-		for _, p := range store.SQLiteFiles(d.cfg.Database) {
-			if st, err := os.Stat(p); err == nil {
-				d.checkOwnerOnly(areaAudit, "database file "+filepath.Base(p), p, st)
-			}
-		}
+		d.checkDatabaseFiles()
 	}
 	if d.envFile == "" {
 		return
@@ -110,6 +108,32 @@ func (d *doctor) checkStateFiles() {
 		return
 	}
 	d.checkOwnerOnly(areaAuthentication, "secrets file", d.envFile, st)
+}
+
+// checkDatabaseFiles is the one finding about the modes of the SQLite
+// database's files.
+func (d *doctor) checkDatabaseFiles() {
+	const label = "database file permissions"
+	var open, seen []string
+	for _, p := range store.SQLiteFiles(d.cfg.Database) {
+		st, err := os.Stat(p)
+		if err != nil {
+			continue // absent: serve creates each file 0600
+		}
+		seen = append(seen, filepath.Base(p))
+		if st.Mode().Perm()&0o077 != 0 {
+			open = append(open, fmt.Sprintf("%s is mode %04o", p, st.Mode().Perm()))
+		}
+	}
+	switch {
+	case len(open) > 0:
+		d.fail(areaAudit, label, strings.Join(open, ", ")+": group or others can read the audit log and identity links",
+			"chmod 600 "+d.cfg.Database+"* (owned by the user tollgate runs as)")
+	case len(seen) == 0:
+		d.note(areaAudit, label, "no database file yet: serve creates them 0600")
+	default:
+		d.pass(areaAudit, label, strings.Join(seen, ", ")+": only the owner can read or write")
+	}
 }
 
 // checkSeparateSSHKeys fails when two environments use the same key: a

@@ -476,3 +476,23 @@ func TestDoctorOnAFreshInstallWithoutADatabase(t *testing.T) {
 		}
 	}
 }
+
+// Whether serve runs (its -wal and -shm files exist) does not change
+// doctor's total: the database files are one finding. Fails before this
+// change (two more checks while the -wal and -shm files exist).
+func TestDoctorTotalDoesNotDependOnTheWALFiles(t *testing.T) {
+	w := newDoctorWorld(t)
+	w.write(t)
+	_, stopped, _ := runCLI(t, "doctor", "--config", w.config)
+	want, _, _, _ := doctorTotals(t, stopped)
+	for _, suffix := range []string{"-wal", "-shm"} {
+		writeFile(t, w.log.Path+suffix, nil, 0o600)
+	}
+	_, running, _ := runCLI(t, "doctor", "--config", w.config)
+	if n, _, _, _ := doctorTotals(t, running); n != want {
+		t.Errorf("%d checks with the -wal and -shm files, %d without:\n%s", n, want, running)
+	}
+	if !strings.Contains(running, "✓ database file permissions: ") {
+		t.Errorf("no line about the database files' modes:\n%s", running)
+	}
+}
