@@ -133,7 +133,7 @@ func (s *Service) run(ctx context.Context, r Request) error {
 		return fmt.Errorf("recording the result of request %s (%s): %w", r.ID, final, uerr)
 	}
 	s.deliver(wctx, finished, done)
-	if done.Trigger == TriggerEmergency && done.State == StateSucceeded {
+	if needsEmergencyReview(done) {
 		s.openEmergencyReview(wctx, done)
 	}
 	if done.Trigger == TriggerRollback && done.State == StateSucceeded {
@@ -269,6 +269,9 @@ func (s *Service) RecoverInterrupted(ctx context.Context) (int, error) {
 		}
 		n++
 		s.deliver(ctx, finished, done)
+		if needsEmergencyReview(done) {
+			s.openEmergencyReview(ctx, done) // the crash may have left it live
+		}
 	}
 	return n, nil
 }
