@@ -67,6 +67,7 @@ func newSlackE2E(t *testing.T) *slackE2E {
 	gh := w.gh
 	gh.SetTeamMember("acme", "approvers", "alice", "")
 	gh.SetTeamMember("acme", "approvers", "bob", "")
+	gh.SetCollaborator(e2eRepo, "dave", "write") // only reviews by people with write access count
 	gh.AddReview(e2eRepo, 4, githubtest.Review{User: "dave", State: "APPROVED", Body: "Ship it."})
 	gh.SetStatus(e2eRepo, sha('c'), "build", "success")
 

@@ -34,6 +34,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET "+repo, s.tokenAuth(s.handleGetRepo))
 	m.HandleFunc("GET "+repo+"/commits/{ref...}", s.tokenAuth(s.handleGetCommit))
 	m.HandleFunc("GET "+repo+"/compare/{basehead...}", s.tokenAuth(s.handleCompare))
+	m.HandleFunc("GET "+repo+"/collaborators/{username}/permission", s.tokenAuth(s.handleCollaboratorPermission))
 	m.HandleFunc("GET "+repo+"/branches", s.tokenAuth(s.handleListBranches))
 	m.HandleFunc("GET "+repo+"/branches/{branch}", s.tokenAuth(s.handleGetBranch))
 	m.HandleFunc("GET "+repo+"/branches/{branch}/protection", s.tokenAuth(s.handleBranchProtection))

@@ -137,6 +137,7 @@ func newWorld(t *testing.T, opts ...policyOption) *world {
 	w.gh.SetTeamMember("acme", "access-reviewers", "dave", "member") // signs off access reviews
 	w.gh.AddUser("erin")
 	pr := w.gh.AddPullRequest(repo, githubtest.PullRequest{Title: "New checkout", Author: "carol", HeadSHA: sha("feature")})
+	w.gh.SetCollaborator(repo, "dave", "write") // only reviews by people with write access count
 	w.gh.AddReview(repo, pr, githubtest.Review{User: "dave", State: "APPROVED"})
 	w.gh.MergePullRequest(repo, pr, mergeSHA, "dave")
 	w.gh.SetCheckRun(repo, mergeSHA, "ci", "completed", "success")

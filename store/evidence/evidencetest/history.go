@@ -217,7 +217,7 @@ func (g *generator) change(i int) {
 	reviewer := g.pick(approvers, author)
 	pr := &bot.PullRequest{Number: i, Author: author, Title: fmt.Sprintf("Change %d", i), HeadRef: fmt.Sprintf("feature-%d", i),
 		HeadSHA: shaOf(-i), MergedSHA: sha, Merged: true, MergedBy: author,
-		Reviews: []bot.Review{{User: reviewer, State: bot.ReviewApproved, CommitID: shaOf(-i), SubmittedAt: g.h.Clock.Now().Add(-30 * time.Minute)}}}
+		Reviews: []bot.Review{{User: reviewer, State: bot.ReviewApproved, CommitID: shaOf(-i), SubmittedAt: g.h.Clock.Now().Add(-30 * time.Minute), Permission: "write"}}}
 	checks := []bot.CheckResult{{Name: "ci/test", State: bot.CheckSuccess}, {Name: "lint", State: bot.CheckSuccess}}
 	if i%23 == 0 {
 		checks[0].State = bot.CheckFailure
@@ -290,7 +290,7 @@ func (g *generator) emergency(i int) {
 	sha := shaOf(i)
 	pr := &bot.PullRequest{Number: i, Author: Gina, Title: "Hotfix", HeadRef: fmt.Sprintf("hotfix-%d", i), HeadSHA: shaOf(-i),
 		MergedSHA: sha, Merged: true, MergedBy: Gina,
-		Reviews: []bot.Review{{User: Carol, State: bot.ReviewApproved, CommitID: shaOf(-i), SubmittedAt: g.h.Clock.Now().Add(-5 * time.Minute)}}}
+		Reviews: []bot.Review{{User: Carol, State: bot.ReviewApproved, CommitID: shaOf(-i), SubmittedAt: g.h.Clock.Now().Add(-5 * time.Minute), Permission: "write"}}}
 	g.changes.merge(sha, pr, []bot.CheckResult{{Name: "ci/test", State: bot.CheckSuccess}})
 	out, err := g.submit(bot.NewRequest{Environment: "production", SHA: sha, Trigger: bot.TriggerEmergency,
 		Requester: Gina, Reason: fmt.Sprintf("INC-%d checkout down", i)})

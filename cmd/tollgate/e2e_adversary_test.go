@@ -1,0 +1,164 @@
+package main
+
+// Issue 10: the controls hold against an adversary. Each test starts where
+// the attacker starts (a signed Slack request, a signed webhook, a
+// browser) and goes through the real serve assembly.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/integrations/githubtest"
+	slackint "github.com/tollgate-dev/tollgate/integrations/slack"
+	"github.com/tollgate-dev/tollgate/integrations/slacktest"
+	"github.com/tollgate-dev/tollgate/store"
+)
+
+// requestFor waits for the request of sha on production and returns it.
+func (w *slackE2E) requestFor(t *testing.T, sha string, states ...bot.State) bot.Request {
+	t.Helper()
+	var found bot.Request
+	waitFor(t, "a request for "+sha[:7]+" in "+fmt.Sprint(states), func() bool {
+		st, err := store.OpenReadOnly(context.Background(), w.dbPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		rs, err := st.ListRequests(context.Background(), bot.RequestFilter{Repo: e2eRepo, Environment: "production", Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			for _, s := range states {
+				if r.SHA == sha && r.State == s {
+					found = r
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// toldContaining waits for a message only p sees that contains want.
+func (w *slackE2E) toldContaining(t *testing.T, p slackE2EPerson, want string) string {
+	t.Helper()
+	var got string
+	waitFor(t, fmt.Sprintf("%s to be told %q", p.login, want), func() bool {
+		for _, e := range w.sl.Ephemerals(p.slackID) {
+			if strings.Contains(e.Text, want) {
+				got = e.Text
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// Defect 2: a commit that only passed through a reviewed PR (a
+// "backdoor" its final head reverted) is not reviewed: /deploy of it is
+// refused, naming the merge commit to deploy instead. An approval by
+// someone without write access does not count. The merge of the reviewed
+// head, one fact away, passes the same check.
+func TestServeReviewCoversOnlyTheReviewedCommits(t *testing.T) {
+	w := newSlackE2E(t)
+	backdoor, revert, merged := fakeSHA("#30 backdoor"), fakeSHA("#30 revert"), fakeSHA("#30 merge")
+	gh := w.gh
+	gh.AddPullRequest(e2eRepo, githubtest.PullRequest{Number: 30, Title: "Tidy checkout", Author: "bob",
+		HeadSHA: revert, Commits: []string{backdoor}, Base: "main"})
+	gh.AddReview(e2eRepo, 30, githubtest.Review{User: "dave", State: "APPROVED"})
+	gh.MergePullRequest(e2eRepo, 30, merged, "alice")
+	clean := map[string]string{"index.html": "<h1>shop v3</h1>\n", "bin/health": "#!/bin/sh\ngrep -q v3 index.html\n"}
+	for sha, files := range map[string]map[string]string{revert: clean, merged: clean,
+		backdoor: {"index.html": "<h1>shop v3</h1>\n", "bin/health": "#!/bin/sh\ngrep -q v3 index.html\n", "pay.php": "<?php exfiltrate();"}} {
+		if err := gh.SetTarball(e2eRepo, sha, files); err != nil {
+			t.Fatal(err)
+		}
+		gh.SetStatus(e2eRepo, sha, "build", "success")
+	}
+	// PR #31 is approved only by erin, who can read the repository but not push.
+	readerHead, readerMerge := fakeSHA("#31 head"), fakeSHA("#31 merge")
+	gh.AddOrgMember("acme", "erin", "member")
+	gh.AddPullRequest(e2eRepo, githubtest.PullRequest{Number: 31, Title: "Copy", Author: "bob", HeadSHA: readerHead, Base: "main"})
+	gh.AddReview(e2eRepo, 31, githubtest.Review{User: "erin", State: "APPROVED"})
+	gh.MergePullRequest(e2eRepo, 31, readerMerge, "alice")
+	gh.SetStatus(e2eRepo, readerMerge, "build", "success")
+
+	w.start(t)
+	w.link(t, slackAlice)
+
+	w.slash(t, slackAlice, "production "+backdoor)
+	told := w.toldContaining(t, slackAlice, "is not a reviewed commit of PR #30")
+	if !strings.Contains(told, "deploy "+merged[:7]+" instead") {
+		t.Errorf("alice was told %q, which does not name the merge commit %s", told, merged[:7])
+	}
+	r := w.requestFor(t, backdoor, bot.StateRejected)
+	if c, _ := r.Decision.Check(bot.CheckPRReview); c.Outcome != bot.OutcomeFail {
+		t.Errorf("the decision's pr_review check is %+v, want failed", c)
+	}
+
+	w.slash(t, slackAlice, "production "+readerMerge)
+	w.toldContaining(t, slackAlice, "(approvals by erin do not count: no write access to "+e2eRepo+")")
+	w.requestFor(t, readerMerge, bot.StateRejected)
+
+	// The control: the merge of the reviewed head passes the review check
+	// and waits for its approval.
+	w.slash(t, slackAlice, "production "+merged)
+	ok := w.requestFor(t, merged, bot.StateAwaitingApproval)
+	if c, _ := ok.Decision.Check(bot.CheckPRReview); c.Outcome != bot.OutcomePass {
+		t.Errorf("the merge's pr_review check is %+v, want passed", c)
+	}
+	if ds := w.gh.Deployments(e2eRepo); len(ds) != 0 {
+		t.Errorf("%d GitHub deployments, want none", len(ds))
+	}
+	for i := range w.roots {
+		if got := releasesIn(t, w.roots[i]); got.current != "" {
+			t.Errorf("production server %d runs %q", i, got.current)
+		}
+	}
+}
+
+// Defect 5: the PR author cannot sign off the emergency deploy of their
+// own PR, even as an approver; another approver can.
+func TestServeEmergencyReviewerIsNotThePRAuthor(t *testing.T) {
+	w := newSlackE2E(t)
+	w.gh.SetTeamMember("acme", "oncall", "alice", "")
+	writeTestFile(t, w.configPath, strings.Replace(readTestFile(t, w.configPath),
+		"        required_approvals: 1\n", "        required_approvals: 1\n        emergency:\n          teams: [oncall]\n", 1))
+	w.start(t)
+	for _, p := range []slackE2EPerson{slackAlice, slackBob, slackCarol} {
+		w.link(t, p)
+	}
+	w.slash(t, slackAlice, "emergency production main INC-7 checkout is down")
+	r := w.requestFor(t, sha('c'), bot.StateSucceeded)
+
+	var msg slacktest.Message
+	waitFor(t, "the emergency review message", func() bool {
+		for _, m := range w.sl.Messages(slackE2EChannel) {
+			if _, _, ok := slacktest.Button(m.Blocks, slackint.ActionReviewAcceptable); ok {
+				msg = m
+				return true
+			}
+		}
+		return false
+	})
+	w.click(t, slackBob, msg.TS, slackint.ActionReviewAcceptable, "Acceptable")
+	w.toldContaining(t, slackBob, "you wrote PR #4, which emergency change "+r.ID+" deployed")
+	w.click(t, slackCarol, msg.TS, slackint.ActionReviewAcceptable, "Acceptable")
+	waitFor(t, "carol's review to be recorded", func() bool {
+		return len(auditOf(t, w.openDB(t), r.ID, bot.ActionEmergencyReviewed)) == 1
+	})
+	st := w.openDB(t)
+	refused := auditOf(t, st, r.ID, bot.ActionActionRefused)
+	if len(refused) != 1 || refused[0]["code"] != string(bot.CodeAuthorReview) {
+		t.Errorf("refusals of %s: %v, want bob's author_review", r.ID, refused)
+	}
+	if rev := auditOf(t, st, r.ID, bot.ActionEmergencyReviewed); rev[0]["reviewer"] != "carol" {
+		t.Errorf("emergency.reviewed %v, want carol", rev[0])
+	}
+}
