@@ -3,8 +3,8 @@ package githubtest
 import (
 	"cmp"
 	"crypto/rand"
-	"crypto/sha1"
 	"crypto/rsa"
+	"crypto/sha1"
 	"encoding/hex"
 	"maps"
 	"slices"
@@ -68,7 +68,7 @@ type org struct {
 	id      int64
 	login   string
 	twoFA   bool
-	base    string // members' base repository permission; "" means read, GitHub's default
+	base    string            // members' base repository permission; "" means read, GitHub's default
 	members map[string]string // lower login → role ("admin" or "member")
 	teams   map[string]*team  // by slug
 }
