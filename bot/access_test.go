@@ -83,9 +83,15 @@ func testLocks(t *testing.T) {
 	wantRefusal(t, err, bot.CodeLocked, "staging is already locked by bob since 2025-03-14T10:00:00Z: db migration")
 
 	// A lock blocks every trigger, merges included, for everyone but its owner.
+	// A label names its PR's head, which is on main here.
+	w.changes.prs[shaHead], w.changes.branches["main"][shaHead] = reviewedPR(), true
 	for _, trig := range []bot.Trigger{bot.TriggerMerge, bot.TriggerLabel, bot.TriggerSlack, bot.TriggerGitHubDeployment} {
-		_, err := w.svc.Submit(ctx, bot.NewRequest{SourceKey: "k-" + string(trig), Repo: "acme/shop",
-			Environment: "staging", Ref: "main", Trigger: trig, Requester: alice})
+		in := bot.NewRequest{SourceKey: "k-" + string(trig), Repo: "acme/shop",
+			Environment: "staging", Ref: "main", Trigger: trig, Requester: alice}
+		if trig == bot.TriggerLabel {
+			in.Ref, in.SHA = "", shaHead
+		}
+		_, err := w.svc.Submit(ctx, in)
 		wantRefusal(t, err, bot.CodeLocked, "staging is locked by bob")
 	}
 	if out := w.submit(t, "k-owner", bot.NewRequest{Environment: "staging", Requester: bob}); out.Request.State != bot.StateQueued {

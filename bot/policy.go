@@ -82,6 +82,9 @@ func Evaluate(p *EnvironmentPolicy, req *Request, f Facts) Decision {
 		d.skip(CheckChecks, "a rollback returns to a release that was already deployed")
 	} else {
 		checkBranch(&d, p, req, f.BranchContains)
+		if req.Trigger == TriggerLabel {
+			checkLabelHead(&d, req, f.PR)
+		}
 		checkReview(&d, p, req, f.PR)
 		checkCI(&d, p, req, f.Checks)
 	}
@@ -180,6 +183,24 @@ func checkBranch(d *Decision, p *EnvironmentPolicy, req *Request, contains map[s
 	}
 	d.fail(CheckBranch, lookedUp, CodeBranchNotAllowed,
 		fmt.Sprintf("%s is not on an allowed branch (%s); merge it first", short(req.SHA), strings.Join(p.Branches, ", ")))
+}
+
+// checkLabelHead refuses a label trigger whose SHA is no longer the head
+// of its pull request: the label event was delivered late, or replayed
+// after the PR moved on, and the commit it names is not what the PR now
+// proposes.
+func checkLabelHead(d *Decision, req *Request, pr *PullRequest) {
+	lookedUp := fmt.Sprintf("whether %s is the head of its pull request now", short(req.SHA))
+	switch {
+	case pr == nil:
+		d.fail(CheckPRHead, lookedUp, CodeStaleSHA, fmt.Sprintf("%s is not the head of any pull request", short(req.SHA)))
+	case pr.HeadSHA != req.SHA:
+		d.fail(CheckPRHead, lookedUp, CodeStaleSHA, fmt.Sprintf(
+			"the label asked for %s, but PR #%d's head is now %s; add the label again to deploy the current head",
+			short(req.SHA), pr.Number, short(pr.HeadSHA)))
+	default:
+		d.pass(CheckPRHead, lookedUp, fmt.Sprintf("%s is the head of PR #%d", short(req.SHA), pr.Number))
+	}
 }
 
 func checkReview(d *Decision, p *EnvironmentPolicy, req *Request, pr *PullRequest) {

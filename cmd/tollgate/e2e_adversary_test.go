@@ -7,8 +7,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
@@ -160,5 +162,93 @@ func TestServeEmergencyReviewerIsNotThePRAuthor(t *testing.T) {
 	}
 	if rev := auditOf(t, st, r.ID, bot.ActionEmergencyReviewed); rev[0]["reviewer"] != "carol" {
 		t.Errorf("emergency.reviewed %v, want carol", rev[0])
+	}
+}
+
+// sendBody posts body, signed with the webhook secret, as a new delivery
+// of event and wants it accepted.
+func (e *e2e) sendBody(t *testing.T, event string, body []byte) {
+	t.Helper()
+	resp, err := e.gh.SendWebhook(context.Background(), e.url("/webhooks/github"), e2eSecret, event, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("%s webhook answered %d, want 202", event, resp.StatusCode)
+	}
+}
+
+// inboxSettled waits until every stored delivery was handled.
+func (e *e2e) inboxSettled(t *testing.T) {
+	t.Helper()
+	waitFor(t, "every delivery to be handled", func() bool {
+		var pending int
+		if err := e.openDB(t).DB().QueryRow(`SELECT count(*) FROM inbox WHERE state = 'pending'`).Scan(&pending); err != nil {
+			t.Fatal(err)
+		}
+		return pending == 0
+	})
+}
+
+// Defect 6: a captured, signed "labeled" body sent again under new
+// X-GitHub-Delivery ids creates no new request; a label event for a head
+// the PR has moved on from is refused, and nothing is deployed.
+func TestServeLabelReplayDeploysNothingNew(t *testing.T) {
+	w := newRefusalWorld(t)
+	w.start(t)
+	w.openPR(t, 40)
+	w.gh.SetLabels(e2eRepo, 40, "deploy:preview")
+	captured, err := w.gh.Payloads().PullRequestLabeled(e2eRepo, 40, "deploy:preview", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := captured.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second label event for the same head that was never delivered
+	// (alice removed the label and added it again a minute later): an
+	// attacker's capture, or GitHub's late retry.
+	late, err := w.gh.Payloads().PullRequestLabeled(e2eRepo, 40, "deploy:preview", "alice")
+	if err == nil {
+		err = late.Set("pull_request.updated_at", time.Now().Add(time.Minute).UTC().Format(time.RFC3339))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sendBody(t, "pull_request", body)
+	first, _ := w.requestComment(t, 40)
+	for range 3 {
+		w.sendBody(t, "pull_request", body) // replays, each under a new delivery id
+	}
+	w.inboxSettled(t)
+	st := w.openDB(t)
+	rs, err := st.ListRequests(context.Background(), bot.RequestFilter{Repo: e2eRepo, Environment: "preview", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].ID != first {
+		t.Fatalf("%d preview requests after 3 replays, want only %s: %+v", len(rs), first, rs)
+	}
+
+	w.pushToPR(t, 40, 2)
+	w.deliver(t, late, nil)
+	w.inboxSettled(t)
+	var stale []bot.Request
+	rs, _ = w.openDB(t).ListRequests(context.Background(), bot.RequestFilter{Repo: e2eRepo, Environment: "preview", Limit: 100})
+	for _, r := range rs {
+		if r.ID != first {
+			stale = append(stale, r)
+		}
+	}
+	if len(stale) != 1 || stale[0].State != bot.StateRejected || stale[0].Decision == nil || stale[0].Decision.Code != bot.CodeStaleSHA {
+		t.Fatalf("the late label made %+v, want one request rejected for stale_sha", stale)
+	}
+	if !strings.Contains(stale[0].Decision.Reason, "PR #40's head is now "+prCommit(40, 2)[:7]) {
+		t.Errorf("refusal reads %q", stale[0].Decision.Reason)
+	}
+	if got := releasesIn(t, w.previewRoot); got.current != "" {
+		t.Errorf("preview runs %q, want nothing deployed", got.current)
 	}
 }
