@@ -252,3 +252,26 @@ func TestServeLabelReplayDeploysNothingNew(t *testing.T) {
 		t.Errorf("preview runs %q, want nothing deployed", got.current)
 	}
 }
+
+// Defect 11: anonymous /login requests (each starts a sign-in) never lock
+// members out: after 2,500 of them a member still signs in and sees the
+// pages.
+func TestServeLoginFloodDoesNotLockMembersOut(t *testing.T) {
+	e := newE2E(t, e2eOptions{webLogin: true})
+	e.start(t)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for i := range 2500 {
+		resp, err := noFollow.Get(e.url("/login?next=%2Faudit"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound {
+			t.Fatalf("anonymous /login %d answered %d, want a redirect to GitHub", i+1, resp.StatusCode)
+		}
+	}
+	code, page, at := e.browse(t, "alice", "/environments")
+	if code != http.StatusOK || at.Path != "/environments" || !strings.Contains(page, "@alice") {
+		t.Fatalf("alice's sign-in after the flood ended at %s with %d:\n%s", at, code, page)
+	}
+}

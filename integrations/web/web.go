@@ -97,7 +97,7 @@ type Handler struct {
 	public   *url.URL
 	secure   bool
 	sessions *sessions
-	logins   *pendingLogins
+	seal     *loginSeal // the login cookie's key
 	verifier *verifyCache
 	gh       oauth.GitHub // the sign-in's code exchange and GET /user
 }
@@ -158,7 +158,9 @@ func New(cfg Config) (*Handler, error) {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.sessions = newSessions(cfg.SessionIdle, cfg.SessionMax)
-	h.logins = newPendingLogins()
+	if h.seal, err = newLoginSeal(cfg.OAuth.ClientSecret); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
 	h.verifier = &verifyCache{every: cfg.VerifyEvery, verify: cfg.Verify}
 	return h, nil
 }
