@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -152,8 +153,9 @@ func TestServeEmergencyReviewerIsNotThePRAuthor(t *testing.T) {
 	w.click(t, slackBob, msg.TS, slackint.ActionReviewAcceptable, "Acceptable")
 	w.toldContaining(t, slackBob, "you wrote PR #4, which emergency change "+r.ID+" deployed")
 	w.click(t, slackCarol, msg.TS, slackint.ActionReviewAcceptable, "Acceptable")
-	waitFor(t, "carol's review to be recorded", func() bool {
-		return len(auditOf(t, w.openDB(t), r.ID, bot.ActionEmergencyReviewed)) == 1
+	waitFor(t, "carol's review to be recorded", func() (done bool) {
+		w.withDB(t, func(st *store.Store) { done = len(auditOf(t, st, r.ID, bot.ActionEmergencyReviewed)) == 1 })
+		return done
 	})
 	st := w.openDB(t)
 	refused := auditOf(t, st, r.ID, bot.ActionActionRefused)
@@ -184,9 +186,11 @@ func (e *e2e) inboxSettled(t *testing.T) {
 	t.Helper()
 	waitFor(t, "every delivery to be handled", func() bool {
 		var pending int
-		if err := e.openDB(t).DB().QueryRow(`SELECT count(*) FROM inbox WHERE state = 'pending'`).Scan(&pending); err != nil {
-			t.Fatal(err)
-		}
+		e.withDB(t, func(st *store.Store) {
+			if err := st.DB().QueryRow(`SELECT count(*) FROM inbox WHERE state = 'pending'`).Scan(&pending); err != nil {
+				t.Fatal(err)
+			}
+		})
 		return pending == 0
 	})
 }
@@ -274,4 +278,79 @@ func TestServeLoginFloodDoesNotLockMembersOut(t *testing.T) {
 	if code != http.StatusOK || at.Path != "/environments" || !strings.Contains(page, "@alice") {
 		t.Fatalf("alice's sign-in after the flood ended at %s with %d:\n%s", at, code, page)
 	}
+}
+
+// Defect 3: an approved request that waited in the queue while its
+// approval expired does not deploy on that approval: when its turn comes
+// it goes back to awaiting approval, audited and told on the PR.
+func TestServeQueuedRequestWithAnExpiredApprovalDoesNotDeploy(t *testing.T) {
+	w := newRefusalWorld(t)
+	gate := filepath.Join(t.TempDir(), "go-ahead")
+	// Preview deploys wait at before_switch until the test lets them go,
+	// so the second request waits in the queue behind the first.
+	cfg := strings.Replace(readTestFile(t, w.configPath), "        path: "+w.previewRoot+"\n",
+		"        path: "+w.previewRoot+"\n        hooks:\n          before_switch: ["+
+			jsonString("while [ ! -e "+gate+" ]; do sleep 0.1; done")+"]\n", 1)
+	writeTestFile(t, w.configPath, cfg)
+	w.startWithClock(t, w.clock.Now)
+
+	first := w.awaitApproval(t, 50)
+	w.postCommand(t, 50, "carol", "/approve "+first)
+	waitFor(t, "the first preview deploy to start", func() bool {
+		return w.request(t, first).State == bot.StateRunning
+	})
+	second := w.awaitApproval(t, 51)
+	w.postCommand(t, 51, "carol", "/approve "+second)
+	waitFor(t, "the second request to be queued behind the first", func() bool {
+		return w.request(t, second).State == bot.StateQueued
+	})
+	w.clock.Advance(refusalTTL + time.Minute) // carol's approval of the second expires in the queue
+	writeTestFile(t, gate, "")
+
+	waitFor(t, "the second request to leave the queue", func() bool {
+		return w.request(t, second).State != bot.StateQueued
+	})
+	r := w.request(t, second)
+	if r.State != bot.StateAwaitingApproval || !strings.Contains(r.StateReason, "carol's approval expired") {
+		t.Fatalf("the second request is %s (%q), want back to awaiting approval for carol's expired approval", r.State, r.StateReason)
+	}
+	st := w.openDB(t)
+	if got := auditOf(t, st, second, bot.ActionPolicyRechecked); len(got) != 1 || got[0]["to"] != string(bot.StateAwaitingApproval) {
+		t.Errorf("policy.rechecked of %s: %v", second, got)
+	}
+	if got := auditOf(t, st, second, bot.ActionDeployStarted); len(got) != 0 {
+		t.Errorf("the second request started a deploy: %v", got)
+	}
+	waitFor(t, "the PR to show the request waiting for approval again", func() bool {
+		_, body := w.requestComment(t, 51)
+		return strings.Contains(body, "is waiting for approval")
+	})
+	if d := releasesIn(t, w.previewRoot); strings.HasSuffix(d.current, prCommit(51, 1)[:7]) {
+		t.Errorf("preview runs the second request's commit %s", d.current)
+	}
+}
+
+// request reads request id from the database while serve runs.
+func (e *e2e) request(t *testing.T, id string) bot.Request {
+	t.Helper()
+	var r bot.Request
+	e.withDB(t, func(st *store.Store) {
+		var err error
+		if r, err = st.Request(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return r
+}
+
+// withDB runs fn on a read-only view of the database, closed afterwards,
+// for checks repeated while waiting.
+func (e *e2e) withDB(t *testing.T, fn func(st *store.Store)) {
+	t.Helper()
+	st, err := store.OpenReadOnly(context.Background(), e.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	fn(st)
 }
