@@ -188,7 +188,7 @@ func (s *Service) ReviewEmergency(ctx context.Context, id string, by Identity, o
 	if p, ok := s.policies.Environment(rev.Repo, rev.Environment); ok {
 		teams = p.Approvers // the policy in force now decides who approves
 	}
-	ms, err := s.memberships(ctx, teams, by.Login)
+	ms, err := s.memberships(ctx, teams, by)
 	if err != nil {
 		return EmergencyReview{}, fmt.Errorf("reviewing emergency change %s: %w", id, err)
 	}

@@ -21,7 +21,8 @@ type directory struct {
 	calls   []string
 }
 
-func (d *directory) IsTeamMember(_ context.Context, org, team, login string) (bool, error) {
+func (d *directory) IsTeamMember(_ context.Context, org, team string, who bot.Identity) (bool, error) {
+	login := who.Login
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls = append(d.calls, fmt.Sprintf("member %s/%s %s", org, team, login))

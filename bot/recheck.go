@@ -128,7 +128,7 @@ func (s *Service) countApprovalsAtStart(ctx context.Context, c *startCheck, r *R
 		case containsIdentity(seen, a.Approver):
 			continue
 		}
-		ms, err := s.memberships(ctx, c.p.Approvers, who)
+		ms, err := s.memberships(ctx, c.p.Approvers, a.Approver)
 		if err != nil {
 			return err
 		}

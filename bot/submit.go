@@ -193,7 +193,7 @@ func (s *Service) gatherFacts(ctx context.Context, p *EnvironmentPolicy, r *Requ
 	if r.Trigger == TriggerEmergency {
 		teams = p.Emergency
 	}
-	ms, err := s.memberships(ctx, teams, r.Requester.Login)
+	ms, err := s.memberships(ctx, teams, r.Requester)
 	if err != nil {
 		return Facts{}, err
 	}
@@ -224,14 +224,16 @@ func (s *Service) gatherFacts(ctx context.Context, p *EnvironmentPolicy, r *Requ
 	return f, nil
 }
 
-// memberships looks login up in teams until one says yes.
-func (s *Service) memberships(ctx context.Context, teams []Team, login string) ([]Membership, error) {
+// memberships looks who up in teams until one says yes (by numeric id
+// when known: see Directory).
+func (s *Service) memberships(ctx context.Context, teams []Team, who Identity) ([]Membership, error) {
 	var out []Membership
+	login := who.Login
 	if login == "" {
 		return nil, nil
 	}
 	for _, t := range teams {
-		ok, err := s.dir.IsTeamMember(ctx, t.Org, t.Slug, login)
+		ok, err := s.dir.IsTeamMember(ctx, t.Org, t.Slug, who)
 		if err != nil {
 			return nil, fmt.Errorf("checking %s's membership in %s: %w", login, t, err)
 		}

@@ -354,3 +354,41 @@ func (e *e2e) withDB(t *testing.T, fn func(st *store.Store)) {
 	defer st.Close()
 	fn(st)
 }
+
+// Also checked (real): team membership followed the login recorded when
+// a Slack user linked, so after mallory renamed herself away and an
+// approver took her old login, her clicks counted as the approver's.
+// Checks now follow the numeric GitHub id.
+func TestServeRenamedLoginGrantsNothing(t *testing.T) {
+	w := newSlackE2E(t)
+	mallory := slackE2EPerson{"mallory", "U0MALLORY"}
+	w.sl.AddUser(mallory.slackID, mallory.login)
+	id := w.gh.AddUser("mallory")
+	st, err := store.Open(context.Background(), w.dbPath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: w.sl.TeamID(), User: mallory.slackID},
+		GitHubLogin: "mallory", GitHubID: id}
+	if err := st.SaveLink(context.Background(), l, bot.AuditEvent{Actor: "mallory", Action: bot.ActionIdentityLinked, Subject: l.Chat.String()}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	// Later: mallory renames her account; carol, an approver, takes the login.
+	if err := w.gh.RenameUser("mallory", "mallory-old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.gh.RenameUser("carol", "mallory"); err != nil {
+		t.Fatal(err)
+	}
+	w.start(t)
+	w.link(t, slackAlice)
+	w.slash(t, slackAlice, "production")
+	msg := w.approvalMessage(t)
+	w.click(t, mallory, msg.TS, slackint.ActionApprove, "Approve")
+	w.toldContaining(t, mallory, "only members of acme/approvers may approve deploys to production, and mallory is not an active member")
+	r := w.requestFor(t, sha('c'), bot.StateAwaitingApproval)
+	if len(r.Approvals) != 0 {
+		t.Errorf("approvals %+v, want none", r.Approvals)
+	}
+}

@@ -21,6 +21,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /user", s.tokenAuth(s.handleAuthenticatedUser))
 	m.HandleFunc("GET /user/memberships/orgs/{org}", s.tokenAuth(s.handleOwnOrgMembership))
 	m.HandleFunc("GET /users/{login}", s.tokenAuth(s.handleGetUser))
+	m.HandleFunc("GET /user/{id}", s.tokenAuth(s.handleGetUserByID))
 	m.HandleFunc("GET /orgs/{org}", s.tokenAuth(s.handleGetOrg))
 	m.HandleFunc("GET /orgs/{org}/members", s.tokenAuth(s.handleListOrgMembers))
 	m.HandleFunc("GET /orgs/{org}/members/{login}", s.tokenAuth(s.handleCheckOrgMember))
