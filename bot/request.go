@@ -189,4 +189,8 @@ type RequestFilter struct {
 	States      []State
 	Requester   int64 // GitHub id
 	Limit       int   // 0 means a store default
+	// ByFinish orders by when the request finished, newest first, instead
+	// of by creation: for succeeded requests, the order their releases
+	// went live (a request approved late goes live after one created later).
+	ByFinish bool
 }

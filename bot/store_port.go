@@ -30,7 +30,8 @@ type RequestStore interface {
 	// RequestBySource returns the request created from source key, or an
 	// error wrapping ErrNotFound.
 	RequestBySource(ctx context.Context, sourceKey string) (Request, error)
-	// ListRequests returns requests matching f, newest first.
+	// ListRequests returns requests matching f, newest first (by creation,
+	// or by finish with f.ByFinish).
 	ListRequests(ctx context.Context, f RequestFilter) ([]Request, error)
 	// UpdateRequest reads request id, lets change modify it, and writes it
 	// with the events change returns, in one transaction, as a

@@ -159,10 +159,11 @@ func (s *Service) resolveTarget(ctx context.Context, r *Request) error {
 }
 
 // resolveRollback targets the last successful deploy before the live one
-// (or the named release).
+// (or the named release), in the order they went live: a request created
+// early but approved late went live after one created later.
 func (s *Service) resolveRollback(ctx context.Context, r *Request) error {
 	done, err := s.store.ListRequests(ctx, RequestFilter{Repo: r.Repo, Environment: r.Environment,
-		States: []State{StateSucceeded}, Limit: 50})
+		States: []State{StateSucceeded}, Limit: 50, ByFinish: true})
 	if err != nil {
 		return fmt.Errorf("reading deploy history of %s %s: %w", r.Repo, r.Environment, err)
 	}

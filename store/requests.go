@@ -176,7 +176,11 @@ func (s *Store) ListRequests(ctx context.Context, f bot.RequestFilter) ([]bot.Re
 	if limit <= 0 {
 		limit = 100
 	}
-	q += ` ORDER BY created_at DESC, rowid DESC LIMIT ?`
+	order := `created_at DESC, rowid DESC`
+	if f.ByFinish {
+		order = `finished_at DESC, created_at DESC, rowid DESC`
+	}
+	q += ` ORDER BY ` + order + ` LIMIT ?`
 	args = append(args, limit)
 	return queryRequests(ctx, s.db, q, args...)
 }
