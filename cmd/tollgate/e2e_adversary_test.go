@@ -5,8 +5,10 @@ package main
 // browser) and goes through the real serve assembly.
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -391,4 +393,45 @@ func TestServeRenamedLoginGrantsNothing(t *testing.T) {
 	if len(r.Approvals) != 0 {
 		t.Errorf("approvals %+v, want none", r.Approvals)
 	}
+}
+
+// unsignedBody opens a raw connection to serve and sends a webhook's
+// headers (a wrong signature, 25 MB declared) and n bytes of body,
+// without ever finishing it. It returns the connection.
+func unsignedBody(t *testing.T, addr string, n int) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "POST /webhooks/github HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"+
+		"X-GitHub-Event: ping\r\nX-GitHub-Delivery: d\r\nX-Hub-Signature-256: sha256=00\r\nContent-Length: %d\r\n\r\n",
+		addr, 25<<20)
+	go func() { _, _ = c.Write(make([]byte, n)) }() // blocks while the server does not read
+	return c
+}
+
+// Also checked (real): every unauthenticated POST /webhooks/github could
+// make the server hold up to 25 MB before its signature was checked, with
+// no bound on how many at once. Two clients holding 20 MB each spend the
+// budget for unverified bodies: a third is answered 503 at once instead
+// of being read; once they go, signed deliveries are accepted again.
+func TestServeUnverifiedBodiesAreBounded(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	e.start(t)
+	first, second := unsignedBody(t, e.addr, 20<<20), unsignedBody(t, e.addr, 20<<20)
+	time.Sleep(2 * time.Second) // let the server take in what they sent
+	third := unsignedBody(t, e.addr, 20<<20)
+	_ = third.SetReadDeadline(time.Now().Add(20 * time.Second))
+	status, err := bufio.NewReader(third).ReadString('\n')
+	if err != nil || !strings.Contains(status, " 503 ") {
+		t.Fatalf("the third unverified body: %q, %v; want 503 at once", status, err)
+	}
+	first.Close()
+	second.Close()
+	third.Close()
+	waitFor(t, "a signed delivery to be accepted again", func() bool {
+		return e.sendMerge(t, githubtest.NewDeliveryID()) == http.StatusAccepted
+	})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/linkstate"
 	"github.com/tollgate-dev/tollgate/internal/oauth"
 	"github.com/tollgate-dev/tollgate/internal/reqlog"
+	"github.com/tollgate-dev/tollgate/internal/signature"
 )
 
 // Routes served by Handler.Register.
@@ -80,6 +81,9 @@ type Config struct {
 	AccessReviews func() (*bot.AccessReviews, error)
 	// Policies, when set, lets /deploy status show freeze windows in force.
 	Policies bot.Policies
+	// Unverified bounds the bodies held before their signatures are
+	// checked, shared with other transports; nil means 16 MB of its own.
+	Unverified *signature.Budget
 }
 
 // Handler serves Slack's requests and Tollgate's OAuth linking pages, and
@@ -100,6 +104,8 @@ type Handler struct {
 	bg       sync.WaitGroup
 	access   func() (*bot.AccessReviews, error)
 	policies bot.Policies
+	// unverified bounds request bodies held before their signature is checked.
+	unverified *signature.Budget
 }
 
 // New returns a Handler, or an error naming the missing dependency.
@@ -122,7 +128,10 @@ func New(cfg Config) (*Handler, error) {
 		secret: []byte(cfg.SigningSecret), svc: cfg.Service, store: cfg.Store, routing: cfg.Routing,
 		api: cfg.Slack, respHTTP: cfg.ResponseClient, public: strings.TrimSuffix(cfg.PublicURL, "/"),
 		gh: cfg.GitHub, maxBody: cfg.MaxBody, now: cfg.Clock, log: cfg.Logger, wake: make(chan struct{}, 1),
-		access: cfg.AccessReviews, policies: cfg.Policies,
+		access: cfg.AccessReviews, policies: cfg.Policies, unverified: cfg.Unverified,
+	}
+	if h.unverified == nil {
+		h.unverified = signature.NewBudget(16 << 20)
 	}
 	if h.respHTTP == nil {
 		h.respHTTP = &http.Client{Timeout: 10 * time.Second}
