@@ -17,7 +17,7 @@ func testAccessRevoked(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	w.policies["acme/shop"]["production"].RequiredApprovals = 2
-	if err := w.svc.LinkIdentity(ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U3"}, GitHubLogin: "carol", GitHubID: 3}); err != nil {
+	if err := w.svc.LinkIdentity(ctx, proved(bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U3"}, GitHubLogin: "carol", GitHubID: 3})); err != nil {
 		t.Fatal(err)
 	}
 	byCarol := w.submit(t, "k1", bot.NewRequest{Requester: carol}).Request
@@ -233,7 +233,7 @@ func testSlackLinks(t *testing.T) {
 	w := newWorld(t)
 	_, err := w.svc.IdentityFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"})
 	wantRefusal(t, err, bot.CodeNotLinked, "/deploy link")
-	if err := w.svc.LinkIdentity(ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: 1}); err != nil {
+	if err := w.svc.LinkIdentity(ctx, proved(bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: 1})); err != nil {
 		t.Fatal(err)
 	}
 	id, err := w.svc.IdentityFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"})

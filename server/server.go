@@ -217,6 +217,8 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 			Store: intake, Routing: s.live, Slack: slackAPI, Unverified: unverified,
 			PublicURL: cfg.PublicURL, GitHub: slackint.GitHubOAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL,
 				ClientID: cfg.GitHub.OAuthClientID, ClientSecret: cfg.GitHub.OAuthClientSecret.Value()},
+			SignIn: slackint.SlackSignIn{WebURL: cfg.Slack.WebURL, APIURL: cfg.Slack.APIURL,
+				ClientID: cfg.Slack.ClientID, ClientSecret: cfg.Slack.ClientSecret.Value()},
 			Clock: s.now, Logger: s.log.With("component", "slack"), AccessReviews: s.accessReviews, Policies: s.live})
 		if err != nil {
 			return fmt.Errorf("%w: slack: %w", ErrConfig, err)
@@ -225,7 +227,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		slackMux := http.NewServeMux()
 		s.slack.Register(slackMux)
 		mux.Handle("/slack/", s.metrics.TimeAck("slack", slackMux))
-		mux.Handle("/oauth/github/", slackMux)
+		mux.Handle("/oauth/", slackMux) // the linking pages: Sign in with Slack, then GitHub
 	}
 	s.inbox.Handle = inbox.BySource(handlers)
 

@@ -435,3 +435,58 @@ func TestServeUnverifiedBodiesAreBounded(t *testing.T) {
 		return e.sendMerge(t, githubtest.NewDeliveryID()) == http.StatusAccepted
 	})
 }
+
+// Defect 1: a /deploy link URL forwarded to someone else links nothing.
+// alice runs /deploy link and sends the URL to carol, an approver; carol
+// opens it, signed in to Slack and GitHub as herself: Sign in with Slack
+// says she is not alice, the page says why, nothing is linked, and the
+// attempt is audited. alice's own run links her, the channel is told who
+// is now whom, and the audit entry records both proofs.
+func TestServeForwardedLinkLinksNothing(t *testing.T) {
+	w := newSlackE2E(t)
+	w.start(t)
+	forwarded := w.linkURL(t, slackAlice)
+	code, page, _ := w.openLink(t, forwarded, slackCarol.slackID, slackCarol.login)
+	if code != http.StatusForbidden || !strings.Contains(page, "this link was made for another Slack user") {
+		t.Fatalf("carol opening alice's link: %d\n%s", code, page)
+	}
+	w.withDB(t, func(st *store.Store) {
+		for _, p := range []slackE2EPerson{slackAlice, slackCarol} {
+			_, err := st.LinkFor(context.Background(), bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: w.sl.TeamID(), User: p.slackID})
+			if err == nil {
+				t.Errorf("%s got linked by carol opening alice's link", p.login)
+			}
+		}
+		refused := auditDataWhere(t, st, `action = ? AND instr(data, ?) > 0`, bot.ActionActionRefused, `"code":"link_other_user"`)
+		if len(refused) != 1 || refused[0]["signed_in_as"] != w.sl.TeamID()+"/"+slackCarol.slackID ||
+			refused[0]["slack_user"] != w.sl.TeamID()+"/"+slackAlice.slackID {
+			t.Errorf("refusals audited: %v, want one naming alice's link and carol's sign-in", refused)
+		}
+	})
+
+	w.link(t, slackAlice)
+	waitFor(t, "the new link announced in the deploy channel", func() bool {
+		for _, m := range w.sl.Messages(slackE2EChannel) {
+			if strings.Contains(m.Text, "<@"+slackAlice.slackID+">") && strings.Contains(m.Text, "GitHub user *alice*") {
+				return true
+			}
+		}
+		return false
+	})
+	w.withDB(t, func(st *store.Store) {
+		linked := auditData(t, st, bot.ActionIdentityLinked)
+		if len(linked) != 1 || linked[0]["github_login"] != "alice" {
+			t.Fatalf("identity.linked entries %v, want alice's", linked)
+		}
+		proofs, _ := linked[0]["proofs"].([]any)
+		var methods []string
+		for _, p := range proofs {
+			m, _ := p.(map[string]any)
+			methods = append(methods, fmt.Sprint(m["side"], ":", m["method"], ":", m["account"]))
+		}
+		want := []string{"chat:slack_openid_connect:" + w.sl.TeamID() + "/" + slackAlice.slackID, "github:github_oauth_pkce:alice"}
+		if strings.Join(methods, " ") != strings.Join(want, " ") {
+			t.Errorf("proofs %v, want %v", methods, want)
+		}
+	})
+}

@@ -178,8 +178,8 @@ func (g *generator) must(err error, what string) {
 
 // run generates n requests.
 func (g *generator) run(n int) {
-	g.must(g.svc.LinkIdentity(g.ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: 1}), "link alice")
-	g.must(g.svc.LinkIdentity(g.ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U6"}, GitHubLogin: "frank", GitHubID: 6}), "link frank")
+	g.must(g.svc.LinkIdentity(g.ctx, proved(bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: 1}, g.h.Clock.Now())), "link alice")
+	g.must(g.svc.LinkIdentity(g.ctx, proved(bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U6"}, GitHubLogin: "frank", GitHubID: 6}, g.h.Clock.Now())), "link frank")
 	g.accessReview(bot.AccessNoChanges, "")
 	for i := 1; len(g.h.Created) == 0 || total(g.h.Created) < n; i++ {
 		g.tick(time.Duration(60+g.rng.IntN(120)) * time.Minute)
@@ -350,4 +350,14 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+// proved adds to l the two proofs a link needs (Sign in with Slack and
+// GitHub OAuth in one browser session), as the linking records them.
+func proved(l bot.Link, at time.Time) bot.Link {
+	l.Proofs = []bot.IdentityProof{
+		{Side: bot.ProofChat, Method: "slack_openid_connect", Account: l.Chat.Workspace + "/" + l.Chat.User, Subject: l.Chat.User, At: at},
+		{Side: bot.ProofGitHub, Method: "github_oauth_pkce", Account: l.GitHubLogin, At: at},
+	}
+	return l
 }
