@@ -179,16 +179,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 		s.mu.Lock()
 		fields, slackErr := oidc(p, bearerOr(r, p))
 		s.mu.Unlock()
-		if slackErr != "" {
-			call.Error = slackErr
-			s.finish(w, call, http.StatusOK, errorBody(slackErr))
-			return
-		}
-		body := map[string]any{"ok": true}
-		for k, v := range fields {
-			body[k] = v
-		}
-		s.finish(w, call, http.StatusOK, body)
+		s.answer(w, call, fields, slackErr)
 		return
 	}
 	handler, known := s.apiHandlers()[method]
@@ -208,6 +199,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 	s.mu.Lock()
 	fields, slackErr := handler(p)
 	s.mu.Unlock()
+	s.answer(w, call, fields, slackErr)
+}
+
+// answer finishes a Web API call as Slack does: HTTP 200 with ok:false and
+// the error, or ok:true and the method's fields.
+func (s *Server) answer(w http.ResponseWriter, call Call, fields map[string]any, slackErr string) {
 	if slackErr != "" {
 		call.Error = slackErr
 		s.finish(w, call, http.StatusOK, errorBody(slackErr))
