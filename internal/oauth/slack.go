@@ -158,3 +158,30 @@ func parseIDToken(raw string) (idClaims, error) {
 	}
 	return c, nil
 }
+
+// probeCode is a code Slack never issued, sent by CheckClient.
+const probeCode = "tollgate-client-check"
+
+// CheckClient asks Slack whether it knows the client id and secret,
+// without anyone signing in: it exchanges a code Slack never issued at
+// openid.connect.token, which Slack checks the client credentials before
+// the code. invalid_code means the credentials were accepted; any other
+// answer is the error. Nothing is issued, and the secret is never quoted.
+func (c Slack) CheckClient(ctx context.Context) error {
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	_, err := slackapi.GetOpenIDConnectTokenContext(ctx, hc, c.ClientID, c.ClientSecret, probeCode, "",
+		slackapi.OAuthOptionAPIURL(withSlash(c.APIURL)))
+	var se slackapi.SlackErrorResponse
+	switch {
+	case err == nil:
+		return errors.New("openid.connect.token accepted a code Slack never issued")
+	case errors.As(err, &se) && se.Err == "invalid_code":
+		return nil
+	case errors.As(err, &se):
+		return fmt.Errorf("openid.connect.token: %s", se.Err)
+	}
+	return fmt.Errorf("openid.connect.token: %w", err)
+}

@@ -109,3 +109,33 @@ func TestSlackSignInRefusals(t *testing.T) {
 		})
 	}
 }
+
+func TestSlackCheckClient(t *testing.T) {
+	sl, c := newSlackClient(t)
+	if err := c.CheckClient(context.Background()); err != nil {
+		t.Fatalf("the right client: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		set  func(*oauth.Slack)
+		want string
+	}{
+		{"wrong secret", func(c *oauth.Slack) { c.ClientSecret = "not-the-secret" }, "openid.connect.token: bad_client_secret"},
+		{"wrong client id", func(c *oauth.Slack) { c.ClientID = "1.2" }, "openid.connect.token: invalid_client_id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := c
+			tc.set(&bad)
+			err := bad.CheckClient(context.Background())
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("CheckClient = %v, want %s", err, tc.want)
+			}
+			if strings.Contains(err.Error(), bad.ClientSecret) {
+				t.Fatalf("the error quotes the secret: %v", err)
+			}
+		})
+	}
+	if n := len(sl.CallsTo("openid.connect.token")); n != 3 {
+		t.Errorf("%d token calls, want 3", n)
+	}
+}
