@@ -66,7 +66,7 @@ func (s *Service) SweepEmergencyReviews(ctx context.Context) (SweepResult, error
 // started deploying and have none (the worker's attempt failed, or the
 // process died during the deploy).
 func (s *Service) openMissingReviews(ctx context.Context) (int, error) {
-	done, err := s.store.ListRequests(ctx, RequestFilter{States: emergencyEndStates, Limit: 1000})
+	done, err := s.store.ListRequests(ctx, RequestFilter{States: emergencyEndStates, Trigger: TriggerEmergency, Limit: 1000})
 	if err != nil {
 		return 0, fmt.Errorf("listing finished requests: %w", err)
 	}

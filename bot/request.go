@@ -187,8 +187,9 @@ type RequestFilter struct {
 	Repo        string
 	Environment string
 	States      []State
-	Requester   int64 // GitHub id
-	Limit       int   // 0 means a store default
+	Trigger     Trigger // "" for any
+	Requester   int64   // GitHub id
+	Limit       int     // 0 means a store default
 	// ByFinish orders by when the request finished, newest first, instead
 	// of by creation: for succeeded requests, the order their releases
 	// went live (a request approved late goes live after one created later).
