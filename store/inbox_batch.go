@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -126,6 +127,9 @@ func (b *InboxBatcher) commit(ctx context.Context, batch []*enqueueCall) ([]bool
 				return err
 			}
 			dups[i] = n == 0
+		}
+		if slices.Contains(dups, false) {
+			return b.s.wake(ctx, tx, WakeInbox)
 		}
 		return nil
 	})

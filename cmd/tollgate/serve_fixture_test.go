@@ -58,7 +58,10 @@ type e2e struct {
 	sshdPort   int
 	sshdUser   string
 
-	addr   string
+	addr string
+	// pick, when set, names the address each request goes to: a random
+	// replica of several serving one database (ha_world_test.go).
+	pick   func() string
 	cancel context.CancelFunc
 	done   chan int
 	reload chan struct{}
@@ -232,7 +235,15 @@ func (e *e2e) stop(t *testing.T) int {
 	}
 }
 
-func (e *e2e) url(path string) string { return "http://" + e.addr + path }
+func (e *e2e) url(path string) string { return "http://" + e.target() + path }
+
+// target is the address the next request goes to.
+func (e *e2e) target() string {
+	if e.pick != nil {
+		return e.pick()
+	}
+	return e.addr
+}
 
 // get fetches a path and returns status and body.
 func (e *e2e) get(t *testing.T, path string) (int, string) {

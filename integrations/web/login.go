@@ -98,7 +98,7 @@ func safeNext(next string) string {
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
 	now := h.now()
-	if _, err := h.sessions.get(cookieValue(r, sessionCookie(h.secure)), now); err == nil {
+	if _, err := h.sessions.get(r.Context(), cookieValue(r, sessionCookie(h.secure)), now); err == nil {
 		http.Redirect(w, r, next, http.StatusFound)
 		return
 	}
@@ -166,8 +166,13 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := h.now()
-	id := h.sessions.create(session{login: acct.Login, githubID: acct.ID, role: role, token: token,
-		created: now, lastSeen: now, checkedAt: now})
+	id, err := h.sessions.create(ctx, Session{Login: acct.Login, GitHubID: acct.ID, Role: role,
+		Created: now, LastSeen: now, CheckedAt: now}, token)
+	if err != nil {
+		h.log.ErrorContext(ctx, "web login: storing the session failed", "login", acct.Login, "err", err)
+		h.message(w, r, http.StatusServiceUnavailable, "Not signed in", "Tollgate could not store your session. Try again shortly.")
+		return
+	}
 	h.setCookie(w, sessionCookie(h.secure), id, h.cfg.SessionMax)
 	h.log.InfoContext(ctx, "web login", "login", acct.Login, "role", role)
 	http.Redirect(w, r, pending.next, http.StatusFound)
@@ -178,35 +183,46 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 // time. It fails closed: an answer it cannot get shows no page.
 func (h *Handler) recheck(ctx context.Context, w http.ResponseWriter, r *http.Request, s *session) bool {
 	now := h.now()
-	if now.Sub(s.checkedAt) < h.cfg.RecheckEvery {
+	if now.Sub(s.CheckedAt) < h.cfg.RecheckEvery {
 		return true
 	}
-	role, err := h.access(ctx, s.token, s.login)
+	role, err := h.access(ctx, s.token, s.Login)
 	if errors.Is(err, errTokenRefused) {
 		// GitHub user tokens expire (8 h): sign in again, which GitHub
 		// answers at once for someone who already authorised the app.
-		h.sessions.delete(s.key)
+		h.endSession(ctx, s.Key)
 		h.clearCookie(w, sessionCookie(h.secure))
 		http.Redirect(w, r, PathLogin+"?next="+url.QueryEscape(requestedPage(r)), http.StatusFound)
 		return false
 	}
 	if errors.Is(err, errNoAccess) {
-		h.sessions.delete(s.key)
+		h.endSession(ctx, s.Key)
 		h.clearCookie(w, sessionCookie(h.secure))
-		h.log.InfoContext(ctx, "web session ended: access withdrawn", "login", s.login)
+		h.log.InfoContext(ctx, "web session ended: access withdrawn", "login", s.Login)
 		h.message(w, r, http.StatusForbidden, "No access",
-			"@"+s.login+" no longer has access to Tollgate's pages (not an active member of "+h.cfg.OAuth.Org+", or the GitHub sign-in was revoked).")
+			"@"+s.Login+" no longer has access to Tollgate's pages (not an active member of "+h.cfg.OAuth.Org+", or the GitHub sign-in was revoked).")
 		return false
 	}
 	if err != nil {
-		h.log.ErrorContext(ctx, "web session: membership re-check failed", "login", s.login, "err", err)
+		h.log.ErrorContext(ctx, "web session: membership re-check failed", "login", s.Login, "err", err)
 		h.message(w, r, http.StatusServiceUnavailable, "Could not check access",
 			"Could not confirm your membership with GitHub. Try again shortly.")
 		return false
 	}
-	h.sessions.markChecked(s.key, role, now)
-	s.role, s.checkedAt = role, now
+	if err := h.sessions.markChecked(ctx, s.Key, role, now); err != nil {
+		// The check passed; the next page view checks again.
+		h.log.WarnContext(ctx, "web session: recording the re-check failed", "login", s.Login, "err", err)
+	}
+	s.Role, s.CheckedAt = role, now
 	return true
+}
+
+// endSession deletes a session; a failure is logged (the cookie is
+// cleared regardless, and the session expires on its own).
+func (h *Handler) endSession(ctx context.Context, key string) {
+	if err := h.sessions.delete(ctx, key); err != nil {
+		h.log.ErrorContext(ctx, "web session: ending it failed", "err", err)
+	}
 }
 
 // logoutForm shows a button that signs out (POST, so a link on another
@@ -223,7 +239,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if v := cookieValue(r, sessionCookie(h.secure)); v != "" {
-		h.sessions.delete(keyOf(v))
+		h.endSession(r.Context(), keyOf(v))
 	}
 	h.clearCookie(w, sessionCookie(h.secure))
 	h.render(w, r, http.StatusOK, "message", pageData{Title: "Signed out",
