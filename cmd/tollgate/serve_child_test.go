@@ -17,7 +17,7 @@ import (
 // over loopback without sharing the load generator's heap and scheduler.
 type serveChild struct {
 	configPath string
-	addr       string // host:port the configuration listens on
+	addr       string   // host:port the configuration listens on
 	logPath    string   // the children's stderr, appended across restarts
 	env        []string // added to the child's environment (KEY=value)
 	cmd        *exec.Cmd
