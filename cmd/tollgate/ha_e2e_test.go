@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,9 +20,10 @@ import (
 // three `tollgate serve` replicas sharing one PostgreSQL (issue 12): the
 // merge webhook and its redelivery reach random replicas; the deploy runs
 // once, on one of them, and GitHub sees each status once; exactly one
-// replica runs the singleton jobs; a browser signed in through one replica
-// is signed in on the others and sees the deploy's log there (logs and
-// sessions are in the database), and signing out on one signs out on all;
+// replica runs the singleton jobs; a browser's sign-in started on one
+// replica finishes on another; signed in, it is signed in on every one and
+// sees the deploy's log there (logs and sessions are in the database), and
+// signing out on one signs out on all;
 // the audit log, written by all three, verifies.
 func TestHAMergeDeploysStagingOnThreeReplicas(t *testing.T) {
 	e := newE2E(t, e2eOptions{webLogin: true})
@@ -67,8 +69,8 @@ func TestHAMergeDeploysStagingOnThreeReplicas(t *testing.T) {
 	final := d.Statuses[len(d.Statuses)-1]
 	id := strings.TrimPrefix(final.LogURL, e2ePublic+"/deployments/")
 
-	// Signed in through replica 0, the browser is signed in on 1 and 2,
-	// whose log page shows the deploy that another replica may have run.
+	// Signed in, the browser is signed in on every replica, whose log page
+	// shows the deploy that another replica may have run.
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -77,11 +79,19 @@ func TestHAMergeDeploysStagingOnThreeReplicas(t *testing.T) {
 	through := func(i int) *http.Client {
 		return &http.Client{Jar: jar, Transport: publicURLTransport{public: public, addr: h.children[i].addr}, Timeout: time.Minute}
 	}
+	// The sign-in goes through the replicas in turn, as a load balancer
+	// without sticky sessions would send it: /login reaches one replica,
+	// GitHub's redirect to the callback another.
+	var turn atomic.Int32
+	rotating := &http.Client{Jar: jar, Timeout: time.Minute, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		i := int(turn.Add(1)-1) % len(h.children)
+		return publicURLTransport{public: public, addr: h.children[i].addr}.RoundTrip(r)
+	})}
 	e.gh.AuthorizeAs("alice")
-	code, page := getPage(t, through(0), e2ePublic+"/deployments/"+id)
+	code, page := getPage(t, rotating, e2ePublic+"/deployments/"+id)
 	e.gh.AuthorizeAs("")
 	if code != http.StatusOK {
-		t.Fatalf("log page after signing in through replica 0: %d\n%s", code, page)
+		t.Fatalf("log page after signing in through the replicas in turn: %d\n%s", code, page)
 	}
 	for _, i := range []int{1, 2} {
 		code, page := getPage(t, through(i), e2ePublic+"/deployments/"+id)
@@ -223,3 +233,9 @@ func TestHASlackApprovalOnThreeReplicas(t *testing.T) {
 		t.Errorf("errors logged in a run that went well:\n%s", logs)
 	}
 }
+
+// roundTripFunc is a function as an http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+// RoundTrip implements http.RoundTripper.
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -3,68 +3,77 @@ package web
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
 // loginTTL is how long a started sign-in may take at GitHub.
 const loginTTL = 10 * time.Minute
 
-// maxPendingLogins bounds sign-ins in progress, so anonymous /login
-// requests cannot grow memory without limit.
-const maxPendingLogins = 2000
-
 // defaultNext is where a sign-in without a next page lands.
 const defaultNext = PathEnvironments
 
-// pendingLogin is one started OAuth web flow, keyed by its state.
+// pendingLogin is one started OAuth web flow. It lives in the browser's
+// login cookie, sealed (AES-GCM under a key only the replicas derive) and
+// bound to the flow's state, not in a replica's memory: the callback may
+// reach any replica behind the load balancer, and anonymous /login
+// requests store nothing on the server. The cookie is cleared at the
+// callback, and GitHub takes each code once.
 type pendingLogin struct {
 	verifier string // PKCE code verifier
 	next     string // local page to return to
 	expires  time.Time
 }
 
-// pendingLogins holds started sign-ins; each state is used once.
-type pendingLogins struct {
-	mu      sync.Mutex
-	byState map[string]pendingLogin
-}
-
-func newPendingLogins() *pendingLogins {
-	return &pendingLogins{byState: map[string]pendingLogin{}}
-}
-
-var errTooManyLogins = errors.New("too many sign-ins in progress")
-
-func (p *pendingLogins) put(state string, l pendingLogin, now time.Time) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.byState) >= maxPendingLogins {
-		for k, v := range p.byState {
-			if !now.Before(v.expires) {
-				delete(p.byState, k)
-			}
-		}
+// loginCookieValue is the login cookie for the flow of state: the state,
+// a dot, and the sealed flow.
+func (s sealer) loginCookieValue(state string, l pendingLogin) (string, error) {
+	plain := strconv.FormatInt(l.expires.Unix(), 10) + "\n" + l.verifier + "\n" + l.next
+	sealed, err := s.seal("login:"+state, plain)
+	if err != nil {
+		return "", err
 	}
-	if len(p.byState) >= maxPendingLogins {
-		return errTooManyLogins
-	}
-	p.byState[state] = l
-	return nil
+	return state + "." + base64.RawURLEncoding.EncodeToString(sealed), nil
 }
 
-// take removes and returns the sign-in of state when it has not expired.
-func (p *pendingLogins) take(state string, now time.Time) (pendingLogin, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	l, ok := p.byState[state]
-	delete(p.byState, state)
-	return l, ok && now.Before(l.expires)
+var errLoginCookie = errors.New("not a sign-in this site started")
+
+// openLoginCookie returns the flow in the login cookie value when it was
+// sealed for state (compared in constant time) and has not expired.
+func (s sealer) openLoginCookie(value, state string, now time.Time) (pendingLogin, error) {
+	cookieState, sealed, ok := strings.Cut(value, ".")
+	if !ok || state == "" || subtle.ConstantTimeCompare([]byte(state), []byte(cookieState)) != 1 {
+		return pendingLogin{}, errLoginCookie
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(sealed)
+	if err != nil {
+		return pendingLogin{}, errLoginCookie
+	}
+	plain, err := s.open("login:"+state, raw)
+	if err != nil {
+		return pendingLogin{}, errLoginCookie
+	}
+	f := strings.SplitN(plain, "\n", 3)
+	if len(f) != 3 {
+		return pendingLogin{}, errLoginCookie
+	}
+	unix, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil {
+		return pendingLogin{}, errLoginCookie
+	}
+	l := pendingLogin{verifier: f[1], next: safeNext(f[2]), expires: time.Unix(unix, 0)}
+	if !now.Before(l.expires) {
+		return pendingLogin{}, errLoginExpired
+	}
+	return l, nil
 }
+
+var errLoginExpired = errors.New("sign-in expired")
 
 // safeNext returns next when it is a path on this site, else defaultNext:
 // no scheme, no host, no protocol-relative "//" or "/\" (browsers treat a
@@ -104,12 +113,13 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	// read:org: OAuth Apps need it for the membership check; GitHub Apps ignore it.
 	flow := h.gh.Start(h.callbackURL(), []string{"read:org"}, map[string]string{"allow_signup": "false"})
-	if err := h.logins.put(flow.State, pendingLogin{verifier: flow.Verifier, next: next, expires: now.Add(loginTTL)}, now); err != nil {
-		h.log.WarnContext(r.Context(), "web login refused", "err", err)
-		h.message(w, r, http.StatusServiceUnavailable, "Too many sign-ins", "Too many sign-ins are in progress. Try again in a few minutes.")
+	value, err := h.logins.loginCookieValue(flow.State, pendingLogin{verifier: flow.Verifier, next: next, expires: now.Add(loginTTL)})
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "web login: sealing the sign-in failed", "err", err)
+		h.message(w, r, http.StatusInternalServerError, "Not signed in", "Tollgate could not start the sign-in. Try again.")
 		return
 	}
-	h.setCookie(w, loginCookie(h.secure), flow.State, loginTTL)
+	h.setCookie(w, loginCookie(h.secure), value, loginTTL)
 	http.Redirect(w, r, flow.URL, http.StatusFound)
 }
 
@@ -129,15 +139,14 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 			"GitHub did not sign you in ("+e+"). You can try again.")
 		return
 	}
-	state := q.Get("state")
-	if state == "" || cookie == "" || subtle.ConstantTimeCompare([]byte(state), []byte(cookie)) != 1 {
-		h.message(w, r, http.StatusBadRequest, "Sign-in not recognised",
-			"This sign-in was not started in this browser, or it was already used. Start again.")
+	pending, err := h.logins.openLoginCookie(cookie, q.Get("state"), h.now())
+	if errors.Is(err, errLoginExpired) {
+		h.message(w, r, http.StatusBadRequest, "Sign-in expired", "This sign-in expired. Start again.")
 		return
 	}
-	pending, ok := h.logins.take(state, h.now())
-	if !ok {
-		h.message(w, r, http.StatusBadRequest, "Sign-in expired", "This sign-in expired or was already used. Start again.")
+	if err != nil {
+		h.message(w, r, http.StatusBadRequest, "Sign-in not recognised",
+			"This sign-in was not started in this browser, or it was already used. Start again.")
 		return
 	}
 	token, err := h.gh.Exchange(ctx, q.Get("code"), pending.verifier, h.callbackURL())

@@ -161,14 +161,21 @@ func (ss *sessions) len() int {
 	return -1
 }
 
-// sealer seals the GitHub tokens of sessions with AES-256-GCM under a key
-// derived (HKDF-SHA256) from the OAuth client secret every replica has,
-// bound to the session's key (additional data), so a sealed token cannot
-// be moved to another session.
+// sealer seals with AES-256-GCM under a key derived (HKDF-SHA256, one
+// purpose per key) from the OAuth client secret every replica has: the
+// GitHub tokens of sessions, bound to the session's key (additional data)
+// so a sealed token cannot be moved to another session, and the started
+// sign-ins the browser carries (login.go), bound to their state.
 type sealer struct{ aead cipher.AEAD }
 
-func newSealer(clientSecret string) (sealer, error) {
-	key, err := hkdf.Key(sha256.New, []byte(clientSecret), nil, "tollgate web session token v1", 32)
+// Purposes of sealing keys.
+const (
+	sealSessionToken = "tollgate web session token v1"
+	sealLoginFlow    = "tollgate web login flow v1"
+)
+
+func newSealer(clientSecret, purpose string) (sealer, error) {
+	key, err := hkdf.Key(sha256.New, []byte(clientSecret), nil, purpose, 32)
 	if err != nil {
 		return sealer{}, err
 	}

@@ -101,7 +101,7 @@ type Handler struct {
 	public   *url.URL
 	secure   bool
 	sessions *sessions
-	logins   *pendingLogins
+	logins   sealer // seals the started sign-ins into the browser's login cookie
 	verifier *verifyCache
 	gh       oauth.GitHub // the sign-in's code exchange and GET /user
 }
@@ -161,12 +161,14 @@ func New(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	seal, err := newSealer(cfg.OAuth.ClientSecret)
+	seal, err := newSealer(cfg.OAuth.ClientSecret, sealSessionToken)
 	if err != nil {
 		return nil, fmt.Errorf("web: session sealing key: %w", err)
 	}
+	if h.logins, err = newSealer(cfg.OAuth.ClientSecret, sealLoginFlow); err != nil {
+		return nil, fmt.Errorf("web: sign-in sealing key: %w", err)
+	}
 	h.sessions = newSessions(cfg.Sessions, cfg.SessionIdle, cfg.SessionMax, seal)
-	h.logins = newPendingLogins()
 	h.verifier = &verifyCache{every: cfg.VerifyEvery, verify: cfg.Verify}
 	return h, nil
 }
