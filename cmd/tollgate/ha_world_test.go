@@ -32,6 +32,17 @@ type haReplicas struct {
 	children []*serveChild
 	mu       sync.Mutex
 	rng      *rand.Rand
+	notes    map[string]int // what clients were told besides acknowledgements
+}
+
+// noted counts an answer a client got, for the test's log.
+func (h *haReplicas) noted(what string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.notes == nil {
+		h.notes = map[string]int{}
+	}
+	h.notes[what]++
 }
 
 // serveReplicas moves e's configuration to a new PostgreSQL schema, with
@@ -39,13 +50,19 @@ type haReplicas struct {
 // request e sends goes to a random one of them.
 func serveReplicas(t *testing.T, e *e2e, n int) *haReplicas {
 	t.Helper()
+	return serveReplicasWith(t, e, n, haLease)
+}
+
+// serveReplicasWith is serveReplicas with the replicas' lease.
+func serveReplicasWith(t *testing.T, e *e2e, n int, lease string) *haReplicas {
+	t.Helper()
 	dsn := storetest.NewSchema(t, false)
 	cfg := readTestFile(t, e.configPath)
 	cfg = regexp.MustCompile(`(?m)^listen: .*$`).ReplaceAllLiteralString(cfg, `listen: "${`+haListenEnv+`}"`)
 	if !strings.Contains(cfg, "\ndatabase: tollgate.db\n") {
 		t.Fatalf("the e2e configuration names no SQLite database to replace:\n%s", cfg)
 	}
-	cfg = strings.Replace(cfg, "\ndatabase: tollgate.db\n", fmt.Sprintf("\ndatabase: %q\nreplicas:\n  lease: %s\n", dsn, haLease), 1)
+	cfg = strings.Replace(cfg, "\ndatabase: tollgate.db\n", fmt.Sprintf("\ndatabase: %q\nreplicas:\n  lease: %s\n", dsn, lease), 1)
 	writeTestFile(t, e.configPath, cfg)
 	e.dbPath = dsn
 	// Commands this process runs on the configuration (verify) expand it too.
@@ -160,7 +177,8 @@ func httpGetBody(url string) (int, string, error) {
 // auditCount counts the audit entries with action (about subject, when set).
 func auditCount(t *testing.T, e *e2e, action, subject string) int {
 	t.Helper()
-	st := e.openDB(t)
+	st := openReadOnly(t, e.dbPath)
+	defer st.Close()
 	q, args := `SELECT count(*) FROM audit_entries WHERE action = ?`, []any{action}
 	if subject != "" {
 		q, args = q+` AND subject = ?`, append(args, subject)
