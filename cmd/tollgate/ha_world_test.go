@@ -56,7 +56,12 @@ func serveReplicas(t *testing.T, e *e2e, n int) *haReplicas {
 // serveReplicasWith is serveReplicas with the replicas' lease.
 func serveReplicasWith(t *testing.T, e *e2e, n int, lease string) *haReplicas {
 	t.Helper()
-	dsn := storetest.NewSchema(t, false)
+	return serveReplicasOn(t, e, n, lease, storetest.NewSchema(t, false))
+}
+
+// serveReplicasOn is serveReplicasWith on the PostgreSQL database at dsn.
+func serveReplicasOn(t *testing.T, e *e2e, n int, lease, dsn string) *haReplicas {
+	t.Helper()
 	cfg := readTestFile(t, e.configPath)
 	cfg = regexp.MustCompile(`(?m)^listen: .*$`).ReplaceAllLiteralString(cfg, `listen: "${`+haListenEnv+`}"`)
 	if !strings.Contains(cfg, "\ndatabase: tollgate.db\n") {
