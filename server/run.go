@@ -117,6 +117,11 @@ func (s *Server) Run(ctx context.Context, opts RunOptions) error {
 	outboxCtx, stopOutbox := context.WithCancel(bg)
 	outboxDone := make(chan struct{})
 	go func() { defer close(outboxDone); s.outbox.Run(outboxCtx) }()
+	// Every replica serves /audit, so each verifies in the background; the
+	// compliance loop is a singleton job (runLeaderJobs).
+	if s.auditMonitor != nil {
+		inboxWG.Go(func() { s.auditMonitor.Run(workCtx) })
+	}
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
 	}

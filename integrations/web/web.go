@@ -39,8 +39,10 @@ type Requests interface {
 
 // AuditLog is what the pages read from the audit log; *audit.Log has it.
 type AuditLog interface {
-	// Tail returns the last n entries, oldest first.
-	Tail(ctx context.Context, n int) ([]audit.Entry, error)
+	// Size returns the number of entries.
+	Size(ctx context.Context) (int64, error)
+	// Page returns up to n entries with seq below before, newest first.
+	Page(ctx context.Context, before int64, n int) ([]audit.Entry, error)
 	// LatestCheckpoint returns the most recent signed checkpoint.
 	LatestCheckpoint(ctx context.Context) (audit.Checkpoint, bool, error)
 	// ProveInclusion proves entry seq against the latest checkpoint; an
@@ -59,7 +61,7 @@ type OAuth struct {
 	HTTPClient   *http.Client // nil means http.DefaultClient
 }
 
-// Config is what New needs. Requests, Audit, AuditEntries, Verify,
+// Config is what New needs. Requests, Audit, AuditEntries, Verification,
 // Environments, OAuth (all but AuditorTeams and HTTPClient) and PublicURL
 // are required.
 type Config struct {
@@ -71,9 +73,9 @@ type Config struct {
 	// DeployLog returns a request's deployment log (hook output, redacted
 	// by deploy, and the file manifest), nil when there is none. Optional.
 	DeployLog func(ctx context.Context, requestID string) ([]byte, error)
-	// Verify checks the whole audit log (audit.Verify over the database
-	// with the checkpoint verifier). It runs at most every VerifyEvery.
-	Verify func(ctx context.Context) (audit.Report, error)
+	// Verification is the background verification of the whole audit
+	// log (an *audit.Monitor the server runs): /audit shows its last result.
+	Verification Verification
 	// Environments lists the environment policies in force (read on each
 	// page view, so a config reload shows at once).
 	Environments func() []*bot.EnvironmentPolicy
@@ -84,13 +86,12 @@ type Config struct {
 	// process's memory (one process: a restart signs everyone out).
 	Sessions SessionStore
 
-	VerifyEvery    time.Duration // 0 means 10 minutes
 	SessionIdle    time.Duration // 0 means DefaultSessionIdle
 	SessionMax     time.Duration // 0 means DefaultSessionMax
 	RecheckEvery   time.Duration // re-confirm membership with GitHub; 0 means 10 minutes
 	Clock          func() time.Time
 	Logger         *slog.Logger
-	AuditTailCount int // entries on /audit; 0 means 50
+	AuditTailCount int // entries per page of /audit; 0 means 50
 }
 
 // Handler serves the pages and the login. Create it with New.
@@ -101,8 +102,7 @@ type Handler struct {
 	public   *url.URL
 	secure   bool
 	sessions *sessions
-	logins   sealer // seals the started sign-ins into the browser's login cookie
-	verifier *verifyCache
+	logins   sealer       // seals the started sign-ins into the browser's login cookie
 	gh       oauth.GitHub // the sign-in's code exchange and GET /user
 }
 
@@ -117,7 +117,7 @@ func New(cfg Config) (*Handler, error) {
 	need(cfg.Requests != nil, "Requests")
 	need(cfg.Audit != nil, "Audit")
 	need(cfg.AuditEntries != nil, "AuditEntries")
-	need(cfg.Verify != nil, "Verify")
+	need(cfg.Verification != nil, "Verification")
 	need(cfg.Environments != nil, "Environments")
 	need(cfg.OAuth.WebURL != "", "OAuth.WebURL")
 	need(cfg.OAuth.APIURL != "", "OAuth.APIURL")
@@ -142,7 +142,6 @@ func New(cfg Config) (*Handler, error) {
 			*d = v
 		}
 	}
-	def(&cfg.VerifyEvery, 10*time.Minute)
 	def(&cfg.SessionIdle, DefaultSessionIdle)
 	def(&cfg.SessionMax, DefaultSessionMax)
 	def(&cfg.RecheckEvery, 10*time.Minute)
@@ -169,7 +168,6 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("web: sign-in sealing key: %w", err)
 	}
 	h.sessions = newSessions(cfg.Sessions, cfg.SessionIdle, cfg.SessionMax, seal)
-	h.verifier = &verifyCache{every: cfg.VerifyEvery, verify: cfg.Verify}
 	return h, nil
 }
 
