@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/store"
 )
 
 // chaosKill is one SIGKILL: when, what it aimed at, which replica process
@@ -174,25 +176,10 @@ func (k *chaosKiller) measureTakeover(killed string, at time.Time) {
 }
 
 // runningOn lists the requests replica id was running.
-func runningOn(t *testing.T, st interface{ DB() *sql.DB }, id string) []string {
+func runningOn(t *testing.T, st *store.Store, id string) []string {
 	t.Helper()
 	if id == "" {
 		return nil
 	}
-	rows, err := st.DB().Query(`SELECT id FROM requests WHERE state = 'running' AND runner = ?`, id)
-	if err != nil {
-		t.Error(err)
-		return nil
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var rid string
-		if err := rows.Scan(&rid); err != nil {
-			t.Error(err)
-			return nil
-		}
-		ids = append(ids, rid)
-	}
-	return ids
+	return queryStrings(t, st, `SELECT id FROM requests WHERE state = 'running' AND runner = ?`, id)
 }

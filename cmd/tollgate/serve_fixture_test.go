@@ -325,7 +325,13 @@ func (e *e2e) openDB(t *testing.T) *store.Store {
 // auditActions lists the actions of the audit entries about subject, in order.
 func auditActions(t *testing.T, st *store.Store, subject string) []string {
 	t.Helper()
-	rows, err := st.DB().Query(`SELECT action FROM audit_entries WHERE subject = ? ORDER BY seq`, subject)
+	return queryStrings(t, st, `SELECT action FROM audit_entries WHERE subject = ? ORDER BY seq`, subject)
+}
+
+// queryStrings returns the one string column of q's rows.
+func queryStrings(t *testing.T, st *store.Store, q string, args ...any) []string {
+	t.Helper()
+	rows, err := st.DB().Query(q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,6 +343,9 @@ func auditActions(t *testing.T, st *store.Store, subject string) []string {
 			t.Fatal(err)
 		}
 		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
