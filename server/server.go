@@ -47,9 +47,13 @@ type Server struct {
 	metrics *httpserver.Metrics
 	inbox   *inbox.Worker
 	slack   *slackint.Handler // nil without a slack section
-	logDir  string
-	outbox  *outboxWorker // delivers request notifications to GitHub and Slack
-	handler http.Handler
+	outbox  *outboxWorker     // delivers request notifications to GitHub and Slack
+	// legacyLogDir holds the deployment logs of a SQLite install from before
+	// they moved into the database; "" when there is none to read.
+	legacyLogDir string
+	replica      *replica    // this process among the replicas sharing the database
+	leader       *leadership // the singleton jobs' lease
+	handler      http.Handler
 
 	// compliance anchors checkpoints and runs the access checks (wire_compliance.go).
 	compliance *compliance
@@ -60,12 +64,6 @@ type Server struct {
 
 // ErrConfig marks a failure caused by the configuration (exit code 2).
 var ErrConfig = errors.New("configuration")
-
-// errServePostgres refuses to serve from PostgreSQL until serving is built
-// for several processes: deployment logs are files beside the database,
-// web sessions and background jobs live in one process.
-var errServePostgres = errors.New("serving from PostgreSQL is not supported yet (deployment logs, sessions and background jobs still assume one process on one machine); " +
-	"verify, audit, evidence and store migrate work on it, and `tollgate store migrate --from postgres://… --to PATH.db` copies it back to SQLite")
 
 // Options tune how a Server is built; zero values take defaults.
 type Options struct {
@@ -87,9 +85,6 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	// Every line logged with a request's context names the request, whichever
 	// transport logs it.
 	log = slog.New(reqlog.NewHandler(log.Handler()))
-	if store.IsPostgres(cfg.Database) {
-		return nil, fmt.Errorf("%w: database: %w", ErrConfig, errServePostgres)
-	}
 	l, err := load(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -102,15 +97,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	logDir := filepath.Join(filepath.Dir(cfg.Database), "deploy-logs")
-	if err := os.MkdirAll(logDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the deployment log directory: %w", err)
-	}
-	st, err := store.Open(ctx, cfg.Database, store.Options{Signer: signer, CheckpointEvery: cfg.Audit.CheckpointEvery, Now: now})
+	replicaID, host := newReplicaID()
+	st, err := store.Open(ctx, cfg.Database, store.Options{Signer: signer, CheckpointEvery: cfg.Audit.CheckpointEvery, Now: now,
+		Replica: replicaID})
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log, now: now, version: opts.Version, live: newLiveConfig(l), store: st, signer: signer, logDir: logDir}
+	s := &Server{log: log, now: now, version: opts.Version, live: newLiveConfig(l), store: st, signer: signer}
+	if !store.IsPostgres(cfg.Database) {
+		if dir := filepath.Join(filepath.Dir(cfg.Database), "deploy-logs"); dirExists(dir) {
+			s.legacyLogDir = dir
+		}
+	}
+	s.replica = newReplica(replicaID, host, opts.Version, cfg.Replicas.Lease, st, log.With("component", "replica"))
+	s.leader = newLeadership(s.replica)
 	if err := s.build(ctx, cfg, appKey); err != nil {
 		st.Close()
 		return nil, err
@@ -166,7 +166,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	}
 	s.outbox = newOutboxWorker(s.store, external, s.now, s.log.With("component", "outbox"))
 	notifiers = append(notifiers, deliverNow{s.outbox})
-	deployer := deployRouter{typeOf: s.live.TargetType, byType: map[string]bot.Deployer{
+	routed := deployRouter{typeOf: s.live.TargetType, byType: map[string]bot.Deployer{
 		config.TargetSSH: &deploy.BotDeployer{
 			Engine:  &deploy.Engine{Logger: s.log.With("component", "deploy")},
 			Targets: s.live.Target,
@@ -175,6 +175,9 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		},
 		config.TargetActionsGate: gate,
 	}}
+	// A deploy runs under this replica's hold: when its heartbeat lapses
+	// the deploy stops and ends interrupted (replica.go).
+	deployer := heldDeployer{Deployer: routed, hold: s.replica.holdContext}
 	s.svc, err = bot.New(bot.Config{Store: s.store, Directory: dir, Changes: ghint.NewChanges(app),
 		Deployer: deployer, Notifier: notifiers, Policies: s.live, Clock: s.now, Logger: s.log.With("component", "bot")})
 	if err != nil {
@@ -184,6 +187,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	if s.compliance, err = newCompliance(s, app, cfg.Audit.SigningKeyFile); err != nil {
 		return err
 	}
+	s.registerReplicaMetrics()
 	if slackNotifier != nil {
 		slackNotifier.Bind(s.svc)
 	}
@@ -320,6 +324,12 @@ type batchedIntake struct {
 // Enqueue stores it durably together with any deliveries arriving at once.
 func (b batchedIntake) Enqueue(ctx context.Context, it inbox.Item) (bool, error) {
 	return b.batch.Enqueue(ctx, it)
+}
+
+// dirExists reports whether path is a directory.
+func dirExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // Close closes the store. Call it once Run returned (or instead of Run).
