@@ -26,9 +26,11 @@ type Engine struct {
 func (e *Engine) Deploy(ctx context.Context, t Target, release ReleaseSpec, src Source, log io.Writer) (Result, error) {
 	started := e.now()
 	res := Result{Operation: "deploy", Environment: t.Environment, SHA: release.SHA, Outcome: Failed, Started: started}
+	red := newRedactor(t.Secrets)
 	fail := func(err error) (Result, error) {
 		res.Finished = e.now()
-		res.Error = newRedactor(t.Secrets).String(err.Error())
+		res.Error = err.Error()
+		red.result(&res)
 		return res, errors.New(res.Error)
 	}
 	t, err := t.validate()
@@ -50,7 +52,7 @@ func (e *Engine) Deploy(ctx context.Context, t Target, release ReleaseSpec, src 
 	defer st.Close()
 	res.Manifest, res.ManifestDigest = st.manifest, st.digest()
 
-	o := e.newOp(t, newLineLog(log), release.Name)
+	o := e.newOp(t, log, release.Name)
 	o.env = hookEnv{Environment: t.Environment, Release: release.Name, SHA: release.SHA, Ref: release.Ref}
 	defer o.close()
 	outcome, err := o.deploy(ctx, st, releaseMeta{name: release.Name, sha: release.SHA, created: started})
@@ -58,8 +60,11 @@ func (e *Engine) Deploy(ctx context.Context, t Target, release ReleaseSpec, src 
 	res.Outcome = outcome
 	res.Finished = e.now()
 	if err != nil {
-		res.Error = o.red.String(err.Error())
-		return res, fmt.Errorf("deploy %s to %s: %s: %w", release.Name, t.Environment, outcome, errors.New(res.Error))
+		res.Error = err.Error()
+	}
+	red.result(&res)
+	if err != nil {
+		return res, errors.New(red.String(fmt.Sprintf("deploy %s to %s: %s: %s", release.Name, t.Environment, outcome, res.Error)))
 	}
 	return res, nil
 }
