@@ -57,7 +57,8 @@ FUZZTARGETS ?= ./bot:FuzzParseSlashCommand:500000x ./bot:FuzzParseComment:500000
 	./bot/config:FuzzParse:50000x \
 	./store/audit:FuzzAppendLeaf:500000x ./store/audit:FuzzLeafDistinct:500000x \
 	./integrations/github:FuzzWebhookIntake:30000x ./integrations/github:FuzzDispatchDecode:1000x \
-	./integrations/github:FuzzDecodeEnvelope:100000x ./integrations/github:FuzzValidJSON:100000x
+	./integrations/github:FuzzDecodeEnvelope:100000x ./integrations/github:FuzzValidJSON:100000x \
+	./deploy:FuzzTarballValidator:5000x
 fuzz:
 	@set -e; for t in $(FUZZTARGETS); do \
 		pkg=$${t%%:*}; rest=$${t#*:}; name=$${rest%%:*}; budget=$${rest#*:}; \

@@ -146,14 +146,29 @@ func stripPath(p string, n int) (string, bool) {
 	return p, true
 }
 
-// checkEntryPath refuses absolute paths, ".." components and control characters.
+// Limits of a path and of one name in it, as Linux has them (PATH_MAX,
+// NAME_MAX): a server could not create a longer one, and they bound the
+// work of checking one entry.
+const (
+	maxPathLen = 4096
+	maxNameLen = 255
+)
+
+// checkEntryPath refuses absolute paths, ".." components, control
+// characters and paths or names over the system's limits.
 func checkEntryPath(p string) error {
 	if strings.HasPrefix(p, "/") {
 		return errors.New("absolute path refused")
 	}
+	if len(p) > maxPathLen {
+		return fmt.Errorf("path of %d bytes refused (at most %d)", len(p), maxPathLen)
+	}
 	for _, c := range strings.Split(p, "/") {
 		if c == ".." {
 			return errors.New("path with a \"..\" component refused")
+		}
+		if len(c) > maxNameLen {
+			return fmt.Errorf("name of %d bytes refused (at most %d)", len(c), maxNameLen)
 		}
 	}
 	if hasControl(p) {

@@ -37,8 +37,11 @@ type stagedTree struct {
 // blob locates one content in the spool file.
 type blob struct{ off, size int64 }
 
-// maxSymlinkDepth bounds symlink resolution like the kernel's ELOOP limit.
-const maxSymlinkDepth = 40
+// maxSymlinkFollows bounds the symlinks followed while resolving one link,
+// in total, as the kernel bounds one path lookup (40, then ELOOP). Bounding
+// only the nesting depth is not enough: links like s<k> -> s<k-1>/../s<k-1>
+// double the work per link.
+const maxSymlinkFollows = 40
 
 // stageSource reads the whole source into a new directory under parent (""
 // means the system temp dir) and validates it. Nothing is sent anywhere
@@ -123,23 +126,25 @@ func (st *stagedTree) read(ctx context.Context, src Source) error {
 			if e.LinkTarget == "" || strings.HasPrefix(e.LinkTarget, "/") || hasControl(e.LinkTarget) {
 				return fmt.Errorf("source entry %q: symlink to %q points outside the release", p, e.LinkTarget)
 			}
+			if len(e.LinkTarget) > maxPathLen {
+				return fmt.Errorf("source entry %q: symlink target of %d bytes refused (at most %d)", p, len(e.LinkTarget), maxPathLen)
+			}
 			me.Mode, me.LinkTarget = 0o777, e.LinkTarget
 		default:
 			return fmt.Errorf("source entry %q: unsupported type %v", p, e.Type)
 		}
 		m = append(m, me)
 	}
-	// Parent directories a tar stream left implicit.
+	// Parent directories a tar stream left implicit. The walk up stops at
+	// the first one already known: that entry's own walk covers the rest.
 	for _, e := range m {
-		for d := path.Dir(e.Path); d != "."; d = path.Dir(d) {
-			if !seen[d] {
-				seen[d] = true
-				m = append(m, ManifestEntry{Path: d, Type: TypeDir, Mode: 0o755})
-			}
+		for d := path.Dir(e.Path); d != "." && !seen[d]; d = path.Dir(d) {
+			seen[d] = true
+			m = append(m, ManifestEntry{Path: d, Type: TypeDir, Mode: 0o755})
 		}
 	}
 	sort.Slice(m, func(i, j int) bool { return m[i].Path < m[j].Path })
-	if err := checkTree(m); err != nil {
+	if err := checkTree(ctx, m); err != nil {
 		return err
 	}
 	st.manifest, st.encoded, st.index = m, m.Encode(), m.index()
@@ -206,10 +211,12 @@ func (st *stagedTree) store(r io.Reader, size int64) (string, int64, error) {
 
 // checkTree refuses entries below a symlink and symlinks that resolve, by
 // following the tree's own symlinks, to a place outside the release.
-func checkTree(m Manifest) error {
+func checkTree(ctx context.Context, m Manifest) error {
 	idx := m.index()
 	for _, e := range m {
-		for d := path.Dir(e.Path); d != "."; d = path.Dir(d) {
+		// Every ancestor is an entry too, so checking each entry's own
+		// parent covers every path (and keeps the check linear in depth).
+		if d := path.Dir(e.Path); d != "." {
 			if p := idx[d]; p == nil || p.Type != TypeDir {
 				return fmt.Errorf("source entry %q: parent %q is not a directory", e.Path, d)
 			}
@@ -217,48 +224,62 @@ func checkTree(m Manifest) error {
 		if e.Type != TypeSymlink {
 			continue
 		}
-		if _, err := resolveLink(idx, splitPath(path.Dir(e.Path)), e.LinkTarget, 0); err != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := resolveLink(idx, path.Dir(e.Path), e.LinkTarget); err != nil {
 			return fmt.Errorf("source entry %q: symlink to %q %w", e.Path, e.LinkTarget, err)
 		}
 	}
 	return nil
 }
 
-// resolveLink resolves target relative to dir inside the tree, following
-// symlinks, and fails if any step leaves the release root.
-func resolveLink(idx map[string]*ManifestEntry, dir []string, target string, depth int) ([]string, error) {
-	if depth > maxSymlinkDepth {
-		return nil, errors.New("has too many levels of symlinks")
+// resolveLink resolves target relative to dir ("." for the root) inside the
+// tree, following the tree's symlinks, and fails if any step leaves the
+// release root or more than maxSymlinkFollows links are followed. Its work
+// is bounded by the follows times the (bounded) length of a target.
+func resolveLink(idx map[string]*ManifestEntry, dir, target string) (string, error) {
+	follows := 0
+	return resolveFrom(idx, dir, target, &follows)
+}
+
+func resolveFrom(idx map[string]*ManifestEntry, cur, target string, follows *int) (string, error) {
+	if cur == "." {
+		cur = ""
 	}
-	cur := append([]string(nil), dir...)
 	for _, c := range strings.Split(target, "/") {
 		switch c {
 		case "", ".":
 			continue
 		case "..":
-			if len(cur) == 0 {
-				return nil, errors.New("points outside the release")
+			if cur == "" {
+				return "", errors.New("points outside the release")
 			}
-			cur = cur[:len(cur)-1]
+			if i := strings.LastIndexByte(cur, '/'); i >= 0 {
+				cur = cur[:i]
+			} else {
+				cur = ""
+			}
 			continue
 		}
-		cur = append(cur, c)
-		if e := idx[strings.Join(cur, "/")]; e != nil && e.Type == TypeSymlink {
-			next, err := resolveLink(idx, cur[:len(cur)-1], e.LinkTarget, depth+1)
+		parent := cur
+		if cur == "" {
+			cur = c
+		} else {
+			cur += "/" + c
+		}
+		if e := idx[cur]; e != nil && e.Type == TypeSymlink {
+			if *follows++; *follows > maxSymlinkFollows {
+				return "", fmt.Errorf("has too many levels of symlinks (more than %d followed)", maxSymlinkFollows)
+			}
+			next, err := resolveFrom(idx, parent, e.LinkTarget, follows)
 			if err != nil {
-				return nil, err
+				return "", err
 			}
 			cur = next
 		}
 	}
 	return cur, nil
-}
-
-func splitPath(p string) []string {
-	if p == "." || p == "" {
-		return nil
-	}
-	return strings.Split(p, "/")
 }
 
 // extra reports whether r has more bytes.
