@@ -51,6 +51,12 @@ func (e *Engine) Deploy(ctx context.Context, t Target, release ReleaseSpec, src 
 	}
 	defer st.Close()
 	res.Manifest, res.ManifestDigest = st.manifest, st.digest()
+	if shared, _, _ := sharedPaths(t.Shared); len(shared) > 0 {
+		err = checkSharedParents(st.manifest, shared)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("release %s: %w", release.Name, err))
+	}
 
 	o := e.newOp(t, log, release.Name)
 	o.env = hookEnv{Environment: t.Environment, Release: release.Name, SHA: release.SHA, Ref: release.Ref}

@@ -33,6 +33,30 @@ func sharedPaths(shared []string) (all, dirs, files []string) {
 	return all, dirs, files
 }
 
+// checkSharedParents refuses a release in which a parent of a shared path
+// is anything but a real directory. The shared link is created at
+// releases/<name>/<shared path>; through a symlinked parent it would land
+// wherever the commit points that symlink (the web root, say) and expose
+// the shared file there.
+func checkSharedParents(m Manifest, shared []string) error {
+	idx := m.index()
+	for _, s := range shared {
+		for _, d := range parents(s) {
+			if shadowed(d, shared) {
+				continue // itself a shared path: replaced by its link
+			}
+			if e := idx[d]; e != nil && e.Type != TypeDir {
+				kind := "a file"
+				if e.Type == TypeSymlink {
+					kind = "a symlink"
+				}
+				return fmt.Errorf("shared path %q: its parent %q is %s in the release, not a directory; the parents of a shared path must be real directories", s, d, kind)
+			}
+		}
+	}
+	return nil
+}
+
 // shadowed reports whether p is a shared path or lies below one.
 func shadowed(p string, shared []string) bool {
 	for _, s := range shared {
