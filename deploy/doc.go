@@ -36,12 +36,15 @@
 // is never linked, so it is created as a new inode and the previous release is
 // never modified; a removed file is simply not in the stream. This needs no
 // GNU cp -al and no per-file process on the server. In the same session,
-// after extraction, the server hashes every file that was sent (openssl dgst
-// when present, which uses the CPU's SHA instructions, else sha256sum; one
-// process per core via xargs -P) and the engine compares the hashes with
-// the manifest before anything runs in the release. Hard-linked files are the
-// previous release's own inodes, verified when that release was uploaded;
-// they are not hashed again.
+// after extraction, the server hashes every file of the new release, sent
+// or hard-linked (openssl dgst when present, which uses the CPU's SHA
+// instructions, else sha256sum; one process per core via xargs -P), and the
+// engine compares the hashes with the manifest before anything runs in the
+// release: "verified" in the log is true of every file. A hard-linked file
+// that differs was changed on the server after its own release was
+// verified (an edited live file): it is sent anew, replacing the link, and
+// checked again, so a tampered live file is never carried into the next
+// release; the log names it.
 //
 // A deploy opens four SSH sessions on each server's one connection (lock,
 // upload, switch, success marker) plus one per hook or health command.

@@ -91,25 +91,33 @@ done`, shq(root), strings.Join(q, " "))
 }
 
 // extractScript unpacks the release tar stream from stdin into root, then
-// hashes the files listed in the stream's .tollgate/<name>/sent, one hasher
-// per core, each appending to its own file so lines never mix. The hasher
-// is openssl when present (it uses the CPU's SHA instructions: about five
-// times faster than coreutils 9 sha256sum), else sha256sum; parseSHA256Sum
-// reads either's output. Batches of 1024 files keep process starts (a few
-// milliseconds each for openssl) small against the hashing itself.
-func extractScript(root, name string) string {
+// hashes the files listed in the stream's .tollgate/<name>/<list>, one
+// hasher per core, each appending to its own file so lines never mix. The
+// hasher is openssl when present (it uses the CPU's SHA instructions: about
+// five times faster than coreutils 9 sha256sum), else sha256sum;
+// parseSHA256Sum reads either's output. Batches of 1024 files keep process
+// starts (a few milliseconds each for openssl) small against the hashing
+// itself. A first extraction refuses a release that already exists; a
+// resend (into the release) unlinks each file before writing it (-U), so a
+// hard link to an earlier release is replaced, never written through.
+func extractScript(root, name, list string, resend bool) string {
 	meta := shq(".tollgate/" + name)
+	pre := fmt.Sprintf(`if [ -e releases/%s ] || [ -L releases/%s ]; then printf 'release %%s already exists\n' %s >&2; exit 1; fi
+tar -x -p -o -f - || exit 1`, shq(name), shq(name), shq(name))
+	if resend {
+		pre = fmt.Sprintf(`[ -d releases/%s ] || { printf 'release %%s does not exist\n' %s >&2; exit 1; }
+tar -x -p -o -U -f - || exit 1`, shq(name), shq(name))
+	}
 	return fmt.Sprintf(`cd %s || exit 1
-if [ -e releases/%s ] || [ -L releases/%s ]; then printf 'release %%s already exists\n' %s >&2; exit 1; fi
-tar -x -p -o -f - || exit 1
+%s
 n=$(nproc 2>/dev/null) || n=2
 hash='sha256sum --'
 command -v openssl >/dev/null 2>&1 && hash='openssl dgst -sha256 -r --'
-xargs -0 -P "$n" -n 1024 sh -c 'exec '"$hash"' "$@" >> "$0/hashes.$$"' %s < %s/sent
+xargs -0 -P "$n" -n 1024 sh -c 'exec '"$hash"' "$@" >> "$0/hashes.$$"' %s < %s/%s
 status=$?
 cat %s/hashes.* 2>/dev/null
 rm -f %s/hashes.*
-exit $status`, shq(root), shq(name), shq(name), shq(name), meta, meta, meta, meta)
+exit $status`, shq(root), pre, meta, meta, shq(list), meta, meta)
 }
 
 // switchScript points current at releases/<name> with one rename(2).

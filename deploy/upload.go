@@ -72,6 +72,7 @@ func shadowed(p string, shared []string) bool {
 type uploadPlan struct {
 	baseName string
 	links    map[string]bool // paths hard-linked from releases/<baseName>
+	linked   []ManifestEntry // those files
 	sent     []ManifestEntry // files whose content travels
 	bytes    int64
 }
@@ -88,6 +89,7 @@ func planUpload(m Manifest, shared []string, base Manifest, baseName string, bas
 		if b := baseIdx[e.Path]; baseName != "" && b != nil && b.Type == TypeFile && b.SHA256 == e.SHA256 &&
 			b.Mode == e.Mode && !shadowed(e.Path, baseShared) {
 			p.links[e.Path] = true
+			p.linked = append(p.linked, e)
 			continue
 		}
 		p.sent = append(p.sent, e)
@@ -96,11 +98,15 @@ func planUpload(m Manifest, shared []string, base Manifest, baseName string, bas
 	return p
 }
 
-// verifyList is the NUL-separated list of files (relative to the deploy
-// path) the server hashes after extraction: every file sent and the manifest.
+// verifyList is the list of files (relative to the deploy path) the server
+// hashes after extraction: every file of the release, sent or hard-linked,
+// and the manifest.
 func (p uploadPlan) verifyList(name string) []string {
-	list := make([]string, 0, len(p.sent)+1)
+	list := make([]string, 0, len(p.sent)+len(p.linked)+1)
 	for _, e := range p.sent {
+		list = append(list, "releases/"+name+"/"+e.Path)
+	}
+	for _, e := range p.linked {
 		list = append(list, "releases/"+name+"/"+e.Path)
 	}
 	return append(list, ".tollgate/"+name+"/manifest")
@@ -182,7 +188,7 @@ func writeReleaseTar(ctx context.Context, w io.Writer, st *stagedTree, meta rele
 		{"shared", sharedFile(meta.shared)},
 		{"sha", meta.sha + "\n"},
 		{"created", meta.created.UTC().Format(time.RFC3339Nano) + "\n"},
-		{"sent", strings.Join(plan.verifyList(meta.name), "\x00") + "\x00"},
+		{"verify", strings.Join(plan.verifyList(meta.name), "\x00") + "\x00"},
 	} {
 		h := &tar.Header{Typeflag: tar.TypeReg, Name: metaDir + f.name, Mode: 0o644, Size: int64(len(f.content)), ModTime: mt}
 		if err := tw.WriteHeader(h); err != nil {
@@ -237,15 +243,14 @@ func (o *op) upload(ctx context.Context, r *serverRun, st *stagedTree, meta rele
 	}()
 	r.created = true
 	var hashes strings.Builder
-	err := r.conn.run(ctx, extractScript(r.root, meta.name), pr, &hashes, nil)
+	err := r.conn.run(ctx, extractScript(r.root, meta.name, "verify", false), pr, &hashes, nil)
 	_ = pr.CloseWithError(fmt.Errorf("remote tar ended: %v", err))
 	if err != nil && hashes.Len() == 0 {
 		return fmt.Errorf("remote tar: %w", err)
 	}
-	files, _ := st.manifest.Files()
 	o.logf(r, "uploaded release %s: %d files sent (%d bytes), %d hard-linked from %q",
-		meta.name, len(plan.sent), plan.bytes, files-len(plan.sent), r.res.Base)
-	return o.checkHashes(r, plan.verifyList(meta.name), st, meta.name, hashes.String(), err)
+		meta.name, len(plan.sent), plan.bytes, len(plan.linked), r.res.Base)
+	return o.verifyUpload(ctx, r, st, meta.name, plan, hashes.String(), err)
 }
 
 // throttle limits writes to rate bytes per second (0: unlimited).

@@ -1,32 +1,150 @@
 package deploy
 
 import (
+	"archive/tar"
+	"bufio"
+	"context"
 	"fmt"
+	"io"
+	"sort"
 	"strings"
 )
 
-// checkHashes compares the server's sha256sum output for the files in list
-// with the manifest.
-func (o *op) checkHashes(r *serverRun, paths []string, st *stagedTree, name, out string, runErr error) error {
-	want := map[string]string{}
-	for _, p := range r.res.Sent {
-		want["releases/"+name+"/"+p] = st.index[p].SHA256
+// verifyUpload checks every file of the new release on r, sent or
+// hard-linked, against the manifest, from the hashes the server computed
+// once extraction had finished; nothing runs in the release before this
+// passes. A hard-linked file that differs is an earlier release's file
+// changed on the server after it was verified: it is sent anew, replacing
+// the link, and checked again. Any other difference fails the upload.
+func (o *op) verifyUpload(ctx context.Context, r *serverRun, st *stagedTree, name string, plan uploadPlan, out string, runErr error) error {
+	want := make(map[string]string, len(plan.sent)+len(plan.linked)+1)
+	linked := make(map[string]ManifestEntry, len(plan.linked))
+	for _, e := range plan.sent {
+		want["releases/"+name+"/"+e.Path] = e.SHA256
+	}
+	for _, e := range plan.linked {
+		want["releases/"+name+"/"+e.Path] = e.SHA256
+		linked["releases/"+name+"/"+e.Path] = e
 	}
 	want[".tollgate/"+name+"/manifest"] = st.manifestSum
-	got := parseSHA256Sum(out)
-	for _, p := range paths {
-		switch h, ok := got[p]; {
-		case !ok:
-			return fmt.Errorf("%s is missing after upload (%v)", p, runErr)
-		case h != want[p]:
-			return fmt.Errorf("%s has sha256 %s on the server, manifest says %s", p, h, want[p])
+	differ, err := compareHashes(want, out, runErr)
+	if err != nil {
+		return err
+	}
+	var drifted []ManifestEntry
+	for _, p := range sortedKeys(differ) {
+		e, ok := linked[p]
+		if !ok {
+			return fmt.Errorf("%s has sha256 %s on the server, manifest says %s", p, differ[p], want[p])
 		}
+		drifted = append(drifted, e)
 	}
 	if runErr != nil {
 		return fmt.Errorf("extract and hash: %w", runErr)
 	}
-	o.logf(r, "verified %d files against the manifest (digest %s)", len(paths), st.digest())
+	if len(drifted) > 0 {
+		paths := make([]string, len(drifted))
+		for i, e := range drifted {
+			paths[i] = e.Path
+		}
+		o.logf(r, "WARNING: %d files of release %s no longer match its manifest (changed on the server after they were verified): %s; sending them anew",
+			len(drifted), plan.baseName, strings.Join(paths, ", "))
+		if err := o.resend(ctx, r, st, name, drifted); err != nil {
+			return fmt.Errorf("send changed files anew: %w", err)
+		}
+	}
+	o.logf(r, "verified %d files against the manifest (%d sent, %d hard-linked; digest %s)",
+		len(want)-1, len(r.res.Sent), len(plan.linked)-len(drifted), st.digest())
 	return nil
+}
+
+// resend writes files anew into release name on r (unlinking what is
+// there, so an earlier release's inode is never written through), hashes
+// them on the server and checks them.
+func (o *op) resend(ctx context.Context, r *serverRun, st *stagedTree, name string, files []ManifestEntry) error {
+	want := make(map[string]string, len(files))
+	list := make([]string, len(files))
+	for i, e := range files {
+		list[i] = "releases/" + name + "/" + e.Path
+		want[list[i]] = e.SHA256
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		bw := bufio.NewWriterSize(pw, 256<<10)
+		tw := tar.NewWriter(bw)
+		err := func() error {
+			for i, e := range files {
+				h := &tar.Header{Typeflag: tar.TypeReg, Name: list[i], Mode: int64(e.Mode.Perm()), Size: e.Size}
+				if err := tw.WriteHeader(h); err != nil {
+					return err
+				}
+				if err := copyBlob(tw, st, e.SHA256, e.Size); err != nil {
+					return fmt.Errorf("send %s: %w", e.Path, err)
+				}
+			}
+			content := strings.Join(list, "\x00") + "\x00"
+			h := &tar.Header{Typeflag: tar.TypeReg, Name: ".tollgate/" + name + "/resend", Mode: 0o644, Size: int64(len(content))}
+			if err := tw.WriteHeader(h); err != nil {
+				return err
+			}
+			if _, err := io.WriteString(tw, content); err != nil {
+				return err
+			}
+			if err := tw.Close(); err != nil {
+				return err
+			}
+			return bw.Flush()
+		}()
+		_ = pw.CloseWithError(err)
+	}()
+	var hashes strings.Builder
+	runErr := r.conn.run(ctx, extractScript(r.root, name, "resend", true), pr, &hashes, nil)
+	_ = pr.CloseWithError(fmt.Errorf("remote tar ended: %v", runErr))
+	differ, err := compareHashes(want, hashes.String(), runErr)
+	if err != nil {
+		return err
+	}
+	for _, p := range sortedKeys(differ) {
+		return fmt.Errorf("%s has sha256 %s on the server after it was sent anew, manifest says %s", p, differ[p], want[p])
+	}
+	if runErr != nil {
+		return fmt.Errorf("extract and hash: %w", runErr)
+	}
+	for _, e := range files {
+		r.res.Sent = append(r.res.Sent, e.Path)
+		r.res.FilesSent++
+		r.res.BytesSent += e.Size
+	}
+	sort.Strings(r.res.Sent)
+	return nil
+}
+
+// compareHashes reads the server's hash output for the files in want
+// (path relative to the deploy path -> sha256) and returns those whose
+// hash differs, with the hash found. A file with no hash at all is an
+// error (naming runErr, the run's own error, which usually says why); the
+// caller decides about runErr otherwise.
+func compareHashes(want map[string]string, out string, runErr error) (map[string]string, error) {
+	got := parseSHA256Sum(out)
+	differ := map[string]string{}
+	for _, p := range sortedKeys(want) {
+		switch h, ok := got[p]; {
+		case !ok:
+			return nil, fmt.Errorf("%s is missing after upload (%v)", p, runErr)
+		case h != want[p]:
+			differ[p] = h
+		}
+	}
+	return differ, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // parseSHA256Sum reads the output of sha256sum ("<hex>  <name>", undoing its
