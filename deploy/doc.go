@@ -17,37 +17,53 @@
 //
 // # Source
 //
-// The source (a release tarball, or git archive) is read completely, spooled
-// into one local file and validated before any server is contacted: absolute
-// paths, ".." components, devices, fifos, hard links, entries below a
-// symlink and symlinks that resolve (following the tree's own symlinks)
-// outside the release are refused with an error naming the entry. Paths with
+// The source (a release tarball, or git archive) is read once and streamed
+// to every server as it is read: each entry is validated as it arrives and
+// spooled to one local file, which every server's upload follows at its own
+// pace, so a slow server holds up neither the reader nor the other servers.
+// Refused, with an error naming the entry: absolute paths, ".." components,
+// paths over 4096 bytes or with a name over 255, devices, fifos, hard
+// links, duplicates, entries below a symlink or a file, and symlinks that
+// resolve (following the tree's own symlinks, at most 40 in all) outside
+// the release, or that a shared path would be linked below. Paths with
 // control characters are refused too, which keeps manifests and logs
-// line-oriented.
+// line-oriented. The first megabyte of a stream is read before any server
+// is contacted, so a small or early-bad tarball costs no connection.
+//
+// What needs the whole tree (symlink resolution, shared paths) is checked
+// when the source ends; only then does each upload write the release's
+// manifest, and only once every server has verified every file does
+// anything run in the release. A source refused at any point, even its
+// last entry after most bytes went out, stops every upload; the partial
+// release is removed from every server and nothing switches.
 //
 // # Upload
 //
-// Every release travels as one tar stream over one SSH session, extracted by
-// the remote tar (tar -x -p -o -f - in <path>). The first release carries every
-// file. When the server already has a release with a manifest (the current
-// one), the stream carries hard-link entries to that release for every file
-// whose content and mode are unchanged, so the remote tar creates the new
-// release as a hard-linked copy and only changed files travel. A changed file
-// is never linked, so it is created as a new inode and the previous release is
-// never modified; a removed file is simply not in the stream. This needs no
-// GNU cp -al and no per-file process on the server. In the same session,
-// after extraction, the server hashes every file of the new release, sent
-// or hard-linked (openssl dgst when present, which uses the CPU's SHA
-// instructions, else sha256sum; one process per core via xargs -P), and the
-// engine compares the hashes with the manifest before anything runs in the
-// release: "verified" in the log is true of every file. A hard-linked file
-// that differs was changed on the server after its own release was
-// verified (an edited live file): it is sent anew, replacing the link, and
-// checked again, so a tampered live file is never carried into the next
-// release; the log names it.
+// Every release travels as one tar stream over one SSH session per server,
+// extracted by the remote tar (tar -x -p -o -f - in <path>), metadata last;
+// the log reports each server's progress every few seconds. The first
+// release carries every file. When the server already has a release with a
+// manifest (the current one), the stream carries hard-link entries to that
+// release for every file whose content and mode are unchanged at the same
+// path, so the remote tar creates the new release as a hard-linked copy and
+// only changed files travel. A changed file is never linked, so it is
+// created as a new inode and the previous release is never modified; a
+// removed file is simply not in the stream. This needs no GNU cp -al and no
+// per-file process on the server. In the same session, after extraction,
+// the server hashes every file of the new release, sent or hard-linked
+// (openssl dgst when present, which uses the CPU's SHA instructions, else
+// sha256sum; one process per core via xargs -P), and the engine compares
+// the hashes with the manifest before anything runs in the release:
+// "verified" in the log is true of every file. A hard-linked file that
+// differs was changed on the server after its own release was verified (an
+// edited live file): it is sent anew, replacing the link, and checked
+// again, so a tampered live file is never carried into the next release;
+// the log names it.
 //
 // A deploy opens four SSH sessions on each server's one connection (lock,
 // upload, switch, success marker) plus one per hook or health command.
+// Target.MaxParallel (max_parallel_servers) bounds how many servers are
+// worked on at once.
 //
 // # Atomic switch
 //

@@ -16,70 +16,78 @@ import (
 // passes. A hard-linked file that differs is an earlier release's file
 // changed on the server after it was verified: it is sent anew, replacing
 // the link, and checked again. Any other difference fails the upload.
-func (o *op) verifyUpload(ctx context.Context, r *serverRun, st *stagedTree, name string, plan uploadPlan, out string, runErr error) error {
-	want := make(map[string]string, len(plan.sent)+len(plan.linked)+1)
-	linked := make(map[string]ManifestEntry, len(plan.linked))
-	for _, e := range plan.sent {
+func (o *op) verifyUpload(ctx context.Context, r *serverRun, st *stage, name string, w *releaseWriter, out string, runErr error) error {
+	want := make(map[string]string, len(w.sent)+len(w.linked)+1)
+	linked := make(map[string]stageItem, len(w.linked))
+	for _, e := range w.sent {
 		want["releases/"+name+"/"+e.Path] = e.SHA256
 	}
-	for _, e := range plan.linked {
-		want["releases/"+name+"/"+e.Path] = e.SHA256
-		linked["releases/"+name+"/"+e.Path] = e
+	for _, it := range w.linked {
+		want["releases/"+name+"/"+it.Path] = it.SHA256
+		linked["releases/"+name+"/"+it.Path] = it
 	}
 	want[".tollgate/"+name+"/manifest"] = st.manifestSum
 	differ, err := compareHashes(want, out, runErr)
 	if err != nil {
 		return err
 	}
-	var drifted []ManifestEntry
+	var drifted []stageItem
 	for _, p := range sortedKeys(differ) {
-		e, ok := linked[p]
+		it, ok := linked[p]
 		if !ok {
 			return fmt.Errorf("%s has sha256 %s on the server, manifest says %s", p, differ[p], want[p])
 		}
-		drifted = append(drifted, e)
+		drifted = append(drifted, it)
 	}
 	if runErr != nil {
 		return fmt.Errorf("extract and hash: %w", runErr)
 	}
 	if len(drifted) > 0 {
 		paths := make([]string, len(drifted))
-		for i, e := range drifted {
-			paths[i] = e.Path
+		for i, it := range drifted {
+			paths[i] = it.Path
 		}
 		o.logf(r, "WARNING: %d files of release %s no longer match its manifest (changed on the server after they were verified): %s; sending them anew",
-			len(drifted), plan.baseName, strings.Join(paths, ", "))
+			len(drifted), w.plan.base, strings.Join(paths, ", "))
 		if err := o.resend(ctx, r, st, name, drifted); err != nil {
 			return fmt.Errorf("send changed files anew: %w", err)
 		}
 	}
-	o.logf(r, "verified %d files against the manifest (%d sent, %d hard-linked; digest %s)",
-		len(want)-1, len(r.res.Sent), len(plan.linked)-len(drifted), st.digest())
+	o.logf(r, "verified %d files against the manifest (%d sent, %d hard-linked; digest sha256:%s)",
+		len(want)-1, len(r.res.Sent), len(w.linked)-len(drifted), st.manifestSum)
 	return nil
 }
 
 // resend writes files anew into release name on r (unlinking what is
 // there, so an earlier release's inode is never written through), hashes
 // them on the server and checks them.
-func (o *op) resend(ctx context.Context, r *serverRun, st *stagedTree, name string, files []ManifestEntry) error {
+func (o *op) resend(ctx context.Context, r *serverRun, st *stage, name string, files []stageItem) error {
+	files, err := st.ensureContent(ctx, files)
+	if err != nil {
+		return err
+	}
 	want := make(map[string]string, len(files))
 	list := make([]string, len(files))
-	for i, e := range files {
-		list[i] = "releases/" + name + "/" + e.Path
-		want[list[i]] = e.SHA256
+	for i, it := range files {
+		list[i] = "releases/" + name + "/" + it.Path
+		want[list[i]] = it.SHA256
 	}
 	pr, pw := io.Pipe()
 	go func() {
 		bw := bufio.NewWriterSize(pw, 256<<10)
 		tw := tar.NewWriter(bw)
 		err := func() error {
-			for i, e := range files {
-				h := &tar.Header{Typeflag: tar.TypeReg, Name: list[i], Mode: int64(e.Mode.Perm()), Size: e.Size}
+			for i, it := range files {
+				h := &tar.Header{Typeflag: tar.TypeReg, Name: list[i], Mode: int64(it.Mode.Perm()), Size: it.Size}
 				if err := tw.WriteHeader(h); err != nil {
 					return err
 				}
-				if err := copyBlob(tw, st, e.SHA256, e.Size); err != nil {
-					return fmt.Errorf("send %s: %w", e.Path, err)
+				c, err := st.content(it)
+				if err == nil {
+					_, err = io.Copy(tw, c)
+				}
+				if err != nil {
+					return fmt.Errorf("send %s: %w", it.Path, err)
 				}
 			}
 			content := strings.Join(list, "\x00") + "\x00"
@@ -110,10 +118,10 @@ func (o *op) resend(ctx context.Context, r *serverRun, st *stagedTree, name stri
 	if runErr != nil {
 		return fmt.Errorf("extract and hash: %w", runErr)
 	}
-	for _, e := range files {
-		r.res.Sent = append(r.res.Sent, e.Path)
+	for _, it := range files {
+		r.res.Sent = append(r.res.Sent, it.Path)
 		r.res.FilesSent++
-		r.res.BytesSent += e.Size
+		r.res.BytesSent += it.Size
 	}
 	sort.Strings(r.res.Sent)
 	return nil
