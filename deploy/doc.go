@@ -65,6 +65,42 @@
 // Target.MaxParallel (max_parallel_servers) bounds how many servers are
 // worked on at once.
 //
+// # Fetching only what changed
+//
+// A ListedSource (the GitHub tree source in integrations/github; GitTree
+// for a local repository) lists the commit's tree, with each file's git blob
+// id, size and mode, before any content. While the servers are locked and
+// inspected, the engine compares the tree with what every server's live
+// release holds: a file need not be fetched when the engine knows its
+// blob's SHA-256 and every server's live release has a file with that
+// SHA-256 and mode at the same path. Those files are streamed as hard
+// links, by hash alone; the others are fetched blob by blob (the source
+// bounds the parallelism), hashed as they stream through (the manifest
+// stays SHA-256 over content) and checked against their blob id. The whole
+// source is read instead, and the log says why, when there is no previous
+// release on some server, when more than Target.FetchChangedLimit of the
+// release's bytes (default 20%) would be fetched, or when the source cannot
+// list its tree file by file (.gitattributes that make git archive differ
+// from the blobs: Git LFS and other filters, export-subst, export-ignore,
+// ident, CRLF, a working-tree encoding). Submodules are empty directories,
+// symlinks and modes come from the tree, as in the commit's tarball, so
+// either way gives the same manifest.
+//
+// Where the previous release's record comes from: its manifest (path,
+// mode, size, SHA-256) is read from the server (<path>/.tollgate/<name>/
+// manifest) under the lock, and every file taken from it is hashed again on
+// the server after the upload, like every file of the release. Which blob
+// has which SHA-256 is never taken from a server: the engine keeps a
+// content index (Engine.ContentIndexFile on the Tollgate host, bounded)
+// filled only with content it hashed itself, blob id and SHA-256 computed
+// from the same bytes, whether fetched from the tree or read from the
+// tarball. A server that rewrote both a live file and its release's
+// manifest therefore cannot get its content recorded as the commit's: the
+// engine's SHA-256 for the commit's blob does not match, the file is
+// fetched and sent. An index that lost its file only costs one tarball
+// read; a file changed on a server after verification is found by the
+// hash after upload and sent anew (fetched from the tree if need be).
+//
 // # Atomic switch
 //
 // current is replaced by creating a symlink under a temporary name and
