@@ -2,6 +2,8 @@ package deploy_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"slices"
@@ -171,5 +173,50 @@ func TestTreeSourceMakesSubmodulesEmptyDirectories(t *testing.T) {
 	}
 	if st, err := os.Stat(filepath.Join(f.roots[0], "current/vendor/lib")); err != nil || !st.IsDir() {
 		t.Errorf("submodule is not an empty directory: %v", err)
+	}
+}
+
+// TestTreeSourceNeverTakesHashesFromTheServer: an operator with file access
+// edits a live file and rewrites its release's manifest to match the
+// edit. A tree deploy must not take the server's word for what the
+// commit's unchanged file holds: the engine's own record of the blob
+// disagrees with the manifest, so the file is fetched and sent, and the
+// new manifest records the commit's content.
+func TestTreeSourceNeverTakesHashesFromTheServer(t *testing.T) {
+	f := startOpenSSH(t, 1)
+	r := newRepo(t)
+	first, _ := f.mustDeployTree(t, r, r.write(map[string]string{"app.txt": "v1\n", "lib/auth.php": "check password\n"}).commit("v1"))
+	root := f.roots[0]
+	evil := "accept any password\n"
+	if err := os.WriteFile(filepath.Join(root, "current/lib/auth.php"), []byte(evil), 0o664); err != nil {
+		t.Fatal(err)
+	}
+	manifestFile := filepath.Join(root, ".tollgate", first.Release, "manifest")
+	m, err := deploy.ParseManifest([]byte(readFile(t, manifestFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range m {
+		if m[i].Path == "lib/auth.php" {
+			sum := sha256.Sum256([]byte(evil))
+			m[i].SHA256, m[i].Size = hex.EncodeToString(sum[:]), int64(len(evil))
+		}
+	}
+	if err := os.WriteFile(manifestFile, m.Encode(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	second, log := f.mustDeployTree(t, r, r.write(map[string]string{"app.txt": "v2\n"}).commit("v2"))
+	if got := readFile(t, filepath.Join(root, "current/lib/auth.php")); got != "check password\n" {
+		t.Errorf("live lib/auth.php = %q, want the commit's\n%s", got, log)
+	}
+	want := sha256.Sum256([]byte("check password\n"))
+	for _, e := range second.Manifest {
+		if e.Path == "lib/auth.php" && e.SHA256 != hex.EncodeToString(want[:]) {
+			t.Errorf("the new manifest records %s for lib/auth.php, not the commit's content", e.SHA256)
+		}
+	}
+	if got := second.Servers[0].Sent; !slices.Equal(got, []string{"app.txt", "lib/auth.php"}) {
+		t.Errorf("sent %v", got)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -127,7 +126,7 @@ func (s *server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		notifiers = append(notifiers, slackNotifier)
 	}
 	deployer := &deploy.BotDeployer{
-		Engine:         &deploy.Engine{Logger: s.log.With("component", "deploy")},
+		Engine:         newDeployEngine(cfg, s.log),
 		Targets:        s.live.Target,
 		Source:         githubSource(app),
 		Log:            s.openDeployLog,
@@ -210,33 +209,21 @@ func githubAppKey(cfg *config.Config) ([]byte, error) {
 	return b, nil
 }
 
-// githubSource opens a commit's tree from GitHub's tarball of it.
+// githubSource opens a commit's tree on GitHub: the engine fetches only
+// the files no server has (git trees and blobs API) and downloads the
+// tarball when that pays off better.
 func githubSource(app *ghint.App) func(ctx context.Context, repo, sha string) (deploy.Source, io.Closer, error) {
 	return func(ctx context.Context, repo, sha string) (deploy.Source, io.Closer, error) {
-		body, err := app.Tarball(ctx, repo, sha)
-		if err != nil {
-			return nil, nil, err
-		}
-		gz, err := gzip.NewReader(body)
-		if err != nil {
-			body.Close()
-			return nil, nil, fmt.Errorf("tarball of %s at %s: %w", repo, sha, err)
-		}
-		return deploy.TarSource(gz, 1), closers{gz, body}, nil
+		return app.TreeSource(ctx, repo, sha), nil, nil
 	}
 }
 
-// closers closes each in turn and returns the first error.
-type closers []io.Closer
-
-func (cs closers) Close() error {
-	var first error
-	for _, c := range cs {
-		if err := c.Close(); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+// newDeployEngine is the SSH deploy engine; its content index (which git
+// blob has which SHA-256, see deploy's package doc) lives next to the
+// database.
+func newDeployEngine(cfg *config.Config, log *slog.Logger) *deploy.Engine {
+	return &deploy.Engine{Logger: log.With("component", "deploy"),
+		ContentIndexFile: filepath.Join(filepath.Dir(cfg.Database), "deploy-content-index")}
 }
 
 // wakeOnQueue nudges the deploy workers when a request was queued or a
