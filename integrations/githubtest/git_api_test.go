@@ -117,8 +117,14 @@ func TestGitTreesAnswerLikeGitHub(t *testing.T) {
 
 	// Unknown tree or blob: 404 as on GitHub.
 	for _, call := range []func() (*github.Response, error){
-		func() (*github.Response, error) { _, r, err := c.Git.GetTree(ctx(t), "acme", "web", sha("nope"), true); return r, err },
-		func() (*github.Response, error) { _, r, err := c.Git.GetBlobRaw(ctx(t), "acme", "web", sha("nope")); return r, err },
+		func() (*github.Response, error) {
+			_, r, err := c.Git.GetTree(ctx(t), "acme", "web", sha("nope"), true)
+			return r, err
+		},
+		func() (*github.Response, error) {
+			_, r, err := c.Git.GetBlobRaw(ctx(t), "acme", "web", sha("nope"))
+			return r, err
+		},
 	} {
 		if resp, err := call(); err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
 			t.Errorf("unknown object: %v %v, want 404", resp, err)
