@@ -52,13 +52,13 @@
 // per-file process on the server. In the same session, after extraction,
 // the server hashes every file of the new release, sent or hard-linked
 // (openssl dgst when present, which uses the CPU's SHA instructions, else
-// sha256sum; one process per core via xargs -P), and the engine compares
-// the hashes with the manifest before anything runs in the release:
-// "verified" in the log is true of every file. A hard-linked file that
-// differs was changed on the server after its own release was verified (an
-// edited live file): it is sent anew, replacing the link, and checked
-// again, so a tampered live file is never carried into the next release;
-// the log names it.
+// sha256sum; one process per core via xargs -P) and lists its mode bits
+// (perl), and the engine compares both with the manifest before anything
+// runs in the release: "verified" in the log is true of every file. A
+// hard-linked file that differs was changed on the server after its own
+// release was verified (an edited or chmod-ed live file): it is sent anew,
+// replacing the link, and checked again, so a tampered live file is never
+// carried into the next release; the log names it.
 //
 // A deploy opens four SSH sessions on each server's one connection (lock,
 // upload, switch, success marker) plus one per hook or health command.

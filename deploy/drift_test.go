@@ -40,6 +40,10 @@ func TestTamperedLiveFileIsNotCarriedIntoTheNextRelease(t *testing.T) {
 		if err := os.WriteFile(replaced, []byte("charge card, copy to attacker\n"), 0o664); err != nil {
 			t.Fatal(err)
 		}
+		// Same content, but anyone may now write it.
+		if err := os.Chmod(filepath.Join(tampered, "current/static.css"), 0o666); err != nil {
+			t.Fatal(err)
+		}
 
 		res, log, err := f.deploy(t, r, r.write(map[string]string{"app.txt": "v2\n"}).commit("v2"), deploy.ReleaseSpec{})
 		if err != nil || res.Outcome != deploy.Succeeded {
@@ -52,10 +56,13 @@ func TestTamperedLiveFileIsNotCarriedIntoTheNextRelease(t *testing.T) {
 					t.Errorf("server %d: live %s = %q, want the commit's %q", i, p, got, want)
 				}
 			}
+			if st, err := os.Stat(filepath.Join(live, "static.css")); err != nil || st.Mode().Perm() != 0o664 {
+				t.Errorf("server %d: live static.css mode %v, %v", i, st.Mode(), err)
+			}
 			sent := res.Servers[i].Sent
 			wantSent := []string{"app.txt"}
 			if root == tampered {
-				wantSent = []string{"app.txt", "lib/auth.php", "lib/pay.php"}
+				wantSent = []string{"app.txt", "lib/auth.php", "lib/pay.php", "static.css"}
 			}
 			if !slices.Equal(sent, wantSent) {
 				t.Errorf("server %d: sent %v, want %v", i, sent, wantSent)

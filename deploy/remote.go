@@ -97,9 +97,10 @@ done`, shq(root), strings.Join(q, " "))
 // five times faster than coreutils 9 sha256sum), else sha256sum;
 // parseSHA256Sum reads either's output. Batches of 1024 files keep process
 // starts (a few milliseconds each for openssl) small against the hashing
-// itself. A first extraction refuses a release that already exists; a
-// resend (into the release) unlinks each file before writing it (-U), so a
-// hard link to an earlier release is replaced, never written through.
+// itself. Then perl lists each file's permission bits. A first extraction
+// refuses a release that already exists; a resend (into the release)
+// unlinks each file before writing it (-U), so a hard link to an earlier
+// release is replaced, never written through.
 func extractScript(root, name, list string, resend bool) string {
 	meta := shq(".tollgate/" + name)
 	pre := fmt.Sprintf(`if [ -e releases/%s ] || [ -L releases/%s ]; then printf 'release %%s already exists\n' %s >&2; exit 1; fi
@@ -117,8 +118,15 @@ xargs -0 -P "$n" -n 1024 sh -c 'exec '"$hash"' "$@" >> "$0/hashes.$$"' %s < %s/%
 status=$?
 cat %s/hashes.* 2>/dev/null
 rm -f %s/hashes.*
-exit $status`, shq(root), pre, meta, meta, shq(list), meta, meta)
+echo '%s'
+perl -0ne 'chomp; my @s = lstat or next; printf "%%04o %%s\n", $s[2] & 07777, $_' < %s/%s || status=1
+exit $status`, shq(root), pre, meta, meta, shq(list), meta, meta, modesMarker, meta, shq(list))
 }
+
+// modesMarker separates, in extractScript's output, the hashes from the
+// files' permission bits ("<octal mode> <path>" lines; paths have no
+// control characters).
+const modesMarker = "-- modes"
 
 // switchScript points current at releases/<name> with one rename(2).
 func switchScript(root, name, token string) string {

@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -17,17 +19,17 @@ import (
 // changed on the server after it was verified: it is sent anew, replacing
 // the link, and checked again. Any other difference fails the upload.
 func (o *op) verifyUpload(ctx context.Context, r *serverRun, st *stage, name string, w *releaseWriter, out string, runErr error) error {
-	want := make(map[string]string, len(w.sent)+len(w.linked)+1)
+	want := make(map[string]wantFile, len(w.sent)+len(w.linked)+1)
 	linked := make(map[string]stageItem, len(w.linked))
 	for _, e := range w.sent {
-		want["releases/"+name+"/"+e.Path] = e.SHA256
+		want["releases/"+name+"/"+e.Path] = wantFile{e.SHA256, e.Mode}
 	}
 	for _, it := range w.linked {
-		want["releases/"+name+"/"+it.Path] = it.SHA256
+		want["releases/"+name+"/"+it.Path] = wantFile{it.SHA256, it.Mode}
 		linked["releases/"+name+"/"+it.Path] = it
 	}
-	want[".tollgate/"+name+"/manifest"] = st.manifestSum
-	differ, err := compareHashes(want, out, runErr)
+	want[".tollgate/"+name+"/manifest"] = wantFile{sum: st.manifestSum}
+	differ, err := compareFiles(want, out, runErr)
 	if err != nil {
 		return err
 	}
@@ -35,7 +37,7 @@ func (o *op) verifyUpload(ctx context.Context, r *serverRun, st *stage, name str
 	for _, p := range sortedKeys(differ) {
 		it, ok := linked[p]
 		if !ok {
-			return fmt.Errorf("%s has sha256 %s on the server, manifest says %s", p, differ[p], want[p])
+			return fmt.Errorf("%s has %s on the server, manifest says otherwise", p, differ[p])
 		}
 		drifted = append(drifted, it)
 	}
@@ -66,11 +68,11 @@ func (o *op) resend(ctx context.Context, r *serverRun, st *stage, name string, f
 	if err != nil {
 		return err
 	}
-	want := make(map[string]string, len(files))
+	want := make(map[string]wantFile, len(files))
 	list := make([]string, len(files))
 	for i, it := range files {
 		list[i] = "releases/" + name + "/" + it.Path
-		want[list[i]] = it.SHA256
+		want[list[i]] = wantFile{it.SHA256, it.Mode}
 	}
 	pr, pw := io.Pipe()
 	go func() {
@@ -108,12 +110,12 @@ func (o *op) resend(ctx context.Context, r *serverRun, st *stage, name string, f
 	var hashes strings.Builder
 	runErr := r.conn.run(ctx, extractScript(r.root, name, "resend", true), pr, &hashes, nil)
 	_ = pr.CloseWithError(fmt.Errorf("remote tar ended: %v", runErr))
-	differ, err := compareHashes(want, hashes.String(), runErr)
+	differ, err := compareFiles(want, hashes.String(), runErr)
 	if err != nil {
 		return err
 	}
 	for _, p := range sortedKeys(differ) {
-		return fmt.Errorf("%s has sha256 %s on the server after it was sent anew, manifest says %s", p, differ[p], want[p])
+		return fmt.Errorf("%s has %s on the server after it was sent anew, manifest says otherwise", p, differ[p])
 	}
 	if runErr != nil {
 		return fmt.Errorf("extract and hash: %w", runErr)
@@ -127,23 +129,49 @@ func (o *op) resend(ctx context.Context, r *serverRun, st *stage, name string, f
 	return nil
 }
 
-// compareHashes reads the server's hash output for the files in want
-// (path relative to the deploy path -> sha256) and returns those whose
-// hash differs, with the hash found. A file with no hash at all is an
-// error (naming runErr, the run's own error, which usually says why); the
-// caller decides about runErr otherwise.
-func compareHashes(want map[string]string, out string, runErr error) (map[string]string, error) {
-	got := parseSHA256Sum(out)
+// wantFile is what a file on the server must be: its content's SHA-256
+// and, when mode is not 0, its permission bits.
+type wantFile struct {
+	sum  string
+	mode fs.FileMode
+}
+
+// compareFiles reads the server's hash and mode output (extractScript) for
+// the files in want (path relative to the deploy path) and returns those
+// that differ, saying how ("sha256 <hex>", "mode 0666"). A file with no
+// hash at all is an error (naming runErr, the run's own error, which
+// usually says why); the caller decides about runErr otherwise.
+func compareFiles(want map[string]wantFile, out string, runErr error) (map[string]string, error) {
+	hashes, modes, _ := strings.Cut(out, modesMarker+"\n")
+	got := parseSHA256Sum(hashes)
+	gotModes := parseModes(modes)
 	differ := map[string]string{}
 	for _, p := range sortedKeys(want) {
-		switch h, ok := got[p]; {
+		w := want[p]
+		h, ok := got[p]
+		switch {
 		case !ok:
 			return nil, fmt.Errorf("%s is missing after upload (%v)", p, runErr)
-		case h != want[p]:
-			differ[p] = h
+		case h != w.sum:
+			differ[p] = "sha256 " + h
+		case w.mode != 0 && gotModes[p] != uint32(w.mode.Perm()):
+			differ[p] = fmt.Sprintf("mode %04o", gotModes[p])
 		}
 	}
 	return differ, nil
+}
+
+// parseModes reads "<octal mode> <path>" lines: all twelve mode bits, so
+// a setuid bit added on the server differs from the manifest too.
+func parseModes(out string) map[string]uint32 {
+	modes := map[string]uint32{}
+	for _, line := range strings.Split(out, "\n") {
+		m, p, ok := strings.Cut(line, " ")
+		if n, err := strconv.ParseUint(m, 8, 32); ok && err == nil {
+			modes[p] = uint32(n)
+		}
+	}
+	return modes
 }
 
 func sortedKeys[V any](m map[string]V) []string {
