@@ -61,7 +61,7 @@ func (o *op) beginListed(ctx context.Context, st *stage, ls ListedSource, meta r
 	use.Mode, use.FilesFetched, use.BytesFetched = SourceTree, plan.fetch, plan.fetchBytes
 	o.log.line("[source] ", fmt.Sprintf("fetching %d of %d files (%s of %s) from the tree; every server has the other %d",
 		plan.fetch, plan.files, humanBytes(plan.fetchBytes), humanBytes(plan.bytes), plan.files-plan.fetch))
-	st.fetch = ls.Fetch
+	st.fetch, st.splitting = ls.Fetch, true
 	st.run(ctx, meta.shared, func(ctx context.Context) error { return st.fromTree(ctx, ls, l.entries, plan) })
 	return nil
 }
@@ -138,6 +138,7 @@ func (st *stage) fromTree(ctx context.Context, ls ListedSource, entries []Entry,
 	if err := st.publish(); err != nil {
 		return err
 	}
+	st.markSplit()
 	if len(byID) == 0 {
 		return nil
 	}

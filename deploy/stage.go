@@ -57,6 +57,11 @@ type stage struct {
 	pendingLen int64
 	buf        []byte
 	gitIDs     bool // compute each file's git blob id while hashing it
+	// split, for a tree, is the number of items published before the
+	// fetching began (what every server has); -1 before that, or when the
+	// stage is not a tree's.
+	split     int
+	splitting bool // a tree: split will be set
 	// fetch gets the content of blobs that were not read (a ListedSource's
 	// Fetch); nil when every file's content was read.
 	fetch func(ctx context.Context, ids []string, fn func(id string, content io.Reader) error) error
@@ -94,7 +99,7 @@ func newStage(parent string) (*stage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stage release: %w", err)
 	}
-	st := &stage{dir: dir, changed: make(chan struct{}), blobs: map[string]int64{}, check: newTreeCheck(),
+	st := &stage{dir: dir, changed: make(chan struct{}), blobs: map[string]int64{}, check: newTreeCheck(), split: -1,
 		buf: make([]byte, smallContent)}
 	if st.spool, err = os.Create(filepath.Join(dir, "spool")); err != nil {
 		_ = os.RemoveAll(dir)
@@ -338,6 +343,29 @@ func (st *stage) next(ctx context.Context, i int) ([]stageItem, error) {
 		return len(out) > 0 || st.done
 	})
 	return out, err
+}
+
+// markSplit records that what is published so far is everything the tree
+// deploy does not fetch.
+func (st *stage) markSplit() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.split = len(st.items)
+	st.wake()
+}
+
+// splitPoint waits for the split of a tree's stage; ok is false for a
+// stage that has none (or has failed: the upload finds out).
+func (st *stage) splitPoint(ctx context.Context) (int, bool) {
+	if !st.splitting {
+		return 0, false
+	}
+	var split int
+	err := st.await(ctx, func() bool {
+		split = st.split
+		return st.split >= 0 || st.done
+	})
+	return split, err == nil && split >= 0
 }
 
 // ready returns the items published from index i on, without waiting.

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -78,8 +79,10 @@ func (p linkPlan) links(e ManifestEntry) bool {
 		!shadowed(e.Path, p.baseShared)
 }
 
-// releaseWriter writes, for one server, the tar stream that creates
-// releases/<name> and its metadata, following the stage as it fills.
+// releaseWriter writes, for one server, the tar streams that create
+// releases/<name> and its metadata, following the stage as it fills. A
+// release is one stream, or two for a tree deploy (see upload); each
+// stream is one call of write.
 type releaseWriter struct {
 	tw       *tar.Writer
 	bw       *bufio.Writer // under tw
@@ -93,18 +96,31 @@ type releaseWriter struct {
 	bytes    int64
 	report   func(entries int, bytes int64)
 	reported time.Time
+
+	// The part of the release the next write streams.
+	from  int    // first stage item
+	stop  int    // item to stop before; -1 for the end of the source
+	first bool   // creates the release directory
+	final bool   // ends the release: shared links, manifest and the rest
+	list  string // name of the list of files to hash, in .tollgate/<name>/
 }
 
 // progressEvery is how often an upload reports its progress to the log.
 const progressEvery = 2 * time.Second
 
+// write streams items [from, stop) (or to the end of the source), then the
+// list of the files it wrote, for the server to hash.
 func (w *releaseWriter) write(ctx context.Context) error {
 	w.rel = "releases/" + w.meta.name + "/"
 	w.reported = time.Now()
-	if err := w.dir(strings.TrimSuffix(w.rel, "/"), 0o755); err != nil {
-		return err
+	sent, linked := len(w.sent), len(w.linked)
+	if w.first {
+		if err := w.dir(strings.TrimSuffix(w.rel, "/"), 0o755); err != nil {
+			return err
+		}
 	}
-	for i := 0; ; {
+	i := w.from
+	for w.stop < 0 || i < w.stop {
 		items := w.st.ready(i)
 		if len(items) == 0 {
 			// Caught up with the source: what is buffered goes out now,
@@ -116,6 +132,9 @@ func (w *releaseWriter) write(ctx context.Context) error {
 			if items, err = w.st.next(ctx, i); err != nil {
 				return err
 			}
+		}
+		if w.stop >= 0 {
+			items = items[:min(len(items), w.stop-i)]
 		}
 		if len(items) == 0 {
 			break
@@ -131,10 +150,13 @@ func (w *releaseWriter) write(ctx context.Context) error {
 			w.reported = time.Now()
 		}
 	}
-	if err := w.sharedLinks(); err != nil {
-		return err
+	w.from = i
+	if w.final {
+		if err := w.sharedLinks(); err != nil {
+			return err
+		}
 	}
-	return w.metadata()
+	return w.metadata(w.sent[sent:], w.linked[linked:])
 }
 
 // flush sends what is buffered.
@@ -213,21 +235,35 @@ func (w *releaseWriter) sharedLinks() error {
 	return nil
 }
 
-// metadata writes .tollgate/<name>/: the manifest (whose presence marks
-// the upload complete), shared paths, commit, creation time and the list
-// of files the server hashes. It comes last in the stream.
-func (w *releaseWriter) metadata() error {
+// metadata writes .tollgate/<name>/: the list of files this stream wrote
+// (sent, linked) for the server to hash and, when the stream ends the
+// release, the manifest (whose presence marks the upload complete), shared
+// paths, commit and creation time; the manifest is hashed too. It comes
+// last in the stream.
+func (w *releaseWriter) metadata(sent []ManifestEntry, linked []stageItem) error {
 	metaDir := ".tollgate/" + w.meta.name + "/"
 	if err := w.dir(strings.TrimSuffix(metaDir, "/"), 0o755); err != nil {
 		return err
 	}
-	for _, f := range []struct{ name, content string }{
-		{"manifest", string(w.st.encoded)},
-		{"shared", sharedFile(w.meta.shared)},
-		{"sha", w.meta.sha + "\n"},
-		{"created", w.meta.created.UTC().Format(time.RFC3339Nano) + "\n"},
-		{"verify", strings.Join(w.verifyList(), "\x00") + "\x00"},
-	} {
+	list := make([]string, 0, len(sent)+len(linked)+1)
+	for _, e := range sent {
+		list = append(list, w.rel+e.Path)
+	}
+	for _, it := range linked {
+		list = append(list, w.rel+it.Path)
+	}
+	var files []struct{ name, content string }
+	if w.final {
+		list = append(list, metaDir+"manifest")
+		files = append(files, []struct{ name, content string }{
+			{"manifest", string(w.st.encoded)},
+			{"shared", sharedFile(w.meta.shared)},
+			{"sha", w.meta.sha + "\n"},
+			{"created", w.meta.created.UTC().Format(time.RFC3339Nano) + "\n"},
+		}...)
+	}
+	files = append(files, struct{ name, content string }{w.list, strings.Join(list, "\x00") + "\x00"})
+	for _, f := range files {
 		h := &tar.Header{Typeflag: tar.TypeReg, Name: metaDir + f.name, Mode: 0o644, Size: int64(len(f.content)), ModTime: w.meta.created}
 		if err := w.tw.WriteHeader(h); err != nil {
 			return err
@@ -239,61 +275,40 @@ func (w *releaseWriter) metadata() error {
 	return w.tw.Close()
 }
 
-// verifyList is the list of files (relative to the deploy path) the server
-// hashes after extraction: every file of the release, sent or hard-linked,
-// and the manifest.
-func (w *releaseWriter) verifyList() []string {
-	list := make([]string, 0, len(w.sent)+len(w.linked)+1)
-	for _, e := range w.sent {
-		list = append(list, w.rel+e.Path)
-	}
-	for _, e := range w.linked {
-		list = append(list, w.rel+e.Path)
-	}
-	return append(list, ".tollgate/"+w.meta.name+"/manifest")
-}
-
-// upload streams the release to r as the stage fills, in one session that
-// then hashes every file on the server; nothing runs in the release before
-// the hashes match the manifest. A stage that fails ends the stream and
-// the upload with the stage's error.
+// upload streams the release to r as the stage fills and has the server
+// hash every file; nothing runs in the release before the hashes and modes
+// match the manifest. From a tree, what every server already has
+// (directories, symlinks, hard links) goes first in a session of its own,
+// whose hashing overlaps the fetching of the changed files; these follow
+// in a second session. A stage that fails ends the streams and the upload
+// with the stage's error.
 func (o *op) upload(ctx context.Context, r *serverRun, st *stage, meta releaseMeta) error {
-	w := &releaseWriter{st: st, meta: meta, plan: newLinkPlan(r.res.Base, r.base, r.baseShared),
+	if err := st.failure(); err != nil {
+		return err // refused before this server's turn: nothing to create or remove
+	}
+	w := &releaseWriter{st: st, meta: meta, plan: newLinkPlan(r.res.Base, r.base, r.baseShared), stop: -1, first: true,
 		report: func(entries int, bytes int64) {
 			o.logf(r, "upload: %d entries, %s of file content sent so far", entries, humanBytes(bytes))
 		}}
-	pr, pw := io.Pipe()
-	wctx, stopWriting := context.WithCancel(ctx)
-	defer stopWriting()
-	written := make(chan error, 1)
-	go func() {
-		w.bw = bufio.NewWriterSize(throttle(wctx, pw, o.t.UploadBytesPerSecond), 256<<10)
-		w.tw = tar.NewWriter(w.bw)
-		err := w.write(wctx)
-		if err == nil {
-			err = w.bw.Flush()
-		}
-		_ = pw.CloseWithError(err)
-		written <- err
-	}()
 	r.created = true
-	var hashes strings.Builder
-	err := r.conn.run(ctx, extractScript(r.root, meta.name, "verify", false), pr, &hashes, nil)
-	// The server is done reading: a writer still waiting for the stage stops.
-	stopWriting()
-	_ = pr.CloseWithError(fmt.Errorf("remote tar ended: %v", err))
-	werr := <-written
-	// A source that failed validation is the reason, whatever the server
-	// made of the stream that ended early. Otherwise the server's answer
-	// decides: a stream cut short leaves files or the manifest missing,
-	// which the verification reports.
-	if serr := st.failure(); serr != nil {
-		return serr
+	got := serverFiles{hashes: map[string]string{}, modes: map[string]uint32{}}
+	var runErrs []error
+	mode := extractNew
+	if split, ok := st.splitPoint(ctx); ok {
+		w.stop, w.list = split, "verify-linked"
+		runErr, err := o.stream(ctx, r, st, w, mode, &got)
+		if err != nil {
+			return err
+		}
+		runErrs = append(runErrs, runErr)
+		w.first, w.stop, mode = false, -1, extractMore
 	}
-	if err != nil && hashes.Len() == 0 {
-		return fmt.Errorf("remote tar: %w", err)
+	w.final, w.list = true, "verify"
+	runErr, err := o.stream(ctx, r, st, w, mode, &got)
+	if err != nil {
+		return err
 	}
-	_ = werr // a stream cut short shows in the verification
+	runErrs = append(runErrs, runErr)
 	r.res.FilesSent, r.res.BytesSent = len(w.sent), w.bytes
 	r.res.Sent = make([]string, len(w.sent))
 	for i, e := range w.sent {
@@ -302,7 +317,46 @@ func (o *op) upload(ctx context.Context, r *serverRun, st *stage, meta releaseMe
 	sort.Strings(r.res.Sent)
 	o.logf(r, "uploaded release %s: %d files sent (%s), %d hard-linked from %q",
 		meta.name, len(w.sent), humanBytes(w.bytes), len(w.linked), r.res.Base)
-	return o.verifyUpload(ctx, r, st, meta.name, w, hashes.String(), err)
+	return o.verifyUpload(ctx, r, st, meta.name, w, got, errors.Join(runErrs...))
+}
+
+// stream runs one extraction session on r fed by w's next part and adds
+// the server's hashes and modes to got. It returns the session's own error
+// (the verification reports what it left missing) and, as err, a reason
+// the upload cannot go on: the stage failed, or the server answered nothing.
+func (o *op) stream(ctx context.Context, r *serverRun, st *stage, w *releaseWriter, mode extractMode, got *serverFiles) (runErr, err error) {
+	pr, pw := io.Pipe()
+	wctx, stopWriting := context.WithCancel(ctx)
+	defer stopWriting()
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		w.bw = bufio.NewWriterSize(throttle(wctx, pw, o.t.UploadBytesPerSecond), 256<<10)
+		w.tw = tar.NewWriter(w.bw)
+		err := w.write(wctx)
+		if err == nil {
+			err = w.bw.Flush()
+		}
+		_ = pw.CloseWithError(err)
+	}()
+	var out strings.Builder
+	runErr = r.conn.run(ctx, extractScript(r.root, w.meta.name, w.list, mode), pr, &out, nil)
+	// The server is done reading: a writer still waiting for the stage stops.
+	stopWriting()
+	_ = pr.CloseWithError(fmt.Errorf("remote tar ended: %v", runErr))
+	<-written
+	// A source that failed validation is the reason, whatever the server
+	// made of the stream that ended early. Otherwise the server's answer
+	// decides: a stream cut short leaves files or the manifest missing,
+	// which the verification reports.
+	if serr := st.failure(); serr != nil {
+		return nil, serr
+	}
+	if runErr != nil && out.Len() == 0 {
+		return nil, fmt.Errorf("remote tar: %w", runErr)
+	}
+	got.add(out.String())
+	return runErr, nil
 }
 
 // humanBytes formats a byte count for the log.

@@ -18,7 +18,7 @@ import (
 // passes. A hard-linked file that differs is an earlier release's file
 // changed on the server after it was verified: it is sent anew, replacing
 // the link, and checked again. Any other difference fails the upload.
-func (o *op) verifyUpload(ctx context.Context, r *serverRun, st *stage, name string, w *releaseWriter, out string, runErr error) error {
+func (o *op) verifyUpload(ctx context.Context, r *serverRun, st *stage, name string, w *releaseWriter, got serverFiles, runErr error) error {
 	want := make(map[string]wantFile, len(w.sent)+len(w.linked)+1)
 	linked := make(map[string]stageItem, len(w.linked))
 	for _, e := range w.sent {
@@ -29,7 +29,7 @@ func (o *op) verifyUpload(ctx context.Context, r *serverRun, st *stage, name str
 		linked["releases/"+name+"/"+it.Path] = it
 	}
 	want[".tollgate/"+name+"/manifest"] = wantFile{sum: st.manifestSum}
-	differ, err := compareFiles(want, out, runErr)
+	differ, err := compareFiles(want, got, runErr)
 	if err != nil {
 		return err
 	}
@@ -108,9 +108,11 @@ func (o *op) resend(ctx context.Context, r *serverRun, st *stage, name string, f
 		_ = pw.CloseWithError(err)
 	}()
 	var hashes strings.Builder
-	runErr := r.conn.run(ctx, extractScript(r.root, name, "resend", true), pr, &hashes, nil)
+	runErr := r.conn.run(ctx, extractScript(r.root, name, "resend", extractResend), pr, &hashes, nil)
 	_ = pr.CloseWithError(fmt.Errorf("remote tar ended: %v", runErr))
-	differ, err := compareFiles(want, hashes.String(), runErr)
+	got := serverFiles{hashes: map[string]string{}, modes: map[string]uint32{}}
+	got.add(hashes.String())
+	differ, err := compareFiles(want, got, runErr)
 	if err != nil {
 		return err
 	}
@@ -136,26 +138,41 @@ type wantFile struct {
 	mode fs.FileMode
 }
 
-// compareFiles reads the server's hash and mode output (extractScript) for
-// the files in want (path relative to the deploy path) and returns those
-// that differ, saying how ("sha256 <hex>", "mode 0666"). A file with no
-// hash at all is an error (naming runErr, the run's own error, which
-// usually says why); the caller decides about runErr otherwise.
-func compareFiles(want map[string]wantFile, out string, runErr error) (map[string]string, error) {
+// serverFiles is what the server reported of the files it hashed: their
+// SHA-256 and mode bits, by path relative to the deploy path.
+type serverFiles struct {
+	hashes map[string]string
+	modes  map[string]uint32
+}
+
+// add reads one extractScript output: hashes, the modes marker, modes.
+func (s serverFiles) add(out string) {
 	hashes, modes, _ := strings.Cut(out, modesMarker+"\n")
-	got := parseSHA256Sum(hashes)
-	gotModes := parseModes(modes)
+	for p, h := range parseSHA256Sum(hashes) {
+		s.hashes[p] = h
+	}
+	for p, m := range parseModes(modes) {
+		s.modes[p] = m
+	}
+}
+
+// compareFiles checks the files in want against what the server reported
+// and returns those that differ, saying how ("sha256 <hex>", "mode 0666").
+// A file with no hash at all is an error (naming runErr, the run's own
+// error, which usually says why); the caller decides about runErr
+// otherwise.
+func compareFiles(want map[string]wantFile, got serverFiles, runErr error) (map[string]string, error) {
 	differ := map[string]string{}
 	for _, p := range sortedKeys(want) {
 		w := want[p]
-		h, ok := got[p]
+		h, ok := got.hashes[p]
 		switch {
 		case !ok:
 			return nil, fmt.Errorf("%s is missing after upload (%v)", p, runErr)
 		case h != w.sum:
 			differ[p] = "sha256 " + h
-		case w.mode != 0 && gotModes[p] != uint32(w.mode.Perm()):
-			differ[p] = fmt.Sprintf("mode %04o", gotModes[p])
+		case w.mode != 0 && got.modes[p] != uint32(w.mode.Perm()):
+			differ[p] = fmt.Sprintf("mode %04o", got.modes[p])
 		}
 	}
 	return differ, nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,7 +48,7 @@ func BenchmarkTreeVsTarballFromGitHub(b *testing.B) {
 		if err != nil {
 			b.Fatalf("git %v: %v\n%s", args, err, out)
 		}
-		return string(out[:len(out)-1])
+		return strings.TrimSpace(string(out))
 	}
 	git("init", "-q", "-b", "main")
 	files := benchTree(b, dir)

@@ -51,12 +51,15 @@ func (n *network) wait(r *http.Request) bool {
 	}
 }
 
-// reserve books n bytes on the link and returns when they are sent.
+// reserve books n bytes on the link and returns when they are sent. A
+// sender that slept longer than asked catches up (the schedule is kept,
+// not restarted); a link idle for more than a tenth of a second starts
+// afresh.
 func (n *network) reserve(bytes int) time.Time {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := time.Now()
-	if n.free.Before(now) {
+	if n.free.Before(now.Add(-100 * time.Millisecond)) {
 		n.free = now
 	}
 	n.free = n.free.Add(time.Duration(float64(bytes) / float64(n.rate) * float64(time.Second)))
@@ -76,7 +79,7 @@ func (w *shapedWriter) Write(b []byte) (int, error) {
 	}
 	written := 0
 	for len(b) > 0 {
-		chunk := b[:min(len(b), 16<<10)]
+		chunk := b[:min(len(b), 64<<10)]
 		if d := time.Until(w.net.reserve(len(chunk))); d > 0 {
 			t := time.NewTimer(d)
 			select {
