@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 )
 
 // treePlan is what a deploy from a ListedSource's tree fetches: the files
@@ -142,7 +144,7 @@ func (st *stage) fromTree(ctx context.Context, ls ListedSource, entries []Entry,
 	if len(byID) == 0 {
 		return nil
 	}
-	err := ls.Fetch(ctx, sortedKeys(byID), func(id string, r io.Reader) error {
+	err := ls.Fetch(ctx, slices.Sorted(maps.Keys(byID)), func(id string, r io.Reader) error {
 		es, ok := byID[id]
 		if !ok {
 			return fmt.Errorf("blob %s was not asked for", id)

@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -408,7 +410,7 @@ func (st *stage) ensureContent(ctx context.Context, items []stageItem) ([]stageI
 		return out, nil
 	}
 	st.gitIDs = true
-	err := st.fetch(ctx, sortedKeys(byID), func(id string, r io.Reader) error {
+	err := st.fetch(ctx, slices.Sorted(maps.Keys(byID)), func(id string, r io.Reader) error {
 		idx, ok := byID[id]
 		if !ok {
 			return fmt.Errorf("blob %s was not asked for", id)

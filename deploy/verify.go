@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,7 +36,7 @@ func (o *op) verifyUpload(ctx context.Context, r *serverRun, st *stage, name str
 		return err
 	}
 	var drifted []stageItem
-	for _, p := range sortedKeys(differ) {
+	for _, p := range slices.Sorted(maps.Keys(differ)) {
 		it, ok := linked[p]
 		if !ok {
 			return fmt.Errorf("%s has %s on the server, manifest says otherwise", p, differ[p])
@@ -116,7 +118,7 @@ func (o *op) resend(ctx context.Context, r *serverRun, st *stage, name string, f
 	if err != nil {
 		return err
 	}
-	for _, p := range sortedKeys(differ) {
+	for _, p := range slices.Sorted(maps.Keys(differ)) {
 		return fmt.Errorf("%s has %s on the server after it was sent anew, manifest says otherwise", p, differ[p])
 	}
 	if runErr != nil {
@@ -163,7 +165,7 @@ func (s serverFiles) add(out string) {
 // otherwise.
 func compareFiles(want map[string]wantFile, got serverFiles, runErr error) (map[string]string, error) {
 	differ := map[string]string{}
-	for _, p := range sortedKeys(want) {
+	for _, p := range slices.Sorted(maps.Keys(want)) {
 		w := want[p]
 		h, ok := got.hashes[p]
 		switch {
@@ -189,15 +191,6 @@ func parseModes(out string) map[string]uint32 {
 		}
 	}
 	return modes
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // parseSHA256Sum reads the output of sha256sum ("<hex>  <name>", undoing its
