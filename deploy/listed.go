@@ -12,7 +12,7 @@ import (
 // treePlan is what a deploy from a ListedSource's tree fetches: the files
 // whose content no server needs are published by hash alone.
 type treePlan struct {
-	known      map[string]string // blob id -> sha256, for files not fetched
+	known      map[string]string // path -> sha256, for files not fetched
 	files      int
 	bytes      int64 // all files
 	fetch      int
@@ -100,7 +100,7 @@ func (o *op) planTree(entries []Entry, shared []string) (treePlan, string) {
 			ok = plans[i].links(ManifestEntry{Path: e.Path, Type: TypeFile, Mode: e.Mode.Perm(), SHA256: sum})
 		}
 		if ok {
-			p.known[e.BlobID] = sum
+			p.known[e.Path] = sum
 			continue
 		}
 		p.fetch++
@@ -123,7 +123,7 @@ func (st *stage) fromTree(ctx context.Context, ls ListedSource, entries []Entry,
 			return err
 		}
 		var err error
-		switch sum := plan.known[e.BlobID]; {
+		switch sum := plan.known[e.Path]; {
 		case e.Type != TypeFile:
 			_, err = st.add(e, nil)
 		case sum != "":

@@ -57,18 +57,20 @@ func TestTreeSourceFetchesOnlyWhatChanged(t *testing.T) {
 			t.Errorf("first deploy read %+v, want the tarball for want of a previous release\n%s", first.Source, log)
 		}
 
-		r.write(map[string]string{"src/c.txt": "changed c\n", "new.txt": "new\n", "b.txt": "same\n"})
+		// copy.txt is new, with the content of a.txt and b.txt, which every
+		// server has at their own paths: it is fetched all the same.
+		r.write(map[string]string{"src/c.txt": "changed c\n", "new.txt": "new\n", "b.txt": "same\n", "copy.txt": "same\n"})
 		r.remove("src/d.txt")
 		sha := r.commit("v2")
 		second, log := f.mustDeployTree(t, r, sha)
-		if second.Source.Mode != deploy.SourceTree || second.Source.FilesFetched != 2 {
-			t.Fatalf("second deploy read %+v, want the tree with 2 files fetched\n%s", second.Source, log)
+		if second.Source.Mode != deploy.SourceTree || second.Source.FilesFetched != 3 {
+			t.Fatalf("second deploy read %+v, want the tree with 3 files fetched\n%s", second.Source, log)
 		}
 		if want := archiveDigest(t, b, r, sha); second.ManifestDigest != want {
 			t.Errorf("tree manifest %s differs from the tarball's %s", second.ManifestDigest, want)
 		}
 		for i, root := range f.roots {
-			if got := second.Servers[i].Sent; !slices.Equal(got, []string{"new.txt", "src/c.txt"}) {
+			if got := second.Servers[i].Sent; !slices.Equal(got, []string{"copy.txt", "new.txt", "src/c.txt"}) {
 				t.Errorf("server %d: sent %v", i, got)
 			}
 			live := filepath.Join(root, "current")

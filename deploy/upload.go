@@ -329,6 +329,8 @@ func (o *op) stream(ctx context.Context, r *serverRun, st *stage, w *releaseWrit
 	wctx, stopWriting := context.WithCancel(ctx)
 	defer stopWriting()
 	written := make(chan struct{})
+	var werr error // the writer's own failure, set before it ends the stream
+	failed := make(chan struct{})
 	go func() {
 		defer close(written)
 		w.bw = bufio.NewWriterSize(throttle(wctx, pw, o.t.UploadBytesPerSecond), 256<<10)
@@ -337,10 +339,21 @@ func (o *op) stream(ctx context.Context, r *serverRun, st *stage, w *releaseWrit
 		if err == nil {
 			err = w.bw.Flush()
 		}
+		if err != nil {
+			werr = err
+			close(failed)
+		}
 		_ = pw.CloseWithError(err)
 	}()
 	var out strings.Builder
 	runErr = r.conn.run(ctx, extractScript(r.root, w.meta.name, w.list, mode), pr, &out, nil)
+	select {
+	case <-failed: // the stream broke on this side first: that is the reason
+		if st.failure() == nil {
+			return nil, fmt.Errorf("stream release: %w (server: %v)", werr, runErr)
+		}
+	default:
+	}
 	// The server is done reading: a writer still waiting for the stage stops.
 	stopWriting()
 	_ = pr.CloseWithError(fmt.Errorf("remote tar ended: %v", runErr))
