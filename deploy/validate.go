@@ -60,7 +60,9 @@ func (c *treeCheck) admit(p string, t EntryType) (implied []string, wasImplied b
 		}
 		return nil, false, errors.New("duplicate path")
 	}
-	for d := path.Dir(p); d != "."; d = path.Dir(d) {
+	// p is clean: its parents are its prefixes up to each "/".
+	for i := strings.LastIndexByte(p, '/'); i > 0; i = strings.LastIndexByte(p[:i], '/') {
+		d := p[:i]
 		if k, ok := c.kinds[d]; ok {
 			if k != kindDir && k != kindImplicitDir {
 				return nil, false, fmt.Errorf("parent %q is not a directory", d)
