@@ -491,7 +491,7 @@ func (st *stage) store(r io.Reader, size int64) (sum, blobID string, off int64, 
 	if git != nil {
 		sink = io.MultiWriter(st.spool, h, git)
 	}
-	n, err := io.Copy(sink, r)
+	n, err := io.CopyBuffer(sink, r, st.buf) // st.buf is free: this content is over smallContent
 	if err == nil && n != size {
 		err = fmt.Errorf("content is %d bytes, header says %d", n, size)
 	}

@@ -96,6 +96,7 @@ type releaseWriter struct {
 	bytes    int64
 	report   func(entries int, bytes int64)
 	reported time.Time
+	copyBuf  []byte // reused for every file: io.Copy would allocate 32 KiB per file
 
 	// The part of the release the next write streams.
 	from  int    // first stage item
@@ -199,7 +200,10 @@ func (w *releaseWriter) item(it stageItem) error {
 	if err := w.tw.WriteHeader(h); err != nil {
 		return err
 	}
-	n, err := io.Copy(w.tw, r)
+	if w.copyBuf == nil {
+		w.copyBuf = make([]byte, 256<<10)
+	}
+	n, err := io.CopyBuffer(w.tw, r, w.copyBuf)
 	if err == nil && n != it.Size {
 		err = fmt.Errorf("staged copy is %d bytes, want %d", n, it.Size)
 	}
