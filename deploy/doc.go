@@ -61,7 +61,8 @@
 // carried into the next release; the log names it.
 //
 // A deploy opens four SSH sessions on each server's one connection (lock,
-// upload, switch, success marker) plus one per hook or health command.
+// upload, switch, success marker; a tree deploy uploads in two) plus one per
+// hook or health command, and one to send changed live files anew.
 // Target.MaxParallel (max_parallel_servers) bounds how many servers are
 // worked on at once.
 //
@@ -84,7 +85,10 @@
 // from the blobs: Git LFS and other filters, export-subst, export-ignore,
 // ident, CRLF, a working-tree encoding). Submodules are empty directories,
 // symlinks and modes come from the tree, as in the commit's tarball, so
-// either way gives the same manifest.
+// either way gives the same manifest. Each server gets what it already has
+// (directories, symlinks, hard links) in a first session, which extracts and
+// hashes it while the changed files download, and the fetched files, shared
+// links and metadata in a second one.
 //
 // Where the previous release's record comes from: its manifest (path,
 // mode, size, SHA-256) is read from the server (<path>/.tollgate/<name>/
