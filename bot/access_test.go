@@ -8,13 +8,16 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
-func TestAccessRevoked(t *testing.T) {
+func TestAccessRevoked(t *testing.T) { storetest.Run(t, testAccessRevoked) }
+
+func testAccessRevoked(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	w.policies["acme/shop"]["production"].RequiredApprovals = 2
-	if err := w.svc.LinkIdentity(ctx, bot.Link{SlackTeam: "T1", SlackUser: "U3", GitHubLogin: "carol", GitHubID: 3}); err != nil {
+	if err := w.svc.LinkIdentity(ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U3"}, GitHubLogin: "carol", GitHubID: 3}); err != nil {
 		t.Fatal(err)
 	}
 	byCarol := w.submit(t, "k1", bot.NewRequest{Requester: carol}).Request
@@ -42,7 +45,7 @@ func TestAccessRevoked(t *testing.T) {
 	if err != nil || got.State != bot.StateAwaitingApproval {
 		t.Fatalf("after dave's approval: %s, %v", got.State, err)
 	}
-	if _, err := w.svc.SlackIdentity(ctx, "T1", "U3"); err == nil {
+	if _, err := w.svc.IdentityFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U3"}); err == nil {
 		t.Error("carol's Slack link survived")
 	}
 	data := w.auditData(t, "carol", "access.revoked")
@@ -52,6 +55,10 @@ func TestAccessRevoked(t *testing.T) {
 }
 
 func TestAccessRevokedKeepsRightsFromAnotherTeam(t *testing.T) {
+	storetest.Run(t, testAccessRevokedKeepsRightsFromAnotherTeam)
+}
+
+func testAccessRevokedKeepsRightsFromAnotherTeam(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	r := w.submit(t, "k1", bot.NewRequest{}).Request
@@ -64,7 +71,9 @@ func TestAccessRevokedKeepsRightsFromAnotherTeam(t *testing.T) {
 	}
 }
 
-func TestLocks(t *testing.T) {
+func TestLocks(t *testing.T) { storetest.Run(t, testLocks) }
+
+func testLocks(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	if _, err := w.svc.LockEnvironment(ctx, "acme/shop", "staging", bob, "db migration", 0); err != nil {
@@ -101,6 +110,10 @@ func TestLocks(t *testing.T) {
 }
 
 func TestQueuedRequestDoesNotStartUnderSomeoneElsesLock(t *testing.T) {
+	storetest.Run(t, testQueuedRequestDoesNotStartUnderSomeoneElsesLock)
+}
+
+func testQueuedRequestDoesNotStartUnderSomeoneElsesLock(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	r := w.submit(t, "k", bot.NewRequest{Environment: "staging"}).Request
@@ -116,7 +129,9 @@ func TestQueuedRequestDoesNotStartUnderSomeoneElsesLock(t *testing.T) {
 	}
 }
 
-func TestEmergencyChange(t *testing.T) {
+func TestEmergencyChange(t *testing.T) { storetest.Run(t, testEmergencyChange) }
+
+func testEmergencyChange(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	w.policies["acme/shop"]["production"].FreezeWindows = []bot.FreezeWindow{{Name: "holidays", Start: t0.Add(-time.Hour), End: t0.Add(time.Hour)}}
@@ -137,6 +152,10 @@ func TestEmergencyChange(t *testing.T) {
 }
 
 func TestRollbackReturnsToThePreviousReleaseAndLocks(t *testing.T) {
+	storetest.Run(t, testRollbackReturnsToThePreviousReleaseAndLocks)
+}
+
+func testRollbackReturnsToThePreviousReleaseAndLocks(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	_, err := w.svc.Submit(ctx, bot.NewRequest{SourceKey: "rb0", Repo: "acme/shop", Environment: "staging",
@@ -173,7 +192,9 @@ func TestRollbackReturnsToThePreviousReleaseAndLocks(t *testing.T) {
 	wantRefusal(t, err, bot.CodeLocked, "locked by alice")
 }
 
-func TestRejectAndCancel(t *testing.T) {
+func TestRejectAndCancel(t *testing.T) { storetest.Run(t, testRejectAndCancel) }
+
+func testRejectAndCancel(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	r1 := w.submit(t, "k1", bot.NewRequest{}).Request
@@ -199,22 +220,24 @@ func TestRejectAndCancel(t *testing.T) {
 	wantRefusal(t, err, bot.CodeWrongState, "there is no request r-nope22")
 }
 
-func TestSlackLinks(t *testing.T) {
+func TestSlackLinks(t *testing.T) { storetest.Run(t, testSlackLinks) }
+
+func testSlackLinks(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
-	_, err := w.svc.SlackIdentity(ctx, "T1", "U1")
+	_, err := w.svc.IdentityFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"})
 	wantRefusal(t, err, bot.CodeNotLinked, "/deploy link")
-	if err := w.svc.LinkIdentity(ctx, bot.Link{SlackTeam: "T1", SlackUser: "U1", GitHubLogin: "alice", GitHubID: 1}); err != nil {
+	if err := w.svc.LinkIdentity(ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: 1}); err != nil {
 		t.Fatal(err)
 	}
-	id, err := w.svc.SlackIdentity(ctx, "T1", "U1")
-	if err != nil || id.Login != "alice" || id.GitHubID != 1 || id.SlackUser != "T1/U1" {
+	id, err := w.svc.IdentityFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"})
+	if err != nil || id.Login != "alice" || id.GitHubID != 1 || id.ChatUser != "T1/U1" {
 		t.Fatalf("identity %+v, %v", id, err)
 	}
-	if err := w.svc.UnlinkSlack(ctx, "T1", "U1"); err != nil {
+	if err := w.svc.Unlink(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}); err != nil {
 		t.Fatal(err)
 	}
-	wantRefusal(t, w.svc.UnlinkSlack(ctx, "T1", "U1"), bot.CodeNotLinked, "not linked")
+	wantRefusal(t, w.svc.Unlink(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}), bot.CodeNotLinked, "not linked")
 	if got := w.auditActions(t, "T1/U1"); !slices.Equal(got, []string{"action.refused", "identity.linked", "identity.unlinked"}) {
 		t.Fatalf("audit: %v", got)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 var (
@@ -41,6 +42,10 @@ func grantLines(gs []bot.AccessGrant) string {
 }
 
 func TestAccessReviewSnapshotDiffAndSignOff(t *testing.T) {
+	storetest.Run(t, testAccessReviewSnapshotDiffAndSignOff)
+}
+
+func testAccessReviewSnapshotDiffAndSignOff(t *testing.T) {
 	ctx := context.Background()
 	w := newComplianceWorld(t)
 	ar, _ := newAccessReviews(t, w)
@@ -126,7 +131,9 @@ func TestAccessReviewSnapshotDiffAndSignOff(t *testing.T) {
 	}
 }
 
-func TestAccessReviewReminder(t *testing.T) {
+func TestAccessReviewReminder(t *testing.T) { storetest.Run(t, testAccessReviewReminder) }
+
+func testAccessReviewReminder(t *testing.T) {
 	ctx := context.Background()
 	w := newComplianceWorld(t)
 	ar, _ := newAccessReviews(t, w)
@@ -169,12 +176,16 @@ func TestAccessReviewReminder(t *testing.T) {
 }
 
 func TestReconcileRevokesPeopleWhoLeftTheOrg(t *testing.T) {
+	storetest.Run(t, testReconcileRevokesPeopleWhoLeftTheOrg)
+}
+
+func testReconcileRevokesPeopleWhoLeftTheOrg(t *testing.T) {
 	ctx := context.Background()
 	w := newComplianceWorld(t)
 	ar, td := newAccessReviews(t, w)
 	for _, l := range []bot.Link{
-		{SlackTeam: "T1", SlackUser: "U1", GitHubLogin: "alice", GitHubID: 1},
-		{SlackTeam: "T1", SlackUser: "U2", GitHubLogin: "bob", GitHubID: 2},
+		{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: 1},
+		{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U2"}, GitHubLogin: "bob", GitHubID: 2},
 	} {
 		if err := w.svc.LinkIdentity(ctx, l); err != nil {
 			t.Fatal(err)
@@ -211,10 +222,10 @@ func TestReconcileRevokesPeopleWhoLeftTheOrg(t *testing.T) {
 	if got := strings.Join(revoked, " "); got != "bob carol" {
 		t.Fatalf("revoked %q, want bob carol", got)
 	}
-	if _, err := w.store.LinkForSlack(ctx, "T1", "U2"); err == nil {
+	if _, err := w.store.LinkFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U2"}); err == nil {
 		t.Error("bob's Slack link survived")
 	}
-	if _, err := w.store.LinkForSlack(ctx, "T1", "U1"); err != nil {
+	if _, err := w.store.LinkFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}); err != nil {
 		t.Errorf("alice's link was removed: %v", err)
 	}
 	if r, _ := w.svc.Request(ctx, pending.ID); r.State != bot.StateCanceled {

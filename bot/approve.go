@@ -72,6 +72,13 @@ func (s *Service) Approve(ctx context.Context, in ApproveInput) (Request, error)
 
 	var granted Approval
 	var queued bool
+	out := &outboxed{build: func(u Request) []Notification {
+		ns := []Notification{{Kind: NotifyApprovalGranted, Request: u, Actor: in.Approver, Approval: &granted}}
+		if queued {
+			ns = append(ns, Notification{Kind: NotifyStateChanged, Request: u, Actor: in.Approver})
+		}
+		return ns
+	}}
 	updated, err := s.store.UpdateRequest(ctx, r.ID, func(cur *Request) ([]AuditEvent, error) {
 		now := s.now().UTC()
 		if ref := checkApproval(cur, p, in, now); ref != nil {
@@ -95,16 +102,15 @@ func (s *Service) Approve(ctx context.Context, in ApproveInput) (Request, error)
 			events = append(events, stateEvent(cur, from, in.Approver.Login))
 		}
 		return events, nil
-	})
+	}, out.Notes)
 	if ref, ok := AsRefusal(err); ok {
 		return Request{}, s.refuseApproval(ctx, in, ref)
 	}
 	if err != nil {
 		return Request{}, fmt.Errorf("approve %s: %w", r.ID, err)
 	}
-	s.notify(ctx, Notification{Kind: NotifyApprovalGranted, Request: updated, Actor: in.Approver, Approval: &granted})
+	s.deliver(ctx, out, updated)
 	if queued {
-		s.notify(ctx, Notification{Kind: NotifyStateChanged, Request: updated, Actor: in.Approver})
 		s.kick()
 	}
 	return updated, nil
@@ -146,7 +152,7 @@ func checkApproval(r *Request, p *EnvironmentPolicy, in ApproveInput, now time.T
 func (s *Service) refuseApproval(ctx context.Context, in ApproveInput, ref *Refusal) error {
 	ev := AuditEvent{Actor: actorOf(in.Approver), Action: ActionApprovalRefused, Subject: in.RequestID,
 		Data: map[string]any{"approver": in.Approver.Login, "approver_id": in.Approver.GitHubID,
-			"slack_user": in.Approver.SlackUser, "code": ref.Code, "reason": ref.Reason}}
+			"slack_user": in.Approver.ChatUser, "code": ref.Code, "reason": ref.Reason}}
 	if err := s.store.AppendAudit(ctx, ev); err != nil {
 		return fmt.Errorf("auditing refused approval of %s: %w", in.RequestID, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 // deployEmergency submits and runs an emergency change by erin (oncall).
@@ -28,6 +29,10 @@ func deployEmergency(t *testing.T, w *complianceWorld, key, reason string) bot.R
 }
 
 func TestEmergencyReviewRemindersOverdueAndVerdict(t *testing.T) {
+	storetest.Run(t, testEmergencyReviewRemindersOverdueAndVerdict)
+}
+
+func testEmergencyReviewRemindersOverdueAndVerdict(t *testing.T) {
 	ctx := context.Background()
 	w := newComplianceWorld(t)
 	w.dir.set("acme/approvers", "erin", true) // erin approves too, but never her own change
@@ -133,6 +138,10 @@ func TestEmergencyReviewRemindersOverdueAndVerdict(t *testing.T) {
 }
 
 func TestEmergencyReviewOpenedBySweepWhenTheWorkerCouldNot(t *testing.T) {
+	storetest.Run(t, testEmergencyReviewOpenedBySweepWhenTheWorkerCouldNot)
+}
+
+func testEmergencyReviewOpenedBySweepWhenTheWorkerCouldNot(t *testing.T) {
 	ctx := context.Background()
 	w := newComplianceWorld(t)
 	w.svc = w.service(t, failingOpen{w.store})
@@ -154,6 +163,10 @@ func TestEmergencyReviewOpenedBySweepWhenTheWorkerCouldNot(t *testing.T) {
 }
 
 func TestEmergencyPathFailsClosedWithoutAReviewStore(t *testing.T) {
+	storetest.Run(t, testEmergencyPathFailsClosedWithoutAReviewStore)
+}
+
+func testEmergencyPathFailsClosedWithoutAReviewStore(t *testing.T) {
 	w := newComplianceWorld(t)
 	svc, err := bot.New(bot.Config{Store: storeOnly{w.store}, Directory: w.dir, Changes: w.changes,
 		Deployer: w.deployer, Policies: w.policies, Clock: w.clock.Now})

@@ -3,7 +3,6 @@ package bot_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit/audittest"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 // directory is a hand-written GitHub teams directory that records lookups.
@@ -198,7 +198,7 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	clk := &clock{now: t0}
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "tollgate.db"), store.Options{Now: clk.Now})
+	st, err := store.Open(context.Background(), storetest.Location(t), store.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

@@ -53,6 +53,7 @@ func (s *Service) Cancel(ctx context.Context, id string, by Identity) (Request, 
 // end moves request id from one of from to the final state to, audited
 // with action, or refuses when it is elsewhere.
 func (s *Service) end(ctx context.Context, id string, by Identity, what string, to State, action, reason string, from ...State) (Request, error) {
+	out := &outboxed{build: one(NotifyStateChanged, by)}
 	updated, err := s.store.UpdateRequest(ctx, id, func(cur *Request) ([]AuditEvent, error) {
 		if !stateIn(cur.State, from) {
 			return nil, refuse(CodeWrongState, "request %s is %s; it can no longer be changed that way", cur.ID, cur.State)
@@ -65,14 +66,14 @@ func (s *Service) end(ctx context.Context, id string, by Identity, what string, 
 			{Actor: actorOf(by), Action: action, Subject: cur.ID, Data: map[string]any{"by": by.Login, "reason": reason}},
 			stateEvent(cur, prev, actorOf(by)),
 		}, nil
-	})
+	}, out.Notes)
 	if ref, ok := AsRefusal(err); ok {
 		return Request{}, s.refuseAction(ctx, by, what, id, ref)
 	}
 	if err != nil {
 		return Request{}, fmt.Errorf("%s %s: %w", what, id, err)
 	}
-	s.notify(ctx, Notification{Kind: NotifyStateChanged, Request: updated, Actor: by})
+	s.deliver(ctx, out, updated)
 	return updated, nil
 }
 
@@ -114,6 +115,7 @@ func (s *Service) ExpireStale(ctx context.Context) (int, error) {
 		if s.now().Before(r.ApprovalDeadline) {
 			continue
 		}
+		out := &outboxed{build: one(NotifyStateChanged, Identity{})}
 		updated, err := s.store.UpdateRequest(ctx, r.ID, func(cur *Request) ([]AuditEvent, error) {
 			if cur.State != StateAwaitingApproval || s.now().Before(cur.ApprovalDeadline) {
 				return nil, errSkip
@@ -126,7 +128,7 @@ func (s *Service) ExpireStale(ctx context.Context) (int, error) {
 					"deadline": cur.ApprovalDeadline, "approvals": len(cur.ValidApprovals(s.now())), "required": cur.RequiredApprovals}},
 				stateEvent(cur, StateAwaitingApproval, "tollgate"),
 			}, nil
-		})
+		}, out.Notes)
 		if errors.Is(err, errSkip) {
 			continue
 		}
@@ -134,7 +136,7 @@ func (s *Service) ExpireStale(ctx context.Context) (int, error) {
 			return n, fmt.Errorf("expiring request %s: %w", r.ID, err)
 		}
 		n++
-		s.notify(ctx, Notification{Kind: NotifyStateChanged, Request: updated})
+		s.deliver(ctx, out, updated)
 	}
 	return n, nil
 }
@@ -167,18 +169,24 @@ func (s *Service) AccessRevoked(ctx context.Context, who Identity, source string
 		if still {
 			continue
 		}
+		out := &outboxed{build: func(u Request) []Notification {
+			if u.State != StateCanceled {
+				return nil // an approval revoked: the request shows it at its next step
+			}
+			return one(NotifyStateChanged, Identity{})(u)
+		}}
 		updated, err := s.store.UpdateRequest(ctx, r.ID, func(cur *Request) ([]AuditEvent, error) {
 			return s.revokeOn(cur, who, source)
-		})
+		}, out.Notes)
 		if errors.Is(err, errSkip) {
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("access revoked for %s: updating request %s: %w", who.Login, r.ID, err)
 		}
+		s.deliver(ctx, out, updated)
 		if updated.State == StateCanceled {
 			canceled = append(canceled, updated.ID)
-			s.notify(ctx, Notification{Kind: NotifyStateChanged, Request: updated})
 		} else {
 			revoked = append(revoked, updated.ID)
 		}
@@ -187,7 +195,7 @@ func (s *Service) AccessRevoked(ctx context.Context, who Identity, source string
 		"login": who.Login, "github_id": who.GitHubID, "source": source,
 		"canceled_requests": canceled, "revoked_approvals_on": revoked}}
 	if who.GitHubID != 0 {
-		links, err := s.store.DeleteLinks(ctx, "", "", who.GitHubID, AuditEvent{Actor: "tollgate",
+		links, err := s.store.DeleteLinks(ctx, ChatIdentity{}, who.GitHubID, AuditEvent{Actor: "tollgate",
 			Action: ActionIdentityUnlinked, Subject: who.Login, Data: map[string]any{"github_id": who.GitHubID, "reason": "access revoked"}})
 		if err != nil {
 			return fmt.Errorf("access revoked for %s: removing Slack links: %w", who.Login, err)

@@ -34,6 +34,56 @@ type Notification struct {
 	EmergencyReview *EmergencyReview // emergency_review, emergency_review_*, emergency_reviewed
 	Lock            *Lock            // lock_reminder
 	AccessReview    *AccessReview    // access_review_*
+
+	// Durable is set on a notification the Store wrote to its outbox in
+	// the transaction of the transition that implies it (Notes). The
+	// server's outbox worker delivers those to the external notifiers
+	// (Slack, GitHub), in order per request and with retries, so a crash
+	// between the transition and the API call loses nothing; the same
+	// notification also reaches Service's direct Notifier (logs, metrics),
+	// where the external notifiers skip it.
+	Durable bool `json:"-"`
+}
+
+// Notes builds the notifications a request transition implies from the
+// request as written (its new version included). A Store that keeps an
+// outbox writes them in the transition's own transaction.
+type Notes func(r Request) []Notification
+
+// outboxed is the notifications of one transition: built by the Store
+// inside the transaction (Notes), handed to the direct Notifier after the
+// commit (deliver).
+type outboxed struct {
+	build   func(Request) []Notification
+	called  bool
+	written []Notification
+}
+
+// Notes implements the Notes the Store calls.
+func (o *outboxed) Notes(r Request) []Notification {
+	o.called, o.written = true, o.build(r)
+	for i := range o.written {
+		o.written[i].Durable = true
+	}
+	return o.written
+}
+
+// deliver hands a committed transition's notifications to the direct
+// Notifier: those the Store wrote to its outbox, or, with a Store that
+// keeps none, the ones built from r now.
+func (s *Service) deliver(ctx context.Context, o *outboxed, r Request) {
+	ns := o.written
+	if !o.called {
+		ns = o.build(r)
+	}
+	for _, n := range ns {
+		s.notify(ctx, n)
+	}
+}
+
+// one is a Notes builder of one notification of kind k about the request.
+func one(k NotificationKind, actor Identity) func(Request) []Notification {
+	return func(r Request) []Notification { return []Notification{{Kind: k, Request: r, Actor: actor}} }
 }
 
 // Notifier shows notifications to people (Slack messages, PR comments,

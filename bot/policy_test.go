@@ -136,7 +136,7 @@ func TestEvaluate(t *testing.T) {
 			}, wantCode: bot.CodeLocked},
 		{name: "rollback skips branch, review and checks", request: func(r *bot.Request) { r.Trigger = bot.TriggerRollback },
 			facts: func(f *bot.Facts) { f.PR, f.Checks, f.BranchContains = nil, nil, nil }},
-		{name: "unlinked requester", request: func(r *bot.Request) { r.Requester = bot.Identity{SlackUser: "T1/U9"} },
+		{name: "unlinked requester", request: func(r *bot.Request) { r.Requester = bot.Identity{ChatUser: "T1/U9"} },
 			facts: func(f *bot.Facts) { f.Memberships = nil }, wantCode: bot.CodeNotLinked},
 	}
 	for _, tt := range tests {

@@ -57,6 +57,12 @@ type EnvironmentPolicy struct {
 	EmergencyReviewWithin time.Duration
 	FreezeWindows         []FreezeWindow
 	Production            bool
+
+	// Routing: a pull request merged into one of OnMergeTo deploys its
+	// merge commit here; a pull request labelled with one of Labels deploys
+	// its head here (see routing.go).
+	OnMergeTo []string
+	Labels    []string
 }
 
 // DefaultRef is what a deploy naming no ref deploys: the first allowed

@@ -7,9 +7,14 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 func TestLockRemindersGoToTheOwnerOnSchedule(t *testing.T) {
+	storetest.Run(t, testLockRemindersGoToTheOwnerOnSchedule)
+}
+
+func testLockRemindersGoToTheOwnerOnSchedule(t *testing.T) {
 	ctx := context.Background()
 	w := newComplianceWorld(t)
 	if _, err := w.svc.LockEnvironment(ctx, "acme/shop", "production", alice, "db migration", 0); err != nil {

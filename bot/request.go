@@ -9,9 +9,9 @@ import (
 // Slack user linked to it when the action came from Slack. GitHubID is
 // what counts; Login is for display and for team lookups.
 type Identity struct {
-	Login     string
-	GitHubID  int64
-	SlackUser string // "T123/U456" when linked and acting from Slack
+	Login    string
+	GitHubID int64
+	ChatUser string // the chat account acted from, when linked (ChatIdentity.String(): "T123/U456")
 }
 
 // Same reports whether a and b are the same person. It fails closed for
@@ -174,6 +174,7 @@ type RequestFilter struct {
 	Repo        string
 	Environment string
 	States      []State
-	Requester   int64 // GitHub id
-	Limit       int   // 0 means a store default
+	Trigger     Trigger // "" for any
+	Requester   int64   // GitHub id
+	Limit       int     // 0 means a store default
 }

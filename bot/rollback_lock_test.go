@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 // Which rollbacks lock the environment (docs/lifecycle.md): an automatic
@@ -16,6 +17,10 @@ import (
 // explicit `/deploy rollback` that restored the previous release does, so
 // the next merge does not redeploy the change just rolled back.
 func TestWhichRollbacksLockTheEnvironment(t *testing.T) {
+	storetest.Run(t, testWhichRollbacksLockTheEnvironment)
+}
+
+func testWhichRollbacksLockTheEnvironment(t *testing.T) {
 	const (
 		shaBad = "4444444444444444444444444444444444444444"
 		shaFix = "5555555555555555555555555555555555555555"

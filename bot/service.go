@@ -44,6 +44,22 @@ func (s PolicySet) Environment(repo, env string) (*EnvironmentPolicy, bool) {
 	return p, ok
 }
 
+// All lists every policy, sorted by repository then environment.
+func (s PolicySet) All() []*EnvironmentPolicy {
+	var out []*EnvironmentPolicy
+	repos := make([]string, 0, len(s))
+	for repo := range s {
+		repos = append(repos, repo)
+	}
+	sort.Strings(repos)
+	for _, repo := range repos {
+		for _, env := range s.Environments(repo) {
+			out = append(out, s[repo][env])
+		}
+	}
+	return out
+}
+
 // Environments implements Policies.
 func (s PolicySet) Environments(repo string) []string {
 	var out []string

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 var (
@@ -29,6 +30,10 @@ func wantRefusal(t *testing.T, err error, code bot.RefusalCode, reason string) {
 }
 
 func TestProductionDeployWithApproval(t *testing.T) {
+	storetest.Run(t, testProductionDeployWithApproval)
+}
+
+func testProductionDeployWithApproval(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	out := w.submit(t, "slack:trigger-1", bot.NewRequest{Reason: "ship checkout"})
@@ -113,6 +118,10 @@ func TestProductionDeployWithApproval(t *testing.T) {
 }
 
 func TestApprovalRefusedOnChangedFacts(t *testing.T) {
+	storetest.Run(t, testApprovalRefusedOnChangedFacts)
+}
+
+func testApprovalRefusedOnChangedFacts(t *testing.T) {
 	tests := []struct {
 		name   string
 		change func(w *world)
@@ -151,6 +160,10 @@ func TestApprovalRefusedOnChangedFacts(t *testing.T) {
 }
 
 func TestDefaultRefIsTheFirstAllowedBranch(t *testing.T) {
+	storetest.Run(t, testDefaultRefIsTheFirstAllowedBranch)
+}
+
+func testDefaultRefIsTheFirstAllowedBranch(t *testing.T) {
 	tests := []struct {
 		name     string
 		branches []string
@@ -180,7 +193,9 @@ func TestDefaultRefIsTheFirstAllowedBranch(t *testing.T) {
 	}
 }
 
-func TestExpireStale(t *testing.T) {
+func TestExpireStale(t *testing.T) { storetest.Run(t, testExpireStale) }
+
+func testExpireStale(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	r := w.submit(t, "k1", bot.NewRequest{}).Request
@@ -201,6 +216,10 @@ func TestExpireStale(t *testing.T) {
 }
 
 func TestPolicyDenialIsStoredAndNothingDeploys(t *testing.T) {
+	storetest.Run(t, testPolicyDenialIsStoredAndNothingDeploys)
+}
+
+func testPolicyDenialIsStoredAndNothingDeploys(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	w.changes.checks[shaMain] = []bot.CheckResult{{Name: "ci/test", State: bot.CheckFailure}}
@@ -219,6 +238,10 @@ func TestPolicyDenialIsStoredAndNothingDeploys(t *testing.T) {
 }
 
 func TestUnknownEnvironmentCreatesNothing(t *testing.T) {
+	storetest.Run(t, testUnknownEnvironmentCreatesNothing)
+}
+
+func testUnknownEnvironmentCreatesNothing(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	_, err := w.svc.Submit(ctx, bot.NewRequest{SourceKey: "k", Repo: "acme/shop", Environment: "prod",
@@ -236,6 +259,10 @@ func TestUnknownEnvironmentCreatesNothing(t *testing.T) {
 }
 
 func TestDuplicateSubmitAndDoubleClickDeployOnce(t *testing.T) {
+	storetest.Run(t, testDuplicateSubmitAndDoubleClickDeployOnce)
+}
+
+func testDuplicateSubmitAndDoubleClickDeployOnce(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	first := w.submit(t, "delivery-1", bot.NewRequest{})
@@ -280,6 +307,10 @@ func TestDuplicateSubmitAndDoubleClickDeployOnce(t *testing.T) {
 }
 
 func TestOneDeployPerEnvironmentAtATime(t *testing.T) {
+	storetest.Run(t, testOneDeployPerEnvironmentAtATime)
+}
+
+func testOneDeployPerEnvironmentAtATime(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w := newWorld(t)
@@ -295,7 +326,7 @@ func TestOneDeployPerEnvironmentAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { w.svc.RunWorkers(ctx, 3, 10*time.Millisecond); close(done) }()
+	go func() { w.svc.RunWorkers(ctx, ctx, 3, 10*time.Millisecond); close(done) }()
 
 	// Staging's first request and production's run side by side; staging's
 	// others wait, and start in the order they were queued.
@@ -347,7 +378,9 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-func TestDeployResults(t *testing.T) {
+func TestDeployResults(t *testing.T) { storetest.Run(t, testDeployResults) }
+
+func testDeployResults(t *testing.T) {
 	tests := []struct {
 		name       string
 		outcome    bot.DeployOutcome
@@ -380,7 +413,9 @@ func TestDeployResults(t *testing.T) {
 	}
 }
 
-func TestRecoverInterrupted(t *testing.T) {
+func TestRecoverInterrupted(t *testing.T) { storetest.Run(t, testRecoverInterrupted) }
+
+func testRecoverInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w := newWorld(t)
@@ -404,6 +439,10 @@ func TestRecoverInterrupted(t *testing.T) {
 }
 
 func TestNotifierFailureKeepsTheStateChange(t *testing.T) {
+	storetest.Run(t, testNotifierFailureKeepsTheStateChange)
+}
+
+func testNotifierFailureKeepsTheStateChange(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	w.notes.fail = true

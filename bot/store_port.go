@@ -22,7 +22,9 @@ type RequestStore interface {
 	// CreateRequest stores r with events. When a request with the same
 	// SourceKey exists it writes nothing and returns that request with
 	// created false. An ID collision returns an error wrapping ErrConflict.
-	CreateRequest(ctx context.Context, r Request, events []AuditEvent) (stored Request, created bool, err error)
+	// notes, when given, build the notifications the new request implies;
+	// they are written to the outbox in the same transaction.
+	CreateRequest(ctx context.Context, r Request, events []AuditEvent, notes ...Notes) (stored Request, created bool, err error)
 	// Request returns the request with id, or an error wrapping ErrNotFound.
 	Request(ctx context.Context, id string) (Request, error)
 	// RequestBySource returns the request created from source key, or an
@@ -36,7 +38,10 @@ type RequestStore interface {
 	// an error nothing is written and that error is returned. Approvals
 	// are append-only except for RevokedAt. A second running request for
 	// the same repository and environment is refused with ErrConflict.
-	UpdateRequest(ctx context.Context, id string, change func(*Request) ([]AuditEvent, error)) (Request, error)
+	// notes, when given, build the notifications the transition implies from
+	// the request as written; they go to the outbox in the same transaction
+	// (nothing is written when change fails).
+	UpdateRequest(ctx context.Context, id string, change func(*Request) ([]AuditEvent, error), notes ...Notes) (Request, error)
 	// NextRunnable returns the oldest queued request (by QueuedAt) whose
 	// repository and environment have nothing running, or an error
 	// wrapping ErrNotFound.
@@ -56,10 +61,9 @@ type LockStore interface {
 	ReleaseLock(ctx context.Context, repo, env string, ev AuditEvent) error
 }
 
-// Link ties a Slack user to the GitHub account they proved they own.
+// Link ties a chat account to the GitHub account its owner proved they own.
 type Link struct {
-	SlackTeam   string
-	SlackUser   string
+	Chat        ChatIdentity
 	GitHubLogin string
 	GitHubID    int64
 	LinkedAt    time.Time
@@ -67,17 +71,17 @@ type Link struct {
 
 // Identity returns the person the link stands for.
 func (l Link) Identity() Identity {
-	return Identity{Login: l.GitHubLogin, GitHubID: l.GitHubID, SlackUser: l.SlackTeam + "/" + l.SlackUser}
+	return Identity{Login: l.GitHubLogin, GitHubID: l.GitHubID, ChatUser: l.Chat.String()}
 }
 
-// LinkStore keeps Slack↔GitHub identity links.
+// LinkStore keeps chat↔GitHub identity links.
 type LinkStore interface {
-	// SaveLink stores l, replacing any link of the same Slack user, and appends ev.
+	// SaveLink stores l, replacing any link of the same chat account, and appends ev.
 	SaveLink(ctx context.Context, l Link, ev AuditEvent) error
-	// LinkForSlack returns the link of a Slack user, or an error wrapping ErrNotFound.
-	LinkForSlack(ctx context.Context, slackTeam, slackUser string) (Link, error)
-	// DeleteLinks removes the links of a Slack user (slackUser set) or of a
+	// LinkFor returns the link of a chat account, or an error wrapping ErrNotFound.
+	LinkFor(ctx context.Context, chat ChatIdentity) (Link, error)
+	// DeleteLinks removes the links of a chat account (chat.User set) or of a
 	// GitHub account (githubID set), appends ev when one was removed, and
 	// returns the removed links.
-	DeleteLinks(ctx context.Context, slackTeam, slackUser string, githubID int64, ev AuditEvent) ([]Link, error)
+	DeleteLinks(ctx context.Context, chat ChatIdentity, githubID int64, ev AuditEvent) ([]Link, error)
 }

@@ -89,7 +89,8 @@ func (s *Service) Submit(ctx context.Context, in NewRequest) (Outcome, error) {
 	}
 
 	for attempt := 0; ; attempt++ {
-		stored, created, err := s.store.CreateRequest(ctx, r, events)
+		out := &outboxed{build: submitNotes}
+		stored, created, err := s.store.CreateRequest(ctx, r, events, out.Notes)
 		if errors.Is(err, ErrConflict) && attempt < 3 { // id collision: draw another
 			r.ID = NewRequestID()
 			if events, err = s.decide(resetState(&r), p, d, now); err != nil {
@@ -103,7 +104,10 @@ func (s *Service) Submit(ctx context.Context, in NewRequest) (Outcome, error) {
 		if !created {
 			return duplicate(stored), nil
 		}
-		s.afterSubmit(ctx, stored)
+		s.deliver(ctx, out, stored)
+		if stored.State == StateQueued {
+			s.kick()
+		}
 		return Outcome{Request: stored, Created: true, Decision: d}, d.refusalErr()
 	}
 }
@@ -298,17 +302,17 @@ func stateEvent(r *Request, from State, actor string) AuditEvent {
 	}}
 }
 
-// afterSubmit notifies about a stored new request.
-func (s *Service) afterSubmit(ctx context.Context, r Request) {
+// submitNotes are the notifications a new request implies.
+func submitNotes(r Request) []Notification {
 	switch r.State {
 	case StateRejected:
-		s.notify(ctx, Notification{Kind: NotifyRefused, Request: r, Actor: r.Requester})
+		return one(NotifyRefused, r.Requester)(r)
 	case StateAwaitingApproval:
-		s.notify(ctx, Notification{Kind: NotifyApprovalNeeded, Request: r, Actor: r.Requester})
+		return one(NotifyApprovalNeeded, r.Requester)(r)
 	case StateQueued:
-		s.notify(ctx, Notification{Kind: NotifyStateChanged, Request: r, Actor: r.Requester})
-		s.kick()
+		return one(NotifyStateChanged, r.Requester)(r)
 	}
+	return nil
 }
 
 // refuseAction audits a refused action that changes no request and
@@ -316,7 +320,7 @@ func (s *Service) afterSubmit(ctx context.Context, r Request) {
 // instead: nothing is refused silently.
 func (s *Service) refuseAction(ctx context.Context, who Identity, action, subject string, ref *Refusal) error {
 	ev := AuditEvent{Actor: actorOf(who), Action: ActionActionRefused, Subject: subject, Data: map[string]any{
-		"action": action, "code": ref.Code, "reason": ref.Reason, "github_id": who.GitHubID, "slack_user": who.SlackUser,
+		"action": action, "code": ref.Code, "reason": ref.Reason, "github_id": who.GitHubID, "slack_user": who.ChatUser,
 	}}
 	if err := s.store.AppendAudit(ctx, ev); err != nil {
 		return fmt.Errorf("auditing refusal of %s on %s: %w", action, subject, err)
@@ -324,14 +328,16 @@ func (s *Service) refuseAction(ctx context.Context, who Identity, action, subjec
 	return ref
 }
 
-// actorOf names a person in audit entries: the GitHub login, or the Slack
-// user when not linked.
+// actorOf names a person in audit entries: the GitHub login, or the chat
+// account when not linked. Identity.ChatUser does not carry its platform:
+// Slack is the one chat platform today (docs/architecture.md says what
+// adding another takes).
 func actorOf(who Identity) string {
 	if who.Login != "" {
 		return who.Login
 	}
-	if who.SlackUser != "" {
-		return "slack:" + who.SlackUser
+	if who.ChatUser != "" {
+		return PlatformSlack + ":" + who.ChatUser
 	}
 	return "unknown"
 }

@@ -29,6 +29,7 @@ func (s *Service) ProcessNext(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err // fail closed: do not start without knowing the lock
 	}
+	out := &outboxed{build: one(NotifyStateChanged, Identity{})}
 	started, err := s.store.UpdateRequest(ctx, next.ID, func(cur *Request) ([]AuditEvent, error) {
 		if cur.State != StateQueued {
 			return nil, errSkip
@@ -54,14 +55,14 @@ func (s *Service) ProcessNext(ctx context.Context) (bool, error) {
 				"release": cur.Release}},
 			stateEvent(cur, prev, "tollgate"),
 		}, nil
-	})
+	}, out.Notes)
 	if errors.Is(err, errSkip) || errors.Is(err, ErrConflict) {
 		return true, nil // another worker took it, or its environment got busy: look again
 	}
 	if err != nil {
 		return false, fmt.Errorf("starting request %s: %w", next.ID, err)
 	}
-	s.notify(ctx, Notification{Kind: NotifyStateChanged, Request: started})
+	s.deliver(ctx, out, started)
 	if started.State != StateRunning {
 		return true, nil
 	}
@@ -124,13 +125,14 @@ func (s *Service) run(ctx context.Context, r Request) error {
 	}
 	// Record the result even when ctx was canceled by a shutdown.
 	wctx := context.WithoutCancel(ctx)
+	finished := &outboxed{build: one(NotifyFinished, Identity{})}
 	done, uerr := s.store.UpdateRequest(wctx, r.ID, func(cur *Request) ([]AuditEvent, error) {
 		return finishRun(cur, final, out, s.now().UTC())
-	})
+	}, finished.Notes)
 	if uerr != nil {
 		return fmt.Errorf("recording the result of request %s (%s): %w", r.ID, final, uerr)
 	}
-	s.notify(wctx, Notification{Kind: NotifyFinished, Request: done})
+	s.deliver(wctx, finished, done)
 	if done.Trigger == TriggerEmergency && done.State == StateSucceeded {
 		s.openEmergencyReview(wctx, done)
 	}
@@ -210,23 +212,29 @@ func (s *Service) ProcessQueue(ctx context.Context) (int, error) {
 	return n, ctx.Err()
 }
 
-// RunWorkers runs n workers until ctx ends. Each takes the next runnable
-// request, waking when something is queued or every poll interval.
-func (s *Service) RunWorkers(ctx context.Context, n int, poll time.Duration) {
+// RunWorkers is the one scheduling loop: n workers, each taking the next
+// runnable request, waking when something was queued or a deploy finished
+// (Service kicks itself) or every poll interval. It returns when work ends
+// and every worker has finished the deploy it was running. Each deploy runs
+// under run, which may outlive work: a server stops taking work at once on
+// shutdown and cancels run only after a grace period, so a deploy that
+// started finishes rather than stopping half-way. Tests and the server run
+// this same loop.
+func (s *Service) RunWorkers(work, run context.Context, n int, poll time.Duration) {
 	var wg sync.WaitGroup
-	for range n {
+	for range max(n, 1) {
 		wg.Go(func() {
-			for ctx.Err() == nil {
-				did, err := s.ProcessNext(ctx)
+			for work.Err() == nil {
+				did, err := s.ProcessNext(run)
 				if err != nil {
-					s.log.ErrorContext(ctx, "deploy worker", slog.Any("err", err))
+					s.log.ErrorContext(run, "deploy worker", slog.Any("err", err))
 				}
 				if did && err == nil {
-					s.kick() // maybe more for another worker
+					s.kick() // there may be more for another worker
 					continue
 				}
 				select {
-				case <-ctx.Done():
+				case <-work.Done():
 				case <-s.wake:
 				case <-time.After(poll):
 				}
@@ -246,12 +254,13 @@ func (s *Service) RecoverInterrupted(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, r := range rs {
+		finished := &outboxed{build: one(NotifyFinished, Identity{})}
 		done, err := s.store.UpdateRequest(ctx, r.ID, func(cur *Request) ([]AuditEvent, error) {
 			if cur.State != StateRunning {
 				return nil, errSkip
 			}
 			return finishRun(cur, StateInterrupted, DeployOutcome{Error: "the process stopped while the deploy ran"}, s.now().UTC())
-		})
+		}, finished.Notes)
 		if errors.Is(err, errSkip) {
 			continue
 		}
@@ -259,7 +268,7 @@ func (s *Service) RecoverInterrupted(ctx context.Context) (int, error) {
 			return n, fmt.Errorf("marking request %s interrupted: %w", r.ID, err)
 		}
 		n++
-		s.notify(ctx, Notification{Kind: NotifyFinished, Request: done})
+		s.deliver(ctx, finished, done)
 	}
 	return n, nil
 }

@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,16 +10,11 @@ import (
 	"github.com/tollgate-dev/tollgate/bot"
 )
 
-// ProtectionGate answers a GitHub Actions run waiting on Tollgate's custom
-// deployment protection rule. For that trigger Actions deploys and
-// Tollgate only gates, so no SSH happens.
-type ProtectionGate interface {
-	// Approve lets the waiting run runID of repo deploy to env.
-	Approve(ctx context.Context, repo string, runID int64, env, comment string) error
-}
-
 // BotDeployer carries out the domain's deploy jobs with the SSH Engine: it
-// implements bot.Deployer.
+// implements bot.Deployer for environments of target type ssh. The server
+// picks the Deployer by the environment's target type, so this one knows
+// nothing of GitHub (type actions_gate is answered by the GitHub
+// integration's protection-rule gate).
 type BotDeployer struct {
 	Engine *Engine
 	// Targets returns the target of repo's env; ok is false when the
@@ -33,11 +27,6 @@ type BotDeployer struct {
 	// nil writer, discards it. A writer that is an io.Closer is closed
 	// when the deploy ends.
 	Log func(requestID string) io.Writer
-	// ProtectionGate approves protection_rule jobs; nil refuses them.
-	ProtectionGate ProtectionGate
-	// PublicURL, when set, links the approval comment to the request's
-	// log page (<PublicURL>/deployments/<id>).
-	PublicURL string
 }
 
 var _ bot.Deployer = (*BotDeployer)(nil)
@@ -46,9 +35,6 @@ var _ bot.Deployer = (*BotDeployer)(nil)
 // outcome and a nil error; an error means it could not run at all or was
 // interrupted (ctx ended), as bot.Deployer asks.
 func (d *BotDeployer) Deploy(ctx context.Context, job bot.DeployJob) (bot.DeployOutcome, error) {
-	if job.Trigger == bot.TriggerProtectionRule || job.ProtectionRule != nil {
-		return d.approveRun(ctx, job)
-	}
 	t, err := d.target(job)
 	if err != nil {
 		return bot.DeployOutcome{}, err
@@ -105,29 +91,6 @@ func (d *BotDeployer) finish(ctx context.Context, job bot.DeployJob, res Result,
 		return out, fmt.Errorf("request %s: %w", job.RequestID, err)
 	}
 	return out, nil
-}
-
-// approveRun answers the waiting Actions run: no servers are touched.
-func (d *BotDeployer) approveRun(ctx context.Context, job bot.DeployJob) (bot.DeployOutcome, error) {
-	if job.ProtectionRule == nil {
-		return bot.DeployOutcome{}, fmt.Errorf("request %s: protection_rule job without the run to approve", job.RequestID)
-	}
-	if d.ProtectionGate == nil {
-		return bot.DeployOutcome{}, errors.New("request " + job.RequestID + ": no protection rule gate configured")
-	}
-	env := job.ProtectionRule.EnvironmentName
-	if env == "" {
-		env = job.Environment
-	}
-	comment := fmt.Sprintf("Approved by Tollgate request %s: policy checks and approvals passed for %s.", job.RequestID, short7(job.SHA))
-	if d.PublicURL != "" {
-		comment += " Details: " + strings.TrimSuffix(d.PublicURL, "/") + "/deployments/" + job.RequestID
-	}
-	begin := time.Now()
-	if err := d.ProtectionGate.Approve(ctx, job.Repo, job.ProtectionRule.RunID, env, comment); err != nil {
-		return bot.DeployOutcome{}, fmt.Errorf("request %s: approving run %d of %s: %w", job.RequestID, job.ProtectionRule.RunID, job.Repo, err)
-	}
-	return bot.DeployOutcome{Result: bot.ResultSucceeded, Duration: time.Since(begin)}, nil
 }
 
 // writeManifest appends the release's manifest (type, mode, size, SHA-256,
@@ -201,11 +164,4 @@ func Outcome(res Result) bot.DeployOutcome {
 		}
 	}
 	return out
-}
-
-func short7(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }

@@ -3,7 +3,6 @@ package deploy_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -26,7 +25,6 @@ type bdEnv struct {
 	deployer *deploy.BotDeployer
 	target   deploy.Target
 	logs     *bdLogs
-	gate     *bdGate
 }
 
 // bdLogs records each request's deployment log and whether it was closed.
@@ -52,18 +50,6 @@ func (ls *bdLogs) open(id string) io.Writer {
 	return l
 }
 
-// bdGate records protection-rule approvals.
-type bdGate struct {
-	calls []string
-	err   error
-}
-
-func (g *bdGate) Approve(_ context.Context, repo string, runID int64, env, comment string) error {
-	g.calls = append(g.calls, strings.Join([]string{repo, env, comment}, "|"))
-	_ = runID
-	return g.err
-}
-
 func newBDEnv(t *testing.T, configure func(*deploy.Target)) *bdEnv {
 	t.Helper()
 	key := sshdtest.NewKey(t)
@@ -72,7 +58,7 @@ func newBDEnv(t *testing.T, configure func(*deploy.Target)) *bdEnv {
 	known := filepath.Join(dir, "known_hosts")
 	sshdtest.WriteKnownHosts(t, known, srv)
 	e := &bdEnv{root: filepath.Join(t.TempDir(), "app"), repoDir: t.TempDir(),
-		logs: &bdLogs{logs: map[string]*bdLog{}}, gate: &bdGate{}}
+		logs: &bdLogs{logs: map[string]*bdLog{}}}
 	e.target = deploy.Target{
 		Environment:    "acme/api/staging",
 		Servers:        []deploy.Server{{Host: srv.Host, Port: srv.Port, User: srv.User}},
@@ -98,8 +84,7 @@ func newBDEnv(t *testing.T, configure func(*deploy.Target)) *bdEnv {
 			src, err := deploy.GitArchive(ctx, e.repoDir, sha)
 			return src, nil, err
 		},
-		Log:            e.logs.open,
-		ProtectionGate: e.gate,
+		Log: e.logs.open,
 	}
 	return e
 }
@@ -304,37 +289,6 @@ func TestBotDeployerRefusals(t *testing.T) {
 				t.Error("something went live")
 			}
 		})
-	}
-}
-
-func TestBotDeployerProtectionRuleApprovesTheRunWithoutSSH(t *testing.T) {
-	gate := &bdGate{}
-	d := &deploy.BotDeployer{
-		Engine: &deploy.Engine{},
-		Targets: func(repo, env string) (deploy.Target, bool) {
-			t.Errorf("a protection-rule job looked up SSH target %s %s", repo, env)
-			return deploy.Target{}, false
-		},
-		ProtectionGate: gate,
-		PublicURL:      "https://tollgate.example.com/",
-	}
-	j := bot.DeployJob{RequestID: "r-gate01", Repo: "acme/web", Environment: "production", SHA: strings.Repeat("c", 40),
-		Trigger: bot.TriggerProtectionRule, ProtectionRule: &bot.ProtectionRuleRun{RunID: 42, EnvironmentName: "Production"}}
-	out, err := d.Deploy(context.Background(), j)
-	if err != nil || out.Result != bot.ResultSucceeded {
-		t.Fatalf("outcome %s, err %v", out.Result, err)
-	}
-	if len(gate.calls) != 1 || !strings.HasPrefix(gate.calls[0], "acme/web|Production|") || !strings.Contains(gate.calls[0], "Details: https://tollgate.example.com/deployments/r-gate01") {
-		t.Errorf("gate calls %q", gate.calls)
-	}
-
-	gate.err = errors.New("502 from GitHub")
-	if _, err := d.Deploy(context.Background(), j); err == nil || !strings.Contains(err.Error(), "run 42") {
-		t.Errorf("a failed callback must be an error naming the run, got %v", err)
-	}
-	d.ProtectionGate = nil
-	if _, err := d.Deploy(context.Background(), j); err == nil {
-		t.Error("without a gate a protection-rule job must fail")
 	}
 }
 

@@ -17,7 +17,8 @@ const accessReviewColumns = `id, taken_at, taken_by, grants, added, removed, pre
 // SaveAccessReview implements bot.AccessReviewStore.
 func (s *Store) SaveAccessReview(ctx context.Context, r bot.AccessReview, ev bot.AuditEvent) error {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := writeAccessReview(ctx, tx, `INSERT`, r); err != nil {
+		if err := writeAccessReview(ctx, tx, `INSERT INTO access_reviews (`+accessReviewColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r); err != nil {
 			return err
 		}
 		return s.appendEvents(ctx, tx, []bot.AuditEvent{ev})
@@ -69,7 +70,7 @@ func (s *Store) ListAccessReviews(ctx context.Context) ([]bot.AccessReview, erro
 func (s *Store) UpdateAccessReview(ctx context.Context, id string, change func(*bot.AccessReview) ([]bot.AuditEvent, error)) (bot.AccessReview, error) {
 	var out bot.AccessReview
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		rs, err := queryAccessReviews(ctx, tx, `WHERE id = ?`, id)
+		rs, err := queryAccessReviews(ctx, tx, `WHERE id = ?`+s.dialect.forUpdate, id)
 		if err != nil {
 			return err
 		}
@@ -84,7 +85,7 @@ func (s *Store) UpdateAccessReview(ctx context.Context, id string, change func(*
 		if cur.ID != id {
 			return fmt.Errorf("update access review %s: the id cannot change", id)
 		}
-		if err := writeAccessReview(ctx, tx, `INSERT OR REPLACE`, cur); err != nil {
+		if err := writeAccessReview(ctx, tx, upsert("access_reviews", accessReviewColumns, "id"), cur); err != nil {
 			return err
 		}
 		if err := s.appendEvents(ctx, tx, events); err != nil {
@@ -96,7 +97,8 @@ func (s *Store) UpdateAccessReview(ctx context.Context, id string, change func(*
 	return out, err
 }
 
-func writeAccessReview(ctx context.Context, tx *sql.Tx, verb string, r bot.AccessReview) error {
+// writeAccessReview runs insert (an INSERT or upsert of accessReviewColumns) for r.
+func writeAccessReview(ctx context.Context, tx *sql.Tx, insert string, r bot.AccessReview) error {
 	enc := func(gs []bot.AccessGrant) (string, error) {
 		if gs == nil {
 			gs = []bot.AccessGrant{}
@@ -116,10 +118,9 @@ func writeAccessReview(ctx context.Context, tx *sql.Tx, verb string, r bot.Acces
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, verb+` INTO access_reviews (`+accessReviewColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.ExecContext(ctx, insert,
 		r.ID, nanos(r.TakenAt), r.TakenBy, grants, added, removed, r.PreviousID, r.Digest, string(r.Outcome),
-		r.SignedOffBy.Login, r.SignedOffBy.GitHubID, r.SignedOffBy.SlackUser, nanos(r.SignedOffAt), r.Note)
+		r.SignedOffBy.Login, r.SignedOffBy.GitHubID, r.SignedOffBy.ChatUser, nanos(r.SignedOffAt), r.Note)
 	return err
 }
 
@@ -135,7 +136,7 @@ func queryAccessReviews(ctx context.Context, q rowQueryer, tail string, args ...
 		var grants, added, removed, outcome string
 		var taken, signed int64
 		if err := rows.Scan(&r.ID, &taken, &r.TakenBy, &grants, &added, &removed, &r.PreviousID, &r.Digest, &outcome,
-			&r.SignedOffBy.Login, &r.SignedOffBy.GitHubID, &r.SignedOffBy.SlackUser, &signed, &r.Note); err != nil {
+			&r.SignedOffBy.Login, &r.SignedOffBy.GitHubID, &r.SignedOffBy.ChatUser, &signed, &r.Note); err != nil {
 			return nil, err
 		}
 		for _, f := range []struct {
@@ -165,10 +166,10 @@ func (s *Store) ListLinks(ctx context.Context) ([]bot.Link, error) {
 	for rows.Next() {
 		var l bot.Link
 		var linked int64
-		if err := rows.Scan(&l.SlackTeam, &l.SlackUser, &l.GitHubLogin, &l.GitHubID, &linked); err != nil {
+		if err := rows.Scan(&l.Chat.Workspace, &l.Chat.User, &l.GitHubLogin, &l.GitHubID, &linked); err != nil {
 			return nil, fmt.Errorf("list links: %w", err)
 		}
-		l.LinkedAt = fromNanos(linked)
+		l.LinkedAt, l.Chat.Platform = fromNanos(linked), bot.PlatformSlack
 		out = append(out, l)
 	}
 	return out, rows.Err()
@@ -177,8 +178,7 @@ func (s *Store) ListLinks(ctx context.Context) ([]bot.Link, error) {
 // MarkOrgMembersSeen implements bot.AccessReviewStore.
 func (s *Store) MarkOrgMembersSeen(ctx context.Context, org string, members []bot.Member, at time.Time) error {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO org_members_seen (org, login, github_id, last_seen_at)
-			VALUES (?, ?, ?, ?)`)
+		st, err := tx.PrepareContext(ctx, upsert("org_members_seen", `org, login, github_id, last_seen_at`, "org, login"))
 		if err != nil {
 			return err
 		}
@@ -227,7 +227,7 @@ func (s *Store) Reminded(ctx context.Context, key string) (time.Time, int, error
 // RecordReminder implements bot.ReminderStore.
 func (s *Store) RecordReminder(ctx context.Context, key string, at time.Time, count int, ev bot.AuditEvent) error {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO reminders (key, last_at, count) VALUES (?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, upsert("reminders", `key, last_at, count`, "key"),
 			key, nanos(at), count); err != nil {
 			return err
 		}

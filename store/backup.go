@@ -12,6 +12,11 @@ import (
 	"github.com/mattn/go-sqlite3"
 )
 
+// ErrBackupPostgres is returned by Backup on a PostgreSQL store: its
+// backups are PostgreSQL's (pg_dump, base backups, the provider's
+// snapshots), and `tollgate store migrate` copies it to a SQLite file.
+var ErrBackupPostgres = errors.New("the database is PostgreSQL: back it up with pg_dump or your provider's backups, or copy it to a SQLite file with `tollgate store migrate`")
+
 // BackupResult describes a finished backup.
 type BackupResult struct {
 	Path  string // the backup file
@@ -30,6 +35,9 @@ type BackupResult struct {
 func (s *Store) Backup(ctx context.Context, dstPath string) (res BackupResult, err error) {
 	fail := func(what string, err error) (BackupResult, error) {
 		return BackupResult{}, fmt.Errorf("back up to %s: %s: %w", dstPath, what, err)
+	}
+	if s.dialect.postgres {
+		return fail("not a SQLite database", ErrBackupPostgres)
 	}
 	if _, err := os.Lstat(dstPath); err == nil {
 		return fail("refusing to overwrite", fs.ErrExist)

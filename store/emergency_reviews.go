@@ -21,8 +21,8 @@ func (s *Store) OpenEmergencyReview(ctx context.Context, r bot.EmergencyReview, 
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO emergency_reviews (`+emergencyReviewColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, v...)
+		res, err := tx.ExecContext(ctx, `INSERT INTO emergency_reviews (`+emergencyReviewColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`, v...)
 		if err != nil {
 			return err
 		}
@@ -67,7 +67,7 @@ func (s *Store) ListEmergencyReviews(ctx context.Context, pendingOnly bool) ([]b
 func (s *Store) UpdateEmergencyReview(ctx context.Context, requestID string, change func(*bot.EmergencyReview) ([]bot.AuditEvent, error)) (bot.EmergencyReview, error) {
 	var out bot.EmergencyReview
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		rs, err := queryEmergencyReviews(ctx, tx, `WHERE request_id = ?`, requestID)
+		rs, err := queryEmergencyReviews(ctx, tx, `WHERE request_id = ?`+s.dialect.forUpdate, requestID)
 		if err != nil {
 			return err
 		}
@@ -86,8 +86,7 @@ func (s *Store) UpdateEmergencyReview(ctx context.Context, requestID string, cha
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO emergency_reviews (`+emergencyReviewColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, v...); err != nil {
+		if _, err := tx.ExecContext(ctx, upsert("emergency_reviews", emergencyReviewColumns, "request_id"), v...); err != nil {
 			return err
 		}
 		if err := s.appendEvents(ctx, tx, events); err != nil {
@@ -111,10 +110,10 @@ func emergencyReviewValues(r bot.EmergencyReview) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{r.RequestID, r.Repo, r.Environment, r.SHA, r.Deployer.Login, r.Deployer.GitHubID, r.Deployer.SlackUser,
+	return []any{r.RequestID, r.Repo, r.Environment, r.SHA, r.Deployer.Login, r.Deployer.GitHubID, r.Deployer.ChatUser,
 		r.Reason, r.Ticket, string(approvers), nanos(r.DeployedAt), nanos(r.OpenedAt), nanos(r.DueAt), r.Reminders,
 		nanos(r.LastRemindedAt), nanos(r.OverdueAt), string(r.Outcome), r.Reviewer.Login, r.Reviewer.GitHubID,
-		r.Reviewer.SlackUser, nanos(r.ReviewedAt), r.Note}, nil
+		r.Reviewer.ChatUser, nanos(r.ReviewedAt), r.Note}, nil
 }
 
 func queryEmergencyReviews(ctx context.Context, q rowQueryer, tail string, args ...any) ([]bot.EmergencyReview, error) {
@@ -129,8 +128,8 @@ func queryEmergencyReviews(ctx context.Context, q rowQueryer, tail string, args 
 		var approvers, outcome string
 		var deployed, opened, due, reminded, overdue, reviewed int64
 		if err := rows.Scan(&r.RequestID, &r.Repo, &r.Environment, &r.SHA, &r.Deployer.Login, &r.Deployer.GitHubID,
-			&r.Deployer.SlackUser, &r.Reason, &r.Ticket, &approvers, &deployed, &opened, &due, &r.Reminders, &reminded,
-			&overdue, &outcome, &r.Reviewer.Login, &r.Reviewer.GitHubID, &r.Reviewer.SlackUser, &reviewed, &r.Note); err != nil {
+			&r.Deployer.ChatUser, &r.Reason, &r.Ticket, &approvers, &deployed, &opened, &due, &r.Reminders, &reminded,
+			&overdue, &outcome, &r.Reviewer.Login, &r.Reviewer.GitHubID, &r.Reviewer.ChatUser, &reviewed, &r.Note); err != nil {
 			return nil, err
 		}
 		var teams []string

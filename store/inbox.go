@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 )
 
 // Inbox states.
@@ -15,19 +18,12 @@ const (
 	InboxFailed  = "failed"
 )
 
-// InboxItem is one webhook delivery kept until it has been processed.
-type InboxItem struct {
-	ID            int64
-	Source        string // "github" or "slack"
-	DeliveryID    string // X-GitHub-Delivery, or Slack's id for the request
-	EventType     string
-	Payload       []byte
-	ReceivedAt    time.Time
-	State         string
-	Attempts      int // how many times it has been claimed
-	NextAttemptAt time.Time
-	LastError     string
-}
+// InboxItem is one webhook delivery kept until it has been processed: the
+// inbox port's Item, which the transports use without importing store.
+type InboxItem = inbox.Item
+
+// InboxLease is one claim of an inbox item (the inbox port's Lease).
+type InboxLease = inbox.Lease
 
 // InboxCounts is the number of items per state that needs attention.
 type InboxCounts struct {
@@ -37,6 +33,12 @@ type InboxCounts struct {
 
 // ErrInboxItemNotFound is returned when marking an item that does not exist.
 var ErrInboxItemNotFound = errors.New("inbox item not found")
+
+// ErrInboxLeaseLost is returned when marking an item through a lease that
+// is no longer its latest claim (its lease ran out and another worker
+// claimed it) or that was already used: nothing was changed, the item is
+// the later claimer's.
+var ErrInboxLeaseLost = errors.New("inbox item was claimed again or already marked")
 
 // Enqueue stores a delivery as pending and due now (ReceivedAt defaults to
 // the store clock). A delivery id already stored for the same source is a
@@ -72,15 +74,16 @@ func (s *Store) Enqueue(ctx context.Context, it InboxItem) (duplicate bool, err 
 }
 
 // ClaimDue leases up to limit pending items that are due at now, oldest
-// first, and counts the attempt. A leased item is not handed out again until
-// its lease (Options.InboxLease) runs out, so two workers never hold the
-// same item, and the items of a process that died become due again.
+// first, counts the attempt and hands each out with a new fencing token
+// (InboxItem.Lease). A leased item is not handed out again until its lease
+// (Options.InboxLease) runs out, so two workers never hold the same item,
+// and the items of a process that died become due again. On PostgreSQL
+// claimers in several processes skip each other's rows (FOR UPDATE SKIP
+// LOCKED) instead of queueing behind them.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int) ([]InboxItem, error) {
 	var items []InboxItem
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+inboxColumns+` FROM inbox
-			WHERE state = 'pending' AND next_attempt_at <= ?1 AND lease_until <= ?1
-			ORDER BY next_attempt_at, id LIMIT ?2`, now.UnixNano(), limit)
+		rows, err := tx.QueryContext(ctx, s.dialect.claimDueSQL(), now.UnixNano(), limit, now.Add(s.lease).UnixNano())
 		if err != nil {
 			return err
 		}
@@ -92,40 +95,55 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int) ([]Inbox
 			}
 			items = append(items, it)
 		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
-		until := now.Add(s.lease).UnixNano()
-		for i := range items {
-			if _, err := tx.ExecContext(ctx, `UPDATE inbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?`, until, items[i].ID); err != nil {
-				return err
-			}
-			items[i].Attempts++
-		}
-		return nil
+		return rows.Err()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim due inbox items: %w", err)
 	}
+	// RETURNING comes in no particular order.
+	sort.Slice(items, func(i, j int) bool {
+		if !items[i].NextAttemptAt.Equal(items[j].NextAttemptAt) {
+			return items[i].NextAttemptAt.Before(items[j].NextAttemptAt)
+		}
+		return items[i].ID < items[j].ID
+	})
 	return items, nil
 }
 
-// MarkDone records that item id was processed.
-func (s *Store) MarkDone(ctx context.Context, id int64) error {
-	return s.markInbox(ctx, id, "done", `UPDATE inbox SET state = 'done', lease_until = 0, last_error = '' WHERE id = ?`, id)
+// claimDueSQL leases the due items in one statement and returns them
+// (inboxColumns): ?1 is now, ?2 the limit, ?3 the end of the lease. The
+// PostgreSQL form is the shape of riverqueue's JobGetAvailable: a CTE
+// that locks the oldest due rows no other transaction holds, and an
+// UPDATE … FROM it. SQLite's single writer needs no row locks.
+func (d dialect) claimDueSQL() string {
+	const set = `lease_until = ?3, attempts = attempts + 1, lease_token = lease_token + 1`
+	const due = `state = 'pending' AND next_attempt_at <= ?1 AND lease_until <= ?1 ORDER BY next_attempt_at, id LIMIT ?2`
+	if d.postgres {
+		return `WITH due AS (SELECT id AS due_id FROM inbox WHERE ` + due + ` FOR UPDATE SKIP LOCKED)
+			UPDATE inbox SET ` + set + ` FROM due WHERE id = due.due_id RETURNING ` + inboxColumns
+	}
+	return `UPDATE inbox SET ` + set + ` WHERE id IN (SELECT id FROM inbox WHERE ` + due + `) RETURNING ` + inboxColumns
 }
 
-// MarkRetry records a failed attempt and makes item id due again at nextAt.
-func (s *Store) MarkRetry(ctx context.Context, id int64, cause error, nextAt time.Time) error {
-	return s.markInbox(ctx, id, "retry", `UPDATE inbox SET state = 'pending', lease_until = 0, last_error = ?, next_attempt_at = ? WHERE id = ?`,
-		errText(cause), nextAt.UnixNano(), id)
+// MarkDone records that the item was processed, if l is still its latest
+// claim (else ErrInboxLeaseLost, and nothing changes).
+func (s *Store) MarkDone(ctx context.Context, l InboxLease) error {
+	return s.markInbox(ctx, l, "done", `UPDATE inbox SET state = 'done', lease_until = 0, last_error = ''
+		WHERE id = ? AND lease_token = ? AND state = 'pending'`, l.ID, l.Token)
 }
 
-// MarkFailed gives up on item id; it stays in the inbox for an operator.
-func (s *Store) MarkFailed(ctx context.Context, id int64, cause error) error {
-	return s.markInbox(ctx, id, "failed", `UPDATE inbox SET state = 'failed', lease_until = 0, last_error = ? WHERE id = ?`,
-		errText(cause), id)
+// MarkRetry records a failed attempt and makes the item due again at
+// nextAt, if l is still its latest claim (else ErrInboxLeaseLost).
+func (s *Store) MarkRetry(ctx context.Context, l InboxLease, cause error, nextAt time.Time) error {
+	return s.markInbox(ctx, l, "retry", `UPDATE inbox SET state = 'pending', lease_until = 0, last_error = ?, next_attempt_at = ?
+		WHERE id = ? AND lease_token = ? AND state = 'pending'`, errText(cause), nextAt.UnixNano(), l.ID, l.Token)
+}
+
+// MarkFailed gives up on the item, if l is still its latest claim (else
+// ErrInboxLeaseLost); it stays in the inbox for an operator.
+func (s *Store) MarkFailed(ctx context.Context, l InboxLease, cause error) error {
+	return s.markInbox(ctx, l, "failed", `UPDATE inbox SET state = 'failed', lease_until = 0, last_error = ?
+		WHERE id = ? AND lease_token = ? AND state = 'pending'`, errText(cause), l.ID, l.Token)
 }
 
 func errText(err error) string {
@@ -135,20 +153,31 @@ func errText(err error) string {
 	return err.Error()
 }
 
-func (s *Store) markInbox(ctx context.Context, id int64, what, query string, args ...any) error {
+// markInbox runs one compare-and-swap on the lease and, when it changed
+// nothing, says why.
+func (s *Store) markInbox(ctx context.Context, l InboxLease, what, query string, args ...any) error {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
 		n, err := res.RowsAffected()
-		if err == nil && n == 0 {
-			err = ErrInboxItemNotFound
+		if err != nil || n > 0 {
+			return err
 		}
-		return err
+		var token int64
+		var state string
+		err = tx.QueryRowContext(ctx, `SELECT lease_token, state FROM inbox WHERE id = ?`, l.ID).Scan(&token, &state)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrInboxItemNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("lease %d, item now %s with lease %d: %w", l.Token, state, token, ErrInboxLeaseLost)
 	})
 	if err != nil {
-		return fmt.Errorf("mark inbox item %d %s: %w", id, what, err)
+		return fmt.Errorf("mark inbox item %d %s: %w", l.ID, what, err)
 	}
 	return nil
 }
@@ -157,7 +186,7 @@ func (s *Store) markInbox(ctx context.Context, id int64, what, query string, arg
 func (s *Store) Counts(ctx context.Context) (InboxCounts, error) {
 	var c InboxCounts
 	err := s.db.QueryRowContext(ctx, `SELECT
-		coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'failed'), 0) FROM inbox`).Scan(&c.Pending, &c.Failed)
+		count(CASE WHEN state = 'pending' THEN 1 END), count(CASE WHEN state = 'failed' THEN 1 END) FROM inbox`).Scan(&c.Pending, &c.Failed)
 	if err != nil {
 		return InboxCounts{}, fmt.Errorf("count inbox items: %w", err)
 	}
@@ -176,12 +205,13 @@ func (s *Store) InboxItem(ctx context.Context, id int64) (InboxItem, error) {
 	return it, nil
 }
 
-const inboxColumns = `id, source, delivery_id, event_type, payload, received_at, state, attempts, next_attempt_at, last_error`
+const inboxColumns = `id, source, delivery_id, event_type, payload, received_at, state, attempts, next_attempt_at, last_error, lease_token`
 
 func scanInboxItem(scan func(dest ...any) error) (InboxItem, error) {
 	var it InboxItem
 	var received, next int64
-	if err := scan(&it.ID, &it.Source, &it.DeliveryID, &it.EventType, &it.Payload, &received, &it.State, &it.Attempts, &next, &it.LastError); err != nil {
+	if err := scan(&it.ID, &it.Source, &it.DeliveryID, &it.EventType, &it.Payload, &received, &it.State, &it.Attempts,
+		&next, &it.LastError, &it.LeaseToken); err != nil {
 		return InboxItem{}, err
 	}
 	it.ReceivedAt = time.Unix(0, received).UTC()

@@ -8,9 +8,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 func TestInboxBatcherDeduplicatesLikeEnqueue(t *testing.T) {
+	storetest.Run(t, testInboxBatcherDeduplicatesLikeEnqueue)
+}
+
+func testInboxBatcherDeduplicatesLikeEnqueue(t *testing.T) {
 	ctx := context.Background()
 	s, _, _ := newInboxStore(t)
 	b := s.InboxBatcher()
@@ -45,6 +51,10 @@ func TestInboxBatcherDeduplicatesLikeEnqueue(t *testing.T) {
 // commit in two transactions (the first caller's, then everyone else's), each id is new exactly once, and
 // every one is stored.
 func TestInboxBatcherGroupsConcurrentDeliveries(t *testing.T) {
+	storetest.Run(t, testInboxBatcherGroupsConcurrentDeliveries)
+}
+
+func testInboxBatcherGroupsConcurrentDeliveries(t *testing.T) {
 	ctx := context.Background()
 	s, _, _ := newInboxStore(t)
 	b := s.InboxBatcher()
@@ -121,10 +131,20 @@ func TestInboxBatcherGroupsConcurrentDeliveries(t *testing.T) {
 // written, each caller gets an error naming its delivery; none is told
 // its delivery was stored.
 func TestInboxBatcherFailureReachesEveryCaller(t *testing.T) {
+	storetest.Run(t, testInboxBatcherFailureReachesEveryCaller)
+}
+
+func testInboxBatcherFailureReachesEveryCaller(t *testing.T) {
 	ctx := context.Background()
 	s, _, _ := newInboxStore(t)
 	b := s.InboxBatcher()
-	if _, err := s.DB().Exec(`CREATE TRIGGER refuse_inbox BEFORE INSERT ON inbox BEGIN SELECT RAISE(ABORT, 'disk says no'); END`); err != nil {
+	refuse, recover := `CREATE TRIGGER refuse_inbox BEFORE INSERT ON inbox BEGIN SELECT RAISE(ABORT, 'disk says no'); END`,
+		`DROP TRIGGER refuse_inbox`
+	if s.Engine() == "PostgreSQL" {
+		refuse, recover = `ALTER TABLE inbox ADD CONSTRAINT refuse_inbox CHECK (source = 'disk says no') NOT VALID`,
+			`ALTER TABLE inbox DROP CONSTRAINT refuse_inbox`
+	}
+	if _, err := s.DB().Exec(refuse); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -143,7 +163,7 @@ func TestInboxBatcherFailureReachesEveryCaller(t *testing.T) {
 		}
 	}
 	// The batcher is usable again once the database is.
-	if _, err := s.DB().Exec(`DROP TRIGGER refuse_inbox`); err != nil {
+	if _, err := s.DB().Exec(recover); err != nil {
 		t.Fatal(err)
 	}
 	if dup, err := b.Enqueue(ctx, InboxItem{Source: "slack", DeliveryID: "s-0", EventType: "command"}); err != nil || dup {

@@ -2,13 +2,18 @@ package store
 
 import (
 	"context"
+	"strings"
 	"testing"
+
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 // TestReleaseInboxLeasesAtRestart: a restarted process releases the
 // leases its dead predecessor held, so those deliveries are claimed at
 // once instead of after the lease; done and failed items stay as they are.
-func TestReleaseInboxLeasesAtRestart(t *testing.T) {
+func TestReleaseInboxLeasesAtRestart(t *testing.T) { storetest.Run(t, testReleaseInboxLeasesAtRestart) }
+
+func testReleaseInboxLeasesAtRestart(t *testing.T) {
 	ctx := context.Background()
 	s, clock, path := newInboxStore(t)
 	for _, id := range []string{"claimed-1", "claimed-2", "done", "failed", "waiting"} {
@@ -20,10 +25,10 @@ func TestReleaseInboxLeasesAtRestart(t *testing.T) {
 	if err != nil || len(claimed) != 4 {
 		t.Fatalf("claim = %v, %v", claimed, err)
 	}
-	if err := s.MarkDone(ctx, claimed[2].ID); err != nil {
+	if err := s.MarkDone(ctx, claimed[2].Lease()); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkFailed(ctx, claimed[3].ID, context.Canceled); err != nil {
+	if err := s.MarkFailed(ctx, claimed[3].Lease(), context.Canceled); err != nil {
 		t.Fatal(err)
 	}
 	s.Close() // the process dies holding claimed-1 and claimed-2
@@ -33,9 +38,15 @@ func TestReleaseInboxLeasesAtRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer restarted.Close()
+	// On PostgreSQL other processes may be alive and holding their leases:
+	// nothing is released, the leases run out on their own.
+	wantReleased, want := 2, "claimed-1 claimed-2 waiting"
+	if restarted.Engine() == "PostgreSQL" {
+		wantReleased, want = 0, "waiting"
+	}
 	n, err := restarted.ReleaseInboxLeases(ctx)
-	if err != nil || n != 2 {
-		t.Fatalf("ReleaseInboxLeases = %d, %v; want the 2 leases of the dead process", n, err)
+	if err != nil || n != wantReleased {
+		t.Fatalf("ReleaseInboxLeases = %d, %v; want %d", n, err, wantReleased)
 	}
 	got, err := restarted.ClaimDue(ctx, clock.Now(), 10)
 	if err != nil {
@@ -45,8 +56,8 @@ func TestReleaseInboxLeasesAtRestart(t *testing.T) {
 	for _, it := range got {
 		ids = append(ids, it.DeliveryID)
 	}
-	if want := []string{"claimed-1", "claimed-2", "waiting"}; len(ids) != 3 || ids[0] != want[0] || ids[1] != want[1] || ids[2] != want[2] {
-		t.Errorf("claimable right after restart: %v, want %v", ids, want)
+	if strings.Join(ids, " ") != want {
+		t.Errorf("claimable right after restart: %v, want %s", ids, want)
 	}
 	if c, err := restarted.Counts(ctx); err != nil || c.Failed != 1 {
 		t.Errorf("counts %+v, %v; the failed item must stay failed", c, err)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 type fakeClock struct {
@@ -28,6 +30,10 @@ func newInboxStore(t *testing.T) (*Store, *fakeClock, string) {
 }
 
 func TestEnqueueDeduplicatesDeliveries(t *testing.T) {
+	storetest.Run(t, testEnqueueDeduplicatesDeliveries)
+}
+
+func testEnqueueDeduplicatesDeliveries(t *testing.T) {
 	ctx := context.Background()
 	s, _, _ := newInboxStore(t)
 	tests := []struct {
@@ -63,7 +69,9 @@ func TestEnqueueDeduplicatesDeliveries(t *testing.T) {
 	}
 }
 
-func TestClaimDueLeasesAndRetries(t *testing.T) {
+func TestClaimDueLeasesAndRetries(t *testing.T) { storetest.Run(t, testClaimDueLeasesAndRetries) }
+
+func testClaimDueLeasesAndRetries(t *testing.T) {
 	ctx := context.Background()
 	s, clock, _ := newInboxStore(t)
 	for _, id := range []string{"a", "b", "c"} {
@@ -81,13 +89,13 @@ func TestClaimDueLeasesAndRetries(t *testing.T) {
 	if err != nil || len(second) != 1 || second[0].DeliveryID != "c" {
 		t.Fatalf("second claim must get only the unleased item: %+v, %v", second, err)
 	}
-	if err := s.MarkDone(ctx, first[0].ID); err != nil {
+	if err := s.MarkDone(ctx, first[0].Lease()); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkRetry(ctx, first[1].ID, errors.New("github api: 502"), now.Add(10*time.Minute)); err != nil {
+	if err := s.MarkRetry(ctx, first[1].Lease(), errors.New("github api: 502"), now.Add(10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkFailed(ctx, second[0].ID, errors.New("payload is not JSON")); err != nil {
+	if err := s.MarkFailed(ctx, second[0].Lease(), errors.New("payload is not JSON")); err != nil {
 		t.Fatal(err)
 	}
 	c, err := s.Counts(ctx)
@@ -107,13 +115,15 @@ func TestClaimDueLeasesAndRetries(t *testing.T) {
 	}
 }
 
-func TestMarkUnknownInboxItem(t *testing.T) {
+func TestMarkUnknownInboxItem(t *testing.T) { storetest.Run(t, testMarkUnknownInboxItem) }
+
+func testMarkUnknownInboxItem(t *testing.T) {
 	ctx := context.Background()
 	s, _, _ := newInboxStore(t)
 	for name, mark := range map[string]func() error{
-		"done":   func() error { return s.MarkDone(ctx, 999) },
-		"retry":  func() error { return s.MarkRetry(ctx, 999, errors.New("x"), time.Now()) },
-		"failed": func() error { return s.MarkFailed(ctx, 999, errors.New("x")) },
+		"done":   func() error { return s.MarkDone(ctx, InboxLease{ID: 999}) },
+		"retry":  func() error { return s.MarkRetry(ctx, InboxLease{ID: 999}, errors.New("x"), time.Now()) },
+		"failed": func() error { return s.MarkFailed(ctx, InboxLease{ID: 999}, errors.New("x")) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := mark(); !errors.Is(err, ErrInboxItemNotFound) {
@@ -126,6 +136,10 @@ func TestMarkUnknownInboxItem(t *testing.T) {
 // A process that dies holding leases: after a restart its items are claimed
 // again once the lease runs out, not before.
 func TestLeasesOfACrashedProcessExpire(t *testing.T) {
+	storetest.Run(t, testLeasesOfACrashedProcessExpire)
+}
+
+func testLeasesOfACrashedProcessExpire(t *testing.T) {
 	ctx := context.Background()
 	s, clock, path := newInboxStore(t)
 	if _, err := s.Enqueue(ctx, InboxItem{Source: "github", DeliveryID: "x", EventType: "push"}); err != nil {
@@ -151,7 +165,9 @@ func TestLeasesOfACrashedProcessExpire(t *testing.T) {
 }
 
 // Concurrent workers never receive the same item.
-func TestConcurrentClaimsAreDisjoint(t *testing.T) {
+func TestConcurrentClaimsAreDisjoint(t *testing.T) { storetest.Run(t, testConcurrentClaimsAreDisjoint) }
+
+func testConcurrentClaimsAreDisjoint(t *testing.T) {
 	ctx := context.Background()
 	s, clock, _ := newInboxStore(t)
 	const n = 200

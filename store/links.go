@@ -9,25 +9,41 @@ import (
 	"github.com/tollgate-dev/tollgate/bot"
 )
 
+// The identity_links table keeps Slack accounts: a link of another chat
+// platform needs a platform column first (docs/architecture.md).
+func slackOnly(chat bot.ChatIdentity) error {
+	if chat.Platform != bot.PlatformSlack {
+		return fmt.Errorf("identity links of chat platform %q are not stored (only %s)", chat.Platform, bot.PlatformSlack)
+	}
+	return nil
+}
+
 // SaveLink implements bot.LinkStore.
 func (s *Store) SaveLink(ctx context.Context, l bot.Link, ev bot.AuditEvent) error {
+	if err := slackOnly(l.Chat); err != nil {
+		return err
+	}
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO identity_links (slack_team, slack_user,
-			github_login, github_id, linked_at) VALUES (?, ?, ?, ?, ?)`,
-			l.SlackTeam, l.SlackUser, l.GitHubLogin, l.GitHubID, nanos(l.LinkedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, upsert("identity_links", `slack_team, slack_user, github_login, github_id, linked_at`,
+			"slack_team, slack_user"),
+			l.Chat.Workspace, l.Chat.User, l.GitHubLogin, l.GitHubID, nanos(l.LinkedAt)); err != nil {
 			return err
 		}
 		return s.appendEvents(ctx, tx, []bot.AuditEvent{ev})
 	})
 	if err != nil {
-		return fmt.Errorf("link %s/%s to %s: %w", l.SlackTeam, l.SlackUser, l.GitHubLogin, err)
+		return fmt.Errorf("link %s to %s: %w", l.Chat, l.GitHubLogin, err)
 	}
 	return nil
 }
 
-// LinkForSlack implements bot.LinkStore.
-func (s *Store) LinkForSlack(ctx context.Context, slackTeam, slackUser string) (bot.Link, error) {
-	l := bot.Link{SlackTeam: slackTeam, SlackUser: slackUser}
+// LinkFor implements bot.LinkStore.
+func (s *Store) LinkFor(ctx context.Context, chat bot.ChatIdentity) (bot.Link, error) {
+	if err := slackOnly(chat); err != nil {
+		return bot.Link{}, fmt.Errorf("link of %s: %w: %w", chat.Actor(), err, bot.ErrNotFound)
+	}
+	slackTeam, slackUser := chat.Workspace, chat.User
+	l := bot.Link{Chat: chat}
 	var linked int64
 	err := s.db.QueryRowContext(ctx, `SELECT github_login, github_id, linked_at FROM identity_links
 		WHERE slack_team = ? AND slack_user = ?`, slackTeam, slackUser).Scan(&l.GitHubLogin, &l.GitHubID, &linked)
@@ -42,9 +58,9 @@ func (s *Store) LinkForSlack(ctx context.Context, slackTeam, slackUser string) (
 }
 
 // DeleteLinks implements bot.LinkStore.
-func (s *Store) DeleteLinks(ctx context.Context, slackTeam, slackUser string, githubID int64, ev bot.AuditEvent) ([]bot.Link, error) {
-	cond, args := `slack_team = ? AND slack_user = ?`, []any{slackTeam, slackUser}
-	if slackUser == "" {
+func (s *Store) DeleteLinks(ctx context.Context, chat bot.ChatIdentity, githubID int64, ev bot.AuditEvent) ([]bot.Link, error) {
+	cond, args := `slack_team = ? AND slack_user = ?`, []any{chat.Workspace, chat.User}
+	if chat.User == "" {
 		if githubID == 0 {
 			return nil, errors.New("delete links: name a Slack user or a GitHub id")
 		}
@@ -52,19 +68,19 @@ func (s *Store) DeleteLinks(ctx context.Context, slackTeam, slackUser string, gi
 	}
 	var removed []bot.Link
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT slack_team, slack_user, github_login, github_id, linked_at
-			FROM identity_links WHERE `+cond, args...)
+		rows, err := tx.QueryContext(ctx, `DELETE FROM identity_links WHERE `+cond+`
+			RETURNING slack_team, slack_user, github_login, github_id, linked_at`, args...)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
 			var l bot.Link
 			var linked int64
-			if err := rows.Scan(&l.SlackTeam, &l.SlackUser, &l.GitHubLogin, &l.GitHubID, &linked); err != nil {
+			if err := rows.Scan(&l.Chat.Workspace, &l.Chat.User, &l.GitHubLogin, &l.GitHubID, &linked); err != nil {
 				rows.Close()
 				return err
 			}
-			l.LinkedAt = fromNanos(linked)
+			l.LinkedAt, l.Chat.Platform = fromNanos(linked), bot.PlatformSlack
 			removed = append(removed, l)
 		}
 		rows.Close()
@@ -74,13 +90,10 @@ func (s *Store) DeleteLinks(ctx context.Context, slackTeam, slackUser string, gi
 		if len(removed) == 0 {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM identity_links WHERE `+cond, args...); err != nil {
-			return err
-		}
 		return s.appendEvents(ctx, tx, []bot.AuditEvent{ev})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("delete links of %s/%s (GitHub id %d): %w", slackTeam, slackUser, githubID, err)
+		return nil, fmt.Errorf("delete links of %s (GitHub id %d): %w", chat, githubID, err)
 	}
 	return removed, nil
 }

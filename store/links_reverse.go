@@ -40,10 +40,10 @@ func (s *Store) LinksForGitHub(ctx context.Context, who []bot.Identity) ([]bot.L
 	for rows.Next() {
 		var l bot.Link
 		var linked int64
-		if err := rows.Scan(&l.SlackTeam, &l.SlackUser, &l.GitHubLogin, &l.GitHubID, &linked); err != nil {
+		if err := rows.Scan(&l.Chat.Workspace, &l.Chat.User, &l.GitHubLogin, &l.GitHubID, &linked); err != nil {
 			return nil, fmt.Errorf("links of %d GitHub accounts: %w", len(who), err)
 		}
-		l.LinkedAt = fromNanos(linked)
+		l.LinkedAt, l.Chat.Platform = fromNanos(linked), bot.PlatformSlack
 		out = append(out, l)
 	}
 	if err := rows.Err(); err != nil {

@@ -6,19 +6,22 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
-func TestLinksForGitHub(t *testing.T) {
+func TestLinksForGitHub(t *testing.T) { storetest.Run(t, testLinksForGitHub) }
+
+func testLinksForGitHub(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	for _, l := range []bot.Link{
-		{SlackTeam: "T1", SlackUser: "U1", GitHubLogin: "Alice", GitHubID: 1},
-		{SlackTeam: "T1", SlackUser: "U2", GitHubLogin: "bob", GitHubID: 2},
-		{SlackTeam: "T2", SlackUser: "U9", GitHubLogin: "bob", GitHubID: 2},
-		{SlackTeam: "T1", SlackUser: "U3", GitHubLogin: "carol-renamed", GitHubID: 3},
+		{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "Alice", GitHubID: 1},
+		{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U2"}, GitHubLogin: "bob", GitHubID: 2},
+		{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T2", User: "U9"}, GitHubLogin: "bob", GitHubID: 2},
+		{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U3"}, GitHubLogin: "carol-renamed", GitHubID: 3},
 	} {
 		l.LinkedAt = reqT0
-		if err := s.SaveLink(ctx, l, event("identity.linked", l.SlackUser)[0]); err != nil {
+		if err := s.SaveLink(ctx, l, event("identity.linked", l.Chat.User)[0]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -42,7 +45,7 @@ func TestLinksForGitHub(t *testing.T) {
 			}
 			var got []string
 			for _, l := range ls {
-				got = append(got, l.SlackTeam+"/"+l.SlackUser)
+				got = append(got, l.Chat.String())
 			}
 			if strings.Join(got, " ") != tt.want {
 				t.Errorf("links = %q, want %q", strings.Join(got, " "), tt.want)

@@ -32,13 +32,19 @@ func lockOf(ctx context.Context, q rowQueryerOne, repo, env string) (bot.Lock, e
 	var created, expires int64
 	err := q.QueryRowContext(ctx, `SELECT owner_login, owner_id, owner_slack, reason, created_at, expires_at
 		FROM env_locks WHERE repo = ? AND environment = ?`, repo, env).Scan(
-		&l.Owner.Login, &l.Owner.GitHubID, &l.Owner.SlackUser, &l.Reason, &created, &expires)
+		&l.Owner.Login, &l.Owner.GitHubID, &l.Owner.ChatUser, &l.Reason, &created, &expires)
 	if err != nil {
 		return bot.Lock{}, err
 	}
 	l.CreatedAt, l.ExpiresAt = fromNanos(created), fromNanos(expires)
 	return l, nil
 }
+
+// acquireLockSQL takes a free lock or replaces an expired one (bot.Lock.Active
+// is false once expires_at, if set, has passed): a compare-and-swap, so of
+// two processes taking the lock at once one wins and the other sees it held.
+var acquireLockSQL = upsert("env_locks", `repo, environment, owner_login, owner_id, owner_slack, reason, created_at, expires_at`,
+	"repo, environment") + ` WHERE env_locks.expires_at != 0 AND env_locks.expires_at <= ?`
 
 // AcquireLock implements bot.LockStore.
 func (s *Store) AcquireLock(ctx context.Context, l bot.Lock, now time.Time, ev bot.AuditEvent) (bot.Lock, bool, error) {
@@ -52,10 +58,16 @@ func (s *Store) AcquireLock(ctx context.Context, l bot.Lock, now time.Time, ev b
 		case err != nil && !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO env_locks (repo, environment, owner_login,
-			owner_id, owner_slack, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			l.Repo, l.Environment, l.Owner.Login, l.Owner.GitHubID, l.Owner.SlackUser, l.Reason,
-			nanos(l.CreatedAt), nanos(l.ExpiresAt)); err != nil {
+		res, err := tx.ExecContext(ctx, acquireLockSQL,
+			l.Repo, l.Environment, l.Owner.Login, l.Owner.GitHubID, l.Owner.ChatUser, l.Reason,
+			nanos(l.CreatedAt), nanos(l.ExpiresAt), now.UnixNano())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil { // another process took it since the read above
+				holder, err = lockOf(ctx, tx, l.Repo, l.Environment)
+			}
 			return err
 		}
 		acquired = true

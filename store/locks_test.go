@@ -7,9 +7,12 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
-func TestLocks(t *testing.T) {
+func TestLocks(t *testing.T) { storetest.Run(t, testLocks) }
+
+func testLocks(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	bob := bot.Identity{Login: "bob", GitHubID: 2}
@@ -42,32 +45,34 @@ func TestLocks(t *testing.T) {
 	}
 }
 
-func TestLinks(t *testing.T) {
+func TestLinks(t *testing.T) { storetest.Run(t, testLinks) }
+
+func testLinks(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	ev := event("identity.linked", "T1/U1")[0]
-	if err := s.SaveLink(ctx, bot.Link{SlackTeam: "T1", SlackUser: "U1", GitHubLogin: "alice", GitHubID: 1, LinkedAt: reqT0}, ev); err != nil {
+	if err := s.SaveLink(ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: 1, LinkedAt: reqT0}, ev); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveLink(ctx, bot.Link{SlackTeam: "T2", SlackUser: "U9", GitHubLogin: "alice", GitHubID: 1, LinkedAt: reqT0}, ev); err != nil {
+	if err := s.SaveLink(ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T2", User: "U9"}, GitHubLogin: "alice", GitHubID: 1, LinkedAt: reqT0}, ev); err != nil {
 		t.Fatal(err)
 	}
 	// A renamed login keeps its link: the id is what counts.
-	if err := s.SaveLink(ctx, bot.Link{SlackTeam: "T1", SlackUser: "U1", GitHubLogin: "alice-renamed", GitHubID: 1, LinkedAt: reqT0}, ev); err != nil {
+	if err := s.SaveLink(ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice-renamed", GitHubID: 1, LinkedAt: reqT0}, ev); err != nil {
 		t.Fatal(err)
 	}
-	l, err := s.LinkForSlack(ctx, "T1", "U1")
+	l, err := s.LinkFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"})
 	if err != nil || l.GitHubLogin != "alice-renamed" || !l.LinkedAt.Equal(reqT0) {
 		t.Fatalf("link: %+v, %v", l, err)
 	}
-	removed, err := s.DeleteLinks(ctx, "", "", 1, event("identity.unlinked", "alice")[0])
+	removed, err := s.DeleteLinks(ctx, bot.ChatIdentity{}, 1, event("identity.unlinked", "alice")[0])
 	if err != nil || len(removed) != 2 {
 		t.Fatalf("delete by GitHub id: %d removed, %v", len(removed), err)
 	}
-	if _, err := s.LinkForSlack(ctx, "T2", "U9"); !errors.Is(err, bot.ErrNotFound) {
+	if _, err := s.LinkFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T2", User: "U9"}); !errors.Is(err, bot.ErrNotFound) {
 		t.Fatalf("after delete: %v", err)
 	}
-	if removed, err := s.DeleteLinks(ctx, "T1", "U1", 0, event("identity.unlinked", "x")[0]); err != nil || len(removed) != 0 {
+	if removed, err := s.DeleteLinks(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, 0, event("identity.unlinked", "x")[0]); err != nil || len(removed) != 0 {
 		t.Fatalf("delete missing: %v %v", removed, err)
 	}
 }

@@ -13,10 +13,12 @@ import (
 	"time"
 )
 
-// migrationFiles holds the schema, one file per step, named NNNN_name.sql.
-// Numbers only grow; gaps are allowed so packages can reserve ranges.
+// migrationFiles holds the schema, one file per step, named NNNN_name.sql:
+// SQLite's in migrations/, PostgreSQL's twins (same numbers and names) in
+// migrations/postgres/. Numbers only grow; gaps are allowed so packages can
+// reserve ranges.
 //
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS
 
 // migration is one numbered schema step.
@@ -26,9 +28,57 @@ type migration struct {
 	sql     string
 }
 
-// loadMigrations reads and orders the embedded migrations.
+// loadMigrations reads and orders the embedded SQLite migrations.
 func loadMigrations() ([]migration, error) {
-	return parseMigrations(migrationFiles, "migrations")
+	return parseMigrations(migrationFiles, sqliteDialect.migrations)
+}
+
+// loadMigrationsFor reads and orders d's migrations. PostgreSQL's must
+// twin SQLite's one for one: a database must not silently lack a step.
+func loadMigrationsFor(d dialect) ([]migration, error) {
+	ms, err := parseMigrations(migrationFiles, d.migrations)
+	if err != nil || !d.postgres {
+		return ms, err
+	}
+	base, err := loadMigrations()
+	if err != nil {
+		return nil, err
+	}
+	if err := twinProblems(base, ms); err != nil {
+		return nil, err
+	}
+	return ms, nil
+}
+
+// twinProblems names every SQLite migration without a PostgreSQL twin of
+// the same number and name, and every PostgreSQL one without a SQLite one.
+func twinProblems(sqlite, postgres []migration) error {
+	byVersion := func(ms []migration) map[int]string {
+		out := map[int]string{}
+		for _, m := range ms {
+			out[m.version] = m.name
+		}
+		return out
+	}
+	s, p := byVersion(sqlite), byVersion(postgres)
+	var problems []string
+	for _, m := range sqlite {
+		switch name, ok := p[m.version]; {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("store/migrations/%04d_%s.sql has no PostgreSQL twin: write store/migrations/postgres/%04d_%s.sql", m.version, m.name, m.version, m.name))
+		case name != m.name:
+			problems = append(problems, fmt.Sprintf("migration %04d is %q for SQLite but %q for PostgreSQL", m.version, m.name, name))
+		}
+	}
+	for _, m := range postgres {
+		if _, ok := s[m.version]; !ok {
+			problems = append(problems, fmt.Sprintf("store/migrations/postgres/%04d_%s.sql has no SQLite twin in store/migrations/", m.version, m.name))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("migrations differ between SQLite and PostgreSQL:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
 }
 
 func parseMigrations(fsys fs.FS, dir string) ([]migration, error) {
@@ -70,18 +120,23 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 
 // migrate applies every migration not yet recorded, each in its own
 // transaction together with its schema_migrations row, so a crash leaves
-// either the whole step or none of it.
-func migrate(ctx context.Context, db *sql.DB) error {
-	ms, err := loadMigrations()
+// either the whole step or none of it. Each transaction holds the
+// dialect's migration lock, so processes opening one database together
+// take turns and every step is applied once.
+func migrate(ctx context.Context, db *sql.DB, d dialect) error {
+	ms, err := loadMigrationsFor(d)
 	if err != nil {
 		return err
 	}
-	if _, err := db.ExecContext(ctx, createMigrationsTable); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+	if err := inMigrationTx(ctx, db, d, "create schema_migrations", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, createMigrationsTable)
+		return err
+	}); err != nil {
+		return err
 	}
 	known := ms[len(ms)-1].version
 	for _, m := range ms {
-		if err := applyMigration(ctx, db, m, known); err != nil {
+		if err := applyMigration(ctx, db, d, m, known); err != nil {
 			return err
 		}
 	}
@@ -90,33 +145,46 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return checkVersion(ctx, db, known)
 }
 
-func applyMigration(ctx context.Context, db *sql.DB, m migration, known int) error {
-	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: concurrent Opens take turns
+// inMigrationTx runs fn in a transaction holding the migration lock.
+func inMigrationTx(ctx context.Context, db *sql.DB, d dialect, what string, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil) // SQLite: BEGIN IMMEDIATE, so concurrent Opens take turns
 	if err != nil {
-		return fmt.Errorf("migration %04d_%s: begin: %w", m.version, m.name, err)
+		return fmt.Errorf("%s: begin: %w", what, err)
 	}
 	defer tx.Rollback()
-	if err := checkVersion(ctx, tx, known); err != nil {
-		return err
+	if err := d.lockMigrations(ctx, tx); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
-		return fmt.Errorf("migration %04d_%s: read schema_migrations: %w", m.version, m.name, err)
-	}
-	if n > 0 {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		m.version, m.name, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
-		return fmt.Errorf("migration %04d_%s: record: %w", m.version, m.name, err)
+	if err := fn(tx); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migration %04d_%s: commit: %w", m.version, m.name, err)
+		return fmt.Errorf("%s: commit: %w", what, err)
 	}
 	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, d dialect, m migration, known int) error {
+	return inMigrationTx(ctx, db, d, fmt.Sprintf("migration %04d_%s", m.version, m.name), func(tx *sql.Tx) error {
+		if err := checkVersion(ctx, tx, known); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		if n > 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+			m.version, m.name, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+			return fmt.Errorf("record: %w", err)
+		}
+		return nil
+	})
 }
 
 type queryer interface {
@@ -137,16 +205,16 @@ func checkVersion(ctx context.Context, q queryer, known int) error {
 
 // checkSchemaReadable is the read-only counterpart of migrate: it applies
 // nothing, and refuses a database that has no Tollgate schema or a newer one.
-func checkSchemaReadable(ctx context.Context, db *sql.DB) error {
-	ms, err := loadMigrations()
+func checkSchemaReadable(ctx context.Context, db *sql.DB, d dialect) error {
+	ms, err := loadMigrationsFor(d)
 	if err != nil {
 		return err
 	}
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n); err != nil {
+	ok, err := d.tableExists(ctx, db, "schema_migrations")
+	if err != nil {
 		return fmt.Errorf("read schema: %w", err)
 	}
-	if n == 0 {
+	if !ok {
 		return fmt.Errorf("not a tollgate database (no schema_migrations table)")
 	}
 	return checkVersion(ctx, db, ms[len(ms)-1].version)

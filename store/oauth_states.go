@@ -2,26 +2,25 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/linkstate"
 )
 
 // Kinds of OAuth linking secrets.
 const (
-	OAuthLink = "link" // the one-time link /deploy link hands a Slack user
-	OAuthFlow = "flow" // the state parameter of the GitHub OAuth web flow
+	OAuthLink = linkstate.KindLink // the one-time link /deploy link hands a Slack user
+	OAuthFlow = linkstate.KindFlow // the state parameter of the GitHub OAuth web flow
 )
 
 // Errors of ConsumeOAuthState. Each is a refusal of a linking attempt.
 var (
-	ErrOAuthStateUnknown = errors.New("unknown link or state")
-	ErrOAuthStateUsed    = errors.New("link or state already used")
-	ErrOAuthStateExpired = errors.New("link or state expired")
+	ErrOAuthStateUnknown = linkstate.ErrUnknown
+	ErrOAuthStateUsed    = linkstate.ErrUsed
+	ErrOAuthStateExpired = linkstate.ErrExpired
 )
 
 // oauthStateKeep is how long used and expired secrets stay for
@@ -29,39 +28,15 @@ var (
 const oauthStateKeep = 24 * time.Hour
 
 // OAuthState is one single-use secret of the linking flow, bound to the
-// Slack user it was minted for.
-type OAuthState struct {
-	Kind      string // OAuthLink or OAuthFlow
-	Key       string // the secret; only its SHA-256 is stored (empty when read back)
-	SlackTeam string
-	SlackUser string
-	Verifier  string // PKCE code verifier (flow)
-	// Browser is the value of the cookie binding a flow to the browser that
-	// started it; only its SHA-256 is stored, in BrowserHash.
-	Browser     string
-	BrowserHash string
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-}
+// chat user it was minted for: the linking port's State.
+type OAuthState = linkstate.State
 
-// BrowserMatches reports, in constant time, whether cookie is the value
-// this flow was bound to.
-func (st OAuthState) BrowserMatches(cookie string) bool {
-	if st.BrowserHash == "" || cookie == "" {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(hashHex(cookie)), []byte(st.BrowserHash)) == 1
-}
-
-func hashHex(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
+func hashHex(s string) string { return linkstate.Hash(s) }
 
 // SaveOAuthState stores a new secret and prunes secrets that ended long ago.
 func (s *Store) SaveOAuthState(ctx context.Context, st OAuthState) error {
-	if st.Key == "" || st.SlackTeam == "" || st.SlackUser == "" || (st.Kind != OAuthLink && st.Kind != OAuthFlow) {
-		return fmt.Errorf("save %s state for %s/%s: kind, key and Slack user are required", st.Kind, st.SlackTeam, st.SlackUser)
+	if st.Key == "" || st.Workspace == "" || st.User == "" || (st.Kind != OAuthLink && st.Kind != OAuthFlow) {
+		return fmt.Errorf("save %s state for %s/%s: kind, key and Slack user are required", st.Kind, st.Workspace, st.User)
 	}
 	browser := ""
 	if st.Browser != "" {
@@ -74,12 +49,12 @@ func (s *Store) SaveOAuthState(ctx context.Context, st OAuthState) error {
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_states (key_hash, kind, slack_team, slack_user,
 			verifier, browser_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			hashHex(st.Key), st.Kind, st.SlackTeam, st.SlackUser, st.Verifier, browser,
+			hashHex(st.Key), st.Kind, st.Workspace, st.User, st.Verifier, browser,
 			st.CreatedAt.UnixNano(), st.ExpiresAt.UnixNano())
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("save %s state for %s/%s: %w", st.Kind, st.SlackTeam, st.SlackUser, err)
+		return fmt.Errorf("save %s state for %s/%s: %w", st.Kind, st.Workspace, st.User, err)
 	}
 	return nil
 }
@@ -95,7 +70,7 @@ func (s *Store) ConsumeOAuthState(ctx context.Context, kind, key string, now tim
 		var created, expires, used int64
 		err := tx.QueryRowContext(ctx, `SELECT slack_team, slack_user, verifier, browser_hash, created_at, expires_at, used_at
 			FROM oauth_states WHERE key_hash = ? AND kind = ?`, hashHex(key), kind).
-			Scan(&st.SlackTeam, &st.SlackUser, &st.Verifier, &st.BrowserHash, &created, &expires, &used)
+			Scan(&st.Workspace, &st.User, &st.Verifier, &st.BrowserHash, &created, &expires, &used)
 		if errors.Is(err, sql.ErrNoRows) {
 			verdict = ErrOAuthStateUnknown
 			return nil
@@ -111,9 +86,17 @@ func (s *Store) ConsumeOAuthState(ctx context.Context, kind, key string, now tim
 		case !now.Before(st.ExpiresAt):
 			verdict = ErrOAuthStateExpired
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE oauth_states SET used_at = ? WHERE key_hash = ? AND used_at = 0`,
+		res, err := tx.ExecContext(ctx, `UPDATE oauth_states SET used_at = ? WHERE key_hash = ? AND used_at = 0`,
 			now.UnixNano(), hashHex(key))
-		return err
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			// Another process used it since the read above: it works once.
+			verdict = ErrOAuthStateUsed
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return OAuthState{}, fmt.Errorf("consume %s state: %w", kind, err)
@@ -122,7 +105,7 @@ func (s *Store) ConsumeOAuthState(ctx context.Context, kind, key string, now tim
 		return OAuthState{}, fmt.Errorf("%s state: %w", kind, verdict)
 	}
 	if verdict != nil {
-		return st, fmt.Errorf("%s state of %s/%s: %w", kind, st.SlackTeam, st.SlackUser, verdict)
+		return st, fmt.Errorf("%s state of %s/%s: %w", kind, st.Workspace, st.User, verdict)
 	}
 	return st, nil
 }

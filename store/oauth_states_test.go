@@ -5,15 +5,21 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 func TestOAuthStatesAreSingleUseAndExpire(t *testing.T) {
+	storetest.Run(t, testOAuthStatesAreSingleUseAndExpire)
+}
+
+func testOAuthStatesAreSingleUseAndExpire(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	now := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
 	save := func(key string, ttl time.Duration) {
 		t.Helper()
-		err := s.SaveOAuthState(ctx, OAuthState{Kind: OAuthFlow, Key: key, SlackTeam: "T1", SlackUser: "U1",
+		err := s.SaveOAuthState(ctx, OAuthState{Kind: OAuthFlow, Key: key, Workspace: "T1", User: "U1",
 			Verifier: "verifier-" + key, Browser: "cookie-" + key, CreatedAt: now, ExpiresAt: now.Add(ttl)})
 		if err != nil {
 			t.Fatalf("SaveOAuthState(%s): %v", key, err)
@@ -45,8 +51,8 @@ func TestOAuthStatesAreSingleUseAndExpire(t *testing.T) {
 			if tt.wantErr == ErrOAuthStateUnknown {
 				return
 			}
-			if st.SlackTeam != "T1" || st.SlackUser != "U1" {
-				t.Errorf("state names %s/%s, want T1/U1", st.SlackTeam, st.SlackUser)
+			if st.Workspace != "T1" || st.User != "U1" {
+				t.Errorf("state names %s/%s, want T1/U1", st.Workspace, st.User)
 			}
 			if tt.wantErr == nil {
 				if st.Verifier != "verifier-good" {
@@ -61,10 +67,14 @@ func TestOAuthStatesAreSingleUseAndExpire(t *testing.T) {
 }
 
 func TestOAuthStateSecretsAreNotStored(t *testing.T) {
+	storetest.Run(t, testOAuthStateSecretsAreNotStored)
+}
+
+func testOAuthStateSecretsAreNotStored(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	now := time.Now()
-	if err := s.SaveOAuthState(ctx, OAuthState{Kind: OAuthLink, Key: "s3cret-link", SlackTeam: "T1", SlackUser: "U1",
+	if err := s.SaveOAuthState(ctx, OAuthState{Kind: OAuthLink, Key: "s3cret-link", Workspace: "T1", User: "U1",
 		Browser: "s3cret-cookie", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +84,7 @@ func TestOAuthStateSecretsAreNotStored(t *testing.T) {
 	if err != nil || n != 0 {
 		t.Fatalf("secrets found in the table: n=%d err=%v", n, err)
 	}
-	if err := s.SaveOAuthState(ctx, OAuthState{Kind: "other", Key: "k", SlackTeam: "T1", SlackUser: "U1"}); err == nil {
+	if err := s.SaveOAuthState(ctx, OAuthState{Kind: "other", Key: "k", Workspace: "T1", User: "U1"}); err == nil {
 		t.Fatal("unknown kind accepted")
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
-
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
@@ -25,7 +23,7 @@ const requestColumns = `id, source_key, repo, environment, ref, sha, trigger, st
 	finished_at, version`
 
 // CreateRequest implements bot.RequestStore.
-func (s *Store) CreateRequest(ctx context.Context, r bot.Request, events []bot.AuditEvent) (bot.Request, bool, error) {
+func (s *Store) CreateRequest(ctx context.Context, r bot.Request, events []bot.AuditEvent, notes ...bot.Notes) (bot.Request, bool, error) {
 	var stored bot.Request
 	created := false
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
@@ -37,7 +35,12 @@ func (s *Store) CreateRequest(ctx context.Context, r bot.Request, events []bot.A
 		if !errors.Is(err, bot.ErrNotFound) {
 			return err
 		}
-		if err := insertRequest(ctx, tx, r); err != nil {
+		inserted, err := insertRequest(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		if !inserted { // another process created it since the read above
+			stored, err = requestWhere(ctx, tx, `source_key = ?`, r.SourceKey)
 			return err
 		}
 		if err := insertApprovals(ctx, tx, r.ID, r.Approvals); err != nil {
@@ -47,8 +50,10 @@ func (s *Store) CreateRequest(ctx context.Context, r bot.Request, events []bot.A
 			return err
 		}
 		created = true
-		stored, err = requestWhere(ctx, tx, `id = ?`, r.ID)
-		return err
+		if stored, err = requestWhere(ctx, tx, `id = ?`, r.ID); err != nil {
+			return err
+		}
+		return s.queueNotes(ctx, tx, stored, notes)
 	})
 	if err != nil {
 		return bot.Request{}, false, fmt.Errorf("create request %s (%s): %w", r.ID, r.SourceKey, err)
@@ -56,20 +61,27 @@ func (s *Store) CreateRequest(ctx context.Context, r bot.Request, events []bot.A
 	return stored, created, nil
 }
 
-func insertRequest(ctx context.Context, tx *sql.Tx, r bot.Request) error {
+// insertRequest inserts r unless a request from the same source exists
+// (inserted false): on PostgreSQL another process may have created it
+// between CreateRequest's read and this insert.
+func insertRequest(ctx context.Context, tx *sql.Tx, r bot.Request) (inserted bool, err error) {
 	v, err := requestValues(r)
 	if err != nil {
-		return err
+		return false, err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`, pr_number, pr_author_login)
-		VALUES (`+strings.Repeat("?, ", 32)+`?)`, append(v, int64(1), prNumber(r), prAuthor(r))...)
+	res, err := tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`, pr_number, pr_author_login)
+		VALUES (`+strings.Repeat("?, ", 32)+`?) ON CONFLICT (source_key) DO NOTHING`, append(v, int64(1), prNumber(r), prAuthor(r))...)
 	if isUniqueViolation(err) {
-		return fmt.Errorf("request id %s is taken: %w", r.ID, bot.ErrConflict)
+		return false, fmt.Errorf("request id %s is taken: %w", r.ID, bot.ErrConflict)
 	}
 	if err != nil {
-		return fmt.Errorf("insert request %s: %w", r.ID, err)
+		return false, fmt.Errorf("insert request %s: %w", r.ID, err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("insert request %s: %w", r.ID, err)
+	}
+	return n == 1, nil
 }
 
 // requestValues lists r's columns in requestColumns order, without version.
@@ -99,7 +111,7 @@ func requestValues(r bot.Request) ([]any, error) {
 		return nil, fmt.Errorf("encode result of %s: %w", r.ID, err)
 	}
 	return []any{r.ID, r.SourceKey, r.Repo, r.Environment, r.Ref, r.SHA, string(r.Trigger), string(r.State),
-		r.StateReason, r.Requester.Login, r.Requester.GitHubID, r.Requester.SlackUser, string(pr), r.Reason,
+		r.StateReason, r.Requester.Login, r.Requester.GitHubID, r.Requester.ChatUser, string(pr), r.Reason,
 		r.Ticket, r.ConfigHash, r.RequiredApprovals, r.ApprovalNonce, nanos(r.ApprovalDeadline),
 		r.GitHubDeploymentID, string(rule), r.Release, string(ext), string(dec), string(res),
 		nanos(r.CreatedAt), nanos(r.UpdatedAt), nanos(r.QueuedAt), nanos(r.StartedAt), nanos(r.FinishedAt)}, nil
@@ -139,6 +151,16 @@ func (s *Store) RequestBySource(ctx context.Context, key string) (bot.Request, e
 
 // ListRequests implements bot.RequestStore.
 func (s *Store) ListRequests(ctx context.Context, f bot.RequestFilter) ([]bot.Request, error) {
+	q, args, err := listQuery(f)
+	if err != nil {
+		return nil, err
+	}
+	return queryRequests(ctx, s.db, q, args...)
+}
+
+// listQuery is ListRequests' SQL. The states are literals (stateList), so
+// the open requests of an environment are read through requests_active.
+func listQuery(f bot.RequestFilter) (string, []any, error) {
 	var where []string
 	var args []any
 	if f.Repo != "" {
@@ -150,11 +172,15 @@ func (s *Store) ListRequests(ctx context.Context, f bot.RequestFilter) ([]bot.Re
 	if f.Requester != 0 {
 		where, args = append(where, "requester_id = ?"), append(args, f.Requester)
 	}
+	if f.Trigger != "" {
+		where, args = append(where, "trigger = ?"), append(args, string(f.Trigger))
+	}
 	if len(f.States) > 0 {
-		where = append(where, "state IN (?"+strings.Repeat(", ?", len(f.States)-1)+")")
-		for _, st := range f.States {
-			args = append(args, string(st))
+		list, err := stateList(f.States)
+		if err != nil {
+			return "", nil, err
 		}
+		where = append(where, "state IN ("+list+")")
 	}
 	q := `SELECT ` + requestColumns + ` FROM requests`
 	if len(where) > 0 {
@@ -164,9 +190,7 @@ func (s *Store) ListRequests(ctx context.Context, f bot.RequestFilter) ([]bot.Re
 	if limit <= 0 {
 		limit = 100
 	}
-	q += ` ORDER BY created_at DESC, rowid DESC LIMIT ?`
-	args = append(args, limit)
-	return queryRequests(ctx, s.db, q, args...)
+	return q + ` ORDER BY created_at DESC, rowid DESC LIMIT ?`, append(args, limit), nil
 }
 
 // NextRunnable implements bot.RequestStore.
@@ -187,10 +211,10 @@ func (s *Store) NextRunnable(ctx context.Context) (bot.Request, error) {
 // UpdateRequest implements bot.RequestStore: read, change, and write back
 // with UPDATE … WHERE id = ? AND state = ? AND version = ?, with the
 // change's audit events, in one transaction.
-func (s *Store) UpdateRequest(ctx context.Context, id string, change func(*bot.Request) ([]bot.AuditEvent, error)) (bot.Request, error) {
+func (s *Store) UpdateRequest(ctx context.Context, id string, change func(*bot.Request) ([]bot.AuditEvent, error), notes ...bot.Notes) (bot.Request, error) {
 	var out bot.Request
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		cur, err := requestWhere(ctx, tx, `id = ?`, id)
+		cur, err := requestWhere(ctx, tx, `id = ?`+s.dialect.forUpdate, id)
 		if err != nil {
 			return fmt.Errorf("update request %s: %w", id, err)
 		}
@@ -227,8 +251,10 @@ func (s *Store) UpdateRequest(ctx context.Context, id string, change func(*bot.R
 		if err := s.appendEvents(ctx, tx, events); err != nil {
 			return err
 		}
-		out, err = requestWhere(ctx, tx, `id = ?`, id)
-		return err
+		if out, err = requestWhere(ctx, tx, `id = ?`, id); err != nil {
+			return err
+		}
+		return s.queueNotes(ctx, tx, out, notes)
 	})
 	if err != nil {
 		return bot.Request{}, err
@@ -309,10 +335,19 @@ func queryRequests(ctx context.Context, q rowQueryer, query string, args ...any)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("query requests: %w", err)
 	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	ids := make([]string, len(out))
 	for i := range out {
-		if out[i].Approvals, err = loadApprovals(ctx, q, out[i].ID); err != nil {
-			return nil, err
-		}
+		ids[i] = out[i].ID
+	}
+	approvals, err := approvalsOf(ctx, q, ids) // one query for all rows, not one per row
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Approvals = approvals[out[i].ID]
 	}
 	return out, nil
 }
@@ -322,7 +357,7 @@ func scanRequest(rows *sql.Rows) (bot.Request, error) {
 	var trigger, state, pr, rule, ext, dec, res string
 	var deadline, created, updated, queued, started, finished int64
 	err := rows.Scan(&r.ID, &r.SourceKey, &r.Repo, &r.Environment, &r.Ref, &r.SHA, &trigger, &state,
-		&r.StateReason, &r.Requester.Login, &r.Requester.GitHubID, &r.Requester.SlackUser, &pr, &r.Reason,
+		&r.StateReason, &r.Requester.Login, &r.Requester.GitHubID, &r.Requester.ChatUser, &pr, &r.Reason,
 		&r.Ticket, &r.ConfigHash, &r.RequiredApprovals, &r.ApprovalNonce, &deadline, &r.GitHubDeploymentID,
 		&rule, &r.Release, &ext, &dec, &res, &created, &updated, &queued, &started, &finished, &r.Version)
 	if err != nil {
@@ -357,10 +392,4 @@ func fromNanos(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n).UTC()
-}
-
-func isUniqueViolation(err error) bool {
-	var se sqlite3.Error
-	return errors.As(err, &se) && se.Code == sqlite3.ErrConstraint &&
-		(se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)
 }

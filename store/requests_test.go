@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 var reqT0 = time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC)
@@ -16,7 +17,7 @@ func sampleRequest(id, key, env string, state bot.State) bot.Request {
 	return bot.Request{
 		ID: id, SourceKey: key, Repo: "acme/shop", Environment: env, Ref: "main",
 		SHA: "1111111111111111111111111111111111111111", Trigger: bot.TriggerMerge, State: state,
-		Requester: bot.Identity{Login: "alice", GitHubID: 1, SlackUser: "T1/U1"},
+		Requester: bot.Identity{Login: "alice", GitHubID: 1, ChatUser: "T1/U1"},
 		PR: &bot.PullRequest{Number: 7, Author: bot.Identity{Login: "bob", GitHubID: 2}, Merged: true,
 			Reviews: []bot.Review{{User: bot.Identity{Login: "carol", GitHubID: 3}, State: bot.ReviewApproved,
 				CommitID: "2222222", SubmittedAt: reqT0.Add(-time.Hour)}}},
@@ -33,6 +34,10 @@ func event(action, subject string) []bot.AuditEvent {
 }
 
 func TestCreateRequestRoundTripAndIdempotency(t *testing.T) {
+	storetest.Run(t, testCreateRequestRoundTripAndIdempotency)
+}
+
+func testCreateRequestRoundTripAndIdempotency(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	want := sampleRequest("r-aaaaaa", "delivery-1", "production", bot.StateAwaitingApproval)
@@ -64,7 +69,9 @@ func TestCreateRequestRoundTripAndIdempotency(t *testing.T) {
 	}
 }
 
-func TestUpdateRequest(t *testing.T) {
+func TestUpdateRequest(t *testing.T) { storetest.Run(t, testUpdateRequest) }
+
+func testUpdateRequest(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name    string
@@ -134,7 +141,9 @@ func TestUpdateRequest(t *testing.T) {
 	}
 }
 
-func TestApprovalsAppendAndRevoke(t *testing.T) {
+func TestApprovalsAppendAndRevoke(t *testing.T) { storetest.Run(t, testApprovalsAppendAndRevoke) }
+
+func testApprovalsAppendAndRevoke(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	r := sampleRequest("r-aaaaaa", "k", "production", bot.StateAwaitingApproval)
@@ -168,6 +177,10 @@ func TestApprovalsAppendAndRevoke(t *testing.T) {
 }
 
 func TestOneRunningDeployPerEnvironment(t *testing.T) {
+	storetest.Run(t, testOneRunningDeployPerEnvironment)
+}
+
+func testOneRunningDeployPerEnvironment(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	for i, id := range []string{"r-aaaaaa", "r-bbbbbb", "r-cccccc"} {

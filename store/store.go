@@ -1,5 +1,7 @@
-// Package store keeps Tollgate's state in one SQLite file: schema migrations,
-// the webhook inbox, the domain tables and the audit log (store/audit).
+// Package store keeps Tollgate's state in one database, a SQLite file (the
+// embedded default) or PostgreSQL (for several processes sharing it):
+// schema migrations, the webhook inbox, the domain tables and the audit log
+// (store/audit).
 package store
 
 import (
@@ -36,7 +38,9 @@ type Options struct {
 	// Synchronous is SQLite's synchronous setting: "FULL" (default, a commit
 	// survives power loss) or "NORMAL" (faster in WAL mode; a commit survives
 	// a process crash but may be lost on power failure). "OFF" is for test
-	// fixtures and bulk loads only.
+	// fixtures and bulk loads only. On PostgreSQL "OFF" turns
+	// synchronous_commit off for the store's sessions; the others keep the
+	// server's setting (on by default: a commit is flushed to the WAL).
 	Synchronous string
 }
 
@@ -47,22 +51,27 @@ type Store struct {
 	now      func() time.Time
 	lease    time.Duration
 	readOnly bool
-	// writeMu queues this process's writers so they wait on a mutex rather
-	// than spin in SQLite's busy handler; other processes still meet busy_timeout.
+	dialect  dialect
+	// writeMu queues this process's writers on SQLite so they wait on a
+	// mutex rather than spin in its busy handler; other processes still
+	// meet busy_timeout. PostgreSQL writers run concurrently.
 	writeMu sync.Mutex
 }
 
 // busyTimeoutMS is how long a writer waits for another connection's write lock.
 const busyTimeoutMS = 10000
 
-// Open opens (creating if needed) the database at path, applies pending
-// migrations and refuses a schema newer than this binary knows.
-func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+// Open opens the database at location, applies pending migrations and
+// refuses a schema newer than this binary knows. location is a SQLite file
+// path (created if needed) or a postgres:// URL (see IsPostgres), whose
+// database must exist; the tables are created in its current schema.
+func Open(ctx context.Context, location string, opts Options) (*Store, error) {
+	name := Describe(location)
 	if opts.CheckpointEvery < 0 {
-		return nil, fmt.Errorf("open store %s: checkpoint interval %d is negative", path, opts.CheckpointEvery)
+		return nil, fmt.Errorf("open store %s: checkpoint interval %d is negative", name, opts.CheckpointEvery)
 	}
 	if opts.CheckpointEvery > 0 && opts.Signer == nil {
-		return nil, fmt.Errorf("open store %s: checkpoint interval %d needs a signing key", path, opts.CheckpointEvery)
+		return nil, fmt.Errorf("open store %s: checkpoint interval %d needs a signing key", name, opts.CheckpointEvery)
 	}
 	syncMode := strings.ToUpper(opts.Synchronous)
 	switch syncMode {
@@ -70,39 +79,61 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		syncMode = "FULL"
 	case "FULL", "NORMAL", "OFF":
 	default:
-		return nil, fmt.Errorf("open store %s: unknown synchronous mode %q (want FULL or NORMAL)", path, opts.Synchronous)
+		return nil, fmt.Errorf("open store %s: unknown synchronous mode %q (want FULL or NORMAL)", name, opts.Synchronous)
 	}
-	dsn := fmt.Sprintf("file:%s?_journal_mode=WAL&_busy_timeout=%d&_foreign_keys=on&_txlock=immediate&_synchronous=%s",
-		escapePath(path), busyTimeoutMS, syncMode)
-	db, err := sql.Open("sqlite3", dsn)
+	d := sqliteDialect
+	var db *sql.DB
+	var err error
+	if IsPostgres(location) {
+		d = postgresDialect
+		db, err = openPostgres(ctx, location, false, syncMode == "OFF")
+	} else {
+		dsn := fmt.Sprintf("file:%s?_journal_mode=WAL&_busy_timeout=%d&_foreign_keys=on&_txlock=immediate&_synchronous=%s",
+			escapePath(location), busyTimeoutMS, syncMode)
+		db, err = sql.Open("sqlite3", dsn)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, fmt.Errorf("open store %s: %w", name, err)
 	}
-	s := newStore(db, opts, false)
-	if err := migrate(ctx, db); err != nil {
+	s := newStore(db, opts, false, d)
+	if err := migrate(ctx, db, d); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, fmt.Errorf("open store %s: %w", name, err)
+	}
+	// A retired key, or a new one before its rotation, must not sign.
+	if err := s.audit.CheckSigner(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", name, err)
 	}
 	return s, nil
 }
 
 // OpenReadOnly opens an existing database without writing to it: no
 // migrations, no journal-mode change, every statement refused if it would
-// write. This is how an auditor's copy is read (`tollgate verify`).
-func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
-	dsn := fmt.Sprintf("file:%s?mode=ro&_busy_timeout=%d&_query_only=1", escapePath(path), busyTimeoutMS)
-	db, err := sql.Open("sqlite3", dsn)
+// write (on PostgreSQL every transaction is READ ONLY). This is how an
+// auditor's copy is read (`tollgate verify`).
+func OpenReadOnly(ctx context.Context, location string) (*Store, error) {
+	name := Describe(location)
+	d := sqliteDialect
+	var db *sql.DB
+	var err error
+	if IsPostgres(location) {
+		d = postgresDialect
+		db, err = openPostgres(ctx, location, true, false)
+	} else {
+		db, err = sql.Open("sqlite3", fmt.Sprintf("file:%s?mode=ro&_busy_timeout=%d&_query_only=1", escapePath(location), busyTimeoutMS))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("open store %s read-only: %w", path, err)
+		return nil, fmt.Errorf("open store %s read-only: %w", name, err)
 	}
-	if err := checkSchemaReadable(ctx, db); err != nil {
+	if err := checkSchemaReadable(ctx, db, d); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open store %s read-only: %w", path, err)
+		return nil, fmt.Errorf("open store %s read-only: %w", name, err)
 	}
-	return newStore(db, Options{}, true), nil
+	return newStore(db, Options{}, true, d), nil
 }
 
-func newStore(db *sql.DB, opts Options, readOnly bool) *Store {
+func newStore(db *sql.DB, opts Options, readOnly bool, d dialect) *Store {
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -111,12 +142,17 @@ func newStore(db *sql.DB, opts Options, readOnly bool) *Store {
 	if lease <= 0 {
 		lease = 2 * time.Minute
 	}
-	s := &Store{db: db, now: now, lease: lease, readOnly: readOnly}
+	s := &Store{db: db, now: now, lease: lease, readOnly: readOnly, dialect: d}
+	var sequencer func(context.Context, *sql.Tx) (audit.Head, error)
+	if d.postgres {
+		sequencer = lockAudit
+	}
 	s.audit = audit.New(db, audit.Options{
 		Signer:          opts.Signer,
 		CheckpointEvery: opts.CheckpointEvery,
 		Now:             now,
 		RunTx:           s.WithTx,
+		Sequencer:       sequencer,
 	})
 	return s
 }
@@ -128,11 +164,15 @@ func escapePath(path string) string {
 }
 
 // DB returns the underlying database handle, for reads and for packages that
-// keep their own tables in this file.
+// keep their own tables in this database. Its statements take `?`
+// placeholders on both engines.
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Audit returns the audit log kept in this database.
 func (s *Store) Audit() *audit.Log { return s.audit }
+
+// Engine names the database engine: "SQLite" or "PostgreSQL".
+func (s *Store) Engine() string { return s.dialect.name }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
@@ -140,16 +180,20 @@ func (s *Store) Close() error { return s.db.Close() }
 // ErrReadOnly is returned by writes on a store opened with OpenReadOnly.
 var ErrReadOnly = errors.New("store is open read-only")
 
-// WithTx runs fn in one write transaction (BEGIN IMMEDIATE, so it holds the
-// write lock from the start) and commits if fn returns nil. An error or a
-// panic in fn rolls everything back, including audit entries appended in it.
-// WithTx must not be nested.
+// WithTx runs fn in one write transaction and commits if fn returns nil.
+// An error or a panic in fn rolls everything back, including audit entries
+// appended in it. On SQLite the transaction is BEGIN IMMEDIATE, so it holds
+// the write lock from the start; on PostgreSQL it is READ COMMITTED, and
+// the store's statements lock what they change (row locks, FOR UPDATE, the
+// audit sequencer). WithTx must not be nested.
 func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	if !s.dialect.postgres {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

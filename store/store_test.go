@@ -4,17 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/store/audit"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
+// openTemp opens a new store on the engine of t (storetest.Run) and
+// returns it with its location, to open it again.
 func openTemp(t *testing.T, opts Options) (*Store, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "tollgate.db")
+	path := storetest.Location(t)
 	s, err := Open(context.Background(), path, opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -23,7 +25,9 @@ func openTemp(t *testing.T, opts Options) (*Store, string) {
 	return s, path
 }
 
-func TestMigrationsAppliedOnce(t *testing.T) {
+func TestMigrationsAppliedOnce(t *testing.T) { storetest.Run(t, testMigrationsAppliedOnce) }
+
+func testMigrationsAppliedOnce(t *testing.T) {
 	ctx := context.Background()
 	s, path := openTemp(t, Options{})
 	ms, err := loadMigrations()
@@ -47,7 +51,9 @@ func TestMigrationsAppliedOnce(t *testing.T) {
 	}
 }
 
-func TestNewerSchemaRefused(t *testing.T) {
+func TestNewerSchemaRefused(t *testing.T) { storetest.Run(t, testNewerSchemaRefused) }
+
+func testNewerSchemaRefused(t *testing.T) {
 	ctx := context.Background()
 	s, path := openTemp(t, Options{})
 	ms, _ := loadMigrations()
@@ -79,6 +85,10 @@ func TestNewerSchemaRefused(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestAuditTablesRefuseUpdateAndDelete(t *testing.T) {
+	storetest.Run(t, testAuditTablesRefuseUpdateAndDelete)
+}
+
+func testAuditTablesRefuseUpdateAndDelete(t *testing.T) {
 	ctx := context.Background()
 	signer, _ := testKeys(t)
 	s, _ := openTemp(t, Options{Signer: signer, CheckpointEvery: 1})
@@ -103,7 +113,9 @@ func TestAuditTablesRefuseUpdateAndDelete(t *testing.T) {
 	}
 }
 
-func TestWithTxFailsClosed(t *testing.T) {
+func TestWithTxFailsClosed(t *testing.T) { storetest.Run(t, testWithTxFailsClosed) }
+
+func testWithTxFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	if _, err := s.DB().ExecContext(ctx, `CREATE TABLE widgets (name TEXT)`); err != nil {
@@ -139,7 +151,9 @@ func TestWithTxFailsClosed(t *testing.T) {
 	}
 }
 
-func TestWithTxRollsBackOnPanic(t *testing.T) {
+func TestWithTxRollsBackOnPanic(t *testing.T) { storetest.Run(t, testWithTxRollsBackOnPanic) }
+
+func testWithTxRollsBackOnPanic(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{})
 	func() {
@@ -168,7 +182,9 @@ func TestWithTxRollsBackOnPanic(t *testing.T) {
 	}
 }
 
-func TestReadOnlyStoreRefusesWrites(t *testing.T) {
+func TestReadOnlyStoreRefusesWrites(t *testing.T) { storetest.Run(t, testReadOnlyStoreRefusesWrites) }
+
+func testReadOnlyStoreRefusesWrites(t *testing.T) {
 	ctx := context.Background()
 	s, path := openTemp(t, Options{})
 	s.Close()
@@ -186,12 +202,16 @@ func TestReadOnlyStoreRefusesWrites(t *testing.T) {
 }
 
 func TestOpenReadOnlyRefusesNonTollgateFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "other.db")
-	db, err := sql.Open("sqlite3", path)
+	storetest.Run(t, testOpenReadOnlyRefusesNonTollgateFile)
+}
+
+func testOpenReadOnlyRefusesNonTollgateFile(t *testing.T) {
+	path := storetest.Location(t)
+	db, err := OpenDB(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`CREATE TABLE t (x)`); err != nil {
+	if _, err := db.Exec(`CREATE TABLE t (x INTEGER)`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

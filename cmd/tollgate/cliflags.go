@@ -2,9 +2,25 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"io"
 
 	"github.com/tollgate-dev/tollgate/store/evidence"
 )
+
+// newFlags is a command's flag set: errors and the usage go to stderr, and
+// -h prints usage (its lines, then the flags).
+func newFlags(name string, stderr io.Writer, usage ...string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		for _, l := range usage {
+			fmt.Fprintln(stderr, l)
+		}
+		fs.PrintDefaults()
+	}
+	return fs
+}
 
 // parseFlags parses a command's arguments, which are all flags, and reports
 // whether the command may go on. On false the command exits with exitUsage:

@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	ghint "github.com/tollgate-dev/tollgate/integrations/github"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
@@ -21,19 +20,16 @@ func init() {
 }
 
 func runAccessReview(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("access-review", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("access-review", stderr,
+		"usage: tollgate access-review [--config FILE] [--by NAME] [--dry-run | --reconcile]",
+		"Resolves, live from GitHub, who can deploy, approve and use the emergency path on every",
+		"environment, shows what changed since the last signed review and records the snapshot",
+		"(audited) for a member of teams.access_reviewers to sign off in Slack.",
+	)
 	cfgPath := fs.String("config", "tollgate.yml", "configuration `FILE`")
 	by := fs.String("by", "tollgate-cli", "who asks for the review, for the audit log")
 	dryRun := fs.Bool("dry-run", false, "show who has access now without recording a snapshot")
 	reconcile := fs.Bool("reconcile", false, "run the daily reconciliation once instead: revoke links and pending work of people who left the organisation")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate access-review [--config FILE] [--by NAME] [--dry-run | --reconcile]")
-		fmt.Fprintln(stderr, "Resolves, live from GitHub, who can deploy, approve and use the emergency path on every")
-		fmt.Fprintln(stderr, "environment, shows what changed since the last signed review and records the snapshot")
-		fmt.Fprintln(stderr, "(audited) for a member of teams.access_reviewers to sign off in Slack.")
-		fs.PrintDefaults()
-	}
 	if !parseFlags(fs, args) {
 		return exitUsage
 	}
@@ -152,17 +148,10 @@ func openAccessReviews(ctx context.Context, cfgPath string) (*accessReviewEnv, e
 	if err != nil {
 		return nil, err
 	}
-	policies, err := policiesFromConfig(cfg)
+	policies := cfg.Policies()
+	app, err := githubApp(ctx, cfg)
 	if err != nil {
 		return nil, err
-	}
-	key, err := githubAppKey(cfg)
-	if err != nil {
-		return nil, err
-	}
-	app, err := ghint.NewApp(ctx, ghint.AppConfig{APIURL: cfg.GitHub.APIURL, AppID: cfg.GitHub.AppID, PrivateKey: key})
-	if err != nil {
-		return nil, fmt.Errorf("github: %w", err)
 	}
 	signer, err := audit.LoadSigner(cfg.Audit.SigningKeyFile)
 	if err != nil {
@@ -178,15 +167,10 @@ func openAccessReviews(ctx context.Context, cfgPath string) (*accessReviewEnv, e
 		st.Close()
 		return nil, err
 	}
-	var envs []*bot.EnvironmentPolicy
-	for _, byEnv := range policies {
-		for _, p := range byEnv {
-			envs = append(envs, p)
-		}
-	}
+	envs := policies.All()
 	roster := ghint.NewRoster(app)
 	ar, err := svc.AccessReviews(bot.AccessReviewConfig{Org: cfg.GitHub.Org, Environments: envs,
-		Admins: teams(cfg.GitHub.Org, cfg.Teams.Admins), Reviewers: teams(cfg.GitHub.Org, cfg.Teams.AccessReviewers),
+		Admins: config.QualifiedTeams(cfg.GitHub.Org, cfg.Teams.Admins), Reviewers: config.QualifiedTeams(cfg.GitHub.Org, cfg.Teams.AccessReviewers),
 		Interval: cfg.AccessReview.Interval, Teams: roster, Members: roster})
 	if err != nil {
 		st.Close()

@@ -99,10 +99,10 @@ func TestAccessReviewReconcile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range []bot.Link{
-		{SlackTeam: "T1", SlackUser: "U1", GitHubLogin: "alice", GitHubID: f.gh.UserID("alice")},
-		{SlackTeam: "T1", SlackUser: "U2", GitHubLogin: "bob", GitHubID: f.gh.UserID("bob")},
+		{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: f.gh.UserID("alice")},
+		{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U2"}, GitHubLogin: "bob", GitHubID: f.gh.UserID("bob")},
 	} {
-		if err := st.SaveLink(ctx, l, bot.AuditEvent{Actor: l.GitHubLogin, Action: bot.ActionIdentityLinked, Subject: l.SlackUser}); err != nil {
+		if err := st.SaveLink(ctx, l, bot.AuditEvent{Actor: l.GitHubLogin, Action: bot.ActionIdentityLinked, Subject: l.Chat.User}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -121,7 +121,7 @@ func TestAccessReviewReconcile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := st.LinkForSlack(ctx, "T1", "U2"); err == nil {
+	if _, err := st.LinkFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U2"}); err == nil {
 		t.Error("bob's link survived the reconciliation")
 	}
 	var data string

@@ -11,9 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
@@ -45,7 +43,7 @@ const publicKeyUsage = "audit public key `FILE` (overrides the config); repeat i
 
 func (a *auditSource) register(fs *flag.FlagSet, withKey bool) {
 	fs.StringVar(&a.config, "config", "", "tollgate.yml to take the database and keys from")
-	fs.StringVar(&a.database, "database", "", "SQLite database `PATH` (overrides the config)")
+	fs.StringVar(&a.database, "database", "", "the database: a SQLite `PATH` or a postgres:// URL (overrides the config)")
 	if withKey {
 		fs.Var(&a.publicKeys, "public-key", publicKeyUsage)
 	}
@@ -75,39 +73,10 @@ func (a *auditSource) resolve(needKey bool) (string, audit.Keyring, error) {
 		keys, err := audit.LoadKeyring(a.publicKeys...)
 		return dbPath, keys, err
 	case cfg != nil:
-		keys, err := configKeyring(cfg.Audit)
+		keys, err := cfg.Audit.Keyring()
 		return dbPath, keys, err
 	}
 	return "", nil, errors.New("no public key: give --public-key FILE or --config FILE")
-}
-
-// configKeyring is the config's trusted audit keys: the current key
-// (public_key_file, or derived from signing_key_file), then the keys
-// rotated out (previous_public_key_files).
-func configKeyring(a config.Audit) (audit.Keyring, error) {
-	var current note.Verifier
-	var err error
-	if a.PublicKeyFile != "" {
-		current, err = audit.LoadVerifier(a.PublicKeyFile)
-	} else {
-		current, err = audit.VerifierFromSigningKeyFile(a.SigningKeyFile)
-	}
-	if err != nil {
-		return nil, err
-	}
-	previous, err := audit.LoadKeyring(a.PreviousPublicKeyFiles...)
-	if err != nil {
-		return nil, fmt.Errorf("audit.previous_public_key_files: %w", err)
-	}
-	return append(audit.Keyring{current}, previous...), nil
-}
-
-// keysLabel names the trusted keys when no checkpoint says which signed.
-func keysLabel(keys audit.Keyring) string {
-	if len(keys) == 1 {
-		return keys[0].Name()
-	}
-	return keys.String()
 }
 
 func (a *auditSource) open(ctx context.Context) (*store.Store, error) {

@@ -10,41 +10,41 @@ import (
 	"os"
 	"strings"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 	"github.com/tollgate-dev/tollgate/store/evidence"
 )
 
 // auditExtensions are `tollgate audit` subcommands kept out of cmd_audit.go:
-// archiving (export, verify-export) and HMAC'd values (hash).
+// archiving (export, verify-export), HMAC'd values (hash) and key
+// rotation (rotate).
 var auditExtensions = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{
 	"export":        runAuditExport,
 	"verify-export": runAuditVerifyExport,
 	"hash":          runAuditHash,
+	"rotate":        runAuditRotate, // cmd_audit_rotate.go
 }
 
 func auditExtensionUsage(w io.Writer) {
 	fmt.Fprintln(w, "       tollgate audit export --from DATE --to DATE --out DIR (--config FILE | --database PATH [--signing-key FILE])")
 	fmt.Fprintln(w, "       tollgate audit verify-export DIR --public-key FILE")
 	fmt.Fprintln(w, "       tollgate audit hash VALUE|- (--config FILE | --hmac-key FILE)")
+	fmt.Fprintln(w, auditRotateUsage)
 }
 
 func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("audit export", stderr,
+		"usage: tollgate audit export --from DATE --to DATE --out DIR (--config FILE | --database PATH [--signing-key FILE])",
+		"Writes the audit entries of the range as JSONL segments, each with a proof against the latest",
+		"signed checkpoint (written first when the signing key is known), for archiving.",
+	)
 	var keys evidenceKeys
 	keys.register(fs)
 	var dates dateRange
 	dates.register(fs)
 	out := fs.String("out", "", "directory to write the segments into (new or empty)")
 	per := fs.Int("segment-entries", 10000, "most entries per segment file")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate audit export --from DATE --to DATE --out DIR (--config FILE | --database PATH [--signing-key FILE])")
-		fmt.Fprintln(stderr, "Writes the audit entries of the range as JSONL segments, each with a proof against the latest")
-		fmt.Fprintln(stderr, "signed checkpoint (written first when the signing key is known), for archiving.")
-		fs.PrintDefaults()
-	}
 	if !parseFlags(fs, args) {
 		return exitUsage
 	}

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit/audittest"
 )
 
@@ -18,7 +20,7 @@ func writeTestConfig(t *testing.T, f audittest.Fixture) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Dir(f.Path)
+	dir := filepath.Dir(f.Keys.PrivateKeyFile) // beside the database, when it is a file
 	for _, k := range []string{"github-app.pem", "staging_ed25519", "known_hosts_staging"} {
 		b, err := os.ReadFile(filepath.Join(keys, k))
 		if err != nil {
@@ -27,6 +29,10 @@ func writeTestConfig(t *testing.T, f audittest.Fixture) string {
 		if err := os.WriteFile(filepath.Join(dir, k), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
+	}
+	database := filepath.Base(f.Path)
+	if store.IsPostgres(f.Path) {
+		database = strconv.Quote(f.Path)
 	}
 	cfg := fmt.Sprintf(`listen: ":8080"
 public_url: https://tollgate.example.com
@@ -55,7 +61,7 @@ repositories:
           private_key_file: staging_ed25519
           known_hosts_file: known_hosts_staging
         path: /srv/api
-`, filepath.Base(f.Path), filepath.Base(f.Keys.PrivateKeyFile))
+`, database, filepath.Base(f.Keys.PrivateKeyFile))
 	path := filepath.Join(dir, "tollgate.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

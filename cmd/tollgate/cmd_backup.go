@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"github.com/tollgate-dev/tollgate/internal/auditcheck"
 	"io"
 	iofs "io/fs"
 
@@ -17,20 +17,17 @@ func init() {
 }
 
 func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("backup", flag.ContinueOnError)
-	flags.SetOutput(stderr)
+	flags := newFlags("backup", stderr,
+		"usage: tollgate backup --config tollgate.yml --out PATH",
+		"       tollgate backup --database PATH [--public-key FILE] --out PATH",
+		"Copies the database with SQLite's online backup API while tollgate serve keeps",
+		"running: the copy is one consistent snapshot in a single file (mode 0600).",
+		"Never copy tollgate.db with cp: without its -wal file the copy misses commits.",
+		"The copy's audit log is verified when a public key is known (exit 1 if it fails).",
+	)
 	var src auditSource
 	src.register(flags, true)
 	out := flags.String("out", "", "`PATH` of the backup file to write (must not exist)")
-	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate backup --config tollgate.yml --out PATH")
-		fmt.Fprintln(stderr, "       tollgate backup --database PATH [--public-key FILE] --out PATH")
-		fmt.Fprintln(stderr, "Copies the database with SQLite's online backup API while tollgate serve keeps")
-		fmt.Fprintln(stderr, "running: the copy is one consistent snapshot in a single file (mode 0600).")
-		fmt.Fprintln(stderr, "Never copy tollgate.db with cp: without its -wal file the copy misses commits.")
-		fmt.Fprintln(stderr, "The copy's audit log is verified when a public key is known (exit 1 if it fails).")
-		flags.PrintDefaults()
-	}
 	if !parseFlags(flags, args) {
 		return exitUsage
 	}
@@ -84,6 +81,6 @@ func verifyBackup(ctx context.Context, src auditSource, path string, stdout, std
 		fmt.Fprintf(stdout, "audit log of the copy: FAIL: %s\n", r.Problem)
 		return exitCheckFailed
 	}
-	fmt.Fprintf(stdout, "audit log of the copy: OK, %d entries, %d signed checkpoints (%s)\n", r.Size, r.Checkpoints, r.SignedBy(keysLabel(keys)))
+	fmt.Fprintf(stdout, "audit log of the copy: OK, %d entries, %d signed checkpoints (%s)\n", r.Size, r.Checkpoints, r.SignedBy(auditcheck.KeysLabel(keys)))
 	return exitOK
 }

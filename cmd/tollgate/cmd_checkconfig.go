@@ -8,7 +8,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/integrations/web"
 )
 
@@ -61,7 +61,7 @@ func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 // writeWebPagesLine says whether serve will show the web pages, which
 // exist only behind the GitHub login.
 func writeWebPagesLine(w io.Writer, cfg *config.Config) {
-	if !webLoginConfigured(cfg) {
+	if !cfg.GitHub.WebLoginConfigured() {
 		fmt.Fprintln(w, "Web pages: not served (answer 503): github.oauth_client_id and github.oauth_client_secret are not set,")
 		fmt.Fprintln(w, "           and the pages are shown only after a GitHub login through the App's OAuth client")
 		return

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tollgate-dev/tollgate/server"
 	"io"
 	"strconv"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 	"github.com/tollgate-dev/tollgate/store/evidence"
@@ -67,7 +68,7 @@ func (k *evidenceKeys) resolve(needSigner, needVerifier bool) (cfg *config.Confi
 	case cfg != nil:
 		a := cfg.Audit
 		a.SigningKeyFile = priv // --signing-key overrides the config's
-		keys, err = configKeyring(a)
+		keys, err = a.Keyring()
 	case priv != "":
 		var v note.Verifier
 		v, err = audit.VerifierFromSigningKeyFile(priv)
@@ -76,7 +77,7 @@ func (k *evidenceKeys) resolve(needSigner, needVerifier bool) (cfg *config.Confi
 		err = errors.New("no audit public key: give --config FILE or --public-key FILE")
 	}
 	if err == nil && signer != nil && keys != nil {
-		keys, err = signerFirst(signer, keys)
+		keys, err = server.SignerFirst(signer, keys)
 	}
 	return cfg, dbPath, signer, keys, err
 }
@@ -105,17 +106,6 @@ func (k *evidenceKeys) open(ctx context.Context, needSigner, needVerifier, check
 	return &evidenceSource{cfg: cfg, dbPath: dbPath, signer: signer, trusted: trusted, st: st}, nil
 }
 
-// signerFirst moves the signer's public key to the front of keys, and
-// fails when it is not among them: the MANIFEST it signs must verify.
-func signerFirst(signer note.Signer, keys audit.Keyring) (audit.Keyring, error) {
-	for i, v := range keys {
-		if v.Name() == signer.Name() && v.KeyHash() == signer.KeyHash() {
-			return append(audit.Keyring{v}, append(keys[:i:i], keys[i+1:]...)...), nil
-		}
-	}
-	return nil, fmt.Errorf("the signing key %s+%08x and the public key %s are not a pair", signer.Name(), signer.KeyHash(), keys)
-}
-
 // openForEvidence opens the database; with a signer and checkpoint set it
 // first signs a checkpoint covering every entry, so every entry in the
 // pack can be proven. Without, it opens read-only.
@@ -138,8 +128,13 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if len(args) > 0 && args[0] == "verify" {
 		return runEvidenceVerify(args[1:], stdout, stderr)
 	}
-	fs := flag.NewFlagSet("evidence", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("evidence", stderr,
+		"usage: tollgate evidence --config FILE --from DATE --to DATE [--repo R] [--env E] [--sample N --seed S] --out DIR",
+		"       tollgate evidence --database PATH --signing-key FILE [--public-key FILE] --from DATE --to DATE --out DIR",
+		"       tollgate evidence verify DIR --public-key FILE [--public-key FILE]...",
+		"Writes the auditor's pack (docs/evidence.md) and signs its MANIFEST with the audit key.",
+		"Exit 0 written, 1 written but the audit log did not verify or the population did not reconcile, 2 bad usage.",
+	)
 	var keys evidenceKeys
 	keys.register(fs)
 	var dates dateRange
@@ -150,14 +145,6 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	seed := fs.String("seed", "1", "seed of the sample draw (the same seed draws the same sample)")
 	out := fs.String("out", "", "directory to write the pack into (new or empty)")
 	noCheckpoint := fs.Bool("no-checkpoint", false, "open the database read-only and sign no checkpoint first")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate evidence --config FILE --from DATE --to DATE [--repo R] [--env E] [--sample N --seed S] --out DIR")
-		fmt.Fprintln(stderr, "       tollgate evidence --database PATH --signing-key FILE [--public-key FILE] --from DATE --to DATE --out DIR")
-		fmt.Fprintln(stderr, "       tollgate evidence verify DIR --public-key FILE [--public-key FILE]...")
-		fmt.Fprintln(stderr, "Writes the auditor's pack (docs/evidence.md) and signs its MANIFEST with the audit key.")
-		fmt.Fprintln(stderr, "Exit 0 written, 1 written but the audit log did not verify or the population did not reconcile, 2 bad usage.")
-		fs.PrintDefaults()
-	}
 	if !parseFlags(fs, args) {
 		return exitUsage
 	}
@@ -213,11 +200,7 @@ func evidenceEnvironments(cfg *config.Config) (func(repo, env string) (evidence.
 	for _, repo := range cfg.RepositoryNames() {
 		for _, e := range cfg.Repositories[repo].Environments {
 			for _, f := range e.Freezes {
-				when := fmt.Sprintf("%s .. %s", f.From.UTC().Format(time.RFC3339), f.To.UTC().Format(time.RFC3339))
-				if f.Recurring() {
-					when = fmt.Sprintf("cron %q in %s for %s", f.Schedule.String(), f.Schedule.Location(), f.Duration)
-				}
-				freezes = append(freezes, evidence.FreezeWindow{Repo: repo, Environment: e.Name, Name: f.Name, Schedule: when})
+				freezes = append(freezes, evidence.FreezeWindow{Repo: repo, Environment: e.Name, Name: f.Name(), Schedule: f.String()})
 			}
 		}
 	}
@@ -271,7 +254,10 @@ func runEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "FAIL: audit.jsonl: %v\n", err)
 		return exitCheckFailed
 	}
-	fmt.Fprintf(stdout, "OK: %d files match the MANIFEST signed by %s (range %s)\n", res.Files, res.KeyName, res.Range)
+	fmt.Fprintf(stdout, "OK: %d files match the MANIFEST signed by %s (range %s; %s)\n", res.Files, res.KeyName, res.Range, res.Scope())
+	if res.Filtered() {
+		fmt.Fprintf(stdout, "NOTE: a filtered pack (%s): it holds only those changes, not every change of the range\n", res.Scope())
+	}
 	fmt.Fprintf(stdout, "OK: audit.jsonl: %d entries, %d proven in the audit log of %d entries signed by %s at %s\n",
 		seg.Lines, seg.Covered, seg.Checkpoint.Size, seg.Checkpoint.KeyName, seg.Checkpoint.Time.Format(time.RFC3339))
 	return exitOK

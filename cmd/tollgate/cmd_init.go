@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -26,16 +25,13 @@ const (
 )
 
 func runInit(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("init", flag.ContinueOnError)
-	flags.SetOutput(stderr)
+	flags := newFlags("init", stderr,
+		"usage: tollgate init [--dir DIR] [--key-name NAME]",
+		"Writes DIR/audit-signing.key (0600), DIR/audit-signing.pub, DIR/audit-hmac.key (0600)",
+		"and, if absent, DIR/tollgate.yml. Never overwrites an existing key.",
+	)
 	dir := flags.String("dir", ".", "directory to write the keys and tollgate.yml into")
 	keyName := flags.String("key-name", "tollgate", "name of the signing key; checkpoints name it as origin tollgate/NAME")
-	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate init [--dir DIR] [--key-name NAME]")
-		fmt.Fprintln(stderr, "Writes DIR/audit-signing.key (0600), DIR/audit-signing.pub, DIR/audit-hmac.key (0600)")
-		fmt.Fprintln(stderr, "and, if absent, DIR/tollgate.yml. Never overwrites an existing key.")
-		flags.PrintDefaults()
-	}
 	if !parseFlags(flags, args) {
 		return exitUsage
 	}

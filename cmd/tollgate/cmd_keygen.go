@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -23,16 +22,13 @@ func init() {
 var keyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 func runKeygen(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("keygen", flag.ContinueOnError)
-	flags.SetOutput(stderr)
+	flags := newFlags("keygen", stderr,
+		"usage: tollgate keygen --name NAME [--out DIR]",
+		"Writes a new audit signing key pair, never over an existing file. To rotate the audit",
+		"key with it, follow docs/operations.md (\"Rotating the audit signing key\").",
+	)
 	name := flags.String("name", "", "key `NAME` (required; checkpoints name it as origin tollgate/NAME), e.g. tollgate-2026")
 	out := flags.String("out", ".", "`DIR` to write audit-signing-NAME.key (0600) and audit-signing-NAME.pub into")
-	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate keygen --name NAME [--out DIR]")
-		fmt.Fprintln(stderr, "Writes a new audit signing key pair, never over an existing file. To rotate the audit")
-		fmt.Fprintln(stderr, "key with it, follow docs/operations.md (\"Rotating the audit signing key\").")
-		flags.PrintDefaults()
-	}
 	if !parseFlags(flags, args) {
 		return exitUsage
 	}
@@ -44,7 +40,9 @@ func runKeygen(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
-	fmt.Fprintln(stdout, "To rotate to it: stop Tollgate (its shutdown signs a final checkpoint with the old key), set")
+	fmt.Fprintln(stdout, "To rotate to it: stop Tollgate, hand the audit log over to it (signed by both keys) with")
+	fmt.Fprintf(stdout, "  tollgate audit rotate --config FILE --to %s\n", priv)
+	fmt.Fprintln(stdout, "then set")
 	fmt.Fprintln(stdout, "  audit:")
 	fmt.Fprintf(stdout, "    signing_key_file: %s\n", priv)
 	fmt.Fprintf(stdout, "    public_key_file: %s\n", pub)

@@ -3,16 +3,15 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/server"
 )
 
 func init() {
@@ -20,19 +19,16 @@ func init() {
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("serve", stderr,
+		"usage: tollgate serve --config tollgate.yml [flags]",
+		"Serves POST /webhooks/github, /slack/commands, /slack/interactions, /oauth/github/*,",
+		"GET /healthz, /readyz, /metrics and /deployments/{id}. Logs are JSON lines on stderr.",
+		"SIGHUP reloads the configuration; SIGTERM or SIGINT stops after running deploys finish.",
+	)
 	configPath := fs.String("config", "", "tollgate.yml `FILE` (required)")
-	grace := fs.Duration("shutdown-grace", defaultShutdownGrace, "how long running deploys may finish after SIGTERM before they are marked interrupted")
-	workers := fs.Int("workers", defaultDeployWorkers, "deploy workers (one deploy per environment runs at a time regardless)")
+	grace := fs.Duration("shutdown-grace", server.DefaultShutdownGrace, "how long running deploys may finish after SIGTERM before they are marked interrupted")
+	workers := fs.Int("workers", server.DefaultDeployWorkers, "deploy workers (one deploy per environment runs at a time regardless)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tollgate serve --config tollgate.yml [flags]")
-		fmt.Fprintln(stderr, "Serves POST /webhooks/github, /slack/commands, /slack/interactions, /oauth/github/*,")
-		fmt.Fprintln(stderr, "GET /healthz, /readyz, /metrics and /deployments/{id}. Logs are JSON lines on stderr.")
-		fmt.Fprintln(stderr, "SIGHUP reloads the configuration; SIGTERM or SIGINT stops after running deploys finish.")
-		fs.PrintDefaults()
-	}
 	if !parseFlags(fs, args) {
 		return exitUsage
 	}
@@ -59,13 +55,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}
 	}()
-	return serve(ctx, log, stderr, runOptions{ConfigPath: *configPath, Workers: *workers, ShutdownGrace: *grace, Reload: reload})
+	return serve(ctx, log, stderr, server.RunOptions{ConfigPath: *configPath, Workers: *workers, ShutdownGrace: *grace, Reload: reload})
 }
 
 // serve loads the configuration, builds the server and runs it until ctx
 // ends. It returns the exit code: 2 for a configuration that cannot be
 // used (every problem printed), 1 when serving failed, 0 after a clean stop.
-func serve(ctx context.Context, log *slog.Logger, stderr io.Writer, opts runOptions) int {
+func serve(ctx context.Context, log *slog.Logger, stderr io.Writer, opts server.RunOptions) int {
 	cfg, warnings, err := config.Load(opts.ConfigPath)
 	for _, w := range warnings {
 		log.Warn("configuration", "file", w.File, "line", w.Line, "key", w.Key, "warning", w.Message)
@@ -74,8 +70,8 @@ func serve(ctx context.Context, log *slog.Logger, stderr io.Writer, opts runOpti
 		fmt.Fprintf(stderr, "tollgate serve: invalid configuration:\n%v\n", err)
 		return exitUsage
 	}
-	srv, err := newServer(ctx, cfg, log, time.Now)
-	if errors.Is(err, errConfig) {
+	srv, err := server.New(ctx, cfg, server.Options{Logger: log, Version: version})
+	if errors.Is(err, server.ErrConfig) {
 		fmt.Fprintf(stderr, "tollgate serve: invalid configuration:\n%v\n", err)
 		return exitUsage
 	}
@@ -83,8 +79,8 @@ func serve(ctx context.Context, log *slog.Logger, stderr io.Writer, opts runOpti
 		log.Error("starting", "err", err)
 		return exitCheckFailed
 	}
-	defer srv.store.Close()
-	if err := srv.run(ctx, opts); err != nil {
+	defer srv.Close()
+	if err := srv.Run(ctx, opts); err != nil {
 		log.Error("serving", "err", err)
 		return exitCheckFailed
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/store/audit/audittest"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -16,7 +17,9 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errOut.String()
 }
 
-func TestVerifyUntouchedLogOK(t *testing.T) {
+func TestVerifyUntouchedLogOK(t *testing.T) { storetest.Run(t, testVerifyUntouchedLogOK) }
+
+func testVerifyUntouchedLogOK(t *testing.T) {
 	f := audittest.Build(t, audittest.TamperSize, audittest.TamperEvery)
 	code, out, errOut := runCLI(t, "verify", "--database", f.Path, "--public-key", f.Keys.PublicKeyFile)
 	if code != exitOK {
@@ -37,6 +40,10 @@ func TestVerifyUntouchedLogOK(t *testing.T) {
 }
 
 func TestVerifyDetectsTamperingThroughCLI(t *testing.T) {
+	storetest.Run(t, testVerifyDetectsTamperingThroughCLI)
+}
+
+func testVerifyDetectsTamperingThroughCLI(t *testing.T) {
 	for _, tc := range audittest.Tampers() {
 		t.Run(tc.Name, func(t *testing.T) {
 			f := audittest.Build(t, audittest.TamperSize, audittest.TamperEvery)
@@ -55,7 +62,9 @@ func TestVerifyDetectsTamperingThroughCLI(t *testing.T) {
 	}
 }
 
-func TestVerifyWithConfig(t *testing.T) {
+func TestVerifyWithConfig(t *testing.T) { storetest.Run(t, testVerifyWithConfig) }
+
+func testVerifyWithConfig(t *testing.T) {
 	f := audittest.Build(t, 30, 10)
 	cfg := writeTestConfig(t, f)
 	code, out, errOut := runCLI(t, "verify", "--config", cfg)

@@ -4,28 +4,25 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/cookiejar"
-	"os"
+	"github.com/tollgate-dev/tollgate/internal/demo"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 )
 
-// TestDemoStory runs `tollgate demo --exit` and checks that each step of
+// TestDemoStory runs the demo (tollgate-demo --exit), then tollgate's own
+// verify and evidence commands on what it left, and checks that each step of
 // the story happened as a person reading the transcript would see it.
 func TestDemoStory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	code := dispatch(ctx, []string{"demo", "--exit", "--data", dir}, &stdout, &stderr)
+	code := demo.Main(ctx, []string{"--exit", "--data", dir}, &stdout, &stderr)
 	out := stdout.String()
 	if code != exitOK {
 		t.Fatalf("demo exited %d\nstderr:\n%s\nstdout:\n%s", code, stderr.String(), out)
@@ -116,15 +113,15 @@ func TestDemoStory(t *testing.T) {
 	})
 
 	t.Run("the demo's config gives each production server its own path", func(t *testing.T) {
-		cfg, _, err := config.Load(filepath.Join(dir, demoConfigName))
+		cfg, _, err := config.Load(filepath.Join(dir, demo.ConfigName))
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts, err := targetsFromConfig(cfg)
+		ts, err := cfg.SSHTargets()
 		if err != nil {
 			t.Fatal(err)
 		}
-		prod, ok := ts.Target(demoRepo, "production")
+		prod, ok := ts.Target(demo.Repo, "production")
 		if !ok || len(prod.Servers) != 2 {
 			t.Fatalf("production target %+v", prod)
 		}
@@ -137,11 +134,11 @@ func TestDemoStory(t *testing.T) {
 
 	t.Run("the data directory can be verified afterwards", func(t *testing.T) {
 		var vout bytes.Buffer
-		if code := dispatch(ctx, []string{"verify", "--config", filepath.Join(dir, demoConfigName)}, &vout, &vout); code != exitCheckFailed {
+		if code := dispatch(ctx, []string{"verify", "--config", filepath.Join(dir, demo.ConfigName)}, &vout, &vout); code != exitCheckFailed {
 			t.Errorf("verify of the tampered database exited %d, want %d:\n%s", code, exitCheckFailed, vout.String())
 		}
 		vout.Reset()
-		args := []string{"verify", "--database", filepath.Join(dir, demoBackupName), "--public-key", filepath.Join(dir, "keys", "audit-signing.pub")}
+		args := []string{"verify", "--database", filepath.Join(dir, demo.BackupName), "--public-key", filepath.Join(dir, "keys", "audit-signing.pub")}
 		if code := dispatch(ctx, args, &vout, &vout); code != exitOK {
 			t.Errorf("verify of the pre-tamper copy exited %d, want 0:\n%s", code, vout.String())
 		}
@@ -165,99 +162,6 @@ func TestDemoStory(t *testing.T) {
 	})
 }
 
-// Without --exit the demo keeps serving, and a person opening a printed
-// URL in a browser lands on the page after one sign-in hop through the
-// fake GitHub, as the user the transcript names.
-func TestDemoKeepsServingThePagesBehindTheLogin(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	serving, stop := context.WithCancel(ctx)
-	out := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- runDemoStory(serving, demoOptions{Listen: "127.0.0.1:0"}, out) }()
-	deadline := time.Now().Add(4 * time.Minute)
-	for !strings.Contains(out.String(), "until Ctrl-C") {
-		select {
-		case err := <-done:
-			t.Fatalf("the demo ended before serving: %v\n%s", err, out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the demo did not get to serving:\n%s", out.String())
-		}
-	}
-	text := out.String()
-	if !regexp.MustCompile(`signs you in at once as @bob\s`).MatchString(text) {
-		t.Errorf("the transcript does not say who the browser is signed in as:\n%s", text[strings.Index(text, "── 12."):])
-	}
-	page := regexp.MustCompile(`(?m)^\s+(http://127\.0\.0\.1:\d+/deployments/r-\S+)\s+production slack`).FindStringSubmatch(text)
-	if page == nil {
-		t.Fatalf("no log page URL printed:\n%s", text)
-	}
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var hops []string
-	browser := &http.Client{Jar: jar, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
-		hops = append(hops, r.URL.Path)
-		return nil
-	}}
-	resp, err := browser.Get(page[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != page[1] || !strings.Contains(string(body), `id="viewer">@bob`) {
-		t.Errorf("opening %s: %d at %s, signed in as bob: %v", page[1], resp.StatusCode, resp.Request.URL, strings.Contains(string(body), "@bob"))
-	}
-	if want := []string{"/login", "/login/oauth/authorize", "/login/callback", resp.Request.URL.Path}; !slices.Equal(hops, want) {
-		t.Errorf("the browser went through %v, want %v", hops, want)
-	}
-	stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("the demo ended with %v", err)
-		}
-	case <-ctx.Done():
-		t.Fatal("the demo did not stop")
-	}
-}
-
-func TestDemoRefusesBadUsage(t *testing.T) {
-	full := t.TempDir()
-	if err := os.WriteFile(filepath.Join(full, "something"), []byte("x"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		name string
-		args []string
-		want string
-	}{
-		{"data directory not empty", []string{"--exit", "--data", full}, "is not empty"},
-		{"listen address unusable", []string{"--exit", "--listen", "256.0.0.1:0"}, "--listen"},
-		{"unexpected argument", []string{"--exit", "extra"}, "usage: tollgate demo"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := dispatch(context.Background(), append([]string{"demo"}, c.args...), &stdout, &stderr)
-			if code != exitUsage {
-				t.Errorf("exit %d, want %d (stderr %q)", code, exitUsage, stderr.String())
-			}
-			if !strings.Contains(stderr.String(), c.want) {
-				t.Errorf("stderr %q does not contain %q", stderr.String(), c.want)
-			}
-		})
-	}
-	entries, err := os.ReadDir(full)
-	if err != nil || len(entries) != 1 {
-		t.Errorf("the non-empty data directory was changed: %v %v", entries, err)
-	}
-}
-
 // demoStep returns the transcript of step n ("── n. …" up to the next step).
 func demoStep(out string, n int) string {
 	start := strings.Index(out, fmt.Sprintf("── %d. ", n))
@@ -279,14 +183,4 @@ func approvedSHA7(t *testing.T, out string) string {
 		t.Fatal("no approval request for production in the transcript")
 	}
 	return m[1]
-}
-
-// BenchmarkDemoStory measures the whole demo, set-up to shutdown (the
-// target: under a minute on 2 cores). Run with -benchtime=1x.
-func BenchmarkDemoStory(b *testing.B) {
-	for b.Loop() {
-		if err := runDemoStory(context.Background(), demoOptions{Exit: true, Listen: "127.0.0.1:0"}, io.Discard); err != nil {
-			b.Fatal(err)
-		}
-	}
 }

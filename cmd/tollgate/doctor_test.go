@@ -276,7 +276,7 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 					must(t, err)
 					items, err := st.ClaimDue(ctx, time.Now().Add(time.Minute), 10)
 					must(t, err)
-					must(t, st.MarkFailed(ctx, items[0].ID, errors.New("unknown repository")))
+					must(t, st.MarkFailed(ctx, items[0].Lease(), errors.New("unknown repository")))
 				})
 			},
 			want: "webhook inbox: 1 deliveries failed for good", wantFix: "redeliver them"},

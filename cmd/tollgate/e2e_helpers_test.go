@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"github.com/tollgate-dev/tollgate/server"
 	"io"
 	"log/slog"
 	"net"
@@ -19,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
 	"github.com/tollgate-dev/tollgate/store"
 )
@@ -55,13 +56,13 @@ func (e *e2e) startWithClock(t *testing.T, now func() time.Time) {
 		t.Fatalf("loading %s: %v", e.configPath, err)
 	}
 	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := newServer(context.Background(), cfg, log, now)
+	srv, err := server.New(context.Background(), cfg, server.Options{Logger: log, Clock: now, Version: version})
 	if err != nil {
 		t.Fatalf("building the server: %v", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		srv.store.Close()
+		srv.Close()
 		t.Fatal(err)
 	}
 	grace := e.opts.grace
@@ -72,8 +73,8 @@ func (e *e2e) startWithClock(t *testing.T, now func() time.Time) {
 	e.cancel, e.done = cancel, make(chan int, 1)
 	ready := make(chan string, 1)
 	go func() {
-		defer srv.store.Close()
-		err := srv.run(ctx, runOptions{ConfigPath: e.configPath, Workers: 2, ShutdownGrace: grace,
+		defer srv.Close()
+		err := srv.Run(ctx, server.RunOptions{ConfigPath: e.configPath, Workers: 2, ShutdownGrace: grace,
 			Listener: ln, Ready: func(addr string) { ready <- addr }, Reload: e.reload})
 		if err != nil {
 			log.Error("serving", "err", err)

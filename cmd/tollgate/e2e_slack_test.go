@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/tollgate-dev/tollgate/integrations/slacktest"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -38,7 +39,7 @@ func TestServeSlackApprovalDeploysToProduction(t *testing.T) {
 		t.Errorf("/deploy production was acknowledged with %q", ack)
 	}
 	msg := w.approvalMessage(t)
-	_, value, _ := demoButton(msg.Blocks, slackint.ActionApprove)
+	_, value, _ := slacktest.Button(msg.Blocks, slackint.ActionApprove)
 	id, nonce, ok := strings.Cut(value, ":")
 	if !ok || id == "" || nonce == "" {
 		t.Fatalf("the Approve button carries %q, want request id and nonce", value)
@@ -134,7 +135,7 @@ func TestServeSlackApprovalDeploysToProduction(t *testing.T) {
 
 	// The message was updated in place: carol's approval, no buttons.
 	updated, _ := w.sl.Message(slackE2EChannel, msg.TS)
-	if _, _, ok := demoButton(updated.Blocks, slackint.ActionApprove); ok || len(updated.History) < 2 {
+	if _, _, ok := slacktest.Button(updated.Blocks, slackint.ActionApprove); ok || len(updated.History) < 2 {
 		t.Errorf("approval message not updated without buttons (%d versions): %s", len(updated.History), updated.Blocks)
 	}
 	if text := blockStrings(t, updated.Blocks); !strings.Contains(text, "1 of 1: <@"+slackCarol.slackID+"> (carol)") {

@@ -136,7 +136,7 @@ func (w *slackE2E) slash(t *testing.T, p slackE2EPerson, text string) string {
 // GitHub's authorize page (the fake approves as p), the callback.
 func (w *slackE2E) link(t *testing.T, p slackE2EPerson) {
 	t.Helper()
-	link := slackLinkURL(w.slash(t, p, "link"))
+	link := slacktest.LinkURL(w.slash(t, p, "link"))
 	path, ok := strings.CutPrefix(link, e2ePublic+"/oauth/github/start?")
 	if !ok {
 		t.Fatalf("/deploy link for %s gave no link to %s/oauth/github/start: %q", p.login, e2ePublic, link)
@@ -154,7 +154,7 @@ func (w *slackE2E) click(t *testing.T, p slackE2EPerson, ts, actionID, label str
 	if !ok {
 		t.Fatalf("no message %s in %s", ts, slackE2EChannel)
 	}
-	blockID, value, ok := demoButton(m.Blocks, actionID)
+	blockID, value, ok := slacktest.Button(m.Blocks, actionID)
 	if !ok {
 		t.Fatalf("the message has no %s button: %s", label, m.Blocks)
 	}
@@ -191,7 +191,7 @@ func (w *slackE2E) approvalMessage(t *testing.T) slacktest.Message {
 	var msg slacktest.Message
 	waitFor(t, "the approval message", func() bool {
 		for _, m := range w.sl.Messages(slackE2EChannel) {
-			if _, _, ok := demoButton(m.Blocks, slackint.ActionApprove); ok {
+			if _, _, ok := slacktest.Button(m.Blocks, slackint.ActionApprove); ok {
 				msg = m
 				return true
 			}

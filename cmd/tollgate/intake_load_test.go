@@ -6,10 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/tollgate-dev/tollgate/internal/demo"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -30,7 +30,7 @@ const loadPR = 50
 // serve`, with every demo person's Slack account linked to GitHub so their
 // slash commands are persisted rather than refused.
 type loadWorld struct {
-	fakes       *demoFakes
+	world       *demo.World
 	child       *serveChild
 	dbPath      string
 	hookSecret  string
@@ -44,50 +44,37 @@ func startLoadWorld(tb testing.TB) *loadWorld {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
-	hist, err := makeDemoRepo(ctx, filepath.Join(dir, "shop"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	fakes, err := startDemoFakes(ctx, hist)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(fakes.close)
-	targets, err := startDemoTargets(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(targets.close)
 	addr := freeLoopbackAddr(tb)
-	setup := demoSetup{Dir: dir, Listen: addr, PublicURL: "http://" + addr, Fakes: fakes, Targets: targets,
-		SigningSecret: randomSecret()}
-	cfg, _, cfgPath, err := writeDemoConfig(setup)
+	world, err := demo.StartWorld(ctx, dir, addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w := &loadWorld{fakes: fakes, dbPath: cfg.Database, hookSecret: fakes.gh.WebhookSecret(), slackSecret: setup.SigningSecret}
+	tb.Cleanup(world.Close)
+	cfgPath := world.ConfigPath
+	w := &loadWorld{world: world, dbPath: world.Config.Database, hookSecret: world.GitHub.WebhookSecret(), slackSecret: world.SigningSecret}
 
 	st, err := store.Open(ctx, w.dbPath, store.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for _, p := range demoCast {
-		l := bot.Link{SlackTeam: fakes.slack.TeamID(), SlackUser: p.SlackID, GitHubLogin: p.Login,
-			GitHubID: fakes.gh.UserID(p.Login), LinkedAt: time.Now()}
+	cast := demo.Cast()
+	for _, p := range cast {
+		l := bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: world.Slack.TeamID(), User: p.SlackID}, GitHubLogin: p.Login,
+			GitHubID: world.GitHub.UserID(p.Login), LinkedAt: time.Now()}
 		if err := st.SaveLink(ctx, l, bot.AuditEvent{Actor: p.Login, Action: bot.ActionIdentityLinked, Subject: p.SlackID}); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	st.Close()
 
-	gh := fakes.gh
-	gh.AddPullRequest(demoRepo, githubtest.PullRequest{Number: loadPR, Title: "Load", Author: demoAlice.Login,
+	gh := world.GitHub
+	gh.AddPullRequest(demo.Repo, githubtest.PullRequest{Number: loadPR, Title: "Load", Author: cast[0].Login,
 		HeadSHA: sha('d'), Base: "main"})
-	synchronize, err := gh.Payloads().PullRequestSynchronize(demoRepo, loadPR, sha('d'), sha('e'), demoAlice.Login)
+	synchronize, err := gh.Payloads().PullRequestSynchronize(demo.Repo, loadPR, sha('d'), sha('e'), cast[0].Login)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	labeled, err := gh.Payloads().PullRequestLabeled(demoRepo, loadPR, "needs-review", demoBob.Login)
+	labeled, err := gh.Payloads().PullRequestLabeled(demo.Repo, loadPR, "needs-review", cast[1].Login)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -134,10 +121,11 @@ func (w *loadWorld) planIntakeRound(n, resendEvery int) []intakeRequest {
 			r.header.Set("X-GitHub-Delivery", r.key)
 			r.header.Set("X-Hub-Signature-256", githubtest.SignatureSHA256(w.hookSecret, body))
 		} else {
-			p := demoCast[i/2%len(demoCast)]
-			body := slacktest.SlashCommandBody(slacktest.SlashCommandParams{TeamID: w.fakes.slack.TeamID(),
-				UserID: p.SlackID, UserName: p.Login, ChannelID: demoChannel, ChannelName: demoChanName,
-				Text: "production", ResponseURL: w.fakes.slack.NewResponseURL()})
+			cast := demo.Cast()
+			p := cast[i/2%len(cast)]
+			body := slacktest.SlashCommandBody(slacktest.SlashCommandParams{TeamID: w.world.Slack.TeamID(),
+				UserID: p.SlackID, UserName: p.Login, ChannelID: demo.Channel, ChannelName: demo.ChannelName,
+				Text: "production", ResponseURL: w.world.Slack.NewResponseURL()})
 			sum := sha256.Sum256(body)
 			r = intakeRequest{source: "slack", key: "sha256:" + hex.EncodeToString(sum[:]), path: "/slack/commands",
 				body: body, header: signer.Headers(body)}

@@ -56,7 +56,12 @@ func TestServeMergedPRDeploysToStaging(t *testing.T) {
 		t.Errorf("index.html on the server: %q, %v", b, err)
 	}
 
-	// One PR comment with the outcome and the audit entry.
+	// One PR comment with the outcome and the audit entry. The outbox
+	// delivers it right after the final status, so wait for its outcome.
+	waitFor(t, "the PR comment's outcome", func() bool {
+		cs := e.gh.IssueComments(e2eRepo, 4)
+		return len(cs) > 0 && strings.Contains(cs[len(cs)-1].Body, "✅ Deployed")
+	})
 	comments := e.gh.IssueComments(e2eRepo, 4)
 	if len(comments) != 1 {
 		t.Fatalf("%d PR comments, want 1: %+v", len(comments), comments)
@@ -80,11 +85,12 @@ func TestServeMergedPRDeploysToStaging(t *testing.T) {
 	if !strings.Contains(page, `id="viewer">@alice (member)`) {
 		t.Errorf("log page does not show who is signed in")
 	}
-	// The audit page verifies the log with the configured keys, and the
-	// environments page lists the policies in force.
-	if code, auditPage, _ := e.browse(t, "alice", "/audit"); code != http.StatusOK || !strings.Contains(auditPage, `<span class="state ok">verified</span> all`) {
-		t.Errorf("audit page: %d, no successful verification shown\n%s", code, auditPage)
-	}
+	// The audit page shows the background verification with the
+	// configured keys, and the environments page lists the policies in force.
+	waitFor(t, "the audit page to show the background verification", func() bool {
+		code, auditPage, _ := e.browse(t, "alice", "/audit")
+		return code == http.StatusOK && strings.Contains(auditPage, `<span class="state ok">verified</span> up to seq`)
+	})
 	if code, envs, _ := e.browse(t, "alice", "/environments"); code != http.StatusOK || !strings.Contains(envs, "staging") || !strings.Contains(envs, e2eRepo) {
 		t.Errorf("environments page: %d, acme/shop staging not listed\n%s", code, envs)
 	}

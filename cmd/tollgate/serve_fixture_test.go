@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/tollgate-dev/tollgate/server"
 	"io"
 	"log/slog"
 	"net"
@@ -200,7 +201,7 @@ func (e *e2e) start(t *testing.T) {
 	}
 	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	go func() {
-		e.done <- serve(ctx, log, e.stderr, runOptions{ConfigPath: e.configPath, Workers: 2, ShutdownGrace: grace,
+		e.done <- serve(ctx, log, e.stderr, server.RunOptions{ConfigPath: e.configPath, Workers: 2, ShutdownGrace: grace,
 			Listener: ln, Ready: func(addr string) { ready <- addr }, Reload: e.reload})
 	}()
 	select {

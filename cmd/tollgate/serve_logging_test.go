@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/integrations/httpserver"
 	"github.com/tollgate-dev/tollgate/integrations/slacktest"
+	"github.com/tollgate-dev/tollgate/internal/httpserver"
 )
 
 // TestServeLogLinesNameTheHTTPRequest: a request to the GitHub or Slack

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/tollgate-dev/tollgate/server"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -39,7 +40,7 @@ func TestServeRefusesAnUnusableConfig(t *testing.T) {
 				return strings.Replace(s, "deployers: [deployers]",
 					"deployers: [deployers]\n        freeze:\n          - name: month-end\n            cron: \"0 0 28 * *\"\n            duration: 72h", 1)
 			}, nil,
-			[]string{"freeze[0]", "month-end", "only weekly schedules"}},
+			[]string{"freeze[0]", "cron freeze windows were replaced by weekly windows"}},
 		{"an SSH key with a passphrase", func(s string) string { return s },
 			func(t *testing.T) { writeTestSSHKey(t, filepath.Join(e.dir, "staging_ed25519"), "passphrase") },
 			[]string{"staging", "protected by a passphrase"}},
@@ -51,7 +52,7 @@ func TestServeRefusesAnUnusableConfig(t *testing.T) {
 				c.prep(t)
 			}
 			var stderr syncBuffer
-			code := serve(context.Background(), slog.New(slog.NewJSONHandler(&stderr, nil)), &stderr, runOptions{ConfigPath: e.configPath})
+			code := serve(context.Background(), slog.New(slog.NewJSONHandler(&stderr, nil)), &stderr, server.RunOptions{ConfigPath: e.configPath})
 			if code != exitUsage {
 				t.Errorf("exit %d, want %d", code, exitUsage)
 			}

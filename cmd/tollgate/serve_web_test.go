@@ -5,12 +5,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tollgate-dev/tollgate/bot"
 )
 
 // publicURLTransport sends requests for the configured public_url to the
@@ -106,44 +103,5 @@ func TestServeWithoutOAuthClientServesNoPages(t *testing.T) {
 	}
 	if !strings.Contains(e.stderr.String(), "web pages not served: github.oauth_client_id and github.oauth_client_secret are not set") {
 		t.Errorf("serve did not warn that the pages are off:\n%s", e.stderr.String())
-	}
-}
-
-// The environments page reads the policies in force on every view: the
-// list follows a reload, and a caller reordering it changes nothing.
-func TestLiveConfigListsThePoliciesInForce(t *testing.T) {
-	// Gate-only environments have no servers, so no key files to write.
-	env := func(repo, name string) string {
-		return "  " + repo + ":\n    environments:\n      " + name + ":\n        gate_only: true\n        deployers: [backend]\n"
-	}
-	head := strings.SplitAfter(policyYAML(), "repositories:\n")[0]
-	two := head + env("acme/web", "production") + env("acme/api", "staging")
-	one := head + env("acme/api", "staging")
-	mustLoad := func(yaml string) *loaded {
-		l, err := load(parseConfig(t, yaml))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return l
-	}
-	names := func(ps []*bot.EnvironmentPolicy) []string {
-		var out []string
-		for _, p := range ps {
-			out = append(out, p.Repo+"/"+p.Environment)
-		}
-		return out
-	}
-	lc := newLiveConfig(mustLoad(two))
-	got := lc.Policies()
-	if want := []string{"acme/api/staging", "acme/web/production"}; !slices.Equal(names(got), want) {
-		t.Fatalf("policies %v, want %v", names(got), want)
-	}
-	got[0], got[1] = got[1], got[0]
-	if again := names(lc.Policies()); again[0] != "acme/api/staging" {
-		t.Errorf("reordering the returned list changed the next one: %v", again)
-	}
-	lc.Swap(mustLoad(one))
-	if got := names(lc.Policies()); !slices.Equal(got, []string{"acme/api/staging"}) {
-		t.Errorf("after a reload the policies are %v, want only acme/api/staging", got)
 	}
 }

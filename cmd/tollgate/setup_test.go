@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	ghint "github.com/tollgate-dev/tollgate/integrations/github"
+	"github.com/tollgate-dev/tollgate/internal/setup"
 	"html"
 	"io"
 	"net/http"
@@ -18,7 +20,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
 	"github.com/tollgate-dev/tollgate/integrations/slack"
 	"github.com/tollgate-dev/tollgate/integrations/web"
@@ -217,12 +219,12 @@ func TestSetupCreatesTheAppEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			var want map[string]any
-			if err := yaml.Unmarshal(appManifestYAML, &want); err != nil {
+			if err := yaml.Unmarshal(ghint.AppManifest, &want); err != nil {
 				t.Fatal(err)
 			}
 			if m["url"] != "https://tollgate.acme.test" ||
 				m["hook_attributes"].(map[string]any)["url"] != "https://tollgate.acme.test/webhooks/github" ||
-				!strings.HasPrefix(m["redirect_url"].(string), strings.TrimSuffix(run.page, "/")+setupCallbackPath) {
+				!strings.HasPrefix(m["redirect_url"].(string), strings.TrimSuffix(run.page, "/")+setup.CallbackPath) {
 				t.Errorf("manifest URLs: url=%v hook=%v redirect=%v", m["url"], m["hook_attributes"], m["redirect_url"])
 			}
 			cbs, _ := json.Marshal(m["callback_urls"])
@@ -251,7 +253,7 @@ func TestSetupCreatesTheAppEndToEnd(t *testing.T) {
 			}
 			clientID, clientSecret := gh.AppOAuthClient()
 			env := readEnvFile(t, envPath)
-			if env[envWebhookSecret] != gh.WebhookSecret() || env[envOAuthClientSecret] != clientSecret ||
+			if env[setup.EnvWebhookSecret] != gh.WebhookSecret() || env[setup.EnvOAuthClientSecret] != clientSecret ||
 				env["API_DATABASE_URL"] != "postgres://x" || env["TOLLGATE_PUBLIC_URL"] != "https://tollgate.acme.test" {
 				t.Errorf("env file holds %v", keysOf(env))
 			}
@@ -346,7 +348,7 @@ func TestSetupRefusesAForeignCallbackAndKeepsExistingKeys(t *testing.T) {
 
 	// A redirect that did not start from this run's page: a valid code, the wrong state.
 	code := gh.ManifestCode()
-	resp, err := http.Get(strings.TrimSuffix(run.page, "/") + setupCallbackPath + "?code=" + code + "&state=not-ours")
+	resp, err := http.Get(strings.TrimSuffix(run.page, "/") + setup.CallbackPath + "?code=" + code + "&state=not-ours")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,39 +410,5 @@ func TestSetupUsageErrors(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want %d and %q\n%s", code, errOut, exitUsage, tc.wantErr, out)
 			}
 		})
-	}
-}
-
-func TestEmbeddedAppManifestMatchesRoot(t *testing.T) {
-	root, err := os.ReadFile(filepath.Join("..", "..", "app.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(root, appManifestYAML) {
-		t.Fatal("cmd/tollgate/setup_app.yml differs from app.yml: run go generate ./cmd/tollgate")
-	}
-}
-
-func TestResolveGitHubURLs(t *testing.T) {
-	tests := []struct {
-		web, api         string
-		wantWeb, wantAPI string
-		dotCom           bool
-	}{
-		{"https://github.com", "", "https://github.com/", "https://api.github.com/", true},
-		{"https://github.com/", "", "https://github.com/", "https://api.github.com/", true},
-		{"https://ghe.acme.internal", "", "https://ghe.acme.internal/", "https://ghe.acme.internal/api/v3/", false},
-		{"https://ghe.acme.internal/", "https://api.ghe.acme.internal", "https://ghe.acme.internal/", "https://api.ghe.acme.internal/", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.web+" "+tc.api, func(t *testing.T) {
-			g, err := resolveGitHubURLs(tc.web, tc.api)
-			if err != nil || g.Web != tc.wantWeb || g.API != tc.wantAPI || g.isDotCom() != tc.dotCom {
-				t.Fatalf("got %+v dotcom=%v, %v", g, g.isDotCom(), err)
-			}
-		})
-	}
-	if got := (githubURLs{Web: "https://github.com/"}).manifestFormAction("a b", "s1"); got != "https://github.com/organizations/a%20b/settings/apps/new?state=s1" {
-		t.Errorf("org form action = %s", got)
 	}
 }

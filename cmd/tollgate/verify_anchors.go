@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	ghint "github.com/tollgate-dev/tollgate/integrations/github"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/anchor"
@@ -107,23 +107,9 @@ func anchorRepository(ctx context.Context, cfg *config.Config) (*ghint.Anchors, 
 	if cfg.Audit.AnchorRepository == "" {
 		return nil, errors.New("audit.anchor_repository is not set")
 	}
-	key, err := githubAppKey(cfg)
+	app, err := githubApp(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	app, err := ghint.NewApp(ctx, ghint.AppConfig{APIURL: cfg.GitHub.APIURL, AppID: cfg.GitHub.AppID, PrivateKey: key})
-	if err != nil {
-		return nil, fmt.Errorf("github: %w", err)
-	}
 	return ghint.NewAnchors(app, cfg.Audit.AnchorRepository, "")
-}
-
-// anchorPublisher adapts the GitHub anchor repository to the store's
-// anchoring loop (serve calls anchor.New(store, anchorPublisher(a), ...)
-// and PublishPending after each checkpoint).
-func anchorPublisher(a *ghint.Anchors) anchor.Publisher {
-	return anchor.PublisherFunc(func(ctx context.Context, cp audit.Checkpoint) (anchor.Receipt, error) {
-		rc, err := a.Publish(ctx, cp.Note, cp.Size, cp.Time)
-		return anchor.Receipt{Repository: rc.Repository, Path: rc.Path, Commit: rc.Commit}, err
-	})
 }

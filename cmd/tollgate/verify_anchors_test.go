@@ -2,10 +2,11 @@ package main
 
 import (
 	"database/sql"
+	"github.com/tollgate-dev/tollgate/server"
 	"strings"
 	"testing"
 
-	"github.com/tollgate-dev/tollgate/bot/config"
+	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/anchor"
 	"github.com/tollgate-dev/tollgate/store/audit/audittest"
@@ -45,7 +46,7 @@ func anchoredFixture(t *testing.T) *complianceFixture {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if n, err := anchor.New(s, anchorPublisher(repo), f.log.Keys.Verifier, nil).PublishPending(ctx); err != nil || n != 2 {
+	if n, err := anchor.New(s, server.AnchorPublisher(repo), f.log.Keys.Verifier, nil).PublishPending(ctx); err != nil || n != 2 {
 		t.Fatalf("published %d, %v", n, err)
 	}
 	return f

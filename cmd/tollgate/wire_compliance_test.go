@@ -30,10 +30,10 @@ func TestServeAnchorsAndReconciles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range []bot.Link{
-		{SlackTeam: "T0ACME", SlackUser: "U0ALICE", GitHubLogin: "alice", GitHubID: e.gh.UserID("alice")},
-		{SlackTeam: "T0ACME", SlackUser: "U0MALLORY", GitHubLogin: "mallory", GitHubID: e.gh.UserID("mallory")},
+		{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T0ACME", User: "U0ALICE"}, GitHubLogin: "alice", GitHubID: e.gh.UserID("alice")},
+		{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T0ACME", User: "U0MALLORY"}, GitHubLogin: "mallory", GitHubID: e.gh.UserID("mallory")},
 	} {
-		if err := st.SaveLink(ctx, l, bot.AuditEvent{Actor: l.GitHubLogin, Action: "identity.linked", Subject: l.SlackUser}); err != nil {
+		if err := st.SaveLink(ctx, l, bot.AuditEvent{Actor: l.GitHubLogin, Action: "identity.linked", Subject: l.Chat.User}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -48,7 +48,11 @@ func TestServeAnchorsAndReconciles(t *testing.T) {
 		}
 		return n > 0
 	}
-	waitFor(t, "the departed member's link to be revoked", func() bool { return !linked("mallory") })
+	// The revocation and its access.reconciled entry are two transactions:
+	// wait for both, or a read between them finds no entry yet.
+	waitFor(t, "the departed member's link to be revoked and the revocation audited", func() bool {
+		return !linked("mallory") && len(auditData(t, db, bot.ActionAccessReconciled)) > 0
+	})
 	if !linked("alice") {
 		t.Errorf("alice, still a member, lost her link")
 	}

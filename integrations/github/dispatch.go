@@ -9,9 +9,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/bot/config"
-	"github.com/tollgate-dev/tollgate/integrations/inbox"
-	"github.com/tollgate-dev/tollgate/store"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 )
 
 // BotService is the part of the domain GitHub events drive; *bot.Service
@@ -22,21 +20,12 @@ type BotService interface {
 	Approve(ctx context.Context, in bot.ApproveInput) (bot.Request, error)
 	Reject(ctx context.Context, id string, by bot.Identity, reason string) (bot.Request, error)
 	AccessRevoked(ctx context.Context, who bot.Identity, source string) error
-}
 
-// TriggerRoutes answers which environments an event asks for, from the
-// server configuration (never from the repository being deployed).
-type TriggerRoutes interface {
-	// EnvironmentsForMerge lists the environments of repo whose
-	// auto_deploy.on_merge_to names branch.
-	EnvironmentsForMerge(repo, branch string) []string
-	// EnvironmentForLabel returns the environment of repo that label
-	// requests (default label "deploy:<env>").
-	EnvironmentForLabel(repo, label string) (env string, ok bool)
-	// HasEnvironment reports whether repo has environment env configured.
-	HasEnvironment(repo, env string) bool
-	// AppID is Tollgate's own GitHub App id, to recognise its own deployments.
-	AppID() int64
+	// Routing: which environments an event asks for. The domain answers
+	// from the policies in force; the transport never reads configuration.
+	ForMerge(repo, branch string) []string
+	ForLabel(repo, label string) (env string, ok bool)
+	ForDeploymentEvent(repo, env string) bool
 }
 
 // CommentReactor marks a comment as seen with 👀.
@@ -65,8 +54,9 @@ type AuditAppender interface {
 
 // DispatcherConfig is what a Dispatcher needs. Replier may be nil.
 type DispatcherConfig struct {
-	Bot     BotService
-	Routes  TriggerRoutes
+	Bot BotService
+	// AppID is Tollgate's own GitHub App id, to recognise its own deployments.
+	AppID   int64
 	Reactor CommentReactor
 	Replier CommentReplier
 	Members MembershipCache
@@ -78,7 +68,7 @@ type DispatcherConfig struct {
 // the inbox.Handler for the "github" source.
 type Dispatcher struct {
 	bot     BotService
-	routes  TriggerRoutes
+	appID   int64
 	reactor CommentReactor
 	replier CommentReplier
 	members MembershipCache
@@ -91,8 +81,6 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	switch {
 	case cfg.Bot == nil:
 		return nil, errors.New("github dispatcher: Bot is required")
-	case cfg.Routes == nil:
-		return nil, errors.New("github dispatcher: Routes is required")
 	case cfg.Reactor == nil:
 		return nil, errors.New("github dispatcher: Reactor is required")
 	case cfg.Members == nil:
@@ -100,7 +88,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	case cfg.Audit == nil:
 		return nil, errors.New("github dispatcher: Audit is required")
 	}
-	d := &Dispatcher{bot: cfg.Bot, routes: cfg.Routes, reactor: cfg.Reactor, replier: cfg.Replier,
+	d := &Dispatcher{bot: cfg.Bot, appID: cfg.AppID, reactor: cfg.Reactor, replier: cfg.Replier,
 		members: cfg.Members, audit: cfg.Audit, log: cfg.Logger}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -127,7 +115,7 @@ type hookDelivery struct {
 // is done (acted on, ignored, or refused by policy: a refusal is an
 // answer, not a failure), an inbox.Permanent error when the payload
 // cannot be understood, and any other error for a retry.
-func (d *Dispatcher) Handle(ctx context.Context, it store.InboxItem) error {
+func (d *Dispatcher) Handle(ctx context.Context, it inbox.Item) error {
 	log := d.log.With("delivery", it.DeliveryID, "event", it.EventType)
 	if !handledEvents[it.EventType] {
 		log.Debug("event ignored")
@@ -204,70 +192,4 @@ func (d *Dispatcher) submitAll(ctx context.Context, dl hookDelivery, reqs []bot.
 		log.Info("deploy request created", "request", out.Request.ID, "state", out.Request.State, "sha", in.SHA)
 	}
 	return errors.Join(errs...)
-}
-
-// ConfigRoutes is TriggerRoutes over the server configuration. It reads
-// the configuration through current at each call, so a reload applies to
-// the next delivery.
-type ConfigRoutes struct {
-	current func() *config.Config
-	appID   int64
-}
-
-// NewConfigRoutes returns the routes of the configuration current returns,
-// for the GitHub App appID.
-func NewConfigRoutes(current func() *config.Config, appID int64) *ConfigRoutes {
-	return &ConfigRoutes{current: current, appID: appID}
-}
-
-// EnvironmentsForMerge implements TriggerRoutes.
-func (c *ConfigRoutes) EnvironmentsForMerge(repo, branch string) []string {
-	var out []string
-	for _, e := range c.environments(repo) {
-		if e.DeploysOnMergeTo(branch) {
-			out = append(out, e.Name)
-		}
-	}
-	return out
-}
-
-// EnvironmentForLabel implements TriggerRoutes; when several environments
-// list the label (the validator should prevent it) the first by name wins.
-func (c *ConfigRoutes) EnvironmentForLabel(repo, label string) (string, bool) {
-	for _, e := range c.environments(repo) {
-		if e.HasLabel(label) {
-			return e.Name, true
-		}
-	}
-	return "", false
-}
-
-// HasEnvironment implements TriggerRoutes.
-func (c *ConfigRoutes) HasEnvironment(repo, env string) bool {
-	cfg := c.current()
-	if cfg == nil {
-		return false
-	}
-	_, ok := cfg.Environment(repo, env)
-	return ok
-}
-
-// AppID implements TriggerRoutes.
-func (c *ConfigRoutes) AppID() int64 { return c.appID }
-
-// environments returns repo's environments sorted by name.
-func (c *ConfigRoutes) environments(repo string) []*config.Environment {
-	cfg := c.current()
-	if cfg == nil {
-		return nil
-	}
-	r, ok := cfg.Repositories[repo]
-	if !ok {
-		return nil
-	}
-	var out []*config.Environment
-	for _, name := range r.EnvironmentNames() {
-		out = append(out, r.Environments[name])
-	}
-	return out
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,10 +17,9 @@ import (
 	gogh "github.com/google/go-github/v60/github"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/bot/config"
 	tgh "github.com/tollgate-dev/tollgate/integrations/github"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
-	"github.com/tollgate-dev/tollgate/integrations/inbox"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit/audittest"
 )
@@ -47,7 +45,7 @@ type hookWorld struct {
 	dir      *tgh.Directory
 	changes  *tgh.Changes
 	deployer *recordingDeployer
-	routes   *testRoutes
+	appID    int64
 	worker   *inbox.Worker
 	endpoint *httptest.Server
 	logs     *lockedBuffer
@@ -55,32 +53,6 @@ type hookWorld struct {
 	// inbox worker (leases, retries).
 	now func() time.Time
 }
-
-// testRoutes is TriggerRoutes for the test policies.
-type testRoutes struct {
-	appID  int64
-	merge  map[string][]string // branch → environments
-	labels map[string]string   // label → environment
-	envs   []string
-}
-
-func (r *testRoutes) EnvironmentsForMerge(repo, branch string) []string {
-	if repo != hookRepo {
-		return nil
-	}
-	return r.merge[branch]
-}
-
-func (r *testRoutes) EnvironmentForLabel(repo, label string) (string, bool) {
-	env, ok := r.labels[label]
-	return env, ok && repo == hookRepo
-}
-
-func (r *testRoutes) HasEnvironment(repo, env string) bool {
-	return repo == hookRepo && slices.Contains(r.envs, env)
-}
-
-func (r *testRoutes) AppID() int64 { return r.appID }
 
 // recordingDeployer records deploys as "deploy repo env sha7 trigger".
 type recordingDeployer struct {
@@ -159,10 +131,7 @@ func newHookWorld(t *testing.T) *hookWorld {
 	}
 	w.dir = tgh.NewDirectory(app, 0)
 	w.changes = tgh.NewChanges(app)
-	w.routes = &testRoutes{appID: gh.AppID(),
-		merge:  map[string][]string{"main": {"staging"}},
-		labels: map[string]string{"deploy:production": "production", "deploy:preview": "preview"},
-		envs:   []string{"preview", "production", "regulated", "staging"}}
+	w.appID = gh.AppID()
 	w.start(t)
 	return w
 }
@@ -180,10 +149,12 @@ func (w *hookWorld) start(t *testing.T) {
 	deployers := []bot.Team{{Org: "acme", Slug: "deployers"}}
 	approvers := []bot.Team{{Org: "acme", Slug: "approvers"}}
 	policies := bot.NewPolicySet(
-		&bot.EnvironmentPolicy{Repo: hookRepo, Environment: "staging", Deployers: deployers, Approvers: approvers, Branches: []string{"main"}},
+		&bot.EnvironmentPolicy{Repo: hookRepo, Environment: "staging", Deployers: deployers, Approvers: approvers, Branches: []string{"main"},
+			OnMergeTo: []string{"main"}},
 		&bot.EnvironmentPolicy{Repo: hookRepo, Environment: "production", Deployers: deployers, Approvers: approvers,
-			Branches: []string{"main"}, RequiredApprovals: 1, Production: true},
-		&bot.EnvironmentPolicy{Repo: hookRepo, Environment: "preview", Deployers: deployers, Approvers: approvers},
+			Branches: []string{"main"}, RequiredApprovals: 1, Production: true, Labels: []string{"deploy:production"}},
+		&bot.EnvironmentPolicy{Repo: hookRepo, Environment: "preview", Deployers: deployers, Approvers: approvers,
+			Labels: []string{"deploy:preview"}},
 		&bot.EnvironmentPolicy{Repo: hookRepo, Environment: "regulated", Deployers: deployers, Approvers: approvers,
 			Branches: []string{"main"}, RequiredApprovals: 2},
 	)
@@ -193,7 +164,7 @@ func (w *hookWorld) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := tgh.NewDispatcher(tgh.DispatcherConfig{Bot: w.svc, Routes: w.routes, Reactor: &forgeComments{api: w.api},
+	d, err := tgh.NewDispatcher(tgh.DispatcherConfig{Bot: w.svc, AppID: w.appID, Reactor: &forgeComments{api: w.api},
 		Replier: &forgeComments{api: w.api}, Members: w.dir, Audit: st, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
@@ -327,48 +298,4 @@ func (c *forgeComments) ReplyToComment(ctx context.Context, repo string, number 
 	owner, name, _ := strings.Cut(repo, "/")
 	_, _, err := c.api.Issues.CreateComment(ctx, owner, name, number, &gogh.IssueComment{Body: &body})
 	return err
-}
-
-func TestConfigRoutesFromTheExampleConfig(t *testing.T) {
-	path := filepath.Join("..", "..", "testdata", "tollgate.example.yml")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, _, err := config.Parse(path, data, nil)
-	if err != nil {
-		t.Fatalf("parse example: %v", err)
-	}
-	routes := tgh.NewConfigRoutes(func() *config.Config { return cfg }, 77)
-	merges := []struct {
-		repo, branch string
-		want         []string
-	}{
-		{"acme/api", "main", []string{"staging"}},
-		{"acme/api", "release", nil},
-		{"acme/unknown", "main", nil},
-	}
-	for _, tt := range merges {
-		if got := routes.EnvironmentsForMerge(tt.repo, tt.branch); !slices.Equal(got, tt.want) {
-			t.Errorf("merge %s into %s: %v, want %v", tt.repo, tt.branch, got, tt.want)
-		}
-	}
-	labels := []struct {
-		repo, label, want string
-		ok                bool
-	}{
-		{"acme/api", "deploy:production", "production", true},
-		{"acme/api", "deploy:staging", "staging", true}, // the default label
-		{"acme/web", "deploy:preview", "preview", true},
-		{"acme/api", "deploy:preview", "", false}, // acme/web's label, not acme/api's
-		{"acme/api", "bug", "", false},
-	}
-	for _, tt := range labels {
-		if got, ok := routes.EnvironmentForLabel(tt.repo, tt.label); got != tt.want || ok != tt.ok {
-			t.Errorf("label %s on %s: %q %v, want %q %v", tt.label, tt.repo, got, ok, tt.want, tt.ok)
-		}
-	}
-	if !routes.HasEnvironment("acme/web", "preview") || routes.HasEnvironment("acme/web", "staging") || routes.AppID() != 77 {
-		t.Error("HasEnvironment or AppID wrong")
-	}
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/integrations/inbox"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 )
 
 // actionsAppSlug is the GitHub App behind GitHub Actions' own deployments.
@@ -42,7 +42,7 @@ func (d *Dispatcher) onDeployment(ctx context.Context, dl hookDelivery, e *githu
 	dep, repo := e.GetDeployment(), e.GetRepo().GetFullName()
 	if app := extra.Deployment.PerformedViaGitHubApp; app != nil {
 		switch {
-		case app.ID == d.routes.AppID():
+		case app.ID == d.appID:
 			dl.log.Debug("skipping Tollgate's own deployment", "deployment", dep.GetID())
 			return nil
 		case app.Slug == actionsAppSlug:
@@ -55,7 +55,7 @@ func (d *Dispatcher) onDeployment(ctx context.Context, dl hookDelivery, e *githu
 		return nil
 	}
 	env := dep.GetEnvironment()
-	if !d.routes.HasEnvironment(repo, env) {
+	if !d.bot.ForDeploymentEvent(repo, env) {
 		dl.log.Info("deployment to an environment Tollgate does not manage", "environment", env)
 		return nil
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/integrations/inbox"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 )
 
 // onProtectionRule turns a GitHub Actions job waiting on Tollgate's custom
@@ -29,7 +29,7 @@ func (d *Dispatcher) onProtectionRule(ctx context.Context, dl hookDelivery, e *g
 		return inbox.Permanent(fmt.Errorf("protection rule delivery %s lacks repository, environment or SHA", dl.id))
 	}
 	dl.log = dl.log.With("run", runID, "environment", env)
-	if !d.routes.HasEnvironment(repo, env) {
+	if !d.bot.ForDeploymentEvent(repo, env) {
 		// Submit refuses and audits it; the run keeps waiting until an
 		// operator fixes the configuration or GitHub times it out.
 		dl.log.Warn("protection rule for an environment Tollgate does not manage")

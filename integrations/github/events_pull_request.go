@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/integrations/inbox"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 )
 
 // onPullRequest handles the two pull request triggers: a merge into an
@@ -32,7 +32,7 @@ func (d *Dispatcher) onPullRequest(ctx context.Context, dl hookDelivery, e *gith
 func (d *Dispatcher) onMerged(ctx context.Context, dl hookDelivery, e *github.PullRequestEvent) error {
 	repo, pr := e.GetRepo().GetFullName(), e.GetPullRequest()
 	base := pr.GetBase().GetRef()
-	envs := d.routes.EnvironmentsForMerge(repo, base)
+	envs := d.bot.ForMerge(repo, base)
 	if len(envs) == 0 {
 		dl.log.Debug("merge into a branch that deploys nowhere", "branch", base)
 		return nil
@@ -64,7 +64,7 @@ func (d *Dispatcher) onMerged(ctx context.Context, dl hookDelivery, e *github.Pu
 func (d *Dispatcher) onLabeled(ctx context.Context, dl hookDelivery, e *github.PullRequestEvent) error {
 	repo, pr := e.GetRepo().GetFullName(), e.GetPullRequest()
 	label := e.GetLabel().GetName()
-	env, ok := d.routes.EnvironmentForLabel(repo, label)
+	env, ok := d.bot.ForLabel(repo, label)
 	if !ok {
 		return nil
 	}

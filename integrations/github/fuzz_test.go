@@ -22,7 +22,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bot"
 	tgh "github.com/tollgate-dev/tollgate/integrations/github"
-	"github.com/tollgate-dev/tollgate/integrations/inbox"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"github.com/tollgate-dev/tollgate/store"
 )
 
@@ -158,6 +158,23 @@ func (b *fuzzBot) AccessRevoked(context.Context, bot.Identity, string) error {
 	return nil
 }
 
+// Routing of the fuzzed deliveries: merges to main deploy staging, the
+// deploy:production label production, of acme/shop only.
+func (b *fuzzBot) ForMerge(repo, branch string) []string {
+	if repo == hookRepo && branch == "main" {
+		return []string{"staging"}
+	}
+	return nil
+}
+
+func (b *fuzzBot) ForLabel(repo, label string) (string, bool) {
+	return "production", repo == hookRepo && label == "deploy:production"
+}
+
+func (b *fuzzBot) ForDeploymentEvent(repo, env string) bool {
+	return repo == hookRepo && (env == "staging" || env == "production")
+}
+
 // fuzzSideEffects records the dispatcher's other outputs.
 type fuzzSideEffects struct {
 	mu    sync.Mutex
@@ -211,16 +228,14 @@ func FuzzDispatchDecode(f *testing.F) {
 
 	b := &fuzzBot{}
 	fx := &fuzzSideEffects{}
-	routes := &testRoutes{appID: 1, merge: map[string][]string{"main": {"staging"}},
-		labels: map[string]string{"deploy:production": "production"}, envs: []string{"staging", "production"}}
-	d, err := tgh.NewDispatcher(tgh.DispatcherConfig{Bot: b, Routes: routes, Reactor: fx, Replier: fx, Members: fx, Audit: fx})
+	d, err := tgh.NewDispatcher(tgh.DispatcherConfig{Bot: b, AppID: 1, Reactor: fx, Replier: fx, Members: fx, Audit: fx})
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, ev uint8, payload []byte) {
 		event := fuzzEvents[int(ev)%len(fuzzEvents)]
 		before, beforeFx := b.calls.Load(), fx.count()
-		err := d.Handle(context.Background(), store.InboxItem{ID: 1, Source: "github", DeliveryID: "d", EventType: event, Payload: payload})
+		err := d.Handle(context.Background(), inbox.Item{ID: 1, Source: "github", DeliveryID: "d", EventType: event, Payload: payload})
 		if _, perr := gogh.ParseWebHook(event, payload); perr != nil && event != "ping" && event != "push" {
 			if !inbox.IsPermanent(err) {
 				t.Fatalf("%s payload go-github cannot decode (%v) gave a retryable result: %v", event, perr, err)

@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
 )
 
 // ProtectionRuleGate answers GitHub Actions runs waiting on Tollgate's
 // custom deployment protection rule. It is also the bot.Deployer for
-// protection_rule requests: "deploying" such a request means approving
-// the waiting run, since Actions deploys and Tollgate only gates. The
-// wiring routes jobs whose Trigger is bot.TriggerProtectionRule here.
+// environments of target type actions_gate: "deploying" such a request
+// means approving the waiting run, since Actions deploys and Tollgate only
+// gates. The server picks it by the environment's target type (and for
+// any job carrying a protection-rule run: an Actions run is answered,
+// never deployed over SSH).
 type ProtectionRuleGate struct {
 	app       *App
 	publicURL string
@@ -70,14 +73,19 @@ func (g *ProtectionRuleGate) Deploy(ctx context.Context, job bot.DeployJob) (bot
 		return bot.DeployOutcome{}, fmt.Errorf("request %s: no protection-rule run to approve", job.RequestID)
 	}
 	pr := job.ProtectionRule
-	comment := fmt.Sprintf("Approved by Tollgate request %s for %s at %s.", job.RequestID, job.Environment, short(job.SHA))
+	env := pr.EnvironmentName
+	if env == "" {
+		env = job.Environment
+	}
+	comment := fmt.Sprintf("Approved by Tollgate request %s: policy checks and approvals passed for %s.", job.RequestID, short(job.SHA))
 	if g.publicURL != "" {
-		comment += " Details: " + g.publicURL + "/deployments/" + job.RequestID
+		comment += " Details: " + strings.TrimSuffix(g.publicURL, "/") + "/deployments/" + job.RequestID
 	}
-	if err := g.Approve(ctx, job.Repo, pr.RunID, pr.EnvironmentName, comment); err != nil {
-		return bot.DeployOutcome{}, err
+	begin := time.Now()
+	if err := g.Approve(ctx, job.Repo, pr.RunID, env, comment); err != nil {
+		return bot.DeployOutcome{}, fmt.Errorf("request %s: approving run %d of %s: %w", job.RequestID, pr.RunID, job.Repo, err)
 	}
-	return bot.DeployOutcome{Result: bot.ResultSucceeded}, nil
+	return bot.DeployOutcome{Result: bot.ResultSucceeded, Duration: time.Since(begin)}, nil
 }
 
 // Rollback is refused: a GitHub Actions deployment is rolled back by

@@ -304,6 +304,14 @@ func TestProtectionRuleAnswers(t *testing.T) {
 	if err != nil || out.Result != bot.ResultSucceeded {
 		t.Fatalf("gate.Deploy = %+v, %v", out, err)
 	}
+	if _, err := gate.Deploy(outCtx(t), bot.DeployJob{RequestID: "r-lost", Repo: "acme/elsewhere", Environment: "production",
+		SHA: outSHA("merge"), Trigger: bot.TriggerProtectionRule, ProtectionRule: run}); err == nil || !strings.Contains(err.Error(), "run 4242") {
+		t.Errorf("an approval GitHub refused must be an error naming the run, got %v", err)
+	}
+	if _, err := gate.Deploy(outCtx(t), bot.DeployJob{RequestID: "r-slack", Repo: "acme/web", Environment: "production",
+		SHA: outSHA("merge"), Trigger: bot.TriggerSlack}); err == nil {
+		t.Error("a job without a protection-rule run to approve must fail: Actions deploys this environment")
+	}
 	if _, err := gate.Rollback(outCtx(t), bot.DeployJob{RequestID: "r-ok"}); err == nil {
 		t.Error("gate.Rollback succeeded; an Actions deployment cannot be rolled back here")
 	}
@@ -325,7 +333,7 @@ func TestProtectionRuleAnswers(t *testing.T) {
 		t.Fatalf("callbacks = %+v, want 3 (approve, reject refused, reject expired)", cbs)
 	}
 	want := []struct{ state, comment string }{
-		{"approved", "Approved by Tollgate request r-ok"},
+		{"approved", "Approved by Tollgate request r-ok: policy checks and approvals passed for "},
 		{"rejected", "checks on abc1234 are not green"},
 		{"rejected", "not approved in time"},
 	}

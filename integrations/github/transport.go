@@ -5,9 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tollgate-dev/tollgate/internal/backoff"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -215,14 +215,9 @@ func (t *retryTransport) canWait(ctx context.Context, d time.Duration) bool {
 }
 
 // backoff is BaseDelay·2^(attempt-1), capped at MaxDelay, with jitter in
-// [d/2, d) so clients that failed together do not retry together.
+// [d/2, d] so clients that failed together do not retry together.
 func (t *retryTransport) backoff(attempt int) time.Duration {
-	d := t.policy.BaseDelay << (attempt - 1)
-	if d <= 0 || d > t.policy.MaxDelay {
-		d = t.policy.MaxDelay
-	}
-	half := d / 2
-	return half + rand.N(half+1)
+	return backoff.Jittered(backoff.Exponential(t.policy.BaseDelay, t.policy.MaxDelay))(attempt)
 }
 
 // rateLimitWait reads how long a 403/429 asks to wait: Retry-After

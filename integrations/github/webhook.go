@@ -2,17 +2,15 @@ package github
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
+	"github.com/tollgate-dev/tollgate/internal/signature"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 
-	"github.com/tollgate-dev/tollgate/integrations/reqlog"
-	"github.com/tollgate-dev/tollgate/store"
+	"github.com/tollgate-dev/tollgate/internal/reqlog"
 )
 
 // MaxWebhookBody is the largest webhook body accepted; GitHub caps
@@ -22,7 +20,7 @@ const MaxWebhookBody = 25 << 20
 // WebhookInbox stores a delivery durably; *store.Store satisfies it. A
 // delivery id already stored is reported as duplicate and changes nothing.
 type WebhookInbox interface {
-	Enqueue(ctx context.Context, it store.InboxItem) (duplicate bool, err error)
+	Enqueue(ctx context.Context, it inbox.Item) (duplicate bool, err error)
 }
 
 // WebhookConfig is what a WebhookHandler needs.
@@ -111,7 +109,8 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "X-GitHub-Delivery and X-GitHub-Event are required", http.StatusBadRequest)
 		return
 	}
-	env, err := decodeEnvelope(body)
+	var env webhookEnvelope
+	err = json.Unmarshal(body, &env)
 	if err != nil {
 		h.refuse(ctx, "body is not a JSON object", append(facts, slog.Any("err", err))...)
 		http.Error(w, "body is not a JSON object", http.StatusBadRequest)
@@ -127,7 +126,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		facts = append(facts, slog.String("action", env.Action))
 	}
 
-	dup, err := h.inbox.Enqueue(ctx, store.InboxItem{Source: "github", DeliveryID: delivery,
+	dup, err := h.inbox.Enqueue(ctx, inbox.Item{Source: "github", DeliveryID: delivery,
 		EventType: event, Payload: body})
 	if err != nil {
 		// GitHub shows the failure and the delivery can be redelivered. A
@@ -206,17 +205,7 @@ const bodyPrealloc = 256 << 10
 
 // validSignature checks "sha256=<hex HMAC-SHA256 of body>" in constant time.
 func (h *WebhookHandler) validSignature(header string, body []byte) bool {
-	hexSig, ok := strings.CutPrefix(header, "sha256=")
-	if !ok {
-		return false
-	}
-	got, err := hex.DecodeString(hexSig)
-	if err != nil {
-		return false
-	}
-	m := hmac.New(sha256.New, h.secret)
-	m.Write(body)
-	return hmac.Equal(got, m.Sum(nil))
+	return signature.Verify(h.secret, header, "sha256=", body) == nil
 }
 
 // clip bounds an untrusted header value before it is logged.

@@ -12,7 +12,7 @@ import (
 
 	tgh "github.com/tollgate-dev/tollgate/integrations/github"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
-	"github.com/tollgate-dev/tollgate/integrations/httpserver"
+	"github.com/tollgate-dev/tollgate/internal/httpserver"
 	"github.com/tollgate-dev/tollgate/store"
 )
 

@@ -44,7 +44,7 @@ func (l links) log(id string) string { return l.public + "/deployments/" + id }
 // mention names a person: a Slack mention when they act from Slack,
 // else their GitHub login.
 func mention(id bot.Identity) string {
-	if _, user, ok := strings.Cut(id.SlackUser, "/"); ok && user != "" {
+	if _, user, ok := strings.Cut(id.ChatUser, "/"); ok && user != "" {
 		return fmt.Sprintf("<@%s> (%s)", user, esc(id.Login))
 	}
 	return esc(id.Login)

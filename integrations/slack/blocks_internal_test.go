@@ -11,8 +11,8 @@ import (
 func TestThreadTextSaysWhatHappened(t *testing.T) {
 	l := links{web: "https://github.com/", public: "https://tollgate.example"}
 	base := bot.Request{ID: "r-abc234", Repo: "acme/shop", Environment: "production", SHA: strings.Repeat("a", 40),
-		Requester: bot.Identity{Login: "alice", SlackUser: "T1/U0ALICE"},
-		Approvals: []bot.Approval{{Approver: bot.Identity{Login: "bob", SlackUser: "T1/U0BOB"}},
+		Requester: bot.Identity{Login: "alice", ChatUser: "T1/U0ALICE"},
+		Approvals: []bot.Approval{{Approver: bot.Identity{Login: "bob", ChatUser: "T1/U0BOB"}},
 			{Approver: bot.Identity{Login: "mallory"}, RevokedAt: time.Unix(1, 0)}}}
 	with := func(state bot.State, reason string, out *bot.DeployOutcome) bot.Request {
 		r := base

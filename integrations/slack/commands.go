@@ -13,7 +13,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/integrations/reqlog"
+	"github.com/tollgate-dev/tollgate/internal/reqlog"
 )
 
 // Inbox event types of persisted Slack requests.
@@ -84,7 +84,7 @@ func (h *Handler) answerCommand(ctx context.Context, sc slackapi.SlashCommand, b
 	case bot.CmdWhoami:
 		return h.whoami(ctx, sc.TeamID, sc.UserID)
 	case bot.CmdUnlink:
-		err := h.svc.UnlinkSlack(ctx, sc.TeamID, sc.UserID)
+		err := h.svc.Unlink(ctx, slackAccount(sc.TeamID, sc.UserID))
 		if ref, ok := bot.AsRefusal(err); ok {
 			return ref.Reason, nil
 		}
@@ -93,7 +93,7 @@ func (h *Handler) answerCommand(ctx context.Context, sc slackapi.SlashCommand, b
 		}
 		return "Your Slack account is no longer linked to a GitHub account. `/deploy link` links it again.", nil
 	}
-	who, err := h.svc.SlackIdentity(ctx, sc.TeamID, sc.UserID)
+	who, err := h.svc.IdentityFor(ctx, slackAccount(sc.TeamID, sc.UserID))
 	if ref, ok := bot.AsRefusal(err); ok {
 		return ref.Reason, nil
 	}
@@ -135,7 +135,7 @@ func (h *Handler) checkTarget(ctx context.Context, who bot.Identity, cmd bot.Com
 	err := h.store.AppendAudit(ctx, bot.AuditEvent{Actor: who.Login, Action: bot.ActionActionRefused,
 		Subject: strings.TrimSpace(cmd.Repo + " " + cmd.Environment), Data: map[string]any{
 			"action": "slack." + string(cmd.Kind), "code": code, "reason": reason,
-			"github_id": who.GitHubID, "slack_user": who.SlackUser}})
+			"github_id": who.GitHubID, "slack_user": who.ChatUser}})
 	if err != nil {
 		return "", fmt.Errorf("auditing refused %s on %s: %w", cmd.Kind, cmd.Repo, err)
 	}
@@ -157,7 +157,7 @@ func helpText() string {
 
 // whoami tells a Slack user which GitHub account they act as.
 func (h *Handler) whoami(ctx context.Context, team, user string) (string, error) {
-	l, err := h.store.LinkForSlack(ctx, team, user)
+	l, err := h.store.LinkFor(ctx, slackAccount(team, user))
 	if err != nil {
 		if isNotFound(err) {
 			return "Your Slack account is not linked to a GitHub account. `/deploy link` links it.", nil

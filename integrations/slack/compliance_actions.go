@@ -126,7 +126,7 @@ func (h *Handler) openAccessNoteModal(ctx context.Context, cb *slackapi.Interact
 
 // linkedOrRefused tells an unlinked clicker why nothing happens.
 func (h *Handler) linkedOrRefused(ctx context.Context, cb *slackapi.InteractionCallback, channel string) bool {
-	_, err := h.svc.SlackIdentity(ctx, cb.Team.ID, cb.User.ID)
+	_, err := h.svc.IdentityFor(ctx, slackAccount(cb.Team.ID, cb.User.ID))
 	if err == nil {
 		return true
 	}
@@ -182,7 +182,7 @@ func (h *Handler) runComplianceItem(ctx context.Context, eventType string, cb *s
 // runReview records an emergency review; bot refuses (and audits) a
 // reviewer who is not an approver now, or who deployed the change.
 func (h *Handler) runReview(ctx context.Context, cb *slackapi.InteractionCallback, responseURL, channel, id string, o bot.ReviewOutcome, note string) error {
-	who, err := h.svc.SlackIdentity(ctx, cb.Team.ID, cb.User.ID)
+	who, err := h.svc.IdentityFor(ctx, slackAccount(cb.Team.ID, cb.User.ID))
 	if err != nil {
 		return h.replyRefusal(ctx, responseURL, channel, cb.User.ID, err)
 	}
@@ -193,7 +193,7 @@ func (h *Handler) runReview(ctx context.Context, cb *slackapi.InteractionCallbac
 // runSignOff records an access review sign-off; bot refuses (and audits)
 // anyone not in the access reviewers teams.
 func (h *Handler) runSignOff(ctx context.Context, cb *slackapi.InteractionCallback, responseURL, channel, id string, o bot.AccessReviewOutcome, note string) error {
-	who, err := h.svc.SlackIdentity(ctx, cb.Team.ID, cb.User.ID)
+	who, err := h.svc.IdentityFor(ctx, slackAccount(cb.Team.ID, cb.User.ID))
 	if err != nil {
 		return h.replyRefusal(ctx, responseURL, channel, cb.User.ID, err)
 	}
@@ -235,7 +235,7 @@ func (h *Handler) answerAccessReview(ctx context.Context, sc slackapi.SlashComma
 	if h.access == nil {
 		return "Access reviews are not configured on this Tollgate (github.org and teams.access_reviewers).", nil
 	}
-	_, err := h.svc.SlackIdentity(ctx, sc.TeamID, sc.UserID)
+	_, err := h.svc.IdentityFor(ctx, slackAccount(sc.TeamID, sc.UserID))
 	if ref, ok := bot.AsRefusal(err); ok {
 		return ref.Reason, nil
 	}
@@ -251,7 +251,7 @@ func (h *Handler) answerAccessReview(ctx context.Context, sc slackapi.SlashComma
 // runAccessReview records the snapshot and tells the user what it found;
 // bot asks the access reviewers to sign it off.
 func (h *Handler) runAccessReview(ctx context.Context, sc slackapi.SlashCommand) error {
-	who, err := h.svc.SlackIdentity(ctx, sc.TeamID, sc.UserID)
+	who, err := h.svc.IdentityFor(ctx, slackAccount(sc.TeamID, sc.UserID))
 	if err != nil {
 		return h.replyRefusal(ctx, sc.ResponseURL, sc.ChannelID, sc.UserID, err)
 	}

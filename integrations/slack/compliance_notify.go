@@ -152,7 +152,7 @@ func (n *Notifier) lockReminder(ctx context.Context, note bot.Notification) erro
 	}
 	text := lockReminderText(*l, n.now())
 	var users []string
-	if _, user, ok := strings.Cut(l.Owner.SlackUser, "/"); ok && user != "" {
+	if _, user, ok := strings.Cut(l.Owner.ChatUser, "/"); ok && user != "" {
 		users = []string{user} // locked from Slack: that account
 	} else {
 		var err error
@@ -281,8 +281,8 @@ func (n *Notifier) slackUsersOf(ctx context.Context, who []bot.Identity) ([]stri
 	}
 	var out []string
 	for _, l := range ls {
-		if !containsString(out, l.SlackUser) {
-			out = append(out, l.SlackUser)
+		if !containsString(out, l.Chat.User) {
+			out = append(out, l.Chat.User)
 		}
 	}
 	return out, nil

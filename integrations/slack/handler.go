@@ -8,6 +8,7 @@ package slack
 import (
 	"context"
 	"errors"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -17,9 +18,9 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/integrations/githuboauth"
-	"github.com/tollgate-dev/tollgate/integrations/reqlog"
-	"github.com/tollgate-dev/tollgate/store"
+	"github.com/tollgate-dev/tollgate/internal/linkstate"
+	"github.com/tollgate-dev/tollgate/internal/oauth"
+	"github.com/tollgate-dev/tollgate/internal/reqlog"
 )
 
 // Routes served by Handler.Register.
@@ -38,10 +39,10 @@ const DefaultMaxBody = 1 << 20
 // identity links (for whoami) and audit entries for refusals bot does not
 // make itself. *store.Store implements it.
 type Store interface {
-	Enqueue(ctx context.Context, it store.InboxItem) (duplicate bool, err error)
-	SaveOAuthState(ctx context.Context, st store.OAuthState) error
-	ConsumeOAuthState(ctx context.Context, kind, key string, now time.Time) (store.OAuthState, error)
-	LinkForSlack(ctx context.Context, slackTeam, slackUser string) (bot.Link, error)
+	Enqueue(ctx context.Context, it inbox.Item) (duplicate bool, err error)
+	SaveOAuthState(ctx context.Context, st linkstate.State) error
+	ConsumeOAuthState(ctx context.Context, kind, key string, now time.Time) (linkstate.State, error)
+	LinkFor(ctx context.Context, chat bot.ChatIdentity) (bot.Link, error)
 	AppendAudit(ctx context.Context, events ...bot.AuditEvent) error
 }
 
@@ -57,7 +58,7 @@ type Routing interface {
 
 // GitHubOAuth is the GitHub App's OAuth client, for linking identities.
 // A nil HTTPClient means one with a 10 s timeout.
-type GitHubOAuth = githuboauth.Client
+type GitHubOAuth = oauth.GitHub
 
 // Config is what a Handler needs.
 type Config struct {
@@ -169,7 +170,7 @@ func (h *Handler) background(fn func(ctx context.Context)) {
 
 // enqueue persists one verified Slack request before it is acknowledged.
 func (h *Handler) enqueue(ctx context.Context, kind string, body []byte) error {
-	dup, err := h.store.Enqueue(ctx, store.InboxItem{Source: "slack", DeliveryID: deliveryKey(body),
+	dup, err := h.store.Enqueue(ctx, inbox.Item{Source: "slack", DeliveryID: deliveryKey(body),
 		EventType: kind, Payload: body})
 	if err != nil {
 		return err
@@ -186,4 +187,9 @@ func (h *Handler) enqueue(ctx context.Context, kind string, body []byte) error {
 	default:
 	}
 	return nil
+}
+
+// slackAccount is a Slack user as the domain names chat accounts.
+func slackAccount(team, user string) bot.ChatIdentity {
+	return bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: team, User: user}
 }

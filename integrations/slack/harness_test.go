@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,12 +17,12 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/bot/config"
+
 	ghint "github.com/tollgate-dev/tollgate/integrations/github"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
-	"github.com/tollgate-dev/tollgate/integrations/inbox"
 	tgslack "github.com/tollgate-dev/tollgate/integrations/slack"
 	"github.com/tollgate-dev/tollgate/integrations/slacktest"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"github.com/tollgate-dev/tollgate/store"
 )
 
@@ -180,11 +181,6 @@ func newWorld(t *testing.T, opts ...policyOption) *world {
 	}
 	notifier.Bind(w.svc)
 
-	cfg := &config.Config{
-		Slack: config.Slack{Channels: map[string]string{channel: repo}},
-		Repositories: map[string]*config.Repository{repo: {Name: repo, Environments: map[string]*config.Environment{
-			"production": {Repository: repo, Name: "production"}, "staging": {Repository: repo, Name: "staging"}}}},
-	}
 	mux := http.NewServeMux()
 	w.srv = httptest.NewServer(mux)
 	t.Cleanup(w.srv.Close)
@@ -195,7 +191,7 @@ func newWorld(t *testing.T, opts ...policyOption) *world {
 	}
 	w.h, err = tgslack.New(tgslack.Config{SigningSecret: signingSecret, Service: w.svc, Store: w.st,
 		AccessReviews: accessReviews, Policies: policies,
-		Routing: tgslack.ConfigRouting{Current: func() *config.Config { return cfg }}, Slack: w.sl.Client(),
+		Routing: channelRoutes{policies: policies, channels: map[string]string{channel: repo}}, Slack: w.sl.Client(),
 		Logger:    logger,
 		Clock:     func() time.Time { return time.Now().Add(time.Duration(w.skew.Load())) },
 		PublicURL: w.srv.URL, GitHub: tgslack.GitHubOAuth{WebURL: w.gh.URL(), APIURL: w.gh.APIURL(),
@@ -219,7 +215,7 @@ func newWorld(t *testing.T, opts ...policyOption) *world {
 			}
 		}
 	})
-	wg.Go(func() { w.svc.RunWorkers(ctx, 1, 20*time.Millisecond) })
+	wg.Go(func() { w.svc.RunWorkers(ctx, ctx, 1, 20*time.Millisecond) })
 	t.Cleanup(func() {
 		cancel()
 		wg.Wait()
@@ -236,8 +232,7 @@ func (w *world) linkAll() {
 		if login == "erin" {
 			continue
 		}
-		if err := w.svc.LinkIdentity(context.Background(), bot.Link{SlackTeam: slacktest.DefaultTeamID,
-			SlackUser: id, GitHubLogin: login, GitHubID: w.gh.UserID(login)}); err != nil {
+		if err := w.svc.LinkIdentity(context.Background(), bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: slacktest.DefaultTeamID, User: id}, GitHubLogin: login, GitHubID: w.gh.UserID(login)}); err != nil {
 			w.t.Fatalf("linking %s: %v", login, err)
 		}
 	}
@@ -364,4 +359,28 @@ func (w *world) inboxSize() int {
 		w.t.Fatal(err)
 	}
 	return n
+}
+
+// channelRoutes is the Slack transport's Routing as the server answers it:
+// channels from the slack settings, repositories and environments from the
+// policies in force.
+type channelRoutes struct {
+	policies bot.PolicySet
+	channels map[string]string
+}
+
+func (r channelRoutes) RepoForChannel(id string) (string, bool) {
+	repo, ok := r.channels[id]
+	return repo, ok
+}
+
+func (r channelRoutes) Environments(repo string) []string { return r.policies.Environments(repo) }
+
+func (r channelRoutes) Repositories() []string {
+	var out []string
+	for repo := range r.policies {
+		out = append(out, repo)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -14,7 +14,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/integrations/reqlog"
+	"github.com/tollgate-dev/tollgate/internal/reqlog"
 )
 
 // Action and callback ids of Tollgate's Slack components.
@@ -108,7 +108,7 @@ func (h *Handler) runApproveClick(ctx context.Context, cb *slackapi.InteractionC
 	if channel == "" {
 		channel = cb.Container.ChannelID
 	}
-	who, err := h.svc.SlackIdentity(ctx, cb.Team.ID, cb.User.ID)
+	who, err := h.svc.IdentityFor(ctx, slackAccount(cb.Team.ID, cb.User.ID))
 	if err != nil {
 		return h.replyRefusal(ctx, cb.ResponseURL, channel, cb.User.ID, err)
 	}
@@ -130,7 +130,7 @@ func (h *Handler) openRejectModal(ctx context.Context, cb *slackapi.InteractionC
 	refuse := func(text string) {
 		h.background(func(ctx context.Context) { h.reply(ctx, cb.ResponseURL, channel, cb.User.ID, ":no_entry: "+text) })
 	}
-	if _, err := h.svc.SlackIdentity(ctx, cb.Team.ID, cb.User.ID); err != nil {
+	if _, err := h.svc.IdentityFor(ctx, slackAccount(cb.Team.ID, cb.User.ID)); err != nil {
 		if ref, ok := bot.AsRefusal(err); ok {
 			refuse(ref.Reason)
 			return
@@ -188,7 +188,7 @@ func (h *Handler) runRejectSubmission(ctx context.Context, cb *slackapi.Interact
 	if err := json.Unmarshal([]byte(cb.View.PrivateMetadata), &meta); err != nil || meta.RequestID == "" {
 		return fmt.Errorf("reject submission by %s: bad private metadata: %w", cb.User.ID, err)
 	}
-	who, err := h.svc.SlackIdentity(ctx, cb.Team.ID, cb.User.ID)
+	who, err := h.svc.IdentityFor(ctx, slackAccount(cb.Team.ID, cb.User.ID))
 	if err != nil {
 		return h.replyRefusal(ctx, "", meta.Channel, cb.User.ID, err)
 	}

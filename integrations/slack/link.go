@@ -2,9 +2,6 @@ package slack
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -15,7 +12,8 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/store"
+	"github.com/tollgate-dev/tollgate/internal/linkstate"
+	"github.com/tollgate-dev/tollgate/internal/oauth"
 )
 
 // LinkTTL is how long a /deploy link URL, and the sign-in it starts, stay valid.
@@ -34,22 +32,15 @@ const (
 	CodeLinkDenied    bot.RefusalCode = "link_denied"
 )
 
-// randomToken returns n random bytes, base64url without padding.
-func randomToken(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
 // startLink mints the one-time link /deploy link hands to a Slack user.
 func (h *Handler) startLink(ctx context.Context, team, user string) (string, error) {
 	if h.gh.ClientID == "" {
 		return "Linking is not set up on this Tollgate (github.oauth_client_id is missing).", nil
 	}
-	key := randomToken(32)
+	key := oauth.NewSecret()
 	now := h.now().UTC()
-	if err := h.store.SaveOAuthState(ctx, store.OAuthState{Kind: store.OAuthLink, Key: key, SlackTeam: team,
-		SlackUser: user, CreatedAt: now, ExpiresAt: now.Add(LinkTTL)}); err != nil {
+	if err := h.store.SaveOAuthState(ctx, linkstate.State{Kind: linkstate.KindLink, Key: key, Workspace: team,
+		User: user, CreatedAt: now, ExpiresAt: now.Add(LinkTTL)}); err != nil {
 		return "", err
 	}
 	link := h.public + PathOAuthStart + "?token=" + url.QueryEscape(key)
@@ -63,14 +54,14 @@ func (h *Handler) startLink(ctx context.Context, team, user string) (string, err
 func (h *Handler) ServeOAuthStart(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	now := h.now().UTC()
-	link, err := h.store.ConsumeOAuthState(ctx, store.OAuthLink, r.URL.Query().Get("token"), now)
+	link, err := h.store.ConsumeOAuthState(ctx, linkstate.KindLink, r.URL.Query().Get("token"), now)
 	if err != nil {
 		h.refuseLink(w, r, link, err, "this link")
 		return
 	}
-	state, verifier, browser := randomToken(32), randomToken(48), randomToken(32)
-	if err := h.store.SaveOAuthState(ctx, store.OAuthState{Kind: store.OAuthFlow, Key: state,
-		SlackTeam: link.SlackTeam, SlackUser: link.SlackUser, Verifier: verifier, Browser: browser,
+	flow, browser := h.gh.Start(h.public+PathOAuthCallback, nil, nil), oauth.NewSecret()
+	if err := h.store.SaveOAuthState(ctx, linkstate.State{Kind: linkstate.KindFlow, Key: flow.State,
+		Workspace: link.Workspace, User: link.User, Verifier: flow.Verifier, Browser: browser,
 		CreatedAt: now, ExpiresAt: now.Add(LinkTTL)}); err != nil {
 		h.log.ErrorContext(ctx, "saving OAuth state", slog.Any("err", err))
 		writePage(w, http.StatusInternalServerError, "Tollgate could not start the sign-in. Run /deploy link again.")
@@ -79,15 +70,7 @@ func (h *Handler) ServeOAuthStart(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: linkCookie, Value: browser, Path: "/oauth/github/",
 		MaxAge: int(LinkTTL / time.Second), HttpOnly: true, Secure: strings.HasPrefix(h.public, "https://"),
 		SameSite: http.SameSiteLaxMode})
-	challenge := sha256.Sum256([]byte(verifier))
-	q := url.Values{
-		"client_id":             {h.gh.ClientID},
-		"redirect_uri":          {h.public + PathOAuthCallback},
-		"state":                 {state},
-		"code_challenge":        {base64.RawURLEncoding.EncodeToString(challenge[:])},
-		"code_challenge_method": {"S256"},
-	}
-	http.Redirect(w, r, h.gh.AuthorizeURL(q), http.StatusFound)
+	http.Redirect(w, r, flow.URL, http.StatusFound)
 }
 
 // ServeOAuthCallback answers GET /oauth/github/callback: it uses the
@@ -96,7 +79,7 @@ func (h *Handler) ServeOAuthStart(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) ServeOAuthCallback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	st, err := h.store.ConsumeOAuthState(ctx, store.OAuthFlow, q.Get("state"), h.now().UTC())
+	st, err := h.store.ConsumeOAuthState(ctx, linkstate.KindFlow, q.Get("state"), h.now().UTC())
 	if err != nil {
 		h.refuseLink(w, r, st, err, "this sign-in")
 		return
@@ -112,13 +95,14 @@ func (h *Handler) ServeOAuthCallback(w http.ResponseWriter, r *http.Request) {
 		h.refuseLink(w, r, st, &bot.Refusal{Code: CodeLinkDenied, Reason: "GitHub did not authorize: " + e}, "")
 		return
 	}
-	user, err := h.githubUser(ctx, q.Get("code"), st.Verifier)
+	// The token is used for this one call and never stored or logged.
+	_, user, err := h.gh.SignIn(ctx, q.Get("code"), st.Verifier, h.public+PathOAuthCallback)
 	if err != nil {
-		h.log.ErrorContext(ctx, "OAuth callback: reading the GitHub user", slog.String("slack_user", st.SlackUser), slog.Any("err", err))
+		h.log.ErrorContext(ctx, "OAuth callback: reading the GitHub user", slog.String("slack_user", st.User), slog.Any("err", err))
 		writePage(w, http.StatusBadGateway, "Tollgate could not confirm your GitHub account with GitHub. Run /deploy link again.")
 		return
 	}
-	if err := h.svc.LinkIdentity(ctx, bot.Link{SlackTeam: st.SlackTeam, SlackUser: st.SlackUser,
+	if err := h.svc.LinkIdentity(ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: st.Workspace, User: st.User},
 		GitHubLogin: user.Login, GitHubID: user.ID}); err != nil {
 		h.log.ErrorContext(ctx, "OAuth callback: saving the link", slog.Any("err", err))
 		writePage(w, http.StatusInternalServerError, "Tollgate could not save the link. Run /deploy link again.")
@@ -129,15 +113,15 @@ func (h *Handler) ServeOAuthCallback(w http.ResponseWriter, r *http.Request) {
 
 // refuseLink audits a refused linking step and shows why. what names the
 // secret for the user ("this link"). err is a store error or a *bot.Refusal.
-func (h *Handler) refuseLink(w http.ResponseWriter, r *http.Request, st store.OAuthState, err error, what string) {
+func (h *Handler) refuseLink(w http.ResponseWriter, r *http.Request, st linkstate.State, err error, what string) {
 	ref, ok := bot.AsRefusal(err)
 	switch {
 	case ok:
-	case errors.Is(err, store.ErrOAuthStateUsed):
+	case errors.Is(err, linkstate.ErrUsed):
 		ref = &bot.Refusal{Code: CodeLinkUsed, Reason: what + " was already used; run /deploy link again"}
-	case errors.Is(err, store.ErrOAuthStateExpired):
+	case errors.Is(err, linkstate.ErrExpired):
 		ref = &bot.Refusal{Code: CodeLinkExpired, Reason: what + " expired; run /deploy link again"}
-	case errors.Is(err, store.ErrOAuthStateUnknown):
+	case errors.Is(err, linkstate.ErrUnknown):
 		ref = &bot.Refusal{Code: CodeLinkUnknown, Reason: what + " is not valid; run /deploy link again"}
 	default:
 		h.log.ErrorContext(r.Context(), "OAuth linking: reading state", slog.Any("err", err))
@@ -145,8 +129,8 @@ func (h *Handler) refuseLink(w http.ResponseWriter, r *http.Request, st store.OA
 		return
 	}
 	subject, actor := "unknown", "unknown"
-	if st.SlackUser != "" {
-		subject = st.SlackTeam + "/" + st.SlackUser
+	if st.User != "" {
+		subject = st.Workspace + "/" + st.User
 		actor = "slack:" + subject
 	}
 	aerr := h.store.AppendAudit(r.Context(), bot.AuditEvent{Actor: actor, Action: bot.ActionActionRefused,

@@ -81,7 +81,7 @@ func (b *browser) open(u string) (int, string) {
 }
 
 func (w *world) linkOf(user string) (bot.Link, bool) {
-	l, err := w.st.LinkForSlack(context.Background(), slacktest.DefaultTeamID, user)
+	l, err := w.st.LinkFor(context.Background(), bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: slacktest.DefaultTeamID, User: user})
 	if errors.Is(err, bot.ErrNotFound) {
 		return bot.Link{}, false
 	}
@@ -142,7 +142,7 @@ func TestLinkingFlow(t *testing.T) {
 			if status, page := b.open(callback); status != 200 {
 				w.t.Fatalf("first use answered %d: %s", status, page)
 			}
-			if _, err := w.st.DeleteLinks(context.Background(), slacktest.DefaultTeamID, "U0BOB", 0,
+			if _, err := w.st.DeleteLinks(context.Background(), bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: slacktest.DefaultTeamID, User: "U0BOB"}, 0,
 				bot.AuditEvent{Actor: "test", Action: bot.ActionIdentityUnlinked, Subject: "U0BOB"}); err != nil {
 				w.t.Fatal(err)
 			}

@@ -10,9 +10,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tollgate-dev/tollgate/integrations/httpserver"
 	tgslack "github.com/tollgate-dev/tollgate/integrations/slack"
 	"github.com/tollgate-dev/tollgate/integrations/slacktest"
+	"github.com/tollgate-dev/tollgate/internal/httpserver"
 )
 
 // syncBuffer is a log destination safe for concurrent writers.

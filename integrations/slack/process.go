@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"log/slog"
 	"net/url"
 
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/store"
 )
 
 // HandleInboxItem carries out one persisted Slack request (the inbox
@@ -18,7 +18,7 @@ import (
 // to the user and are not errors; an error means the item should be
 // retried, which is safe: bot calls are idempotent on the Slack trigger id
 // and approvals are compare-and-swap.
-func (h *Handler) HandleInboxItem(ctx context.Context, it store.InboxItem) error {
+func (h *Handler) HandleInboxItem(ctx context.Context, it inbox.Item) error {
 	form, err := url.ParseQuery(string(it.Payload))
 	if err != nil {
 		return fmt.Errorf("slack inbox item %d: decoding form: %w", it.ID, err)
@@ -53,7 +53,7 @@ func (h *Handler) runCommand(ctx context.Context, sc slackapi.SlashCommand) erro
 	if err != nil {
 		return h.replyRefusal(ctx, sc.ResponseURL, sc.ChannelID, sc.UserID, err)
 	}
-	who, err := h.svc.SlackIdentity(ctx, sc.TeamID, sc.UserID)
+	who, err := h.svc.IdentityFor(ctx, slackAccount(sc.TeamID, sc.UserID))
 	if err != nil {
 		return h.replyRefusal(ctx, sc.ResponseURL, sc.ChannelID, sc.UserID, err)
 	}

@@ -2,7 +2,6 @@ package slack
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,10 +9,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/integrations/reqlog"
+	"github.com/tollgate-dev/tollgate/internal/reqlog"
+	"github.com/tollgate-dev/tollgate/internal/signature"
 )
 
 // MaxClockSkew is how far a request's timestamp may be from our clock,
@@ -73,18 +72,12 @@ func verifySignature(secret []byte, hdr http.Header, body []byte, now time.Time)
 	if skew := now.Sub(time.Unix(ts, 0)); skew > MaxClockSkew || skew < -MaxClockSkew {
 		return "timestamp more than 5 minutes off (replay?)"
 	}
-	got, found := strings.CutPrefix(hdr.Get("X-Slack-Signature"), "v0=")
-	if !found {
+	switch err := signature.Verify(secret, hdr.Get("X-Slack-Signature"), "v0=", []byte("v0:"+tsText+":"), body); {
+	case errors.Is(err, signature.ErrMissing):
 		return "missing v0 signature"
-	}
-	gotMAC, err := hex.DecodeString(got)
-	if err != nil {
+	case errors.Is(err, signature.ErrMalformed):
 		return "malformed signature"
-	}
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte("v0:" + tsText + ":"))
-	mac.Write(body)
-	if !hmac.Equal(gotMAC, mac.Sum(nil)) {
+	case err != nil:
 		return "signature mismatch"
 	}
 	return ""

@@ -2,9 +2,7 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -94,8 +92,9 @@ func safeNext(next string) string {
 	return next
 }
 
-// login starts the GitHub OAuth web flow: a fresh state (also set in a
-// cookie, binding the flow to this browser) and a PKCE S256 challenge.
+// login starts the GitHub OAuth web flow (internal/oauth): a fresh state
+// (also set in a cookie, binding the flow to this browser) and a PKCE S256
+// challenge.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
 	now := h.now()
@@ -103,24 +102,15 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusFound)
 		return
 	}
-	state, verifier := newSecret(), newSecret()
-	if err := h.logins.put(state, pendingLogin{verifier: verifier, next: next, expires: now.Add(loginTTL)}, now); err != nil {
+	// read:org: OAuth Apps need it for the membership check; GitHub Apps ignore it.
+	flow := h.gh.Start(h.callbackURL(), []string{"read:org"}, map[string]string{"allow_signup": "false"})
+	if err := h.logins.put(flow.State, pendingLogin{verifier: flow.Verifier, next: next, expires: now.Add(loginTTL)}, now); err != nil {
 		h.log.WarnContext(r.Context(), "web login refused", "err", err)
 		h.message(w, r, http.StatusServiceUnavailable, "Too many sign-ins", "Too many sign-ins are in progress. Try again in a few minutes.")
 		return
 	}
-	h.setCookie(w, loginCookie(h.secure), state, loginTTL)
-	sum := sha256.Sum256([]byte(verifier))
-	q := url.Values{
-		"client_id":             {h.cfg.OAuth.ClientID},
-		"redirect_uri":          {h.callbackURL()},
-		"state":                 {state},
-		"code_challenge":        {base64.RawURLEncoding.EncodeToString(sum[:])},
-		"code_challenge_method": {"S256"},
-		"scope":                 {"read:org"}, // OAuth Apps need it for the membership check; GitHub Apps ignore it
-		"allow_signup":          {"false"},
-	}
-	http.Redirect(w, r, h.gh.AuthorizeURL(q), http.StatusFound)
+	h.setCookie(w, loginCookie(h.secure), flow.State, loginTTL)
+	http.Redirect(w, r, flow.URL, http.StatusFound)
 }
 
 func (h *Handler) callbackURL() string { return h.public.String() + PathCallback }
@@ -150,7 +140,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusBadRequest, "Sign-in expired", "This sign-in expired or was already used. Start again.")
 		return
 	}
-	token, err := h.gh.ExchangeCode(ctx, q.Get("code"), pending.verifier, h.callbackURL())
+	token, err := h.gh.Exchange(ctx, q.Get("code"), pending.verifier, h.callbackURL())
 	if err != nil {
 		h.log.WarnContext(ctx, "web login: code exchange failed", "err", err)
 		h.message(w, r, http.StatusBadGateway, "Not signed in", "GitHub did not accept the sign-in. Start again.")

@@ -86,6 +86,11 @@ func (a *Anchorer) pending(ctx context.Context) ([]audit.Checkpoint, error) {
 		return nil, fmt.Errorf("reading checkpoints to anchor: %w", err)
 	}
 	defer rows.Close()
+	keys := append([]note.Verifier{a.verifier}, a.previous...)
+	rotations, err := audit.Rotations(ctx, a.store.DB(), keys...)
+	if err != nil {
+		return nil, fmt.Errorf("reading checkpoints to anchor: %w", err)
+	}
 	var out []audit.Checkpoint
 	seen := map[int64]bool{}
 	for rows.Next() {
@@ -93,7 +98,11 @@ func (a *Anchorer) pending(ctx context.Context) ([]audit.Checkpoint, error) {
 		if err := rows.Scan(&msg); err != nil {
 			return nil, fmt.Errorf("reading checkpoints to anchor: %w", err)
 		}
-		cp, err := audit.OpenCheckpoint(msg, append([]note.Verifier{a.verifier}, a.previous...)...)
+		cp, err := audit.OpenCheckpoint(msg, keys...)
+		if err == nil {
+			// A retired key's signature after its rotation is a forgery.
+			err = audit.CheckKeyAt(rotations, cp)
+		}
 		if err != nil {
 			// Never publish what does not verify: it would anchor a forgery.
 			return nil, fmt.Errorf("checkpoint to anchor does not verify: %w", err)
@@ -110,8 +119,8 @@ func (a *Anchorer) pending(ctx context.Context) ([]audit.Checkpoint, error) {
 func (a *Anchorer) record(ctx context.Context, cp audit.Checkpoint, rc Receipt) error {
 	root := base64.StdEncoding.EncodeToString(cp.Root[:])
 	err := a.store.WithTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO audit_anchors (tree_size, root, repository, path, commit_sha, published_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, cp.Size, root, rc.Repository, rc.Path, rc.Commit, a.now().UTC().UnixNano()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_anchors (tree_size, root, repository, path, commit_sha, published_at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tree_size) DO NOTHING`, cp.Size, root, rc.Repository, rc.Path, rc.Commit, a.now().UTC().UnixNano()); err != nil {
 			return err
 		}
 		_, err := a.store.Audit().Append(ctx, tx, audit.Event{Actor: "tollgate", Action: bot.ActionAnchorPublished,

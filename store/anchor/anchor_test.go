@@ -17,6 +17,7 @@ import (
 	"github.com/tollgate-dev/tollgate/store/anchor"
 	"github.com/tollgate-dev/tollgate/store/audit"
 	"github.com/tollgate-dev/tollgate/store/audit/audittest"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 // repoPublisher is an anchor repository in memory: one file per day, as
@@ -146,7 +147,9 @@ func resign(t *testing.T, db *sql.DB, signer note.Signer) {
 	}
 }
 
-func TestCheckAnchors(t *testing.T) {
+func TestCheckAnchors(t *testing.T) { storetest.Run(t, testCheckAnchors) }
+
+func testCheckAnchors(t *testing.T) {
 	cases := []struct {
 		name        string
 		tamper      func(t *testing.T, f audittest.Fixture, db *sql.DB, pub *repoPublisher)

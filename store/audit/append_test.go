@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,11 +12,12 @@ import (
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 	"github.com/tollgate-dev/tollgate/store/audit/audittest"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 func openStore(t testing.TB, keys audittest.Keys, every int, sync string) (*store.Store, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "tollgate.db")
+	path := storetest.Location(t)
 	s, err := store.Open(context.Background(), path, store.Options{Signer: keys.Signer, CheckpointEvery: every, Synchronous: sync})
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +40,10 @@ func appendBatch(t testing.TB, s *store.Store, evs ...audit.Event) []audit.Entry
 }
 
 func TestConcurrentAppendsAreGapFreeAndVerify(t *testing.T) {
+	storetest.Run(t, testConcurrentAppendsAreGapFreeAndVerify)
+}
+
+func testConcurrentAppendsAreGapFreeAndVerify(t *testing.T) {
 	ctx := context.Background()
 	keys := audittest.NewKeys(t, t.TempDir(), audittest.KeyName)
 	// NORMAL: this test is about concurrency, not fsync; the durability mode
@@ -86,6 +90,10 @@ func TestConcurrentAppendsAreGapFreeAndVerify(t *testing.T) {
 }
 
 func TestCheckpointsAreWrittenInTheAppendingTransaction(t *testing.T) {
+	storetest.Run(t, testCheckpointsAreWrittenInTheAppendingTransaction)
+}
+
+func testCheckpointsAreWrittenInTheAppendingTransaction(t *testing.T) {
 	ctx := context.Background()
 	keys := audittest.NewKeys(t, t.TempDir(), audittest.KeyName)
 	s, _ := openStore(t, keys, 5, "")
@@ -169,8 +177,10 @@ func TestCheckpointsAreWrittenInTheAppendingTransaction(t *testing.T) {
 	}
 }
 
-func TestCheckpointWithoutSigner(t *testing.T) {
-	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), store.Options{})
+func TestCheckpointWithoutSigner(t *testing.T) { storetest.Run(t, testCheckpointWithoutSigner) }
+
+func testCheckpointWithoutSigner(t *testing.T) {
+	s, err := store.Open(context.Background(), storetest.Location(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,16 +188,20 @@ func TestCheckpointWithoutSigner(t *testing.T) {
 	if _, err := s.Audit().Checkpoint(context.Background()); !errors.Is(err, audit.ErrNoSigner) {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "u.db"), store.Options{CheckpointEvery: 10}); err == nil {
+	if _, err := store.Open(context.Background(), storetest.Location(t), store.Options{CheckpointEvery: 10}); err == nil {
 		t.Fatal("a checkpoint interval without a signing key was accepted")
 	}
 }
 
 func TestAppendedEntryMatchesStoredRow(t *testing.T) {
+	storetest.Run(t, testAppendedEntryMatchesStoredRow)
+}
+
+func testAppendedEntryMatchesStoredRow(t *testing.T) {
 	ctx := context.Background()
 	keys := audittest.NewKeys(t, t.TempDir(), audittest.KeyName)
 	clock := time.Date(2025, 3, 1, 9, 0, 0, 123456789, time.FixedZone("CET", 3600))
-	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "t.db"), store.Options{Signer: keys.Signer, Now: func() time.Time { return clock }})
+	s, err := store.Open(ctx, storetest.Location(t), store.Options{Signer: keys.Signer, Now: func() time.Time { return clock }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -146,7 +146,7 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	}
 	var cp Checkpoint
 	err := l.opts.RunTx(ctx, func(tx *sql.Tx) error {
-		size, err := treeSize(ctx, tx)
+		size, r, err := l.head(ctx, tx)
 		if err != nil || size == 0 {
 			return err
 		}
@@ -158,7 +158,7 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 			cp = latest
 			return nil
 		}
-		cp, err = l.writeCheckpoint(ctx, tx, size, newHashReader(ctx, tx))
+		cp, err = l.writeCheckpoint(ctx, tx, size, r)
 		return err
 	})
 	if err != nil {
@@ -167,18 +167,28 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	return cp, nil
 }
 
-// writeCheckpoint signs the tree of the given size and stores the note in tx.
+// writeCheckpoint signs the tree of the given size with the log's signer
+// and stores the note in tx.
 func (l *Log) writeCheckpoint(ctx context.Context, tx *sql.Tx, size int64, r tlog.HashReader) (Checkpoint, error) {
 	if l.opts.Signer == nil {
 		return Checkpoint{}, ErrNoSigner
+	}
+	return l.signCheckpoint(ctx, tx, l.opts.Signer, size, r)
+}
+
+// signCheckpoint signs the tree of the given size with signer, which must
+// be the log's active key (checkActive), and stores the note in tx.
+func (l *Log) signCheckpoint(ctx context.Context, tx *sql.Tx, signer note.Signer, size int64, r tlog.HashReader) (Checkpoint, error) {
+	if err := checkActive(ctx, tx, signer); err != nil {
+		return Checkpoint{}, fmt.Errorf("audit checkpoint at size %d: %w", size, err)
 	}
 	root, err := tlog.TreeHash(size, r)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("audit checkpoint at size %d: tree hash: %w", size, err)
 	}
 	at := l.opts.Now().UTC()
-	text := FormatCheckpointText(Origin(l.opts.Signer.Name()), size, root, at)
-	msg, err := note.Sign(&note.Note{Text: text}, l.opts.Signer)
+	text := FormatCheckpointText(Origin(signer.Name()), size, root, at)
+	msg, err := note.Sign(&note.Note{Text: text}, signer)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("audit checkpoint at size %d: sign: %w", size, err)
 	}
@@ -186,8 +196,8 @@ func (l *Log) writeCheckpoint(ctx context.Context, tx *sql.Tx, size int64, r tlo
 		size, at.Format(time.RFC3339Nano), string(msg)); err != nil {
 		return Checkpoint{}, fmt.Errorf("audit checkpoint at size %d: store: %w", size, err)
 	}
-	return Checkpoint{Origin: Origin(l.opts.Signer.Name()), Size: size, Root: root, Time: at, Note: msg,
-		Key: keyID(l.opts.Signer), KeyName: l.opts.Signer.Name()}, nil
+	return Checkpoint{Origin: Origin(signer.Name()), Size: size, Root: root, Time: at, Note: msg,
+		Key: keyID(signer), KeyName: signer.Name()}, nil
 }
 
 // LatestCheckpoint returns the most recent stored checkpoint, unverified

@@ -80,6 +80,11 @@ func (r *hashReader) entryHashes(seq int64) ([]tlog.Hash, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read audit entry seq %d hashes: %w", seq, err)
 	}
+	return r.add(seq, leaf, interior)
+}
+
+// add puts the stored hashes of entry seq in the overlay and returns them.
+func (r *hashReader) add(seq int64, leaf, interior []byte) ([]tlog.Hash, error) {
 	if len(leaf) != tlog.HashSize || len(interior)%tlog.HashSize != 0 {
 		return nil, fmt.Errorf("audit entry seq %d: stored hashes have the wrong length", seq)
 	}

@@ -23,6 +23,28 @@ type Options struct {
 	// RunTx runs fn in one write transaction (store.Store.WithTx). Nil means a
 	// plain db.BeginTx; Checkpoint is the only method that opens its own.
 	RunTx func(ctx context.Context, fn func(tx *sql.Tx) error) error
+	// Sequencer, when set, is called inside the transaction before every
+	// append and checkpoint, and must hold until the transaction ends
+	// whatever lock makes the writers of every process take turns (the
+	// store's PostgreSQL advisory lock). It returns the log's head as read
+	// once the lock is held. Nil relies on the transaction alone holding
+	// the database's write lock (SQLite), and the size is read from the table.
+	Sequencer func(ctx context.Context, tx *sql.Tx) (Head, error)
+}
+
+// Head is the end of the log as a Sequencer read it under its lock.
+type Head struct {
+	Size int64
+	// Hashes may carry the stored hashes of entries the next append reads
+	// (seq Size-1, Size-2, Size-4, …), sparing a query for each.
+	Hashes []StoredHashes
+}
+
+// StoredHashes is one entry's stored hash columns, as in audit_entries.
+type StoredHashes struct {
+	Seq        int64
+	LeafHash   []byte
+	TreeHashes []byte
 }
 
 // Log is the audit log in one database. Appends happen inside the caller's
@@ -76,6 +98,41 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 	if len(evs) == 0 {
 		return nil, nil
 	}
+	prepared, err := l.prepare(evs)
+	if err != nil {
+		return nil, err
+	}
+	start, r, err := l.head(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.insertEntries(ctx, tx, prepared, start, r); err != nil {
+		return nil, err
+	}
+	end := start + int64(len(prepared))
+	if every := int64(l.opts.CheckpointEvery); every > 0 && start/every != end/every {
+		if _, err := l.writeCheckpoint(ctx, tx, end, r); err != nil {
+			return nil, err
+		}
+	}
+	return prepared, nil
+}
+
+// appendEntries adds evs in order inside tx at seq start (the size head
+// returned), without a checkpoint.
+func (l *Log) appendEntries(ctx context.Context, tx *sql.Tx, evs []Event, start int64, r *hashReader) ([]Entry, error) {
+	prepared, err := l.prepare(evs)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.insertEntries(ctx, tx, prepared, start, r); err != nil {
+		return nil, err
+	}
+	return prepared, nil
+}
+
+// prepare turns events into entries (time and canonical data), unnumbered.
+func (l *Log) prepare(evs []Event) ([]Entry, error) {
 	prepared := make([]Entry, len(evs))
 	at := l.opts.Now().UTC()
 	for i, ev := range evs {
@@ -88,15 +145,16 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 		}
 		prepared[i] = Entry{At: at, Actor: ev.Actor, Action: ev.Action, Subject: ev.Subject, Data: data}
 	}
-	start, err := treeSize(ctx, tx)
-	if err != nil {
-		return nil, err
-	}
-	r := newHashReader(ctx, tx)
+	return prepared, nil
+}
+
+// insertEntries numbers the prepared entries from start (the log's size,
+// read through head), hashes them into the tree and inserts them.
+func (l *Log) insertEntries(ctx context.Context, tx *sql.Tx, prepared []Entry, start int64, r *hashReader) error {
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO audit_entries
 		(seq, at, actor, action, subject, data, leaf_hash, tree_hashes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
-		return nil, fmt.Errorf("append audit entry: prepare: %w", err)
+		return fmt.Errorf("append audit entry: prepare: %w", err)
 	}
 	defer ins.Close()
 	for i := range prepared {
@@ -105,7 +163,7 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 		e.LeafHash = LeafHash(*e)
 		hashes, err := tlog.StoredHashesForRecordHash(e.Seq, e.LeafHash, r)
 		if err != nil {
-			return nil, fmt.Errorf("append audit entry seq %d: tree hashes: %w", e.Seq, err)
+			return fmt.Errorf("append audit entry seq %d: tree hashes: %w", e.Seq, err)
 		}
 		r.remember(e.Seq, hashes)
 		interior := make([]byte, 0, 32*(len(hashes)-1))
@@ -114,16 +172,30 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 		}
 		if _, err := ins.ExecContext(ctx, e.Seq, formatTime(e.At), e.Actor, e.Action, e.Subject,
 			string(e.Data), e.LeafHash[:], interior); err != nil {
-			return nil, fmt.Errorf("append audit entry seq %d (%s on %s): %w", e.Seq, e.Action, e.Subject, err)
+			return fmt.Errorf("append audit entry seq %d (%s on %s): %w", e.Seq, e.Action, e.Subject, err)
 		}
 	}
-	end := start + int64(len(prepared))
-	if every := int64(l.opts.CheckpointEvery); every > 0 && start/every != end/every {
-		if _, err := l.writeCheckpoint(ctx, tx, end, r); err != nil {
-			return nil, err
+	return nil
+}
+
+// head returns the log's size and a hash reader for appending in tx,
+// through the sequencer if the log has one.
+func (l *Log) head(ctx context.Context, tx *sql.Tx) (int64, *hashReader, error) {
+	r := newHashReader(ctx, tx)
+	if l.opts.Sequencer == nil {
+		n, err := treeSize(ctx, tx)
+		return n, r, err
+	}
+	h, err := l.opts.Sequencer(ctx, tx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("append to audit log: %w", err)
+	}
+	for _, row := range h.Hashes {
+		if _, err := r.add(row.Seq, row.LeafHash, row.TreeHashes); err != nil {
+			return 0, nil, err
 		}
 	}
-	return prepared, nil
+	return h.Size, r, nil
 }
 
 // treeSize is the number of entries: one past the highest seq.

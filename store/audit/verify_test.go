@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 	"github.com/tollgate-dev/tollgate/store/audit/audittest"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 func verifyFile(t *testing.T, f audittest.Fixture) audit.Report {
@@ -26,7 +28,9 @@ func verifyFile(t *testing.T, f audittest.Fixture) audit.Report {
 	return r
 }
 
-func TestVerifyUntouchedLog(t *testing.T) {
+func TestVerifyUntouchedLog(t *testing.T) { storetest.Run(t, testVerifyUntouchedLog) }
+
+func testVerifyUntouchedLog(t *testing.T) {
 	f := audittest.Build(t, audittest.TamperSize, audittest.TamperEvery)
 	r := verifyFile(t, f)
 	if !r.OK || r.Problem != nil {
@@ -51,7 +55,9 @@ func TestVerifyUntouchedLog(t *testing.T) {
 	}
 }
 
-func TestVerifyEmptyLog(t *testing.T) {
+func TestVerifyEmptyLog(t *testing.T) { storetest.Run(t, testVerifyEmptyLog) }
+
+func testVerifyEmptyLog(t *testing.T) {
 	f := audittest.Build(t, 0, 10)
 	r := verifyFile(t, f)
 	if !r.OK || r.Size != 0 || r.HasCheckpoint || r.UnsignedTail != 0 {
@@ -59,7 +65,9 @@ func TestVerifyEmptyLog(t *testing.T) {
 	}
 }
 
-func TestVerifyDetectsTampering(t *testing.T) {
+func TestVerifyDetectsTampering(t *testing.T) { storetest.Run(t, testVerifyDetectsTampering) }
+
+func testVerifyDetectsTampering(t *testing.T) {
 	for _, tc := range audittest.Tampers() {
 		t.Run(tc.Name, func(t *testing.T) {
 			f := audittest.Build(t, audittest.TamperSize, audittest.TamperEvery)
@@ -78,9 +86,13 @@ func TestVerifyDetectsTampering(t *testing.T) {
 // An attacker who appends entries with correct hashes after the last
 // checkpoint is not caught locally; Verify must say those entries are unsigned.
 func TestVerifyReportsForgedTailAsUnsigned(t *testing.T) {
+	storetest.Run(t, testVerifyReportsForgedTailAsUnsigned)
+}
+
+func testVerifyReportsForgedTailAsUnsigned(t *testing.T) {
 	f := audittest.Build(t, audittest.TamperSize, audittest.TamperEvery)
 	db := audittest.OpenRaw(t, f.Path)
-	audittest.Exec(t, db, `INSERT INTO audit_entries VALUES (251, '2025-03-01T10:00:00Z', 'mallory', 'request.approved', 'request/251', '{}', x'', x'')`)
+	audittest.Exec(t, db, `INSERT INTO audit_entries VALUES (251, '2025-03-01T10:00:00Z', 'mallory', 'request.approved', 'request/251', '{}', ?, ?)`, []byte{}, []byte{})
 	audittest.DropTriggers(t, db)
 	audittest.Rehash(t, db)
 	r := verifyFile(t, f)
@@ -90,6 +102,10 @@ func TestVerifyReportsForgedTailAsUnsigned(t *testing.T) {
 }
 
 func TestVerifyRecomputesTheSameHashesAsAppend(t *testing.T) {
+	storetest.Run(t, testVerifyRecomputesTheSameHashesAsAppend)
+}
+
+func testVerifyRecomputesTheSameHashesAsAppend(t *testing.T) {
 	// Append's stored hashes (through tlog.StoredHashesForRecordHash) and an
 	// independent recomputation from the rows agree for every tree shape up to 70.
 	f := audittest.Build(t, 70, 0)
@@ -118,5 +134,34 @@ func TestVerifyRecomputesTheSameHashesAsAppend(t *testing.T) {
 		if stored[i] != all[i] {
 			t.Fatalf("stored hash %d differs", i)
 		}
+	}
+}
+
+func TestVerifyEachHandsOverEveryRowAfterAProblemToo(t *testing.T) {
+	f := audittest.Build(t, 40, 10)
+	db := audittest.OpenRaw(t, f.Path)
+	audittest.DropTriggers(t, db)
+	audittest.Exec(t, db, `UPDATE audit_entries SET actor = 'mallory' WHERE seq = 12`)
+	var seqs []int64
+	var actor12 string
+	r, err := audit.VerifyEach(context.Background(), db, func(row audit.Row) error {
+		seqs = append(seqs, row.Seq)
+		if row.Seq == 12 {
+			actor12 = string(row.Actor)
+		}
+		return nil
+	}, f.Keys.Verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OK || r.Problem == nil || r.Problem.Seq != 12 || r.Size != 12 {
+		t.Fatalf("report: ok=%v size=%d problem=%v; want the problem at seq 12", r.OK, r.Size, r.Problem)
+	}
+	if len(seqs) != 40 || seqs[39] != 39 || actor12 != "mallory" {
+		t.Fatalf("visited %d rows (last %v), seq 12 by %q; want all 40 as stored", len(seqs), seqs[len(seqs)-1:], actor12)
+	}
+	stop := errors.New("enough")
+	if _, err := audit.VerifyEach(context.Background(), db, func(audit.Row) error { return stop }, f.Keys.Verifier); !errors.Is(err, stop) {
+		t.Fatalf("visit's error: %v, want %v", err, stop)
 	}
 }

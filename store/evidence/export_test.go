@@ -10,9 +10,14 @@ import (
 
 	"github.com/tollgate-dev/tollgate/store/evidence"
 	"github.com/tollgate-dev/tollgate/store/evidence/evidencetest"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 func TestExportSegmentsProveAgainstTheCheckpoint(t *testing.T) {
+	storetest.Run(t, testExportSegmentsProveAgainstTheCheckpoint)
+}
+
+func testExportSegmentsProveAgainstTheCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	h := evidencetest.Build(t, 80, 5)
 	from := h.From.AddDate(0, 0, 2)

@@ -14,6 +14,7 @@ import (
 	"github.com/tollgate-dev/tollgate/store/audit"
 	"github.com/tollgate-dev/tollgate/store/evidence"
 	"github.com/tollgate-dev/tollgate/store/evidence/evidencetest"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 // historySize is the number of deploy requests generated through bot.Service.
@@ -63,7 +64,9 @@ func count(t *testing.T, h *evidencetest.History, query string, args ...any) int
 	return n
 }
 
-func TestPackOfGeneratedHistory(t *testing.T) {
+func TestPackOfGeneratedHistory(t *testing.T) { storetest.Run(t, testPackOfGeneratedHistory) }
+
+func testPackOfGeneratedHistory(t *testing.T) {
 	h := evidencetest.Build(t, historySize, 42)
 	out := filepath.Join(t.TempDir(), "pack")
 	sum := buildPack(t, h, out, 25, 7)
@@ -169,8 +172,12 @@ func TestPackOfGeneratedHistory(t *testing.T) {
 
 	t.Run("every refusal is listed with its reason", func(t *testing.T) {
 		refusals := readCSV(t, filepath.Join(out, "refusals.csv"))
+		refused := `json_extract(data, '$.allowed') = 0`
+		if storetest.EngineOf(t) == storetest.Postgres {
+			refused = `(data::jsonb ->> 'allowed') = 'false'`
+		}
 		want := count(t, h, `SELECT count(*) FROM audit_entries WHERE action IN ('approval.refused', 'action.refused')
-			OR (action = 'policy.decided' AND json_extract(data, '$.allowed') = 0)`)
+			OR (action = 'policy.decided' AND `+refused+`)`)
 		if len(refusals) != want {
 			t.Errorf("refusals.csv has %d rows, the audit log %d refusals", len(refusals), want)
 		}

@@ -12,9 +12,14 @@ import (
 
 	"github.com/tollgate-dev/tollgate/store/evidence"
 	"github.com/tollgate-dev/tollgate/store/evidence/evidencetest"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 func TestVerifyPackNamesTheTamperedFile(t *testing.T) {
+	storetest.Run(t, testVerifyPackNamesTheTamperedFile)
+}
+
+func testVerifyPackNamesTheTamperedFile(t *testing.T) {
 	h := evidencetest.Build(t, 60, 3)
 	pack := filepath.Join(t.TempDir(), "pack")
 	buildPack(t, h, pack, 3, 1)

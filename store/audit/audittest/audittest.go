@@ -1,6 +1,7 @@
-// Package audittest builds real audit logs in temp SQLite files and tampers
-// with them the way someone holding the file could, for tests of Verify and
-// of `tollgate verify`.
+// Package audittest builds real audit logs in temporary databases (on the
+// engine of the test, see storetest) and tampers with them the way someone
+// holding the SQLite file or a PostgreSQL superuser connection could, for
+// tests of Verify and of `tollgate verify`.
 package audittest
 
 import (
@@ -17,6 +18,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 // KeyName is the signing key name of fixtures.
@@ -58,7 +60,7 @@ func NewKeys(t testing.TB, dir, name string) Keys {
 
 // Fixture is an audit log in a temp database, closed and ready to verify.
 type Fixture struct {
-	Path string
+	Path string // the database's location: a file, or a postgres:// URL
 	Keys Keys
 }
 
@@ -68,7 +70,7 @@ type Fixture struct {
 func Build(t testing.TB, n, every int) Fixture {
 	t.Helper()
 	dir := t.TempDir()
-	f := Fixture{Path: filepath.Join(dir, "tollgate.db"), Keys: NewKeys(t, dir, KeyName)}
+	f := Fixture{Path: storetest.LocationIn(t, dir), Keys: NewKeys(t, dir, KeyName)}
 	clock := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 	s, err := store.Open(context.Background(), f.Path, store.Options{
 		Signer: f.Keys.Signer, CheckpointEvery: every, Synchronous: "OFF",
@@ -97,11 +99,11 @@ func Event(i int) audit.Event {
 	}
 }
 
-// OpenRaw opens the database file as an attacker would with the sqlite3
-// CLI: plain SQLite, no store, no migrations.
+// OpenRaw opens the database as an attacker would, with the sqlite3 CLI or
+// psql as a superuser: no store, no migrations, the tables as they are.
 func OpenRaw(t testing.TB, path string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite3", path)
+	db, err := store.OpenDB(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,9 +112,15 @@ func OpenRaw(t testing.TB, path string) *sql.DB {
 	return db
 }
 
-// DropTriggers removes the append-only triggers, as an attacker would first.
+// DropTriggers gets the append-only triggers out of the way, as an
+// attacker would first: drops them on SQLite, disables them on PostgreSQL
+// (as a superuser or the tables' owner can).
 func DropTriggers(t testing.TB, db *sql.DB) {
 	t.Helper()
+	if storetest.EngineOf(t) == storetest.Postgres {
+		Exec(t, db, `ALTER TABLE audit_entries DISABLE TRIGGER USER; ALTER TABLE audit_checkpoints DISABLE TRIGGER USER;`)
+		return
+	}
 	Exec(t, db, `DROP TRIGGER audit_entries_no_update; DROP TRIGGER audit_entries_no_delete;
 		DROP TRIGGER audit_checkpoints_no_update; DROP TRIGGER audit_checkpoints_no_delete;`)
 }
@@ -133,16 +141,74 @@ type Rotated struct {
 }
 
 // BuildRotated follows the rotation procedure of docs/operations.md: it
-// appends before events with Old (a checkpoint every `every`), signs the
-// shutdown checkpoint with Old, restarts with New, appends after events
-// (a checkpoint every `every`) and signs a final shutdown checkpoint.
+// appends before events with Old (a checkpoint every `every`) and signs the
+// shutdown checkpoint with Old, rotates (Old's final checkpoint at size
+// before, the rotation entry at seq before, New's checkpoint at before+1),
+// restarts with New, appends after events (a checkpoint every `every`)
+// and signs a final shutdown checkpoint: before+after+1 entries.
 func BuildRotated(t testing.TB, before, after, every int) Rotated {
 	t.Helper()
 	dir := t.TempDir()
-	r := Rotated{Path: filepath.Join(dir, "tollgate.db"), Old: NewKeys(t, dir, "old-key"), New: NewKeys(t, dir, "new-key")}
+	r := Rotated{Path: storetest.LocationIn(t, dir), Old: NewKeys(t, dir, "old-key"), New: NewKeys(t, dir, "new-key")}
 	AppendWith(t, r.Path, r.Old.Signer, every, 0, before)
+	Rotate(t, r.Path, r.Old.Signer, r.New.Signer)
 	AppendWith(t, r.Path, r.New.Signer, every, before, after)
 	return r
+}
+
+// Rotate hands the log at path over from signer old to next (Log.Rotate),
+// as `tollgate audit rotate` does.
+func Rotate(t testing.TB, path string, old, next note.Signer) audit.Handover {
+	t.Helper()
+	ctx := context.Background()
+	s, err := store.Open(ctx, path, store.Options{Signer: old, Synchronous: "OFF"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h, err := s.Audit().Rotate(ctx, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// Forge is what someone holding the database file and a signing key (a
+// leaked retired one, say) can do without Tollgate: append n events and
+// sign a checkpoint over the whole tree with signer, written straight into
+// the file so no check of the store's stands in the way.
+func Forge(t testing.TB, path string, signer note.Signer, n int) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := store.Open(ctx, path, store.Options{Synchronous: "OFF"}) // no signer: no checkpoint, no key check
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, err := s.Audit().Size(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := s.WithTx(ctx, func(tx *sql.Tx) error {
+			_, err := s.Audit().Append(ctx, tx, Event(int(size)+i))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size += int64(n)
+	root, err := s.Audit().TreeHash(ctx, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	at := time.Date(2025, 3, 2, 9, 0, 0, 0, time.UTC)
+	msg, err := note.Sign(&note.Note{Text: audit.FormatCheckpointText(audit.Origin(signer.Name()), size, root, at)}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := OpenRaw(t, path)
+	Exec(t, db, `INSERT INTO audit_checkpoints (tree_size, signed_at, note) VALUES (?, ?, ?)`, size, at.Format(time.RFC3339Nano), string(msg))
 }
 
 // AppendWith opens the database at path with signer (a checkpoint every

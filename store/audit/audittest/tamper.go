@@ -67,7 +67,7 @@ func Tampers() []Tamper {
 			at := "2025-03-01T10:00:00Z"
 			data := `{"environment":"production"}`
 			leaf := tlog.RecordHash(audit.AppendLeaf(nil, 60, at, "mallory", "request.approved", "request/60", []byte(data)))
-			Exec(t, db, `INSERT INTO audit_entries VALUES (60, ?, 'mallory', 'request.approved', 'request/60', ?, ?, x'')`, at, data, leaf[:])
+			Exec(t, db, `INSERT INTO audit_entries VALUES (60, ?, 'mallory', 'request.approved', 'request/60', ?, ?, ?)`, at, data, leaf[:], []byte{})
 		}, "entry seq 61: stored tree hash at level 1 (over entries 60..61) does not match"},
 		{"checkpoint signature forged", func(t testing.TB, db *sql.DB) {
 			DropTriggers(t, db)

@@ -1,5 +1,5 @@
 // Package evidencetest builds a realistic deploy history through the real
-// bot.Service on a real SQLite store, with recording fakes for GitHub and
+// bot.Service on a real store (on the test's engine, see storetest), with recording fakes for GitHub and
 // the deploy engine, for the tests of the evidence pack and its commands.
 package evidencetest
 
@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit/audittest"
+	"github.com/tollgate-dev/tollgate/store/storetest"
 )
 
 // Repo is the repository of the generated history.
@@ -76,7 +76,7 @@ func Policies() bot.PolicySet {
 // History is a generated history in a temp database.
 type History struct {
 	Store  *store.Store
-	DBPath string
+	DBPath string // the database's location: a file, or a postgres:// URL
 	Keys   audittest.Keys
 	From   time.Time // the first request's day (00:00 UTC)
 	To     time.Time // the day after the last entry (00:00 UTC)
@@ -94,7 +94,7 @@ func Build(t testing.TB, n int, seed uint64) *History {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	h := &History{DBPath: filepath.Join(dir, "tollgate.db"), Keys: audittest.NewKeys(t, dir, audittest.KeyName),
+	h := &History{DBPath: storetest.LocationIn(t, dir), Keys: audittest.NewKeys(t, dir, audittest.KeyName),
 		Clock: &Clock{now: Start}, Created: map[string]int{}}
 	st, err := store.Open(ctx, h.DBPath, store.Options{Signer: h.Keys.Signer, CheckpointEvery: 64,
 		Now: h.Clock.Now, Synchronous: "OFF"})
@@ -178,8 +178,8 @@ func (g *generator) must(err error, what string) {
 
 // run generates n requests.
 func (g *generator) run(n int) {
-	g.must(g.svc.LinkIdentity(g.ctx, bot.Link{SlackTeam: "T1", SlackUser: "U1", GitHubLogin: "alice", GitHubID: 1}), "link alice")
-	g.must(g.svc.LinkIdentity(g.ctx, bot.Link{SlackTeam: "T1", SlackUser: "U6", GitHubLogin: "frank", GitHubID: 6}), "link frank")
+	g.must(g.svc.LinkIdentity(g.ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: 1}), "link alice")
+	g.must(g.svc.LinkIdentity(g.ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U6"}, GitHubLogin: "frank", GitHubID: 6}), "link frank")
 	g.accessReview(bot.AccessNoChanges, "")
 	for i := 1; len(g.h.Created) == 0 || total(g.h.Created) < n; i++ {
 		g.tick(time.Duration(60+g.rng.IntN(120)) * time.Minute)

@@ -1,0 +1,30 @@
+package config
+
+import (
+	"fmt"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/tollgate-dev/tollgate/store/audit"
+)
+
+// Keyring is the configuration's trusted audit keys: the current key
+// (public_key_file, or derived from signing_key_file), then the keys
+// rotated out (previous_public_key_files).
+func (a Audit) Keyring() (audit.Keyring, error) {
+	var current note.Verifier
+	var err error
+	if a.PublicKeyFile != "" {
+		current, err = audit.LoadVerifier(a.PublicKeyFile)
+	} else {
+		current, err = audit.VerifierFromSigningKeyFile(a.SigningKeyFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	previous, err := audit.LoadKeyring(a.PreviousPublicKeyFiles...)
+	if err != nil {
+		return nil, fmt.Errorf("audit.previous_public_key_files: %w", err)
+	}
+	return append(audit.Keyring{current}, previous...), nil
+}

@@ -1,0 +1,143 @@
+package attest
+
+import (
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Attestation keys use the signed-note key format of the audit key
+// ("PRIVATE+KEY+<name>+<hash>+<base64>" and "<name>+<hash>+<base64>"), so
+// `tollgate keygen` writes them, they rotate the same way, and a
+// signature's key id is "<name>+<hash>" as in an audit checkpoint.
+
+// SigningKey is an attestation signing key.
+type SigningKey struct {
+	id   string
+	priv ed25519.PrivateKey
+}
+
+// PublicKey is a trusted attestation public key. RetiredAt, when set, is
+// when the key was rotated out: it still verifies attestations whose audit
+// checkpoint was signed before then, and no later ones.
+type PublicKey struct {
+	ID        string // "<name>+<hash>"
+	Key       ed25519.PublicKey
+	RetiredAt time.Time
+}
+
+// ParseSigningKey reads a signing key in note format.
+func ParseSigningKey(text string) (SigningKey, error) {
+	bad := errors.New("not a signed-note ed25519 private key")
+	rest, ok := strings.CutPrefix(strings.TrimSpace(text), "PRIVATE+KEY+")
+	parts := strings.SplitN(rest, "+", 3) // the base64 key may itself hold "+"
+	if !ok || len(parts) != 3 {
+		return SigningKey{}, bad
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
+		return SigningKey{}, bad
+	}
+	priv := ed25519.NewKeyFromSeed(raw[1:])
+	pub, err := newPublicKey(parts[0], priv.Public().(ed25519.PublicKey))
+	if err != nil || pub.ID != parts[0]+"+"+parts[1] {
+		return SigningKey{}, bad
+	}
+	return SigningKey{id: pub.ID, priv: priv}, nil
+}
+
+// ParsePublicKey reads a public key in note verifier format.
+func ParsePublicKey(text string) (PublicKey, error) {
+	text = strings.TrimSpace(text)
+	v, err := note.NewVerifier(text)
+	if err != nil {
+		return PublicKey{}, fmt.Errorf("not a signed-note public key: %w", err)
+	}
+	parts := strings.SplitN(text, "+", 3)
+	raw, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != 1 {
+		return PublicKey{}, errors.New("not an ed25519 public key")
+	}
+	return PublicKey{ID: fmt.Sprintf("%s+%08x", v.Name(), v.KeyHash()), Key: ed25519.PublicKey(raw[1:])}, nil
+}
+
+// LoadSigningKey reads a signing key file. The error never holds the key.
+func LoadSigningKey(path string) (SigningKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return SigningKey{}, fmt.Errorf("read attestation signing key: %w", err)
+	}
+	k, err := ParseSigningKey(string(b))
+	if err != nil {
+		return SigningKey{}, fmt.Errorf("attestation signing key %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// LoadPublicKey reads a public key file.
+func LoadPublicKey(path string) (PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return PublicKey{}, fmt.Errorf("read attestation public key: %w", err)
+	}
+	k, err := ParsePublicKey(string(b))
+	if err != nil {
+		return PublicKey{}, fmt.Errorf("attestation public key %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// ID is the key id "<name>+<hash>" written into signatures.
+func (k SigningKey) ID() string { return k.id }
+
+// Public returns the key's public half.
+func (k SigningKey) Public() PublicKey {
+	return PublicKey{ID: k.id, Key: k.priv.Public().(ed25519.PublicKey)}
+}
+
+// String returns the public key in note verifier format, for key files.
+func (k PublicKey) String() string {
+	return k.ID + "+" + base64.StdEncoding.EncodeToString(append([]byte{1}, k.Key...))
+}
+
+func newPublicKey(name string, pub ed25519.PublicKey) (PublicKey, error) {
+	vkey, err := note.NewEd25519VerifierKey(name, pub)
+	if err != nil {
+		return PublicKey{}, err
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return PublicKey{}, err
+	}
+	return PublicKey{ID: fmt.Sprintf("%s+%08x", v.Name(), v.KeyHash()), Key: pub}, nil
+}
+
+// dsseSigner signs the DSSE pre-authentication encoding with ed25519.
+type dsseSigner struct{ k SigningKey }
+
+func (s dsseSigner) Sign(_ context.Context, pae []byte) ([]byte, error) {
+	return ed25519.Sign(s.k.priv, pae), nil
+}
+func (s dsseSigner) KeyID() (string, error) { return s.k.id, nil }
+
+// dsseVerifier checks a DSSE signature with one trusted key.
+type dsseVerifier struct{ k PublicKey }
+
+var errBadSignature = errors.New("ed25519 signature does not verify")
+
+func (v dsseVerifier) Verify(_ context.Context, pae, sig []byte) error {
+	if !ed25519.Verify(v.k.Key, pae, sig) {
+		return errBadSignature
+	}
+	return nil
+}
+func (v dsseVerifier) KeyID() (string, error)   { return v.k.ID, nil }
+func (v dsseVerifier) Public() crypto.PublicKey { return v.k.Key }

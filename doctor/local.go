@@ -1,0 +1,210 @@
+package doctor
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store"
+	"github.com/tollgate-dev/tollgate/store/audit"
+)
+
+// checkPolicies converts the environments into the domain's policies and
+// checks the roles the controls depend on.
+func (d *doctor) checkPolicies() {
+	d.pass(areaChange, "environment policies", fmt.Sprintf("%d environments convert to policies", len(d.cfg.Policies().All())))
+	for _, env := range d.cfg.Environments() {
+		if !env.Production {
+			continue
+		}
+		if env.RequiredApprovals < 1 || len(env.Approvers) == 0 {
+			d.fail(areaChange, "approval before production deploys on "+env.String(), "required_approvals is 0 or no approvers team",
+				fmt.Sprintf("set required_approvals: 1 (or more) and approvers: [team] under repositories.%s.environments.%s", env.Repository, env.Name))
+		} else {
+			d.pass(areaChange, "approval before production deploys on "+env.String(),
+				fmt.Sprintf("%d approval(s) from %s", env.RequiredApprovals, strings.Join(env.Approvers, ", ")))
+		}
+	}
+	if len(d.cfg.Teams.AccessReviewers) == 0 {
+		d.fail(areaPermissions, "access reviewers", "teams.access_reviewers is empty: nobody can sign off access reviews",
+			"set teams.access_reviewers to the GitHub team that reviews access (e.g. [security])")
+	} else {
+		d.pass(areaPermissions, "access reviewers", strings.Join(d.cfg.Teams.AccessReviewers, ", "))
+	}
+}
+
+// keyFile is a secret file the configuration names.
+type keyFile struct {
+	area, label, path string
+}
+
+// checkKeyFiles checks that every private key exists and only its owner
+// can read it, and that no two environments share an SSH key.
+func (d *doctor) checkKeyFiles() {
+	files := []keyFile{{areaAudit, "audit signing key", d.cfg.Audit.SigningKeyFile}}
+	if d.cfg.Audit.HMACKeyFile != "" {
+		files = append(files, keyFile{areaAudit, "audit HMAC key", d.cfg.Audit.HMACKeyFile})
+	}
+	if d.cfg.GitHub.PrivateKeyFile != "" {
+		files = append(files, keyFile{areaAuthentication, "GitHub App private key", d.cfg.GitHub.PrivateKeyFile})
+	}
+	for _, env := range d.cfg.Environments() {
+		if env.SSH.PrivateKeyFile != "" {
+			files = append(files, keyFile{areaIsolation, "SSH key of " + env.String(), env.SSH.PrivateKeyFile})
+		}
+	}
+	for _, f := range files {
+		st, err := os.Stat(f.path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			d.fail(f.area, f.label, f.path+" does not exist", "create it (tollgate init writes the audit key; ssh-keygen -t ed25519 an SSH key) or fix the path")
+		case err != nil:
+			d.fail(f.area, f.label, err.Error(), "make "+f.path+" readable by the tollgate user")
+		case st.Mode().Perm()&0o077 != 0:
+			d.fail(f.area, f.label+" permissions", fmt.Sprintf("%s is mode %04o: group or others can read it", f.path, st.Mode().Perm()),
+				"chmod 600 "+f.path+" (owned by the user tollgate runs as)")
+		default:
+			d.pass(f.area, f.label+" permissions", fmt.Sprintf("%s is mode %04o", f.path, st.Mode().Perm()))
+		}
+	}
+	d.checkSeparateSSHKeys()
+}
+
+// checkSeparateSSHKeys fails when two environments use the same key: a
+// staging key must never reach production.
+func (d *doctor) checkSeparateSSHKeys() {
+	owner := map[[32]byte]string{}
+	shared := false
+	for _, env := range d.cfg.Environments() {
+		if env.SSH.PrivateKeyFile == "" {
+			continue
+		}
+		b, err := os.ReadFile(env.SSH.PrivateKeyFile)
+		if err != nil {
+			continue // reported by the permission check
+		}
+		sum := sha256.Sum256(b)
+		if other, ok := owner[sum]; ok {
+			shared = true
+			d.fail(areaIsolation, "separate SSH keys", fmt.Sprintf("%s and %s use the same SSH key", other, env.String()),
+				fmt.Sprintf("generate a key for %s (ssh-keygen -t ed25519 -f %s-deploy), authorize it only on its servers, and set ssh.private_key_file", env.String(), env.Name))
+			continue
+		}
+		owner[sum] = env.String()
+	}
+	if !shared && len(owner) > 0 {
+		d.pass(areaIsolation, "separate SSH keys", fmt.Sprintf("%d environments, %d distinct keys", len(owner), len(owner)))
+	}
+}
+
+// checkLocalState reads the database: the audit log verifies, no webhook
+// delivery failed for good, no emergency review is overdue, and the last
+// access review is signed and recent.
+func (d *doctor) checkLocalState(ctx context.Context) {
+	if _, err := os.Stat(d.cfg.Database); err != nil && !store.IsPostgres(d.cfg.Database) {
+		d.fail(areaAudit, "database", d.cfg.Database+" does not exist yet", "start `tollgate serve` once, or fix database:")
+		return
+	}
+	s, err := store.OpenReadOnly(ctx, d.cfg.Database)
+	if err != nil {
+		d.fail(areaAudit, "database", err.Error(), "check the database path and that this binary is not older than the database")
+		return
+	}
+	defer s.Close()
+	d.checkAuditLog(ctx, s)
+	d.checkInbox(ctx, s)
+	d.checkEmergencyReviews(ctx, s)
+	d.checkAccessReview(ctx, s)
+}
+
+func (d *doctor) checkAuditLog(ctx context.Context, s *store.Store) {
+	keys, err := d.cfg.Audit.Keyring()
+	if err != nil {
+		d.fail(areaAudit, "audit log", "no key to verify it with: "+err.Error(), "fix audit.signing_key_file / audit.public_key_file / audit.previous_public_key_files")
+		return
+	}
+	r, err := audit.Verify(ctx, s.DB(), keys...)
+	switch {
+	case err != nil:
+		d.fail(areaAudit, "audit log", err.Error(), "run `tollgate verify --config` for details")
+	case !r.OK:
+		d.fail(areaAudit, "audit log", r.Problem.String(),
+			"treat it as an incident: keep a copy of the database, run `tollgate verify --anchors` and compare with backups")
+	default:
+		d.pass(areaAudit, "audit log", fmt.Sprintf("%d entries and %d checkpoints verify", r.Size, r.Checkpoints))
+	}
+	if d.cfg.Audit.AnchorRepository == "" {
+		d.fail(areaAudit, "external anchoring", "audit.anchor_repository is not set: only this database vouches for its log",
+			"create a repository the Tollgate operators cannot force-push, install the App on it and set audit.anchor_repository")
+	}
+}
+
+func (d *doctor) checkInbox(ctx context.Context, s *store.Store) {
+	c, err := s.Counts(ctx)
+	switch {
+	case err != nil:
+		d.fail(areaAudit, "webhook inbox", err.Error(), "check the database")
+	case c.Failed > 0:
+		d.fail(areaAudit, "webhook inbox", fmt.Sprintf("%d deliveries failed for good and were not acted on", c.Failed),
+			fmt.Sprintf("read why (%s \"SELECT id, source, event_type, last_error FROM inbox WHERE state = 'failed'\"), fix the cause and redeliver them from GitHub's or Slack's delivery log", sqlShell(d.cfg.Database)))
+	default:
+		d.pass(areaAudit, "webhook inbox", fmt.Sprintf("no failed deliveries (%d pending)", c.Pending))
+	}
+}
+
+func (d *doctor) checkEmergencyReviews(ctx context.Context, s *store.Store) {
+	pending, err := s.ListEmergencyReviews(ctx, true)
+	if err != nil {
+		d.fail(areaChange, "emergency change reviews", err.Error(), "check the database")
+		return
+	}
+	now := d.now()
+	var late []string
+	for _, r := range pending {
+		if r.Overdue(now) {
+			late = append(late, fmt.Sprintf("%s (%s %s by %s, due %s)", r.RequestID, r.Repo, r.Environment, r.Deployer.Login, r.DueAt.Format(time.RFC3339)))
+		}
+	}
+	if len(late) > 0 {
+		d.fail(areaChange, "emergency change reviews", fmt.Sprintf("%d overdue: %s", len(late), strings.Join(late, "; ")),
+			"an approver (not the person who deployed) reviews each one in Slack: acceptable / not acceptable")
+		return
+	}
+	d.pass(areaChange, "emergency change reviews", fmt.Sprintf("none overdue (%d pending)", len(pending)))
+}
+
+func (d *doctor) checkAccessReview(ctx context.Context, s *store.Store) {
+	interval := d.cfg.AccessReview.Interval
+	if interval <= 0 {
+		interval = bot.DefaultAccessReviewInterval
+	}
+	last, ok, err := s.LatestAccessReview(ctx, true)
+	const fix = "run `tollgate access-review` and have a member of teams.access_reviewers sign it off in Slack"
+	switch {
+	case err != nil:
+		d.fail(areaPermissions, "access review", err.Error(), "check the database")
+	case !ok:
+		d.fail(areaPermissions, "access review", "no access review was ever signed off", fix)
+	case d.now().Sub(last.SignedOffAt) > interval:
+		d.fail(areaPermissions, "access review", fmt.Sprintf("the last signed review %s is %d days old (interval %d days)",
+			last.ID, int(d.now().Sub(last.SignedOffAt).Hours()/24), int(interval.Hours()/24)), fix)
+	default:
+		d.pass(areaPermissions, "access review", fmt.Sprintf("%s signed off by %s on %s (%s)", last.ID, last.SignedOffBy.Login,
+			last.SignedOffAt.Format("2006-01-02"), last.Outcome))
+	}
+}
+
+// sqlShell is the command that opens the database for the operator; a
+// PostgreSQL URL is shown without its password.
+func sqlShell(database string) string {
+	if store.IsPostgres(database) {
+		return "psql '" + store.Describe(database) + "'"
+	}
+	return "sqlite3 " + database
+}

@@ -1,0 +1,319 @@
+// Package server is the running application: New assembles Tollgate from
+// one validated configuration (the store, the domain service, the
+// transports, the HTTP routes) and Run serves it: the deploy workers (bot's
+// one scheduling loop), the inbox workers, the sweeps and the compliance
+// loop, configuration reloads, and a graceful shutdown. cmd/tollgate only
+// parses flags and calls it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/deploy"
+	ghint "github.com/tollgate-dev/tollgate/integrations/github"
+	slackint "github.com/tollgate-dev/tollgate/integrations/slack"
+	"github.com/tollgate-dev/tollgate/internal/httpserver"
+	"github.com/tollgate-dev/tollgate/internal/inbox"
+	"github.com/tollgate-dev/tollgate/internal/reqlog"
+	"github.com/tollgate-dev/tollgate/store"
+	"github.com/tollgate-dev/tollgate/store/audit"
+)
+
+// Server is Tollgate assembled from one configuration: the store, the
+// domain service, the transports, the HTTP routes and the workers.
+type Server struct {
+	log     *slog.Logger
+	now     func() time.Time
+	version string
+	live    *liveConfig
+	store   *store.Store
+	signer  note.Signer
+	svc     *bot.Service
+	metrics *httpserver.Metrics
+	inbox   *inbox.Worker
+	slack   *slackint.Handler // nil without a slack section
+	logDir  string
+	outbox  *outboxWorker // delivers request notifications to GitHub and Slack
+	handler http.Handler
+
+	// compliance anchors checkpoints and runs the access checks (wire_compliance.go).
+	compliance *compliance
+	// auditMonitor verifies the audit log in the background for /audit
+	// (wire_web.go); nil when the pages are not served.
+	auditMonitor *audit.Monitor
+}
+
+// ErrConfig marks a failure caused by the configuration (exit code 2).
+var ErrConfig = errors.New("configuration")
+
+// errServePostgres refuses to serve from PostgreSQL until serving is built
+// for several processes: deployment logs are files beside the database,
+// web sessions and background jobs live in one process.
+var errServePostgres = errors.New("serving from PostgreSQL is not supported yet (deployment logs, sessions and background jobs still assume one process on one machine); " +
+	"verify, audit, evidence and store migrate work on it, and `tollgate store migrate --from postgres://… --to PATH.db` copies it back to SQLite")
+
+// Options tune how a Server is built; zero values take defaults.
+type Options struct {
+	Logger  *slog.Logger     // nil: discard
+	Clock   func() time.Time // nil: time.Now
+	Version string           // recorded in the server.started audit entry
+}
+
+// New opens the store and builds every piece. The caller calls Close when
+// New succeeded. A failure caused by the configuration wraps ErrConfig.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error) {
+	log, now := opts.Logger, opts.Clock
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	// Every line logged with a request's context names the request, whichever
+	// transport logs it.
+	log = slog.New(reqlog.NewHandler(log.Handler()))
+	if store.IsPostgres(cfg.Database) {
+		return nil, fmt.Errorf("%w: database: %w", ErrConfig, errServePostgres)
+	}
+	l, err := load(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	signer, err := audit.LoadSigner(cfg.Audit.SigningKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: audit.signing_key_file: %w", ErrConfig, err)
+	}
+	appKey, err := cfg.GitHub.AppPrivateKey()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	logDir := filepath.Join(filepath.Dir(cfg.Database), "deploy-logs")
+	if err := os.MkdirAll(logDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the deployment log directory: %w", err)
+	}
+	st, err := store.Open(ctx, cfg.Database, store.Options{Signer: signer, CheckpointEvery: cfg.Audit.CheckpointEvery, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{log: log, now: now, version: opts.Version, live: newLiveConfig(l), store: st, signer: signer, logDir: logDir}
+	if err := s.build(ctx, cfg, appKey); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// build wires the GitHub App, Slack, the domain and the HTTP routes.
+func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) error {
+	app, err := ghint.NewApp(ctx, ghint.AppConfig{APIURL: cfg.GitHub.APIURL, AppID: cfg.GitHub.AppID,
+		PrivateKey: appKey, Logger: s.log.With("component", "github"), Clock: s.now})
+	if err != nil {
+		return fmt.Errorf("%w: github: %w", ErrConfig, err)
+	}
+	dir := ghint.NewDirectory(app, 0)
+	s.metrics = httpserver.NewMetrics(httpserver.MetricsSources{
+		InboxCounts: func(ctx context.Context) (int, int, error) {
+			c, err := s.store.Counts(ctx)
+			return c.Pending, c.Failed, err
+		},
+		AuditSize: s.store.Audit().Size,
+		LastCheckpoint: func(ctx context.Context) (time.Time, bool, error) {
+			cp, ok, err := s.store.Audit().LatestCheckpoint(ctx)
+			return cp.Time, ok, err
+		},
+		Now: s.now, Logger: s.log,
+	})
+	gate := ghint.NewProtectionRuleGate(app, cfg.PublicURL)
+	// The Reporter records on the service, which is built with it: bind late.
+	var recorder lateRecorder
+	reporter, err := ghint.NewReporter(ghint.ReporterConfig{App: app, Recorder: &recorder, Audit: s, Gate: gate,
+		PublicURL: cfg.PublicURL, Environment: s.environmentInfo, Logger: s.log.With("component", "github")})
+	if err != nil {
+		return fmt.Errorf("%w: github: %w", ErrConfig, err)
+	}
+	// Request transitions reach GitHub and Slack through the outbox (written
+	// in the transition's transaction, delivered by s.outbox); the direct
+	// chain logs and counts everything and carries the other notifications.
+	external := map[string]bot.Notifier{"github": reporter}
+	notifiers := bot.Notifiers{logNotifier{s.log.With("component", "bot")}, s.metrics, fromOutbox{reporter}}
+	var slackNotifier *slackint.Notifier
+	var slackAPI *slackapi.Client
+	if cfg.Slack.Enabled {
+		slackAPI = slackapi.New(cfg.Slack.BotToken.Value(), slackapi.OptionAPIURL(cfg.Slack.APIURL))
+		slackNotifier, err = slackint.NewNotifier(slackint.NotifierConfig{Slack: slackAPI, Channel: cfg.Slack.Channel,
+			PublicURL: cfg.PublicURL, GitHubWebURL: cfg.GitHub.WebURL, Clock: s.now, Logger: s.log.With("component", "slack"),
+			Members: ghint.NewRoster(app), Links: s.store})
+		if err != nil {
+			return fmt.Errorf("%w: slack: %w", ErrConfig, err)
+		}
+		external["slack"] = slackNotifier
+		notifiers = append(notifiers, fromOutbox{slackNotifier})
+	}
+	s.outbox = newOutboxWorker(s.store, external, s.now, s.log.With("component", "outbox"))
+	notifiers = append(notifiers, deliverNow{s.outbox})
+	deployer := deployRouter{typeOf: s.live.TargetType, byType: map[string]bot.Deployer{
+		config.TargetSSH: &deploy.BotDeployer{
+			Engine:  newDeployEngine(cfg, s.log),
+			Targets: s.live.Target,
+			Source:  githubSource(app),
+			Log:     s.openDeployLog,
+		},
+		config.TargetActionsGate: gate,
+	}}
+	s.svc, err = bot.New(bot.Config{Store: s.store, Directory: dir, Changes: ghint.NewChanges(app),
+		Deployer: deployer, Notifier: notifiers, Policies: s.live, Clock: s.now, Logger: s.log.With("component", "bot")})
+	if err != nil {
+		return err
+	}
+	recorder.svc = s.svc
+	if s.compliance, err = newCompliance(s, app, cfg.Audit.SigningKeyFile); err != nil {
+		return err
+	}
+	if slackNotifier != nil {
+		slackNotifier.Bind(s.svc)
+	}
+
+	s.inbox = &inbox.Worker{Store: s.store, Clock: s.now, Logger: s.log.With("component", "inbox"),
+		Observe: func(it inbox.Item, o inbox.Outcome, _ time.Duration) {
+			s.metrics.ObserveInbox(it.Source, string(o))
+		}}
+	handlers := map[string]inbox.Handler{}
+	mux := http.NewServeMux()
+
+	comments := ghint.NewComments(app)
+	dispatcher, err := ghint.NewDispatcher(ghint.DispatcherConfig{Bot: s.svc,
+		AppID: cfg.GitHub.AppID, Reactor: comments, Replier: comments,
+		Members: dir, Audit: s.store, Logger: s.log.With("component", "github")})
+	if err != nil {
+		return err
+	}
+	handlers["github"] = dispatcher.Handle
+	// Deliveries arriving together share one durable transaction (group commit).
+	intake := batchedIntake{s.store, s.store.InboxBatcher()}
+	webhooks, err := ghint.NewWebhookHandler(ghint.WebhookConfig{Secret: cfg.GitHub.WebhookSecret.Value(),
+		Inbox: intake, Kick: s.inbox.Kick, Logger: s.log.With("component", "github")})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	mux.Handle("POST /webhooks/github", s.metrics.TimeAck("github", webhooks))
+
+	if cfg.Slack.Enabled {
+		s.slack, err = slackint.New(slackint.Config{SigningSecret: cfg.Slack.SigningSecret.Value(), Service: s.svc,
+			Store: intake, Routing: s.live, Slack: slackAPI,
+			PublicURL: cfg.PublicURL, GitHub: slackint.GitHubOAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL,
+				ClientID: cfg.GitHub.OAuthClientID, ClientSecret: cfg.GitHub.OAuthClientSecret.Value()},
+			Clock: s.now, Logger: s.log.With("component", "slack"), AccessReviews: s.accessReviews, Policies: s.live})
+		if err != nil {
+			return fmt.Errorf("%w: slack: %w", ErrConfig, err)
+		}
+		handlers["slack"] = s.slack.HandleInboxItem
+		slackMux := http.NewServeMux()
+		s.slack.Register(slackMux)
+		mux.Handle("/slack/", s.metrics.TimeAck("slack", slackMux))
+		mux.Handle("/oauth/github/", slackMux)
+	}
+	s.inbox.Handle = inbox.BySource(handlers)
+
+	mux.Handle("GET /healthz", httpserver.Healthz())
+	mux.Handle("GET /readyz", httpserver.Readyz(2*time.Second, s.readinessChecks()...))
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	if err := s.mountWebPages(mux, cfg); err != nil {
+		return err
+	}
+	s.handler = httpserver.Logging(s.log, mux)
+	return nil
+}
+
+// githubSource opens a commit's tree on GitHub: the engine fetches only
+// the files no server has (git trees and blobs API) and downloads the
+// tarball when that pays off better.
+func githubSource(app *ghint.App) func(ctx context.Context, repo, sha string) (deploy.Source, io.Closer, error) {
+	return func(ctx context.Context, repo, sha string) (deploy.Source, io.Closer, error) {
+		return app.TreeSource(ctx, repo, sha), nil, nil
+	}
+}
+
+// newDeployEngine is the SSH deploy engine; its content index (which git
+// blob has which SHA-256, see deploy's package doc) lives next to the
+// database.
+func newDeployEngine(cfg *config.Config, log *slog.Logger) *deploy.Engine {
+	return &deploy.Engine{Logger: log.With("component", "deploy"),
+		ContentIndexFile: filepath.Join(filepath.Dir(cfg.Database), "deploy-content-index")}
+}
+
+// lateRecorder passes the Reporter's bookkeeping to the service, which
+// exists only after the Reporter (it is one of the service's notifiers).
+type lateRecorder struct{ svc *bot.Service }
+
+// SetGitHubDeployment implements ghint.RequestRecorder.
+func (r *lateRecorder) SetGitHubDeployment(ctx context.Context, id string, deploymentID int64) error {
+	return r.svc.SetGitHubDeployment(ctx, id, deploymentID)
+}
+
+// SetExternalRef implements ghint.RequestRecorder.
+func (r *lateRecorder) SetExternalRef(ctx context.Context, id, key, value string) error {
+	return r.svc.SetExternalRef(ctx, id, key, value)
+}
+
+// logNotifier writes one log line per request event.
+type logNotifier struct{ log *slog.Logger }
+
+// Notify implements bot.Notifier.
+func (l logNotifier) Notify(ctx context.Context, n bot.Notification) error {
+	r := n.Request
+	attrs := []any{"kind", string(n.Kind), "request", r.ID, "repo", r.Repo, "environment", r.Environment,
+		"state", string(r.State), "trigger", string(r.Trigger), "sha", r.SHA}
+	if n.Actor.Login != "" {
+		attrs = append(attrs, "actor", n.Actor.Login)
+	}
+	if r.StateReason != "" {
+		attrs = append(attrs, "reason", r.StateReason)
+	}
+	if r.Result != nil && n.Kind == bot.NotifyFinished {
+		attrs = append(attrs, "release", r.Result.Release, "duration_ms", r.Result.Duration.Milliseconds())
+	}
+	l.log.InfoContext(ctx, "request "+string(n.Kind), attrs...)
+	return nil
+}
+
+// batchedIntake is the store with Enqueue routed through group commit, so a
+// burst of webhook and Slack deliveries costs one fsync rather than one each.
+type batchedIntake struct {
+	*store.Store
+	batch *store.InboxBatcher
+}
+
+// Enqueue stores it durably together with any deliveries arriving at once.
+func (b batchedIntake) Enqueue(ctx context.Context, it inbox.Item) (bool, error) {
+	return b.batch.Enqueue(ctx, it)
+}
+
+// Close closes the store. Call it once Run returned (or instead of Run).
+func (s *Server) Close() error { return s.store.Close() }
+
+// Store is the server's database, for the demo and for tests that look
+// at what a run recorded.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Service is the domain service the server runs.
+func (s *Server) Service() *bot.Service { return s.svc }
+
+// Config is the configuration in force (a reload swaps it).
+func (s *Server) Config() *config.Config { return s.live.Current() }
+
+// Handler is the server's HTTP handler: every route, behind the request
+// logging.
+func (s *Server) Handler() http.Handler { return s.handler }
