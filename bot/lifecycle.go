@@ -17,7 +17,7 @@ func (s *Service) Reject(ctx context.Context, id string, by Identity, reason str
 	if err != nil {
 		return Request{}, err
 	}
-	ms, err := s.memberships(ctx, p.Approvers, by.Login)
+	ms, err := s.memberships(ctx, p.Approvers, by)
 	if err != nil {
 		return Request{}, fmt.Errorf("reject %s: %w", id, err)
 	}
@@ -37,7 +37,7 @@ func (s *Service) Cancel(ctx context.Context, id string, by Identity) (Request, 
 		return Request{}, err
 	}
 	if !by.Same(r.Requester) {
-		ms, err := s.memberships(ctx, append(append([]Team{}, p.Approvers...), p.Admins...), by.Login)
+		ms, err := s.memberships(ctx, append(append([]Team{}, p.Approvers...), p.Admins...), by)
 		if err != nil {
 			return Request{}, fmt.Errorf("cancel %s: %w", id, err)
 		}
@@ -150,46 +150,9 @@ var errSkip = errors.New("nothing to do")
 // audited under access.revoked. source says what reported it
 // ("membership webhook", "daily reconciliation").
 func (s *Service) AccessRevoked(ctx context.Context, who Identity, source string) error {
-	pending, err := s.store.ListRequests(ctx, RequestFilter{
-		States: []State{StateAwaitingApproval, StateQueued}, Limit: 10000})
+	canceled, revoked, err := s.withdrawPending(ctx, who, source)
 	if err != nil {
-		return fmt.Errorf("access revoked for %s: listing pending requests: %w", who.Login, err)
-	}
-	var canceled, revoked []string
-	for _, r := range pending {
-		mine := r.Requester.Same(who)
-		if !mine && !(r.State == StateAwaitingApproval && hasApprovalBy(&r, who)) {
-			continue
-		}
-		// Leaving one team need not end someone's rights: ask again, live.
-		still, err := s.stillEntitled(ctx, &r, who, mine)
-		if err != nil {
-			return fmt.Errorf("access revoked for %s: %w", who.Login, err)
-		}
-		if still {
-			continue
-		}
-		out := &outboxed{build: func(u Request) []Notification {
-			if u.State != StateCanceled {
-				return nil // an approval revoked: the request shows it at its next step
-			}
-			return one(NotifyStateChanged, Identity{})(u)
-		}}
-		updated, err := s.store.UpdateRequest(ctx, r.ID, func(cur *Request) ([]AuditEvent, error) {
-			return s.revokeOn(cur, who, source)
-		}, out.Notes)
-		if errors.Is(err, errSkip) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("access revoked for %s: updating request %s: %w", who.Login, r.ID, err)
-		}
-		s.deliver(ctx, out, updated)
-		if updated.State == StateCanceled {
-			canceled = append(canceled, updated.ID)
-		} else {
-			revoked = append(revoked, updated.ID)
-		}
+		return err
 	}
 	ev := AuditEvent{Actor: "tollgate", Action: ActionAccessRevoked, Subject: who.Login, Data: map[string]any{
 		"login": who.Login, "github_id": who.GitHubID, "source": source,
@@ -208,6 +171,53 @@ func (s *Service) AccessRevoked(ctx context.Context, who Identity, source string
 	return nil
 }
 
+// withdrawPending cancels who's pending requests and revokes their
+// approvals on requests awaiting approval, where, asked live, they no
+// longer hold the role it takes; it returns the ids of both.
+func (s *Service) withdrawPending(ctx context.Context, who Identity, source string) (canceled, revoked []string, err error) {
+	pending, err := s.store.ListRequests(ctx, RequestFilter{
+		States: []State{StateAwaitingApproval, StateQueued}, Limit: 10000})
+	if err != nil {
+		return nil, nil, fmt.Errorf("access revoked for %s: listing pending requests: %w", who.Login, err)
+	}
+	for _, r := range pending {
+		mine := r.Requester.Same(who)
+		if !mine && !(r.State == StateAwaitingApproval && hasApprovalBy(&r, who)) {
+			continue
+		}
+		// Leaving one team need not end someone's rights: ask again, live.
+		still, err := s.stillEntitled(ctx, &r, who, mine)
+		if err != nil {
+			return nil, nil, fmt.Errorf("access revoked for %s: %w", who.Login, err)
+		}
+		if still {
+			continue
+		}
+		out := &outboxed{build: func(u Request) []Notification {
+			if u.State != StateCanceled {
+				return nil // an approval revoked: the request shows it at its next step
+			}
+			return one(NotifyStateChanged, Identity{})(u)
+		}}
+		updated, err := s.store.UpdateRequest(ctx, r.ID, func(cur *Request) ([]AuditEvent, error) {
+			return s.revokeOn(cur, who, source)
+		}, out.Notes)
+		if errors.Is(err, errSkip) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("access revoked for %s: updating request %s: %w", who.Login, r.ID, err)
+		}
+		s.deliver(ctx, out, updated)
+		if updated.State == StateCanceled {
+			canceled = append(canceled, updated.ID)
+		} else {
+			revoked = append(revoked, updated.ID)
+		}
+	}
+	return canceled, revoked, nil
+}
+
 // stillEntitled reports whether who still holds the role r needs from
 // them: deployer (or emergency member) for their own request, approver for
 // an approval.
@@ -223,7 +233,7 @@ func (s *Service) stillEntitled(ctx context.Context, r *Request, who Identity, r
 			teams = p.Emergency
 		}
 	}
-	ms, err := s.memberships(ctx, teams, who.Login)
+	ms, err := s.memberships(ctx, teams, who)
 	if err != nil {
 		return false, err
 	}

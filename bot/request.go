@@ -42,6 +42,19 @@ const (
 	TriggerRollback         Trigger = "rollback"
 )
 
+// AskedByAPerson reports whether a person asked directly (a comment, a
+// slash command, an emergency change, a rollback), rather than an event
+// that happened anyway (a merge, a label, a deployment, an Actions run).
+// Such an ask from someone without the role leaves an audit line, not a
+// refused request.
+func (t Trigger) AskedByAPerson() bool {
+	switch t {
+	case TriggerComment, TriggerSlack, TriggerEmergency, TriggerRollback:
+		return true
+	}
+	return false
+}
+
 // Valid reports whether t is a known trigger.
 func (t Trigger) Valid() bool {
 	switch t {
@@ -70,7 +83,16 @@ type Review struct {
 	CommitID    string // the head SHA the review was submitted on
 	SubmittedAt time.Time
 	Dismissed   bool
+	// Permission is the reviewer's permission on the repository as GitHub
+	// reports it now (admin, write, read, none), looked up for approving
+	// reviews; "" when not looked up. Only admin and write count, as for
+	// GitHub's own required reviews.
+	Permission string `json:",omitempty"`
 }
+
+// WriteAccess reports whether the reviewer may push to the repository,
+// the condition for their approval to count.
+func (r Review) WriteAccess() bool { return r.Permission == "admin" || r.Permission == "write" }
 
 // PullRequest is the change a SHA came through, with its reviews.
 type PullRequest struct {
@@ -85,6 +107,10 @@ type PullRequest struct {
 	Merged    bool
 	MergedBy  Identity
 	Reviews   []Review
+	// Trees maps commit SHAs to their tree SHAs, for the commit asked
+	// about, the head, the merge commit and each approved commit: a commit
+	// with the same tree as a reviewed one holds the reviewed content.
+	Trees map[string]string `json:",omitempty"`
 }
 
 // ProtectionRuleRun identifies a GitHub Actions run waiting on Tollgate's
@@ -93,6 +119,9 @@ type ProtectionRuleRun struct {
 	RunID           int64
 	EnvironmentName string
 	CallbackURL     string
+	// Event is what started the workflow run (push, workflow_dispatch,
+	// pull_request_target, ...), as GitHub reports it.
+	Event string
 }
 
 // Approval is one person's approval of one request at one SHA under one
@@ -177,4 +206,8 @@ type RequestFilter struct {
 	Trigger     Trigger // "" for any
 	Requester   int64   // GitHub id
 	Limit       int     // 0 means a store default
+	// ByFinish orders by when the request finished, newest first, instead
+	// of by creation: for succeeded requests, the order their releases
+	// went live (a request approved late goes live after one created later).
+	ByFinish bool
 }

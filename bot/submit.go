@@ -71,15 +71,39 @@ func (s *Service) Submit(ctx context.Context, in NewRequest) (Outcome, error) {
 	if r.Ref == "" && r.SHA == "" {
 		r.Ref = p.DefaultRef() // "/deploy production" deploys the head of the first allowed branch
 	}
-	if err := s.resolveTarget(ctx, &r); err != nil {
-		if ref, ok := AsRefusal(err); ok {
-			return Outcome{}, s.refuseAction(ctx, in.Requester, "request.submit", in.Repo+" "+in.Environment, ref)
-		}
-		return Outcome{}, err
-	}
-	facts, err := s.gatherFacts(ctx, p, &r, now)
+	// Who asks comes first: for someone without the role nothing else is
+	// fetched from GitHub.
+	ms, err := s.memberships(ctx, roleTeams(p, r.Trigger), r.Requester)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("submit %s to %s %s: %w", r.SHA, r.Repo, r.Environment, err)
+		return Outcome{}, fmt.Errorf("submit to %s %s: %w", r.Repo, r.Environment, err)
+	}
+	var facts Facts
+	if !anyMember(ms) {
+		facts = Facts{Now: now, Memberships: ms, RoleOnly: true, BranchContains: map[string]bool{}}
+		if r.Trigger.AskedByAPerson() {
+			// A person's own ask leaves one audit line (within their
+			// refusal limit), no request and nothing in any channel.
+			d := Evaluate(p, &r, facts)
+			return Outcome{}, s.refuseNoRole(ctx, in.Requester, "request.submit", in.Repo+" "+in.Environment, d.Refusal())
+		}
+		// A merge, a label or a deployment happened anyway: it stays on
+		// record as a refused request, decided on the role alone. Its pull
+		// request is the one other fact: it is where the refusal is told.
+		if r.SHA != "" {
+			if facts.PR, err = s.changes.PullRequestForCommit(ctx, r.Repo, r.SHA); err != nil {
+				return Outcome{}, fmt.Errorf("submit %s to %s %s: finding its pull request: %w", short(r.SHA), r.Repo, r.Environment, err)
+			}
+		}
+	} else {
+		if err := s.resolveTarget(ctx, &r); err != nil {
+			if ref, ok := AsRefusal(err); ok {
+				return Outcome{}, s.refuseAction(ctx, in.Requester, "request.submit", in.Repo+" "+in.Environment, ref)
+			}
+			return Outcome{}, err
+		}
+		if facts, err = s.gatherFacts(ctx, p, &r, now, ms); err != nil {
+			return Outcome{}, fmt.Errorf("submit %s to %s %s: %w", r.SHA, r.Repo, r.Environment, err)
+		}
 	}
 	r.PR = facts.PR
 	d := Evaluate(p, &r, facts)
@@ -159,10 +183,11 @@ func (s *Service) resolveTarget(ctx context.Context, r *Request) error {
 }
 
 // resolveRollback targets the last successful deploy before the live one
-// (or the named release).
+// (or the named release), in the order they went live: a request created
+// early but approved late went live after one created later.
 func (s *Service) resolveRollback(ctx context.Context, r *Request) error {
 	done, err := s.store.ListRequests(ctx, RequestFilter{Repo: r.Repo, Environment: r.Environment,
-		States: []State{StateSucceeded}, Limit: 50})
+		States: []State{StateSucceeded}, Limit: 50, ByFinish: true})
 	if err != nil {
 		return fmt.Errorf("reading deploy history of %s %s: %w", r.Repo, r.Environment, err)
 	}
@@ -185,19 +210,20 @@ func (s *Service) resolveRollback(ctx context.Context, r *Request) error {
 	return refuse(CodeNothingToRollBack, "%s has no earlier successful deploy to roll back to", r.Environment)
 }
 
-// gatherFacts fetches what policy needs. Any lookup error fails the
+// roleTeams are the teams whose members may ask for trigger on p.
+func roleTeams(p *EnvironmentPolicy, trigger Trigger) []Team {
+	if trigger == TriggerEmergency {
+		return p.Emergency
+	}
+	return p.Deployers
+}
+
+// gatherFacts fetches what policy needs besides the requester's
+// memberships ms, already looked up. Any lookup error fails the
 // submission: no decision is made on missing facts.
-func (s *Service) gatherFacts(ctx context.Context, p *EnvironmentPolicy, r *Request, now time.Time) (Facts, error) {
-	f := Facts{Now: now, BranchContains: map[string]bool{}}
-	teams := p.Deployers
-	if r.Trigger == TriggerEmergency {
-		teams = p.Emergency
-	}
-	ms, err := s.memberships(ctx, teams, r.Requester.Login)
-	if err != nil {
-		return Facts{}, err
-	}
-	f.Memberships = ms
+func (s *Service) gatherFacts(ctx context.Context, p *EnvironmentPolicy, r *Request, now time.Time, ms []Membership) (Facts, error) {
+	f := Facts{Now: now, BranchContains: map[string]bool{}, Memberships: ms}
+	var err error
 	if r.Trigger != TriggerRollback {
 		for _, b := range p.Branches {
 			on, err := s.changes.BranchContains(ctx, r.Repo, b, r.SHA)
@@ -224,14 +250,16 @@ func (s *Service) gatherFacts(ctx context.Context, p *EnvironmentPolicy, r *Requ
 	return f, nil
 }
 
-// memberships looks login up in teams until one says yes.
-func (s *Service) memberships(ctx context.Context, teams []Team, login string) ([]Membership, error) {
+// memberships looks who up in teams until one says yes (by numeric id
+// when known: see Directory).
+func (s *Service) memberships(ctx context.Context, teams []Team, who Identity) ([]Membership, error) {
 	var out []Membership
+	login := who.Login
 	if login == "" {
 		return nil, nil
 	}
 	for _, t := range teams {
-		ok, err := s.dir.IsTeamMember(ctx, t.Org, t.Slug, login)
+		ok, err := s.dir.IsTeamMember(ctx, t.Org, t.Slug, who)
 		if err != nil {
 			return nil, fmt.Errorf("checking %s's membership in %s: %w", login, t, err)
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/httpserver"
 	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"github.com/tollgate-dev/tollgate/internal/reqlog"
+	"github.com/tollgate-dev/tollgate/internal/signature"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
@@ -196,15 +197,19 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	comments := ghint.NewComments(app)
 	dispatcher, err := ghint.NewDispatcher(ghint.DispatcherConfig{Bot: s.svc,
 		AppID: cfg.GitHub.AppID, Reactor: comments, Replier: comments,
-		Members: dir, Audit: s.store, Logger: s.log.With("component", "github")})
+		Members: dir, Audit: s.store, Logger: s.log.With("component", "github"), Access: s.accessChanges,
+		Standing: ghint.NewRoster(app)})
 	if err != nil {
 		return err
 	}
 	handlers["github"] = dispatcher.Handle
 	// Deliveries arriving together share one durable transaction (group commit).
 	intake := batchedIntake{s.store, s.store.InboxBatcher()}
+	// One bound on the request bodies held before their signatures are
+	// checked, whoever sends them (issue 10).
+	unverified := signature.NewBudget(ghint.DefaultUnverifiedBudget)
 	webhooks, err := ghint.NewWebhookHandler(ghint.WebhookConfig{Secret: cfg.GitHub.WebhookSecret.Value(),
-		Inbox: intake, Kick: s.inbox.Kick, Logger: s.log.With("component", "github")})
+		Inbox: intake, Kick: s.inbox.Kick, Logger: s.log.With("component", "github"), Unverified: unverified})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -212,9 +217,12 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 
 	if cfg.Slack.Enabled {
 		s.slack, err = slackint.New(slackint.Config{SigningSecret: cfg.Slack.SigningSecret.Value(), Service: s.svc,
-			Store: intake, Routing: s.live, Slack: slackAPI,
-			PublicURL: cfg.PublicURL, GitHub: slackint.GitHubOAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL,
+			Store: intake, Routing: s.live, Slack: slackAPI, ResponseURLBase: cfg.Slack.ResponseURLBase,
+			Unverified: unverified,
+			PublicURL:  cfg.PublicURL, GitHub: slackint.GitHubOAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL,
 				ClientID: cfg.GitHub.OAuthClientID, ClientSecret: cfg.GitHub.OAuthClientSecret.Value()},
+			SignIn: slackint.SlackSignIn{WebURL: cfg.Slack.WebURL, APIURL: cfg.Slack.APIURL,
+				ClientID: cfg.Slack.ClientID, ClientSecret: cfg.Slack.ClientSecret.Value()},
 			Clock: s.now, Logger: s.log.With("component", "slack"), AccessReviews: s.accessReviews, Policies: s.live})
 		if err != nil {
 			return fmt.Errorf("%w: slack: %w", ErrConfig, err)
@@ -223,7 +231,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		slackMux := http.NewServeMux()
 		s.slack.Register(slackMux)
 		mux.Handle("/slack/", s.metrics.TimeAck("slack", slackMux))
-		mux.Handle("/oauth/github/", slackMux)
+		mux.Handle("/oauth/", slackMux) // the linking pages: Sign in with Slack, then GitHub
 	}
 	s.inbox.Handle = inbox.BySource(handlers)
 

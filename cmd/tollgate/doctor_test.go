@@ -38,6 +38,7 @@ type doctorWorld struct {
 // doctorOptions shape the config a case writes.
 type doctorOptions struct {
 	slackToken        string
+	slackClientSecret string
 	requiredApprovals int
 	stagingSharesKey  bool
 	noWebLogin        bool // no OAuth client (and so no Slack, which needs it)
@@ -75,6 +76,7 @@ func newDoctorWorld(t *testing.T) *doctorWorld {
 	w.slack = slacktest.New(slacktest.Options{})
 	t.Cleanup(w.slack.Close)
 	w.opts.slackToken = w.slack.BotToken()
+	w.opts.slackClientSecret = w.slack.ClientSecret()
 
 	w.keyFile = filepath.Join(w.dir, "production_ed25519")
 	signer := newSSHKeyFile(t, w.keyFile)
@@ -129,10 +131,12 @@ func (w *doctorWorld) write(t *testing.T) {
   api_url: %s
   bot_token: %s
   signing_secret: slack-signing-secret
+  client_id: "%s"
+  client_secret: %s
   channel: C0DEPLOYS01
 teams:
   admins: [admins]
-  access_reviewers: [security]`, w.slack.APIURL(), w.opts.slackToken)
+  access_reviewers: [security]`, w.slack.APIURL(), w.opts.slackToken, w.slack.ClientID(), w.opts.slackClientSecret)
 	if w.opts.noWebLogin {
 		top = top[strings.Index(top, "teams:"):]
 	}
@@ -161,6 +165,8 @@ func TestDoctorHealthyInstallation(t *testing.T) {
 		"✓ GitHub App permissions",
 		"✓ Slack bot token",
 		"✓ Slack token scopes: has commands, chat:write",
+		"✓ Sign in with Slack (linking): Slack accepts client " + slacktest.DefaultClientID +
+			"; its redirect URL must be https://tollgate.example.com/oauth/slack/callback",
 		"✓ web pages behind GitHub login: members of acme sign in at https://tollgate.example.com/login",
 		"✓ audit log: 21 entries and 2 checkpoints verify",
 		"✓ access review: ar-1 signed off by frank",
@@ -185,6 +191,15 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 		{name: "audit key readable by others",
 			plant: func(t *testing.T, w *doctorWorld) { must(t, os.Chmod(w.log.Keys.PrivateKeyFile, 0o640)) },
 			want:  "audit signing key permissions:", wantFix: "chmod 600 "},
+		// Issue 15 item 7: each fails before this change (doctor did not look).
+		{name: "database readable by others",
+			plant: func(t *testing.T, w *doctorWorld) { must(t, os.Chmod(w.log.Path, 0o644)) },
+			want:  "database file ", wantFix: "chmod 600 "},
+		{name: "secrets env file readable by group",
+			plant: func(t *testing.T, w *doctorWorld) {
+				writeFile(t, filepath.Join(w.dir, "tollgate.env"), []byte("GITHUB_WEBHOOK_SECRET=x\n"), 0o640)
+			},
+			want: "secrets file permissions: ", wantFix: "chmod 600 "},
 		{name: "production needs no approval",
 			plant: func(t *testing.T, w *doctorWorld) { w.opts.requiredApprovals = 0 },
 			want:  "approval before production deploys on acme/shop/production: required_approvals is 0", wantFix: "set required_approvals: 1"},
@@ -253,6 +268,10 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 			plant:   func(t *testing.T, w *doctorWorld) { w.restartSlack(t, slacktest.Options{Scopes: []string{"commands"}}) },
 			want:    "Slack token scopes: missing chat:write (has commands)",
 			wantFix: "add chat:write under Bot Token Scopes on the Slack app's OAuth & Permissions page, then reinstall the app"},
+		{name: "Slack client secret wrong",
+			plant:   func(t *testing.T, w *doctorWorld) { w.opts.slackClientSecret = "not-the-client-secret" },
+			want:    "Sign in with Slack (linking): Slack refused the app's client: openid.connect.token: bad_client_secret",
+			wantFix: "copy the Client ID and Client Secret"},
 		{name: "server unreachable", cascades: true,
 			plant: func(t *testing.T, w *doctorWorld) { w.sshd.Stop() },
 			want:  "unreachable: dial tcp", wantFix: "check the host name, port and firewall"},
@@ -295,7 +314,21 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 			plant: func(t *testing.T, w *doctorWorld) {
 				w.withStore(t, func(ctx context.Context, st *store.Store) {
 					_, err := st.UpdateAccessReview(ctx, "ar-1", func(r *bot.AccessReview) ([]bot.AuditEvent, error) {
-						r.SignedOffAt = time.Now().Add(-100 * 24 * time.Hour)
+						r.TakenAt = time.Now().Add(-100 * 24 * time.Hour)
+						r.SignedOffAt = r.TakenAt
+						return nil, nil
+					})
+					must(t, err)
+				})
+			},
+			want: "access review: the last signed review ar-1 is 100 days old (interval 90 days)", wantFix: "run `tollgate access-review`"},
+		// Issue 15 (access review suspicion): a review is as old as its
+		// snapshot; signing off an old one today does not make it fresh.
+		{name: "the last access review signed off today is of an old snapshot",
+			plant: func(t *testing.T, w *doctorWorld) {
+				w.withStore(t, func(ctx context.Context, st *store.Store) {
+					_, err := st.UpdateAccessReview(ctx, "ar-1", func(r *bot.AccessReview) ([]bot.AuditEvent, error) {
+						r.TakenAt = time.Now().Add(-100 * 24 * time.Hour)
 						return nil, nil
 					})
 					must(t, err)
@@ -336,8 +369,8 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 			if n := strings.Count(out, "  ✗ "); !tc.cascades && n != 1 {
 				t.Fatalf("%d ✗ items, want exactly the planted one:\n%s", n, out)
 			}
-			if strings.Contains(out+errOut, w.opts.slackToken) {
-				t.Fatalf("the Slack bot token is in doctor's output:\n%s%s", out, errOut)
+			if strings.Contains(out+errOut, w.opts.slackToken) || strings.Contains(out+errOut, w.opts.slackClientSecret) {
+				t.Fatalf("a Slack secret is in doctor's output:\n%s%s", out, errOut)
 			}
 		})
 	}
@@ -350,6 +383,7 @@ func (w *doctorWorld) restartSlack(t *testing.T, opts slacktest.Options) {
 	w.slack = slacktest.New(opts)
 	t.Cleanup(w.slack.Close)
 	w.opts.slackToken = w.slack.BotToken()
+	w.opts.slackClientSecret = w.slack.ClientSecret()
 }
 
 // withStore runs fn on the world's database.

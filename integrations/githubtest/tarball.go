@@ -101,15 +101,21 @@ func (s *Server) SetTarballFromGit(ctx context.Context, repoName, sha, gitDir st
 	return nil
 }
 
+// setTarball stores sha's tarball and its git objects, adding the commit
+// when it is new; the commit's tree (what GET commits/{sha} reports as
+// commit.tree.sha) is the real git tree id of files, so equal trees have
+// equal ids, as on GitHub.
 func (s *Server) setTarball(repoName, sha string, b []byte, files map[string]treeFile) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rp := s.mustRepo(repoName)
 	rp.tarballs[sha] = b
-	rp.git.commits[sha] = rp.git.addTree(files)
+	tree := rp.git.addTree(files)
+	rp.git.commits[sha] = tree
 	if _, ok := rp.commits[sha]; !ok {
 		rp.commits[sha] = &commit{sha: sha, message: "Commit " + short(sha), author: "octocat", at: s.now().UTC()}
 	}
+	rp.commits[sha].tree = tree
 }
 
 // handleTarballLink serves GET /repos/{o}/{r}/tarball/{ref}: 302 to a
