@@ -383,7 +383,11 @@ func (a *AccessReviews) RemindIfDue(ctx context.Context) (bool, error) {
 		data["last_taken_at"] = last.TakenAt
 	}
 	ev := AuditEvent{Actor: "tollgate", Action: ActionAccessReviewReminded, Subject: accessReviewReminderKey, Data: data}
-	if err := a.svc.compliance.RecordReminder(ctx, accessReviewReminderKey, now, count+1, ev); err != nil {
+	err = a.svc.compliance.RecordReminder(ctx, accessReviewReminderKey, now, count+1, ev)
+	if errors.Is(err, ErrConflict) {
+		return false, nil // another replica sent this reminder
+	}
+	if err != nil {
 		return false, fmt.Errorf("recording the access review reminder: %w", err)
 	}
 	a.svc.notify(ctx, Notification{Kind: NotifyAccessReviewDue, AccessReview: last,

@@ -194,7 +194,11 @@ func (s *Service) RemindLocks(ctx context.Context, after time.Duration) (int, er
 		ev := AuditEvent{Actor: "tollgate", Action: ActionLockReminded, Subject: l.Repo + " " + l.Environment, Data: map[string]any{
 			"repo": l.Repo, "environment": l.Environment, "owner": l.Owner.Login, "owner_id": l.Owner.GitHubID,
 			"reason": l.Reason, "held_since": l.CreatedAt, "held_seconds": int64(held.Seconds()), "reminder": beats}}
-		if err := s.compliance.RecordReminder(ctx, key, now, beats, ev); err != nil {
+		err = s.compliance.RecordReminder(ctx, key, now, beats, ev)
+		if errors.Is(err, ErrConflict) {
+			continue // another replica sent this reminder
+		}
+		if err != nil {
 			return n, fmt.Errorf("recording the reminder of the lock on %s %s: %w", l.Repo, l.Environment, err)
 		}
 		lock := l

@@ -240,6 +240,10 @@ func newNonce() string {
 	return hex.EncodeToString(b[:])
 }
 
+// Kick wakes an idle deploy worker without blocking: another process
+// queued a request or finished a deploy (server wakes on its notice).
+func (s *Service) Kick() { s.kick() }
+
 // kick wakes an idle worker without blocking.
 func (s *Service) kick() {
 	select {

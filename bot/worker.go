@@ -69,6 +69,9 @@ func (s *Service) run(ctx context.Context, r Request) error {
 	case ctx.Err() != nil && err != nil:
 		final = StateInterrupted
 		out.Error = "interrupted: " + ctx.Err().Error()
+	case errors.Is(err, ErrInterrupted):
+		final = StateInterrupted
+		out.Error = err.Error()
 	case err != nil:
 		final = StateFailed
 		out.Result = ResultFailed
@@ -204,33 +207,51 @@ func (s *Service) RunWorkers(work, run context.Context, n int, poll time.Duratio
 }
 
 // RecoverInterrupted marks requests left running by a process that died as
-// interrupted; call it at startup before starting workers. Nothing is
-// retried automatically: a half-finished deploy needs a person to look.
+// interrupted; call it at startup before starting workers, when this is the
+// only process serving the database. Nothing is retried automatically: a
+// half-finished deploy needs a person to look.
 func (s *Service) RecoverInterrupted(ctx context.Context) (int, error) {
 	rs, err := s.store.ListRequests(ctx, RequestFilter{States: []State{StateRunning}, Limit: 10000})
 	if err != nil {
 		return 0, fmt.Errorf("listing running requests: %w", err)
 	}
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	return s.MarkInterrupted(ctx, ids, "the process stopped while the deploy ran")
+}
+
+// MarkInterrupted ends each of the requests ids that is still running as
+// interrupted, saying why (reason goes into the request and its
+// deploy.interrupted entry), and returns how many it ended. Each ending is
+// a compare-and-swap on the request's state: of several processes ending
+// the same request (replicas that found its runner dead), or its runner
+// finishing it after all, exactly one wins; the others skip it.
+func (s *Service) MarkInterrupted(ctx context.Context, ids []string, reason string) (int, error) {
 	n := 0
-	for _, r := range rs {
+	for _, id := range ids {
 		finished := &outboxed{build: one(NotifyFinished, Identity{})}
-		done, err := s.store.UpdateRequest(ctx, r.ID, func(cur *Request) ([]AuditEvent, error) {
+		done, err := s.store.UpdateRequest(ctx, id, func(cur *Request) ([]AuditEvent, error) {
 			if cur.State != StateRunning {
 				return nil, errSkip
 			}
-			return finishRun(cur, StateInterrupted, DeployOutcome{Error: "the process stopped while the deploy ran"}, s.now().UTC())
+			return finishRun(cur, StateInterrupted, DeployOutcome{Error: reason}, s.now().UTC())
 		}, finished.Notes)
-		if errors.Is(err, errSkip) {
+		if errors.Is(err, errSkip) || errors.Is(err, ErrConflict) {
 			continue
 		}
 		if err != nil {
-			return n, fmt.Errorf("marking request %s interrupted: %w", r.ID, err)
+			return n, fmt.Errorf("marking request %s interrupted: %w", id, err)
 		}
 		n++
 		s.deliver(ctx, finished, done)
 		if needsEmergencyReview(done) {
 			s.openEmergencyReview(ctx, done) // the crash may have left it live
 		}
+	}
+	if n > 0 {
+		s.kick() // their environments are free again
 	}
 	return n, nil
 }

@@ -24,6 +24,9 @@ const (
 	MinRetentionDays         = 365 // audit periods are 12 months
 	DefaultAccessReview      = 90 * 24 * time.Hour
 	DefaultLockRemindAfter   = 24 * time.Hour
+	DefaultReplicaLease      = 15 * time.Second
+	MinReplicaLease          = 3 * time.Second
+	MaxReplicaLease          = 5 * time.Minute
 	DefaultApprovalTTL       = time.Hour
 	DefaultEmergencyReview   = 24 * time.Hour
 	DefaultSSHPort           = 22
@@ -51,6 +54,7 @@ type Config struct {
 	Teams        Teams
 	AccessReview AccessReview
 	Locks        Locks
+	Replicas     Replicas
 	// Repositories by "owner/name".
 	Repositories map[string]*Repository
 
@@ -122,6 +126,16 @@ type AccessReview struct {
 // Locks configures environment locks.
 type Locks struct {
 	RemindAfter time.Duration // remind a lock's owner after this long
+}
+
+// Replicas configures how several `tollgate serve` replicas on one
+// PostgreSQL database share work (docs/ha.md).
+type Replicas struct {
+	// Lease is how long a replica's hold on its work (inbox leases, running
+	// deploys, the jobs leadership) lasts without a heartbeat: the bound on
+	// how long work of a replica that died waits before another takes it
+	// over. Heartbeats renew it every third of it.
+	Lease time.Duration
 }
 
 // Repository is one GitHub repository and its environments.

@@ -136,7 +136,7 @@ func (d *decoder) yamlError(err error) {
 
 func (d *decoder) config(root *yaml.Node) *Config {
 	top := d.section("", 1, root, "listen", "public_url", "database", "audit", "github", "slack",
-		"teams", "access_review", "locks", "repositories")
+		"teams", "access_review", "locks", "replicas", "repositories")
 	c := &Config{Listen: DefaultListen}
 	if v, ok := top.str("listen"); ok {
 		if _, port, err := net.SplitHostPort(v); err != nil || !validPort(port) {
@@ -162,6 +162,12 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	c.AccessReview.Interval = ar.duration("interval", DefaultAccessReview)
 	locks := d.subsection(top, "locks", "remind_after")
 	c.Locks.RemindAfter = locks.duration("remind_after", DefaultLockRemindAfter)
+	replicas := d.subsection(top, "replicas", "lease")
+	c.Replicas.Lease = replicas.duration("lease", DefaultReplicaLease)
+	if c.Replicas.Lease < MinReplicaLease || c.Replicas.Lease > MaxReplicaLease {
+		d.errorf(replicas.lineOf("lease"), "replicas.lease", "%s is out of range: want between %s and %s (the time a dead replica's work waits before another takes it over)",
+			c.Replicas.Lease, MinReplicaLease, MaxReplicaLease)
+	}
 
 	c.Repositories = d.repositories(top, c.GitHub.Org)
 	return c

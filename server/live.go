@@ -95,6 +95,7 @@ func restartOnly(old, next *config.Config) []string {
 	diff("listen", old.Listen != next.Listen)
 	diff("public_url", old.PublicURL != next.PublicURL)
 	diff("database", old.Database != next.Database)
+	diff("replicas.lease", old.Replicas.Lease != next.Replicas.Lease)
 	diff("audit.signing_key_file", old.Audit.SigningKeyFile != next.Audit.SigningKeyFile)
 	diff("audit.checkpoint_every", old.Audit.CheckpointEvery != next.Audit.CheckpointEvery)
 	diff("github.api_url", old.GitHub.APIURL != next.GitHub.APIURL)

@@ -46,9 +46,13 @@ type Server struct {
 	metrics *httpserver.Metrics
 	inbox   *inbox.Worker
 	slack   *slackint.Handler // nil without a slack section
-	logDir  string
-	outbox  *outboxWorker // delivers request notifications to GitHub and Slack
-	handler http.Handler
+	outbox  *outboxWorker     // delivers request notifications to GitHub and Slack
+	// legacyLogDir holds the deployment logs of a SQLite install from before
+	// they moved into the database; "" when there is none to read.
+	legacyLogDir string
+	replica      *replica    // this process among the replicas sharing the database
+	leader       *leadership // the singleton jobs' lease
+	handler      http.Handler
 
 	// compliance anchors checkpoints and runs the access checks (wire_compliance.go).
 	compliance *compliance
@@ -59,12 +63,6 @@ type Server struct {
 
 // ErrConfig marks a failure caused by the configuration (exit code 2).
 var ErrConfig = errors.New("configuration")
-
-// errServePostgres refuses to serve from PostgreSQL until serving is built
-// for several processes: deployment logs are files beside the database,
-// web sessions and background jobs live in one process.
-var errServePostgres = errors.New("serving from PostgreSQL is not supported yet (deployment logs, sessions and background jobs still assume one process on one machine); " +
-	"verify, audit, evidence and store migrate work on it, and `tollgate store migrate --from postgres://… --to PATH.db` copies it back to SQLite")
 
 // Options tune how a Server is built; zero values take defaults.
 type Options struct {
@@ -86,9 +84,6 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	// Every line logged with a request's context names the request, whichever
 	// transport logs it.
 	log = slog.New(reqlog.NewHandler(log.Handler()))
-	if store.IsPostgres(cfg.Database) {
-		return nil, fmt.Errorf("%w: database: %w", ErrConfig, errServePostgres)
-	}
 	l, err := load(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -101,15 +96,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	logDir := filepath.Join(filepath.Dir(cfg.Database), "deploy-logs")
-	if err := os.MkdirAll(logDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the deployment log directory: %w", err)
-	}
-	st, err := store.Open(ctx, cfg.Database, store.Options{Signer: signer, CheckpointEvery: cfg.Audit.CheckpointEvery, Now: now})
+	replicaID, host := newReplicaID()
+	st, err := store.Open(ctx, cfg.Database, store.Options{Signer: signer, CheckpointEvery: cfg.Audit.CheckpointEvery, Now: now,
+		Replica: replicaID})
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log, now: now, version: opts.Version, live: newLiveConfig(l), store: st, signer: signer, logDir: logDir}
+	s := &Server{log: log, now: now, version: opts.Version, live: newLiveConfig(l), store: st, signer: signer}
+	if !store.IsPostgres(cfg.Database) {
+		if dir := filepath.Join(filepath.Dir(cfg.Database), "deploy-logs"); dirExists(dir) {
+			s.legacyLogDir = dir
+		}
+	}
+	s.replica = newReplica(replicaID, host, opts.Version, cfg.Replicas.Lease, st, log.With("component", "replica"))
+	s.leader = newLeadership(s.replica)
 	if err := s.build(ctx, cfg, appKey); err != nil {
 		st.Close()
 		return nil, err
@@ -165,7 +165,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	}
 	s.outbox = newOutboxWorker(s.store, external, s.now, s.log.With("component", "outbox"))
 	notifiers = append(notifiers, deliverNow{s.outbox})
-	deployer := deployRouter{typeOf: s.live.TargetType, byType: map[string]bot.Deployer{
+	routed := deployRouter{typeOf: s.live.TargetType, byType: map[string]bot.Deployer{
 		config.TargetSSH: &deploy.BotDeployer{
 			Engine:  newDeployEngine(cfg, s.log),
 			Targets: s.live.Target,
@@ -174,6 +174,9 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		},
 		config.TargetActionsGate: gate,
 	}}
+	// A deploy runs under this replica's hold: when its heartbeat lapses
+	// the deploy stops and ends interrupted (replica.go).
+	deployer := heldDeployer{Deployer: routed, hold: s.replica.holdContext}
 	s.svc, err = bot.New(bot.Config{Store: s.store, Directory: dir, Changes: ghint.NewChanges(app),
 		Deployer: deployer, Notifier: notifiers, Policies: s.live, Clock: s.now, Logger: s.log.With("component", "bot")})
 	if err != nil {
@@ -183,6 +186,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	if s.compliance, err = newCompliance(s, app, cfg.Audit.SigningKeyFile); err != nil {
 		return err
 	}
+	s.registerReplicaMetrics()
 	if slackNotifier != nil {
 		slackNotifier.Bind(s.svc)
 	}
@@ -254,12 +258,17 @@ func githubSource(app *ghint.App) func(ctx context.Context, repo, sha string) (d
 	}
 }
 
-// newDeployEngine is the SSH deploy engine; its content index (which git
-// blob has which SHA-256, see deploy's package doc) lives next to the
-// database.
+// newDeployEngine is the SSH deploy engine. Its content index (which git
+// blob has which SHA-256, see deploy's package doc) is a cache: beside a
+// SQLite database; in memory with PostgreSQL, whose replicas share no
+// directory (a replica that restarts reads each environment's next
+// release from the tarball once).
 func newDeployEngine(cfg *config.Config, log *slog.Logger) *deploy.Engine {
-	return &deploy.Engine{Logger: log.With("component", "deploy"),
-		ContentIndexFile: filepath.Join(filepath.Dir(cfg.Database), "deploy-content-index")}
+	e := &deploy.Engine{Logger: log.With("component", "deploy")}
+	if !store.IsPostgres(cfg.Database) {
+		e.ContentIndexFile = filepath.Join(filepath.Dir(cfg.Database), "deploy-content-index")
+	}
+	return e
 }
 
 // lateRecorder passes the Reporter's bookkeeping to the service, which
@@ -307,6 +316,12 @@ type batchedIntake struct {
 // Enqueue stores it durably together with any deliveries arriving at once.
 func (b batchedIntake) Enqueue(ctx context.Context, it inbox.Item) (bool, error) {
 	return b.batch.Enqueue(ctx, it)
+}
+
+// dirExists reports whether path is a directory.
+func dirExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // Close closes the store. Call it once Run returned (or instead of Run).

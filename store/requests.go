@@ -53,6 +53,11 @@ func (s *Store) CreateRequest(ctx context.Context, r bot.Request, events []bot.A
 		if stored, err = requestWhere(ctx, tx, `id = ?`, r.ID); err != nil {
 			return err
 		}
+		if r.State == bot.StateQueued {
+			if err := s.wake(ctx, tx, WakeDeploy); err != nil {
+				return err
+			}
+		}
 		return s.queueNotes(ctx, tx, stored, notes)
 	})
 	if err != nil {
@@ -251,6 +256,9 @@ func (s *Store) UpdateRequest(ctx context.Context, id string, change func(*bot.R
 			return fmt.Errorf("update request %s from %s v%d: %w", id, cur.State, cur.Version, bot.ErrConflict)
 		}
 		if err := saveApprovals(ctx, tx, id, cur.Approvals, next.Approvals); err != nil {
+			return err
+		}
+		if err := s.recordRun(ctx, tx, cur, next); err != nil {
 			return err
 		}
 		if err := s.appendEvents(ctx, tx, events); err != nil {

@@ -59,7 +59,13 @@ type slackE2E struct {
 
 func newSlackE2E(t *testing.T) *slackE2E {
 	t.Helper()
-	w := &slackE2E{e2e: newE2E(t, e2eOptions{webLogin: true}), sl: slacktest.New(slacktest.Options{})}
+	return newSlackE2EWith(t, e2eOptions{webLogin: true})
+}
+
+// newSlackE2EWith is newSlackE2E with opts for the e2e world beneath.
+func newSlackE2EWith(t *testing.T, opts e2eOptions) *slackE2E {
+	t.Helper()
+	w := &slackE2E{e2e: newE2E(t, opts), sl: slacktest.New(slacktest.Options{})}
 	t.Cleanup(w.sl.Close)
 	w.sl.AddChannel(slackE2EChannel, "deploys")
 	for _, p := range []slackE2EPerson{slackAlice, slackBob, slackCarol} {

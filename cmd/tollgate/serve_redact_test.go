@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -73,17 +71,23 @@ func TestServeHealthCheckSecretsNeverLeave(t *testing.T) {
 	for _, c := range e.gh.Calls() {
 		assertNoE2ESecret(t, "a request to GitHub ("+c.Method+" "+c.Path+")", c.Path+"?"+c.Query.Encode()+" "+string(c.Body))
 	}
-	logs, err := os.ReadDir(filepath.Join(e.dir, "deploy-logs"))
-	if err != nil || len(logs) == 0 {
-		t.Fatalf("deployment logs: %v, %d files", err, len(logs))
+	var logs strings.Builder
+	rows, err = st.DB().Query(`SELECT data FROM deploy_logs ORDER BY request_id, chunk`)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, l := range logs {
-		b, err := os.ReadFile(filepath.Join(e.dir, "deploy-logs", l.Name()))
-		if err != nil {
+	defer rows.Close()
+	for rows.Next() {
+		var chunk []byte
+		if err := rows.Scan(&chunk); err != nil {
 			t.Fatal(err)
 		}
-		assertNoE2ESecret(t, "the deployment log", string(b))
+		logs.Write(chunk)
 	}
+	if err := rows.Err(); err != nil || logs.Len() == 0 {
+		t.Fatalf("deployment logs: %v, %d bytes", err, logs.Len())
+	}
+	assertNoE2ESecret(t, "the deployment log", logs.String())
 	assertNoE2ESecret(t, "serve's log", e.stderr.String())
 }
 
