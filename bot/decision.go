@@ -28,6 +28,7 @@ const (
 	CheckChecks    = "checks"
 	CheckFreeze    = "freeze"
 	CheckLock      = "lock"
+	CheckRunEvent  = "run_event" // protection-rule runs: what started the workflow run
 )
 
 // PolicyCheck is one check of a decision: what was looked up, the result,
@@ -57,6 +58,19 @@ func (d *Decision) Refusal() *Refusal {
 		return nil
 	}
 	return &Refusal{Code: d.Code, Reason: d.Reason}
+}
+
+// NoRole reports whether the decision refused someone who holds no role
+// here: no GitHub identity, or in none of the teams the trigger needs.
+// Such refusals concern nobody but the requester: transports keep them
+// out of the approvals channel.
+func (d *Decision) NoRole() bool {
+	for _, c := range d.Checks {
+		if c.Outcome == OutcomeFail && (c.Name == CheckRequester || c.Name == CheckDeployer || c.Name == CheckEmergency) {
+			return true
+		}
+	}
+	return false
 }
 
 // Check returns the check named name, if the decision made it.

@@ -48,6 +48,9 @@ type Facts struct {
 	PR             *PullRequest    // the PR the SHA came through; nil when none
 	Checks         []CheckResult
 	Lock           *Lock // the environment's lock, if any
+	// RoleOnly says the requester holds no role here, so nothing else was
+	// fetched: the other checks are recorded as not made.
+	RoleOnly bool
 }
 
 // Evaluate decides whether req may proceed under p given facts. It does no
@@ -73,6 +76,13 @@ func Evaluate(p *EnvironmentPolicy, req *Request, f Facts) Decision {
 		checkTeams(&d, CheckDeployer, p.Deployers, req.Requester, f.Memberships, CodeNotDeployer,
 			"only members of %s may deploy here")
 	}
+	if f.RoleOnly {
+		for _, name := range []string{CheckTicket, CheckBranch, CheckPRReview, CheckChecks, CheckFreeze, CheckLock} {
+			d.skip(name, "not checked: the requester holds no role here")
+		}
+		d.finish()
+		return d
+	}
 
 	checkTicket(&d, p, req)
 
@@ -87,6 +97,9 @@ func Evaluate(p *EnvironmentPolicy, req *Request, f Facts) Decision {
 		}
 		checkReview(&d, p, req, f.PR)
 		checkCI(&d, p, req, f.Checks)
+	}
+	if req.Trigger == TriggerProtectionRule {
+		checkRunEvent(&d, req.ProtectionRule)
 	}
 
 	if emergency {

@@ -55,7 +55,11 @@ func (s *Service) recheckAtStart(ctx context.Context, r *Request) (startCheck, e
 	if !ok {
 		return startCheck{to: StateCanceled, reason: fmt.Sprintf("%s is no longer configured for %s", r.Environment, r.Repo)}, nil
 	}
-	facts, err := s.gatherFacts(ctx, p, r, now)
+	ms, err := s.memberships(ctx, roleTeams(p, r.Trigger), r.Requester)
+	if err != nil {
+		return startCheck{}, fmt.Errorf("rechecking request %s before it starts: %w", r.ID, err)
+	}
+	facts, err := s.gatherFacts(ctx, p, r, now, ms)
 	if err != nil {
 		return startCheck{}, fmt.Errorf("rechecking request %s before it starts: %w", r.ID, err)
 	}

@@ -342,14 +342,15 @@ var channelIDRE = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
 
 func (d *decoder) slack(top *section) Slack {
 	e, present := top.f["slack"]
-	s := d.subsection(top, "slack", "api_url", "web_url", "bot_token", "signing_secret", "channel", "channels",
+	s := d.subsection(top, "slack", "api_url", "response_url_base", "web_url", "bot_token", "signing_secret", "channel", "channels",
 		"client_id", "client_secret")
 	if !present || isNull(e.val) {
 		return Slack{}
 	}
 	d.slackLine, d.channelLines = e.key.Line, map[string]int{}
 	sl := Slack{Enabled: true, APIURL: d.baseURL(s, "api_url", DefaultSlackAPIURL),
-		WebURL: d.baseURL(s, "web_url", DefaultSlackWebURL), Channels: map[string]string{}}
+		ResponseURLBase: d.baseURL(s, "response_url_base", DefaultSlackResponseURLBase),
+		WebURL:          d.baseURL(s, "web_url", DefaultSlackWebURL), Channels: map[string]string{}}
 	sl.ClientID, _ = s.str("client_id")
 	sl.ClientSecret = s.secret("client_secret")
 	switch hasID, hasSecret := s.has("client_id"), s.has("client_secret"); {

@@ -40,6 +40,7 @@ type doctor struct {
 	cfg      *config.Config
 	now      func() time.Time
 	timeout  time.Duration // per network check
+	envFile  string        // the secrets env file; "" skips its check
 	findings []finding
 }
 
@@ -55,6 +56,7 @@ func (d *doctor) fail(area, what, detail, fix string) {
 type Options struct {
 	Now     func() time.Time // nil: time.Now
 	Timeout time.Duration    // per network check; 0: 10 s
+	EnvFile string           // the secrets env file (KEY=value) whose mode to check; "" for none
 }
 
 // Report is the checklist: every finding, area by area.
@@ -62,7 +64,7 @@ type Report struct{ findings []finding }
 
 // Run makes every check of cfg and returns the report.
 func Run(ctx context.Context, cfg *config.Config, opts Options) *Report {
-	d := &doctor{cfg: cfg, now: opts.Now, timeout: opts.Timeout}
+	d := &doctor{cfg: cfg, now: opts.Now, timeout: opts.Timeout, envFile: opts.EnvFile}
 	if d.now == nil {
 		d.now = time.Now
 	}
@@ -78,6 +80,7 @@ func (d *doctor) run(ctx context.Context) {
 	d.checkPolicies()
 	d.checkWebLogin()
 	d.checkKeyFiles()
+	d.checkStateFiles()
 	d.checkLocalState(ctx)
 	d.checkGitHub(ctx)
 	d.checkSlack(ctx)

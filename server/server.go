@@ -198,7 +198,8 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	comments := ghint.NewComments(app)
 	dispatcher, err := ghint.NewDispatcher(ghint.DispatcherConfig{Bot: s.svc,
 		AppID: cfg.GitHub.AppID, Reactor: comments, Replier: comments,
-		Members: dir, Audit: s.store, Logger: s.log.With("component", "github")})
+		Members: dir, Audit: s.store, Logger: s.log.With("component", "github"), Access: s.accessChanges,
+		Standing: ghint.NewRoster(app)})
 	if err != nil {
 		return err
 	}
@@ -217,8 +218,9 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 
 	if cfg.Slack.Enabled {
 		s.slack, err = slackint.New(slackint.Config{SigningSecret: cfg.Slack.SigningSecret.Value(), Service: s.svc,
-			Store: intake, Routing: s.live, Slack: slackAPI, Unverified: unverified,
-			PublicURL: cfg.PublicURL, GitHub: slackint.GitHubOAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL,
+			Store: intake, Routing: s.live, Slack: slackAPI, ResponseURLBase: cfg.Slack.ResponseURLBase,
+			Unverified: unverified,
+			PublicURL:  cfg.PublicURL, GitHub: slackint.GitHubOAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL,
 				ClientID: cfg.GitHub.OAuthClientID, ClientSecret: cfg.GitHub.OAuthClientSecret.Value()},
 			SignIn: slackint.SlackSignIn{WebURL: cfg.Slack.WebURL, APIURL: cfg.Slack.APIURL,
 				ClientID: cfg.Slack.ClientID, ClientSecret: cfg.Slack.ClientSecret.Value()},

@@ -94,3 +94,26 @@ func (s *Server) handleCollaboratorPermission(w http.ResponseWriter, r *http.Req
 		"permission": rolePermission[role], "role_name": roleName, "user": s.userJSON(u.login),
 	})
 }
+
+// association is the author_association GitHub puts on a comment or an
+// issue by login in rp: OWNER for the repository's owner (or an owner of
+// its organisation), MEMBER for an organisation member, COLLABORATOR for
+// an invited collaborator, NONE otherwise.
+func (s *Server) association(rp *repo, login string) string {
+	k := strings.ToLower(login)
+	if strings.EqualFold(rp.owner, login) {
+		return "OWNER"
+	}
+	if o, ok := s.state.orgs[strings.ToLower(rp.owner)]; ok {
+		switch o.members[k] {
+		case "admin":
+			return "OWNER"
+		case "member":
+			return "MEMBER"
+		}
+	}
+	if _, ok := rp.collaborators[k]; ok {
+		return "COLLABORATOR"
+	}
+	return "NONE"
+}

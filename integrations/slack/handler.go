@@ -12,6 +12,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -91,6 +92,9 @@ type Config struct {
 	AccessReviews func() (*bot.AccessReviews, error)
 	// Policies, when set, lets /deploy status show freeze windows in force.
 	Policies bot.Policies
+	// ResponseURLBase is the prefix every response_url must have to be
+	// posted to; "" means DefaultResponseURLBase (GovSlack and tests set theirs).
+	ResponseURLBase string
 	// Unverified bounds the bodies held before their signatures are
 	// checked, shared with other transports; nil means 16 MB of its own.
 	Unverified *signature.Budget
@@ -105,6 +109,7 @@ type Handler struct {
 	routing  Routing
 	api      *slackapi.Client
 	respHTTP *http.Client
+	respBase *url.URL
 	public   string
 	gh       GitHubOAuth
 	sl       SlackSignIn
@@ -148,6 +153,11 @@ func New(cfg Config) (*Handler, error) {
 	if h.respHTTP == nil {
 		h.respHTTP = &http.Client{Timeout: 10 * time.Second}
 	}
+	base, err := parseResponseURLBase(cfg.ResponseURLBase)
+	if err != nil {
+		return nil, err
+	}
+	h.respBase = base
 	if h.gh.HTTPClient == nil {
 		h.gh.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}

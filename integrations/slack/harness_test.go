@@ -193,9 +193,10 @@ func newWorld(t *testing.T, opts ...policyOption) *world {
 	w.h, err = tgslack.New(tgslack.Config{SigningSecret: signingSecret, Service: w.svc, Store: w.st,
 		AccessReviews: accessReviews, Policies: policies,
 		Routing: channelRoutes{policies: policies, channels: map[string]string{channel: repo}}, Slack: w.sl.Client(),
-		Logger:    logger,
-		Clock:     func() time.Time { return time.Now().Add(time.Duration(w.skew.Load())) },
-		PublicURL: w.srv.URL, GitHub: tgslack.GitHubOAuth{WebURL: w.gh.URL(), APIURL: w.gh.APIURL(),
+		ResponseURLBase: w.sl.ResponseURLBase(),
+		Logger:          logger,
+		Clock:           func() time.Time { return time.Now().Add(time.Duration(w.skew.Load())) },
+		PublicURL:       w.srv.URL, GitHub: tgslack.GitHubOAuth{WebURL: w.gh.URL(), APIURL: w.gh.APIURL(),
 			ClientID: clientID, ClientSecret: clientSecret},
 		SignIn: tgslack.SlackSignIn{WebURL: w.sl.WebURL(), APIURL: w.sl.APIURL(), ClientID: w.sl.ClientID(),
 			ClientSecret: w.sl.ClientSecret()}})

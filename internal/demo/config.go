@@ -81,6 +81,7 @@ func demoConfigYAML(s demoSetup) string {
 	w("")
 	w("slack:")
 	w("  api_url: %s", sl.APIURL())
+	w("  response_url_base: %s", sl.ResponseURLBase())
 	w("  web_url: %s", sl.WebURL())
 	w("  bot_token: %q", sl.BotToken())
 	w("  client_id: %q               # Sign in with Slack: /deploy link proves the Slack user", sl.ClientID())
