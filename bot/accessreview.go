@@ -310,7 +310,7 @@ func (a *AccessReviews) SignOff(ctx context.Context, id string, by Identity, out
 	if outcome == AccessChangesNeeded && strings.TrimSpace(note) == "" {
 		return AccessReview{}, s.refuseAction(ctx, by, what, id, refuse(CodeNoteMissing, "say which changes are needed"))
 	}
-	ms, err := s.memberships(ctx, a.cfg.Reviewers, by.Login)
+	ms, err := s.memberships(ctx, a.cfg.Reviewers, by)
 	if err != nil {
 		return AccessReview{}, fmt.Errorf("signing off access review %s: %w", id, err)
 	}

@@ -52,6 +52,7 @@ const (
 // Refusal codes of the compliance controls.
 const (
 	CodeSelfReview        RefusalCode = "self_review"
+	CodeAuthorReview      RefusalCode = "author_review"
 	CodeAlreadyReviewed   RefusalCode = "already_reviewed"
 	CodeNotAccessReviewer RefusalCode = "not_access_reviewer"
 	CodeNoteMissing       RefusalCode = "note_missing"

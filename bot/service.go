@@ -180,7 +180,7 @@ func (s *Service) Active(ctx context.Context, repo, env string) ([]Request, erro
 // there now. ok is false when nothing was deployed yet.
 func (s *Service) Live(ctx context.Context, repo, env string) (Request, bool, error) {
 	rs, err := s.store.ListRequests(ctx, RequestFilter{Repo: repo, Environment: env,
-		States: []State{StateSucceeded}, Limit: 1})
+		States: []State{StateSucceeded}, Limit: 1, ByFinish: true})
 	if err != nil {
 		return Request{}, false, fmt.Errorf("finding what runs on %s %s: %w", repo, env, err)
 	}

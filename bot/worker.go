@@ -25,36 +25,16 @@ func (s *Service) ProcessNext(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("finding the next queued request: %w", err)
 	}
-	blocked, err := s.blockedAtStart(ctx, &next)
+	check, err := s.recheckAtStart(ctx, &next)
 	if err != nil {
-		return false, err // fail closed: do not start without knowing the lock
+		return false, err // fail closed: do not start without fresh facts
 	}
 	out := &outboxed{build: one(NotifyStateChanged, Identity{})}
 	started, err := s.store.UpdateRequest(ctx, next.ID, func(cur *Request) ([]AuditEvent, error) {
-		if cur.State != StateQueued {
-			return nil, errSkip
+		if cur.State != StateQueued || cur.Version != next.Version {
+			return nil, errSkip // changed since the recheck: look again
 		}
-		prev := cur.State
-		if blocked != "" {
-			if err := cur.transition(StateCanceled, blocked); err != nil {
-				return nil, err
-			}
-			return []AuditEvent{
-				{Actor: "tollgate", Action: ActionRequestCanceled, Subject: cur.ID, Data: map[string]any{"reason": blocked}},
-				stateEvent(cur, prev, "tollgate"),
-			}, nil
-		}
-		if err := cur.transition(StateRunning, "deploying"); err != nil {
-			return nil, err
-		}
-		cur.StartedAt = s.now().UTC()
-		return []AuditEvent{
-			{Actor: "tollgate", Action: ActionDeployStarted, Subject: cur.ID, Data: map[string]any{
-				"repo": cur.Repo, "environment": cur.Environment, "sha": cur.SHA, "trigger": cur.Trigger,
-				"requester": cur.Requester.Login, "approvers": approverList(cur.ValidApprovals(cur.QueuedAt)),
-				"release": cur.Release}},
-			stateEvent(cur, prev, "tollgate"),
-		}, nil
+		return s.applyStart(cur, check, s.now().UTC())
 	}, out.Notes)
 	if errors.Is(err, errSkip) || errors.Is(err, ErrConflict) {
 		return true, nil // another worker took it, or its environment got busy: look again
@@ -67,27 +47,6 @@ func (s *Service) ProcessNext(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	return true, s.run(ctx, started)
-}
-
-// blockedAtStart rechecks what may have changed while the request waited:
-// a lock taken by someone else, a freeze window that began. It returns the
-// reason the request cannot start, or "".
-func (s *Service) blockedAtStart(ctx context.Context, r *Request) (string, error) {
-	p, ok := s.policies.Environment(r.Repo, r.Environment)
-	if !ok {
-		return fmt.Sprintf("%s is no longer configured for %s", r.Environment, r.Repo), nil
-	}
-	l, err := s.store.Lock(ctx, r.Repo, r.Environment)
-	if err != nil {
-		return "", fmt.Errorf("reading the lock of %s %s before starting %s: %w", r.Repo, r.Environment, r.ID, err)
-	}
-	d := Decision{}
-	checkLock(&d, r, l, s.now())
-	if r.Trigger != TriggerEmergency {
-		checkFreeze(&d, p, s.now())
-	}
-	d.finish()
-	return d.Reason, nil
 }
 
 // run calls the Deployer and records how the deploy ended.
@@ -133,7 +92,7 @@ func (s *Service) run(ctx context.Context, r Request) error {
 		return fmt.Errorf("recording the result of request %s (%s): %w", r.ID, final, uerr)
 	}
 	s.deliver(wctx, finished, done)
-	if done.Trigger == TriggerEmergency && done.State == StateSucceeded {
+	if needsEmergencyReview(done) {
 		s.openEmergencyReview(wctx, done)
 	}
 	if done.Trigger == TriggerRollback && done.State == StateSucceeded {
@@ -269,6 +228,9 @@ func (s *Service) RecoverInterrupted(ctx context.Context) (int, error) {
 		}
 		n++
 		s.deliver(ctx, finished, done)
+		if needsEmergencyReview(done) {
+			s.openEmergencyReview(ctx, done) // the crash may have left it live
+		}
 	}
 	return n, nil
 }

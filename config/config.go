@@ -19,6 +19,7 @@ const (
 	DefaultGitHubAPIURL      = "https://api.github.com/"
 	DefaultGitHubWebURL      = "https://github.com/"
 	DefaultSlackAPIURL       = "https://slack.com/api/"
+	DefaultSlackWebURL       = "https://slack.com/"
 	DefaultCheckpointEvery   = 100
 	MinRetentionDays         = 365 // audit periods are 12 months
 	DefaultAccessReview      = 90 * 24 * time.Hour
@@ -88,6 +89,7 @@ type GitHub struct {
 type Slack struct {
 	Enabled       bool
 	APIURL        string // Web API base URL, with trailing slash
+	WebURL        string // browser base URL (Sign in with Slack's /openid/connect/authorize), with trailing slash
 	BotToken      Secret
 	SigningSecret Secret
 	Channel       string            // where approval requests are posted
@@ -95,7 +97,15 @@ type Slack struct {
 	// ResponseURLBase is the prefix a response_url must have for Tollgate
 	// to post to it, with trailing slash (GovSlack: https://hooks.slack-gov.com/).
 	ResponseURLBase string
+	// ClientID and ClientSecret are the Slack app's OAuth client, for Sign
+	// in with Slack: linking proves the Slack user with it.
+	ClientID     string
+	ClientSecret Secret
 }
+
+// SignInConfigured reports whether Sign in with Slack, which linking
+// needs, is set.
+func (s Slack) SignInConfigured() bool { return s.ClientID != "" && !s.ClientSecret.IsZero() }
 
 // Teams lists the GitHub team slugs (in GitHub.Org) with Tollgate-wide roles.
 type Teams struct {

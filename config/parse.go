@@ -342,13 +342,28 @@ var channelIDRE = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
 
 func (d *decoder) slack(top *section) Slack {
 	e, present := top.f["slack"]
-	s := d.subsection(top, "slack", "api_url", "response_url_base", "bot_token", "signing_secret", "channel", "channels")
+	s := d.subsection(top, "slack", "api_url", "response_url_base", "web_url", "bot_token", "signing_secret", "channel", "channels",
+		"client_id", "client_secret")
 	if !present || isNull(e.val) {
 		return Slack{}
 	}
 	d.slackLine, d.channelLines = e.key.Line, map[string]int{}
 	sl := Slack{Enabled: true, APIURL: d.baseURL(s, "api_url", DefaultSlackAPIURL),
-		ResponseURLBase: d.baseURL(s, "response_url_base", DefaultSlackResponseURLBase), Channels: map[string]string{}}
+		ResponseURLBase: d.baseURL(s, "response_url_base", DefaultSlackResponseURLBase),
+		WebURL:          d.baseURL(s, "web_url", DefaultSlackWebURL), Channels: map[string]string{}}
+	sl.ClientID, _ = s.str("client_id")
+	sl.ClientSecret = s.secret("client_secret")
+	switch hasID, hasSecret := s.has("client_id"), s.has("client_secret"); {
+	case hasID != hasSecret:
+		missing := "client_secret"
+		if !hasID {
+			missing = "client_id"
+		}
+		d.errorf(s.line, join("slack", missing), "required key is missing (client_id and client_secret go together)")
+	case !hasID:
+		d.warnf(s.line, "slack.client_id", "Slack users cannot link a GitHub account until it is set: /deploy link proves "+
+			"the Slack user with Sign in with Slack, the Slack app's OAuth client (client_id, client_secret)")
+	}
 	if _, ok := s.require("bot_token"); ok {
 		sl.BotToken = s.secret("bot_token")
 	}

@@ -108,7 +108,9 @@ func restartOnly(old, next *config.Config) []string {
 	diff("teams.auditors (web login)", !slices.Equal(old.Teams.Auditors, next.Teams.Auditors))
 	diff("slack", old.Slack.Enabled != next.Slack.Enabled || old.Slack.APIURL != next.Slack.APIURL ||
 		old.Slack.BotToken.Value() != next.Slack.BotToken.Value() ||
-		old.Slack.SigningSecret.Value() != next.Slack.SigningSecret.Value() || old.Slack.Channel != next.Slack.Channel)
+		old.Slack.SigningSecret.Value() != next.Slack.SigningSecret.Value() || old.Slack.Channel != next.Slack.Channel ||
+		old.Slack.WebURL != next.Slack.WebURL || old.Slack.ClientID != next.Slack.ClientID ||
+		old.Slack.ClientSecret.Value() != next.Slack.ClientSecret.Value())
 	return out
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/httpserver"
 	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"github.com/tollgate-dev/tollgate/internal/reqlog"
+	"github.com/tollgate-dev/tollgate/internal/signature"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
@@ -205,8 +206,11 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	handlers["github"] = dispatcher.Handle
 	// Deliveries arriving together share one durable transaction (group commit).
 	intake := batchedIntake{s.store, s.store.InboxBatcher()}
+	// One bound on the request bodies held before their signatures are
+	// checked, whoever sends them (issue 10).
+	unverified := signature.NewBudget(ghint.DefaultUnverifiedBudget)
 	webhooks, err := ghint.NewWebhookHandler(ghint.WebhookConfig{Secret: cfg.GitHub.WebhookSecret.Value(),
-		Inbox: intake, Kick: s.inbox.Kick, Logger: s.log.With("component", "github")})
+		Inbox: intake, Kick: s.inbox.Kick, Logger: s.log.With("component", "github"), Unverified: unverified})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -215,8 +219,11 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	if cfg.Slack.Enabled {
 		s.slack, err = slackint.New(slackint.Config{SigningSecret: cfg.Slack.SigningSecret.Value(), Service: s.svc,
 			Store: intake, Routing: s.live, Slack: slackAPI, ResponseURLBase: cfg.Slack.ResponseURLBase,
-			PublicURL: cfg.PublicURL, GitHub: slackint.GitHubOAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL,
+			Unverified: unverified,
+			PublicURL:  cfg.PublicURL, GitHub: slackint.GitHubOAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL,
 				ClientID: cfg.GitHub.OAuthClientID, ClientSecret: cfg.GitHub.OAuthClientSecret.Value()},
+			SignIn: slackint.SlackSignIn{WebURL: cfg.Slack.WebURL, APIURL: cfg.Slack.APIURL,
+				ClientID: cfg.Slack.ClientID, ClientSecret: cfg.Slack.ClientSecret.Value()},
 			Clock: s.now, Logger: s.log.With("component", "slack"), AccessReviews: s.accessReviews, Policies: s.live})
 		if err != nil {
 			return fmt.Errorf("%w: slack: %w", ErrConfig, err)
@@ -225,7 +232,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		slackMux := http.NewServeMux()
 		s.slack.Register(slackMux)
 		mux.Handle("/slack/", s.metrics.TimeAck("slack", slackMux))
-		mux.Handle("/oauth/github/", slackMux)
+		mux.Handle("/oauth/", slackMux) // the linking pages: Sign in with Slack, then GitHub
 	}
 	s.inbox.Handle = inbox.BySource(handlers)
 

@@ -190,7 +190,12 @@ func listQuery(f bot.RequestFilter) (string, []any, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	return q + ` ORDER BY created_at DESC, rowid DESC LIMIT ?`, append(args, limit), nil
+	order := `created_at DESC, rowid DESC`
+	if f.ByFinish {
+		// Unfinished last on both engines (PostgreSQL sorts NULLs first in DESC).
+		order = `finished_at IS NULL, finished_at DESC, created_at DESC, rowid DESC`
+	}
+	return q + ` ORDER BY ` + order + ` LIMIT ?`, append(args, limit), nil
 }
 
 // NextRunnable implements bot.RequestStore.

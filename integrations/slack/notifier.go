@@ -112,8 +112,21 @@ func (n *Notifier) Notify(ctx context.Context, note bot.Notification) error {
 		return err
 	case bot.NotifyStateChanged, bot.NotifyFinished:
 		return n.showProgress(ctx, r)
+	case bot.NotifyIdentityLinked:
+		if note.Link == nil {
+			return nil
+		}
+		return n.post(ctx, n.channel, linkedText(*note.Link), nil)
 	}
 	return n.notifyCompliance(ctx, note)
+}
+
+// linkedText announces a new link, naming both identities and how each
+// was proved, so the channel sees who now acts as whom.
+func linkedText(l bot.Link) string {
+	return fmt.Sprintf(":link: <@%s> (Slack user %s in workspace %s) is now linked to GitHub user *%s* (id %d): "+
+		"both proved in one browser, with Sign in with Slack and then GitHub.",
+		l.Chat.User, esc(l.Chat.User), esc(l.Chat.Workspace), esc(l.GitHubLogin), l.GitHubID)
 }
 
 // message returns the request's message, posting it first when there is

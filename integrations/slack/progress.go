@@ -88,6 +88,13 @@ func (n *Notifier) showProgress(ctx context.Context, r bot.Request) error {
 		return err
 	}
 	p := n.progress[r.ID]
+	if r.State == bot.StateAwaitingApproval {
+		// Sent back from the queue by the recheck at start: say why, and
+		// let the thread tell the next round (queued, running) again.
+		p.rank = 0
+		n.setProgress(r.ID, p)
+		return n.thread(ctx, r, channel, ts, threadText(r, n.links))
+	}
 	rank := threadRank(r.State)
 	if rank == 0 || rank <= p.rank {
 		return nil // nothing to say, or said already

@@ -7,64 +7,14 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 )
 
 // loginTTL is how long a started sign-in may take at GitHub.
 const loginTTL = 10 * time.Minute
 
-// maxPendingLogins bounds sign-ins in progress, so anonymous /login
-// requests cannot grow memory without limit.
-const maxPendingLogins = 2000
-
 // defaultNext is where a sign-in without a next page lands.
 const defaultNext = PathEnvironments
-
-// pendingLogin is one started OAuth web flow, keyed by its state.
-type pendingLogin struct {
-	verifier string // PKCE code verifier
-	next     string // local page to return to
-	expires  time.Time
-}
-
-// pendingLogins holds started sign-ins; each state is used once.
-type pendingLogins struct {
-	mu      sync.Mutex
-	byState map[string]pendingLogin
-}
-
-func newPendingLogins() *pendingLogins {
-	return &pendingLogins{byState: map[string]pendingLogin{}}
-}
-
-var errTooManyLogins = errors.New("too many sign-ins in progress")
-
-func (p *pendingLogins) put(state string, l pendingLogin, now time.Time) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.byState) >= maxPendingLogins {
-		for k, v := range p.byState {
-			if !now.Before(v.expires) {
-				delete(p.byState, k)
-			}
-		}
-	}
-	if len(p.byState) >= maxPendingLogins {
-		return errTooManyLogins
-	}
-	p.byState[state] = l
-	return nil
-}
-
-// take removes and returns the sign-in of state when it has not expired.
-func (p *pendingLogins) take(state string, now time.Time) (pendingLogin, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	l, ok := p.byState[state]
-	delete(p.byState, state)
-	return l, ok && now.Before(l.expires)
-}
 
 // safeNext returns next when it is a path on this site, else defaultNext:
 // no scheme, no host, no protocol-relative "//" or "/\" (browsers treat a
@@ -93,8 +43,9 @@ func safeNext(next string) string {
 }
 
 // login starts the GitHub OAuth web flow (internal/oauth): a fresh state
-// (also set in a cookie, binding the flow to this browser) and a PKCE S256
-// challenge.
+// and a PKCE S256 challenge, kept sealed in this browser's login cookie
+// (loginstate.go), which binds the flow to it and holds nothing on the
+// server.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
 	now := h.now()
@@ -104,12 +55,14 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	// read:org: OAuth Apps need it for the membership check; GitHub Apps ignore it.
 	flow := h.gh.Start(h.callbackURL(), []string{"read:org"}, map[string]string{"allow_signup": "false"})
-	if err := h.logins.put(flow.State, pendingLogin{verifier: flow.Verifier, next: next, expires: now.Add(loginTTL)}, now); err != nil {
-		h.log.WarnContext(r.Context(), "web login refused", "err", err)
-		h.message(w, r, http.StatusServiceUnavailable, "Too many sign-ins", "Too many sign-ins are in progress. Try again in a few minutes.")
+	sealed, err := h.seal.seal(loginCookie(h.secure), pendingLogin{State: flow.State, Verifier: flow.Verifier,
+		Next: next, Expires: now.Add(loginTTL)})
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "web login: sealing the sign-in state", "err", err)
+		h.message(w, r, http.StatusInternalServerError, "Not signed in", "Could not start the sign-in. Try again.")
 		return
 	}
-	h.setCookie(w, loginCookie(h.secure), flow.State, loginTTL)
+	h.setCookie(w, loginCookie(h.secure), sealed, loginTTL)
 	http.Redirect(w, r, flow.URL, http.StatusFound)
 }
 
@@ -130,17 +83,17 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	state := q.Get("state")
-	if state == "" || cookie == "" || subtle.ConstantTimeCompare([]byte(state), []byte(cookie)) != 1 {
+	pending, err := h.seal.open(loginCookie(h.secure), cookie, h.now())
+	if errors.Is(err, errLoginExpired) {
+		h.message(w, r, http.StatusBadRequest, "Sign-in expired", "This sign-in expired. Start again.")
+		return
+	}
+	if err != nil || state == "" || subtle.ConstantTimeCompare([]byte(state), []byte(pending.State)) != 1 {
 		h.message(w, r, http.StatusBadRequest, "Sign-in not recognised",
 			"This sign-in was not started in this browser, or it was already used. Start again.")
 		return
 	}
-	pending, ok := h.logins.take(state, h.now())
-	if !ok {
-		h.message(w, r, http.StatusBadRequest, "Sign-in expired", "This sign-in expired or was already used. Start again.")
-		return
-	}
-	token, err := h.gh.Exchange(ctx, q.Get("code"), pending.verifier, h.callbackURL())
+	token, err := h.gh.Exchange(ctx, q.Get("code"), pending.Verifier, h.callbackURL())
 	if err != nil {
 		h.log.WarnContext(ctx, "web login: code exchange failed", "err", err)
 		h.message(w, r, http.StatusBadGateway, "Not signed in", "GitHub did not accept the sign-in. Start again.")
@@ -170,7 +123,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		created: now, lastSeen: now, checkedAt: now})
 	h.setCookie(w, sessionCookie(h.secure), id, h.cfg.SessionMax)
 	h.log.InfoContext(ctx, "web login", "login", acct.Login, "role", role)
-	http.Redirect(w, r, pending.next, http.StatusFound)
+	http.Redirect(w, r, pending.Next, http.StatusFound)
 }
 
 // recheck re-confirms the viewer's access with GitHub every RecheckEvery,

@@ -58,8 +58,17 @@ func TestLoginStartsOAuthWithStateAndPKCE(t *testing.T) {
 			stateCookie = c
 		}
 	}
-	if stateCookie == nil || stateCookie.Value != q.Get("state") || !stateCookie.HttpOnly || stateCookie.SameSite != http.SameSiteLaxMode {
-		t.Errorf("the flow must be bound to the browser by an HttpOnly SameSite=Lax cookie holding the state, got %+v", stateCookie)
+	if stateCookie == nil || !stateCookie.HttpOnly || stateCookie.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("the flow must be bound to the browser by an HttpOnly SameSite=Lax cookie, got %+v", stateCookie)
+	}
+	// The cookie holds the sign-in sealed: the state, not readable or
+	// forgeable by the browser; the server keeps nothing.
+	pending, err := hs.h.seal.open(loginCookieName, stateCookie.Value, time.Now())
+	if err != nil || pending.State != q.Get("state") || pending.Next != "/audit" || pending.Verifier == "" {
+		t.Errorf("the login cookie opens to %+v, %v; want the state, the next page and a verifier", pending, err)
+	}
+	if strings.Contains(stateCookie.Value, q.Get("state")) || strings.Contains(stateCookie.Value, pending.Verifier) {
+		t.Error("the login cookie shows the state or the verifier in the clear")
 	}
 	if strings.Contains(resp.Header.Get("Location"), hs.secret) {
 		t.Error("the client secret went to the browser")
@@ -334,5 +343,46 @@ func TestNewNamesMissingConfig(t *testing.T) {
 	_, err := New(Config{PublicURL: "ftp://x"})
 	if err == nil || !strings.Contains(err.Error(), "Requests") || !strings.Contains(err.Error(), "OAuth.ClientSecret") {
 		t.Errorf("New with an empty config: %v", err)
+	}
+}
+
+// The sealed login cookie is the whole pending sign-in: a changed byte,
+// a value sealed under another client secret, a value moved to another
+// cookie name, and an expired one are all refused.
+func TestLoginStateCookieCannotBeForgedOrOutlived(t *testing.T) {
+	seal, err := newLoginSeal("client-secret-one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := newLoginSeal("client-secret-two")
+	now := time.Now().Round(0)
+	l := pendingLogin{State: "state", Verifier: "verifier", Next: "/audit", Expires: now.Add(loginTTL)}
+	v, err := seal.seal(loginCookieName, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := seal.open(loginCookieName, v, now); err != nil || got.State != l.State || got.Verifier != l.Verifier ||
+		got.Next != l.Next || !got.Expires.Equal(l.Expires) {
+		t.Fatalf("open = %+v, %v", got, err)
+	}
+	raw := []byte(v)
+	raw[len(raw)/2] ^= 1
+	fromOther, _ := other.seal(loginCookieName, l)
+	for name, tc := range map[string]struct {
+		seal   *loginSeal
+		cookie string
+		value  string
+		at     time.Time
+		want   error
+	}{
+		"a changed byte":            {seal, loginCookieName, string(raw), now, errLoginState},
+		"another client secret":     {seal, loginCookieName, fromOther, now, errLoginState},
+		"another cookie name":       {seal, sessionCookieName, v, now, errLoginState},
+		"not base64":                {seal, loginCookieName, "!!", now, errLoginState},
+		"after the sign-in expired": {seal, loginCookieName, v, now.Add(loginTTL), errLoginExpired},
+	} {
+		if _, err := tc.seal.open(tc.cookie, tc.value, tc.at); err != tc.want {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
+		}
 	}
 }

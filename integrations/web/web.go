@@ -98,7 +98,7 @@ type Handler struct {
 	public   *url.URL
 	secure   bool
 	sessions *sessions
-	logins   *pendingLogins
+	seal     *loginSeal   // the login cookie's key
 	gh       oauth.GitHub // the sign-in's code exchange and GET /user
 }
 
@@ -157,7 +157,9 @@ func New(cfg Config) (*Handler, error) {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.sessions = newSessions(cfg.SessionIdle, cfg.SessionMax)
-	h.logins = newPendingLogins()
+	if h.seal, err = newLoginSeal(cfg.OAuth.ClientSecret); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
 	return h, nil
 }
 
