@@ -27,6 +27,11 @@ const (
 	CheckChecks    = "checks"
 	CheckFreeze    = "freeze"
 	CheckLock      = "lock"
+	// CheckApprovalMFA records that approvals need a security key
+	// (approvals.require_webauthn); CheckEmergencyMFA that the requester of
+	// an emergency change confirmed it with one (emergency.require_webauthn).
+	CheckApprovalMFA  = "approval_mfa"
+	CheckEmergencyMFA = "emergency_mfa"
 )
 
 // PolicyCheck is one check of a decision: what was looked up, the result,
