@@ -93,7 +93,9 @@ func testApprovalNeedsAFreshAssertionOverThisRequest(t *testing.T) {
 		t.Error("ApprovalNeedsMFA is false for production")
 	}
 	now := w.clock.Now()
-	good := func() assertion { return assertion{ch: fresh(bot.ApprovalChallenge(r), now), by: carol, c: carolKey, count: 5} }
+	good := func() assertion {
+		return assertion{ch: fresh(bot.ApprovalChallenge(r), now), by: carol, c: carolKey, count: 5}
+	}
 	forOther := good()
 	forOther.ch = fresh(bot.ApprovalChallenge(other), now)
 	otherSHA := good()

@@ -28,7 +28,7 @@ func testMFACredentials(t *testing.T) {
 		}
 	}
 	for name, c := range map[string]bot.MFACredential{
-		"the same name for the same person": key(1, "yubikey", 9),
+		"the same name for the same person":  key(1, "yubikey", 9),
 		"a credential id registered already": key(3, "other", 1),
 	} {
 		if err := s.AddMFACredential(ctx, c, event(bot.ActionMFARegistered, c.Name)[0]); !errors.Is(err, bot.ErrConflict) {
@@ -89,7 +89,9 @@ func testMFACredentials(t *testing.T) {
 	}
 }
 
-func TestMFAStatesAreSingleUseAndExpire(t *testing.T) { storetest.Run(t, testMFAStatesAreSingleUseAndExpire) }
+func TestMFAStatesAreSingleUseAndExpire(t *testing.T) {
+	storetest.Run(t, testMFAStatesAreSingleUseAndExpire)
+}
 
 func testMFAStatesAreSingleUseAndExpire(t *testing.T) {
 	ctx := context.Background()
