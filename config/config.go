@@ -47,6 +47,7 @@ type Config struct {
 	Teams        Teams
 	AccessReview AccessReview
 	Locks        Locks
+	WebAuthn     WebAuthn
 	// Repositories by "owner/name".
 	Repositories map[string]*Repository
 
