@@ -15,7 +15,7 @@ func (s *Service) emergencyProof(ctx context.Context, in NewRequest, r *Request,
 	if in.Trigger != TriggerEmergency || !p.EmergencyRequireWebAuthn || in.MFA == nil {
 		return nil, nil
 	}
-	want := EmergencyChallenge(in.SourceKey, r.SHA, p.Hash(), in.Reason, in.Ticket)
+	want := EmergencyChallenge(in.SourceKey, r.SHA, p.Hash(), in.Reason)
 	if ref := checkMFA(in.MFA, want, in.Requester, now, "an emergency change to "+r.Environment); ref != nil {
 		return nil, ref
 	}
@@ -32,10 +32,11 @@ func (s *Service) emergencyProof(ctx context.Context, in NewRequest, r *Request,
 
 // EmergencyChallenge is what the requester's assertion over an emergency
 // change is bound to, without its nonce and expiry: the ask (its source
-// key), the SHA, the policy hash, and the reason and ticket.
-func EmergencyChallenge(sourceKey, sha, configHash, reason, ticket string) MFAChallenge {
+// key), the SHA, the policy hash and the reason given (which names the
+// ticket, when there is one).
+func EmergencyChallenge(sourceKey, sha, configHash, reason string) MFAChallenge {
 	return MFAChallenge{Purpose: MFAEmergencyDeploy, RequestID: sourceKey, SHA: sha, ConfigHash: configHash,
-		Detail: MFADetail(reason, ticket)}
+		Detail: MFADetail(reason)}
 }
 
 // withProof records the assertion in request.created, the first event.

@@ -103,7 +103,7 @@ func testEmergencyChangeNeedsTheRequestersAssertion(t *testing.T) {
 		t.Errorf("an emergency change without a security key is %s, want rejected", out.Request.State)
 	}
 
-	otherReason := assertion{ch: fresh(bot.EmergencyChallenge("slack:em-2", shaMain, hash, "something else", ""), now), by: erin, c: erinKey, count: 1}
+	otherReason := assertion{ch: fresh(bot.EmergencyChallenge("slack:em-2", shaMain, hash, "something else"), now), by: erin, c: erinKey, count: 1}
 	if _, err := emergency("slack:em-2", otherReason.proof()); err == nil {
 		t.Fatal("an assertion over another reason was accepted")
 	} else {
@@ -113,7 +113,7 @@ func testEmergencyChangeNeedsTheRequestersAssertion(t *testing.T) {
 		t.Error("a refused emergency change was stored")
 	}
 
-	good := assertion{ch: fresh(bot.EmergencyChallenge("slack:em-3", shaMain, hash, "site down", ""), now), by: erin, c: erinKey, count: 2}
+	good := assertion{ch: fresh(bot.EmergencyChallenge("slack:em-3", shaMain, hash, "site down"), now), by: erin, c: erinKey, count: 2}
 	out, err = emergency("slack:em-3", good.proof())
 	if err != nil || out.Request.State != bot.StateQueued {
 		t.Fatalf("an emergency change confirmed with erin's key: %s, %v", out.Request.State, err)
