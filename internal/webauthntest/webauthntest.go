@@ -123,7 +123,7 @@ func (a *Authenticator) AssertionJSON(challenge []byte, rpID, origin string, fla
 	}
 	b64 := base64.RawURLEncoding.EncodeToString
 	out, _ := json.Marshal(map[string]any{"id": b64(a.ID), "rawId": b64(a.ID), "type": "public-key",
-		"response": map[string]any{"clientDataJSON": b64(cd), "authenticatorData": b64(auth), "signature": b64(sig)},
+		"response":               map[string]any{"clientDataJSON": b64(cd), "authenticatorData": b64(auth), "signature": b64(sig)},
 		"clientExtensionResults": map[string]any{}})
 	return out
 }
