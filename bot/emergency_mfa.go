@@ -70,3 +70,23 @@ func (s *Service) reviewProof(ctx context.Context, proof *MFAProof, rev Emergenc
 	}
 	return ref, err
 }
+
+// ResolveEmergency says what an emergency change asked for would deploy,
+// for the page where its requester confirms it with a security key: the
+// commit in.Ref points to now and the hash of the policy in force, which
+// the assertion is bound to. A *Refusal when the environment is not
+// configured or the ref does not resolve; nothing is recorded.
+func (s *Service) ResolveEmergency(ctx context.Context, in NewRequest) (sha, configHash string, err error) {
+	p, ok := s.policies.Environment(in.Repo, in.Environment)
+	if !ok {
+		return "", "", refuse(CodeUnknownEnv, "%s has no environment %q", in.Repo, in.Environment)
+	}
+	r := Request{Repo: in.Repo, Environment: in.Environment, Ref: in.Ref, SHA: in.SHA, Trigger: TriggerEmergency}
+	if r.Ref == "" && r.SHA == "" {
+		r.Ref = p.DefaultRef()
+	}
+	if err := s.resolveTarget(ctx, &r); err != nil {
+		return "", "", err
+	}
+	return r.SHA, p.Hash(), nil
+}

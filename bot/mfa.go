@@ -2,6 +2,7 @@ package bot
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -170,4 +171,17 @@ func (p *MFAProof) bindingProblem() string {
 		return "the authenticator did not verify the user (PIN or biometric)"
 	}
 	return ""
+}
+
+// RefuseMFA audits a security key ceremony the web transport refused
+// before bot could weigh it (a ceremony expired, used or started for
+// someone else, an assertion whose signature does not verify, a link for
+// another person) and returns the refusal. purpose names what was
+// attempted; "register" for a registration.
+func (s *Service) RefuseMFA(ctx context.Context, who Identity, purpose MFAPurpose, subject, reason string) error {
+	ref := refuse(CodeMFAInvalid, "%s", reason)
+	if purpose == MFAApprove {
+		return s.refuseApproval(ctx, ApproveInput{RequestID: subject, Approver: who}, ref)
+	}
+	return s.refuseAction(ctx, who, "mfa."+string(purpose), subject, ref)
 }

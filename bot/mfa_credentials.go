@@ -41,6 +41,9 @@ type MFAStore interface {
 	AddMFACredential(ctx context.Context, c MFACredential, ev AuditEvent) error
 	// MFACredentials lists a person's credentials, oldest first.
 	MFACredentials(ctx context.Context, githubID int64) ([]MFACredential, error)
+	// MFACredentialsByLogin lists the credentials registered by a GitHub
+	// login (as it was at registration, case-insensitive), oldest first.
+	MFACredentialsByLogin(ctx context.Context, login string) ([]MFACredential, error)
 	// MFACredentialByID returns the credential with id, or an error wrapping ErrNotFound.
 	MFACredentialByID(ctx context.Context, id []byte) (MFACredential, error)
 	// RemoveMFACredential deletes githubID's credential name and appends
@@ -134,42 +137,52 @@ func (s *Service) RemoveMFACredential(ctx context.Context, who Identity, name st
 	return nil
 }
 
-// RevokeMFACredential removes someone else's credential: only members of
-// the admins teams (teams.admins) may, checked live. owner is the GitHub
-// account the credential is registered to.
-func (s *Service) RevokeMFACredential(ctx context.Context, admin Identity, owner Member, name, reason string) error {
+// RevokeMFACredential removes someone else's credential, named by its
+// owner's GitHub login and its name: only members of the admins teams
+// (teams.admins) may, checked live, and they must say why.
+func (s *Service) RevokeMFACredential(ctx context.Context, admin Identity, ownerLogin, name, reason string) error {
 	if s.mfa == nil {
 		return errNoMFAStore
 	}
 	const what = "mfa.revoke"
-	subject := owner.Login
 	var teams []Team
 	if s.admins != nil {
 		teams = s.admins()
 	}
 	if len(teams) == 0 {
-		return s.refuseAction(ctx, admin, what, subject, refuse(CodeNotAllowed,
+		return s.refuseAction(ctx, admin, what, ownerLogin, refuse(CodeNotAllowed,
 			"no admins team is configured (teams.admins), so nobody may revoke someone else's security key"))
 	}
 	ms, err := s.memberships(ctx, teams, admin.Login)
 	if err != nil {
-		return fmt.Errorf("revoke security key of %s: %w", owner.Login, err)
+		return fmt.Errorf("revoke security key of %s: %w", ownerLogin, err)
 	}
 	if !anyMember(ms) {
-		return s.refuseAction(ctx, admin, what, subject, refuse(CodeNotAllowed,
+		return s.refuseAction(ctx, admin, what, ownerLogin, refuse(CodeNotAllowed,
 			"only members of %s may revoke someone else's security key", strings.Join(teamStrings(teams), ", ")))
 	}
 	if strings.TrimSpace(reason) == "" {
-		return s.refuseAction(ctx, admin, what, subject, refuse(CodeReasonMissing, "say why the key is revoked"))
+		return s.refuseAction(ctx, admin, what, ownerLogin, refuse(CodeReasonMissing, "say why the key is revoked"))
+	}
+	cs, err := s.mfa.MFACredentialsByLogin(ctx, ownerLogin)
+	if err != nil {
+		return fmt.Errorf("revoke security key of %s: %w", ownerLogin, err)
+	}
+	var owner *MFACredential
+	for i := range cs {
+		if cs[i].Name == name {
+			owner = &cs[i]
+		}
+	}
+	if owner == nil {
+		return s.refuseAction(ctx, admin, what, ownerLogin, refuse(CodeMFAUnknown, "%s has no security key named %q", ownerLogin, name))
 	}
 	_, err = s.mfa.RemoveMFACredential(ctx, owner.GitHubID, name, AuditEvent{Actor: actorOf(admin), Action: ActionMFARevoked,
 		Subject: owner.Login, Data: map[string]any{"github_login": owner.Login, "github_id": owner.GitHubID, "name": name,
-			"revoked_by": admin.Login, "revoked_by_id": admin.GitHubID, "reason": reason, "teams": membershipStrings(ms)}})
-	if errors.Is(err, ErrNotFound) {
-		return s.refuseAction(ctx, admin, what, subject, refuse(CodeMFAUnknown, "%s has no security key named %q", owner.Login, name))
-	}
+			"credential_id": b64(owner.ID), "revoked_by": admin.Login, "revoked_by_id": admin.GitHubID, "reason": reason,
+			"teams": membershipStrings(ms)}})
 	if err != nil {
-		return fmt.Errorf("revoke security key %q of %s: %w", name, owner.Login, err)
+		return fmt.Errorf("revoke security key %q of %s: %w", name, ownerLogin, err)
 	}
 	return nil
 }

@@ -39,10 +39,12 @@ func testMFACredentialsRegisterListRemoveRevoke(t *testing.T) {
 		{"removing a key one does not have", func() error { return svc.RemoveMFACredential(ctx, bob, "yubikey") },
 			bot.CodeMFAUnknown, `no security key named "yubikey"`},
 		{"revoking without being an admin", func() error {
-			return svc.RevokeMFACredential(ctx, bob, bot.Member{Login: "carol", GitHubID: carol.GitHubID}, "laptop", "lost")
+			return svc.RevokeMFACredential(ctx, bob, "carol", "laptop", "lost")
 		}, bot.CodeNotAllowed, "only members of acme/admins"},
+		{"revoking a key that does not exist", func() error { return svc.RevokeMFACredential(ctx, dave, "carol", "phone", "lost") },
+			bot.CodeMFAUnknown, `carol has no security key named "phone"`},
 		{"revoking without a reason", func() error {
-			return svc.RevokeMFACredential(ctx, dave, bot.Member{Login: "carol", GitHubID: carol.GitHubID}, "laptop", " ")
+			return svc.RevokeMFACredential(ctx, dave, "carol", "laptop", " ")
 		}, bot.CodeReasonMissing, "say why"},
 	}
 	for _, tt := range refusals {
@@ -55,7 +57,7 @@ func testMFACredentialsRegisterListRemoveRevoke(t *testing.T) {
 	if err := svc.RemoveMFACredential(ctx, carol, "yubikey"); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.RevokeMFACredential(ctx, dave, bot.Member{Login: "carol", GitHubID: carol.GitHubID}, "laptop", "laptop stolen"); err != nil {
+	if err := svc.RevokeMFACredential(ctx, dave, "Carol", "laptop", "laptop stolen"); err != nil {
 		t.Fatal(err)
 	}
 	if cs, _ := svc.MFACredentials(ctx, carol.GitHubID); len(cs) != 0 {
@@ -73,8 +75,8 @@ func testMFACredentialsRegisterListRemoveRevoke(t *testing.T) {
 			}
 		}
 	}
-	if got := len(w.auditData(t, "carol", bot.ActionActionRefused)); got != 4 {
-		t.Errorf("%d refusals audited about carol's keys, want 4 (bad name, name taken, two revocations)", got)
+	if got := len(w.auditData(t, "carol", bot.ActionActionRefused)); got != 5 {
+		t.Errorf("%d refusals audited about carol's keys, want 5 (bad name, name taken, three revocations)", got)
 	}
 }
 

@@ -172,7 +172,8 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		config.TargetActionsGate: gate,
 	}}
 	s.svc, err = bot.New(bot.Config{Store: s.store, Directory: dir, Changes: ghint.NewChanges(app),
-		Deployer: deployer, Notifier: notifiers, Policies: s.live, Clock: s.now, Logger: s.log.With("component", "bot")})
+		Deployer: deployer, Notifier: notifiers, Policies: s.live, Clock: s.now, Logger: s.log.With("component", "bot"),
+		Admins: s.live.AdminTeams})
 	if err != nil {
 		return err
 	}
@@ -213,7 +214,8 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 			Store: intake, Routing: s.live, Slack: slackAPI,
 			PublicURL: cfg.PublicURL, GitHub: slackint.GitHubOAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL,
 				ClientID: cfg.GitHub.OAuthClientID, ClientSecret: cfg.GitHub.OAuthClientSecret.Value()},
-			Clock: s.now, Logger: s.log.With("component", "slack"), AccessReviews: s.accessReviews, Policies: s.live})
+			Clock: s.now, Logger: s.log.With("component", "slack"), AccessReviews: s.accessReviews, Policies: s.live,
+			MFA: s.mfaStates(cfg)})
 		if err != nil {
 			return fmt.Errorf("%w: slack: %w", ErrConfig, err)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/integrations/web"
+	"github.com/tollgate-dev/tollgate/internal/mfastate"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
@@ -25,6 +26,12 @@ var webPagePatterns = []string{
 	"GET " + web.PathLogin,
 	"GET " + web.PathCallback,
 	web.PathLogout,
+	web.PathMFARegister + "/",
+	web.PathMFARegister,
+	web.PathMFAApprove,
+	web.PathMFAReview,
+	web.PathMFAEmergency + "/",
+	web.PathMFAEmergency,
 }
 
 // mountWebPages serves the pages behind the GitHub login. Without the
@@ -50,6 +57,8 @@ func (s *Server) mountWebPages(mux *http.ServeMux, cfg *config.Config) error {
 		DeployLog:    s.ReadDeployLog,
 		Verify:       s.verifyAuditLog,
 		Environments: s.live.Policies,
+		MFA: &web.MFAConfig{Service: s.svc, States: s.store, Attestation: cfg.WebAuthn.Attestation,
+			AllowedAAGUIDs: cfg.WebAuthn.AllowedAAGUIDs},
 		OAuth: web.OAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL, ClientID: cfg.GitHub.OAuthClientID,
 			ClientSecret: cfg.GitHub.OAuthClientSecret.Value(), Org: cfg.GitHub.Org, AuditorTeams: cfg.Teams.Auditors},
 		PublicURL: cfg.PublicURL,
@@ -72,4 +81,14 @@ func (s *Server) verifyAuditLog(ctx context.Context) (audit.Report, error) {
 		return audit.Report{}, fmt.Errorf("audit keys: %w", err)
 	}
 	return audit.Verify(ctx, s.store.DB(), keys...)
+}
+
+// mfaStates is where Slack keeps the one-time links to the security key
+// pages, nil when the pages are not served (no web login): Slack then
+// says security keys are not set up.
+func (s *Server) mfaStates(cfg *config.Config) mfastate.Store {
+	if !cfg.GitHub.WebLoginConfigured() {
+		return nil
+	}
+	return s.store
 }

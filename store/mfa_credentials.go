@@ -52,24 +52,34 @@ func (s *Store) AddMFACredential(ctx context.Context, c bot.MFACredential, ev bo
 
 // MFACredentials implements bot.MFAStore.
 func (s *Store) MFACredentials(ctx context.Context, githubID int64) ([]bot.MFACredential, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+mfaColumns+` FROM mfa_credentials WHERE github_id = ?
-		ORDER BY created_at, name`, githubID)
+	return s.mfaCredentialsWhere(ctx, `github_id = ?`, githubID)
+}
+
+// mfaCredentialsWhere lists the credentials matching cond, oldest first.
+func (s *Store) mfaCredentialsWhere(ctx context.Context, cond string, arg any) ([]bot.MFACredential, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+mfaColumns+` FROM mfa_credentials WHERE `+cond+`
+		ORDER BY created_at, name`, arg)
 	if err != nil {
-		return nil, fmt.Errorf("security keys of GitHub user %d: %w", githubID, err)
+		return nil, fmt.Errorf("security keys of %v: %w", arg, err)
 	}
 	defer rows.Close()
 	var out []bot.MFACredential
 	for rows.Next() {
 		c, err := scanCredential(rows)
 		if err != nil {
-			return nil, fmt.Errorf("security keys of GitHub user %d: %w", githubID, err)
+			return nil, fmt.Errorf("security keys of %v: %w", arg, err)
 		}
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("security keys of GitHub user %d: %w", githubID, err)
+		return nil, fmt.Errorf("security keys of %v: %w", arg, err)
 	}
 	return out, nil
+}
+
+// MFACredentialsByLogin implements bot.MFAStore.
+func (s *Store) MFACredentialsByLogin(ctx context.Context, login string) ([]bot.MFACredential, error) {
+	return s.mfaCredentialsWhere(ctx, `lower(github_login) = lower(?)`, login)
 }
 
 // MFACredentialByID implements bot.MFAStore.

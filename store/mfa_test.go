@@ -48,6 +48,9 @@ func testMFACredentials(t *testing.T) {
 		t.Errorf("round trip: %+v", got)
 	}
 
+	if byLogin, err := s.MFACredentialsByLogin(ctx, "ALICE"); err != nil || len(byLogin) != 3 {
+		t.Errorf("by login: %d keys, %v; want all 3 registered as alice", len(byLogin), err)
+	}
 	byID, err := s.MFACredentialByID(ctx, []byte{3, 0xff, 0, 3})
 	if err != nil || byID.GitHubID != 2 {
 		t.Fatalf("by id: %+v, %v", byID, err)

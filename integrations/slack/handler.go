@@ -19,6 +19,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/internal/linkstate"
+	"github.com/tollgate-dev/tollgate/internal/mfastate"
 	"github.com/tollgate-dev/tollgate/internal/oauth"
 	"github.com/tollgate-dev/tollgate/internal/reqlog"
 )
@@ -80,6 +81,10 @@ type Config struct {
 	AccessReviews func() (*bot.AccessReviews, error)
 	// Policies, when set, lets /deploy status show freeze windows in force.
 	Policies bot.Policies
+	// MFA keeps the one-time links to the security key pages (register a
+	// key, confirm an emergency change); nil answers that security keys
+	// are not set up.
+	MFA mfastate.Store
 }
 
 // Handler serves Slack's requests and Tollgate's OAuth linking pages, and
@@ -100,6 +105,7 @@ type Handler struct {
 	bg       sync.WaitGroup
 	access   func() (*bot.AccessReviews, error)
 	policies bot.Policies
+	mfa      mfastate.Store
 }
 
 // New returns a Handler, or an error naming the missing dependency.
@@ -122,7 +128,7 @@ func New(cfg Config) (*Handler, error) {
 		secret: []byte(cfg.SigningSecret), svc: cfg.Service, store: cfg.Store, routing: cfg.Routing,
 		api: cfg.Slack, respHTTP: cfg.ResponseClient, public: strings.TrimSuffix(cfg.PublicURL, "/"),
 		gh: cfg.GitHub, maxBody: cfg.MaxBody, now: cfg.Clock, log: cfg.Logger, wake: make(chan struct{}, 1),
-		access: cfg.AccessReviews, policies: cfg.Policies,
+		access: cfg.AccessReviews, policies: cfg.Policies, mfa: cfg.MFA,
 	}
 	if h.respHTTP == nil {
 		h.respHTTP = &http.Client{Timeout: 10 * time.Second}

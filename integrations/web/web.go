@@ -4,7 +4,8 @@
 // (/environments). Every page is behind a GitHub login (OAuth web flow with
 // PKCE) that admits only active members of the configured organisation and
 // members of the auditors teams. Pages are server-rendered html/template
-// with inline CSS and no script; sessions live in this process's memory.
+// with inline CSS and no script, except the security key pages (mfa.go),
+// which load one same-origin script; sessions live in this process's memory.
 package web
 
 import (
@@ -76,6 +77,9 @@ type Config struct {
 	// Environments lists the environment policies in force (read on each
 	// page view, so a config reload shows at once).
 	Environments func() []*bot.EnvironmentPolicy
+	// MFA serves the security key pages (register, approve, emergency
+	// changes and reviews: mfa.go); nil serves none of them.
+	MFA *MFAConfig
 
 	OAuth     OAuth
 	PublicURL string // external base URL; https makes cookies Secure
@@ -100,6 +104,7 @@ type Handler struct {
 	logins   *pendingLogins
 	verifier *verifyCache
 	gh       oauth.GitHub // the sign-in's code exchange and GET /user
+	mfa      *mfa         // the security key pages; nil when off
 }
 
 // New checks cfg and returns a Handler.
@@ -160,6 +165,11 @@ func New(cfg Config) (*Handler, error) {
 	h.sessions = newSessions(cfg.SessionIdle, cfg.SessionMax)
 	h.logins = newPendingLogins()
 	h.verifier = &verifyCache{every: cfg.VerifyEvery, verify: cfg.Verify}
+	if cfg.MFA != nil {
+		if h.mfa, err = newMFA(*cfg.MFA, pub); err != nil {
+			return nil, err
+		}
+	}
 	return h, nil
 }
 
@@ -184,6 +194,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET "+PathCallback, h.secured(http.HandlerFunc(h.callback)))
 	mux.Handle("GET "+PathLogout, h.secured(http.HandlerFunc(h.logoutForm)))
 	mux.Handle("POST "+PathLogout, h.secured(http.HandlerFunc(h.logout)))
+	if h.mfa != nil {
+		h.registerMFA(mux)
+	}
 }
 
 // contentSecurityPolicy allows nothing but inline styles and local images:

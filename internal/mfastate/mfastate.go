@@ -64,3 +64,14 @@ type Store interface {
 	// ErrUsed or ErrExpired; an unknown one ErrUnknown.
 	ConsumeMFAState(ctx context.Context, kind, key string, now time.Time) (State, error)
 }
+
+// EmergencyAsk is the Data of a KindEmergencyLink: the emergency change a
+// chat user asked for, which the page shows and, once confirmed with a
+// security key, submits.
+type EmergencyAsk struct {
+	SourceKey   string `json:"source_key"` // "slack:<trigger id>": submitting twice creates one request
+	Repo        string `json:"repo"`
+	Environment string `json:"environment"`
+	Ref         string `json:"ref"`
+	Reason      string `json:"reason"`
+}
