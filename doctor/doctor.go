@@ -30,6 +30,7 @@ var doctorAreas = []string{areaAuthentication, areaPermissions, areaAudit, areaC
 type finding struct {
 	area   string
 	ok     bool
+	warn   bool // not ok, but not a failed check: a control worth adding
 	what   string
 	detail string // why it failed, or what was found
 	fix    string // what to do; set whenever !ok
@@ -45,6 +46,11 @@ type doctor struct {
 
 func (d *doctor) pass(area, what, detail string) {
 	d.findings = append(d.findings, finding{area: area, ok: true, what: what, detail: detail})
+}
+
+// warn records a control that is missing without failing the run.
+func (d *doctor) warn(area, what, detail, fix string) {
+	d.findings = append(d.findings, finding{area: area, warn: true, what: what, detail: detail, fix: fix})
 }
 
 func (d *doctor) fail(area, what, detail, fix string) {
@@ -76,6 +82,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) *Report {
 // run makes every check.
 func (d *doctor) run(ctx context.Context) {
 	d.checkPolicies()
+	d.checkSecurityKeys()
 	d.checkWebLogin()
 	d.checkKeyFiles()
 	d.checkLocalState(ctx)
@@ -88,7 +95,7 @@ func (d *doctor) run(ctx context.Context) {
 func (r *Report) Write(w io.Writer, cfgPath string) int {
 	d := r
 	fmt.Fprintf(w, "Tollgate doctor: %s\n", cfgPath)
-	failed := 0
+	failed, warned := 0, 0
 	for _, area := range doctorAreas {
 		fmt.Fprintf(w, "\n%s\n", area)
 		for _, f := range d.findings {
@@ -96,7 +103,11 @@ func (r *Report) Write(w io.Writer, cfgPath string) int {
 				continue
 			}
 			mark := "✓"
-			if !f.ok {
+			switch {
+			case f.warn:
+				mark = "!"
+				warned++
+			case !f.ok:
 				mark = "✗"
 				failed++
 			}
@@ -112,8 +123,12 @@ func (r *Report) Write(w io.Writer, cfgPath string) int {
 	}
 	fmt.Fprintln(w)
 	if failed > 0 {
-		fmt.Fprintf(w, "%d of %d checks failed\n", failed, len(d.findings))
+		fmt.Fprintf(w, "%d of %d checks failed\n", failed, len(d.findings)-warned)
 		return failed
+	}
+	if warned > 0 {
+		fmt.Fprintf(w, "all %d checks passed, with %d warning(s) (!)\n", len(d.findings)-warned, warned)
+		return 0
 	}
 	fmt.Fprintf(w, "all %d checks passed\n", len(d.findings))
 	return 0

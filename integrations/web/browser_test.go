@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/tollgate-dev/tollgate/internal/cdptest"
 )
 
 // TestBrowserSignsInAndReadsADeployment drives a real headless Chromium:
@@ -16,19 +18,19 @@ import (
 // testdata/artifacts/ at the repository root); TOLLGATE_UPDATE_SCREENSHOT=1
 // also refreshes docs/img/deployment-page.png for the README.
 func TestBrowserSignsInAndReadsADeployment(t *testing.T) {
-	path := chromiumPath(t)
+	path := cdptest.Path(t)
 	hs := newHarness(t)
 	hs.gh.AuthorizeAs("") // the fake shows its "Authorize" form, as GitHub does
-	c := startChromium(t, path)
+	c := cdptest.Start(t, path)
 
 	page := "/deployments/" + testRequestID
-	c.navigate(hs.srv.URL + page)
-	c.waitFor("the fake GitHub's authorize form", `location.pathname === "/login/oauth/authorize" && !!document.getElementById("login")`)
-	if got := c.evalString(`new URL(location.href).searchParams.get("code_challenge_method")`); got != "S256" {
+	c.Navigate(hs.srv.URL + page)
+	c.WaitFor("the fake GitHub's authorize form", `location.pathname === "/login/oauth/authorize" && !!document.getElementById("login")`)
+	if got := c.EvalString(`new URL(location.href).searchParams.get("code_challenge_method")`); got != "S256" {
 		t.Errorf("authorize request code_challenge_method %q, want S256", got)
 	}
-	c.eval(`document.getElementById("login").value = "alice"; document.getElementById("authorize").click(); true`)
-	c.waitFor("the deployment page after sign-in",
+	c.Eval(`document.getElementById("login").value = "alice"; document.getElementById("authorize").click(); true`)
+	c.WaitFor("the deployment page after sign-in",
 		`location.origin === `+strconv.Quote(hs.srv.URL)+` && location.pathname === `+strconv.Quote(page)+
 			` && document.readyState === "complete" && !!document.getElementById("state")`)
 
@@ -44,30 +46,30 @@ func TestBrowserSignsInAndReadsADeployment(t *testing.T) {
 		{"session cookie hidden from scripts", `document.cookie`, ""},
 	}
 	for _, tt := range tests {
-		if got := c.evalString(tt.expr); got != tt.want {
+		if got := c.EvalString(tt.expr); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
 	}
-	desktop := c.screenshot(false)
+	desktop := c.Screenshot(false)
 
 	// A phone: 390 CSS pixels wide. Nothing may be wider than the screen
 	// (tables scroll inside their own box).
-	c.page("Emulation.setDeviceMetricsOverride", map[string]any{"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true}, nil)
-	c.navigate(hs.srv.URL + page)
-	c.waitFor("the deployment page on a phone", `document.readyState === "complete" && !!document.getElementById("state") && window.innerWidth === 390`)
+	c.Page("Emulation.setDeviceMetricsOverride", map[string]any{"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true}, nil)
+	c.Navigate(hs.srv.URL + page)
+	c.WaitFor("the deployment page on a phone", `document.readyState === "complete" && !!document.getElementById("state") && window.innerWidth === 390`)
 	var overflow int
-	if err := json.Unmarshal(c.eval(`document.documentElement.scrollWidth - window.innerWidth`), &overflow); err != nil || overflow > 0 {
+	if err := json.Unmarshal(c.Eval(`document.documentElement.scrollWidth - window.innerWidth`), &overflow); err != nil || overflow > 0 {
 		t.Errorf("on a 390 px phone the page is %d px wider than the screen", overflow)
 	}
-	phoneTop, phone := c.screenshot(false), c.screenshot(true)
+	phoneTop, phone := c.Screenshot(false), c.Screenshot(true)
 	shots := map[string][]byte{}
 	for _, p := range []struct{ path, marker string }{{"/environments", "env-production"}, {"/audit", "entries"}} {
-		c.navigate(hs.srv.URL + p.path)
-		c.waitFor(p.path+" on a phone", `document.readyState === "complete" && !!document.getElementById(`+strconv.Quote(p.marker)+`)`)
-		if err := json.Unmarshal(c.eval(`document.documentElement.scrollWidth - window.innerWidth`), &overflow); err != nil || overflow > 0 {
+		c.Navigate(hs.srv.URL + p.path)
+		c.WaitFor(p.path+" on a phone", `document.readyState === "complete" && !!document.getElementById(`+strconv.Quote(p.marker)+`)`)
+		if err := json.Unmarshal(c.Eval(`document.documentElement.scrollWidth - window.innerWidth`), &overflow); err != nil || overflow > 0 {
 			t.Errorf("on a 390 px phone %s is %d px wider than the screen", p.path, overflow)
 		}
-		shots[p.path[1:]] = c.screenshot(true)
+		shots[p.path[1:]] = c.Screenshot(true)
 	}
 
 	dir := os.Getenv("TOLLGATE_ARTIFACTS")

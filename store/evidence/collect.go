@@ -33,6 +33,7 @@ type Change struct {
 	Table      *bot.Request // the requests table's row; nil when it has none
 
 	startedEntries, finishedEntries int
+	mfa                             []mfaCheck // entries carrying a security key assertion (mfa.go)
 }
 
 // Approval is one approval.granted of a change.
@@ -193,6 +194,9 @@ func eventPlace(e entry, places map[string]where) (string, string) {
 // add folds one audit entry about the change into it.
 func (c *Change) add(e entry) {
 	c.Seqs = append(c.Seqs, e.Seq)
+	if m := checkMFA(e); m.Carried {
+		c.mfa = append(c.mfa, m)
+	}
 	switch e.Action {
 	case bot.ActionPolicyDecided:
 		d := decode[bot.Decision](e)

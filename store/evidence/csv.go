@@ -99,7 +99,7 @@ func changesTable(ds *dataset, production func(repo, env string) bool, exc map[s
 func approvalsTable(ds *dataset) *table {
 	t := &table{name: "approvals.csv", header: []string{"request_id", "repo", "environment", "sha", "approver",
 		"approver_id", "approved_at", "expires_at", "teams", "requester", "pr_author", "independent",
-		"revoked_at", "in_force_at_deploy", "deploy_started", "before_deploy_start", "audit_seq"}}
+		"revoked_at", "in_force_at_deploy", "deploy_started", "before_deploy_start", "audit_seq", "mfa", "mfa_reverifies"}}
 	for _, c := range ds.changes {
 		valid := map[int64]bool{}
 		for _, a := range c.ValidApprovals() {
@@ -111,10 +111,11 @@ func approvalsTable(ds *dataset) *table {
 			if c.Deployed() {
 				before = strconv.FormatBool(a.At.Before(c.Started))
 			}
-			t.rows = append(t.rows, []string{c.ID, c.Created.Repo, c.Created.Environment, c.Created.SHA, a.Approver,
+			t.rows = append(t.rows, append([]string{c.ID, c.Created.Repo, c.Created.Environment, c.Created.SHA, a.Approver,
 				idStr(a.ApproverID), stamp(a.At), stamp(a.ExpiresAt), join(a.Teams), c.Created.Requester,
 				c.Created.PRAuthor, strconv.FormatBool(independent), stamp(a.RevokedAt),
-				strconv.FormatBool(valid[a.Seq] && c.Deployed()), stamp(c.Started), before, strconv.FormatInt(a.Seq, 10)})
+				strconv.FormatBool(valid[a.Seq] && c.Deployed()), stamp(c.Started), before, strconv.FormatInt(a.Seq, 10)},
+				c.mfaColumns(a.Seq)...))
 		}
 	}
 	return t

@@ -108,6 +108,7 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 	}
 	excs = append(excs, unaudited...)
 	excs = append(excs, verifyExceptions(vr)...)
+	excs = append(excs, mfaExceptions(ds)...)
 	sortExceptions(excs)
 	sum.Exceptions = excs
 	sum.Reconciliation = reconcile(ds, tableRows)
