@@ -54,7 +54,7 @@ type e2e struct {
 	root       string // staging's deploy path on the sshd
 	verifier   note.Verifier
 	opts       e2eOptions
-	listen     string // the config's listen address
+	listen     string       // the config's listen address
 	public     string       // public_url; e2ePublic when empty
 	ln         net.Listener // serve on this listener when set (its address is in public)
 	sshdPort   int
