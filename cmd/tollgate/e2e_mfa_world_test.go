@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/internal/cdptest"
 	"github.com/tollgate-dev/tollgate/integrations/slacktest"
+	"github.com/tollgate-dev/tollgate/internal/cdptest"
 )
 
 // slackErin approves, and neither asked for nor wrote anything.
