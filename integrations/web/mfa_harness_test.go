@@ -38,10 +38,16 @@ func (d teams) IsTeamMember(_ context.Context, org, team, login string) (bool, e
 	return false, nil
 }
 
-// headAt resolves every ref to testSHA; the approval path asks nothing else.
-type headAt struct{ failOnUse }
+// headAt is a repository whose every ref is testSHA, on every branch,
+// with no PR and no checks.
+type headAt struct{}
 
-func (headAt) ResolveRef(context.Context, string, string) (string, error) { return testSHA, nil }
+func (headAt) ResolveRef(context.Context, string, string) (string, error)           { return testSHA, nil }
+func (headAt) BranchContains(context.Context, string, string, string) (bool, error) { return true, nil }
+func (headAt) PullRequestForCommit(context.Context, string, string) (*bot.PullRequest, error) {
+	return nil, nil
+}
+func (headAt) Checks(context.Context, string, string) ([]bot.CheckResult, error) { return nil, nil }
 
 // Slack users of the harness, linked to the GitHub logins of the same name.
 var mfaPeople = []string{"alice", "bob", "carol"}
@@ -56,8 +62,8 @@ func newMFAHarness(t *testing.T) *mfaHarness {
 	p := &bot.EnvironmentPolicy{Repo: testRepo, Environment: "production", Production: true, Deployers: team("deployers"),
 		Approvers: team("approvers"), RequiredApprovals: 1, ApprovalsRequireWebAuthn: true, Emergency: team("oncall"),
 		EmergencyRequireWebAuthn: true}
-	svc, err := bot.New(bot.Config{Store: hs.st, Directory: teams{"acme/approvers": {"alice", "bob", "carol"}},
-		Changes: headAt{failOnUse{t}}, Deployer: failOnUse{t}, Policies: bot.NewPolicySet(p), Clock: hs.clock.Now})
+	svc, err := bot.New(bot.Config{Store: hs.st, Directory: teams{"acme/approvers": {"alice", "bob", "carol"}, "acme/oncall": {"bob"}},
+		Changes: headAt{}, Deployer: failOnUse{t}, Policies: bot.NewPolicySet(p), Clock: hs.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
