@@ -45,9 +45,11 @@ func New() *Authenticator {
 
 // PublicKey is the credential's public key as a COSE_Key (EC2, ES256).
 func (a *Authenticator) PublicKey() []byte {
-	x, y := make([]byte, 32), make([]byte, 32)
-	a.key.PublicKey.X.FillBytes(x)
-	a.key.PublicKey.Y.FillBytes(y)
+	raw, err := a.key.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		panic(err) // a generated P-256 key always encodes
+	}
+	x, y := raw[1:33], raw[33:65]
 	out := []byte{0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20}
 	out = append(out, x...)
 	out = append(out, 0x22, 0x58, 0x20)
