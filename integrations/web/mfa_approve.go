@@ -73,6 +73,23 @@ func (h *Handler) beginAssertion(r *http.Request, viewer Viewer, creds []bot.MFA
 	return scriptData{Kind: "get", Ceremony: key, Finish: finish, Options: options}.encode(), ch.ExpiresAt, nil
 }
 
+// assertion verifies the posted assertion (verifyAssertion) and returns
+// the proof bot records; when it does not hold, or cannot be checked, it
+// answers (a refusal audited through bot) and returns false.
+func (h *Handler) assertion(w http.ResponseWriter, r *http.Request, purpose bot.MFAPurpose, subject string,
+	body finishBody, c ceremony) (*bot.MFAProof, bool) {
+	proof, reason, err := h.verifyAssertion(r, viewerFrom(r.Context()), body, c)
+	if err != nil {
+		h.decided(w, r, "check the security key", err, "", "")
+		return nil, false
+	}
+	if reason != "" {
+		h.refuseMFA(w, r, purpose, subject, reason)
+		return nil, false
+	}
+	return proof, true
+}
+
 // verifyAssertion checks the posted assertion against the ceremony and
 // the viewer's registered keys (go-webauthn: challenge, origin, RP ID,
 // user presence and verification, signature, counter) and returns the
@@ -172,14 +189,8 @@ func (h *Handler) mfaApproveFinish(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	proof, reason, err := h.verifyAssertion(r, viewer, body, c)
-	if err != nil {
-		h.log.ErrorContext(ctx, "web: verifying an approval's assertion", "request", id, "err", err)
-		writeOutcome(w, http.StatusInternalServerError, false, "Tollgate could not check the security key; try again.", "")
-		return
-	}
-	if reason != "" {
-		h.refuseMFA(w, r, bot.MFAApprove, id, reason)
+	proof, ok := h.assertion(w, r, bot.MFAApprove, id, body, c)
+	if !ok {
 		return
 	}
 	updated, err := h.mfa.cfg.Service.Approve(ctx, bot.ApproveInput{RequestID: id, Approver: identityOf(viewer), MFA: proof})

@@ -114,13 +114,8 @@ func (h *Handler) mfaEmergencyFinish(w http.ResponseWriter, r *http.Request) {
 		writeOutcome(w, http.StatusBadRequest, false, "This challenge does not name an emergency change.", "")
 		return
 	}
-	proof, reason, err := h.verifyAssertion(r, viewer, body, c)
-	if err != nil {
-		h.decided(w, r, "check the security key", err, "", "")
-		return
-	}
-	if reason != "" {
-		h.refuseMFA(w, r, bot.MFAEmergencyDeploy, c.Ask.SourceKey, reason)
+	proof, ok := h.assertion(w, r, bot.MFAEmergencyDeploy, c.Ask.SourceKey, body, c)
+	if !ok {
 		return
 	}
 	who := identityOf(viewer)
@@ -222,13 +217,8 @@ func (h *Handler) mfaReviewFinish(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	proof, reason, err := h.verifyAssertion(r, viewer, body, c)
-	if err != nil {
-		h.decided(w, r, "check the security key", err, "", "")
-		return
-	}
-	if reason != "" {
-		h.refuseMFA(w, r, bot.MFAEmergencyReview, id, reason)
+	proof, ok := h.assertion(w, r, bot.MFAEmergencyReview, id, body, c)
+	if !ok {
 		return
 	}
 	_, err = h.mfa.cfg.Service.ReviewEmergencyWithMFA(ctx, id, identityOf(viewer), c.Outcome, c.Note, proof)
