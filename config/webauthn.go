@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -98,7 +99,13 @@ func (d *decoder) validateWebAuthn(c *Config) {
 		d.errorf(first.Line, key, "needs github.oauth_client_id and github.oauth_client_secret: security keys are used on "+
 			"Tollgate's web pages, behind the GitHub login")
 	}
-	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && err == nil && u.Scheme != "https" && u.Hostname() != "localhost" {
+	u, err := url.Parse(c.PublicURL)
+	switch {
+	case c.PublicURL == "" || err != nil:
+	case net.ParseIP(u.Hostname()) != nil:
+		d.errorf(first.Line, key, "needs public_url to name a host: a security key is registered to a domain "+
+			"(the WebAuthn RP ID), never to an IP address, and public_url is %s", c.PublicURL)
+	case u.Scheme != "https" && u.Hostname() != "localhost":
 		d.errorf(first.Line, key, "needs public_url to be https:// (or http://localhost for a local test): browsers use "+
 			"security keys only in a secure context, and public_url is %s", c.PublicURL)
 	}

@@ -98,6 +98,10 @@ func TestParseRejectsBadWebAuthn(t *testing.T) {
 			strings.Replace(webauthnProduction("deployers: [backend]", "approvers: [leads]", "required_approvals: 1",
 				"approvals: {require_webauthn: true}"), "https://tollgate.example.com", "http://tollgate.example.com", 1),
 			[]string{`tollgate.yml:31: ` + prod + `.approvals.require_webauthn: needs public_url to be https:// (or http://localhost for a local test): browsers use security keys only in a secure context, and public_url is http://tollgate.example.com`}},
+		{"an IP address for a host",
+			strings.Replace(webauthnProduction("deployers: [backend]", "approvers: [leads]", "required_approvals: 1",
+				"approvals: {require_webauthn: true}"), "https://tollgate.example.com", "https://10.0.0.5", 1),
+			[]string{`tollgate.yml:31: ` + prod + `.approvals.require_webauthn: needs public_url to name a host: a security key is registered to a domain (the WebAuthn RP ID), never to an IP address, and public_url is https://10.0.0.5`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -83,7 +84,8 @@ var mfaScript []byte
 // mfa is the Handler's security key part.
 type mfa struct {
 	cfg     MFAConfig
-	rp      *webauthn.WebAuthn
+	rp      *webauthn.WebAuthn // nil when the public URL cannot be a relying party
+	off     string             // why rp is nil, for the pages' answer
 	allowed []uuid.UUID
 }
 
@@ -113,6 +115,13 @@ func newMFA(cfg MFAConfig, public *url.URL) (*mfa, error) {
 		m.allowed = append(m.allowed, id)
 	}
 	host, origin := public.Hostname(), public.Scheme+"://"+public.Host
+	if net.ParseIP(host) != nil {
+		// WebAuthn's RP ID is a domain: an install reached by IP address
+		// serves its other pages, and these say why they cannot work
+		// (config refuses environments that require keys on such a URL).
+		m.off = "security keys need public_url to name a host (" + host + " is an IP address)"
+		return m, nil
+	}
 	rp, err := webauthn.New(&webauthn.Config{RPID: host, RPDisplayName: "Tollgate", RPOrigins: []string{origin},
 		AttestationPreference: conveyance,
 		AuthenticatorSelection: protocol.AuthenticatorSelection{UserVerification: protocol.VerificationRequired,
@@ -127,6 +136,11 @@ func newMFA(cfg MFAConfig, public *url.URL) (*mfa, error) {
 // registerMFA mounts the security key pages.
 func (h *Handler) registerMFA(mux *http.ServeMux) {
 	page := func(f func(http.ResponseWriter, *http.Request)) http.Handler {
+		if h.mfa.rp == nil {
+			f = func(w http.ResponseWriter, r *http.Request) {
+				h.message(w, r, http.StatusServiceUnavailable, "Security keys unavailable", "Tollgate cannot use "+h.mfa.off+".")
+			}
+		}
 		return h.secured(scripted(h.requireLogin(f)))
 	}
 	mux.Handle("GET "+PathMFAScript, h.secured(http.HandlerFunc(serveMFAScript)))

@@ -54,7 +54,7 @@ var mfaPeople = []string{"alice", "bob", "carol"}
 
 func slackUserOf(login string) string { return "U" + strings.ToUpper(login) }
 
-func newMFAHarness(t *testing.T) *mfaHarness {
+func newMFAHarness(t *testing.T, adjust ...func(*MFAConfig)) *mfaHarness {
 	t.Helper()
 	ctx := context.Background()
 	hs := newHarness(t)
@@ -83,6 +83,9 @@ func newMFAHarness(t *testing.T) *mfaHarness {
 	cfg := hs.h.cfg
 	cfg.Requests, cfg.PublicURL = svc, m.public
 	cfg.MFA = &MFAConfig{Service: svc, States: hs.st, CeremonyTTL: 2 * time.Minute}
+	for _, f := range adjust {
+		f(cfg.MFA)
+	}
 	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
