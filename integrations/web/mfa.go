@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	_ "embed" // mfa.js
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
-	"github.com/google/uuid"
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/internal/mfastate"
@@ -86,7 +86,7 @@ type mfa struct {
 	cfg     MFAConfig
 	rp      *webauthn.WebAuthn // nil when the public URL cannot be a relying party
 	off     string             // why rp is nil, for the pages' answer
-	allowed []uuid.UUID
+	allowed [][]byte           // webauthn.allowed_aaguids, 16 bytes each
 }
 
 // newMFA builds the relying party: its ID is the public URL's host, its
@@ -108,9 +108,9 @@ func newMFA(cfg MFAConfig, public *url.URL) (*mfa, error) {
 	}
 	m := &mfa{cfg: cfg}
 	for _, s := range cfg.AllowedAAGUIDs {
-		id, err := uuid.Parse(s)
-		if err != nil {
-			return nil, fmt.Errorf("web: AAGUID %q: %w", s, err)
+		id, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+		if err != nil || len(id) != 16 {
+			return nil, fmt.Errorf("web: AAGUID %q is not a UUID", s)
 		}
 		m.allowed = append(m.allowed, id)
 	}

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,7 +11,6 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
-	"github.com/google/uuid"
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/internal/mfastate"
@@ -159,13 +160,13 @@ func (h *Handler) modelRefused(aaguid []byte) string {
 	if len(h.mfa.allowed) == 0 {
 		return ""
 	}
-	id, err := uuid.FromBytes(aaguid)
-	if err != nil || !slices.Contains(h.mfa.allowed, id) {
-		shown := "none"
-		if err == nil && id != uuid.Nil {
-			shown = id.String()
-		}
-		return "this kind of security key (AAGUID " + shown + ") is not on the list this Tollgate allows (webauthn.allowed_aaguids)"
+	if slices.ContainsFunc(h.mfa.allowed, func(id []byte) bool { return bytes.Equal(id, aaguid) }) {
+		return ""
 	}
-	return ""
+	shown := "none"
+	if len(aaguid) == 16 && !bytes.Equal(aaguid, make([]byte, 16)) {
+		h := hex.EncodeToString(aaguid)
+		shown = h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	}
+	return "this kind of security key (AAGUID " + shown + ") is not on the list this Tollgate allows (webauthn.allowed_aaguids)"
 }
