@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,9 @@ func testVerifyReverifiesSecurityKeyAssertions(t *testing.T) {
 	ctx := context.Background()
 	f := audittest.Build(t, 5, 4)
 	key := webauthntest.New()
+	registered := bot.AuditEvent{Actor: "carol", Action: bot.ActionMFARegistered, Subject: "carol", Data: map[string]any{
+		"github_login": "carol", "github_id": 3, "name": "yubikey", "credential_id": base64.StdEncoding.EncodeToString(key.ID),
+		"public_key": base64.StdEncoding.EncodeToString(key.PublicKey())}}
 	approval := func(id string, flip bool) bot.AuditEvent {
 		ch := bot.MFAChallenge{Purpose: bot.MFAApprove, RequestID: id, SHA: sha('c'), ConfigHash: "cfg", Nonce: "n",
 			ExpiresAt: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
@@ -46,15 +50,20 @@ func testVerifyReverifiesSecurityKeyAssertions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	appendEvents(approval("r-good001", false), approval("r-good002", false))
+	appendEvents(registered, approval("r-good001", false), approval("r-good002", false))
 	code, out, errOut := runCLI(t, "verify", "--database", f.Path, "--public-key", f.Keys.PublicKeyFile)
 	if code != exitOK || !strings.Contains(out, "security keys:   2 recorded assertions re-verified") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	appendEvents(approval("r-bad0001", true))
+	// A flipped byte; and an assertion that verifies, with a key nobody
+	// registered (a writer who made up the key and the assertion).
+	flipped := approval("r-bad0001", true)
+	key = webauthntest.New() // approval signs with the key it finds here
+	appendEvents(flipped, approval("r-bad0002", false))
 	code, out, errOut = runCLI(t, "verify", "--database", f.Path, "--public-key", f.Keys.PublicKeyFile)
-	if code != exitCheckFailed || !strings.Contains(out, "security keys:   3 recorded assertions, 1 do not re-verify") ||
-		!strings.Contains(out, "FAIL: entry 7 (approval.granted r-bad0001): the assertion does not verify") {
+	if code != exitCheckFailed || !strings.Contains(out, "security keys:   4 recorded assertions, 2 do not re-verify") ||
+		!strings.Contains(out, "FAIL: entry 8 (approval.granted r-bad0001): the assertion does not verify") ||
+		!strings.Contains(out, "FAIL: entry 9 (approval.granted r-bad0002): the assertion verifies, but its credential") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/internal/mfaproof"
 	"github.com/tollgate-dev/tollgate/store"
 )
@@ -21,18 +22,21 @@ type MFAReport struct {
 func (r MFAReport) OK() bool { return len(r.Problems) == 0 }
 
 // VerifyMFA re-verifies, offline, every security key assertion recorded in
-// the audit log (approvals, emergency changes and their reviews, issue 14)
+// the audit log (approvals, emergency changes and their reviews, issue 14),
+// each against the credentials the log had registered by then
 // and prints a line for the report (none when there are none): how many,
 // and each that fails.
 func VerifyMFA(ctx context.Context, s *store.Store, w io.Writer) (MFAReport, error) {
 	var r MFAReport
-	marks := strings.TrimSuffix(strings.Repeat("?, ", len(mfaproof.Actions)), ", ")
-	args := make([]any, len(mfaproof.Actions))
-	for i, a := range mfaproof.Actions {
+	actions := append([]string{bot.ActionMFARegistered, bot.ActionMFARemoved, bot.ActionMFARevoked}, mfaproof.Actions...)
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(actions)), ", ")
+	args := make([]any, len(actions))
+	for i, a := range actions {
 		args[i] = a
 	}
 	rows, err := s.DB().QueryContext(ctx, `SELECT seq, action, subject, data FROM audit_entries
 		WHERE action IN (`+marks+`) ORDER BY seq`, args...)
+	reg := mfaproof.NewRegistry()
 	if err != nil {
 		return r, fmt.Errorf("reading the entries that may carry security key assertions: %w", err)
 	}
@@ -44,7 +48,8 @@ func VerifyMFA(ctx context.Context, s *store.Store, w io.Writer) (MFAReport, err
 		if err := rows.Scan(&seq, &action, &subject, &data); err != nil {
 			return r, fmt.Errorf("reading audit entries: %w", err)
 		}
-		carried, err := mfaproof.CheckEntry(action, subject, data)
+		reg.Observe(seq, action, data)
+		carried, err := mfaproof.CheckEntry(reg, action, subject, data)
 		if !carried {
 			continue
 		}

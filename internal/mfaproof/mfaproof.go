@@ -38,8 +38,10 @@ type entryData struct {
 
 // CheckEntry re-verifies the assertion an audit entry carries. carried is
 // false when it carries none (err is then nil); err says why a carried
-// assertion does not verify.
-func CheckEntry(action, subject string, data []byte) (carried bool, err error) {
+// assertion does not verify. With a registry (the log read up to this
+// entry) the credential must also be registered to the signer with that
+// public key; without one the entry is checked on its own.
+func CheckEntry(reg *Registry, action, subject string, data []byte) (carried bool, err error) {
 	var d entryData
 	if err := json.Unmarshal(data, &d); err != nil {
 		// An entry whose data is not JSON carries nothing we can read; the
@@ -76,7 +78,15 @@ func CheckEntry(action, subject string, data []byte) (carried bool, err error) {
 	case p.GitHubID == 0 || p.GitHubID != who:
 		return true, fmt.Errorf("the assertion's credential belongs to GitHub user %d, not to %d who acted", p.GitHubID, who)
 	}
-	return true, Verify(p)
+	if err := Verify(p); err != nil {
+		return true, err
+	}
+	if reg != nil {
+		if err := reg.Check(p); err != nil {
+			return true, fmt.Errorf("the assertion verifies, but %w", err)
+		}
+	}
+	return true, nil
 }
 
 // Verify checks that p's signature verifies with its public key over its

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/internal/mfaproof"
 )
 
 // Change is one request in the population: what the audit log says about
@@ -103,7 +104,7 @@ type where struct{ repo, env string }
 // so a change created in range is followed to its end.
 func collect(ctx context.Context, db *sql.DB, opts Options) (*dataset, error) {
 	ds := &dataset{rng: opts.Range, first: -1, byID: map[string]*Change{}, inRange: map[string]int{}}
-	places := map[string]where{}
+	places, keys := map[string]where{}, mfaproof.NewRegistry()
 	match := func(repo, env string) bool {
 		return (opts.Repo == "" || strings.EqualFold(repo, opts.Repo)) && (opts.Environment == "" || env == opts.Environment)
 	}
@@ -129,6 +130,7 @@ func collect(ctx context.Context, db *sql.DB, opts Options) (*dataset, error) {
 		if c := ds.byID[e.Subject]; c != nil {
 			c.add(e)
 		}
+		observeMFA(keys, e, ds.byID[e.Subject])
 		if !in {
 			return nil
 		}
@@ -194,9 +196,6 @@ func eventPlace(e entry, places map[string]where) (string, string) {
 // add folds one audit entry about the change into it.
 func (c *Change) add(e entry) {
 	c.Seqs = append(c.Seqs, e.Seq)
-	if m := checkMFA(e); m.Carried {
-		c.mfa = append(c.mfa, m)
-	}
 	switch e.Action {
 	case bot.ActionPolicyDecided:
 		d := decode[bot.Decision](e)

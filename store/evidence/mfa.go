@@ -23,9 +23,22 @@ type mfaCheck struct {
 	Problem string // why it does not re-verify; "" when it does
 }
 
+// observeMFA follows the credentials the log registers (reg, read in log
+// order) and re-verifies the assertion e carries, if any, for change c
+// (nil when e is about no change of the population).
+func observeMFA(reg *mfaproof.Registry, e entry, c *Change) {
+	reg.Observe(e.Seq, e.Action, e.Data)
+	if c == nil {
+		return
+	}
+	if m := checkMFA(reg, e); m.Carried {
+		c.mfa = append(c.mfa, m)
+	}
+}
+
 // checkMFA re-verifies the assertion e carries, if any.
-func checkMFA(e entry) mfaCheck {
-	carried, err := mfaproof.CheckEntry(e.Action, e.Subject, e.Data)
+func checkMFA(reg *mfaproof.Registry, e entry) mfaCheck {
+	carried, err := mfaproof.CheckEntry(reg, e.Action, e.Subject, e.Data)
 	m := mfaCheck{Seq: e.Seq, Action: e.Action, Carried: carried}
 	if err != nil {
 		m.Problem = err.Error()
