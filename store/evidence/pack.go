@@ -218,6 +218,9 @@ func writeAuditRange(ctx context.Context, st *store.Store, dir string, ds *datas
 	if err := writeFile(filepath.Join(dir, "checkpoint.txt"), cp.Note); err != nil {
 		return err
 	}
+	if err := writeMFACredentials(ctx, st, dir, ds.first); err != nil {
+		return err
+	}
 	p, err := proveSegment(ctx, st.DB(), st.Audit(), "audit.jsonl", ds.first, ds.end-ds.first, cp)
 	if err != nil {
 		return fmt.Errorf("prove audit.jsonl: %w", err)
