@@ -7,7 +7,6 @@ package main
 // virtual authenticator.
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -188,19 +187,7 @@ func (w *mfaE2E) approveButtonURL(t *testing.T, m slacktest.Message) string {
 // whether or not the message shows it (a stale message, a forged click).
 func (w *mfaE2E) slackClick(t *testing.T, p slackE2EPerson, ts, actionID, value string) {
 	t.Helper()
-	resp, err := slacktest.BlockAction(context.Background(), w.url("/slack/interactions"), slackE2ESecret, slacktest.BlockActionParams{
-		TeamID: w.sl.TeamID(), UserID: p.slackID, UserName: p.login, ChannelID: slackE2EChannel, MessageTS: ts,
-		Message: w.sl.MessagePayload(slackE2EChannel, ts), ActionID: actionID, BlockID: "tollgate_actions", Value: value,
-		ButtonText: "Approve", ResponseURL: w.sl.NewResponseURLFor(slacktest.ResponseTarget{Channel: slackE2EChannel, User: p.slackID, MessageTS: ts}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s's click on %s answered %d", p.login, actionID, resp.StatusCode)
-	}
+	w.sendClick(t, p, ts, actionID, "tollgate_actions", value, "Approve")
 }
 
 // newApprovalMessage asks for production as alice and waits for the
