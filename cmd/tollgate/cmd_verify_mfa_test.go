@@ -33,27 +33,25 @@ func newMFALog(t *testing.T, registeredAt time.Time) *mfaLog {
 	return l
 }
 
-// approval is carol's approval of request id, signed by key; flip changes
-// one byte of the authenticator data after signing.
-func (l *mfaLog) approval(id string, key *webauthntest.Authenticator, flip bool) bot.AuditEvent {
-	ch := bot.MFAChallenge{Purpose: bot.MFAApprove, RequestID: id, SHA: sha('c'), ConfigHash: "cfg", Nonce: "n",
-		ExpiresAt: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
+// approve records, at at, carol's approval of request id signed by key
+// over a challenge that expires expiresIn after at; flip changes one byte
+// of the authenticator data after signing.
+func (l *mfaLog) approve(at time.Time, id string, key *webauthntest.Authenticator, flip bool, expiresIn time.Duration) {
+	l.t.Helper()
+	ch := bot.MFAChallenge{Purpose: bot.MFAApprove, RequestID: id, SHA: sha('c'), ConfigHash: "cfg", Nonce: "n-" + id,
+		ExpiresAt: at.Add(expiresIn)}
 	p := key.Assert(ch, 3, "tollgate.example.com", "https://tollgate.example.com", webauthntest.UserPresent|webauthntest.UserVerified)
 	if flip {
 		p.AuthenticatorData[len(p.AuthenticatorData)-1] ^= 0x01
 	}
-	return bot.AuditEvent{Actor: "carol", Action: bot.ActionApprovalGranted, Subject: id,
-		Data: map[string]any{"approver": "carol", "approver_id": 3, "sha": sha('c'), "config_hash": "cfg", "mfa": p}}
+	l.append(at, bot.AuditEvent{Actor: "carol", Action: bot.ActionApprovalGranted, Subject: id,
+		Data: map[string]any{"approver": "carol", "approver_id": 3, "sha": sha('c'), "config_hash": "cfg", "mfa": p}})
 }
 
-// append records events at the time at (zero: now).
+// append records events at the time at.
 func (l *mfaLog) append(at time.Time, events ...bot.AuditEvent) {
 	l.t.Helper()
-	opts := store.Options{Signer: l.f.Keys.Signer}
-	if !at.IsZero() {
-		opts.Now = func() time.Time { return at }
-	}
-	s, err := store.Open(context.Background(), l.f.Path, opts)
+	s, err := store.Open(context.Background(), l.f.Path, store.Options{Signer: l.f.Keys.Signer, Now: func() time.Time { return at }})
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -72,19 +70,25 @@ func TestVerifyReverifiesSecurityKeyAssertions(t *testing.T) {
 // writer who did not verify it, or forged it) leaves the log's hashes
 // intact, so only this check finds it: it names the entry and exits 1.
 func testVerifyReverifiesSecurityKeyAssertions(t *testing.T) {
-	l := newMFALog(t, time.Time{})
-	l.append(time.Time{}, l.approval("r-good001", l.key, false), l.approval("r-good002", l.key, false))
+	at := time.Date(2025, 3, 2, 12, 0, 0, 0, time.UTC)
+	l := newMFALog(t, at)
+	l.approve(at.Add(time.Hour), "r-good001", l.key, false, 5*time.Minute)
+	l.approve(at.Add(2*time.Hour), "r-good002", l.key, false, 5*time.Minute)
 	code, out, errOut := runCLI(t, "verify", "--database", l.f.Path, "--public-key", l.f.Keys.PublicKeyFile)
 	if code != exitOK || !strings.Contains(out, "security keys:   2 recorded assertions re-verified") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	// A flipped byte; and an assertion that verifies, with a key nobody
-	// registered (a writer who made up the key and the assertion).
-	l.append(time.Time{}, l.approval("r-bad0001", l.key, true), l.approval("r-bad0002", webauthntest.New(), false))
+	// A flipped byte; an assertion that verifies, with a key nobody
+	// registered (a writer who made up the key and the assertion); and one
+	// recorded after its challenge expired.
+	l.approve(at.Add(3*time.Hour), "r-bad0001", l.key, true, 5*time.Minute)
+	l.approve(at.Add(4*time.Hour), "r-bad0002", webauthntest.New(), false, 5*time.Minute)
+	l.approve(at.Add(5*time.Hour), "r-bad0003", l.key, false, -time.Second)
 	code, out, errOut = runCLI(t, "verify", "--database", l.f.Path, "--public-key", l.f.Keys.PublicKeyFile)
-	if code != exitCheckFailed || !strings.Contains(out, "security keys:   4 recorded assertions, 2 do not re-verify") ||
+	if code != exitCheckFailed || !strings.Contains(out, "security keys:   5 recorded assertions, 3 do not re-verify") ||
 		!strings.Contains(out, "FAIL: entry 8 (approval.granted r-bad0001): the assertion does not verify") ||
-		!strings.Contains(out, "FAIL: entry 9 (approval.granted r-bad0002): the assertion verifies, but its credential") {
+		!strings.Contains(out, "FAIL: entry 9 (approval.granted r-bad0002): the assertion verifies, but its credential") ||
+		!strings.Contains(out, "FAIL: entry 10 (approval.granted r-bad0003): the entry was recorded at 2025-03-02T17:00:00Z, after the assertion's challenge expired") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 }
@@ -98,8 +102,9 @@ func testVerifyReverifiesSecurityKeyAssertions(t *testing.T) {
 func TestEvidenceVerifyReverifiesSecurityKeyAssertions(t *testing.T) {
 	day := func(d int) time.Time { return time.Date(2025, 3, d, 12, 0, 0, 0, time.UTC) }
 	l := newMFALog(t, day(2))
-	l.append(day(4), l.approval("r-good001", l.key, false))
-	l.append(day(5), l.approval("r-bad0001", l.key, true), l.approval("r-bad0002", webauthntest.New(), false))
+	l.approve(day(4), "r-good001", l.key, false, 5*time.Minute)
+	l.approve(day(5), "r-bad0001", l.key, true, 5*time.Minute)
+	l.approve(day(5).Add(time.Minute), "r-bad0002", webauthntest.New(), false, 5*time.Minute)
 	pack := func(to int) string { // the range is day 4 up to and including day to
 		t.Helper()
 		dir := filepath.Join(t.TempDir(), "pack")

@@ -160,7 +160,7 @@ func TestServeApprovalWithASecurityKeyDeploysToProduction(t *testing.T) {
 	if err := st.DB().QueryRow(`SELECT data FROM audit_entries WHERE action = ? AND subject = ?`, bot.ActionApprovalGranted, id).Scan(&data); err != nil {
 		t.Fatal(err)
 	}
-	if carried, err := mfaproof.CheckEntry(nil, bot.ActionApprovalGranted, id, data); !carried || err != nil {
+	if carried, err := mfaproof.CheckEntry(nil, bot.ActionApprovalGranted, id, time.Time{}, data); !carried || err != nil {
 		t.Errorf("carol's recorded assertion: carried %v, %v", carried, err)
 	}
 	if n := len(auditData(t, st, bot.ActionMFARegistered)); n != 3 {

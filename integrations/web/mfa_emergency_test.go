@@ -73,7 +73,7 @@ func TestMFAEmergencyChangeAndItsReview(t *testing.T) {
 	if err != nil || r.Trigger != bot.TriggerEmergency || r.Requester.Login != "bob" || r.Requester.ChatUser != "T1/UBOB" {
 		t.Fatalf("request %s: %+v, %v", id, r, err)
 	}
-	if carried, err := mfaproof.CheckEntry(nil, bot.ActionRequestCreated, id, m.entryData(t, bot.ActionRequestCreated, id)); !carried || err != nil {
+	if carried, err := mfaproof.CheckEntry(nil, bot.ActionRequestCreated, id, time.Time{}, m.entryData(t, bot.ActionRequestCreated, id)); !carried || err != nil {
 		t.Errorf("request.created's assertion: carried %v, %v", carried, err)
 	}
 
@@ -112,7 +112,7 @@ func TestMFAEmergencyChangeAndItsReview(t *testing.T) {
 	if code, out := review(carol, carolKey); code != http.StatusOK || !strings.Contains(out.Message, "is recorded: acceptable") {
 		t.Fatalf("carol's review: %d %+v", code, out)
 	}
-	if carried, err := mfaproof.CheckEntry(nil, bot.ActionEmergencyReviewed, id, m.entryData(t, bot.ActionEmergencyReviewed, id)); !carried || err != nil {
+	if carried, err := mfaproof.CheckEntry(nil, bot.ActionEmergencyReviewed, id, time.Time{}, m.entryData(t, bot.ActionEmergencyReviewed, id)); !carried || err != nil {
 		t.Errorf("emergency.reviewed's assertion: carried %v, %v", carried, err)
 	}
 }

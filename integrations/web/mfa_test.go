@@ -150,7 +150,7 @@ func TestMFARegisterThenApproveOverHTTP(t *testing.T) {
 		bot.ActionApprovalGranted, r.ID).Scan(&data); err != nil {
 		t.Fatal(err)
 	}
-	if carried, err := mfaproof.CheckEntry(nil, bot.ActionApprovalGranted, r.ID, data); !carried || err != nil {
+	if carried, err := mfaproof.CheckEntry(nil, bot.ActionApprovalGranted, r.ID, time.Time{}, data); !carried || err != nil {
 		t.Errorf("the recorded assertion re-verifies offline: carried %v, %v", carried, err)
 	}
 }

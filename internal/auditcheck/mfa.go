@@ -34,7 +34,7 @@ func VerifyMFA(ctx context.Context, s *store.Store, w io.Writer) (MFAReport, err
 	for i, a := range actions {
 		args[i] = a
 	}
-	rows, err := s.DB().QueryContext(ctx, `SELECT seq, action, subject, data FROM audit_entries
+	rows, err := s.DB().QueryContext(ctx, `SELECT seq, at, action, subject, data FROM audit_entries
 		WHERE action IN (`+marks+`) ORDER BY seq`, args...)
 	reg := mfaproof.NewRegistry()
 	if err != nil {
@@ -43,13 +43,13 @@ func VerifyMFA(ctx context.Context, s *store.Store, w io.Writer) (MFAReport, err
 	defer rows.Close()
 	for rows.Next() {
 		var seq int64
-		var action, subject string
+		var at, action, subject string
 		var data sql.RawBytes
-		if err := rows.Scan(&seq, &action, &subject, &data); err != nil {
+		if err := rows.Scan(&seq, &at, &action, &subject, &data); err != nil {
 			return r, fmt.Errorf("reading audit entries: %w", err)
 		}
 		reg.Observe(seq, action, data)
-		carried, err := mfaproof.CheckEntry(reg, action, subject, data)
+		carried, err := mfaproof.CheckEntry(reg, action, subject, mfaproof.EntryTime(at), data)
 		if !carried {
 			continue
 		}

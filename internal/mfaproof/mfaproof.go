@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
 
@@ -40,8 +41,10 @@ type entryData struct {
 // false when it carries none (err is then nil); err says why a carried
 // assertion does not verify. With a registry (the log read up to this
 // entry) the credential must also be registered to the signer with that
-// public key; without one the entry is checked on its own.
-func CheckEntry(reg *Registry, action, subject string, data []byte) (carried bool, err error) {
+// public key; without one the entry is checked on its own. at is when the
+// entry was recorded: the challenge must not have expired by then (zero:
+// not checked).
+func CheckEntry(reg *Registry, action, subject string, at time.Time, data []byte) (carried bool, err error) {
 	var d entryData
 	if err := json.Unmarshal(data, &d); err != nil {
 		// An entry whose data is not JSON carries nothing we can read; the
@@ -77,6 +80,9 @@ func CheckEntry(reg *Registry, action, subject string, data []byte) (carried boo
 			c.Purpose, c.RequestID, c.SHA)
 	case p.GitHubID == 0 || p.GitHubID != who:
 		return true, fmt.Errorf("the assertion's credential belongs to GitHub user %d, not to %d who acted", p.GitHubID, who)
+	case !at.IsZero() && !at.Before(c.ExpiresAt):
+		return true, fmt.Errorf("the entry was recorded at %s, after the assertion's challenge expired at %s (a stale challenge)",
+			at.UTC().Format(time.RFC3339), c.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	if err := Verify(p); err != nil {
 		return true, err
@@ -138,4 +144,11 @@ func describe(err error) string {
 		return msg
 	}
 	return err.Error()
+}
+
+// EntryTime is an audit entry's time as stored (RFC 3339); zero when it does
+// not parse (the log's own verification covers the entry's bytes).
+func EntryTime(at string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, at)
+	return t
 }

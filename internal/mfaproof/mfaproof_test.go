@@ -38,11 +38,11 @@ func challenge(id string) bot.MFAChallenge {
 func TestCheckEntryReverifiesAnApproval(t *testing.T) {
 	key := webauthntest.New()
 	good := key.Assert(challenge("r-1"), 3, rpID, origin, uvFlags)
-	carried, err := mfaproof.CheckEntry(nil, bot.ActionApprovalGranted, "r-1", approvalEntry(t, good, 3))
+	carried, err := mfaproof.CheckEntry(nil, bot.ActionApprovalGranted, "r-1", time.Time{}, approvalEntry(t, good, 3))
 	if !carried || err != nil {
 		t.Fatalf("a genuine assertion: carried %v, %v", carried, err)
 	}
-	if carried, err := mfaproof.CheckEntry(nil, bot.ActionApprovalGranted, "r-1", []byte(`{"approver":"carol","sha":"x"}`)); carried || err != nil {
+	if carried, err := mfaproof.CheckEntry(nil, bot.ActionApprovalGranted, "r-1", time.Time{}, []byte(`{"approver":"carol","sha":"x"}`)); carried || err != nil {
 		t.Errorf("an entry without an assertion: carried %v, %v", carried, err)
 	}
 
@@ -73,7 +73,7 @@ func TestCheckEntryReverifiesAnApproval(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			carried, err := mfaproof.CheckEntry(nil, bot.ActionApprovalGranted, tt.subject, tt.entry)
+			carried, err := mfaproof.CheckEntry(nil, bot.ActionApprovalGranted, tt.subject, time.Time{}, tt.entry)
 			if !carried || err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("carried %v, err %v; want an error containing %q", carried, err, tt.want)
 			}
@@ -87,11 +87,11 @@ func TestCheckEntryReverifiesEmergencyAssertions(t *testing.T) {
 	ch.Nonce, ch.ExpiresAt = "n", time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 	created, _ := json.Marshal(map[string]any{"sha": sha, "source_key": "slack:T1/trigger", "reason": "site down INC-7",
 		"requester_id": 5, "mfa": key.Assert(ch, 5, rpID, origin, uvFlags)})
-	if carried, err := mfaproof.CheckEntry(nil, bot.ActionRequestCreated, "r-9", created); !carried || err != nil {
+	if carried, err := mfaproof.CheckEntry(nil, bot.ActionRequestCreated, "r-9", time.Time{}, created); !carried || err != nil {
 		t.Errorf("emergency change: carried %v, %v", carried, err)
 	}
 	tampered := strings.Replace(string(created), "site down INC-7", "site down INC-8", 1)
-	if _, err := mfaproof.CheckEntry(nil, bot.ActionRequestCreated, "r-9", []byte(tampered)); err == nil {
+	if _, err := mfaproof.CheckEntry(nil, bot.ActionRequestCreated, "r-9", time.Time{}, []byte(tampered)); err == nil {
 		t.Error("an emergency change whose recorded reason differs from the signed one re-verified")
 	}
 
@@ -99,11 +99,11 @@ func TestCheckEntryReverifiesEmergencyAssertions(t *testing.T) {
 	rch.Nonce, rch.ExpiresAt = "m", ch.ExpiresAt
 	reviewed, _ := json.Marshal(map[string]any{"sha": sha, "outcome": "acceptable", "note": "ok", "reviewer_id": 3,
 		"mfa": key.Assert(rch, 3, rpID, origin, uvFlags)})
-	if carried, err := mfaproof.CheckEntry(nil, bot.ActionEmergencyReviewed, "r-9", reviewed); !carried || err != nil {
+	if carried, err := mfaproof.CheckEntry(nil, bot.ActionEmergencyReviewed, "r-9", time.Time{}, reviewed); !carried || err != nil {
 		t.Errorf("emergency review: carried %v, %v", carried, err)
 	}
 	swapped := strings.Replace(string(reviewed), `"outcome":"acceptable"`, `"outcome":"not_acceptable"`, 1)
-	if _, err := mfaproof.CheckEntry(nil, bot.ActionEmergencyReviewed, "r-9", []byte(swapped)); err == nil {
+	if _, err := mfaproof.CheckEntry(nil, bot.ActionEmergencyReviewed, "r-9", time.Time{}, []byte(swapped)); err == nil {
 		t.Error("a review whose recorded verdict differs from the signed one re-verified")
 	}
 }
@@ -117,7 +117,7 @@ func TestRegistryFollowsRegistrationsAndRemovals(t *testing.T) {
 	}
 	reg := mfaproof.NewRegistry()
 	check := func(p *bot.MFAProof) error {
-		_, err := mfaproof.CheckEntry(reg, bot.ActionApprovalGranted, "r-1", approvalEntry(t, p, p.GitHubID))
+		_, err := mfaproof.CheckEntry(reg, bot.ActionApprovalGranted, "r-1", time.Time{}, approvalEntry(t, p, p.GitHubID))
 		return err
 	}
 	proof := key.Assert(challenge("r-1"), 3, rpID, origin, uvFlags)
@@ -141,5 +141,21 @@ func TestRegistryFollowsRegistrationsAndRemovals(t *testing.T) {
 	reg.Observe(3, bot.ActionMFARevoked, entry("3", "yubikey", key))
 	if err := check(key.Assert(challenge("r-1"), 3, rpID, origin, uvFlags)); err == nil || !strings.Contains(err.Error(), "removed before") {
 		t.Fatalf("after revocation: %v", err)
+	}
+}
+
+// TestCheckEntryRefusesAStaleChallenge: an approval recorded after its
+// challenge expired (by a writer who skipped the live check) does not
+// re-verify, though its signature holds.
+func TestCheckEntryRefusesAStaleChallenge(t *testing.T) {
+	key := webauthntest.New()
+	entry := approvalEntry(t, key.Assert(challenge("r-1"), 3, rpID, origin, uvFlags), 3)
+	expires := challenge("r-1").ExpiresAt
+	if _, err := mfaproof.CheckEntry(nil, bot.ActionApprovalGranted, "r-1", expires.Add(-time.Second), entry); err != nil {
+		t.Fatalf("recorded before the expiry: %v", err)
+	}
+	_, err := mfaproof.CheckEntry(nil, bot.ActionApprovalGranted, "r-1", expires, entry)
+	if err == nil || !strings.Contains(err.Error(), "after the assertion's challenge expired") {
+		t.Fatalf("recorded at the expiry: %v", err)
 	}
 }

@@ -38,7 +38,7 @@ func observeMFA(reg *mfaproof.Registry, e entry, c *Change) {
 
 // checkMFA re-verifies the assertion e carries, if any.
 func checkMFA(reg *mfaproof.Registry, e entry) mfaCheck {
-	carried, err := mfaproof.CheckEntry(reg, e.Action, e.Subject, e.Data)
+	carried, err := mfaproof.CheckEntry(reg, e.Action, e.Subject, e.Time, e.Data)
 	m := mfaCheck{Seq: e.Seq, Action: e.Action, Carried: carried}
 	if err != nil {
 		m.Problem = err.Error()

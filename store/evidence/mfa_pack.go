@@ -129,7 +129,7 @@ func CheckPackMFA(dir string, verifiers ...note.Verifier) (PackMFACheck, error) 
 		if !slices.Contains(mfaproof.Actions, l.Action) {
 			continue
 		}
-		carried, err := mfaproof.CheckEntry(reg, l.Action, l.Subject, l.Data)
+		carried, err := mfaproof.CheckEntry(reg, l.Action, l.Subject, mfaproof.EntryTime(l.At), l.Data)
 		if !carried {
 			continue
 		}
