@@ -21,7 +21,8 @@ import (
 // /deploy mfa register; alice asks for production; the Approve button
 // opens Tollgate's page. Refused, each with no approval recorded and
 // nothing deployed: the Slack click alone (the button's own click, and a
-// forged plain Approve click), the requester with her own key, a browser
+// forged plain Approve click), an /approve comment on the PR (a GitHub
+// session alone), the requester with her own key, a browser
 // holding another approver's key, an assertion without user verification.
 // carol approves with her key, and only then production deploys. On a
 // second request, carol's first assertion replayed, and a challenge gone
@@ -65,6 +66,19 @@ func TestServeApprovalWithASecurityKeyDeploysToProduction(t *testing.T) {
 		t.Errorf("carol was told %q after a plain Approve click", got)
 	}
 	nothingYet("the Slack clicks")
+
+	// carol's GitHub session alone: an /approve comment on the request's PR.
+	after := w.postCommand(t, 4, "carol", "/approve "+id)
+	var reply string
+	waitFor(t, "the App's answer to carol's /approve comment", func() bool {
+		var ok bool
+		reply, ok = w.appReply(4, "carol", after)
+		return ok
+	})
+	if !strings.Contains(reply, "needs a security key or passkey") {
+		t.Errorf("carol's /approve comment was answered %q", reply)
+	}
+	nothingYet("the /approve comment")
 
 	// The requester, with her own registered key.
 	w.holding("alice", true)
@@ -150,7 +164,7 @@ func TestServeApprovalWithASecurityKeyDeploysToProduction(t *testing.T) {
 			refused[id] = append(refused[id], d["code"].(string))
 		}
 	}
-	if got := strings.Join(refused[id], " "); got != "mfa_required self_approval mfa_invalid mfa_invalid" {
+	if got := strings.Join(refused[id], " "); got != "mfa_required mfa_required self_approval mfa_invalid mfa_invalid" {
 		t.Errorf("refusals audited on %s: %s", id, got)
 	}
 	if got := strings.Join(refused[id2], " "); got != "mfa_invalid mfa_invalid" {
