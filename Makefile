@@ -9,7 +9,7 @@ VULNDB_VERSION ?= latest
 # fetch it through the module proxy even where the machine defaults to 'local'.
 export GOTOOLCHAIN := auto
 
-.PHONY: all build test deps fmt-check vet staticcheck gotest vuln bench fuzz demo clean
+.PHONY: all build test deps fmt-check vet staticcheck gotest vuln bench bench-scale fuzz demo clean
 
 all: build
 
@@ -50,6 +50,19 @@ vuln:
 ## bench: the benchmarks reported in BENCHMARKS.md (slow; not part of CI).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./store/audit/ ./deploy/
+
+## bench-scale: histories of 1k, 10k and 100k deploy requests (kept in BENCH_CACHE
+## between runs), the time and peak RSS of verify, evidence, evidence verify and
+## backup, and the latency of the pages; the table for BENCHMARKS.md. Not in CI:
+## generating the 100k history takes a while, and the 100k pack wants ~1 GB of disk.
+BENCH_SIZES ?= 1000,10000,100000
+BENCH_CACHE ?= $(BIN)/bench-scale
+bench-scale:
+	@mkdir -p $(BENCH_CACHE)
+	$(GO) build -o $(BIN)/tollgate-bench ./cmd/tollgate
+	$(GO) test -tags benchscale -run TestScale -count=1 -timeout 0 -v ./internal/benchscale \
+		-tollgate $(abspath $(BIN))/tollgate-bench -sizes $(BENCH_SIZES) -cache $(abspath $(BENCH_CACHE)) \
+		-out $(abspath $(BENCH_CACHE))/table.md
 
 ## fuzz: each Go fuzz target for a bounded number of executions (seed corpora in
 ## <pkg>/testdata/fuzz/<target>). Counts, not durations: Go 1.26's fuzz coordinator

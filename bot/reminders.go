@@ -65,7 +65,7 @@ func (s *Service) SweepEmergencyReviews(ctx context.Context) (SweepResult, error
 // openMissingReviews opens the review of recent succeeded emergency
 // changes that have none (the worker's attempt failed).
 func (s *Service) openMissingReviews(ctx context.Context) (int, error) {
-	done, err := s.store.ListRequests(ctx, RequestFilter{States: []State{StateSucceeded}, Limit: 1000})
+	done, err := s.store.ListRequests(ctx, RequestFilter{States: []State{StateSucceeded}, Trigger: TriggerEmergency, Limit: 1000})
 	if err != nil {
 		return 0, fmt.Errorf("listing succeeded requests: %w", err)
 	}

@@ -174,6 +174,7 @@ type RequestFilter struct {
 	Repo        string
 	Environment string
 	States      []State
-	Requester   int64 // GitHub id
-	Limit       int   // 0 means a store default
+	Trigger     Trigger // "" for any
+	Requester   int64   // GitHub id
+	Limit       int     // 0 means a store default
 }

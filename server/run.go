@@ -101,6 +101,9 @@ func (s *Server) Run(ctx context.Context, opts RunOptions) error {
 	outboxDone := make(chan struct{})
 	go func() { defer close(outboxDone); s.outbox.Run(outboxCtx) }()
 	inboxWG.Go(func() { s.complianceLoop(workCtx) })
+	if s.auditMonitor != nil {
+		inboxWG.Go(func() { s.auditMonitor.Run(workCtx) })
+	}
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
 	}

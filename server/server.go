@@ -52,6 +52,9 @@ type Server struct {
 
 	// compliance anchors checkpoints and runs the access checks (wire_compliance.go).
 	compliance *compliance
+	// auditMonitor verifies the audit log in the background for /audit
+	// (wire_web.go); nil when the pages are not served.
+	auditMonitor *audit.Monitor
 }
 
 // ErrConfig marks a failure caused by the configuration (exit code 2).

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 
@@ -50,12 +49,14 @@ func (s *Server) mountWebPages(mux *http.ServeMux, cfg *config.Config) error {
 		}
 		return nil
 	}
+	s.auditMonitor = audit.NewMonitor(s.store.DB(), s.auditKeyring, audit.MonitorOptions{Now: s.now,
+		Logger: s.log.With("component", "audit-monitor")})
 	pages, err := web.New(web.Config{
 		Requests:     s.svc,
 		Audit:        s.store.Audit(),
 		AuditEntries: s.auditEntries,
 		DeployLog:    s.ReadDeployLog,
-		Verify:       s.verifyAuditLog,
+		Verification: s.auditMonitor,
 		Environments: s.live.Policies,
 		MFA: &web.MFAConfig{Service: s.svc, States: s.store, Attestation: cfg.WebAuthn.Attestation,
 			AllowedAAGUIDs: cfg.WebAuthn.AllowedAAGUIDs},
@@ -72,15 +73,15 @@ func (s *Server) mountWebPages(mux *http.ServeMux, cfg *config.Config) error {
 	return nil
 }
 
-// verifyAuditLog recomputes the whole audit log and checks its signed
-// checkpoints, for the /audit page, with the keyring in force: the current
-// audit public key and those rotated out (as `tollgate verify --config`).
-func (s *Server) verifyAuditLog(ctx context.Context) (audit.Report, error) {
+// auditKeyring is the keyring in force for the background verification
+// of /audit: the current audit public key and those rotated out (as
+// `tollgate verify --config`), read at each run so a reload applies.
+func (s *Server) auditKeyring() (audit.Keyring, error) {
 	keys, err := s.live.Current().Audit.Keyring()
 	if err != nil {
-		return audit.Report{}, fmt.Errorf("audit keys: %w", err)
+		return nil, fmt.Errorf("audit keys: %w", err)
 	}
-	return audit.Verify(ctx, s.store.DB(), keys...)
+	return keys, nil
 }
 
 // mfaStates is where Slack keeps the one-time links to the security key

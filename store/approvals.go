@@ -10,31 +10,7 @@ import (
 
 // Approvals are append-only: an UpdateRequest may add approvals and set
 // RevokedAt on existing ones, nothing else. Evidence reads this table for
-// approvals.csv.
-
-func loadApprovals(ctx context.Context, q rowQueryer, requestID string) ([]bot.Approval, error) {
-	rows, err := q.QueryContext(ctx, `SELECT approver_login, approver_id, approver_slack, at, sha, config_hash,
-		expires_at, revoked_at FROM approvals WHERE request_id = ? ORDER BY id`, requestID)
-	if err != nil {
-		return nil, fmt.Errorf("approvals of %s: %w", requestID, err)
-	}
-	defer rows.Close()
-	var out []bot.Approval
-	for rows.Next() {
-		var a bot.Approval
-		var at, expires, revoked int64
-		if err := rows.Scan(&a.Approver.Login, &a.Approver.GitHubID, &a.Approver.ChatUser, &at, &a.SHA,
-			&a.ConfigHash, &expires, &revoked); err != nil {
-			return nil, fmt.Errorf("approvals of %s: %w", requestID, err)
-		}
-		a.At, a.ExpiresAt, a.RevokedAt = fromNanos(at), fromNanos(expires), fromNanos(revoked)
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("approvals of %s: %w", requestID, err)
-	}
-	return out, nil
-}
+// approvals.csv. approvalsOf (requests_batch.go) reads them.
 
 func insertApprovals(ctx context.Context, tx *sql.Tx, requestID string, as []bot.Approval) error {
 	for _, a := range as {

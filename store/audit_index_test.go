@@ -32,24 +32,7 @@ func testAuditSubjectLookupsUseTheIndex(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rows, err := s.DB().QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+tt.query, "req-1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			got := strings.Join(plan, "; ")
+			got := queryPlan(t, s, tt.query, "req-1")
 			if !strings.Contains(got, "INDEX audit_entries_subject (subject=?)") || strings.Contains(got, "TEMP B-TREE") {
 				t.Fatalf("plan %q: want a search of audit_entries_subject and no sort", got)
 			}

@@ -151,6 +151,16 @@ func (s *Store) RequestBySource(ctx context.Context, key string) (bot.Request, e
 
 // ListRequests implements bot.RequestStore.
 func (s *Store) ListRequests(ctx context.Context, f bot.RequestFilter) ([]bot.Request, error) {
+	q, args, err := listQuery(f)
+	if err != nil {
+		return nil, err
+	}
+	return queryRequests(ctx, s.db, q, args...)
+}
+
+// listQuery is ListRequests' SQL. The states are literals (stateList), so
+// the open requests of an environment are read through requests_active.
+func listQuery(f bot.RequestFilter) (string, []any, error) {
 	var where []string
 	var args []any
 	if f.Repo != "" {
@@ -162,11 +172,15 @@ func (s *Store) ListRequests(ctx context.Context, f bot.RequestFilter) ([]bot.Re
 	if f.Requester != 0 {
 		where, args = append(where, "requester_id = ?"), append(args, f.Requester)
 	}
+	if f.Trigger != "" {
+		where, args = append(where, "trigger = ?"), append(args, string(f.Trigger))
+	}
 	if len(f.States) > 0 {
-		where = append(where, "state IN (?"+strings.Repeat(", ?", len(f.States)-1)+")")
-		for _, st := range f.States {
-			args = append(args, string(st))
+		list, err := stateList(f.States)
+		if err != nil {
+			return "", nil, err
 		}
+		where = append(where, "state IN ("+list+")")
 	}
 	q := `SELECT ` + requestColumns + ` FROM requests`
 	if len(where) > 0 {
@@ -176,9 +190,7 @@ func (s *Store) ListRequests(ctx context.Context, f bot.RequestFilter) ([]bot.Re
 	if limit <= 0 {
 		limit = 100
 	}
-	q += ` ORDER BY created_at DESC, rowid DESC LIMIT ?`
-	args = append(args, limit)
-	return queryRequests(ctx, s.db, q, args...)
+	return q + ` ORDER BY created_at DESC, rowid DESC LIMIT ?`, append(args, limit), nil
 }
 
 // NextRunnable implements bot.RequestStore.
@@ -323,10 +335,19 @@ func queryRequests(ctx context.Context, q rowQueryer, query string, args ...any)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("query requests: %w", err)
 	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	ids := make([]string, len(out))
 	for i := range out {
-		if out[i].Approvals, err = loadApprovals(ctx, q, out[i].ID); err != nil {
-			return nil, err
-		}
+		ids[i] = out[i].ID
+	}
+	approvals, err := approvalsOf(ctx, q, ids) // one query for all rows, not one per row
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Approvals = approvals[out[i].ID]
 	}
 	return out, nil
 }

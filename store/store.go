@@ -100,6 +100,11 @@ func Open(ctx context.Context, location string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", name, err)
 	}
+	// A retired key, or a new one before its rotation, must not sign.
+	if err := s.audit.CheckSigner(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", name, err)
+	}
 	return s, nil
 }
 

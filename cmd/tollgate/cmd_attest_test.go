@@ -122,7 +122,7 @@ func TestAttestVerify(t *testing.T) {
 		{"another key", []string{file, "--public-key", filepath.Join(other, "k.pub"), "--audit-key", auditPub}, exitCheckFailed,
 			"FAIL: signature: not signed by a trusted attestation key"},
 		{"attestation key as audit key", []string{file, "--public-key", pub, "--audit-key", pub}, exitCheckFailed,
-			"FAIL: audit-proof: checkpoint not signed by a trusted audit key"},
+			"FAIL: audit-proof: audit checkpoint: not signed by key tollgate-attestation+"},
 		{"retired key", []string{file, "--retired-key", pub + "@2000-01-01", "--audit-key", auditPub}, exitCheckFailed,
 			"FAIL: key-retirement: signed by key tollgate-attestation+"},
 		{"environment", []string{release, "--public-key", pub, "--audit-key", auditPub, "--environment", "staging"}, exitCheckFailed,

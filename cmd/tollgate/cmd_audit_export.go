@@ -17,17 +17,20 @@ import (
 )
 
 // auditExtensions are `tollgate audit` subcommands kept out of cmd_audit.go:
-// archiving (export, verify-export) and HMAC'd values (hash).
+// archiving (export, verify-export), HMAC'd values (hash) and key
+// rotation (rotate).
 var auditExtensions = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{
 	"export":        runAuditExport,
 	"verify-export": runAuditVerifyExport,
 	"hash":          runAuditHash,
+	"rotate":        runAuditRotate, // cmd_audit_rotate.go
 }
 
 func auditExtensionUsage(w io.Writer) {
 	fmt.Fprintln(w, "       tollgate audit export --from DATE --to DATE --out DIR (--config FILE | --database PATH [--signing-key FILE])")
 	fmt.Fprintln(w, "       tollgate audit verify-export DIR --public-key FILE")
 	fmt.Fprintln(w, "       tollgate audit hash VALUE|- (--config FILE | --hmac-key FILE)")
+	fmt.Fprintln(w, auditRotateUsage)
 }
 
 func runAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -255,7 +255,10 @@ func runEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "FAIL: audit.jsonl: %v\n", err)
 		return exitCheckFailed
 	}
-	fmt.Fprintf(stdout, "OK: %d files match the MANIFEST signed by %s (range %s)\n", res.Files, res.KeyName, res.Range)
+	fmt.Fprintf(stdout, "OK: %d files match the MANIFEST signed by %s (range %s; %s)\n", res.Files, res.KeyName, res.Range, res.Scope())
+	if res.Filtered() {
+		fmt.Fprintf(stdout, "NOTE: a filtered pack (%s): it holds only those changes, not every change of the range\n", res.Scope())
+	}
 	fmt.Fprintf(stdout, "OK: audit.jsonl: %d entries, %d proven in the audit log of %d entries signed by %s at %s\n",
 		seg.Lines, seg.Covered, seg.Checkpoint.Size, seg.Checkpoint.KeyName, seg.Checkpoint.Time.Format(time.RFC3339))
 	return reportPackMFA(dir, keys, stdout)

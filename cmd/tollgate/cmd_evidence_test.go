@@ -112,3 +112,40 @@ func TestAuditHashMatchesTheStoredHMAC(t *testing.T) {
 		t.Fatalf("audit hash without key: exit %d %q", code, errOut)
 	}
 }
+
+func TestEvidenceVerifyPrintsTheSignedFilters(t *testing.T) {
+	h := evidencetest.Build(t, 40, 11)
+	from, to := h.From.Format("2006-01-02"), h.To.AddDate(0, 0, -1).Format("2006-01-02")
+	tests := []struct {
+		name    string
+		filters []string
+		want    []string
+	}{
+		{"the whole range", nil, []string{"(end excluded); all repositories, all environments)\n"}},
+		{"one repository and environment", []string{"--repo", evidencetest.Repo, "--env", "production"}, []string{
+			`(end excluded); repository "acme/shop", environment "production")` + "\n",
+			`NOTE: a filtered pack (repository "acme/shop", environment "production"): it holds only those changes`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pack := filepath.Join(t.TempDir(), "pack")
+			args := append([]string{"evidence", "--database", h.DBPath, "--signing-key", h.Keys.PrivateKeyFile,
+				"--from", from, "--to", to, "--out", pack}, tt.filters...)
+			if code, out, errOut := run(t, args...); code != exitOK {
+				t.Fatalf("evidence exit %d\n%s%s", code, out, errOut)
+			}
+			code, out, _ := run(t, "evidence", "verify", pack, "--public-key", h.Keys.PublicKeyFile)
+			if code != exitOK {
+				t.Fatalf("evidence verify exit %d: %s", code, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if len(tt.filters) == 0 && strings.Contains(out, "NOTE: a filtered pack") {
+				t.Errorf("the whole range reads as filtered:\n%s", out)
+			}
+		})
+	}
+}

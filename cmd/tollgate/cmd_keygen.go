@@ -40,7 +40,9 @@ func runKeygen(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
-	fmt.Fprintln(stdout, "To rotate to it: stop Tollgate (its shutdown signs a final checkpoint with the old key), set")
+	fmt.Fprintln(stdout, "To rotate to it: stop Tollgate, hand the audit log over to it (signed by both keys) with")
+	fmt.Fprintf(stdout, "  tollgate audit rotate --config FILE --to %s\n", priv)
+	fmt.Fprintln(stdout, "then set")
 	fmt.Fprintln(stdout, "  audit:")
 	fmt.Fprintf(stdout, "    signing_key_file: %s\n", priv)
 	fmt.Fprintf(stdout, "    public_key_file: %s\n", pub)

@@ -25,12 +25,22 @@ func TestKeygenWritesAKeyPairARotationCanUse(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Rotate an existing log to the new key; both public keys verify it.
-	rot := audittest.BuildRotated(t, 12, 0, 5)
-	audittest.AppendWith(t, rot.Path, signer, 5, 12, 8)
-	code, out, errOut = runCLI(t, "verify", "--database", rot.Path, "--public-key", rot.Old.PublicKeyFile, "--public-key", pub)
-	if code != exitOK || !strings.Contains(out, "then tollgate-2026+") {
+	// Rotate an existing log to the new key as docs/operations.md says;
+	// both public keys verify it, and the old key no longer signs.
+	old := audittest.Build(t, 12, 5)
+	code, out, errOut = runCLI(t, "audit", "rotate", "--database", old.Path, "--signing-key", old.Keys.PrivateKeyFile, "--to", priv)
+	if code != exitOK || !strings.Contains(out, "rotated the audit log at tree size 12: test-key+") ||
+		!strings.Contains(out, "tollgate-2026+") || !strings.Contains(out, "signing_key_file: "+priv) {
+		t.Fatalf("audit rotate: exit %d\n%s%s", code, out, errOut)
+	}
+	audittest.AppendWith(t, old.Path, signer, 5, 12, 8)
+	code, out, errOut = runCLI(t, "verify", "--database", old.Path, "--public-key", old.Keys.PublicKeyFile, "--public-key", pub)
+	if code != exitOK || !strings.Contains(out, " (tree sizes 5..12), then tollgate-2026+") {
 		t.Fatalf("verify after the rotation: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "audit", "rotate", "--database", old.Path, "--signing-key", old.Keys.PrivateKeyFile, "--to", priv)
+	if code != exitCheckFailed || !strings.Contains(errOut, "not the audit log's active signing key (tollgate-2026+") {
+		t.Fatalf("rotating again from the retired key: exit %d\n%s%s", code, out, errOut)
 	}
 
 	tests := []struct {
@@ -41,6 +51,7 @@ func TestKeygenWritesAKeyPairARotationCanUse(t *testing.T) {
 	}{
 		{"the same name again never overwrites", []string{"keygen", "--name", "tollgate-2026", "--out", dir}, exitCheckFailed, "refusing to overwrite a key"},
 		{"a name is required", []string{"keygen", "--out", dir}, exitUsage, "usage: tollgate keygen"},
+		{"rotate needs the new key", []string{"audit", "rotate", "--database", old.Path, "--signing-key", priv}, exitUsage, "--to FILE (the new signing key) is required"},
 		{"a name a signature cannot carry", []string{"keygen", "--name", "bad+name", "--out", dir}, exitUsage, `key name "bad+name": use letters, digits`},
 	}
 	for _, tt := range tests {

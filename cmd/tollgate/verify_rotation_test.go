@@ -11,7 +11,8 @@ import (
 )
 
 func TestVerifyAndCheckProofAcrossAKeyRotation(t *testing.T) {
-	// Checkpoints by old-key at 10, 20, 25 (shutdown), then by new-key at 30, 40, 45.
+	// Checkpoints by old-key at 10, 20, 25 (shutdown), the handover at seq 25,
+	// then by new-key at 26, 30, 40, 46.
 	rot := audittest.BuildRotated(t, 25, 20, 10)
 	oldPub, newPub := rot.Old.PublicKeyFile, rot.New.PublicKeyFile
 	oldID, newID := audit.Keyring{rot.Old.Verifier}.String(), audit.Keyring{rot.New.Verifier}.String()
@@ -35,7 +36,7 @@ func TestVerifyAndCheckProofAcrossAKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	bothKeys := "checkpoints:     6, every signature valid for keys " + oldID + " (tree sizes 10..25), then " + newID + " (tree sizes 30..45)\n"
+	bothKeys := "checkpoints:     7, every signature valid for keys " + oldID + " (tree sizes 10..25), then " + newID + " (tree sizes 26..46)\n"
 	tests := []struct {
 		name string
 		args []string
@@ -49,7 +50,7 @@ func TestVerifyAndCheckProofAcrossAKeyRotation(t *testing.T) {
 		{"verify with a config that forgot the old key", []string{"verify", "--config", cfg}, exitCheckFailed,
 			"FAIL: checkpoint 1 (tree size 10): not signed by key " + newID},
 		{"check-proof with both keys", []string{"audit", "check-proof", proof, "--public-key", oldPub, "--public-key", newPub}, exitOK,
-			"is in the audit log of 45 entries signed by new-key at "},
+			"is in the audit log of 46 entries signed by new-key at "},
 		{"check-proof with the old key only", []string{"audit", "check-proof", proof, "--public-key", oldPub}, exitCheckFailed,
 			"FAIL: proof checkpoint: not signed by key " + oldID},
 		{"a missing second key is a usage error", []string{"verify", "--database", rot.Path, "--public-key", newPub, "--public-key", oldPub + ".missing"}, exitUsage,
@@ -82,7 +83,7 @@ func TestEvidenceAcrossAKeyRotation(t *testing.T) {
 		want string
 	}{
 		{"verify the pack with both keys", []string{"evidence", "verify", pack, "--public-key", oldPub, "--public-key", newPub}, exitOK,
-			"OK: audit.jsonl: 45 entries, 45 proven in the audit log of 45 entries signed by new-key at "},
+			"OK: audit.jsonl: 46 entries, 46 proven in the audit log of 46 entries signed by new-key at "},
 		{"verify the pack with the old key only", []string{"evidence", "verify", pack, "--public-key", oldPub}, exitCheckFailed,
 			"FAIL: MANIFEST: signature does not verify with key old-key+"},
 		{"a pack signed by a key not listed is refused before writing", []string{"evidence", "--database", rot.Path, "--signing-key", rot.New.PrivateKeyFile,

@@ -196,7 +196,7 @@ func verifySignature(ctx context.Context, env *dsse.Envelope, trusted []PublicKe
 func checkAudit(p Predicate, trusted []note.Verifier) (auditproof.Checkpoint, error) {
 	cp, err := auditproof.OpenCheckpoint([]byte(p.Audit.Checkpoint), trusted...)
 	if err != nil {
-		return cp, err
+		return cp, fmt.Errorf("audit checkpoint: %w", err)
 	}
 	if cp.Time.Before(p.FinishedAt) {
 		return cp, fmt.Errorf("the checkpoint was signed at %s, before the deploy finished at %s: it cannot cover the deploy's entries",

@@ -93,7 +93,7 @@ func TestTamperedAttestationsFail(t *testing.T) {
 		{"checkpoint signed by an untrusted key", func(t *testing.T, s *setup) []byte {
 			s.f.statement.Predicate.Audit.Checkpoint = s.f.log.checkpoint(t, newTestKey(t, "tollgate", 8), t0.Add(10*time.Minute))
 			return s.f.sign(t)
-		}, attest.CheckAuditProof, "checkpoint not signed by a trusted audit key (trusted: tollgate+"},
+		}, attest.CheckAuditProof, "audit checkpoint: not signed by key tollgate+"},
 		{"no audit key", func(t *testing.T, s *setup) []byte {
 			s.keys.Audit = nil
 			return s.f.sign(t)

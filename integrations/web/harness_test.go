@@ -64,6 +64,34 @@ type harness struct {
 	clientID string
 	secret   string
 	verifier note.Verifier
+	mon      *audit.Monitor
+}
+
+// monitor starts the background verification as serve does, quick to
+// notice a new checkpoint, and stops it when the test ends.
+func (hs *harness) monitor() *audit.Monitor {
+	hs.mon = audit.NewMonitor(hs.st.DB(), func() (audit.Keyring, error) { return audit.Keyring{hs.verifier}, nil },
+		audit.MonitorOptions{Poll: 5 * time.Millisecond, MinGap: time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { hs.mon.Run(ctx); close(done) }()
+	hs.t.Cleanup(func() { cancel(); <-done })
+	return hs.mon
+}
+
+// waitVerified waits until a background verification that started after
+// now has finished, and returns its status.
+func (hs *harness) waitVerified(after time.Time) audit.VerifyStatus {
+	hs.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if st := hs.mon.Status(); st.Done && !st.Started.Before(after) {
+			return st
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	hs.t.Fatal("no background verification finished in 10 s")
+	return audit.VerifyStatus{}
 }
 
 // failOnUse is the domain's outbound side: the pages are read-only, so any
@@ -154,7 +182,7 @@ func newHarness(t *testing.T, adjust ...func(*Config)) *harness {
 			}
 			return nil, nil
 		},
-		Verify:       func(ctx context.Context) (audit.Report, error) { return audit.Verify(ctx, st.DB(), verifier) },
+		Verification: hs.monitor(),
 		Environments: func() []*bot.EnvironmentPolicy { return policies },
 		OAuth: OAuth{WebURL: gh.URL() + "/", APIURL: gh.APIURL() + "/", ClientID: id, ClientSecret: secret,
 			Org: testOrg, AuditorTeams: []string{auditorsTeam}, HTTPClient: gh.Client()},

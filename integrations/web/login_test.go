@@ -312,7 +312,7 @@ func TestLogout(t *testing.T) {
 func TestSecureCookiesOverHTTPS(t *testing.T) {
 	hs := newHarness(t)
 	h, err := New(Config{Requests: hs.svc, Audit: hs.st.Audit(), AuditEntries: hs.h.cfg.AuditEntries,
-		Verify: hs.h.cfg.Verify, Environments: hs.h.cfg.Environments, OAuth: hs.h.cfg.OAuth,
+		Verification: hs.h.cfg.Verification, Environments: hs.h.cfg.Environments, OAuth: hs.h.cfg.OAuth,
 		PublicURL: "https://tollgate.example.com"})
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,14 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
@@ -119,30 +121,37 @@ func TestDeploymentPageNotFound(t *testing.T) {
 
 func TestAuditPage(t *testing.T) {
 	hs := newHarness(t)
+	hs.waitVerified(time.Time{})
 	b := hs.signIn("bob")
 	resp, body := b.get(hs.srv.URL + "/audit")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	checkSecurityHeaders(t, resp)
-	mustContain(t, body, "verified</span> all 7 entries and 1 signed checkpoints", "2 newest entries are not yet covered",
-		"<dt>Tree size</dt><dd>5</dd>", "lock.acquired", `<a href="/deployments/`+testRequestID+`">`, "(7 of 7)")
+	mustContain(t, body, "verified</span> up to seq 6 at ", "all 7 entries and 1 signed checkpoints",
+		"2 newest of them are not yet covered", "<dt>Tree size</dt><dd>5</dd>", "lock.acquired",
+		`<a href="/deployments/`+testRequestID+`">`, "(seq 0 to 6 of 7)", `<tr id="seq-6"><td><a href="/audit?seq=6#seq-6">6</a>`)
+	mustNotContain(t, body, `id="pager"`)
 	if i, j := strings.Index(body, "lock.acquired"), strings.Index(body, "request.created"); i > j {
 		t.Error("entries are not newest first")
 	}
 
-	t.Run("verification runs at most every 10 minutes", func(t *testing.T) {
-		b.get(hs.srv.URL + "/audit")
-		if runs := hs.h.verifier.runs; runs != 1 {
-			t.Errorf("verify ran %d times for two views, want 1", runs)
+	t.Run("a new checkpoint is verified in the background", func(t *testing.T) {
+		start := time.Now()
+		if err := hs.st.AppendAudit(context.Background(), bot.AuditEvent{Actor: "tollgate", Action: "config.reloaded",
+			Subject: "tollgate.yml", Data: map[string]any{}}); err != nil {
+			t.Fatal(err)
 		}
-		hs.clock.Advance(11 * time.Minute)
-		b.get(hs.srv.URL + "/audit")
-		if runs := hs.h.verifier.runs; runs != 2 {
-			t.Errorf("verify ran %d times after the period, want 2", runs)
+		if _, err := hs.st.Audit().Checkpoint(context.Background()); err != nil {
+			t.Fatal(err)
 		}
+		if st := hs.waitVerified(start); !st.Report.OK || st.Report.Size != 8 || st.Report.UnsignedTail != 0 {
+			t.Fatalf("after the checkpoint: %+v", st.Report)
+		}
+		_, body := b.get(hs.srv.URL + "/audit")
+		mustContain(t, body, "verified</span> up to seq 7 at ", "all 8 entries and 2 signed checkpoints")
 	})
-	t.Run("tampering is shown", func(t *testing.T) {
+	t.Run("tampering is shown with a link to the entry", func(t *testing.T) {
 		ctx := context.Background()
 		if _, err := hs.st.DB().ExecContext(ctx, `DROP TRIGGER audit_entries_no_update`); err != nil {
 			t.Fatal(err)
@@ -150,9 +159,76 @@ func TestAuditPage(t *testing.T) {
 		if _, err := hs.st.DB().ExecContext(ctx, `UPDATE audit_entries SET actor = 'mallory' WHERE seq = 2`); err != nil {
 			t.Fatal(err)
 		}
-		hs.clock.Advance(11 * time.Minute)
+		start := time.Now()
+		hs.mon.Check()
+		if st := hs.waitVerified(start); st.Report.OK {
+			t.Fatal("the tampered log verified")
+		}
 		_, body := b.get(hs.srv.URL + "/audit")
-		mustContain(t, body, "tampering found", "entry seq 2")
+		mustContain(t, body, "tampering found", "entry seq 2", `<a href="/audit?seq=2#seq-2">see the entry</a>`)
+	})
+}
+
+// A page of the audit log costs one page: any entry can be linked to and
+// the page never waits for the verification of the whole log.
+func TestAuditPagesAndLinks(t *testing.T) {
+	release := make(chan struct{})
+	hs := newHarness(t)
+	ctx := context.Background()
+	for i := range 120 {
+		if err := hs.st.AppendAudit(ctx, bot.AuditEvent{Actor: "tollgate", Action: "config.reloaded",
+			Subject: fmt.Sprintf("tollgate.yml#%d", i), Data: map[string]any{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := hs.signIn("bob")
+	tests := []struct {
+		name, path string
+		status     int
+		want       []string
+		not        []string
+	}{
+		{"the latest page", "/audit", 200, []string{"(seq 77 to 126 of 127)", `<a href="/audit?before=77">Older</a>`}, []string{"Newer"}},
+		{"an older page", "/audit?before=77", 200, []string{"(seq 27 to 76 of 127)", `<a href="/audit?before=127">Newer</a>`,
+			`<a href="/audit?before=27">Older</a>`, `<a href="/audit">Latest</a>`}, nil},
+		{"the oldest page", "/audit?before=27", 200, []string{"(seq 0 to 26 of 127)", `<a href="/audit?before=77">Newer</a>`}, []string{"Older"}},
+		{"a link to one entry", "/audit?seq=3", 200, []string{`<tr id="seq-3" class="target">`, "(seq 0 to 28 of 127)"}, nil},
+		{"a link to the newest entry", "/audit?seq=126", 200, []string{`<tr id="seq-126" class="target">`, "(seq 77 to 126 of 127)"}, nil},
+		{"beyond the log", "/audit?before=100000", 200, []string{"(seq 77 to 126 of 127)"}, nil},
+		{"an entry that does not exist", "/audit?seq=127", 404, []string{"no entry 127"}, nil},
+		{"a seq that is not a number", "/audit?seq=2%3Cx", 404, []string{"no entry 2&lt;x"}, nil},
+		{"a bad cursor", "/audit?before=0", 400, []string{"before must be"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := b.get(hs.srv.URL + tt.path)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			mustContain(t, body, tt.want...)
+			mustNotContain(t, body, tt.not...)
+		})
+	}
+
+	t.Run("the page does not wait for a verification in progress", func(t *testing.T) {
+		blocked := newHarness(t, func(c *Config) {
+			c.Verification = audit.NewMonitor(hs.st.DB(), func() (audit.Keyring, error) { <-release; return audit.Keyring{hs.verifier}, nil },
+				audit.MonitorOptions{})
+		})
+		mon := blocked.h.cfg.Verification.(*audit.Monitor)
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { mon.Run(runCtx); close(done) }()
+		defer func() { close(release); stop(); <-done }()
+		for !mon.Status().Running {
+			time.Sleep(time.Millisecond)
+		}
+		start := time.Now()
+		resp, body := blocked.signIn("bob").get(blocked.srv.URL + "/audit")
+		if resp.StatusCode != http.StatusOK || time.Since(start) > 5*time.Second {
+			t.Fatalf("status %d after %s", resp.StatusCode, time.Since(start))
+		}
+		mustContain(t, body, "not verified yet", "runs in the background")
 	})
 }
 

@@ -108,7 +108,7 @@ func TestTamperedProofsFail(t *testing.T) {
 		want     string
 	}{
 		{name: "another key", note: p.Checkpoint, keys: []note.Verifier{other.Verifier}, entry: entryOf(p), proof: p.Proof,
-			wantOpen: "checkpoint not signed by a trusted audit key (trusted: other-key+"},
+			wantOpen: "not signed by key other-key+"},
 		{name: "no key", note: p.Checkpoint, entry: entryOf(p), proof: p.Proof, wantOpen: auditproof.ErrNoKeys.Error()},
 		{name: "origin of another key", note: foreignOrigin, keys: []note.Verifier{verifier}, entry: entryOf(p), proof: p.Proof,
 			wantOpen: `checkpoint origin "tollgate/test-key", want "tollgate/mallory"`},

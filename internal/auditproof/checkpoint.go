@@ -12,22 +12,25 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// Checkpoint is a verified signed statement of the audit log's size and
-// root hash, in the C2SP tlog-checkpoint layout store/audit writes:
+// Checkpoint is a signed statement of the audit log's size and root hash.
+// Its note text follows the C2SP tlog-checkpoint layout:
 //
 //	tollgate/<key name>
 //	<tree size>
 //	<base64 root hash>
 //	timestamp <RFC 3339 UTC>
+//
+// followed by the ed25519 note signature.
 type Checkpoint struct {
 	Origin string
 	Size   int64
 	Root   tlog.Hash
 	Time   time.Time
 	Note   []byte // the signed note, verbatim
-	Key    string // "name+hash" of the key that signed it
-	// KeyName is the name of that key.
-	KeyName string
+	// Key ("name+hash") and KeyName name the key that signed it: the
+	// trusted key OpenCheckpoint verified, or the signer that wrote it;
+	// empty on a checkpoint read unverified.
+	Key, KeyName string
 }
 
 // Origin is the checkpoint origin line for a key name.
@@ -36,12 +39,19 @@ func Origin(keyName string) string { return "tollgate/" + keyName }
 // ErrNoKeys fails a check closed when no key is trusted at all.
 var ErrNoKeys = errors.New("no audit public key to verify with")
 
+// FormatText is the unsigned body of a checkpoint.
+func FormatText(origin string, size int64, root tlog.Hash, at time.Time) string {
+	return fmt.Sprintf("%s\n%d\n%s\ntimestamp %s\n", origin, size,
+		base64.StdEncoding.EncodeToString(root[:]), at.UTC().Format(time.RFC3339Nano))
+}
+
 // OpenCheckpoint verifies a signed checkpoint with the trusted keys (the
 // current audit key and any rotated out) and parses it. It fails if no
-// signature is by one of those keys, or if the origin is not that of the
-// key that signed it, so a checkpoint cannot be passed off as another key's.
+// signature is by one of those keys or a signature does not verify, or if
+// the origin is not that of the key that signed it, so a checkpoint cannot
+// be passed off as another key's.
 func OpenCheckpoint(msg []byte, verifiers ...note.Verifier) (Checkpoint, error) {
-	keys := unique(verifiers)
+	keys := Unique(verifiers)
 	if len(keys) == 0 {
 		return Checkpoint{}, ErrNoKeys
 	}
@@ -49,11 +59,11 @@ func OpenCheckpoint(msg []byte, verifiers ...note.Verifier) (Checkpoint, error) 
 	if err != nil {
 		var unverified *note.UnverifiedNoteError
 		if errors.As(err, &unverified) {
-			return Checkpoint{}, notSignedBy(keys, unverified.Note)
+			return Checkpoint{}, errors.New(NotSignedBy(keys, unverified.Note))
 		}
-		return Checkpoint{}, fmt.Errorf("checkpoint signature check failed: %w", err)
+		return Checkpoint{}, fmt.Errorf("signature check failed: %w", err)
 	}
-	cp, err := parseText(n.Text)
+	cp, err := ParseText(n.Text)
 	if err != nil {
 		return Checkpoint{}, err
 	}
@@ -72,8 +82,8 @@ func OpenCheckpoint(msg []byte, verifiers ...note.Verifier) (Checkpoint, error) 
 	return cp, nil
 }
 
-// parseText reads the unsigned body of a checkpoint.
-func parseText(text string) (Checkpoint, error) {
+// ParseText reads the unsigned body written by FormatText.
+func ParseText(text string) (Checkpoint, error) {
 	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
 	if len(lines) != 4 {
 		return Checkpoint{}, fmt.Errorf("checkpoint has %d lines, want 4", len(lines))
@@ -107,28 +117,32 @@ func CheckInclusion(e Entry, proof tlog.RecordProof, cp Checkpoint) error {
 	return nil
 }
 
+// KeyID names a key as a signature does: "name+hash".
+func KeyID(v note.Verifier) string { return keyID(v.Name(), v.KeyHash()) }
+
 func keyID(name string, hash uint32) string { return fmt.Sprintf("%s+%08x", name, hash) }
 
-// unique drops nil and repeated keys: note.VerifierList refuses two
+// Unique drops nil and repeated keys (the same name and hash, such as the
+// signing key's public key listed twice): note.VerifierList refuses two
 // verifiers for one signature as ambiguous.
-func unique(vs []note.Verifier) []note.Verifier {
+func Unique(vs []note.Verifier) []note.Verifier {
 	out := make([]note.Verifier, 0, len(vs))
 	seen := map[string]bool{}
 	for _, v := range vs {
-		if v == nil || seen[keyID(v.Name(), v.KeyHash())] {
+		if v == nil || seen[KeyID(v)] {
 			continue
 		}
-		seen[keyID(v.Name(), v.KeyHash())] = true
+		seen[KeyID(v)] = true
 		out = append(out, v)
 	}
 	return out
 }
 
-// notSignedBy explains a checkpoint none of the keys signed.
-func notSignedBy(keys []note.Verifier, n *note.Note) error {
+// NotSignedBy explains a note none of the keys signed.
+func NotSignedBy(keys []note.Verifier, n *note.Note) string {
 	trusted := make([]string, len(keys))
 	for i, v := range keys {
-		trusted[i] = keyID(v.Name(), v.KeyHash())
+		trusted[i] = KeyID(v)
 	}
 	sigs := make([]string, 0, len(n.UnverifiedSigs))
 	for _, s := range n.UnverifiedSigs {
@@ -137,6 +151,9 @@ func notSignedBy(keys []note.Verifier, n *note.Note) error {
 	if len(sigs) == 0 {
 		sigs = append(sigs, "none")
 	}
-	return fmt.Errorf("checkpoint not signed by a trusted audit key (trusted: %s; signatures: %s)",
+	if len(keys) == 1 {
+		return fmt.Sprintf("not signed by key %s (signatures: %s)", trusted[0], strings.Join(sigs, ", "))
+	}
+	return fmt.Sprintf("not signed by any trusted key (trusted: %s; signatures: %s)",
 		strings.Join(trusted, ", "), strings.Join(sigs, ", "))
 }

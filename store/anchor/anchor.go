@@ -86,6 +86,11 @@ func (a *Anchorer) pending(ctx context.Context) ([]audit.Checkpoint, error) {
 		return nil, fmt.Errorf("reading checkpoints to anchor: %w", err)
 	}
 	defer rows.Close()
+	keys := append([]note.Verifier{a.verifier}, a.previous...)
+	rotations, err := audit.Rotations(ctx, a.store.DB(), keys...)
+	if err != nil {
+		return nil, fmt.Errorf("reading checkpoints to anchor: %w", err)
+	}
 	var out []audit.Checkpoint
 	seen := map[int64]bool{}
 	for rows.Next() {
@@ -93,7 +98,11 @@ func (a *Anchorer) pending(ctx context.Context) ([]audit.Checkpoint, error) {
 		if err := rows.Scan(&msg); err != nil {
 			return nil, fmt.Errorf("reading checkpoints to anchor: %w", err)
 		}
-		cp, err := audit.OpenCheckpoint(msg, append([]note.Verifier{a.verifier}, a.previous...)...)
+		cp, err := audit.OpenCheckpoint(msg, keys...)
+		if err == nil {
+			// A retired key's signature after its rotation is a forgery.
+			err = audit.CheckKeyAt(rotations, cp)
+		}
 		if err != nil {
 			// Never publish what does not verify: it would anchor a forgery.
 			return nil, fmt.Errorf("checkpoint to anchor does not verify: %w", err)

@@ -50,7 +50,8 @@ func (p *Problem) String() string {
 // and re-signed with the same key passes audit.Verify but not this; a
 // checkpoint larger than the local log means the log was truncated. Every
 // checkpoint, stored or anchored, must be signed by a key of keys (the
-// current key and those rotated out). The error is for failures to read
+// current key and those rotated out) within its term (audit.CheckKeyAt:
+// never a retired key after its rotation). The error is for failures to read
 // the database.
 func Check(ctx context.Context, db *sql.DB, keys audit.Keyring, anchored []Anchored) (Report, error) {
 	local, err := audit.Verify(ctx, db, keys...)
@@ -68,6 +69,9 @@ func Check(ctx context.Context, db *sql.DB, keys audit.Keyring, anchored []Ancho
 	var cps []opened
 	for _, a := range anchored {
 		cp, err := audit.OpenCheckpoint(a.Note, keys...)
+		if err == nil {
+			err = audit.CheckKeyAt(local.Rotations, cp)
+		}
 		if err != nil {
 			r.Problem = &Problem{Path: a.Path, Size: -1, Reason: err.Error()}
 			return r, nil

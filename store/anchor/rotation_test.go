@@ -4,6 +4,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/anchor"
@@ -27,12 +30,12 @@ func testAnchorsAcrossAKeyRotation(t *testing.T) {
 	pub := &repoPublisher{files: map[string][][]byte{}}
 
 	if n, err := anchor.New(s, pub, rot.New.Verifier, nil).PublishPending(ctx); err == nil || n != 0 ||
-		!strings.Contains(err.Error(), "checkpoint to anchor does not verify: not signed by key new-key+") {
-		t.Fatalf("publish with the new key only = %d, %v; want refused at the old key's checkpoint", n, err)
+		!strings.Contains(err.Error(), "audit key rotation at seq 25: handover note is not signed by the retiring key old-key+") {
+		t.Fatalf("publish with the new key only = %d, %v; want refused at the rotation it cannot check", n, err)
 	}
 	n, err := anchor.New(s, pub, rot.New.Verifier, nil).TrustPrevious(rot.Old.Verifier).PublishPending(ctx)
-	if err != nil || n != 6 {
-		t.Fatalf("publish trusting the old key = %d, %v; want all 6 checkpoints", n, err)
+	if err != nil || n != 7 {
+		t.Fatalf("publish trusting the old key = %d, %v; want all 7 checkpoints", n, err)
 	}
 
 	tests := []struct {
@@ -43,7 +46,7 @@ func testAnchorsAcrossAKeyRotation(t *testing.T) {
 		largest int64
 		problem string
 	}{
-		{name: "old and new keys", keys: audit.Keyring{rot.Old.Verifier, rot.New.Verifier}, ok: true, checked: 6, largest: 45},
+		{name: "old and new keys", keys: audit.Keyring{rot.Old.Verifier, rot.New.Verifier}, ok: true, checked: 7, largest: 46},
 		{name: "the new key alone", keys: audit.Keyring{rot.New.Verifier},
 			problem: "checkpoint 1 (tree size 10): not signed by key new-key+"},
 	}
@@ -60,5 +63,52 @@ func testAnchorsAcrossAKeyRotation(t *testing.T) {
 				t.Fatalf("local problem %v, want %s", r.Local.Problem, tt.problem)
 			}
 		})
+	}
+}
+
+func TestARetiredKeysCheckpointIsNeverAnchored(t *testing.T) {
+	ctx := context.Background()
+	rot := audittest.BuildRotated(t, 25, 20, 10)
+	keys := audit.Keyring{rot.Old.Verifier, rot.New.Verifier}
+	// Whoever holds the leaked old key and the file appends and signs.
+	audittest.Forge(t, rot.Path, rot.Old.Signer, 2)
+	s, err := store.Open(ctx, rot.Path, store.Options{Signer: rot.New.Signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &repoPublisher{files: map[string][][]byte{}}
+	n, err := anchor.New(s, pub, rot.New.Verifier, nil).TrustPrevious(rot.Old.Verifier).PublishPending(ctx)
+	want := "checkpoint to anchor does not verify: checkpoint of tree size 48 is signed by key " + keys[:1].String() + ", retired at tree size 25"
+	if err == nil || n != 0 || !strings.Contains(err.Error(), want) {
+		t.Fatalf("publish = %d, %v\nwant refused: %s", n, err, want)
+	}
+
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A retired key's checkpoint over the untouched log, published
+	// elsewhere: the anchor check names the key.
+	clean := audittest.BuildRotated(t, 25, 20, 10)
+	cs, err := store.OpenReadOnly(ctx, clean.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	root, err := cs.Audit().TreeHash(ctx, 46)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := note.Sign(&note.Note{Text: audit.FormatCheckpointText(audit.Origin("old-key"), 46, root, time.Now())}, clean.Old.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := anchor.Check(ctx, cs.DB(), audit.Keyring{clean.New.Verifier, clean.Old.Verifier}, []anchor.Anchored{{Path: "checkpoints/x.txt", Note: forged}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = "anchored checkpoint in checkpoints/x.txt: checkpoint of tree size 46 is signed by key " + audit.Keyring{clean.Old.Verifier}.String() + ", retired at tree size 25"
+	if r.OK || r.Problem == nil || !strings.HasPrefix(r.Problem.String(), want) {
+		t.Fatalf("check = ok %v, anchored %v, local %v\nwant %s", r.OK, r.Problem, r.Local.Problem, want)
 	}
 }

@@ -4,69 +4,27 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/tollgate-dev/tollgate/internal/auditproof"
 )
 
-// Checkpoint is a signed statement of the log's size and root hash. Its
-// note text follows the C2SP tlog-checkpoint layout:
-//
-//	tollgate/<key name>
-//	<tree size>
-//	<base64 root hash>
-//	timestamp <RFC 3339 UTC>
-//
-// followed by the ed25519 note signature.
-type Checkpoint struct {
-	Origin string
-	Size   int64
-	Root   tlog.Hash
-	Time   time.Time
-	Note   []byte // the signed note, verbatim
-	// Key ("name+hash") and KeyName name the key that signed it: the
-	// trusted key OpenCheckpoint verified, or the signer that wrote it;
-	// empty on a checkpoint read unverified (LatestCheckpoint).
-	Key, KeyName string
-}
+// Checkpoint is a signed statement of the log's size and root hash; its
+// encoding and verification live in internal/auditproof, which offline
+// verifiers (deploy/attest) share without pulling in storage.
+type Checkpoint = auditproof.Checkpoint
 
 // Origin is the checkpoint origin line for a key name.
-func Origin(keyName string) string { return "tollgate/" + keyName }
+func Origin(keyName string) string { return auditproof.Origin(keyName) }
 
 // FormatCheckpointText is the unsigned body of a checkpoint.
 func FormatCheckpointText(origin string, size int64, root tlog.Hash, at time.Time) string {
-	return fmt.Sprintf("%s\n%d\n%s\ntimestamp %s\n", origin, size,
-		base64.StdEncoding.EncodeToString(root[:]), at.UTC().Format(time.RFC3339Nano))
-}
-
-// parseCheckpointText reads the body written by FormatCheckpointText.
-func parseCheckpointText(text string) (Checkpoint, error) {
-	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
-	if len(lines) != 4 {
-		return Checkpoint{}, fmt.Errorf("checkpoint has %d lines, want 4", len(lines))
-	}
-	size, err := strconv.ParseInt(lines[1], 10, 64)
-	if err != nil || size < 0 || strconv.FormatInt(size, 10) != lines[1] {
-		return Checkpoint{}, fmt.Errorf("checkpoint tree size %q is not a number", lines[1])
-	}
-	raw, err := base64.StdEncoding.DecodeString(lines[2])
-	if err != nil || len(raw) != tlog.HashSize {
-		return Checkpoint{}, fmt.Errorf("checkpoint root hash %q is not a base64 SHA-256 hash", lines[2])
-	}
-	ts, ok := strings.CutPrefix(lines[3], "timestamp ")
-	at, err := time.Parse(time.RFC3339Nano, ts)
-	if !ok || err != nil {
-		return Checkpoint{}, fmt.Errorf("checkpoint timestamp line %q is malformed", lines[3])
-	}
-	cp := Checkpoint{Origin: lines[0], Size: size, Time: at}
-	copy(cp.Root[:], raw)
-	return cp, nil
+	return auditproof.FormatText(origin, size, root, at)
 }
 
 // OpenCheckpoint verifies a signed checkpoint with the trusted keys (the
@@ -74,48 +32,7 @@ func parseCheckpointText(text string) (Checkpoint, error) {
 // if no signature is by one of those keys or a signature does not verify,
 // or if the origin is not that of the key that signed it.
 func OpenCheckpoint(msg []byte, verifiers ...note.Verifier) (Checkpoint, error) {
-	keys := Keyring(verifiers).Unique()
-	if len(keys) == 0 {
-		return Checkpoint{}, errNoKeys
-	}
-	n, err := note.Open(msg, note.VerifierList(keys...))
-	if err != nil {
-		var unverified *note.UnverifiedNoteError
-		if errors.As(err, &unverified) {
-			return Checkpoint{}, errors.New(keys.notSignedBy(unverified.Note))
-		}
-		return Checkpoint{}, fmt.Errorf("signature check failed: %w", err)
-	}
-	cp, err := parseCheckpointText(n.Text)
-	if err != nil {
-		return Checkpoint{}, err
-	}
-	// Each key signs under its own origin, so a checkpoint cannot be
-	// passed off as another key's.
-	var want []string
-	for _, sig := range n.Sigs {
-		if cp.Origin == Origin(sig.Name) {
-			cp.Key, cp.KeyName = fmt.Sprintf("%s+%08x", sig.Name, sig.Hash), sig.Name
-			break
-		}
-		want = append(want, strconv.Quote(Origin(sig.Name)))
-	}
-	if cp.Key == "" {
-		return Checkpoint{}, fmt.Errorf("checkpoint origin %q, want %s", cp.Origin, strings.Join(want, " or "))
-	}
-	cp.Note = msg
-	return cp, nil
-}
-
-func signerNames(n *note.Note) string {
-	var names []string
-	for _, s := range n.UnverifiedSigs {
-		names = append(names, fmt.Sprintf("%s+%08x", s.Name, s.Hash))
-	}
-	if len(names) == 0 {
-		return "none"
-	}
-	return strings.Join(names, ", ")
+	return auditproof.OpenCheckpoint(msg, verifiers...)
 }
 
 // parseUnverifiedCheckpoint reads a checkpoint's body without checking its
@@ -125,7 +42,7 @@ func parseUnverifiedCheckpoint(msg []byte) (Checkpoint, error) {
 	if i < 0 {
 		return Checkpoint{}, fmt.Errorf("checkpoint is not a signed note")
 	}
-	cp, err := parseCheckpointText(string(msg[:i+1]))
+	cp, err := auditproof.ParseText(string(msg[:i+1]))
 	if err != nil {
 		return Checkpoint{}, err
 	}
@@ -167,18 +84,28 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	return cp, nil
 }
 
-// writeCheckpoint signs the tree of the given size and stores the note in tx.
+// writeCheckpoint signs the tree of the given size with the log's signer
+// and stores the note in tx.
 func (l *Log) writeCheckpoint(ctx context.Context, tx *sql.Tx, size int64, r tlog.HashReader) (Checkpoint, error) {
 	if l.opts.Signer == nil {
 		return Checkpoint{}, ErrNoSigner
+	}
+	return l.signCheckpoint(ctx, tx, l.opts.Signer, size, r)
+}
+
+// signCheckpoint signs the tree of the given size with signer, which must
+// be the log's active key (checkActive), and stores the note in tx.
+func (l *Log) signCheckpoint(ctx context.Context, tx *sql.Tx, signer note.Signer, size int64, r tlog.HashReader) (Checkpoint, error) {
+	if err := checkActive(ctx, tx, signer); err != nil {
+		return Checkpoint{}, fmt.Errorf("audit checkpoint at size %d: %w", size, err)
 	}
 	root, err := tlog.TreeHash(size, r)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("audit checkpoint at size %d: tree hash: %w", size, err)
 	}
 	at := l.opts.Now().UTC()
-	text := FormatCheckpointText(Origin(l.opts.Signer.Name()), size, root, at)
-	msg, err := note.Sign(&note.Note{Text: text}, l.opts.Signer)
+	text := FormatCheckpointText(Origin(signer.Name()), size, root, at)
+	msg, err := note.Sign(&note.Note{Text: text}, signer)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("audit checkpoint at size %d: sign: %w", size, err)
 	}
@@ -186,8 +113,8 @@ func (l *Log) writeCheckpoint(ctx context.Context, tx *sql.Tx, size int64, r tlo
 		size, at.Format(time.RFC3339Nano), string(msg)); err != nil {
 		return Checkpoint{}, fmt.Errorf("audit checkpoint at size %d: store: %w", size, err)
 	}
-	return Checkpoint{Origin: Origin(l.opts.Signer.Name()), Size: size, Root: root, Time: at, Note: msg,
-		Key: keyID(l.opts.Signer), KeyName: l.opts.Signer.Name()}, nil
+	return Checkpoint{Origin: Origin(signer.Name()), Size: size, Root: root, Time: at, Note: msg,
+		Key: keyID(signer), KeyName: signer.Name()}, nil
 }
 
 // LatestCheckpoint returns the most recent stored checkpoint, unverified

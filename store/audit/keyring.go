@@ -1,11 +1,12 @@
 package audit
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/tollgate-dev/tollgate/internal/auditproof"
 )
 
 // Keyring is the set of audit public keys whose checkpoints are trusted:
@@ -44,31 +45,15 @@ func (k Keyring) String() string {
 }
 
 // errNoKeys fails a check closed when no key is trusted at all.
-var errNoKeys = errors.New("no audit public key to verify with")
+var errNoKeys = auditproof.ErrNoKeys
 
 // Unique drops nil and repeated keys (the same name and hash, such as the
 // signing key's public key listed twice): note.VerifierList refuses two
 // verifiers for one signature as ambiguous.
-func (k Keyring) Unique() Keyring {
-	out := make(Keyring, 0, len(k))
-	seen := map[string]bool{}
-	for _, v := range k {
-		if v == nil || seen[keyID(v)] {
-			continue
-		}
-		seen[keyID(v)] = true
-		out = append(out, v)
-	}
-	return out
-}
+func (k Keyring) Unique() Keyring { return auditproof.Unique(k) }
 
-// notSignedBy explains a checkpoint none of the keys signed.
-func (k Keyring) notSignedBy(n *note.Note) string {
-	if len(k) == 1 {
-		return fmt.Sprintf("not signed by key %s (signatures: %s)", k, signerNames(n))
-	}
-	return fmt.Sprintf("not signed by any trusted key (trusted: %s; signatures: %s)", k, signerNames(n))
-}
+// notSignedBy explains a note none of the keys signed.
+func (k Keyring) notSignedBy(n *note.Note) string { return auditproof.NotSignedBy(k, n) }
 
 // KeyRun is a run of consecutive checkpoints, in tree-size order, signed by
 // one key: before and after a rotation there is one run per key.

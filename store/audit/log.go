@@ -98,6 +98,41 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 	if len(evs) == 0 {
 		return nil, nil
 	}
+	prepared, err := l.prepare(evs)
+	if err != nil {
+		return nil, err
+	}
+	start, r, err := l.head(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.insertEntries(ctx, tx, prepared, start, r); err != nil {
+		return nil, err
+	}
+	end := start + int64(len(prepared))
+	if every := int64(l.opts.CheckpointEvery); every > 0 && start/every != end/every {
+		if _, err := l.writeCheckpoint(ctx, tx, end, r); err != nil {
+			return nil, err
+		}
+	}
+	return prepared, nil
+}
+
+// appendEntries adds evs in order inside tx at seq start (the size head
+// returned), without a checkpoint.
+func (l *Log) appendEntries(ctx context.Context, tx *sql.Tx, evs []Event, start int64, r *hashReader) ([]Entry, error) {
+	prepared, err := l.prepare(evs)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.insertEntries(ctx, tx, prepared, start, r); err != nil {
+		return nil, err
+	}
+	return prepared, nil
+}
+
+// prepare turns events into entries (time and canonical data), unnumbered.
+func (l *Log) prepare(evs []Event) ([]Entry, error) {
 	prepared := make([]Entry, len(evs))
 	at := l.opts.Now().UTC()
 	for i, ev := range evs {
@@ -110,14 +145,16 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 		}
 		prepared[i] = Entry{At: at, Actor: ev.Actor, Action: ev.Action, Subject: ev.Subject, Data: data}
 	}
-	start, r, err := l.head(ctx, tx)
-	if err != nil {
-		return nil, err
-	}
+	return prepared, nil
+}
+
+// insertEntries numbers the prepared entries from start (the log's size,
+// read through head), hashes them into the tree and inserts them.
+func (l *Log) insertEntries(ctx context.Context, tx *sql.Tx, prepared []Entry, start int64, r *hashReader) error {
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO audit_entries
 		(seq, at, actor, action, subject, data, leaf_hash, tree_hashes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
-		return nil, fmt.Errorf("append audit entry: prepare: %w", err)
+		return fmt.Errorf("append audit entry: prepare: %w", err)
 	}
 	defer ins.Close()
 	for i := range prepared {
@@ -126,7 +163,7 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 		e.LeafHash = LeafHash(*e)
 		hashes, err := tlog.StoredHashesForRecordHash(e.Seq, e.LeafHash, r)
 		if err != nil {
-			return nil, fmt.Errorf("append audit entry seq %d: tree hashes: %w", e.Seq, err)
+			return fmt.Errorf("append audit entry seq %d: tree hashes: %w", e.Seq, err)
 		}
 		r.remember(e.Seq, hashes)
 		interior := make([]byte, 0, 32*(len(hashes)-1))
@@ -135,16 +172,10 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 		}
 		if _, err := ins.ExecContext(ctx, e.Seq, formatTime(e.At), e.Actor, e.Action, e.Subject,
 			string(e.Data), e.LeafHash[:], interior); err != nil {
-			return nil, fmt.Errorf("append audit entry seq %d (%s on %s): %w", e.Seq, e.Action, e.Subject, err)
+			return fmt.Errorf("append audit entry seq %d (%s on %s): %w", e.Seq, e.Action, e.Subject, err)
 		}
 	}
-	end := start + int64(len(prepared))
-	if every := int64(l.opts.CheckpointEvery); every > 0 && start/every != end/every {
-		if _, err := l.writeCheckpoint(ctx, tx, end, r); err != nil {
-			return nil, err
-		}
-	}
-	return prepared, nil
+	return nil
 }
 
 // head returns the log's size and a hash reader for appending in tx,

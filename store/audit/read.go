@@ -54,9 +54,28 @@ func getStored(ctx context.Context, q queryer, seq int64) (storedEntry, error) {
 
 // Tail returns the last n entries, oldest first.
 func (l *Log) Tail(ctx context.Context, n int) ([]Entry, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT * FROM (`+selectEntry+` ORDER BY seq DESC LIMIT ?) AS tail ORDER BY seq`, n)
+	return l.entries(ctx, fmt.Sprintf("last %d", n),
+		`SELECT * FROM (`+selectEntry+` ORDER BY seq DESC LIMIT ?) AS tail ORDER BY seq`, n)
+}
+
+// Page returns up to n entries with seq below before, newest first: one
+// page of the log, read through the primary key whatever the log's size.
+func (l *Log) Page(ctx context.Context, before int64, n int) ([]Entry, error) {
+	return l.entries(ctx, fmt.Sprintf("%d before seq %d", n, before),
+		selectEntry+` WHERE seq < ? ORDER BY seq DESC LIMIT ?`, before, n)
+}
+
+// About returns the entries whose subject is subject (a request id, say),
+// oldest first, in one query through the subject index.
+func (l *Log) About(ctx context.Context, subject string) ([]Entry, error) {
+	return l.entries(ctx, "about "+subject, selectEntry+` WHERE subject = ? ORDER BY seq`, subject)
+}
+
+// entries runs a query of selectEntry rows; what names them in errors.
+func (l *Log) entries(ctx context.Context, what, query string, args ...any) ([]Entry, error) {
+	rows, err := l.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read last %d audit entries: %w", n, err)
+		return nil, fmt.Errorf("read audit entries %s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []Entry
@@ -68,7 +87,7 @@ func (l *Log) Tail(ctx context.Context, n int) ([]Entry, error) {
 		out = append(out, e.Entry)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read last %d audit entries: %w", n, err)
+		return nil, fmt.Errorf("read audit entries %s: %w", what, err)
 	}
 	return out, nil
 }

@@ -34,7 +34,8 @@ func keyID(v note.Verifier) string { return audit.Keyring{v}.String() }
 func TestVerifyAcrossAKeyRotation(t *testing.T) { storetest.Run(t, testVerifyAcrossAKeyRotation) }
 
 func testVerifyAcrossAKeyRotation(t *testing.T) {
-	// Old signs checkpoints at sizes 10, 20 and 25 (shutdown); New at 30, 40 and 45.
+	// Old signs checkpoints at sizes 10, 20 and 25 (shutdown); entry 25 hands
+	// over; New signs at 26, 30, 40 and 46.
 	rot := audittest.BuildRotated(t, 25, 20, 10)
 	oldKey, newKey := rot.Old.Verifier, rot.New.Verifier
 	intruder := audittest.NewKeys(t, t.TempDir(), "intruder")
@@ -49,8 +50,8 @@ func testVerifyAcrossAKeyRotation(t *testing.T) {
 		{name: "a key listed twice is the same key", keys: []note.Verifier{oldKey, newKey, newKey}},
 		{name: "the new key alone fails at the first checkpoint the old key signed", keys: []note.Verifier{newKey},
 			problem: "checkpoint 1 (tree size 10): not signed by key " + keyID(newKey) + " (signatures: " + keyID(oldKey) + ")"},
-		{name: "the old key alone fails at the first checkpoint after the rotation", keys: []note.Verifier{oldKey},
-			problem: "checkpoint 4 (tree size 30): not signed by key " + keyID(oldKey) + " (signatures: " + keyID(newKey) + ")"},
+		{name: "the old key alone fails at the rotation to a key it does not know", keys: []note.Verifier{oldKey},
+			problem: "entry seq 25: key rotation: handover note is not signed by the successor key " + keyID(newKey) + " with a trusted public key"},
 		{name: "an unrelated key fails at the first checkpoint", keys: []note.Verifier{intruder.Verifier},
 			problem: "checkpoint 1 (tree size 10): not signed by key " + keyID(intruder.Verifier)},
 	}
@@ -58,18 +59,21 @@ func testVerifyAcrossAKeyRotation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := verifyWith(t, rot.Path, tt.keys...)
 			if tt.problem == "" {
-				if !r.OK || r.Size != 45 || r.Checkpoints != 6 || r.UnsignedTail != 0 {
-					t.Fatalf("report: ok=%v size=%d checkpoints=%d tail=%d problem=%v; want OK 45 6 0",
+				if !r.OK || r.Size != 46 || r.Checkpoints != 7 || r.UnsignedTail != 0 {
+					t.Fatalf("report: ok=%v size=%d checkpoints=%d tail=%d problem=%v; want OK 46 7 0",
 						r.OK, r.Size, r.Checkpoints, r.UnsignedTail, r.Problem)
 				}
 				want := []audit.KeyRun{
 					{Key: keyID(oldKey), Name: "old-key", Checkpoints: 3, FirstSize: 10, LastSize: 25},
-					{Key: keyID(newKey), Name: "new-key", Checkpoints: 3, FirstSize: 30, LastSize: 45},
+					{Key: keyID(newKey), Name: "new-key", Checkpoints: 4, FirstSize: 26, LastSize: 46},
 				}
 				if len(r.Signers) != 2 || r.Signers[0] != want[0] || r.Signers[1] != want[1] {
 					t.Fatalf("signers %+v, want %+v", r.Signers, want)
 				}
-				wantBy := "keys " + keyID(oldKey) + " (tree sizes 10..25), then " + keyID(newKey) + " (tree sizes 30..45)"
+				wantBy := "keys " + keyID(oldKey) + " (tree sizes 10..25), then " + keyID(newKey) + " (tree sizes 26..46)"
+				if len(r.Rotations) != 1 || r.Rotations[0].Retired != keyID(oldKey) || r.Rotations[0].Successor != keyID(newKey) || r.Rotations[0].Size != 25 {
+					t.Fatalf("rotations %+v, want %s to %s at 25", r.Rotations, keyID(oldKey), keyID(newKey))
+				}
 				if got := r.SignedBy("unused"); got != wantBy {
 					t.Fatalf("SignedBy = %q\nwant      %q", got, wantBy)
 				}
@@ -90,16 +94,16 @@ func testVerifyRefusesACheckpointByAnUntrustedKeyAfterARotation(t *testing.T) {
 	rot := audittest.BuildRotated(t, 25, 20, 10)
 	intruder := audittest.NewKeys(t, t.TempDir(), "intruder")
 	// Someone holding the database file and a key of their own appends and signs.
-	audittest.AppendWith(t, rot.Path, intruder.Signer, 10, 45, 1)
+	audittest.Forge(t, rot.Path, intruder.Signer, 1)
 
 	r := verifyWith(t, rot.Path, rot.Old.Verifier, rot.New.Verifier)
-	want := "checkpoint 7 (tree size 46): not signed by any trusted key (trusted: " + keyID(rot.Old.Verifier) + ", " +
+	want := "checkpoint 8 (tree size 47): not signed by any trusted key (trusted: " + keyID(rot.Old.Verifier) + ", " +
 		keyID(rot.New.Verifier) + "; signatures: " + keyID(intruder.Verifier) + ")"
 	if r.OK || r.Problem == nil || r.Problem.String() != want {
 		t.Fatalf("problem = %v\nwant      %s", r.Problem, want)
 	}
-	if r.Size != 46 {
-		t.Fatalf("verified %d entries before the problem, want 46 (every entry fits; only the signature is foreign)", r.Size)
+	if r.Size != 47 {
+		t.Fatalf("verified %d entries before the problem, want 47 (every entry fits; only the signature is foreign)", r.Size)
 	}
 }
 
@@ -157,8 +161,8 @@ func testInclusionProofsAcrossAKeyRotation(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || cp.Size != 45 || cp.KeyName != "new-key" || cp.Key != keyID(newKey) {
-				t.Fatalf("CheckInclusionProof = size %d key %q, %v; want 45 by new-key", cp.Size, cp.Key, err)
+			if err != nil || cp.Size != 46 || cp.KeyName != "new-key" || cp.Key != keyID(newKey) {
+				t.Fatalf("CheckInclusionProof = size %d key %q, %v; want 46 by new-key", cp.Size, cp.Key, err)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
+	"hash"
 	"math/bits"
 	"sort"
 	"time"
@@ -35,6 +36,8 @@ type Report struct {
 	// Signers says which trusted key signed which checkpoints, in log
 	// order (one run per key across a rotation); only verified ones.
 	Signers []KeyRun
+	// Rotations are the verified key rotations, in log order.
+	Rotations []Handover
 }
 
 // Problem names the first entry or checkpoint that does not verify.
@@ -69,10 +72,31 @@ type storedCheckpoint struct {
 // before it: see Keyring) and that its root equals the recomputed tree at
 // its size. Checkpoints of different keys are checked against the same
 // recomputed tree, which links the segments before and after a rotation.
+// Each key signs only in its term: the first checkpoint's key until a key
+// rotation entry (Rotate) retires it, whose handover note both keys
+// signed over the tree before it; a checkpoint by a retired key beyond its
+// rotation, or by a key no rotation introduced, fails naming the key.
 // A log shorter than a checkpoint has been truncated. The returned error is
 // for failures to read the database, or for no key at all; tampering is
 // reported in Report.Problem. db may be read-only.
 func Verify(ctx context.Context, db *sql.DB, verifiers ...note.Verifier) (Report, error) {
+	return VerifyEach(ctx, db, nil, verifiers...)
+}
+
+// Row is one audit entry as stored, handed to VerifyEach's visit: the
+// slices point into the driver's buffer and are valid only during the call.
+type Row struct {
+	Seq                              int64
+	At, Actor, Action, Subject, Data []byte
+	LeafHash                         []byte
+}
+
+// VerifyEach is Verify that also hands every row it reads to visit, in
+// seq order, so a caller that needs the whole log (evidence) reads it
+// once. After the first problem it checks nothing more but still reads
+// and hands over the rows to the end. An error from visit ends the pass
+// and is returned.
+func VerifyEach(ctx context.Context, db *sql.DB, visit func(Row) error, verifiers ...note.Verifier) (Report, error) {
 	keys := Keyring(verifiers).Unique()
 	if len(keys) == 0 {
 		return Report{}, fmt.Errorf("verify audit log: %w", errNoKeys)
@@ -95,40 +119,28 @@ func Verify(ctx context.Context, db *sql.DB, verifiers ...note.Verifier) (Report
 		buf                                          []byte
 		h                                            = sha256.New()
 		sum                                          tlog.Hash
+		read                                         int64
 	)
+	checking := true
 	for rows.Next() {
-		if v.problem == nil && v.checkpointsAt(v.n) {
-			break
-		}
 		if err := rows.Scan(&seq, &at, &actor, &action, &subject, &data, &leaf, &tree); err != nil {
 			return Report{}, fmt.Errorf("read audit entry after seq %d: %w", v.n-1, err)
 		}
-		if seq != v.n {
-			reason := fmt.Sprintf("missing (the next stored entry is seq %d)", seq)
-			if seq < v.n {
-				reason = fmt.Sprintf("unexpected entry seq %d (seq starts at 0 and counts up by one)", seq)
-				v.fail(seq, reason)
-			} else {
-				v.fail(v.n, reason)
+		if visit != nil {
+			if err := visit(Row{Seq: seq, At: at, Actor: actor, Action: action, Subject: subject, Data: data, LeafHash: leaf}); err != nil {
+				return Report{}, err
 			}
-			break
 		}
-		buf = appendLeaf(buf[:0], seq, at, actor, action, subject, data)
-		h.Reset()
-		h.Write([]byte{0}) // RFC 6962 leaf prefix, as tlog.RecordHash
-		h.Write(buf)
-		h.Sum(sum[:0])
-		if !bytes.Equal(leaf, sum[:]) {
-			v.fail(seq, "leaf hash does not match the entry's contents (entry changed, or stored hash replaced)")
-			break
-		}
-		if !v.addLeaf(sum, tree) {
-			break
-		}
-		if v.n%4096 == 0 {
+		if read++; read%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return Report{}, err
 			}
+		}
+		if !checking {
+			continue
+		}
+		if checking = v.entry(seq, at, actor, action, subject, data, leaf, tree, keys, &buf, h, &sum); !checking && visit == nil {
+			break
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -140,7 +152,7 @@ func Verify(ctx context.Context, db *sql.DB, verifiers ...note.Verifier) (Report
 	if v.problem == nil {
 		v.checkTruncation()
 	}
-	r := Report{OK: v.problem == nil, Size: v.n, Root: v.root(), Checkpoints: len(cps), Problem: v.problem, Signers: v.signers}
+	r := Report{OK: v.problem == nil, Size: v.n, Root: v.root(), Checkpoints: len(cps), Problem: v.problem, Signers: v.signers, Rotations: v.rotations}
 	if v.hasLast {
 		r.LastCheckpoint, r.HasCheckpoint = v.last, true
 		r.UnsignedTail = v.n - v.last.Size
@@ -148,6 +160,39 @@ func Verify(ctx context.Context, db *sql.DB, verifiers ...note.Verifier) (Report
 		r.UnsignedTail = v.n
 	}
 	return r, nil
+}
+
+// entry checks the checkpoints of the tree before seq, then entry seq: its
+// place, a key rotation it records, its leaf hash and the interior hashes
+// it completed. It reports whether the entry verified.
+func (v *verifyState) entry(seq int64, at, actor, action, subject, data, leaf, tree []byte, keys Keyring,
+	buf *[]byte, h hash.Hash, sum *tlog.Hash) bool {
+	if v.problem == nil && v.checkpointsAt(v.n) {
+		return false
+	}
+	if seq != v.n {
+		reason := fmt.Sprintf("missing (the next stored entry is seq %d)", seq)
+		if seq < v.n {
+			reason = fmt.Sprintf("unexpected entry seq %d (seq starts at 0 and counts up by one)", seq)
+			v.fail(seq, reason)
+		} else {
+			v.fail(v.n, reason)
+		}
+		return false
+	}
+	if string(action) == ActionKeyRotated && !v.rotate(seq, data, keys) {
+		return false
+	}
+	*buf = appendLeaf((*buf)[:0], seq, at, actor, action, subject, data)
+	h.Reset()
+	h.Write([]byte{0}) // RFC 6962 leaf prefix, as tlog.RecordHash
+	h.Write(*buf)
+	h.Sum(sum[:0])
+	if !bytes.Equal(leaf, sum[:]) {
+		v.fail(seq, "leaf hash does not match the entry's contents (entry changed, or stored hash replaced)")
+		return false
+	}
+	return v.addLeaf(*sum, tree)
 }
 
 // verifyState holds the running state of one Verify pass.
@@ -160,6 +205,12 @@ type verifyState struct {
 	hasLast bool
 	signers []KeyRun
 	problem *Problem
+	// active is the key that may sign at the current size: the first
+	// checkpoint's key until a rotation entry hands over; retired maps
+	// each retired key to its rotation.
+	active    string
+	retired   map[string]Handover
+	rotations []Handover
 }
 
 func (v *verifyState) fail(seq int64, reason string) {
@@ -228,10 +279,62 @@ func (v *verifyState) checkpointsAt(n int64) bool {
 				c.cp.Root, root, c.size))
 			return true
 		}
+		if reason := v.admit(c.cp); reason != "" {
+			v.failCheckpoint(c, reason)
+			return true
+		}
 		v.last, v.hasLast = c.cp, true
 		v.signers = addSigner(v.signers, c.cp)
 	}
 	return false
+}
+
+// admit checks that cp's key may sign at its size: the log's first key
+// until a rotation retires it, then each successor in turn.
+func (v *verifyState) admit(cp Checkpoint) string {
+	switch {
+	case v.active == "":
+		v.active = cp.Key
+		return ""
+	case cp.Key == v.active:
+		return ""
+	}
+	if h, ok := v.retired[cp.Key]; ok {
+		return fmt.Sprintf("signed by key %s, retired at tree size %d by the key rotation at seq %d (to %s): a retired key signs nothing after its rotation",
+			cp.Key, h.Size, h.Size, h.Successor)
+	}
+	return fmt.Sprintf("signed by key %s, but the active key at this size is %s and no key rotation entry hands over to %s",
+		cp.Key, v.active, cp.Key)
+}
+
+// rotate checks the key rotation entry seq against the tree before it and
+// hands the active key over; it reports whether the entry verified.
+func (v *verifyState) rotate(seq int64, data []byte, keys Keyring) bool {
+	h, err := openHandover(data, keys)
+	reason := ""
+	switch {
+	case err != nil:
+		reason = err.Error()
+	case h.Size != seq:
+		reason = fmt.Sprintf("handover note names tree size %d", h.Size)
+	case h.Root != v.root():
+		reason = fmt.Sprintf("handover note names root %s, but the tree before it is %s", h.Root, v.root())
+	case v.active != "" && h.Retired != v.active:
+		reason = fmt.Sprintf("retires key %s, but the active key is %s", h.Retired, v.active)
+	case v.retired[h.Successor].Successor != "":
+		reason = fmt.Sprintf("hands over to key %s, retired at tree size %d: a retired key never signs again", h.Successor, v.retired[h.Successor].Size)
+	}
+	if reason != "" {
+		v.fail(seq, "key rotation: "+reason)
+		return false
+	}
+	if v.retired == nil {
+		v.retired = map[string]Handover{}
+	}
+	v.retired[h.Retired] = h
+	v.active = h.Successor
+	v.rotations = append(v.rotations, h)
+	return true
 }
 
 // checkTruncation reports checkpoints signed for more entries than the log has.

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -133,5 +134,34 @@ func testVerifyRecomputesTheSameHashesAsAppend(t *testing.T) {
 		if stored[i] != all[i] {
 			t.Fatalf("stored hash %d differs", i)
 		}
+	}
+}
+
+func TestVerifyEachHandsOverEveryRowAfterAProblemToo(t *testing.T) {
+	f := audittest.Build(t, 40, 10)
+	db := audittest.OpenRaw(t, f.Path)
+	audittest.DropTriggers(t, db)
+	audittest.Exec(t, db, `UPDATE audit_entries SET actor = 'mallory' WHERE seq = 12`)
+	var seqs []int64
+	var actor12 string
+	r, err := audit.VerifyEach(context.Background(), db, func(row audit.Row) error {
+		seqs = append(seqs, row.Seq)
+		if row.Seq == 12 {
+			actor12 = string(row.Actor)
+		}
+		return nil
+	}, f.Keys.Verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OK || r.Problem == nil || r.Problem.Seq != 12 || r.Size != 12 {
+		t.Fatalf("report: ok=%v size=%d problem=%v; want the problem at seq 12", r.OK, r.Size, r.Problem)
+	}
+	if len(seqs) != 40 || seqs[39] != 39 || actor12 != "mallory" {
+		t.Fatalf("visited %d rows (last %v), seq 12 by %q; want all 40 as stored", len(seqs), seqs[len(seqs)-1:], actor12)
+	}
+	stop := errors.New("enough")
+	if _, err := audit.VerifyEach(context.Background(), db, func(audit.Row) error { return stop }, f.Keys.Verifier); !errors.Is(err, stop) {
+		t.Fatalf("visit's error: %v, want %v", err, stop)
 	}
 }

@@ -1,66 +1,15 @@
 package evidence
 
 import (
-	"context"
-	"database/sql"
-	"errors"
-	"fmt"
+	"bytes"
+	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
-	"github.com/tollgate-dev/tollgate/internal/mfaproof"
+	"github.com/tollgate-dev/tollgate/store/audit"
 )
-
-// Change is one request in the population: what the audit log says about
-// it, from request.created to its end, and its row in the requests table.
-type Change struct {
-	ID         string
-	Created    createdData
-	CreatedAt  time.Time
-	CreatedSeq int64
-	Decision   *bot.Decision
-	Approvals  []Approval
-	Started    time.Time
-	StartedSeq int64
-	Finished   time.Time
-	FinishSeq  int64
-	Finish     *finishedData
-	Outcome    string // final state from the last request.state, "" when none
-	Reason     string // the reason of the last transition
-	RolledBack bool
-	Review     *EmergencyReview
-	Seqs       []int64
-	Table      *bot.Request // the requests table's row; nil when it has none
-
-	startedEntries, finishedEntries int
-	mfa                             []mfaCheck // entries carrying a security key assertion (mfa.go)
-}
-
-// Approval is one approval.granted of a change.
-type Approval struct {
-	Approver   string
-	ApproverID int64
-	At         time.Time
-	Seq        int64
-	ExpiresAt  time.Time
-	Teams      []string
-	Required   int
-	RevokedAt  time.Time
-}
-
-// EmergencyReview is the after-the-fact review of an emergency change,
-// from the emergency.* audit entries.
-type EmergencyReview struct {
-	OpenedAt   time.Time
-	DueAt      time.Time
-	Reminders  int
-	OverdueAt  time.Time
-	Outcome    string
-	Reviewer   string
-	Note       string
-	ReviewedAt time.Time
-}
 
 // Event is one audit entry listed in a CSV other than changes.csv.
 type Event struct {
@@ -74,224 +23,254 @@ type Event struct {
 	entry       entry
 }
 
-// dataset is everything read from the audit log for one pack.
-type dataset struct {
-	rng       Range
-	first     int64 // audit.jsonl is seq first..end-1
-	end       int64
-	size      int64
-	changes   []*Change
-	byID      map[string]*Change
-	refusals  []Event
-	access    []Event
-	locks     []Event
-	reviews   []Event
-	inRange   map[string]int // action → entries dated in range
-	freezeRef int
-	now       time.Time
-
-	finishedInRange int // deploy.finished/interrupted dated in range, filters applied
-	finishedEarlier int // of those, finishing changes created before the range
+// logSummary is what the pass over the whole log found, besides the rows
+// of the event CSVs it wrote on the way.
+type logSummary struct {
+	first, end int64 // audit.jsonl is seq first..end-1
+	size       int64 // the log's size when the pass ran; later entries are not read
+	// finishedInRange counts deploy.finished/interrupted dated in range,
+	// filters applied; finishedEarlier those finishing changes created before.
+	finishedInRange, finishedEarlier int
+	refusals                         int
+	refusalCodes                     map[string]float64
+	// deployed counts the population's changes whose deploy started: the
+	// pool the sample is drawn from.
+	deployed int
+	mfa      *mfaChecks // the population's security key assertions, re-verified
 }
 
-// where is a request's repository and environment, remembered for entries
-// that name only the request.
-type where struct{ repo, env string }
+// request is what the pass keeps of each request it saw created: where it
+// is (entries that name only the request need it), and for a change of the
+// population who asked and whether its deploy started. Strings are
+// interned: a handful of repositories, environments and people repeat.
+type request struct {
+	repo, env, requester string
+	inPopulation         bool
+	deployed             bool
+}
 
-// collect reads the whole log once. A request belongs to the population
-// when its request.created entry is dated in the range and matches the
-// filters; every later entry about it is collected, even after the range,
-// so a change created in range is followed to its end.
-func collect(ctx context.Context, db *sql.DB, opts Options) (*dataset, error) {
-	ds := &dataset{rng: opts.Range, first: -1, byID: map[string]*Change{}, inRange: map[string]int{}}
-	places, keys := map[string]where{}, mfaproof.NewRegistry()
-	match := func(repo, env string) bool {
-		return (opts.Repo == "" || strings.EqualFold(repo, opts.Repo)) && (opts.Environment == "" || env == opts.Environment)
+// logPass is the state of the pass over the whole log.
+type logPass struct {
+	opts     Options
+	sum      *logSummary
+	requests map[string]*request
+	intern   map[string]string
+	out      *eventFiles
+	mfa      *mfaChecks // security key assertions (mfa.go)
+}
+
+// newLogPass returns the pass over the whole log, in seq order, that
+// audit.VerifyEach drives (row): it finds the range's seq run, marks the
+// population (requests whose request.created is dated in the range and
+// matches the filters) and writes the rows of refusals.csv,
+// access_changes.csv, access_reviews.csv and locks_and_freezes.csv as it
+// meets their entries. It holds a few dozen bytes per request, never an
+// entry.
+func newLogPass(opts Options, out *eventFiles) *logPass {
+	p := &logPass{opts: opts, out: out, requests: map[string]*request{}, intern: map[string]string{},
+		sum: &logSummary{first: -1, refusalCodes: map[string]float64{}, mfa: newMFAChecks()}}
+	p.mfa = p.sum.mfa
+	return p
+}
+
+// summary is what the pass found, once it has seen every row.
+func (p *logPass) summary() *logSummary {
+	if p.sum.first < 0 {
+		p.sum.first, p.sum.end = 0, 0
 	}
-	err := scanLog(ctx, db, func(e entry) error {
-		ds.size = e.Seq + 1
-		in := opts.Range.Contains(e.Time)
-		if in {
-			if ds.first < 0 {
-				ds.first = e.Seq
-			}
-			ds.end = e.Seq + 1
-			ds.inRange[e.Action]++
+	return p.sum
+}
+
+// row hands one row to visit, as an entry holding only what the pass
+// reads of its action: the actor, subject and data of the actions it
+// lists or follows, and no copy of anything else.
+func (p *logPass) row(r audit.Row) error {
+	e := entry{Seq: r.Seq, At: string(r.At), Action: p.internBytes(r.Action)}
+	// A malformed time stays zero; verify.txt names the entry through its hash.
+	e.Time, _ = time.Parse(time.RFC3339Nano, e.At)
+	switch listed := listedAction(e.Action); {
+	case listed || e.Action == bot.ActionRequestCreated || mfaAction(e.Action):
+		e.Actor, e.Data = string(r.Actor), json.RawMessage(r.Data)
+		fallthrough
+	case e.Action == bot.ActionDeployStarted:
+		e.Subject = string(r.Subject)
+	}
+	return p.visit(e)
+}
+
+// internBytes is str for a name read as bytes: the few action names are
+// allocated once.
+func (p *logPass) internBytes(b []byte) string {
+	if v, ok := p.intern[string(b)]; ok {
+		return v
+	}
+	return p.str(string(b))
+}
+
+func (p *logPass) str(s string) string {
+	if v, ok := p.intern[s]; ok {
+		return v
+	}
+	p.intern[s] = s
+	return s
+}
+
+func (p *logPass) match(repo, env string) bool {
+	return (p.opts.Repo == "" || strings.EqualFold(repo, p.opts.Repo)) && (p.opts.Environment == "" || env == p.opts.Environment)
+}
+
+// visit handles one entry; e.Data is only valid during the call.
+func (p *logPass) visit(e entry) error {
+	s := p.sum
+	s.size = e.Seq + 1
+	in := p.opts.Range.Contains(e.Time)
+	if in {
+		if s.first < 0 {
+			s.first = e.Seq
 		}
-		if e.Action == bot.ActionRequestCreated {
-			d := decode[createdData](e)
-			places[e.Subject] = where{d.Repo, d.Environment}
-			if in && match(d.Repo, d.Environment) {
-				c := &Change{ID: e.Subject, Created: d, CreatedAt: e.Time, CreatedSeq: e.Seq}
-				ds.changes = append(ds.changes, c)
-				ds.byID[c.ID] = c
-			}
+		s.end = e.Seq + 1
+	}
+	switch e.Action {
+	case bot.ActionRequestCreated:
+		d := decode[struct {
+			Repo        string `json:"repo"`
+			Environment string `json:"environment"`
+			Requester   string `json:"requester"`
+		}](e)
+		r := p.requests[e.Subject]
+		if r == nil {
+			r = &request{}
+			p.requests[e.Subject] = r
 		}
-		if c := ds.byID[e.Subject]; c != nil {
-			c.add(e)
+		r.repo, r.env = p.str(d.Repo), p.str(d.Environment)
+		if in && p.match(d.Repo, d.Environment) {
+			// A change of the population (a later one with the same id takes
+			// over; the earlier one keeps its count).
+			r.requester, r.inPopulation, r.deployed = p.str(d.Requester), true, false
 		}
-		observeMFA(keys, e, ds.byID[e.Subject])
-		if !in {
-			return nil
-		}
-		ev := Event{Seq: e.Seq, At: e.Time, Actor: e.Actor, Action: e.Action, Subject: e.Subject, entry: e}
-		ev.Repo, ev.Environment = eventPlace(e, places)
-		if !match(ev.Repo, ev.Environment) && (ev.Repo != "" || opts.Repo != "" || opts.Environment != "") {
-			return nil
-		}
-		switch e.Action {
-		case bot.ActionDeployFinished, bot.ActionDeployInterrupted:
-			ds.finishedInRange++
-			if ds.byID[e.Subject] == nil {
-				ds.finishedEarlier++
-			}
-		case bot.ActionPolicyDecided:
-			if d := decode[bot.Decision](e); !d.Allowed {
-				ds.refusals = append(ds.refusals, ev)
-				if d.Code == bot.CodeFrozen {
-					ds.locks = append(ds.locks, ev)
-					ds.freezeRef++
+	case bot.ActionDeployStarted:
+		if r := p.requests[e.Subject]; r != nil && r.inPopulation {
+			if was, now := r.deployed, !e.Time.IsZero(); was != now {
+				r.deployed = now
+				if now {
+					s.deployed++
+				} else {
+					s.deployed--
 				}
 			}
-		case bot.ActionApprovalRefused, bot.ActionActionRefused:
-			ds.refusals = append(ds.refusals, ev)
-		case bot.ActionAccessRevoked, bot.ActionIdentityLinked, bot.ActionIdentityUnlinked, bot.ActionApprovalRevoked,
-			actionAccessReconciled, actionAccessGranted:
-			ds.access = append(ds.access, ev)
-		case bot.ActionLockAcquired, bot.ActionLockReleased, actionLockReminded:
-			ds.locks = append(ds.locks, ev)
-		case actionAccessReviewSnapshot, actionAccessReviewSignedOff:
-			ds.reviews = append(ds.reviews, ev)
 		}
+	}
+	if mfaAction(e.Action) {
+		r := p.requests[e.Subject]
+		p.mfa.observe(e, r != nil && r.inPopulation)
+	}
+	if !in || !listedAction(e.Action) {
 		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	if ds.first < 0 {
-		ds.first, ds.end = 0, 0
+	ev := Event{Seq: e.Seq, At: e.Time, Actor: e.Actor, Action: e.Action, Subject: e.Subject, entry: e}
+	filtered := p.opts.Repo != "" || p.opts.Environment != ""
+	if !filtered && (e.Action == bot.ActionDeployFinished || e.Action == bot.ActionDeployInterrupted) {
+		return p.event(ev) // only counted: without filters, where it ran does not matter
 	}
-	return ds, nil
+	ev.Repo, ev.Environment = p.place(e)
+	if !p.match(ev.Repo, ev.Environment) && (ev.Repo != "" || filtered) {
+		return nil
+	}
+	return p.event(ev)
 }
 
-// eventPlace finds the repository and environment an entry is about: in
-// its data, from the request it names, or from a "owner/repo env" subject.
-func eventPlace(e entry, places map[string]where) (string, string) {
-	d := decode[struct {
-		Repo        string `json:"repo"`
-		Environment string `json:"environment"`
-	}](e)
-	if d.Repo != "" {
-		return d.Repo, d.Environment
+// listedActions are the actions whose entries are counted or listed
+// beyond audit.jsonl and changes.csv.
+var listedActions = []string{bot.ActionDeployFinished, bot.ActionDeployInterrupted, bot.ActionPolicyDecided,
+	bot.ActionApprovalRefused, bot.ActionActionRefused, bot.ActionAccessRevoked, bot.ActionIdentityLinked,
+	bot.ActionIdentityUnlinked, bot.ActionApprovalRevoked, actionAccessReconciled, actionAccessGranted,
+	bot.ActionLockAcquired, bot.ActionLockReleased, actionLockReminded, actionAccessReviewSnapshot,
+	actionAccessReviewSignedOff}
+
+func listedAction(action string) bool { return slices.Contains(listedActions, action) }
+
+// event counts or writes one in-range entry that matches the filters.
+func (p *logPass) event(ev Event) error {
+	s := p.sum
+	switch ev.Action {
+	case bot.ActionDeployFinished, bot.ActionDeployInterrupted:
+		s.finishedInRange++
+		if r := p.requests[ev.Subject]; r == nil || !r.inPopulation {
+			s.finishedEarlier++
+		}
+	case bot.ActionPolicyDecided:
+		// Canonical JSON sorts keys, and "allowed" is the decision's first:
+		// most decisions are allowed, and need no decoding to say so.
+		if bytes.HasPrefix(ev.entry.Data, []byte(`{"allowed":true,`)) {
+			return nil
+		}
+		d := decode[struct {
+			Allowed bool            `json:"allowed"`
+			Code    bot.RefusalCode `json:"code"`
+		}](ev.entry)
+		if d.Allowed {
+			return nil
+		}
+		if err := p.refusal(ev, string(d.Code)); err != nil {
+			return err
+		}
+		if d.Code == bot.CodeFrozen {
+			requester, _ := p.requester(ev.Subject)
+			return p.out.locks.row(lockRow(ev, requester))
+		}
+	case bot.ActionApprovalRefused:
+		return p.refusal(ev, decode[approvalData](ev.entry).Code)
+	case bot.ActionActionRefused:
+		return p.refusal(ev, decode[refusedData](ev.entry).Code)
+	case bot.ActionAccessRevoked, bot.ActionIdentityLinked, bot.ActionIdentityUnlinked, bot.ActionApprovalRevoked,
+		actionAccessReconciled, actionAccessGranted:
+		return p.out.access.row(accessChangeRow(ev))
+	case bot.ActionLockAcquired, bot.ActionLockReleased, actionLockReminded:
+		return p.out.locks.row(lockRow(ev, ""))
+	case actionAccessReviewSnapshot, actionAccessReviewSignedOff:
+		return p.out.reviews.row(accessReviewRow(ev))
 	}
-	if w, ok := places[e.Subject]; ok {
-		return w.repo, w.env
+	return nil
+}
+
+// refusal writes a refusals.csv row and counts it by code for the chart.
+func (p *logPass) refusal(ev Event, code string) error {
+	p.sum.refusals++
+	if code == "" {
+		code = "(none)"
+	}
+	p.sum.refusalCodes[code]++
+	requester, known := p.requester(ev.Subject)
+	return p.out.refusals.row(refusalRow(ev, requester, known))
+}
+
+// requester is who asked for a change of the population; known is false
+// for any other request.
+func (p *logPass) requester(id string) (requester string, known bool) {
+	if r := p.requests[id]; r != nil && r.inPopulation {
+		return r.requester, true
+	}
+	return "", false
+}
+
+// place finds the repository and environment an entry is about: in its
+// data, from the request it names, or from a "owner/repo env" subject.
+func (p *logPass) place(e entry) (string, string) {
+	if bytes.Contains(e.Data, []byte(`"repo"`)) || bytes.Contains(e.Data, []byte(`\u`)) { // else decoding finds no repo
+		var d struct {
+			Repo        string `json:"repo"`
+			Environment string `json:"environment"`
+		}
+		_ = json.Unmarshal(e.Data, &d)
+		if d.Repo != "" {
+			return d.Repo, d.Environment
+		}
+	}
+	if r, ok := p.requests[e.Subject]; ok {
+		return r.repo, r.env
 	}
 	if repo, env, ok := strings.Cut(e.Subject, " "); ok && strings.Contains(repo, "/") {
 		return repo, env
 	}
 	return "", ""
-}
-
-// add folds one audit entry about the change into it.
-func (c *Change) add(e entry) {
-	c.Seqs = append(c.Seqs, e.Seq)
-	switch e.Action {
-	case bot.ActionPolicyDecided:
-		d := decode[bot.Decision](e)
-		c.Decision = &d
-	case bot.ActionApprovalGranted:
-		d := decode[approvalData](e)
-		c.Approvals = append(c.Approvals, Approval{Approver: d.Approver, ApproverID: d.ApproverID, At: e.Time,
-			Seq: e.Seq, ExpiresAt: d.ExpiresAt, Teams: d.Teams, Required: d.Required})
-	case bot.ActionApprovalRevoked:
-		d := decode[approvalData](e)
-		for i := range c.Approvals {
-			a := &c.Approvals[i]
-			if a.RevokedAt.IsZero() && (a.ApproverID == d.ApproverID && d.ApproverID != 0 || strings.EqualFold(a.Approver, d.Approver)) {
-				a.RevokedAt = e.Time
-			}
-		}
-	case bot.ActionDeployStarted:
-		c.Started, c.StartedSeq = e.Time, e.Seq
-		c.startedEntries++
-	case bot.ActionDeployFinished, bot.ActionDeployInterrupted:
-		d := decode[finishedData](e)
-		if e.Action == bot.ActionDeployInterrupted {
-			d.Result = string(bot.StateInterrupted)
-		}
-		c.Finished, c.FinishSeq, c.Finish = e.Time, e.Seq, &d
-		c.finishedEntries++
-	case bot.ActionDeployRolledBack:
-		c.RolledBack = true
-	case bot.ActionRequestState:
-		d := decode[stateData](e)
-		c.Outcome, c.Reason = d.To, d.Reason
-	case actionEmergencyReviewOpened, actionEmergencyReviewed, actionEmergencyReminded, actionEmergencyOverdue:
-		c.addReview(e)
-	}
-}
-
-func (c *Change) addReview(e entry) {
-	if c.Review == nil {
-		c.Review = &EmergencyReview{}
-	}
-	d := decode[reviewData](e)
-	r := c.Review
-	switch e.Action {
-	case actionEmergencyReviewOpened:
-		r.OpenedAt, r.DueAt = e.Time, d.DueAt
-	case actionEmergencyReminded:
-		r.Reminders++
-	case actionEmergencyOverdue:
-		r.OverdueAt = e.Time
-	case actionEmergencyReviewed:
-		r.Outcome, r.Reviewer, r.Note, r.ReviewedAt = d.Outcome, d.Reviewer, d.Note, e.Time
-		if !d.DueAt.IsZero() {
-			r.DueAt = d.DueAt
-		}
-	}
-}
-
-// ValidApprovals returns the approvals in force when the deploy started:
-// given before it and not revoked before it, one per person.
-func (c *Change) ValidApprovals() []Approval {
-	var out []Approval
-	for _, a := range c.Approvals {
-		if !c.Started.IsZero() && (a.At.After(c.Started) || !a.RevokedAt.IsZero() && !a.RevokedAt.After(c.Started)) {
-			continue
-		}
-		if c.Started.IsZero() && !a.RevokedAt.IsZero() {
-			continue
-		}
-		dup := false
-		for _, b := range out {
-			dup = dup || strings.EqualFold(a.Approver, b.Approver)
-		}
-		if !dup {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// Emergency reports whether the change took the emergency path.
-func (c *Change) Emergency() bool { return c.Created.Trigger == string(bot.TriggerEmergency) }
-
-// Deployed reports whether a deploy started.
-func (c *Change) Deployed() bool { return !c.Started.IsZero() }
-
-// loadTable reads each change's requests-table row.
-func (ds *dataset) loadTable(ctx context.Context, get func(ctx context.Context, id string) (bot.Request, error)) error {
-	for _, c := range ds.changes {
-		r, err := get(ctx, c.ID)
-		if err != nil {
-			if errors.Is(err, bot.ErrNotFound) {
-				continue
-			}
-			return fmt.Errorf("read request %s: %w", c.ID, err)
-		}
-		c.Table = &r
-	}
-	return nil
 }

@@ -28,21 +28,26 @@ type entry struct {
 	LeafHash []byte
 }
 
-// scanLog calls visit for every audit entry in seq order.
-func scanLog(ctx context.Context, db *sql.DB, visit func(e entry) error) error {
-	rows, err := db.QueryContext(ctx, `SELECT seq, at, actor, action, subject, data, leaf_hash
-		FROM audit_entries ORDER BY seq`)
+// scanLog calls visit for the entries seq lo..hi-1 (hi < 0: to the end of
+// the log) in seq order, one row at a time. e.Data and e.LeafHash point
+// into the driver's buffer: they are valid only during the call.
+func scanLog(ctx context.Context, db *sql.DB, lo, hi int64, visit func(e entry) error) error {
+	q, args := `SELECT seq, at, actor, action, subject, data, leaf_hash FROM audit_entries WHERE seq >= ?`, []any{lo}
+	if hi >= 0 {
+		q, args = q+` AND seq < ?`, append(args, hi)
+	}
+	rows, err := db.QueryContext(ctx, q+` ORDER BY seq`, args...)
 	if err != nil {
-		return fmt.Errorf("read audit log: %w", err)
+		return fmt.Errorf("read audit log from seq %d: %w", lo, err)
 	}
 	defer rows.Close()
+	var data, leaf sql.RawBytes
 	for rows.Next() {
 		var e entry
-		var data string
-		if err := rows.Scan(&e.Seq, &e.At, &e.Actor, &e.Action, &e.Subject, &data, &e.LeafHash); err != nil {
+		if err := rows.Scan(&e.Seq, &e.At, &e.Actor, &e.Action, &e.Subject, &data, &leaf); err != nil {
 			return fmt.Errorf("read audit entry: %w", err)
 		}
-		e.Data = json.RawMessage(data)
+		e.Data, e.LeafHash = json.RawMessage(data), []byte(leaf)
 		// A malformed time stays zero; verify.txt names the entry through its hash.
 		e.Time, _ = time.Parse(time.RFC3339Nano, e.At)
 		if err := visit(e); err != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
@@ -101,10 +102,91 @@ func (p PackProblem) String() string { return p.File + ": " + p.Reason }
 
 // PackCheck is the result of VerifyPack.
 type PackCheck struct {
-	Files    int    // files listed in the MANIFEST
-	Range    string // the range line of the MANIFEST
-	KeyName  string // the trusted key that signed the MANIFEST
-	Problems []PackProblem
+	Files int    // files listed in the MANIFEST
+	Range string // the time range of the MANIFEST's range line
+	// Repo and Environment are the pack's signed filters ("" = all);
+	// FiltersSigned is false for a MANIFEST whose range line names none
+	// (written before filters were signed), whose scope is then unknown.
+	Repo, Environment string
+	FiltersSigned     bool
+	KeyName           string // the trusted key that signed the MANIFEST
+	Problems          []PackProblem
+}
+
+// Scope says which changes the pack holds, as its MANIFEST signs it:
+// "all repositories, all environments", or the filters it was cut by.
+func (c PackCheck) Scope() string {
+	if !c.FiltersSigned {
+		return "repository and environment filters not recorded in the MANIFEST: the pack may be filtered"
+	}
+	return scopeText(c.Repo, c.Environment, ", ")
+}
+
+// Filtered reports whether the pack holds only some repositories or
+// environments (or may, when the filters were not signed).
+func (c PackCheck) Filtered() bool { return !c.FiltersSigned || c.Repo != "" || c.Environment != "" }
+
+// manifestRange is the MANIFEST's range line: the time range, then the
+// repository and environment filters, each quoted when set, so a filtered
+// pack never reads as the whole population.
+func manifestRange(o Options) string {
+	return o.Range.String() + "; " + scopeText(o.Repo, o.Environment, "; ")
+}
+
+func scopeText(repo, env, sep string) string {
+	r, e := "all repositories", "all environments"
+	if repo != "" {
+		r = "repository " + strconv.Quote(repo)
+	}
+	if env != "" {
+		e = "environment " + strconv.Quote(env)
+	}
+	return r + sep + e
+}
+
+// parseRangeLine splits a MANIFEST range line into its time range and
+// filters; FiltersSigned stays false when it names none.
+func parseRangeLine(line string, c *PackCheck) error {
+	timeRange, rest, ok := strings.Cut(line, "; ") // the time range holds no ';'
+	c.Range = timeRange
+	if !ok {
+		return nil
+	}
+	bad := fmt.Errorf("range line %q: want the time range; all repositories or repository \"NAME\"; all environments or environment \"NAME\"", line)
+	repo, rest, err := cutFilter(rest, "repository", "all repositories")
+	if err != nil {
+		return bad
+	}
+	rest, ok = strings.CutPrefix(rest, "; ")
+	if !ok {
+		return bad
+	}
+	env, rest, err := cutFilter(rest, "environment", "all environments")
+	if err != nil || rest != "" {
+		return bad
+	}
+	c.Repo, c.Environment, c.FiltersSigned = repo, env, true
+	return nil
+}
+
+// cutFilter reads `all` or `key "NAME"` from the start of s.
+func cutFilter(s, key, all string) (value, rest string, err error) {
+	if rest, ok := strings.CutPrefix(s, all); ok {
+		return "", rest, nil
+	}
+	q, ok := strings.CutPrefix(s, key+" ")
+	if !ok {
+		return "", "", fmt.Errorf("no %s filter", key)
+	}
+	quoted, err := strconv.QuotedPrefix(q)
+	if err != nil {
+		return "", "", err
+	}
+	value, _ = strconv.Unquote(quoted)
+	if value == "" {
+		return "", "", fmt.Errorf("empty %s filter", key)
+	}
+	return value, q[len(quoted):], nil
 }
 
 // OK reports whether the pack verified.
@@ -146,7 +228,10 @@ func VerifyPack(dir string, verifiers ...note.Verifier) (PackCheck, error) {
 				return res, nil
 			}
 		case strings.HasPrefix(line, "range "):
-			res.Range = strings.TrimPrefix(line, "range ")
+			if err := parseRangeLine(strings.TrimPrefix(line, "range "), &res); err != nil {
+				res.Problems = append(res.Problems, PackProblem{ManifestName, err.Error()})
+				return res, nil
+			}
 		case strings.HasPrefix(line, "files "):
 		default:
 			sum, path, ok := strings.Cut(line, "  ")

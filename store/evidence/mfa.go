@@ -1,13 +1,18 @@
 package evidence
 
 import (
+	"bytes"
+	"slices"
+	"sort"
+
 	"github.com/tollgate-dev/tollgate/internal/mfaproof"
 )
 
-// Security key assertions (issue 14): every entry of a change that
-// carries one (approval.granted, an emergency change's request.created,
-// emergency.reviewed) is re-verified offline, from the entry alone, when
-// the pack is built. approvals.csv says per approval whether it carried
+// Security key assertions (issue 14): every entry of a change of the
+// population that carries one (approval.granted, an emergency change's
+// request.created, emergency.reviewed) is re-verified offline when the
+// pack is built, in the pass over the whole log, against the keys the log
+// registered by then. approvals.csv says per approval whether it carried
 // one and whether it re-verifies; one that does not is an exception.
 
 // ExcMFAAssertionInvalid flags a recorded security key assertion that
@@ -17,69 +22,72 @@ const ExcMFAAssertionInvalid = "mfa_assertion_invalid"
 
 // mfaCheck is the re-verification of one entry's assertion.
 type mfaCheck struct {
-	Seq     int64
-	Action  string
-	Carried bool
-	Problem string // why it does not re-verify; "" when it does
+	Seq       int64
+	Action    string
+	RequestID string
+	Problem   string // why it does not re-verify; "" when it does
 }
 
-// observeMFA follows the credentials the log registers (reg, read in log
-// order) and re-verifies the assertion e carries, if any, for change c
-// (nil when e is about no change of the population).
-func observeMFA(reg *mfaproof.Registry, e entry, c *Change) {
-	reg.Observe(e.Seq, e.Action, e.Data)
-	if c == nil {
+// mfaChecks follows the log's credentials and keeps the check of every
+// assertion of the population, by seq: a few per change at most.
+type mfaChecks struct {
+	reg   *mfaproof.Registry
+	bySeq map[int64]mfaCheck
+}
+
+func newMFAChecks() *mfaChecks {
+	return &mfaChecks{reg: mfaproof.NewRegistry(), bySeq: map[int64]mfaCheck{}}
+}
+
+// mfaAction reports whether the pass must read an action's data for this
+// check: a credential entry, or one that may carry an assertion.
+func mfaAction(action string) bool {
+	return slices.Contains(credentialActions, action) || slices.Contains(mfaproof.Actions, action)
+}
+
+// observe reads one entry in log order; population says whether it is
+// about a change of the population.
+func (m *mfaChecks) observe(e entry, population bool) {
+	m.reg.Observe(e.Seq, e.Action, e.Data)
+	// Canonical JSON: an entry without the key carries no assertion, and
+	// most approvals need no decoding to say so.
+	if !population || !slices.Contains(mfaproof.Actions, e.Action) || !bytes.Contains(e.Data, []byte(`"mfa":`)) {
 		return
 	}
-	if m := checkMFA(reg, e); m.Carried {
-		c.mfa = append(c.mfa, m)
+	carried, err := mfaproof.CheckEntry(m.reg, e.Action, e.Subject, e.Time, e.Data)
+	if !carried {
+		return
 	}
-}
-
-// checkMFA re-verifies the assertion e carries, if any.
-func checkMFA(reg *mfaproof.Registry, e entry) mfaCheck {
-	carried, err := mfaproof.CheckEntry(reg, e.Action, e.Subject, e.Time, e.Data)
-	m := mfaCheck{Seq: e.Seq, Action: e.Action, Carried: carried}
+	c := mfaCheck{Seq: e.Seq, Action: e.Action, RequestID: e.Subject}
 	if err != nil {
-		m.Problem = err.Error()
+		c.Problem = err.Error()
 	}
-	return m
+	m.bySeq[e.Seq] = c
 }
 
-// mfaOf returns the check of the change's entry seq.
-func (c *Change) mfaOf(seq int64) mfaCheck {
-	for _, m := range c.mfa {
-		if m.Seq == seq {
-			return m
-		}
-	}
-	return mfaCheck{Seq: seq}
-}
-
-// mfaColumns are approvals.csv's "mfa" (yes or no) and "mfa_reverifies"
+// columns are approvals.csv's "mfa" (yes or no) and "mfa_reverifies"
 // (yes, "no: why", or empty without an assertion) of the approval at seq.
-func (c *Change) mfaColumns(seq int64) []string {
-	m := c.mfaOf(seq)
+func (m *mfaChecks) columns(seq int64) []string {
+	c, ok := m.bySeq[seq]
 	switch {
-	case !m.Carried:
+	case !ok:
 		return []string{"no", ""}
-	case m.Problem != "":
-		return []string{"yes", "no: " + m.Problem}
+	case c.Problem != "":
+		return []string{"yes", "no: " + c.Problem}
 	}
 	return []string{"yes", "yes"}
 }
 
-// mfaExceptions lists every recorded assertion of the population that
-// does not re-verify.
-func mfaExceptions(ds *dataset) []Exception {
+// exceptions lists every assertion of the population that does not
+// re-verify, in log order.
+func (m *mfaChecks) exceptions() []Exception {
 	var out []Exception
-	for _, c := range ds.changes {
-		for _, m := range c.mfa {
-			if m.Carried && m.Problem != "" {
-				out = append(out, Exception{Code: ExcMFAAssertionInvalid, RequestID: c.ID, Seq: m.Seq,
-					Detail: "the security key assertion in " + m.Action + " does not re-verify: " + m.Problem})
-			}
+	for _, c := range m.bySeq {
+		if c.Problem != "" {
+			out = append(out, Exception{Code: ExcMFAAssertionInvalid, RequestID: c.RequestID, Seq: c.Seq,
+				Detail: "the security key assertion in " + c.Action + " does not re-verify: " + c.Problem})
 		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	return out
 }

@@ -1,7 +1,6 @@
 package evidence
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -76,56 +75,63 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 		return nil, err
 	}
 	db := st.DB()
-	vr, err := audit.Verify(ctx, db, append([]note.Verifier{opts.Verifier}, opts.PreviousKeys...)...)
-	if err != nil {
-		return nil, fmt.Errorf("verify audit log: %w", err)
-	}
-	ds, err := collect(ctx, db, opts)
-	if err != nil {
+	// The MANIFEST is signed by the key that signs checkpoints now: never
+	// by a retired one (audit.Log.Rotate).
+	if active, err := st.Audit().ActiveKey(ctx); err != nil {
 		return nil, err
+	} else if id := fmt.Sprintf("%s+%08x", opts.Signer.Name(), opts.Signer.KeyHash()); active != "" && active != id {
+		return nil, fmt.Errorf("evidence: signing key %s is not the audit log's active key %s", id, active)
 	}
-	ds.now = now
-	if err := ds.loadTable(ctx, st.Request); err != nil {
-		return nil, err
-	}
-	sum := &Summary{Out: opts.Out, Changes: len(ds.changes), Verify: vr}
-	production, within := opts.production(), opts.reviewWithin()
-	perChange := map[string][]string{}
-	var excs []Exception
-	for _, c := range ds.changes {
-		if c.Deployed() {
-			sum.Deployed++
+	// One pass over the log verifies it and, row by row, writes the event
+	// CSVs and finds the population; then the population's changes stream
+	// while audit.jsonl is copied beside them. Build waits for its
+	// background work before it returns.
+	ctx, cancel := context.WithCancel(ctx)
+	var running []func()
+	defer func() { // on an early return, stop the background work and wait for it
+		cancel()
+		for _, wait := range running {
+			wait()
 		}
-		es := changeExceptions(c, production(c.Created.Repo, c.Created.Environment), within(c.Created.Repo, c.Created.Environment), now)
-		for _, e := range es {
-			perChange[c.ID] = append(perChange[c.ID], e.Code)
-		}
-		excs = append(excs, es...)
-	}
-	unaudited, tableRows, err := unauditedRequests(ctx, db, opts, ds.byID)
+	}()
+	events, err := createEventFiles(opts.Out, opts.Freezes)
 	if err != nil {
 		return nil, err
 	}
+	pass := newLogPass(opts, events)
+	vr, err := audit.VerifyEach(ctx, db, pass.row, append([]note.Verifier{opts.Verifier}, opts.PreviousKeys...)...)
+	if cerr := events.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify and read the audit log: %w", err)
+	}
+	log := pass.summary()
+	auditRange := inBackground(func() (struct{}, error) {
+		return struct{}{}, writeAuditRange(ctx, st, opts.Out, log, signedThrough(vr))
+	})
+	running = append(running, func() { auditRange.wait() })
+	sum := &Summary{Out: opts.Out}
+	t := newTally(opts, now)
+	excs, err := writeChanges(ctx, st, opts, log, t, sum, now)
+	if err != nil {
+		return nil, err
+	}
+	unaudited, tableRows, err := unauditedRequests(ctx, db, opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := auditRange.wait(); err != nil {
+		return nil, err
+	}
+	sum.Verify = vr
 	excs = append(excs, unaudited...)
 	excs = append(excs, verifyExceptions(vr)...)
-	excs = append(excs, mfaExceptions(ds)...)
+	excs = append(excs, log.mfa.exceptions()...)
 	sortExceptions(excs)
 	sum.Exceptions = excs
-	sum.Reconciliation = reconcile(ds, tableRows)
-
-	tables := []*table{changesTable(ds, production, perChange), approvalsTable(ds), refusalsTable(ds),
-		emergencyTable(ds, within, now), accessReviewsTable(ds), accessChangesTable(ds),
-		locksTable(ds, opts.Freezes), exceptionsTable(excs)}
-	for _, t := range tables {
-		b, err := t.encode()
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", t.name, err)
-		}
-		if err := writeFile(filepath.Join(opts.Out, t.name), b); err != nil {
-			return nil, err
-		}
-	}
-	if err := writeAuditRange(ctx, st, opts.Out, ds); err != nil {
+	sum.Reconciliation = t.reconciliation(log, tableRows)
+	if err := writeExceptions(opts.Out, excs); err != nil {
 		return nil, err
 	}
 	anchors := "anchors:         not configured (no external anchor repository to compare with)\n"
@@ -147,22 +153,13 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 	if err := writeFile(filepath.Join(opts.Out, "reconciliation.txt"), []byte(sum.Reconciliation.Text(opts))); err != nil {
 		return nil, err
 	}
-	for _, c := range pickSample(ds.changes, opts.SampleSize, opts.Seed) {
-		p, u, err := writeSample(ctx, st.Audit(), opts.Out, c)
-		if err != nil {
-			return nil, err
-		}
-		sum.Sampled++
-		sum.Proofs += p
-		sum.Unproven += u
-	}
 	if err := writeControls(opts.Out, opts); err != nil {
 		return nil, err
 	}
-	if err := writeReport(opts.Out, opts, ds, sum, now, production); err != nil {
+	if err := writeReport(opts.Out, opts, t, log, sum, now); err != nil {
 		return nil, err
 	}
-	if sum.Files, err = writeManifest(opts.Out, opts.Range.String(), opts.Signer); err != nil {
+	if sum.Files, err = writeManifest(opts.Out, manifestRange(opts), opts.Signer); err != nil {
 		return nil, err
 	}
 	return sum, nil
@@ -192,58 +189,6 @@ func (o Options) reviewWithin() func(repo, env string) time.Duration {
 		}
 		return DefaultEmergencyReviewWithin
 	}
-}
-
-// writeAuditRange writes audit.jsonl (the entries of the range), its
-// segment proof audit.proof and checkpoint.txt.
-func writeAuditRange(ctx context.Context, st *store.Store, dir string, ds *dataset) error {
-	var es []entry
-	if err := scanSeqs(ctx, st.DB(), ds.first, ds.end, func(e entry) error { es = append(es, e); return nil }); err != nil {
-		return err
-	}
-	var b bytes.Buffer
-	if err := writeJSONL(&b, es); err != nil {
-		return err
-	}
-	if err := writeFile(filepath.Join(dir, "audit.jsonl"), b.Bytes()); err != nil {
-		return err
-	}
-	cp, ok, err := st.Audit().LatestCheckpoint(ctx)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return writeFile(filepath.Join(dir, "checkpoint.txt"), []byte("no signed checkpoint exists yet\n"))
-	}
-	if err := writeFile(filepath.Join(dir, "checkpoint.txt"), cp.Note); err != nil {
-		return err
-	}
-	if err := writeMFACredentials(ctx, st, dir, ds.first); err != nil {
-		return err
-	}
-	p, err := proveSegment(ctx, st.DB(), st.Audit(), "audit.jsonl", ds.first, ds.end-ds.first, cp)
-	if err != nil {
-		return fmt.Errorf("prove audit.jsonl: %w", err)
-	}
-	return writeFile(filepath.Join(dir, "audit.proof"), p.Format())
-}
-
-// verifyExceptions turns a failed or partly unsigned verify into exceptions.
-func verifyExceptions(r audit.Report) []Exception {
-	var out []Exception
-	if !r.OK {
-		seq := int64(-1)
-		if r.Problem != nil && r.Problem.Seq >= 0 {
-			seq = r.Problem.Seq
-		}
-		out = append(out, Exception{Code: ExcVerifyFailed, Seq: seq, Detail: "tollgate verify: " + r.Problem.String()})
-	}
-	if r.OK && r.UnsignedTail > 0 {
-		out = append(out, Exception{Code: ExcUnsignedTail, Seq: r.Size - r.UnsignedTail, Detail: fmt.Sprintf(
-			"%d entries (seq %d..%d) are after the last signed checkpoint: consistent, but no signature covers them",
-			r.UnsignedTail, r.Size-r.UnsignedTail, r.Size-1)})
-	}
-	return out
 }
 
 // FormatVerify is the report of `tollgate verify` as written to verify.txt;

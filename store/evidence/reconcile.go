@@ -29,26 +29,6 @@ func (r Reconciliation) OK() bool {
 		r.FinishedEntries == r.FinishedRows
 }
 
-func reconcile(ds *dataset, tableRows int) Reconciliation {
-	r := Reconciliation{Rows: len(ds.changes), TableRows: tableRows, ByState: map[string]int{},
-		AuditFirst: ds.first, AuditEnd: ds.end, LogSize: ds.size}
-	for _, c := range ds.changes {
-		r.CreatedEntries++ // one per change: a change is created by its request.created entry
-		r.ByState[c.Outcome]++
-		if c.Deployed() {
-			r.StartedRows++
-		}
-		if c.Finish != nil {
-			r.FinishedRows++
-		}
-		r.StartedEntries += c.startedEntries
-		r.FinishedEntries += c.finishedEntries
-	}
-	r.FinishedInRange = ds.finishedInRange
-	r.FinishedEarlier = ds.finishedEarlier
-	return r
-}
-
 // Text is reconciliation.txt.
 func (r Reconciliation) Text(opts Options) string {
 	var b strings.Builder

@@ -3,10 +3,12 @@ package evidence_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -29,11 +31,11 @@ func testPacksAcrossAnAuditKeyRotation(t *testing.T) {
 	before := filepath.Join(t.TempDir(), "before")
 	buildPack(t, h, before, 2, 1)
 
-	// Rotate: the old key's final checkpoint, then a new key signs on.
-	if _, err := h.Store.Audit().Checkpoint(ctx); err != nil {
+	// Rotate: the old key's final checkpoint, the handover, then a new key signs on.
+	newKey := audittest.NewKeys(t, t.TempDir(), "new-key")
+	if _, err := h.Store.Audit().Rotate(ctx, newKey.Signer); err != nil {
 		t.Fatal(err)
 	}
-	newKey := audittest.NewKeys(t, t.TempDir(), "new-key")
 	rotated, err := store.Open(ctx, h.DBPath, store.Options{Signer: newKey.Signer})
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +48,11 @@ func testPacksAcrossAnAuditKeyRotation(t *testing.T) {
 	}
 	if _, err := rotated.Audit().Checkpoint(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := evidence.Build(ctx, h.Store, evidence.Options{Range: evidence.Range{From: h.From, To: h.To}, Out: filepath.Join(t.TempDir(), "stale"),
+		Signer: oldKey.Signer, Verifier: oldKey.Verifier, PreviousKeys: []note.Verifier{newKey.Verifier}, Now: h.Clock.Now, Source: "tollgate.db",
+	}); err == nil || !strings.Contains(err.Error(), "is not the audit log's active key new-key+") {
+		t.Fatalf("a pack signed by the retired key: err = %v, want refused", err)
 	}
 	after := filepath.Join(t.TempDir(), "after")
 	sum, err := evidence.Build(ctx, rotated, evidence.Options{
@@ -98,5 +105,33 @@ func testPacksAcrossAnAuditKeyRotation(t *testing.T) {
 				t.Fatalf("audit.jsonl: %d proven against a checkpoint by %q: %v", seg.Covered, seg.Checkpoint.KeyName, err)
 			}
 		})
+	}
+}
+
+// A leaked retired key signs a checkpoint over entries appended after its
+// rotation; a segment holding the rotation is refused offline.
+func TestASegmentProvenByARetiredKeyFails(t *testing.T) {
+	ctx := context.Background()
+	h := evidencetest.Build(t, 40, 5)
+	oldKey, newKey := h.Keys, audittest.NewKeys(t, t.TempDir(), "new-key")
+	if _, err := h.Store.Audit().Rotate(ctx, newKey.Signer); err != nil {
+		t.Fatal(err)
+	}
+	audittest.Forge(t, h.DBPath, oldKey.Signer, 2)
+
+	out := filepath.Join(t.TempDir(), "export")
+	res, err := evidence.Export(ctx, h.Store, evidence.ExportOptions{
+		Range: evidence.Range{From: h.From, To: time.Now().AddDate(1, 0, 0)}, Out: out, SegmentEntries: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Checkpoint.KeyName != "" && res.Checkpoint.KeyName != oldKey.Signer.Name() || len(res.Segments) != 1 {
+		t.Fatalf("export against %+v in %d segments; want the forged checkpoint, one segment", res.Checkpoint, len(res.Segments))
+	}
+	seg := filepath.Join(out, res.Segments[0])
+	_, err = evidence.CheckSegmentFiles(seg, strings.TrimSuffix(seg, ".jsonl")+".proof", oldKey.Verifier, newKey.Verifier)
+	want := "segment checkpoint: checkpoint of tree size " + fmt.Sprint(res.End) + " is signed by key " + audit.Keyring{oldKey.Verifier}.String() + ", retired at tree size "
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("CheckSegmentFiles = %v\nwant %s", err, want)
 	}
 }

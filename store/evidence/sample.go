@@ -1,7 +1,6 @@
 package evidence
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,22 +16,38 @@ import (
 var SampleFiles = []string{"README.txt", "change.json", "pr.json", "reviews.json", "checks.json",
 	"approvals.json", "deploy.json", "manifest.txt"}
 
-// pickSample draws n changes with a PCG generator seeded by seed: the same
+// sampleOrdinals draws n of a pool of pool changes (the deployed ones,
+// in creation order) with a PCG generator seeded by seed: the same
 // population, n and seed always give the same sample, so an auditor can
-// reproduce the draw. Only changes whose deploy started are drawn (the
-// population an auditor samples for approvals before deploys).
-func pickSample(changes []*Change, n int, seed uint64) []*Change {
-	var pool []*Change
-	for _, c := range changes {
-		if c.Deployed() {
-			pool = append(pool, c)
-		}
+// reproduce the draw. It returns the drawn changes' positions in the pool,
+// ascending, exactly as shuffling the pool and taking the first n would,
+// but it follows the shuffle's swaps on positions alone: it holds the
+// positions a swap moved (at most about pool/4 integers), never a change.
+func sampleOrdinals(pool, n int, seed uint64) []int {
+	if n <= 0 || pool <= 0 {
+		return nil
 	}
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	r.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
-	pool = pool[:min(n, len(pool))]
-	slices.SortFunc(pool, func(a, b *Change) int { return cmp.Compare(a.CreatedSeq, b.CreatedSeq) })
-	return pool
+	moved := map[int]int{} // position → the pool position now there, where it differs
+	at := func(i int) int {
+		if v, ok := moved[i]; ok {
+			return v
+		}
+		return i
+	}
+	r.Shuffle(pool, func(i, j int) {
+		vi, vj := at(i), at(j)
+		moved[i], moved[j] = vj, vi
+		if i >= n { // the shuffle never touches position i again, and it is not drawn
+			delete(moved, i)
+		}
+	})
+	out := make([]int, min(n, pool))
+	for i := range out {
+		out[i] = at(i)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // writeSample writes one folder per sampled change: the PR and its reviews
@@ -50,22 +65,21 @@ func writeSample(ctx context.Context, log *audit.Log, dir string, c *Change) (pr
 		return writeFile(filepath.Join(folder, name), append(b, '\n'))
 	}
 	var pr, reviews any
-	if c.Table != nil && c.Table.PR != nil {
-		p := *c.Table.PR
+	if p := c.pullRequest(); p != nil {
 		reviews, p.Reviews = p.Reviews, nil
-		pr = p
+		pr = *p
 	}
 	var checks any
-	if c.Decision != nil {
-		checks = c.Decision
+	if d := c.decision(); d != nil {
+		checks = d
 	}
 	var deploy any
-	if c.Finish != nil {
+	if f := c.finish(); f != nil {
 		deploy = struct {
 			Started  string        `json:"started"`
 			Finished string        `json:"finished"`
 			Outcome  *finishedData `json:"outcome"`
-		}{stamp(c.Started), stamp(c.Finished), c.Finish}
+		}{stamp(c.Started), stamp(c.Finished), f}
 	}
 	type approvalOut struct {
 		Approver   string   `json:"approver"`

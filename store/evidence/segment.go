@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/bits"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -206,7 +207,8 @@ type SegmentCheck struct {
 // CheckSegment verifies a JSONL segment against its proof: the checkpoint's
 // signature by one of the trusted keys, that seq runs on from First without gaps, and that the first
 // Covered lines, recomputed into leaves, rebuild a tree the signed tree
-// extends. Lines after Covered are after the checkpoint: counted, unproven.
+// extends, and that no key rotation among them retired the checkpoint's
+// key. Lines after Covered are after the checkpoint: counted, unproven.
 func CheckSegment(jsonl io.Reader, p SegmentProof, verifiers ...note.Verifier) (SegmentCheck, error) {
 	cp, err := audit.OpenCheckpoint(p.Checkpoint, verifiers...)
 	if err != nil {
@@ -220,6 +222,7 @@ func CheckSegment(jsonl io.Reader, p SegmentProof, verifiers ...note.Verifier) (
 		return res, fmt.Errorf("proof has %d frontier hashes, a tree of size %d has %d", len(p.Frontier), p.First, want)
 	}
 	stack := append([]tlog.Hash(nil), p.Frontier...)
+	var rotations []audit.Handover // key rotations among the lines
 	dec := json.NewDecoder(jsonl)
 	for n := p.First; ; n++ {
 		var l jsonLine
@@ -235,6 +238,13 @@ func CheckSegment(jsonl io.Reader, p SegmentProof, verifiers ...note.Verifier) (
 		if n >= p.First+p.Covered {
 			continue
 		}
+		if l.Action == audit.ActionKeyRotated {
+			h, err := audit.OpenRotation(l.Seq, l.Data, verifiers...)
+			if err != nil {
+				return res, fmt.Errorf("%s line %d: %w", p.File, res.Lines, err)
+			}
+			rotations = append(rotations, h)
+		}
 		stack = append(stack, tlog.RecordHash(l.leaf()))
 		for k := bits.TrailingZeros64(^uint64(n)); k > 0; k-- {
 			top := len(stack)
@@ -246,6 +256,10 @@ func CheckSegment(jsonl io.Reader, p SegmentProof, verifiers ...note.Verifier) (
 	}
 	if p.Covered == 0 {
 		return res, nil
+	}
+	// A key rotated out within the segment signs nothing after it.
+	if err := audit.CheckNotRetired(rotations, cp); err != nil {
+		return res, fmt.Errorf("segment checkpoint: %w", err)
 	}
 	root := stack[len(stack)-1]
 	for i := len(stack) - 2; i >= 0; i-- {
@@ -276,15 +290,26 @@ func CheckSegmentFiles(jsonlPath, proofPath string, verifiers ...note.Verifier) 
 	return CheckSegment(f, p, verifiers...)
 }
 
-// writeJSONL writes entries one JSON object a line.
-func writeJSONL(w io.Writer, es []entry) error {
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false) // keep data byte-identical to what was hashed
-	for _, e := range es {
-		if err := enc.Encode(e.line()); err != nil {
-			return fmt.Errorf("encode audit entry seq %d: %w", e.Seq, err)
-		}
+// writeEntries writes the entries seq lo..hi-1 to a new file at path,
+// one JSON object a line, as they are read: nothing is held but the row
+// being written. Entries below trusted are covered by a verified signed
+// checkpoint (lineWriter).
+func writeEntries(ctx context.Context, db *sql.DB, path string, lo, hi, trusted int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
-	return bw.Flush()
+	bw := bufio.NewWriterSize(f, 256<<10)
+	lw := newLineWriter(bw, trusted)
+	err = scanLog(ctx, db, lo, hi, lw.write)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return nil
 }

@@ -141,16 +141,74 @@ type Rotated struct {
 }
 
 // BuildRotated follows the rotation procedure of docs/operations.md: it
-// appends before events with Old (a checkpoint every `every`), signs the
-// shutdown checkpoint with Old, restarts with New, appends after events
-// (a checkpoint every `every`) and signs a final shutdown checkpoint.
+// appends before events with Old (a checkpoint every `every`) and signs the
+// shutdown checkpoint with Old, rotates (Old's final checkpoint at size
+// before, the rotation entry at seq before, New's checkpoint at before+1),
+// restarts with New, appends after events (a checkpoint every `every`)
+// and signs a final shutdown checkpoint: before+after+1 entries.
 func BuildRotated(t testing.TB, before, after, every int) Rotated {
 	t.Helper()
 	dir := t.TempDir()
 	r := Rotated{Path: storetest.LocationIn(t, dir), Old: NewKeys(t, dir, "old-key"), New: NewKeys(t, dir, "new-key")}
 	AppendWith(t, r.Path, r.Old.Signer, every, 0, before)
+	Rotate(t, r.Path, r.Old.Signer, r.New.Signer)
 	AppendWith(t, r.Path, r.New.Signer, every, before, after)
 	return r
+}
+
+// Rotate hands the log at path over from signer old to next (Log.Rotate),
+// as `tollgate audit rotate` does.
+func Rotate(t testing.TB, path string, old, next note.Signer) audit.Handover {
+	t.Helper()
+	ctx := context.Background()
+	s, err := store.Open(ctx, path, store.Options{Signer: old, Synchronous: "OFF"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h, err := s.Audit().Rotate(ctx, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// Forge is what someone holding the database file and a signing key (a
+// leaked retired one, say) can do without Tollgate: append n events and
+// sign a checkpoint over the whole tree with signer, written straight into
+// the file so no check of the store's stands in the way.
+func Forge(t testing.TB, path string, signer note.Signer, n int) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := store.Open(ctx, path, store.Options{Synchronous: "OFF"}) // no signer: no checkpoint, no key check
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, err := s.Audit().Size(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := s.WithTx(ctx, func(tx *sql.Tx) error {
+			_, err := s.Audit().Append(ctx, tx, Event(int(size)+i))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size += int64(n)
+	root, err := s.Audit().TreeHash(ctx, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	at := time.Date(2025, 3, 2, 9, 0, 0, 0, time.UTC)
+	msg, err := note.Sign(&note.Note{Text: audit.FormatCheckpointText(audit.Origin(signer.Name()), size, root, at)}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := OpenRaw(t, path)
+	Exec(t, db, `INSERT INTO audit_checkpoints (tree_size, signed_at, note) VALUES (?, ?, ?)`, size, at.Format(time.RFC3339Nano), string(msg))
 }
 
 // AppendWith opens the database at path with signer (a checkpoint every
