@@ -129,6 +129,9 @@ type AccessReviewConfig struct {
 	Interval     time.Duration        // 0 means DefaultAccessReviewInterval
 	Teams        TeamMembers
 	Members      OrgMembers
+	// Member answers one person's organisation membership (membership
+	// webhooks); nil lists Members instead.
+	Member OrgMembership
 }
 
 // AccessReviews records access reviews, their sign-off and reminders, and
@@ -345,7 +348,9 @@ func (a *AccessReviews) SignOff(ctx context.Context, id string, by Identity, out
 const accessReviewReminderKey = "access_review"
 
 // Due reports whether an access review is due at now: no signed review,
-// or the last one older than the interval. last is that review.
+// or the last one older than the interval. A review is as old as its
+// snapshot (TakenAt): signing off an old snapshot today attests access as
+// it was then, so it does not restart the clock. last is that review.
 func (a *AccessReviews) Due(ctx context.Context) (due bool, last *AccessReview, err error) {
 	r, ok, err := a.svc.compliance.LatestAccessReview(ctx, true)
 	if err != nil {
@@ -354,7 +359,7 @@ func (a *AccessReviews) Due(ctx context.Context) (due bool, last *AccessReview, 
 	if !ok {
 		return true, nil, nil
 	}
-	return a.svc.now().Sub(r.SignedOffAt) >= a.cfg.Interval, &r, nil
+	return a.svc.now().Sub(r.TakenAt) >= a.cfg.Interval, &r, nil
 }
 
 // RemindIfDue reminds the access reviewers when a review is due, at most
@@ -375,6 +380,7 @@ func (a *AccessReviews) RemindIfDue(ctx context.Context) (bool, error) {
 	data := map[string]any{"interval_days": int(a.cfg.Interval.Hours() / 24), "reminder": count + 1}
 	if last != nil {
 		data["last_signed_at"], data["last_review"] = last.SignedOffAt, last.ID
+		data["last_taken_at"] = last.TakenAt
 	}
 	ev := AuditEvent{Actor: "tollgate", Action: ActionAccessReviewReminded, Subject: accessReviewReminderKey, Data: data}
 	if err := a.svc.compliance.RecordReminder(ctx, accessReviewReminderKey, now, count+1, ev); err != nil {

@@ -243,3 +243,42 @@ func testReconcileRevokesPeopleWhoLeftTheOrg(t *testing.T) {
 		t.Fatalf("second reconciliation revoked again: %+v", res.Revoked)
 	}
 }
+
+// TestSigningOffAnOldSnapshotKeepsItsAge (issue 15, access review
+// suspicion): a snapshot taken 100 days ago and signed off today is 100
+// days old: the review stays due. The due clock counts from when the
+// snapshot was taken, not from its sign-off. Fails before this change:
+// the sign-off reset the clock, so an old list of who could deploy passed
+// for a fresh review.
+func TestSigningOffAnOldSnapshotKeepsItsAge(t *testing.T) {
+	storetest.Run(t, testSigningOffAnOldSnapshotKeepsItsAge)
+}
+
+func testSigningOffAnOldSnapshotKeepsItsAge(t *testing.T) {
+	ctx := context.Background()
+	w := newComplianceWorld(t)
+	ar, _ := newAccessReviews(t, w)
+	frank := bot.Identity{Login: "frank", GitHubID: 6}
+	old, err := ar.Snapshot(ctx, "frank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.at(100 * 24 * time.Hour)
+	if _, err := ar.SignOff(ctx, old.ID, frank, bot.AccessNoChanges, ""); err != nil {
+		t.Fatal(err)
+	}
+	due, last, err := ar.Due(ctx)
+	if err != nil || !due || last == nil || last.ID != old.ID {
+		t.Fatalf("after signing off a 100-day-old snapshot: due %v (last %+v), %v; want due", due, last, err)
+	}
+	fresh, err := ar.Snapshot(ctx, "frank")
+	if err == nil {
+		_, err = ar.SignOff(ctx, fresh.ID, frank, bot.AccessNoChanges, "")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if due, _, err := ar.Due(ctx); err != nil || due {
+		t.Fatalf("after signing off a fresh snapshot: due %v, %v", due, err)
+	}
+}

@@ -32,7 +32,8 @@ const (
 	// reviewer, taken_at, signed_off_at.
 	ActionAccessReviewSignedOff = "access_review.signed_off"
 	// ActionAccessReviewReminded: the last signed review is older than the
-	// interval. Data: last_signed_at, interval_days.
+	// interval (counted from the last signed review's snapshot).
+	// Data: last_review, last_taken_at, last_signed_at, interval_days.
 	ActionAccessReviewReminded = "access_review.reminded"
 	// ActionAccessReconciled: the daily reconciliation found someone who
 	// left the organisation still linked or pending, and revoked them.

@@ -32,6 +32,7 @@ const (
 	// an emergency change confirmed it with one (emergency.require_webauthn).
 	CheckApprovalMFA  = "approval_mfa"
 	CheckEmergencyMFA = "emergency_mfa"
+	CheckRunEvent     = "run_event" // protection-rule runs: what started the workflow run
 )
 
 // PolicyCheck is one check of a decision: what was looked up, the result,
@@ -61,6 +62,19 @@ func (d *Decision) Refusal() *Refusal {
 		return nil
 	}
 	return &Refusal{Code: d.Code, Reason: d.Reason}
+}
+
+// NoRole reports whether the decision refused someone who holds no role
+// here: no GitHub identity, or in none of the teams the trigger needs.
+// Such refusals concern nobody but the requester: transports keep them
+// out of the approvals channel.
+func (d *Decision) NoRole() bool {
+	for _, c := range d.Checks {
+		if c.Outcome == OutcomeFail && (c.Name == CheckRequester || c.Name == CheckDeployer || c.Name == CheckEmergency) {
+			return true
+		}
+	}
+	return false
 }
 
 // Check returns the check named name, if the decision made it.

@@ -42,6 +42,7 @@ const (
 	CodeNotLockOwner      RefusalCode = "not_lock_owner"
 	CodeNotLinked         RefusalCode = "not_linked"
 	CodeNothingToRollBack RefusalCode = "nothing_to_roll_back"
+	CodeUntrustedRun      RefusalCode = "untrusted_run_event"
 )
 
 // Refusal is an action the domain declined for a reason a person can act
@@ -49,6 +50,10 @@ const (
 type Refusal struct {
 	Code   RefusalCode
 	Reason string
+	// Throttled is set when the person used up their refusals of the
+	// window (refusal_limits.go): the refusal was not recorded, and
+	// transports need not spend an API call answering it.
+	Throttled bool
 }
 
 func (r *Refusal) Error() string { return fmt.Sprintf("refused (%s): %s", r.Code, r.Reason) }

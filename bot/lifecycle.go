@@ -150,12 +150,36 @@ var errSkip = errors.New("nothing to do")
 // audited under access.revoked. source says what reported it
 // ("membership webhook", "daily reconciliation").
 func (s *Service) AccessRevoked(ctx context.Context, who Identity, source string) error {
+	canceled, revoked, err := s.withdrawPending(ctx, who, source)
+	if err != nil {
+		return err
+	}
+	ev := AuditEvent{Actor: "tollgate", Action: ActionAccessRevoked, Subject: who.Login, Data: map[string]any{
+		"login": who.Login, "github_id": who.GitHubID, "source": source,
+		"canceled_requests": canceled, "revoked_approvals_on": revoked}}
+	if who.GitHubID != 0 {
+		links, err := s.store.DeleteLinks(ctx, ChatIdentity{}, who.GitHubID, AuditEvent{Actor: "tollgate",
+			Action: ActionIdentityUnlinked, Subject: who.Login, Data: map[string]any{"github_id": who.GitHubID, "reason": "access revoked"}})
+		if err != nil {
+			return fmt.Errorf("access revoked for %s: removing Slack links: %w", who.Login, err)
+		}
+		ev.Data.(map[string]any)["slack_links_removed"] = len(links)
+	}
+	if err := s.store.AppendAudit(ctx, ev); err != nil {
+		return fmt.Errorf("access revoked for %s: auditing: %w", who.Login, err)
+	}
+	return nil
+}
+
+// withdrawPending cancels who's pending requests and revokes their
+// approvals on requests awaiting approval, where, asked live, they no
+// longer hold the role it takes; it returns the ids of both.
+func (s *Service) withdrawPending(ctx context.Context, who Identity, source string) (canceled, revoked []string, err error) {
 	pending, err := s.store.ListRequests(ctx, RequestFilter{
 		States: []State{StateAwaitingApproval, StateQueued}, Limit: 10000})
 	if err != nil {
-		return fmt.Errorf("access revoked for %s: listing pending requests: %w", who.Login, err)
+		return nil, nil, fmt.Errorf("access revoked for %s: listing pending requests: %w", who.Login, err)
 	}
-	var canceled, revoked []string
 	for _, r := range pending {
 		mine := r.Requester.Same(who)
 		if !mine && !(r.State == StateAwaitingApproval && hasApprovalBy(&r, who)) {
@@ -164,7 +188,7 @@ func (s *Service) AccessRevoked(ctx context.Context, who Identity, source string
 		// Leaving one team need not end someone's rights: ask again, live.
 		still, err := s.stillEntitled(ctx, &r, who, mine)
 		if err != nil {
-			return fmt.Errorf("access revoked for %s: %w", who.Login, err)
+			return nil, nil, fmt.Errorf("access revoked for %s: %w", who.Login, err)
 		}
 		if still {
 			continue
@@ -182,7 +206,7 @@ func (s *Service) AccessRevoked(ctx context.Context, who Identity, source string
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("access revoked for %s: updating request %s: %w", who.Login, r.ID, err)
+			return nil, nil, fmt.Errorf("access revoked for %s: updating request %s: %w", who.Login, r.ID, err)
 		}
 		s.deliver(ctx, out, updated)
 		if updated.State == StateCanceled {
@@ -191,21 +215,7 @@ func (s *Service) AccessRevoked(ctx context.Context, who Identity, source string
 			revoked = append(revoked, updated.ID)
 		}
 	}
-	ev := AuditEvent{Actor: "tollgate", Action: ActionAccessRevoked, Subject: who.Login, Data: map[string]any{
-		"login": who.Login, "github_id": who.GitHubID, "source": source,
-		"canceled_requests": canceled, "revoked_approvals_on": revoked}}
-	if who.GitHubID != 0 {
-		links, err := s.store.DeleteLinks(ctx, ChatIdentity{}, who.GitHubID, AuditEvent{Actor: "tollgate",
-			Action: ActionIdentityUnlinked, Subject: who.Login, Data: map[string]any{"github_id": who.GitHubID, "reason": "access revoked"}})
-		if err != nil {
-			return fmt.Errorf("access revoked for %s: removing Slack links: %w", who.Login, err)
-		}
-		ev.Data.(map[string]any)["slack_links_removed"] = len(links)
-	}
-	if err := s.store.AppendAudit(ctx, ev); err != nil {
-		return fmt.Errorf("access revoked for %s: auditing: %w", who.Login, err)
-	}
-	return nil
+	return canceled, revoked, nil
 }
 
 // stillEntitled reports whether who still holds the role r needs from

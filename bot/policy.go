@@ -51,6 +51,9 @@ type Facts struct {
 	// MFA is the requester's security key assertion over an emergency
 	// change, already checked by Submit; nil when there is none.
 	MFA *MFAProof
+	// RoleOnly says the requester holds no role here, so nothing else was
+	// fetched: the other checks are recorded as not made.
+	RoleOnly bool
 }
 
 // Evaluate decides whether req may proceed under p given facts. It does no
@@ -76,6 +79,13 @@ func Evaluate(p *EnvironmentPolicy, req *Request, f Facts) Decision {
 		checkTeams(&d, CheckDeployer, p.Deployers, req.Requester, f.Memberships, CodeNotDeployer,
 			"only members of %s may deploy here")
 	}
+	if f.RoleOnly {
+		for _, name := range []string{CheckTicket, CheckBranch, CheckPRReview, CheckChecks, CheckFreeze, CheckLock} {
+			d.skip(name, "not checked: the requester holds no role here")
+		}
+		d.finish()
+		return d
+	}
 
 	checkTicket(&d, p, req)
 
@@ -87,6 +97,9 @@ func Evaluate(p *EnvironmentPolicy, req *Request, f Facts) Decision {
 		checkBranch(&d, p, req, f.BranchContains)
 		checkReview(&d, p, req, f.PR)
 		checkCI(&d, p, req, f.Checks)
+	}
+	if req.Trigger == TriggerProtectionRule {
+		checkRunEvent(&d, req.ProtectionRule)
 	}
 
 	if emergency {

@@ -42,6 +42,19 @@ const (
 	TriggerRollback         Trigger = "rollback"
 )
 
+// AskedByAPerson reports whether a person asked directly (a comment, a
+// slash command, an emergency change, a rollback), rather than an event
+// that happened anyway (a merge, a label, a deployment, an Actions run).
+// Such an ask from someone without the role leaves an audit line, not a
+// refused request.
+func (t Trigger) AskedByAPerson() bool {
+	switch t {
+	case TriggerComment, TriggerSlack, TriggerEmergency, TriggerRollback:
+		return true
+	}
+	return false
+}
+
 // Valid reports whether t is a known trigger.
 func (t Trigger) Valid() bool {
 	switch t {
@@ -93,6 +106,9 @@ type ProtectionRuleRun struct {
 	RunID           int64
 	EnvironmentName string
 	CallbackURL     string
+	// Event is what started the workflow run (push, workflow_dispatch,
+	// pull_request_target, ...), as GitHub reports it.
+	Event string
 }
 
 // Approval is one person's approval of one request at one SHA under one

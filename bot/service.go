@@ -91,6 +91,9 @@ type Config struct {
 	// Admins returns the admins teams in force (teams.admins), who may
 	// revoke someone else's security key; nil means nobody may.
 	Admins func() []Team
+	// RefusalLimits counts refusals per person; nil means Store, when
+	// Store implements RefusalLimits. Without one, refusals are not limited.
+	RefusalLimits RefusalLimits
 }
 
 // Service is the domain's entry point: the GitHub and Slack handlers and
@@ -109,6 +112,8 @@ type Service struct {
 	now        Clock
 	log        *slog.Logger
 	wake       chan struct{} // nudges idle workers when something was queued
+	limits     RefusalLimits
+	outsiders  *tokenBucket // audit lines for outsiders' commands, all accounts together
 }
 
 // New returns a Service, or an error naming the missing dependency.
@@ -136,6 +141,10 @@ func New(cfg Config) (*Service, error) {
 	if s.compliance = cfg.Compliance; s.compliance == nil {
 		s.compliance, _ = cfg.Store.(ComplianceStore)
 	}
+	if s.limits = cfg.RefusalLimits; s.limits == nil {
+		s.limits, _ = cfg.Store.(RefusalLimits)
+	}
+	s.outsiders = newTokenBucket(OutsiderLinesBurst, OutsiderLinesEvery)
 	if s.now == nil {
 		s.now = time.Now
 	}

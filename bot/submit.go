@@ -74,22 +74,47 @@ func (s *Service) Submit(ctx context.Context, in NewRequest) (Outcome, error) {
 	if r.Ref == "" && r.SHA == "" {
 		r.Ref = p.DefaultRef() // "/deploy production" deploys the head of the first allowed branch
 	}
-	if err := s.resolveTarget(ctx, &r); err != nil {
+	// Who asks comes first: for someone without the role nothing else is
+	// fetched from GitHub.
+	ms, err := s.memberships(ctx, roleTeams(p, r.Trigger), r.Requester.Login)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("submit to %s %s: %w", r.Repo, r.Environment, err)
+	}
+	var facts Facts
+	var proof *MFAProof // the requester's assertion over an emergency change
+	if !anyMember(ms) {
+		facts = Facts{Now: now, Memberships: ms, RoleOnly: true, BranchContains: map[string]bool{}}
+		if r.Trigger.AskedByAPerson() {
+			// A person's own ask leaves one audit line (within their
+			// refusal limit), no request and nothing in any channel.
+			d := Evaluate(p, &r, facts)
+			return Outcome{}, s.refuseNoRole(ctx, in.Requester, "request.submit", in.Repo+" "+in.Environment, d.Refusal())
+		}
+		// A merge, a label or a deployment happened anyway: it stays on
+		// record as a refused request, decided on the role alone. Its pull
+		// request is the one other fact: it is where the refusal is told.
+		if r.SHA != "" {
+			if facts.PR, err = s.changes.PullRequestForCommit(ctx, r.Repo, r.SHA); err != nil {
+				return Outcome{}, fmt.Errorf("submit %s to %s %s: finding its pull request: %w", short(r.SHA), r.Repo, r.Environment, err)
+			}
+		}
+	} else {
+		if err := s.resolveTarget(ctx, &r); err != nil {
+			if ref, ok := AsRefusal(err); ok {
+				return Outcome{}, s.refuseAction(ctx, in.Requester, "request.submit", in.Repo+" "+in.Environment, ref)
+			}
+			return Outcome{}, err
+		}
+		proof, err = s.emergencyProof(ctx, in, &r, p, now)
 		if ref, ok := AsRefusal(err); ok {
 			return Outcome{}, s.refuseAction(ctx, in.Requester, "request.submit", in.Repo+" "+in.Environment, ref)
 		}
-		return Outcome{}, err
-	}
-	proof, err := s.emergencyProof(ctx, in, &r, p, now)
-	if ref, ok := AsRefusal(err); ok {
-		return Outcome{}, s.refuseAction(ctx, in.Requester, "request.submit", in.Repo+" "+in.Environment, ref)
-	}
-	if err != nil {
-		return Outcome{}, err
-	}
-	facts, err := s.gatherFacts(ctx, p, &r, now)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("submit %s to %s %s: %w", r.SHA, r.Repo, r.Environment, err)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if facts, err = s.gatherFacts(ctx, p, &r, now, ms); err != nil {
+			return Outcome{}, fmt.Errorf("submit %s to %s %s: %w", r.SHA, r.Repo, r.Environment, err)
+		}
 	}
 	r.PR, facts.MFA = facts.PR, proof
 	d := Evaluate(p, &r, facts)
@@ -197,19 +222,20 @@ func (s *Service) resolveRollback(ctx context.Context, r *Request) error {
 	return refuse(CodeNothingToRollBack, "%s has no earlier successful deploy to roll back to", r.Environment)
 }
 
-// gatherFacts fetches what policy needs. Any lookup error fails the
+// roleTeams are the teams whose members may ask for trigger on p.
+func roleTeams(p *EnvironmentPolicy, trigger Trigger) []Team {
+	if trigger == TriggerEmergency {
+		return p.Emergency
+	}
+	return p.Deployers
+}
+
+// gatherFacts fetches what policy needs besides the requester's
+// memberships ms, already looked up. Any lookup error fails the
 // submission: no decision is made on missing facts.
-func (s *Service) gatherFacts(ctx context.Context, p *EnvironmentPolicy, r *Request, now time.Time) (Facts, error) {
-	f := Facts{Now: now, BranchContains: map[string]bool{}}
-	teams := p.Deployers
-	if r.Trigger == TriggerEmergency {
-		teams = p.Emergency
-	}
-	ms, err := s.memberships(ctx, teams, r.Requester.Login)
-	if err != nil {
-		return Facts{}, err
-	}
-	f.Memberships = ms
+func (s *Service) gatherFacts(ctx context.Context, p *EnvironmentPolicy, r *Request, now time.Time, ms []Membership) (Facts, error) {
+	f := Facts{Now: now, BranchContains: map[string]bool{}, Memberships: ms}
+	var err error
 	if r.Trigger != TriggerRollback {
 		for _, b := range p.Branches {
 			on, err := s.changes.BranchContains(ctx, r.Repo, b, r.SHA)

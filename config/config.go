@@ -34,6 +34,9 @@ const (
 	DefaultEmergencyTicketRE = `[A-Z][A-Z0-9_]+-[0-9]+`
 )
 
+// DefaultSlackResponseURLBase is where Slack's response_urls live.
+const DefaultSlackResponseURLBase = "https://hooks.slack.com/"
+
 // Config is a validated tollgate.yml. Relative file paths in it have been
 // resolved against the directory of the config file.
 type Config struct {
@@ -90,6 +93,9 @@ type Slack struct {
 	SigningSecret Secret
 	Channel       string            // where approval requests are posted
 	Channels      map[string]string // channel ID → "owner/name", so commands there may omit the repository
+	// ResponseURLBase is the prefix a response_url must have for Tollgate
+	// to post to it, with trailing slash (GovSlack: https://hooks.slack-gov.com/).
+	ResponseURLBase string
 }
 
 // Teams lists the GitHub team slugs (in GitHub.Org) with Tollgate-wide roles.

@@ -343,12 +343,13 @@ var channelIDRE = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
 
 func (d *decoder) slack(top *section) Slack {
 	e, present := top.f["slack"]
-	s := d.subsection(top, "slack", "api_url", "bot_token", "signing_secret", "channel", "channels")
+	s := d.subsection(top, "slack", "api_url", "response_url_base", "bot_token", "signing_secret", "channel", "channels")
 	if !present || isNull(e.val) {
 		return Slack{}
 	}
 	d.slackLine, d.channelLines = e.key.Line, map[string]int{}
-	sl := Slack{Enabled: true, APIURL: d.baseURL(s, "api_url", DefaultSlackAPIURL), Channels: map[string]string{}}
+	sl := Slack{Enabled: true, APIURL: d.baseURL(s, "api_url", DefaultSlackAPIURL),
+		ResponseURLBase: d.baseURL(s, "response_url_base", DefaultSlackResponseURLBase), Channels: map[string]string{}}
 	if _, ok := s.require("bot_token"); ok {
 		sl.BotToken = s.secret("bot_token")
 	}

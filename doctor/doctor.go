@@ -41,6 +41,7 @@ type doctor struct {
 	cfg      *config.Config
 	now      func() time.Time
 	timeout  time.Duration // per network check
+	envFile  string        // the secrets env file; "" skips its check
 	findings []finding
 }
 
@@ -61,6 +62,7 @@ func (d *doctor) fail(area, what, detail, fix string) {
 type Options struct {
 	Now     func() time.Time // nil: time.Now
 	Timeout time.Duration    // per network check; 0: 10 s
+	EnvFile string           // the secrets env file (KEY=value) whose mode to check; "" for none
 }
 
 // Report is the checklist: every finding, area by area.
@@ -68,7 +70,7 @@ type Report struct{ findings []finding }
 
 // Run makes every check of cfg and returns the report.
 func Run(ctx context.Context, cfg *config.Config, opts Options) *Report {
-	d := &doctor{cfg: cfg, now: opts.Now, timeout: opts.Timeout}
+	d := &doctor{cfg: cfg, now: opts.Now, timeout: opts.Timeout, envFile: opts.EnvFile}
 	if d.now == nil {
 		d.now = time.Now
 	}
@@ -85,6 +87,7 @@ func (d *doctor) run(ctx context.Context) {
 	d.checkSecurityKeys()
 	d.checkWebLogin()
 	d.checkKeyFiles()
+	d.checkStateFiles()
 	d.checkLocalState(ctx)
 	d.checkGitHub(ctx)
 	d.checkSlack(ctx)

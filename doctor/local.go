@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -66,14 +67,48 @@ func (d *doctor) checkKeyFiles() {
 			d.fail(f.area, f.label, f.path+" does not exist", "create it (tollgate init writes the audit key; ssh-keygen -t ed25519 an SSH key) or fix the path")
 		case err != nil:
 			d.fail(f.area, f.label, err.Error(), "make "+f.path+" readable by the tollgate user")
-		case st.Mode().Perm()&0o077 != 0:
-			d.fail(f.area, f.label+" permissions", fmt.Sprintf("%s is mode %04o: group or others can read it", f.path, st.Mode().Perm()),
-				"chmod 600 "+f.path+" (owned by the user tollgate runs as)")
 		default:
-			d.pass(f.area, f.label+" permissions", fmt.Sprintf("%s is mode %04o", f.path, st.Mode().Perm()))
+			d.checkOwnerOnly(f.area, f.label, f.path, st)
 		}
 	}
 	d.checkSeparateSSHKeys()
+}
+
+// checkOwnerOnly fails a secret file (a key, the database, the secrets
+// env file) that group or others can read or write.
+func (d *doctor) checkOwnerOnly(area, label, path string, st fs.FileInfo) {
+	if st.Mode().Perm()&0o077 != 0 {
+		d.fail(area, label+" permissions", fmt.Sprintf("%s is mode %04o: group or others can read it", path, st.Mode().Perm()),
+			"chmod 600 "+path+" (owned by the user tollgate runs as)")
+		return
+	}
+	d.pass(area, label+" permissions", fmt.Sprintf("%s is mode %04o", path, st.Mode().Perm()))
+}
+
+// checkStateFiles checks the modes of the SQLite database (and its -wal
+// and -shm) and of the secrets env file: each holds what only the service
+// may read (the audit log and identity links; the webhook, OAuth and Slack
+// secrets). A missing env file is no finding: secrets may come from elsewhere.
+func (d *doctor) checkStateFiles() {
+	if !store.IsPostgres(d.cfg.Database) {
+		for _, p := range store.SQLiteFiles(d.cfg.Database) {
+			if st, err := os.Stat(p); err == nil {
+				d.checkOwnerOnly(areaAudit, "database file "+filepath.Base(p), p, st)
+			}
+		}
+	}
+	if d.envFile == "" {
+		return
+	}
+	st, err := os.Stat(d.envFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		d.fail(areaAuthentication, "secrets file", err.Error(), "make "+d.envFile+" readable by whoever starts tollgate")
+		return
+	}
+	d.checkOwnerOnly(areaAuthentication, "secrets file", d.envFile, st)
 }
 
 // checkSeparateSSHKeys fails when two environments use the same key: a
@@ -191,9 +226,10 @@ func (d *doctor) checkAccessReview(ctx context.Context, s *store.Store) {
 		d.fail(areaPermissions, "access review", err.Error(), "check the database")
 	case !ok:
 		d.fail(areaPermissions, "access review", "no access review was ever signed off", fix)
-	case d.now().Sub(last.SignedOffAt) > interval:
+	case d.now().Sub(last.TakenAt) > interval:
+		// A review is as old as its snapshot, whenever it was signed off.
 		d.fail(areaPermissions, "access review", fmt.Sprintf("the last signed review %s is %d days old (interval %d days)",
-			last.ID, int(d.now().Sub(last.SignedOffAt).Hours()/24), int(interval.Hours()/24)), fix)
+			last.ID, int(d.now().Sub(last.TakenAt).Hours()/24), int(interval.Hours()/24)), fix)
 	default:
 		d.pass(areaPermissions, "access review", fmt.Sprintf("%s signed off by %s on %s (%s)", last.ID, last.SignedOffBy.Login,
 			last.SignedOffAt.Format("2006-01-02"), last.Outcome))

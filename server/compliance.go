@@ -176,5 +176,16 @@ func (s *Server) accessReviews() (*bot.AccessReviews, error) {
 	org := cfg.GitHub.Org
 	return s.svc.AccessReviews(bot.AccessReviewConfig{Org: org, Environments: l.policies.All(),
 		Admins: config.QualifiedTeams(org, cfg.Teams.Admins), Reviewers: config.QualifiedTeams(org, cfg.Teams.AccessReviewers),
-		Interval: cfg.AccessReview.Interval, Teams: s.compliance.roster, Members: s.compliance.roster})
+		Interval: cfg.AccessReview.Interval, Teams: s.compliance.roster, Members: s.compliance.roster,
+		Member: s.compliance.roster})
+}
+
+// accessChanges is accessReviews for the GitHub dispatcher's membership
+// and organization webhooks.
+func (s *Server) accessChanges() (ghint.AccessChanges, error) {
+	ar, err := s.accessReviews()
+	if err != nil {
+		return nil, err
+	}
+	return ar, nil
 }

@@ -198,7 +198,8 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	comments := ghint.NewComments(app)
 	dispatcher, err := ghint.NewDispatcher(ghint.DispatcherConfig{Bot: s.svc,
 		AppID: cfg.GitHub.AppID, Reactor: comments, Replier: comments,
-		Members: dir, Audit: s.store, Logger: s.log.With("component", "github")})
+		Members: dir, Audit: s.store, Logger: s.log.With("component", "github"), Access: s.accessChanges,
+		Standing: ghint.NewRoster(app)})
 	if err != nil {
 		return err
 	}
@@ -214,7 +215,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 
 	if cfg.Slack.Enabled {
 		s.slack, err = slackint.New(slackint.Config{SigningSecret: cfg.Slack.SigningSecret.Value(), Service: s.svc,
-			Store: intake, Routing: s.live, Slack: slackAPI,
+			Store: intake, Routing: s.live, Slack: slackAPI, ResponseURLBase: cfg.Slack.ResponseURLBase,
 			PublicURL: cfg.PublicURL, GitHub: slackint.GitHubOAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL,
 				ClientID: cfg.GitHub.OAuthClientID, ClientSecret: cfg.GitHub.OAuthClientSecret.Value()},
 			Clock: s.now, Logger: s.log.With("component", "slack"), AccessReviews: s.accessReviews, Policies: s.live,

@@ -88,6 +88,9 @@ func Open(ctx context.Context, location string, opts Options) (*Store, error) {
 		d = postgresDialect
 		db, err = openPostgres(ctx, location, false, syncMode == "OFF")
 	} else {
+		if err := prepareSQLiteFile(location); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", name, err)
+		}
 		dsn := fmt.Sprintf("file:%s?_journal_mode=WAL&_busy_timeout=%d&_foreign_keys=on&_txlock=immediate&_synchronous=%s",
 			escapePath(location), busyTimeoutMS, syncMode)
 		db, err = sql.Open("sqlite3", dsn)

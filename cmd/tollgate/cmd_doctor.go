@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/config"
@@ -17,13 +18,14 @@ func init() {
 
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("doctor", stderr,
-		"usage: tollgate doctor [--config FILE] [--timeout 10s]",
+		"usage: tollgate doctor [--config FILE] [--env-file FILE] [--timeout 10s]",
 		"Checks the configuration, key files, servers, GitHub App, organisation, branch protection,",
 		"anchor repository, Slack, clock, inbox, emergency and access reviews, and prints the SOC 2",
 		"checklist with the fix for each failing item. Exit 0 all pass, 1 something fails, 2 bad usage.",
 	)
 	cfgPath := fs.String("config", "tollgate.yml", "configuration `FILE`")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit of each network check")
+	envFile := fs.String("env-file", "", "secrets `FILE` whose mode to check (default: tollgate.env next to the config, if any)")
 	if !parseFlags(fs, args) {
 		return exitUsage
 	}
@@ -39,7 +41,10 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, "✗ configuration %s does not load\n%v\n    fix: correct the lines named above; `tollgate check-config` explains each key\n", *cfgPath, err)
 		return exitUsage
 	}
-	if doctor.Run(ctx, cfg, doctor.Options{Timeout: *timeout}).Write(stdout, *cfgPath) > 0 {
+	if *envFile == "" {
+		*envFile = filepath.Join(filepath.Dir(*cfgPath), "tollgate.env")
+	}
+	if doctor.Run(ctx, cfg, doctor.Options{Timeout: *timeout, EnvFile: *envFile}).Write(stdout, *cfgPath) > 0 {
 		return exitCheckFailed
 	}
 	return exitOK

@@ -189,6 +189,15 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 		{name: "audit key readable by others",
 			plant: func(t *testing.T, w *doctorWorld) { must(t, os.Chmod(w.log.Keys.PrivateKeyFile, 0o640)) },
 			want:  "audit signing key permissions:", wantFix: "chmod 600 "},
+		// Issue 15 item 7: each fails before this change (doctor did not look).
+		{name: "database readable by others",
+			plant: func(t *testing.T, w *doctorWorld) { must(t, os.Chmod(w.log.Path, 0o644)) },
+			want:  "database file ", wantFix: "chmod 600 "},
+		{name: "secrets env file readable by group",
+			plant: func(t *testing.T, w *doctorWorld) {
+				writeFile(t, filepath.Join(w.dir, "tollgate.env"), []byte("GITHUB_WEBHOOK_SECRET=x\n"), 0o640)
+			},
+			want: "secrets file permissions: ", wantFix: "chmod 600 "},
 		{name: "production needs no approval",
 			plant: func(t *testing.T, w *doctorWorld) { w.opts.requiredApprovals = 0 },
 			want:  "approval before production deploys on acme/shop/production: required_approvals is 0", wantFix: "set required_approvals: 1"},
@@ -299,7 +308,21 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 			plant: func(t *testing.T, w *doctorWorld) {
 				w.withStore(t, func(ctx context.Context, st *store.Store) {
 					_, err := st.UpdateAccessReview(ctx, "ar-1", func(r *bot.AccessReview) ([]bot.AuditEvent, error) {
-						r.SignedOffAt = time.Now().Add(-100 * 24 * time.Hour)
+						r.TakenAt = time.Now().Add(-100 * 24 * time.Hour)
+						r.SignedOffAt = r.TakenAt
+						return nil, nil
+					})
+					must(t, err)
+				})
+			},
+			want: "access review: the last signed review ar-1 is 100 days old (interval 90 days)", wantFix: "run `tollgate access-review`"},
+		// Issue 15 (access review suspicion): a review is as old as its
+		// snapshot; signing off an old one today does not make it fresh.
+		{name: "the last access review signed off today is of an old snapshot",
+			plant: func(t *testing.T, w *doctorWorld) {
+				w.withStore(t, func(ctx context.Context, st *store.Store) {
+					_, err := st.UpdateAccessReview(ctx, "ar-1", func(r *bot.AccessReview) ([]bot.AuditEvent, error) {
+						r.TakenAt = time.Now().Add(-100 * 24 * time.Hour)
 						return nil, nil
 					})
 					must(t, err)

@@ -82,6 +82,7 @@ func newSlackE2E(t *testing.T) *slackE2E {
 	w.writeConfig(t, "")
 	cfg := strings.Replace(readTestFile(t, w.configPath), "repositories:", `slack:
   api_url: `+w.sl.APIURL()+`
+  response_url_base: `+w.sl.ResponseURLBase()+`
   bot_token: `+w.sl.BotToken()+`
   signing_secret: `+slackE2ESecret+`
   channel: `+slackE2EChannel+`

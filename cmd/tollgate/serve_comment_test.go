@@ -22,6 +22,8 @@ func TestServeAnswersPRCommentCommands(t *testing.T) {
 		{"an approval of an unknown request is refused with a reply", "/approve req-nope", "@bob there is no request req-nope in acme/shop"},
 	}
 	e := newE2E(t, e2eOptions{})
+	// bob wrote the PR with write access: his commands get an answer.
+	e.gh.AddCollaborator(e2eRepo, "bob", "write")
 	e.start(t)
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

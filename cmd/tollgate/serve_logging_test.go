@@ -25,6 +25,7 @@ func TestServeLogLinesNameTheHTTPRequest(t *testing.T) {
 	e := newE2E(t, e2eOptions{})
 	withSlack := strings.Replace(readTestFile(t, e.configPath), "repositories:", `slack:
   api_url: `+sl.APIURL()+`
+  response_url_base: `+sl.ResponseURLBase()+`
   bot_token: `+sl.BotToken()+`
   signing_secret: e2e-slack-signing-secret
   channel: C0DEPLOYS01

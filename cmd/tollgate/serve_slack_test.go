@@ -22,6 +22,7 @@ func TestServeMountsSlack(t *testing.T) {
 	e.writeConfig(t, "")
 	withSlack := strings.Replace(readTestFile(t, e.configPath), "repositories:", `slack:
   api_url: `+sl.APIURL()+`
+  response_url_base: `+sl.ResponseURLBase()+`
   bot_token: `+sl.BotToken()+`
   signing_secret: `+signingSecret+`
   channel: C0DEPLOYS01

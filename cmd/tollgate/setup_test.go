@@ -412,3 +412,118 @@ func TestSetupUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// browserGet sends a GET to the setup server at page's address, as a
+// browser would for a page on host: Host says host, and the Fetch
+// metadata and Origin headers are set as given ("" leaves one out).
+func browserGet(t *testing.T, page, path, host string, headers map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, strings.TrimSuffix(page, "/")+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36")
+	for k, v := range headers {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestSetupRefusesDNSRebindingAndCrossOriginCallbacks (issue 15 item 1):
+// a page the operator has open points its own name at 127.0.0.1 and, as
+// that same origin, reads the setup page for its state, then calls the
+// callback with the manifest code of an App the attacker registered. Every
+// step is refused: a Host other than the page's own address gets 421 with
+// nothing of the run; a callback a script sends (another Origin, or not a
+// navigation) gets 403; nothing is written and the attacker's code is not
+// spent. The operator's own flow still completes afterwards. Fails before
+// this change: the rebinding Host got the page with its state, and the
+// callback with it wrote the attacker's App into the config.
+func TestSetupRefusesDNSRebindingAndCrossOriginCallbacks(t *testing.T) {
+	gh := githubtest.New()
+	defer gh.Close()
+	dir := t.TempDir()
+	cfgPath := writeSetupConfig(t, dir)
+	run := startSetup(t, "--config", cfgPath, "--github-url", gh.URL(), "--api-url", gh.URL(),
+		"--public-url", "https://tollgate.acme.test", "--org", "acme")
+	u, _ := url.Parse(run.page)
+	port := u.Port()
+	rebound := "rebind.attacker.test:" + port
+	attackerOrigin := "http://" + rebound
+
+	// The state, as the operator's browser sees it.
+	code, page := browserGet(t, run.page, "/", u.Host, map[string]string{"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate"})
+	am := formActionRe.FindStringSubmatch(page)
+	if code != http.StatusOK || am == nil {
+		t.Fatalf("the operator's page: %d\n%s", code, page)
+	}
+	fa, _ := url.Parse(html.UnescapeString(am[1]))
+	state := fa.Query().Get("state")
+
+	attackerCode := gh.ManifestCode()
+	callback := setup.CallbackPath + "?code=" + attackerCode + "&state=" + state
+	tests := []struct {
+		name    string
+		path    string
+		host    string
+		headers map[string]string
+		want    int
+	}{
+		{"the page read by the rebound origin's script", "/", rebound,
+			map[string]string{"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}, http.StatusMisdirectedRequest},
+		{"the page opened under the rebound name", "/", rebound,
+			map[string]string{"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate"}, http.StatusMisdirectedRequest},
+		{"the callback from the rebound origin", callback, rebound,
+			map[string]string{"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}, http.StatusMisdirectedRequest},
+		{"the callback fetched cross-origin at the real address", callback, u.Host,
+			map[string]string{"Origin": attackerOrigin, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"}, http.StatusForbidden},
+		{"the callback as a no-cors image at the real address", callback, u.Host,
+			map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}, http.StatusForbidden},
+		{"the page fetched cross-site at the real address", "/", u.Host,
+			map[string]string{"Origin": attackerOrigin, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"}, http.StatusForbidden},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := browserGet(t, run.page, tc.path, tc.host, tc.headers)
+			if code != tc.want {
+				t.Errorf("status %d, want %d\n%s", code, tc.want, body)
+			}
+			if strings.Contains(body, state) {
+				t.Error("the refusal carries the run's state")
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tollgate.env")); err == nil {
+		t.Fatal("a refused request wrote the secrets file")
+	}
+	if n := len(gh.CallsMatching(http.MethodPost, "/app-manifests/")); n != 0 {
+		t.Fatalf("%d manifest conversions at GitHub: a refused callback spent a code", n)
+	}
+	for _, want := range []string{"setup request refused: host is not this setup page's address", "setup request refused: callback from another origin"} {
+		if !strings.Contains(run.stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, run.stderr)
+		}
+	}
+
+	// localhost with the same port is the page's own address too.
+	if code, body := browserGet(t, run.page, "/", "localhost:"+port, nil); code != http.StatusOK {
+		t.Errorf("localhost:%s: %d\n%s", port, code, body)
+	}
+	// The operator's flow, GitHub's redirect being a navigation, completes.
+	_, final, body := clickCreate(t, run.page)
+	if final.StatusCode != http.StatusOK {
+		t.Fatalf("callback page: %d\n%s", final.StatusCode, body)
+	}
+	if c := run.wait(t); c != exitOK {
+		t.Fatalf("setup exit %d\n%s%s", c, run.stdout, run.stderr)
+	}
+}

@@ -247,6 +247,8 @@ func denialHint(r bot.Request) string {
 		return "use one of the environments configured for this repository."
 	case bot.CodeUnknownRef:
 		return "check the branch, tag or SHA exists in this repository."
+	case bot.CodeUntrustedRun:
+		return "deploy from a workflow run started by a push or workflow_dispatch, not one a pull request or comment starts."
 	}
 	return ""
 }
@@ -332,24 +334,27 @@ func (rp *Reporter) knownComment(r bot.Request) int64 {
 }
 
 // findComment looks for the request's comment among the PR's comments
-// (by its marker), in case its id was never recorded.
+// (by its marker), in case its id was never recorded. Only this App's
+// comments count: another bot (another App, a workflow's github-actions)
+// can post the marker, and adopting its comment would leave Tollgate
+// unable to edit it and the PR showing what that bot wrote.
 func (rp *Reporter) findComment(ctx context.Context, c *gh.Client, owner, name string, number int, requestID string) (int64, error) {
 	marker := commentMarker(requestID)
-	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: perPage}}
+	page := 0
 	for range maxPages {
-		cs, resp, err := c.Issues.ListComments(ctx, owner, name, number, opts)
+		cs, resp, err := listComments(ctx, c, owner, name, number, page)
 		if err != nil {
 			return 0, fmt.Errorf("listing comments of %s/%s#%d: %w", owner, name, number, err)
 		}
 		for _, cm := range cs {
-			if strings.HasPrefix(cm.GetBody(), marker) && cm.GetUser().GetType() == "Bot" {
+			if strings.HasPrefix(cm.GetBody(), marker) && rp.cfg.App.madeByThisApp(cm.madeByApp, cm.User) {
 				return cm.GetID(), nil
 			}
 		}
 		if resp.NextPage == 0 {
 			break
 		}
-		opts.Page = resp.NextPage
+		page = resp.NextPage
 	}
 	return 0, nil
 }

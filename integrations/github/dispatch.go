@@ -19,7 +19,10 @@ type BotService interface {
 	Request(ctx context.Context, id string) (bot.Request, error)
 	Approve(ctx context.Context, in bot.ApproveInput) (bot.Request, error)
 	Reject(ctx context.Context, id string, by bot.Identity, reason string) (bot.Request, error)
-	AccessRevoked(ctx context.Context, who bot.Identity, source string) error
+	// RefusalsExhausted and RefuseOutsider bound what commands of people
+	// without standing cost (refusal_limits.go in bot).
+	RefusalsExhausted(ctx context.Context, who bot.Identity) (bool, error)
+	RefuseOutsider(ctx context.Context, who bot.Identity, action, subject string) (recorded bool, err error)
 
 	// Routing: which environments an event asks for. The domain answers
 	// from the policies in force; the transport never reads configuration.
@@ -46,6 +49,21 @@ type MembershipCache interface {
 	Invalidate(login string)
 }
 
+// CommenterStanding answers whether a commenter may give Tollgate
+// commands at all: a member of the organisation, or a collaborator with
+// write access. *Roster implements it.
+type CommenterStanding interface {
+	IsOrgMember(ctx context.Context, org, login string) (bool, error)
+	RepoPermission(ctx context.Context, repo, login string) (string, error)
+}
+
+// AccessChanges decides what a person leaving a team or the organisation
+// costs them in Tollgate; *bot.AccessReviews implements it.
+type AccessChanges interface {
+	TeamMemberRemoved(ctx context.Context, who bot.Identity, org, team, source string) (bot.AccessLoss, error)
+	OrgMemberRemoved(ctx context.Context, who bot.Identity, org, source string) (bot.AccessLoss, error)
+}
+
 // AuditAppender appends audit events that go with no request;
 // *store.Store satisfies it.
 type AuditAppender interface {
@@ -62,6 +80,13 @@ type DispatcherConfig struct {
 	Members MembershipCache
 	Audit   AuditAppender
 	Logger  *slog.Logger
+	// Access returns the access controls of the configuration in force,
+	// for membership and organization webhooks; nil, or an error, leaves
+	// those webhooks refreshing the membership cache only.
+	Access func() (AccessChanges, error)
+	// Standing checks commenters live; nil trusts only the comment's
+	// author_association OWNER or MEMBER (GitHub's, in the signed payload).
+	Standing CommenterStanding
 }
 
 // Dispatcher turns stored GitHub deliveries into bot calls. Its Handle is
@@ -74,6 +99,8 @@ type Dispatcher struct {
 	members MembershipCache
 	audit   AuditAppender
 	log     *slog.Logger
+	access  func() (AccessChanges, error)
+	stand   CommenterStanding
 }
 
 // NewDispatcher returns a Dispatcher, or an error naming the missing dependency.
@@ -89,7 +116,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		return nil, errors.New("github dispatcher: Audit is required")
 	}
 	d := &Dispatcher{bot: cfg.Bot, appID: cfg.AppID, reactor: cfg.Reactor, replier: cfg.Replier,
-		members: cfg.Members, audit: cfg.Audit, log: cfg.Logger}
+		members: cfg.Members, audit: cfg.Audit, log: cfg.Logger, access: cfg.Access, stand: cfg.Standing}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}

@@ -43,6 +43,7 @@ type hookWorld struct {
 	store    *store.Store
 	svc      *bot.Service
 	dir      *tgh.Directory
+	roster   *tgh.Roster
 	changes  *tgh.Changes
 	deployer *recordingDeployer
 	appID    int64
@@ -130,6 +131,7 @@ func newHookWorld(t *testing.T) *hookWorld {
 		t.Fatalf("NewApp: %v", err)
 	}
 	w.dir = tgh.NewDirectory(app, 0)
+	w.roster = tgh.NewRoster(app)
 	w.changes = tgh.NewChanges(app)
 	w.appID = gh.AppID()
 	w.start(t)
@@ -148,16 +150,17 @@ func (w *hookWorld) start(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	deployers := []bot.Team{{Org: "acme", Slug: "deployers"}}
 	approvers := []bot.Team{{Org: "acme", Slug: "approvers"}}
-	policies := bot.NewPolicySet(
-		&bot.EnvironmentPolicy{Repo: hookRepo, Environment: "staging", Deployers: deployers, Approvers: approvers, Branches: []string{"main"},
+	envs := []*bot.EnvironmentPolicy{
+		{Repo: hookRepo, Environment: "staging", Deployers: deployers, Approvers: approvers, Branches: []string{"main"},
 			OnMergeTo: []string{"main"}},
-		&bot.EnvironmentPolicy{Repo: hookRepo, Environment: "production", Deployers: deployers, Approvers: approvers,
+		{Repo: hookRepo, Environment: "production", Deployers: deployers, Approvers: approvers,
 			Branches: []string{"main"}, RequiredApprovals: 1, Production: true, Labels: []string{"deploy:production"}},
-		&bot.EnvironmentPolicy{Repo: hookRepo, Environment: "preview", Deployers: deployers, Approvers: approvers,
+		{Repo: hookRepo, Environment: "preview", Deployers: deployers, Approvers: approvers,
 			Labels: []string{"deploy:preview"}},
-		&bot.EnvironmentPolicy{Repo: hookRepo, Environment: "regulated", Deployers: deployers, Approvers: approvers,
+		{Repo: hookRepo, Environment: "regulated", Deployers: deployers, Approvers: approvers,
 			Branches: []string{"main"}, RequiredApprovals: 2},
-	)
+	}
+	policies := bot.NewPolicySet(envs...)
 	logger := slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w.svc, err = bot.New(bot.Config{Store: st, Directory: w.dir, Changes: w.changes,
 		Deployer: w.deployer, Policies: policies, Logger: logger})
@@ -165,7 +168,11 @@ func (w *hookWorld) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, err := tgh.NewDispatcher(tgh.DispatcherConfig{Bot: w.svc, AppID: w.appID, Reactor: &forgeComments{api: w.api},
-		Replier: &forgeComments{api: w.api}, Members: w.dir, Audit: st, Logger: logger})
+		Replier: &forgeComments{api: w.api}, Members: w.dir, Audit: st, Logger: logger, Standing: w.roster,
+		Access: func() (tgh.AccessChanges, error) {
+			return w.svc.AccessReviews(bot.AccessReviewConfig{Org: "acme", Environments: envs,
+				Teams: w.roster, Members: w.roster, Member: w.roster})
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

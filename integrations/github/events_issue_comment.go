@@ -14,6 +14,12 @@ import (
 // onIssueComment runs the PR comment commands /deploy, /deploy rollback,
 // /approve and /reject. Only new comments count: a comment edited after
 // the fact could otherwise turn into a command nobody saw.
+//
+// A command costs its author's standing first (issue 15): someone who
+// used up their refusals is dropped with no API call; someone who is
+// neither an organisation member nor a collaborator with write access
+// leaves one audit line (rate-limited), gets no reaction or reply, and
+// nothing else is fetched or stored.
 func (d *Dispatcher) onIssueComment(ctx context.Context, dl hookDelivery, e *github.IssueCommentEvent) error {
 	if e.GetAction() != "created" || e.GetIssue().GetPullRequestLinks() == nil {
 		return nil
@@ -28,20 +34,50 @@ func (d *Dispatcher) onIssueComment(ctx context.Context, dl hookDelivery, e *git
 		return nil
 	}
 	dl.log = dl.log.With("pr", number, "comment", commentID, "command", cmd.Kind)
+	who := webhookIdentity(author)
+	if exhausted, xerr := d.bot.RefusalsExhausted(ctx, who); xerr != nil {
+		return xerr
+	} else if exhausted {
+		dl.log.Info("comment command dropped: its author used up their refusals", "login", who.Login)
+		return nil
+	}
+	standing, serr := d.hasStanding(ctx, repo, author, e.GetComment().GetAuthorAssociation())
+	if serr != nil {
+		return serr
+	}
+	if !standing {
+		recorded, rerr := d.bot.RefuseOutsider(ctx, who, "comment."+string(commandKind(cmd)), fmt.Sprintf("%s#%d", repo, number))
+		if rerr != nil {
+			return rerr
+		}
+		dl.log.Info("comment command ignored: author is not an organisation member or a collaborator with write access",
+			"login", who.Login, "association", e.GetComment().GetAuthorAssociation(), "recorded", recorded)
+		return nil
+	}
 	if rerr := d.reactor.ReactEyes(ctx, repo, commentID); rerr != nil {
 		// The command matters more than the acknowledgement.
 		dl.log.Warn("could not add the 👀 reaction", "err", rerr)
 	}
-	who := webhookIdentity(author)
 	if err == nil {
 		err = d.runCommentCommand(ctx, dl, repo, commentID, cmd, who)
 	}
 	if ref, ok := bot.AsRefusal(err); ok {
-		dl.log.Info("comment command refused", "code", ref.Code, "reason", ref.Reason)
-		d.reply(ctx, dl, repo, number, fmt.Sprintf("@%s %s", who.Login, ref.Reason))
+		dl.log.Info("comment command refused", "code", ref.Code, "reason", ref.Reason, "throttled", ref.Throttled)
+		if !ref.Throttled {
+			d.reply(ctx, dl, repo, number, fmt.Sprintf("@%s %s", who.Login, ref.Reason))
+		}
 		return nil
 	}
 	return err
+}
+
+// commandKind names a command for the audit line, "unknown" for one that
+// did not parse.
+func commandKind(c bot.Command) bot.CommandKind {
+	if c.Kind == "" {
+		return "unknown"
+	}
+	return c.Kind
 }
 
 // runCommentCommand hands a parsed command to the domain.

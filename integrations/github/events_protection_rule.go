@@ -45,7 +45,7 @@ func (d *Dispatcher) onProtectionRule(ctx context.Context, dl hookDelivery, e *g
 		Reason:             "GitHub Actions run " + strconv.FormatInt(runID, 10),
 		GitHubDeploymentID: dep.GetID(),
 		ProtectionRule: &bot.ProtectionRuleRun{RunID: runID, EnvironmentName: env,
-			CallbackURL: e.GetDeploymentCallbackURL()},
+			CallbackURL: e.GetDeploymentCallbackURL(), Event: e.GetEvent()},
 	}})
 }
 

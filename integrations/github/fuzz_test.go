@@ -153,9 +153,11 @@ func (b *fuzzBot) Reject(context.Context, string, bot.Identity, string) (bot.Req
 	return bot.Request{}, b.refuse()
 }
 
-func (b *fuzzBot) AccessRevoked(context.Context, bot.Identity, string) error {
+func (b *fuzzBot) RefusalsExhausted(context.Context, bot.Identity) (bool, error) { return false, nil }
+
+func (b *fuzzBot) RefuseOutsider(context.Context, bot.Identity, string, string) (bool, error) {
 	b.calls.Add(1)
-	return nil
+	return true, nil
 }
 
 // Routing of the fuzzed deliveries: merges to main deploy staging, the

@@ -186,18 +186,27 @@ const payloadRequestKey = "tollgate_request_id"
 
 // ensureDeployment finds the deployment created for r earlier (a lost
 // answer, a crash before recording it) or creates it, and says whether it
-// created it. Looking first is what makes creation safe to repeat.
+// created it. Looking first is what makes creation safe to repeat. Only a
+// deployment this App made counts: a repository writer can create one
+// with the same SHA, environment and payload (the request id is public
+// once it awaits approval), and adopting it would show them on GitHub as
+// the creator of Tollgate's deploy, with their description and payload.
 func (rp *Reporter) ensureDeployment(ctx context.Context, c *gh.Client, owner, name string, r bot.Request) (int64, bool, error) {
-	existing, _, err := c.Repositories.ListDeployments(ctx, owner, name, &gh.DeploymentsListOptions{
-		SHA: r.SHA, Environment: r.Environment, ListOptions: gh.ListOptions{PerPage: perPage}})
+	existing, err := listDeployments(ctx, c, owner, name, r.SHA, r.Environment)
 	if err != nil {
 		return 0, false, fmt.Errorf("looking for the deployment of request %s: %w", r.ID, err)
 	}
 	for _, d := range existing {
 		var p map[string]any
-		if json.Unmarshal(d.Payload, &p) == nil && p[payloadRequestKey] == r.ID {
-			return d.GetID(), false, nil
+		if json.Unmarshal(d.Payload, &p) != nil || p[payloadRequestKey] != r.ID {
+			continue
 		}
+		if !rp.cfg.App.madeByThisApp(d.madeByApp, d.Creator) {
+			rp.log.WarnContext(ctx, "github: a deployment names this request but was not made by Tollgate; not using it",
+				slog.String("request", r.ID), slog.Int64("deployment", d.GetID()), slog.String("creator", d.GetCreator().GetLogin()))
+			continue
+		}
+		return d.GetID(), false, nil
 	}
 	env := rp.env(r)
 	req := &gh.DeploymentRequest{

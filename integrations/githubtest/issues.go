@@ -148,7 +148,7 @@ func (s *Server) issueJSON(rp *repo, is *issue) map[string]any {
 		"url": api + "/issues/" + strconv.Itoa(is.number), "id": int64(is.number) + rp.id*1000 + 500,
 		"node_id": nodeID("Issue", int64(is.number)+rp.id*1000), "number": is.number, "title": is.title,
 		"user": s.userJSON(is.author), "labels": s.labelsJSON(rp, is.labels), "state": is.state,
-		"locked": false, "body": nullable(is.body), "comments": 0, "author_association": "MEMBER",
+		"locked": false, "body": nullable(is.body), "comments": 0, "author_association": s.association(rp, is.author),
 		"html_url":   s.htmlURL(fmt.Sprintf("/%s/%s/issues/%d", rp.owner, rp.name, is.number)),
 		"created_at": ts(is.created), "updated_at": ts(is.created), "closed_at": nil,
 		"repository_url": api,
@@ -197,7 +197,7 @@ func (s *Server) commentJSON(rp *repo, c *comment) map[string]any {
 		"id": c.id, "node_id": nodeID("IssueComment", c.id), "url": api + "/issues/comments/" + itoa(c.id),
 		"html_url":  s.htmlURL(fmt.Sprintf("/%s/%s/pull/%d#issuecomment-%d", rp.owner, rp.name, c.issue, c.id)),
 		"issue_url": api + "/issues/" + strconv.Itoa(c.issue), "body": c.body, "user": s.userJSON(c.user),
-		"created_at": ts(c.created), "updated_at": ts(c.updated), "author_association": "MEMBER",
+		"created_at": ts(c.created), "updated_at": ts(c.updated), "author_association": s.association(rp, c.user),
 		"performed_via_github_app": via,
 		"reactions":                map[string]any{"url": api + "/issues/comments/" + itoa(c.id) + "/reactions", "total_count": len(c.reactions)},
 	}

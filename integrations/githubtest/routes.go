@@ -45,6 +45,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET "+repo+"/tarball", s.tokenAuth(s.handleTarballLink))
 	m.HandleFunc("GET /_codeload/{owner}/{repo}/legacy.tar.gz/{sha}", s.handleTarballDownload)
 	m.HandleFunc("GET "+repo+"/contents/{path...}", s.tokenAuth(s.handleGetContents))
+	m.HandleFunc("GET "+repo+"/collaborators/{login}/permission", s.tokenAuth(s.handleCollaboratorPermission))
 	m.HandleFunc("PUT "+repo+"/contents/{path...}", s.tokenAuth(s.handlePutContents))
 
 	// Pull requests and reviews.

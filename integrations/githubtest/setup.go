@@ -50,6 +50,17 @@ func (s *Server) AddUser(login string) int64 {
 	return s.state.ensureUser(login).id
 }
 
+// AddBot creates a bot account (another GitHub App's "<slug>[bot]", or
+// github-actions[bot]) and returns its numeric id: its comments and
+// deployments carry type "Bot" but not this fake's App.
+func (s *Server) AddBot(login string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.state.ensureUser(login)
+	u.typ = "Bot"
+	return u.id
+}
+
 // UserID returns a user's numeric id, or 0 if no such user exists.
 func (s *Server) UserID(login string) int64 {
 	s.mu.Lock()

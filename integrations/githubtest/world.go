@@ -95,6 +95,7 @@ type repo struct {
 	deployments   []*deployment                // oldest first
 	tarballs      map[string][]byte            // SHA → tar.gz
 	files         map[string]map[string][]byte // branch → path → content
+	collaborators map[string]string            // lower login → permission (AddCollaborator)
 }
 
 type commit struct {

@@ -23,11 +23,6 @@ func mrkdwn(text string) *slackapi.TextBlockObject {
 	return slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, false)
 }
 
-// esc escapes the three characters Slack's mrkdwn reserves.
-func esc(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
-
 // links builds the URLs a message points to.
 type links struct {
 	web    string // GitHub web base, with trailing slash
@@ -41,10 +36,10 @@ func (l links) compare(repo, from, to string) string {
 }
 func (l links) log(id string) string { return l.public + "/deployments/" + id }
 
-// mention names a person: a Slack mention when they act from Slack,
-// else their GitHub login.
+// mention names a person: a Slack mention when they act from Slack (a
+// Slack user id, nothing else, goes inside <@…>), else their GitHub login.
 func mention(id bot.Identity) string {
-	if _, user, ok := strings.Cut(id.ChatUser, "/"); ok && user != "" {
+	if _, user, ok := strings.Cut(id.ChatUser, "/"); ok && slackUserID.MatchString(user) {
 		return fmt.Sprintf("<@%s> (%s)", user, esc(id.Login))
 	}
 	return esc(id.Login)
@@ -203,9 +198,10 @@ func statusText(r bot.Request, valid []bot.Approval) string {
 	return text
 }
 
-// fallbackText is the notification text of the request message.
+// fallbackText is the notification text of the request message: plain
+// words, escaped whole (the ref is anyone's branch name).
 func fallbackText(r bot.Request) string {
-	return fmt.Sprintf("%s: %s (%s) — %s", title(r), short(r.SHA), r.Ref, strings.ReplaceAll(string(r.State), "_", " "))
+	return esc(fmt.Sprintf("%s: %s (%s) — %s", title(r), short(r.SHA), r.Ref, strings.ReplaceAll(string(r.State), "_", " ")))
 }
 
 // threadText is the progress line posted in the message's thread for a

@@ -73,7 +73,7 @@ func (h *Handler) answerCommand(ctx context.Context, sc slackapi.SlashCommand, b
 	repo, _ := h.routing.RepoForChannel(sc.ChannelID)
 	cmd, err := bot.ParseSlashCommand(sc.Text, repo)
 	if ref, ok := bot.AsRefusal(err); ok {
-		return ref.Reason, nil
+		return esc(ref.Reason), nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("parsing %q: %w", sc.Text, err)
@@ -89,7 +89,7 @@ func (h *Handler) answerCommand(ctx context.Context, sc slackapi.SlashCommand, b
 	case bot.CmdUnlink:
 		err := h.svc.Unlink(ctx, slackAccount(sc.TeamID, sc.UserID))
 		if ref, ok := bot.AsRefusal(err); ok {
-			return ref.Reason, nil
+			return esc(ref.Reason), nil
 		}
 		if err != nil {
 			return "", err
@@ -98,7 +98,7 @@ func (h *Handler) answerCommand(ctx context.Context, sc slackapi.SlashCommand, b
 	}
 	who, err := h.svc.IdentityFor(ctx, slackAccount(sc.TeamID, sc.UserID))
 	if ref, ok := bot.AsRefusal(err); ok {
-		return ref.Reason, nil
+		return esc(ref.Reason), nil
 	}
 	if err != nil {
 		return "", err
@@ -119,7 +119,7 @@ func (h *Handler) answerCommand(ctx context.Context, sc slackapi.SlashCommand, b
 	if err := h.enqueue(ctx, eventCommand, body); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("Working on `%s %s` …", sc.Command, sc.Text), nil
+	return fmt.Sprintf("Working on `%s` …", esc(sc.Command+" "+sc.Text)), nil
 }
 
 // checkTarget refuses (audited) a command naming a repository or
@@ -146,7 +146,7 @@ func (h *Handler) checkTarget(ctx context.Context, who bot.Identity, cmd bot.Com
 	if err != nil {
 		return "", fmt.Errorf("auditing refused %s on %s: %w", cmd.Kind, cmd.Repo, err)
 	}
-	return reason, nil
+	return esc(reason), nil
 }
 
 func listOrNone(xs []string) string {
@@ -171,7 +171,7 @@ func (h *Handler) whoami(ctx context.Context, team, user string) (string, error)
 		}
 		return "", err
 	}
-	return fmt.Sprintf("You act as GitHub user *%s* (id %d), linked %s.", l.GitHubLogin, l.GitHubID,
+	return fmt.Sprintf("You act as GitHub user *%s* (id %d), linked %s.", esc(l.GitHubLogin), l.GitHubID,
 		l.LinkedAt.UTC().Format("2006-01-02 15:04 UTC")), nil
 }
 

@@ -141,7 +141,7 @@ func (h *Handler) linkedOrRefused(ctx context.Context, cb *slackapi.InteractionC
 
 // refuseLater replies to the clicker after the click was acknowledged.
 func (h *Handler) refuseLater(cb *slackapi.InteractionCallback, channel, text string) {
-	h.background(func(ctx context.Context) { h.reply(ctx, cb.ResponseURL, channel, cb.User.ID, ":no_entry: "+text) })
+	h.background(func(ctx context.Context) { h.reply(ctx, cb.ResponseURL, channel, cb.User.ID, ":no_entry: "+esc(text)) })
 }
 
 func (h *Handler) openModal(ctx context.Context, cb *slackapi.InteractionCallback, channel string, v slackapi.ModalViewRequest) {
@@ -199,7 +199,7 @@ func (h *Handler) runSignOff(ctx context.Context, cb *slackapi.InteractionCallba
 	}
 	ar, err := h.accessReviews(ctx)
 	if ar == nil {
-		h.reply(ctx, responseURL, channel, cb.User.ID, ":no_entry: "+err.Error())
+		h.reply(ctx, responseURL, channel, cb.User.ID, ":no_entry: "+esc(err.Error()))
 		return nil
 	}
 	_, err = ar.SignOff(ctx, id, who, o, note)
@@ -237,7 +237,7 @@ func (h *Handler) answerAccessReview(ctx context.Context, sc slackapi.SlashComma
 	}
 	_, err := h.svc.IdentityFor(ctx, slackAccount(sc.TeamID, sc.UserID))
 	if ref, ok := bot.AsRefusal(err); ok {
-		return ref.Reason, nil
+		return esc(ref.Reason), nil
 	}
 	if err != nil {
 		return "", err
@@ -257,7 +257,7 @@ func (h *Handler) runAccessReview(ctx context.Context, sc slackapi.SlashCommand)
 	}
 	ar, err := h.accessReviews(ctx)
 	if ar == nil {
-		h.reply(ctx, sc.ResponseURL, sc.ChannelID, sc.UserID, ":no_entry: "+err.Error())
+		h.reply(ctx, sc.ResponseURL, sc.ChannelID, sc.UserID, ":no_entry: "+esc(err.Error()))
 		return nil
 	}
 	r, err := ar.Snapshot(ctx, who.Login)

@@ -98,10 +98,10 @@ func outcomeText(o bot.ReviewOutcome) string { return strings.ReplaceAll(string(
 // emergencyReviewFallback is the notification text of the review message.
 func emergencyReviewFallback(rev bot.EmergencyReview) string {
 	if rev.Pending() {
-		return fmt.Sprintf("Emergency change %s to %s by %s needs its after-the-fact review", rev.RequestID,
-			rev.Environment, rev.Deployer.Login)
+		return esc(fmt.Sprintf("Emergency change %s to %s by %s needs its after-the-fact review", rev.RequestID,
+			rev.Environment, rev.Deployer.Login))
 	}
-	return fmt.Sprintf("Emergency change %s to %s reviewed: %s", rev.RequestID, rev.Environment, outcomeText(rev.Outcome))
+	return esc(fmt.Sprintf("Emergency change %s to %s reviewed: %s", rev.RequestID, rev.Environment, outcomeText(rev.Outcome)))
 }
 
 // reminderText is an emergency review reminder.
@@ -126,7 +126,7 @@ func overdueText(rev bot.EmergencyReview) string {
 func lockReminderText(l bot.Lock, now time.Time) string {
 	return fmt.Sprintf(":lock: You have held the lock on %s %s since %s (%s): %s. Every deploy there is blocked until "+
 		"`/deploy unlock %s %s`.", esc(l.Repo), esc(l.Environment), slackDate(l.CreatedAt),
-		now.Sub(l.CreatedAt).Round(time.Minute), esc(l.Reason), l.Repo, l.Environment)
+		now.Sub(l.CreatedAt).Round(time.Minute), esc(l.Reason), esc(l.Repo), esc(l.Environment))
 }
 
 // accessReviewBlocks renders an access review snapshot: what changed since
@@ -180,8 +180,8 @@ func accessButtons(ar bot.AccessReview) slackapi.Block {
 // accessReviewFallback is the notification text of the access review message.
 func accessReviewFallback(ar bot.AccessReview) string {
 	if ar.Signed() {
-		return fmt.Sprintf("Access review %s signed off by %s: %s", ar.ID, ar.SignedOffBy.Login,
-			strings.ReplaceAll(string(ar.Outcome), "_", " "))
+		return esc(fmt.Sprintf("Access review %s signed off by %s: %s", ar.ID, ar.SignedOffBy.Login,
+			strings.ReplaceAll(string(ar.Outcome), "_", " ")))
 	}
 	return fmt.Sprintf("Access review %s awaits sign-off: %d grants, %d added, %d removed", ar.ID, len(ar.Grants),
 		len(ar.Added), len(ar.Removed))
@@ -193,8 +193,9 @@ func accessDueText(last *bot.AccessReview) string {
 		return ":clipboard: No access review was ever signed off. `/deploy access-review` records who can deploy, " +
 			"approve and use the emergency path, for an access reviewer to sign off."
 	}
-	return fmt.Sprintf(":clipboard: The last signed access review (%s) was signed off %s; another is due. "+
-		"`/deploy access-review` records a new snapshot.", last.ID, slackDate(last.SignedOffAt))
+	// The review is as old as its snapshot, whenever it was signed off.
+	return fmt.Sprintf(":clipboard: The last signed access review (%s) is of a snapshot taken %s; another is due. "+
+		"`/deploy access-review` records a new snapshot.", last.ID, slackDate(last.TakenAt))
 }
 
 // grantLines lists grants one a line, at most 15.

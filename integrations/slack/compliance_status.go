@@ -43,6 +43,6 @@ func (h *Handler) complianceStatus(b *strings.Builder, repo, env string, pending
 			state = ":warning: *OVERDUE* for review since " + stamp(rev.DueAt)
 		}
 		fmt.Fprintf(b, "    :rotating_light: emergency change %s `%s` by %s %s\n", rev.RequestID, short(rev.SHA),
-			rev.Deployer.Login, state)
+			esc(rev.Deployer.Login), state)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -85,6 +86,9 @@ type Config struct {
 	// key, confirm an emergency change); nil answers that security keys
 	// are not set up.
 	MFA mfastate.Store
+	// ResponseURLBase is the prefix every response_url must have to be
+	// posted to; "" means DefaultResponseURLBase (GovSlack and tests set theirs).
+	ResponseURLBase string
 }
 
 // Handler serves Slack's requests and Tollgate's OAuth linking pages, and
@@ -96,6 +100,7 @@ type Handler struct {
 	routing  Routing
 	api      *slackapi.Client
 	respHTTP *http.Client
+	respBase *url.URL
 	public   string
 	gh       GitHubOAuth
 	maxBody  int64
@@ -133,6 +138,11 @@ func New(cfg Config) (*Handler, error) {
 	if h.respHTTP == nil {
 		h.respHTTP = &http.Client{Timeout: 10 * time.Second}
 	}
+	base, err := parseResponseURLBase(cfg.ResponseURLBase)
+	if err != nil {
+		return nil, err
+	}
+	h.respBase = base
 	if h.gh.HTTPClient == nil {
 		h.gh.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}

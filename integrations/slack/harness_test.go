@@ -194,9 +194,10 @@ func newWorld(t *testing.T, opts ...policyOption) *world {
 	w.h, err = tgslack.New(tgslack.Config{SigningSecret: signingSecret, Service: w.svc, Store: w.st,
 		AccessReviews: accessReviews, Policies: policies, MFA: w.st,
 		Routing: channelRoutes{policies: policies, channels: map[string]string{channel: repo}}, Slack: w.sl.Client(),
-		Logger:    logger,
-		Clock:     func() time.Time { return time.Now().Add(time.Duration(w.skew.Load())) },
-		PublicURL: w.srv.URL, GitHub: tgslack.GitHubOAuth{WebURL: w.gh.URL(), APIURL: w.gh.APIURL(),
+		ResponseURLBase: w.sl.ResponseURLBase(),
+		Logger:          logger,
+		Clock:           func() time.Time { return time.Now().Add(time.Duration(w.skew.Load())) },
+		PublicURL:       w.srv.URL, GitHub: tgslack.GitHubOAuth{WebURL: w.gh.URL(), APIURL: w.gh.APIURL(),
 			ClientID: clientID, ClientSecret: clientSecret}})
 	if err != nil {
 		t.Fatal(err)

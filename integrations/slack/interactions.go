@@ -128,7 +128,7 @@ func (h *Handler) openRejectModal(ctx context.Context, cb *slackapi.InteractionC
 	id, nonce := parseButtonValue(firstAction(cb).Value)
 	channel := cb.Channel.ID
 	refuse := func(text string) {
-		h.background(func(ctx context.Context) { h.reply(ctx, cb.ResponseURL, channel, cb.User.ID, ":no_entry: "+text) })
+		h.background(func(ctx context.Context) { h.reply(ctx, cb.ResponseURL, channel, cb.User.ID, ":no_entry: "+esc(text)) })
 	}
 	if _, err := h.svc.IdentityFor(ctx, slackAccount(cb.Team.ID, cb.User.ID)); err != nil {
 		if ref, ok := bot.AsRefusal(err); ok {
@@ -169,7 +169,7 @@ func rejectModal(r bot.Request, meta string) slackapi.ModalViewRequest {
 		Close:           plain("Cancel"),
 		Blocks: slackapi.Blocks{BlockSet: []slackapi.Block{
 			slackapi.NewSectionBlock(mrkdwn(fmt.Sprintf("Reject request %s: %s `%s` to *%s*?",
-				r.ID, r.Repo, short(r.SHA), r.Environment)), nil, nil),
+				r.ID, esc(r.Repo), short(r.SHA), esc(r.Environment))), nil, nil),
 			slackapi.NewInputBlock(blockReason, plain("Reason"), nil, input),
 		}},
 	}

@@ -105,6 +105,9 @@ func (n *Notifier) Notify(ctx context.Context, note bot.Notification) error {
 		if r.Trigger == bot.TriggerSlack {
 			return nil // the requester was told in their own reply
 		}
+		if r.Decision != nil && r.Decision.NoRole() {
+			return nil // someone without a role: the approvers have nothing to do (the PR says why)
+		}
 		_, _, err := n.message(ctx, r)
 		return err
 	case bot.NotifyStateChanged, bot.NotifyFinished:

@@ -90,12 +90,12 @@ func (h *Handler) execute(ctx context.Context, sc slackapi.SlashCommand, cmd bot
 			return "", err
 		}
 		return fmt.Sprintf(":lock: %s %s is locked by you since %s: %s. `/deploy unlock %s` releases it.",
-			cmd.Repo, cmd.Environment, stamp(l.CreatedAt), l.Reason, cmd.Environment), nil
+			esc(cmd.Repo), esc(cmd.Environment), stamp(l.CreatedAt), esc(l.Reason), esc(cmd.Environment)), nil
 	case bot.CmdUnlock:
 		if err := h.svc.UnlockEnvironment(ctx, cmd.Repo, cmd.Environment, who); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf(":unlock: %s %s is unlocked.", cmd.Repo, cmd.Environment), nil
+		return fmt.Sprintf(":unlock: %s %s is unlocked.", esc(cmd.Repo), esc(cmd.Environment)), nil
 	case bot.CmdCancel:
 		r, err := h.svc.Cancel(ctx, cmd.RequestID, who)
 		if err != nil {
@@ -116,12 +116,12 @@ func submitted(out bot.Outcome) string {
 	switch r.State {
 	case bot.StateAwaitingApproval:
 		return fmt.Sprintf("%sRequest %s: %s `%s` (%s) to %s awaits %d approval(s) until %s; approvers were asked.",
-			prefix, r.ID, r.Repo, short(r.SHA), r.Ref, r.Environment, r.RequiredApprovals, stamp(r.ApprovalDeadline))
+			prefix, r.ID, esc(r.Repo), short(r.SHA), esc(r.Ref), esc(r.Environment), r.RequiredApprovals, stamp(r.ApprovalDeadline))
 	case bot.StateRejected:
-		return fmt.Sprintf("%sRequest %s was refused: %s", prefix, r.ID, r.StateReason)
+		return fmt.Sprintf("%sRequest %s was refused: %s", prefix, r.ID, esc(r.StateReason))
 	}
-	return fmt.Sprintf("%sRequest %s: %s `%s` (%s) to %s is %s.", prefix, r.ID, r.Repo, short(r.SHA), r.Ref,
-		r.Environment, stateText(r))
+	return fmt.Sprintf("%sRequest %s: %s `%s` (%s) to %s is %s.", prefix, r.ID, esc(r.Repo), short(r.SHA), esc(r.Ref),
+		esc(r.Environment), stateText(r))
 }
 
 // replyRefusal tells the user why their action was refused; an error that
@@ -131,7 +131,7 @@ func (h *Handler) replyRefusal(ctx context.Context, responseURL, channel, user s
 	if !ok {
 		return err
 	}
-	h.reply(ctx, responseURL, channel, user, ":no_entry: "+ref.Reason)
+	h.reply(ctx, responseURL, channel, user, ":no_entry: "+esc(ref.Reason))
 	return nil
 }
 
@@ -139,6 +139,11 @@ func (h *Handler) replyRefusal(ctx context.Context, responseURL, channel, user s
 // one, else as an ephemeral message in channel. A failure is logged, not
 // returned: the action it reports happened, and retrying it would not help.
 func (h *Handler) reply(ctx context.Context, responseURL, channel, user, text string) {
+	if responseURL != "" && !h.responseURLAllowed(responseURL) {
+		h.log.WarnContext(ctx, "response_url is not under the Slack response URL base; replying through the API instead",
+			slog.String("host", hostOf(responseURL)), slog.String("base", h.respBase.String()))
+		responseURL = ""
+	}
 	if responseURL != "" {
 		err := slackapi.PostWebhookCustomHTTPContext(ctx, responseURL, h.respHTTP, &slackapi.WebhookMessage{
 			Text: text, ResponseType: slackapi.ResponseTypeEphemeral})

@@ -43,10 +43,10 @@ func (h *Handler) statusLine(ctx context.Context, b *strings.Builder, repo, env 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(b, "*%s %s*: ", repo, env)
+	fmt.Fprintf(b, "*%s %s*: ", esc(repo), esc(env))
 	if ok {
-		fmt.Fprintf(b, "`%s` (%s) since %s, by %s (request %s)\n", short(live.SHA), live.Ref,
-			stamp(live.FinishedAt), live.Requester.Login, live.ID)
+		fmt.Fprintf(b, "`%s` (%s) since %s, by %s (request %s)\n", short(live.SHA), esc(live.Ref),
+			stamp(live.FinishedAt), esc(live.Requester.Login), live.ID)
 	} else {
 		b.WriteString("nothing deployed by Tollgate yet\n")
 	}
@@ -55,14 +55,14 @@ func (h *Handler) statusLine(ctx context.Context, b *strings.Builder, repo, env 
 		return err
 	}
 	for _, r := range active {
-		fmt.Fprintf(b, "    • %s `%s` %s, requested by %s\n", r.ID, short(r.SHA), stateText(r), r.Requester.Login)
+		fmt.Fprintf(b, "    • %s `%s` %s, requested by %s\n", r.ID, short(r.SHA), stateText(r), esc(r.Requester.Login))
 	}
 	lock, err := h.svc.EnvironmentLock(ctx, repo, env)
 	if err != nil {
 		return err
 	}
 	if lock != nil {
-		fmt.Fprintf(b, "    :lock: locked by %s since %s: %s\n", lock.Owner.Login, stamp(lock.CreatedAt), lock.Reason)
+		fmt.Fprintf(b, "    :lock: locked by %s since %s: %s\n", esc(lock.Owner.Login), stamp(lock.CreatedAt), esc(lock.Reason))
 	}
 	h.complianceStatus(b, repo, env, pending, h.now())
 	return nil
@@ -75,13 +75,13 @@ func (h *Handler) history(ctx context.Context, cmd bot.Command) (string, error) 
 		return "", err
 	}
 	if len(rs) == 0 {
-		return fmt.Sprintf("No deploys of %s to %s yet.", cmd.Repo, cmd.Environment), nil
+		return fmt.Sprintf("No deploys of %s to %s yet.", esc(cmd.Repo), esc(cmd.Environment)), nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "*Last %d requests for %s %s*\n", len(rs), cmd.Repo, cmd.Environment)
+	fmt.Fprintf(&b, "*Last %d requests for %s %s*\n", len(rs), esc(cmd.Repo), esc(cmd.Environment))
 	for _, r := range rs {
-		fmt.Fprintf(&b, "• %s  %s  `%s` (%s) by %s, %s\n", stamp(r.CreatedAt), r.ID, short(r.SHA), r.Ref,
-			r.Requester.Login, stateText(r))
+		fmt.Fprintf(&b, "• %s  %s  `%s` (%s) by %s, %s\n", stamp(r.CreatedAt), r.ID, short(r.SHA), esc(r.Ref),
+			esc(r.Requester.Login), stateText(r))
 	}
 	return b.String(), nil
 }

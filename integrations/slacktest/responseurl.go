@@ -74,6 +74,10 @@ func (s *Server) NewResponseURLFor(target ResponseTarget) string {
 	return s.URL + responseURLPath + id
 }
 
+// ResponseURLBase is the prefix of every response_url this fake mints:
+// what Tollgate's slack.response_url_base is set to when talking to it.
+func (s *Server) ResponseURLBase() string { return s.URL + responseURLPath }
+
 // ResponseURLPosts returns the accepted posts to a response_url, given as its
 // id or its whole URL, oldest first.
 func (s *Server) ResponseURLPosts(idOrURL string) []ResponseURLPost {

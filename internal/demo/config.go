@@ -81,6 +81,7 @@ func demoConfigYAML(s demoSetup) string {
 	w("")
 	w("slack:")
 	w("  api_url: %s", sl.APIURL())
+	w("  response_url_base: %s", sl.ResponseURLBase())
 	w("  bot_token: %q", sl.BotToken())
 	w("  signing_secret: %q", s.SigningSecret)
 	w("  channel: %s", demoChannel)

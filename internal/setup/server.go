@@ -24,6 +24,7 @@ type setupFlow struct {
 	formAction   string // GitHub's "create app from manifest" URL with state
 	manifestJSON string
 	state        string
+	hosts        []string // the Host values this page answers: its own address only
 	convert      func(ctx context.Context, code string) (appCredentials, error)
 	log          *slog.Logger
 
@@ -74,7 +75,7 @@ func (f *setupFlow) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", f.servePage)
 	mux.HandleFunc("GET "+CallbackPath, f.serveCallback)
-	return mux
+	return f.guard(mux)
 }
 
 // setupHeaders keep the page from being framed or cached: it carries the state.
@@ -84,6 +85,9 @@ func setupHeaders(w http.ResponseWriter) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
+	// No other site may embed, open or read these pages (guard.go).
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action *")
 }
 

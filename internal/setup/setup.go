@@ -81,7 +81,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 		return fail(exitUsage, "%v", err)
 	}
 	flow := &setupFlow{target: target, formAction: target.GitHub.manifestFormAction(o.Org, state),
-		manifestJSON: string(manifest), state: state, convert: convert,
+		manifestJSON: string(manifest), state: state, hosts: pageHosts(ln.Addr()), convert: convert,
 		log: slog.New(slog.NewTextHandler(stderr, nil)), done: make(chan setupOutcome, 1)}
 	srv := &http.Server{Handler: flow.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
