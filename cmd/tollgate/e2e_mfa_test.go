@@ -144,7 +144,7 @@ func TestServeApprovalWithASecurityKeyDeploysToProduction(t *testing.T) {
 		t.Errorf("carol's first answer replayed on %s: %q", id2, got)
 	}
 	w.signInAt(t, slackCarol, url2)
-	w.c.WaitFor("the approve button", `!!document.getElementById("mfa-go")`)
+	w.c.WaitFor("the approve button", `document.getElementById("mfa-go") !== null && document.getElementById("mfa-go").dataset.ready === "true"`)
 	w.clock.Advance(6 * time.Minute)
 	w.c.Eval(`document.getElementById("mfa-go").click(); true`)
 	if got := w.outcome(t); !strings.Contains(got, "expired") {

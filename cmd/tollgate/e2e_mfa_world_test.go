@@ -124,6 +124,7 @@ func (w *mfaE2E) register(t *testing.T, p slackE2EPerson) {
 		t.Fatalf("/deploy mfa register for %s gave %q", p.login, link)
 	}
 	w.signInAt(t, p, link)
+	w.c.WaitFor("the register button", `document.getElementById("mfa-go") !== null && document.getElementById("mfa-go").dataset.ready === "true"`)
 	w.c.Eval(`document.getElementById("mfa-name").value = ` + strconv.Quote(p.login+"-key") + `; document.getElementById("mfa-go").click(); true`)
 	if got := w.outcome(t); !strings.Contains(got, p.login+"-key is registered") {
 		t.Fatalf("registering %s's key: %q", p.login, got)
@@ -143,7 +144,7 @@ func (w *mfaE2E) outcome(t *testing.T) string {
 func (w *mfaE2E) approveOnPage(t *testing.T, p slackE2EPerson, url, tamper string) string {
 	t.Helper()
 	w.signInAt(t, p, url)
-	w.c.WaitFor("the approve button", `!!document.getElementById("mfa-go")`)
+	w.c.WaitFor("the approve button", `document.getElementById("mfa-go") !== null && document.getElementById("mfa-go").dataset.ready === "true"`)
 	if tamper != "" {
 		w.c.Eval(`(() => { const el = document.getElementById("mfa-data"); const d = JSON.parse(el.dataset.json);
 			const pk = d.options.publicKey; ` + tamper + `; el.dataset.json = JSON.stringify(d);

@@ -24,7 +24,7 @@ func TestBrowserRegistersAKeyAndApprovesWithIt(t *testing.T) {
 
 	m.gh.AuthorizeAs("carol")
 	c.Navigate(m.registerLink(t, "carol"))
-	c.WaitFor("the registration page", `location.origin === `+strconv.Quote(m.public)+` && !!document.getElementById("mfa-go")`)
+	c.WaitFor("the registration page", `location.origin === `+strconv.Quote(m.public)+` && document.getElementById("mfa-go") !== null && document.getElementById("mfa-go").dataset.ready === "true"`)
 	c.Eval(`document.getElementById("mfa-name").value = "virtual-key"; document.getElementById("mfa-go").click(); true`)
 	c.WaitFor("the registration's outcome", `["done", "refused", "error"].includes(document.getElementById("mfa-status").dataset.outcome)`)
 	if got := c.EvalString(`document.getElementById("mfa-status").textContent`); !strings.Contains(got, "virtual-key is registered") {
@@ -36,7 +36,7 @@ func TestBrowserRegistersAKeyAndApprovesWithIt(t *testing.T) {
 
 	r := m.request(t, "r-brow001")
 	c.Navigate(m.approveLink(r))
-	c.WaitFor("the approval page", `!!document.getElementById("mfa-go")`)
+	c.WaitFor("the approval page", `document.getElementById("mfa-go") !== null && document.getElementById("mfa-go").dataset.ready === "true"`)
 	for id, want := range map[string]string{"repo": testRepo, "environment": "production", "sha": testSHA,
 		"requester": "alice", "policy-hash": r.ConfigHash} {
 		if got := c.EvalString(`document.getElementById(` + strconv.Quote(id) + `).textContent`); got != want {
@@ -57,7 +57,7 @@ func TestBrowserRegistersAKeyAndApprovesWithIt(t *testing.T) {
 	other := m.request(t, "r-brow002")
 	c.SetUserVerified(key, false)
 	c.Navigate(m.approveLink(other))
-	c.WaitFor("the approval page", `!!document.getElementById("mfa-go")`)
+	c.WaitFor("the approval page", `document.getElementById("mfa-go") !== null && document.getElementById("mfa-go").dataset.ready === "true"`)
 	c.Eval(`(() => { const el = document.getElementById("mfa-data"); const d = JSON.parse(el.dataset.json);
 		d.options.publicKey.userVerification = "discouraged"; el.dataset.json = JSON.stringify(d); return true })()`)
 	// mfa.js read the options at load: load it again over the tampered data.

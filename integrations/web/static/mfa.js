@@ -129,4 +129,6 @@
       show("error", "The security key did not answer (" + (err && err.name || "error") + "). Try again.");
     });
   });
+  // The button answers from now on (tests wait for this, not for the button).
+  button.dataset.ready = "true";
 })();
