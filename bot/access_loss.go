@@ -62,7 +62,7 @@ func (a *AccessReviews) TeamMemberRemoved(ctx context.Context, who Identity, org
 	if len(roles) == 0 || who.Login == "" {
 		return AccessLoss{}, nil
 	}
-	still, err := s.dir.IsTeamMember(ctx, org, team, who.Login)
+	still, err := s.dir.IsTeamMember(ctx, org, team, who)
 	if err != nil {
 		return AccessLoss{}, fmt.Errorf("team removal of %s from %s: checking live: %w", who.Login, t, err)
 	}
@@ -77,7 +77,7 @@ func (a *AccessReviews) TeamMemberRemoved(ctx context.Context, who Identity, org
 				others = append(others, x)
 			}
 		}
-		ms, err := s.memberships(ctx, others, who.Login)
+		ms, err := s.memberships(ctx, others, who)
 		if err != nil {
 			return AccessLoss{}, fmt.Errorf("team removal of %s from %s: %w", who.Login, t, err)
 		}

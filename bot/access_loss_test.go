@@ -31,7 +31,7 @@ func testTeamRemovalRecordsOnlyRolesLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	link := bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U4"}, GitHubLogin: "dave", GitHubID: 4}
-	if err := w.svc.LinkIdentity(ctx, link); err != nil {
+	if err := w.svc.LinkIdentity(ctx, proved(link)); err != nil {
 		t.Fatal(err)
 	}
 

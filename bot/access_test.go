@@ -17,7 +17,7 @@ func testAccessRevoked(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	w.policies["acme/shop"]["production"].RequiredApprovals = 2
-	if err := w.svc.LinkIdentity(ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U3"}, GitHubLogin: "carol", GitHubID: 3}); err != nil {
+	if err := w.svc.LinkIdentity(ctx, proved(bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U3"}, GitHubLogin: "carol", GitHubID: 3})); err != nil {
 		t.Fatal(err)
 	}
 	byCarol := w.submit(t, "k1", bot.NewRequest{Requester: carol}).Request
@@ -83,9 +83,15 @@ func testLocks(t *testing.T) {
 	wantRefusal(t, err, bot.CodeLocked, "staging is already locked by bob since 2025-03-14T10:00:00Z: db migration")
 
 	// A lock blocks every trigger, merges included, for everyone but its owner.
+	// A label names its PR's head, which is on main here.
+	w.changes.prs[shaHead], w.changes.branches["main"][shaHead] = reviewedPR(), true
 	for _, trig := range []bot.Trigger{bot.TriggerMerge, bot.TriggerLabel, bot.TriggerSlack, bot.TriggerGitHubDeployment} {
-		_, err := w.svc.Submit(ctx, bot.NewRequest{SourceKey: "k-" + string(trig), Repo: "acme/shop",
-			Environment: "staging", Ref: "main", Trigger: trig, Requester: alice})
+		in := bot.NewRequest{SourceKey: "k-" + string(trig), Repo: "acme/shop",
+			Environment: "staging", Ref: "main", Trigger: trig, Requester: alice}
+		if trig == bot.TriggerLabel {
+			in.Ref, in.SHA = "", shaHead
+		}
+		_, err := w.svc.Submit(ctx, in)
 		wantRefusal(t, err, bot.CodeLocked, "staging is locked by bob")
 	}
 	if out := w.submit(t, "k-owner", bot.NewRequest{Environment: "staging", Requester: bob}); out.Request.State != bot.StateQueued {
@@ -227,7 +233,7 @@ func testSlackLinks(t *testing.T) {
 	w := newWorld(t)
 	_, err := w.svc.IdentityFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"})
 	wantRefusal(t, err, bot.CodeNotLinked, "/deploy link")
-	if err := w.svc.LinkIdentity(ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: 1}); err != nil {
+	if err := w.svc.LinkIdentity(ctx, proved(bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: 1})); err != nil {
 		t.Fatal(err)
 	}
 	id, err := w.svc.IdentityFor(ctx, bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"})

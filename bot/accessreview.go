@@ -310,7 +310,7 @@ func (a *AccessReviews) SignOff(ctx context.Context, id string, by Identity, out
 	if outcome == AccessChangesNeeded && strings.TrimSpace(note) == "" {
 		return AccessReview{}, s.refuseAction(ctx, by, what, id, refuse(CodeNoteMissing, "say which changes are needed"))
 	}
-	ms, err := s.memberships(ctx, a.cfg.Reviewers, by.Login)
+	ms, err := s.memberships(ctx, a.cfg.Reviewers, by)
 	if err != nil {
 		return AccessReview{}, fmt.Errorf("signing off access review %s: %w", id, err)
 	}
@@ -383,7 +383,11 @@ func (a *AccessReviews) RemindIfDue(ctx context.Context) (bool, error) {
 		data["last_taken_at"] = last.TakenAt
 	}
 	ev := AuditEvent{Actor: "tollgate", Action: ActionAccessReviewReminded, Subject: accessReviewReminderKey, Data: data}
-	if err := a.svc.compliance.RecordReminder(ctx, accessReviewReminderKey, now, count+1, ev); err != nil {
+	err = a.svc.compliance.RecordReminder(ctx, accessReviewReminderKey, now, count+1, ev)
+	if errors.Is(err, ErrConflict) {
+		return false, nil // another replica sent this reminder
+	}
+	if err != nil {
 		return false, fmt.Errorf("recording the access review reminder: %w", err)
 	}
 	a.svc.notify(ctx, Notification{Kind: NotifyAccessReviewDue, AccessReview: last,

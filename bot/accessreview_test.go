@@ -187,7 +187,7 @@ func testReconcileRevokesPeopleWhoLeftTheOrg(t *testing.T) {
 		{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: 1},
 		{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U2"}, GitHubLogin: "bob", GitHubID: 2},
 	} {
-		if err := w.svc.LinkIdentity(ctx, l); err != nil {
+		if err := w.svc.LinkIdentity(ctx, proved(l)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -54,7 +54,7 @@ func (s *Service) Approve(ctx context.Context, in ApproveInput) (Request, error)
 		return Request{}, s.refuseApproval(ctx, in, ref)
 	}
 	// Live facts: the approver's teams now, and where the ref points now.
-	ms, err := s.memberships(ctx, p.Approvers, in.Approver.Login)
+	ms, err := s.memberships(ctx, p.Approvers, in.Approver)
 	if err != nil {
 		return Request{}, fmt.Errorf("approve %s: %w", r.ID, err)
 	}

@@ -52,6 +52,7 @@ const (
 // Refusal codes of the compliance controls.
 const (
 	CodeSelfReview        RefusalCode = "self_review"
+	CodeAuthorReview      RefusalCode = "author_review"
 	CodeAlreadyReviewed   RefusalCode = "already_reviewed"
 	CodeNotAccessReviewer RefusalCode = "not_access_reviewer"
 	CodeNoteMissing       RefusalCode = "note_missing"
@@ -108,7 +109,10 @@ type ReminderStore interface {
 	// and 0 when never.
 	Reminded(ctx context.Context, key string) (last time.Time, count int, err error)
 	// RecordReminder stores that key was reminded at at, count reminders
-	// in all, and appends ev.
+	// in all, and appends ev; the reminder is sent after. When count or
+	// more are recorded already (another process reminded first) it writes
+	// nothing and returns an error wrapping ErrConflict: the sent-marker
+	// is in the database, so no reminder goes out twice.
 	RecordReminder(ctx context.Context, key string, at time.Time, count int, ev AuditEvent) error
 	// ListLocks returns every lock, expired ones included.
 	ListLocks(ctx context.Context) ([]Lock, error)

@@ -24,6 +24,7 @@ const (
 	CheckTicket    = "ticket"
 	CheckBranch    = "branch"
 	CheckPRReview  = "pr_review"
+	CheckPRHead    = "pr_head" // label triggers: the SHA is still the head of its pull request
 	CheckChecks    = "checks"
 	CheckFreeze    = "freeze"
 	CheckLock      = "lock"

@@ -25,7 +25,7 @@ const (
 func (o ReviewOutcome) Valid() bool { return o == ReviewAcceptable || o == ReviewNotAcceptable }
 
 // EmergencyReview is the after-the-fact review of one emergency change,
-// opened when the change succeeded.
+// opened when the change started deploying (needsEmergencyReview).
 type EmergencyReview struct {
 	RequestID   string
 	Repo        string
@@ -86,8 +86,28 @@ func (p *EnvironmentPolicy) reviewWithin() time.Duration {
 	return p.EmergencyReviewWithin
 }
 
-// openEmergencyReview records the review of a succeeded emergency change
-// and asks the approvers for it. A failure is logged: the sweep
+// needsEmergencyReview reports whether r is an emergency change whose
+// code may have gone live: it started deploying, however it ended. A
+// deploy that failed after the switch, was rolled back after its health
+// check, or was interrupted by a crash leaves (or left) its code live on
+// some server, and Tollgate cannot always tell how far it got, so every
+// emergency change that started is reviewed.
+func needsEmergencyReview(r Request) bool {
+	if r.Trigger != TriggerEmergency {
+		return false
+	}
+	switch r.State {
+	case StateSucceeded, StateFailed, StateRolledBack, StateInterrupted:
+		return true
+	}
+	return false
+}
+
+// emergencyEndStates are the states needsEmergencyReview accepts.
+var emergencyEndStates = []State{StateSucceeded, StateFailed, StateRolledBack, StateInterrupted}
+
+// openEmergencyReview records the review of an emergency change that
+// started deploying (needsEmergencyReview) and asks the approvers for it. A failure is logged: the sweep
 // (SweepEmergencyReviews) opens what is missing.
 func (s *Service) openEmergencyReview(ctx context.Context, r Request) {
 	rev, created, err := s.ensureEmergencyReview(ctx, r)
@@ -122,7 +142,7 @@ func (s *Service) ensureEmergencyReview(ctx context.Context, r Request) (Emergen
 	ev := AuditEvent{Actor: "tollgate", Action: ActionEmergencyReviewOpened, Subject: r.ID, Data: map[string]any{
 		"repo": r.Repo, "environment": r.Environment, "sha": r.SHA, "deployer": r.Requester.Login,
 		"deployer_id": r.Requester.GitHubID, "reason": r.Reason, "ticket": r.Ticket,
-		"deployed_at": rev.DeployedAt, "due_at": rev.DueAt, "approvers": teamStrings(approvers)}}
+		"deployed_at": rev.DeployedAt, "due_at": rev.DueAt, "approvers": teamStrings(approvers), "result": r.State}}
 	created, err := s.compliance.OpenEmergencyReview(ctx, rev, ev)
 	if err != nil {
 		return EmergencyReview{}, false, fmt.Errorf("opening the review of emergency change %s: %w", r.ID, err)
@@ -135,7 +155,8 @@ var errNoCompliance = errors.New("no compliance store configured: emergency chan
 
 // ReviewEmergency records an approver's after-the-fact review of emergency
 // change id. Only members of the environment's approvers teams may review,
-// never the person who deployed it; a not-acceptable verdict needs a note.
+// never the person who deployed it nor the author of its pull request (the
+// approvers' separation of duties); a not-acceptable verdict needs a note.
 func (s *Service) ReviewEmergency(ctx context.Context, id string, by Identity, outcome ReviewOutcome, note string) (EmergencyReview, error) {
 	return s.ReviewEmergencyWithMFA(ctx, id, by, outcome, note, nil)
 }
@@ -164,16 +185,18 @@ func (s *Service) ReviewEmergencyWithMFA(ctx context.Context, id string, by Iden
 	if err != nil {
 		return EmergencyReview{}, fmt.Errorf("reviewing emergency change %s: %w", id, err)
 	}
-	if by.Same(rev.Deployer) {
-		return EmergencyReview{}, s.refuseAction(ctx, by, what, id, refuse(CodeSelfReview,
-			"you deployed emergency change %s; another approver must review it", id))
+	if ref, err := s.reviewerSeparation(ctx, rev, by); err != nil || ref != nil {
+		if err != nil {
+			return EmergencyReview{}, fmt.Errorf("reviewing emergency change %s: %w", id, err)
+		}
+		return EmergencyReview{}, s.refuseAction(ctx, by, what, id, ref)
 	}
 	teams := rev.Approvers
 	p, configured := s.policies.Environment(rev.Repo, rev.Environment)
 	if configured {
 		teams = p.Approvers // the policy in force now decides who approves
 	}
-	ms, err := s.memberships(ctx, teams, by.Login)
+	ms, err := s.memberships(ctx, teams, by)
 	if err != nil {
 		return EmergencyReview{}, fmt.Errorf("reviewing emergency change %s: %w", id, err)
 	}
@@ -218,6 +241,28 @@ func (s *Service) ReviewEmergencyWithMFA(ctx context.Context, id string, by Iden
 		s.notify(ctx, Notification{Kind: NotifyEmergencyReviewed, Request: r, Actor: by, EmergencyReview: &updated})
 	}
 	return updated, nil
+}
+
+// reviewerSeparation applies an approver's separation of duties to the
+// after-the-fact reviewer: neither the person who deployed the change nor
+// the author of the pull request it came through may review it. The
+// request is read for its PR; not finding it is an error (fail closed).
+func (s *Service) reviewerSeparation(ctx context.Context, rev EmergencyReview, by Identity) (*Refusal, error) {
+	if by.Same(rev.Deployer) {
+		return refuse(CodeSelfReview, "you deployed emergency change %s; another approver must review it", rev.RequestID), nil
+	}
+	r, err := s.store.Request(ctx, rev.RequestID)
+	if err != nil {
+		return nil, fmt.Errorf("reading the request for its PR author: %w", err)
+	}
+	if by.Same(r.Requester) {
+		return refuse(CodeSelfReview, "you requested emergency change %s; another approver must review it", rev.RequestID), nil
+	}
+	if r.PR != nil && by.Same(r.PR.Author) {
+		return refuse(CodeAuthorReview, "you wrote PR #%d, which emergency change %s deployed; another approver must review it",
+			r.PR.Number, rev.RequestID), nil
+	}
+	return nil, nil
 }
 
 // EmergencyReviews lists emergency reviews (pending only when pendingOnly),

@@ -12,6 +12,12 @@ var ErrNotFound = errors.New("not found")
 // between read and write. Callers re-read and decide again.
 var ErrConflict = errors.New("concurrent update")
 
+// ErrInterrupted is what a Deployer returns (wrapped) when the deploy was
+// cut short by its process rather than by the target: the deploy's
+// process lost its hold on it (a replica whose heartbeat lapsed, see
+// server/replica.go). The request ends interrupted, not failed.
+var ErrInterrupted = errors.New("deploy interrupted")
+
 // RefusalCode names why an action was refused, so transports can map it
 // (a Slack ephemeral, a PR comment, a protection-rule rejection) and
 // evidence can count refusals by reason.

@@ -21,7 +21,8 @@ type directory struct {
 	calls   []string
 }
 
-func (d *directory) IsTeamMember(_ context.Context, org, team, login string) (bool, error) {
+func (d *directory) IsTeamMember(_ context.Context, org, team string, who bot.Identity) (bool, error) {
+	login := who.Login
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls = append(d.calls, fmt.Sprintf("member %s/%s %s", org, team, login))
@@ -290,3 +291,13 @@ func (w *world) submit(t *testing.T, key string, in bot.NewRequest) bot.Outcome 
 }
 
 func joined(ss []string) string { return strings.Join(ss, "\n") }
+
+// proved adds to l the two proofs a link needs, as the linking sign-ins
+// record them.
+func proved(l bot.Link) bot.Link {
+	l.Proofs = []bot.IdentityProof{
+		{Side: bot.ProofChat, Method: "slack_openid_connect", Account: l.Chat.Workspace + "/" + l.Chat.User, Subject: l.Chat.User, At: t0},
+		{Side: bot.ProofGitHub, Method: "github_oauth_pkce", Account: l.GitHubLogin, At: t0},
+	}
+	return l
+}

@@ -17,7 +17,7 @@ func (s *Service) Reject(ctx context.Context, id string, by Identity, reason str
 	if err != nil {
 		return Request{}, err
 	}
-	ms, err := s.memberships(ctx, p.Approvers, by.Login)
+	ms, err := s.memberships(ctx, p.Approvers, by)
 	if err != nil {
 		return Request{}, fmt.Errorf("reject %s: %w", id, err)
 	}
@@ -37,7 +37,7 @@ func (s *Service) Cancel(ctx context.Context, id string, by Identity) (Request, 
 		return Request{}, err
 	}
 	if !by.Same(r.Requester) {
-		ms, err := s.memberships(ctx, append(append([]Team{}, p.Approvers...), p.Admins...), by.Login)
+		ms, err := s.memberships(ctx, append(append([]Team{}, p.Approvers...), p.Admins...), by)
 		if err != nil {
 			return Request{}, fmt.Errorf("cancel %s: %w", id, err)
 		}
@@ -233,7 +233,7 @@ func (s *Service) stillEntitled(ctx context.Context, r *Request, who Identity, r
 			teams = p.Emergency
 		}
 	}
-	ms, err := s.memberships(ctx, teams, who.Login)
+	ms, err := s.memberships(ctx, teams, who)
 	if err != nil {
 		return false, err
 	}

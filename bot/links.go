@@ -6,17 +6,38 @@ import (
 	"fmt"
 )
 
-// LinkIdentity records that a chat user proved they own a GitHub account
-// (the OAuth callback calls it), replacing any earlier link of that user.
+// LinkIdentity records that a chat user proved, in one browser session,
+// both that they are that chat user and that they own a GitHub account
+// (the linking callbacks call it), replacing any earlier link of that
+// user. Both proofs are required and recorded in the audit entry; the
+// chat proof must be of l.Chat itself. The new link is announced.
 func (s *Service) LinkIdentity(ctx context.Context, l Link) error {
 	if !l.Chat.complete() || l.GitHubLogin == "" || l.GitHubID == 0 {
 		return fmt.Errorf("link %s: chat platform, workspace, user, GitHub login and id are all required", l.Chat.Actor())
 	}
+	chat, github := proofOf(l.Proofs, ProofChat), proofOf(l.Proofs, ProofGitHub)
+	if chat == nil || github == nil || chat.Account != l.Chat.Workspace+"/"+l.Chat.User {
+		return fmt.Errorf("link %s to %s: a proof of the %s account itself and of the GitHub account are required",
+			l.Chat, l.GitHubLogin, chatName(l.Chat))
+	}
 	l.LinkedAt = s.now().UTC()
 	ev := AuditEvent{Actor: l.GitHubLogin, Action: ActionIdentityLinked, Subject: l.Chat.String(),
-		Data: map[string]any{"github_login": l.GitHubLogin, "github_id": l.GitHubID}}
+		Data: map[string]any{"github_login": l.GitHubLogin, "github_id": l.GitHubID,
+			"chat_account": l.Chat.String(), "proofs": l.Proofs}}
 	if err := s.store.SaveLink(ctx, l, ev); err != nil {
 		return fmt.Errorf("link %s to %s: %w", l.Chat, l.GitHubLogin, err)
+	}
+	s.notify(ctx, Notification{Kind: NotifyIdentityLinked, Link: &l,
+		Actor: Identity{Login: l.GitHubLogin, GitHubID: l.GitHubID, ChatUser: l.Chat.String()}})
+	return nil
+}
+
+// proofOf returns the proof of side, or nil.
+func proofOf(ps []IdentityProof, side string) *IdentityProof {
+	for i := range ps {
+		if ps[i].Side == side {
+			return &ps[i]
+		}
 	}
 	return nil
 }

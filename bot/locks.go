@@ -21,7 +21,7 @@ func (s *Service) LockEnvironment(ctx context.Context, repo, env string, owner I
 	if strings.TrimSpace(reason) == "" {
 		return Lock{}, s.refuseAction(ctx, owner, "lock", subject, refuse(CodeReasonMissing, "say why you lock %s", env))
 	}
-	ms, err := s.memberships(ctx, append(append([]Team{}, p.Deployers...), p.Admins...), owner.Login)
+	ms, err := s.memberships(ctx, append(append([]Team{}, p.Deployers...), p.Admins...), owner)
 	if err != nil {
 		return Lock{}, fmt.Errorf("lock %s: %w", subject, err)
 	}
@@ -63,7 +63,7 @@ func (s *Service) UnlockEnvironment(ctx context.Context, repo, env string, by Id
 	}
 	how := "owner"
 	if !l.Owner.Same(by) {
-		ms, err := s.memberships(ctx, p.Admins, by.Login)
+		ms, err := s.memberships(ctx, p.Admins, by)
 		if err != nil {
 			return fmt.Errorf("unlock %s: %w", subject, err)
 		}

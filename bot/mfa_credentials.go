@@ -153,7 +153,7 @@ func (s *Service) RevokeMFACredential(ctx context.Context, admin Identity, owner
 		return s.refuseAction(ctx, admin, what, ownerLogin, refuse(CodeNotAllowed,
 			"no admins team is configured (teams.admins), so nobody may revoke someone else's security key"))
 	}
-	ms, err := s.memberships(ctx, teams, admin.Login)
+	ms, err := s.memberships(ctx, teams, admin)
 	if err != nil {
 		return fmt.Errorf("revoke security key of %s: %w", ownerLogin, err)
 	}

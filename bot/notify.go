@@ -16,6 +16,7 @@ const (
 	NotifyStateChanged    NotificationKind = "state_changed"    // queued, running, canceled, expired, rejected
 	NotifyFinished        NotificationKind = "finished"         // succeeded, failed, rolled_back, interrupted
 	NotifyEmergencyReview NotificationKind = "emergency_review" // an emergency change needs its after-the-fact review
+	NotifyIdentityLinked  NotificationKind = "identity_linked"  // a chat account was linked to a GitHub account (Link)
 )
 
 // Notification tells the integrations about a change they should show.
@@ -34,6 +35,7 @@ type Notification struct {
 	EmergencyReview *EmergencyReview // emergency_review, emergency_review_*, emergency_reviewed
 	Lock            *Lock            // lock_reminder
 	AccessReview    *AccessReview    // access_review_*
+	Link            *Link            // identity_linked: both accounts and how each was proved
 
 	// Durable is set on a notification the Store wrote to its outbox in
 	// the transaction of the transition that implies it (Notes). The

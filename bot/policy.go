@@ -95,6 +95,9 @@ func Evaluate(p *EnvironmentPolicy, req *Request, f Facts) Decision {
 		d.skip(CheckChecks, "a rollback returns to a release that was already deployed")
 	} else {
 		checkBranch(&d, p, req, f.BranchContains)
+		if req.Trigger == TriggerLabel {
+			checkLabelHead(&d, req, f.PR)
+		}
 		checkReview(&d, p, req, f.PR)
 		checkCI(&d, p, req, f.Checks)
 	}
@@ -199,6 +202,24 @@ func checkBranch(d *Decision, p *EnvironmentPolicy, req *Request, contains map[s
 		fmt.Sprintf("%s is not on an allowed branch (%s); merge it first", short(req.SHA), strings.Join(p.Branches, ", ")))
 }
 
+// checkLabelHead refuses a label trigger whose SHA is no longer the head
+// of its pull request: the label event was delivered late, or replayed
+// after the PR moved on, and the commit it names is not what the PR now
+// proposes.
+func checkLabelHead(d *Decision, req *Request, pr *PullRequest) {
+	lookedUp := fmt.Sprintf("whether %s is the head of its pull request now", short(req.SHA))
+	switch {
+	case pr == nil:
+		d.fail(CheckPRHead, lookedUp, CodeStaleSHA, fmt.Sprintf("%s is not the head of any pull request", short(req.SHA)))
+	case pr.HeadSHA != req.SHA:
+		d.fail(CheckPRHead, lookedUp, CodeStaleSHA, fmt.Sprintf(
+			"the label asked for %s, but PR #%d's head is now %s; add the label again to deploy the current head",
+			short(req.SHA), pr.Number, short(pr.HeadSHA)))
+	default:
+		d.pass(CheckPRHead, lookedUp, fmt.Sprintf("%s is the head of PR #%d", short(req.SHA), pr.Number))
+	}
+}
+
 func checkReview(d *Decision, p *EnvironmentPolicy, req *Request, pr *PullRequest) {
 	if !p.RequirePRReview {
 		d.skip(CheckPRReview, "no PR review required for this environment")
@@ -214,16 +235,86 @@ func checkReview(d *Decision, p *EnvironmentPolicy, req *Request, pr *PullReques
 		d.fail(CheckPRReview, lookedUp, CodeNoReview, fmt.Sprintf("PR #%d is not merged", pr.Number))
 		return
 	}
-	for _, r := range pr.Reviews {
-		if r.State == ReviewApproved && !r.Dismissed && r.CommitID == pr.HeadSHA && !r.User.Same(pr.Author) {
-			d.pass(CheckPRReview, lookedUp, fmt.Sprintf("PR #%d by %s approved by %s on %s at %s",
-				pr.Number, pr.Author.Login, r.User.Login, short(r.CommitID), r.SubmittedAt.UTC().Format(time.RFC3339)))
-			return
+	approvals, noAccess := independentApprovals(pr)
+	final := -1
+	for i, r := range approvals {
+		if r.CommitID == pr.HeadSHA {
+			final = i
+			break
 		}
 	}
+	if final < 0 {
+		why := ""
+		if len(noAccess) > 0 {
+			why = fmt.Sprintf(" (approvals by %s do not count: no write access to %s)", strings.Join(noAccess, ", "), req.Repo)
+		}
+		d.fail(CheckPRReview, lookedUp, CodeNoReview, fmt.Sprintf(
+			"PR #%d has no approving review on its final commit %s by someone other than its author %s with write access%s",
+			pr.Number, short(pr.HeadSHA), pr.Author.Login, why))
+		return
+	}
+	r := approvals[final]
+	if how, ok := reviewedCommit(req.SHA, pr, approvals); ok {
+		d.pass(CheckPRReview, lookedUp, fmt.Sprintf("PR #%d by %s approved by %s on %s at %s%s",
+			pr.Number, pr.Author.Login, r.User.Login, short(r.CommitID), r.SubmittedAt.UTC().Format(time.RFC3339), how))
+		return
+	}
+	nearest := pr.MergedSHA
+	if nearest == "" {
+		nearest = pr.HeadSHA
+	}
 	d.fail(CheckPRReview, lookedUp, CodeNoReview, fmt.Sprintf(
-		"PR #%d has no approving review on its final commit %s by someone other than its author %s",
-		pr.Number, short(pr.HeadSHA), pr.Author.Login))
+		"%s is not a reviewed commit of PR #%d: the review covers its final commit %s and its merge %s, not the commits before; deploy %s instead",
+		short(req.SHA), pr.Number, short(pr.HeadSHA), short(pr.MergedSHA), short(nearest)))
+}
+
+// independentApprovals returns the approving reviews that count: not
+// dismissed, not by the PR's author, by someone with write access to the
+// repository (GitHub's own rule for required reviews). noAccess names the
+// approvers left out for lack of write access.
+func independentApprovals(pr *PullRequest) (counted []Review, noAccess []string) {
+	for _, r := range pr.Reviews {
+		if r.State != ReviewApproved || r.Dismissed || r.User.Same(pr.Author) {
+			continue
+		}
+		if !r.WriteAccess() {
+			noAccess = append(noAccess, r.User.Login)
+			continue
+		}
+		counted = append(counted, r)
+	}
+	return counted, noAccess
+}
+
+// reviewedCommit reports whether sha holds reviewed content: it is a
+// commit an independent approval was given on, the PR's merge commit
+// (merge, squash or rebase result of the approved head), or a commit
+// whose tree equals one of those. Any other commit reachable through the
+// PR (an intermediate "backdoor" the final head reverted) was never
+// reviewed as such. how says which rule matched, for the decision record.
+func reviewedCommit(sha string, pr *PullRequest, approvals []Review) (how string, ok bool) {
+	reviewed := []string{}
+	for _, r := range approvals {
+		reviewed = append(reviewed, r.CommitID)
+	}
+	if pr.MergedSHA != "" {
+		reviewed = append(reviewed, pr.MergedSHA)
+	}
+	for _, c := range reviewed {
+		if c == sha {
+			return "", true
+		}
+	}
+	tree := pr.Trees[sha]
+	if tree == "" {
+		return "", false
+	}
+	for _, c := range reviewed {
+		if pr.Trees[c] == tree {
+			return fmt.Sprintf("; %s has the same tree as the reviewed %s", short(sha), short(c)), true
+		}
+	}
+	return "", false
 }
 
 func checkCI(d *Decision, p *EnvironmentPolicy, req *Request, checks []CheckResult) {

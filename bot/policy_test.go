@@ -23,6 +23,8 @@ var (
 const (
 	shaMain = "1111111111111111111111111111111111111111"
 	shaHead = "2222222222222222222222222222222222222222"
+	// shaBackdoor is an intermediate commit of PR #7 that its final head reverted.
+	shaBackdoor = "3333333333333333333333333333333333333333"
 )
 
 func prodPolicy() *bot.EnvironmentPolicy {
@@ -37,7 +39,7 @@ func prodPolicy() *bot.EnvironmentPolicy {
 func reviewedPR() *bot.PullRequest {
 	return &bot.PullRequest{Number: 7, Author: bob, Title: "Faster checkout", HeadRef: "faster-checkout",
 		HeadSHA: shaHead, MergedSHA: shaMain, Merged: true,
-		Reviews: []bot.Review{{User: carol, State: bot.ReviewApproved, CommitID: shaHead, SubmittedAt: t0.Add(-time.Hour)}}}
+		Reviews: []bot.Review{{User: carol, State: bot.ReviewApproved, CommitID: shaHead, SubmittedAt: t0.Add(-time.Hour), Permission: "write"}}}
 }
 
 func goodFacts() bot.Facts {
@@ -78,6 +80,29 @@ func TestEvaluate(t *testing.T) {
 			wantCode: bot.CodeNoReview},
 		{name: "approval on an earlier commit", facts: func(f *bot.Facts) { f.PR.Reviews[0].CommitID = "0ld0ld0" },
 			wantCode: bot.CodeNoReview, wantIn: "on its final commit 2222222"},
+		{name: "intermediate commit of a reviewed PR", request: func(r *bot.Request) { r.SHA = shaBackdoor },
+			facts: func(f *bot.Facts) {
+				f.PR.Trees = map[string]string{shaHead: "tree-h", shaMain: "tree-h", shaBackdoor: "tree-b"}
+			},
+			wantCode: bot.CodeNoReview, wantIn: "3333333 is not a reviewed commit of PR #7: the review covers its final commit 2222222 and its merge 1111111, not the commits before; deploy 1111111 instead"},
+		{name: "intermediate commit whose tree is unknown", request: func(r *bot.Request) { r.SHA = shaBackdoor },
+			wantCode: bot.CodeNoReview, wantIn: "not a reviewed commit"},
+		{name: "the reviewed head itself", request: func(r *bot.Request) { r.SHA = shaHead }},
+		{name: "a commit with the reviewed content", request: func(r *bot.Request) { r.SHA = shaBackdoor },
+			facts: func(f *bot.Facts) {
+				f.PR.Trees = map[string]string{shaHead: "tree-h", shaMain: "tree-m", shaBackdoor: "tree-m"}
+			}},
+		{name: "approval by someone without write access", facts: func(f *bot.Facts) { f.PR.Reviews[0].Permission = "read" },
+			wantCode: bot.CodeNoReview, wantIn: "(approvals by carol do not count: no write access to acme/shop)"},
+		{name: "approval whose permission is unknown", facts: func(f *bot.Facts) { f.PR.Reviews[0].Permission = "" },
+			wantCode: bot.CodeNoReview},
+		{name: "label on the PR's head", request: func(r *bot.Request) { r.Trigger, r.SHA = bot.TriggerLabel, shaHead }},
+		{name: "label for a head the PR moved on from", request: func(r *bot.Request) { r.Trigger, r.SHA = bot.TriggerLabel, shaBackdoor },
+			facts:    func(f *bot.Facts) { f.PR.Trees = map[string]string{shaBackdoor: "tree-h", shaHead: "tree-h"} },
+			wantCode: bot.CodeStaleSHA, wantIn: "the label asked for 3333333, but PR #7's head is now 2222222"},
+		{name: "label for a commit of no pull request", request: func(r *bot.Request) { r.Trigger = bot.TriggerLabel },
+			facts: func(f *bot.Facts) { f.PR = nil }, policy: func(p *bot.EnvironmentPolicy) { p.RequirePRReview = false },
+			wantCode: bot.CodeStaleSHA, wantIn: "1111111 is not the head of any pull request"},
 		{name: "review asked for changes", facts: func(f *bot.Facts) { f.PR.Reviews[0].State = bot.ReviewChangesRequested },
 			wantCode: bot.CodeNoReview},
 		{name: "review not required", policy: func(p *bot.EnvironmentPolicy) { p.RequirePRReview = false },

@@ -8,8 +8,12 @@ import (
 // Directory answers who belongs to which team, live (the implementation
 // may cache briefly and must drop its cache on membership webhooks).
 type Directory interface {
-	// IsTeamMember reports whether login is an active member of org/team.
-	IsTeamMember(ctx context.Context, org, team, login string) (bool, error)
+	// IsTeamMember reports whether who is an active member of org/team.
+	// who.GitHubID, when set, is what counts: the account holding that id
+	// is looked up under its current login, since a login captured
+	// earlier (at link time, in a request) may since have been renamed
+	// away and taken by someone else. Only without an id is who.Login used.
+	IsTeamMember(ctx context.Context, org, team string, who Identity) (bool, error)
 }
 
 // Changes answers questions about code on the forge.

@@ -29,8 +29,8 @@ type SweepResult struct {
 	Overdue  int // reviews newly flagged overdue
 }
 
-// SweepEmergencyReviews opens any missing review of a succeeded emergency
-// change, sends the reminders that are due and flags reviews that went
+// SweepEmergencyReviews opens any missing review of an emergency change
+// that started deploying, sends the reminders that are due and flags reviews that went
 // past their deadline. The serve loop calls it every few minutes; calling
 // it more often changes nothing, since each step is recorded.
 func (s *Service) SweepEmergencyReviews(ctx context.Context) (SweepResult, error) {
@@ -62,16 +62,17 @@ func (s *Service) SweepEmergencyReviews(ctx context.Context) (SweepResult, error
 	return res, nil
 }
 
-// openMissingReviews opens the review of recent succeeded emergency
-// changes that have none (the worker's attempt failed).
+// openMissingReviews opens the review of recent emergency changes that
+// started deploying and have none (the worker's attempt failed, or the
+// process died during the deploy).
 func (s *Service) openMissingReviews(ctx context.Context) (int, error) {
-	done, err := s.store.ListRequests(ctx, RequestFilter{States: []State{StateSucceeded}, Trigger: TriggerEmergency, Limit: 1000})
+	done, err := s.store.ListRequests(ctx, RequestFilter{States: emergencyEndStates, Trigger: TriggerEmergency, Limit: 1000})
 	if err != nil {
-		return 0, fmt.Errorf("listing succeeded requests: %w", err)
+		return 0, fmt.Errorf("listing finished requests: %w", err)
 	}
 	n := 0
 	for _, r := range done {
-		if r.Trigger != TriggerEmergency {
+		if !needsEmergencyReview(r) {
 			continue
 		}
 		if _, err := s.compliance.EmergencyReview(ctx, r.ID); err == nil {
@@ -193,7 +194,11 @@ func (s *Service) RemindLocks(ctx context.Context, after time.Duration) (int, er
 		ev := AuditEvent{Actor: "tollgate", Action: ActionLockReminded, Subject: l.Repo + " " + l.Environment, Data: map[string]any{
 			"repo": l.Repo, "environment": l.Environment, "owner": l.Owner.Login, "owner_id": l.Owner.GitHubID,
 			"reason": l.Reason, "held_since": l.CreatedAt, "held_seconds": int64(held.Seconds()), "reminder": beats}}
-		if err := s.compliance.RecordReminder(ctx, key, now, beats, ev); err != nil {
+		err = s.compliance.RecordReminder(ctx, key, now, beats, ev)
+		if errors.Is(err, ErrConflict) {
+			continue // another replica sent this reminder
+		}
+		if err != nil {
 			return n, fmt.Errorf("recording the reminder of the lock on %s %s: %w", l.Repo, l.Environment, err)
 		}
 		lock := l

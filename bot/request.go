@@ -83,7 +83,16 @@ type Review struct {
 	CommitID    string // the head SHA the review was submitted on
 	SubmittedAt time.Time
 	Dismissed   bool
+	// Permission is the reviewer's permission on the repository as GitHub
+	// reports it now (admin, write, read, none), looked up for approving
+	// reviews; "" when not looked up. Only admin and write count, as for
+	// GitHub's own required reviews.
+	Permission string `json:",omitempty"`
 }
+
+// WriteAccess reports whether the reviewer may push to the repository,
+// the condition for their approval to count.
+func (r Review) WriteAccess() bool { return r.Permission == "admin" || r.Permission == "write" }
 
 // PullRequest is the change a SHA came through, with its reviews.
 type PullRequest struct {
@@ -98,6 +107,10 @@ type PullRequest struct {
 	Merged    bool
 	MergedBy  Identity
 	Reviews   []Review
+	// Trees maps commit SHAs to their tree SHAs, for the commit asked
+	// about, the head, the merge commit and each approved commit: a commit
+	// with the same tree as a reviewed one holds the reviewed content.
+	Trees map[string]string `json:",omitempty"`
 }
 
 // ProtectionRuleRun identifies a GitHub Actions run waiting on Tollgate's
@@ -193,4 +206,8 @@ type RequestFilter struct {
 	Trigger     Trigger // "" for any
 	Requester   int64   // GitHub id
 	Limit       int     // 0 means a store default
+	// ByFinish orders by when the request finished, newest first, instead
+	// of by creation: for succeeded requests, the order their releases
+	// went live (a request approved late goes live after one created later).
+	ByFinish bool
 }

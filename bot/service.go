@@ -192,7 +192,7 @@ func (s *Service) Active(ctx context.Context, repo, env string) ([]Request, erro
 // there now. ok is false when nothing was deployed yet.
 func (s *Service) Live(ctx context.Context, repo, env string) (Request, bool, error) {
 	rs, err := s.store.ListRequests(ctx, RequestFilter{Repo: repo, Environment: env,
-		States: []State{StateSucceeded}, Limit: 1})
+		States: []State{StateSucceeded}, Limit: 1, ByFinish: true})
 	if err != nil {
 		return Request{}, false, fmt.Errorf("finding what runs on %s %s: %w", repo, env, err)
 	}
@@ -251,6 +251,10 @@ func newNonce() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// Kick wakes an idle deploy worker without blocking: another process
+// queued a request or finished a deploy (server wakes on its notice).
+func (s *Service) Kick() { s.kick() }
 
 // kick wakes an idle worker without blocking.
 func (s *Service) kick() {

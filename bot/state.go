@@ -5,8 +5,10 @@ import "fmt"
 // State is where a request is in its lifecycle (DESIGN.md):
 //
 //	requested ──policy ok──▶ awaiting_approval ──approved×N──▶ queued ──▶ running ──▶ succeeded
-//	    │                        │                               │           ├──▶ failed ──▶ rolled_back
-//	    └──policy denied──▶ rejected └─rejected/expired/canceled  └─canceled  └──▶ interrupted
+//	    │                        │          ▲                    │           ├──▶ failed ──▶ rolled_back
+//	    └──policy denied──▶ rejected └─rejected/expired/canceled  ├─canceled  └──▶ interrupted
+//	                                        └───── recheck at start ┤
+//	                                                                └─rejected
 //
 // With required approvals of 0 (and for emergency changes, which skip
 // approvals) requested goes straight to queued: there is nothing to await.
@@ -32,9 +34,11 @@ const (
 var transitions = map[State][]State{
 	StateRequested:        {StateAwaitingApproval, StateQueued, StateRejected},
 	StateAwaitingApproval: {StateQueued, StateRejected, StateExpired, StateCanceled},
-	StateQueued:           {StateRunning, StateCanceled},
-	StateRunning:          {StateSucceeded, StateFailed, StateRolledBack, StateInterrupted},
-	StateFailed:           {StateRolledBack},
+	// The recheck at start sends a queued request back to awaiting
+	// approval, or rejects it, when its policy no longer holds (recheck.go).
+	StateQueued:  {StateRunning, StateCanceled, StateAwaitingApproval, StateRejected},
+	StateRunning: {StateSucceeded, StateFailed, StateRolledBack, StateInterrupted},
+	StateFailed:  {StateRolledBack},
 }
 
 // CanTransition reports whether from → to is an edge of the lifecycle.

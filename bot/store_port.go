@@ -30,7 +30,8 @@ type RequestStore interface {
 	// RequestBySource returns the request created from source key, or an
 	// error wrapping ErrNotFound.
 	RequestBySource(ctx context.Context, sourceKey string) (Request, error)
-	// ListRequests returns requests matching f, newest first.
+	// ListRequests returns requests matching f, newest first (by creation,
+	// or by finish with f.ByFinish).
 	ListRequests(ctx context.Context, f RequestFilter) ([]Request, error)
 	// UpdateRequest reads request id, lets change modify it, and writes it
 	// with the events change returns, in one transaction, as a
@@ -67,7 +68,26 @@ type Link struct {
 	GitHubLogin string
 	GitHubID    int64
 	LinkedAt    time.Time
+	// Proofs say how the owner proved each side when linking, in one
+	// browser session; the audit entry records them (they are not stored
+	// with the link).
+	Proofs []IdentityProof
 }
+
+// IdentityProof is how a link's owner proved they hold one of its accounts.
+type IdentityProof struct {
+	Side    string    `json:"side"`              // ProofChat or ProofGitHub
+	Method  string    `json:"method"`            // e.g. "slack_openid_connect", "github_oauth_pkce"
+	Account string    `json:"account"`           // the account proved: "T123/U456", "bob"
+	Subject string    `json:"subject,omitempty"` // what the identity provider vouched for (OpenID sub, numeric id)
+	At      time.Time `json:"at"`
+}
+
+// Sides of a link's proofs.
+const (
+	ProofChat   = "chat"
+	ProofGitHub = "github"
+)
 
 // Identity returns the person the link stands for.
 func (l Link) Identity() Identity {

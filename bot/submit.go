@@ -76,7 +76,7 @@ func (s *Service) Submit(ctx context.Context, in NewRequest) (Outcome, error) {
 	}
 	// Who asks comes first: for someone without the role nothing else is
 	// fetched from GitHub.
-	ms, err := s.memberships(ctx, roleTeams(p, r.Trigger), r.Requester.Login)
+	ms, err := s.memberships(ctx, roleTeams(p, r.Trigger), r.Requester)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("submit to %s %s: %w", r.Repo, r.Environment, err)
 	}
@@ -196,10 +196,11 @@ func (s *Service) resolveTarget(ctx context.Context, r *Request) error {
 }
 
 // resolveRollback targets the last successful deploy before the live one
-// (or the named release).
+// (or the named release), in the order they went live: a request created
+// early but approved late went live after one created later.
 func (s *Service) resolveRollback(ctx context.Context, r *Request) error {
 	done, err := s.store.ListRequests(ctx, RequestFilter{Repo: r.Repo, Environment: r.Environment,
-		States: []State{StateSucceeded}, Limit: 50})
+		States: []State{StateSucceeded}, Limit: 50, ByFinish: true})
 	if err != nil {
 		return fmt.Errorf("reading deploy history of %s %s: %w", r.Repo, r.Environment, err)
 	}
@@ -262,14 +263,16 @@ func (s *Service) gatherFacts(ctx context.Context, p *EnvironmentPolicy, r *Requ
 	return f, nil
 }
 
-// memberships looks login up in teams until one says yes.
-func (s *Service) memberships(ctx context.Context, teams []Team, login string) ([]Membership, error) {
+// memberships looks who up in teams until one says yes (by numeric id
+// when known: see Directory).
+func (s *Service) memberships(ctx context.Context, teams []Team, who Identity) ([]Membership, error) {
 	var out []Membership
+	login := who.Login
 	if login == "" {
 		return nil, nil
 	}
 	for _, t := range teams {
-		ok, err := s.dir.IsTeamMember(ctx, t.Org, t.Slug, login)
+		ok, err := s.dir.IsTeamMember(ctx, t.Org, t.Slug, who)
 		if err != nil {
 			return nil, fmt.Errorf("checking %s's membership in %s: %w", login, t, err)
 		}

@@ -25,36 +25,16 @@ func (s *Service) ProcessNext(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("finding the next queued request: %w", err)
 	}
-	blocked, err := s.blockedAtStart(ctx, &next)
+	check, err := s.recheckAtStart(ctx, &next)
 	if err != nil {
-		return false, err // fail closed: do not start without knowing the lock
+		return false, err // fail closed: do not start without fresh facts
 	}
 	out := &outboxed{build: one(NotifyStateChanged, Identity{})}
 	started, err := s.store.UpdateRequest(ctx, next.ID, func(cur *Request) ([]AuditEvent, error) {
-		if cur.State != StateQueued {
-			return nil, errSkip
+		if cur.State != StateQueued || cur.Version != next.Version {
+			return nil, errSkip // changed since the recheck: look again
 		}
-		prev := cur.State
-		if blocked != "" {
-			if err := cur.transition(StateCanceled, blocked); err != nil {
-				return nil, err
-			}
-			return []AuditEvent{
-				{Actor: "tollgate", Action: ActionRequestCanceled, Subject: cur.ID, Data: map[string]any{"reason": blocked}},
-				stateEvent(cur, prev, "tollgate"),
-			}, nil
-		}
-		if err := cur.transition(StateRunning, "deploying"); err != nil {
-			return nil, err
-		}
-		cur.StartedAt = s.now().UTC()
-		return []AuditEvent{
-			{Actor: "tollgate", Action: ActionDeployStarted, Subject: cur.ID, Data: map[string]any{
-				"repo": cur.Repo, "environment": cur.Environment, "sha": cur.SHA, "trigger": cur.Trigger,
-				"requester": cur.Requester.Login, "approvers": approverList(cur.ValidApprovals(cur.QueuedAt)),
-				"release": cur.Release}},
-			stateEvent(cur, prev, "tollgate"),
-		}, nil
+		return s.applyStart(cur, check, s.now().UTC())
 	}, out.Notes)
 	if errors.Is(err, errSkip) || errors.Is(err, ErrConflict) {
 		return true, nil // another worker took it, or its environment got busy: look again
@@ -67,27 +47,6 @@ func (s *Service) ProcessNext(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	return true, s.run(ctx, started)
-}
-
-// blockedAtStart rechecks what may have changed while the request waited:
-// a lock taken by someone else, a freeze window that began. It returns the
-// reason the request cannot start, or "".
-func (s *Service) blockedAtStart(ctx context.Context, r *Request) (string, error) {
-	p, ok := s.policies.Environment(r.Repo, r.Environment)
-	if !ok {
-		return fmt.Sprintf("%s is no longer configured for %s", r.Environment, r.Repo), nil
-	}
-	l, err := s.store.Lock(ctx, r.Repo, r.Environment)
-	if err != nil {
-		return "", fmt.Errorf("reading the lock of %s %s before starting %s: %w", r.Repo, r.Environment, r.ID, err)
-	}
-	d := Decision{}
-	checkLock(&d, r, l, s.now())
-	if r.Trigger != TriggerEmergency {
-		checkFreeze(&d, p, s.now())
-	}
-	d.finish()
-	return d.Reason, nil
 }
 
 // run calls the Deployer and records how the deploy ended.
@@ -110,6 +69,9 @@ func (s *Service) run(ctx context.Context, r Request) error {
 	case ctx.Err() != nil && err != nil:
 		final = StateInterrupted
 		out.Error = "interrupted: " + ctx.Err().Error()
+	case errors.Is(err, ErrInterrupted):
+		final = StateInterrupted
+		out.Error = err.Error()
 	case err != nil:
 		final = StateFailed
 		out.Result = ResultFailed
@@ -133,7 +95,7 @@ func (s *Service) run(ctx context.Context, r Request) error {
 		return fmt.Errorf("recording the result of request %s (%s): %w", r.ID, final, uerr)
 	}
 	s.deliver(wctx, finished, done)
-	if done.Trigger == TriggerEmergency && done.State == StateSucceeded {
+	if needsEmergencyReview(done) {
 		s.openEmergencyReview(wctx, done)
 	}
 	if done.Trigger == TriggerRollback && done.State == StateSucceeded {
@@ -245,30 +207,51 @@ func (s *Service) RunWorkers(work, run context.Context, n int, poll time.Duratio
 }
 
 // RecoverInterrupted marks requests left running by a process that died as
-// interrupted; call it at startup before starting workers. Nothing is
-// retried automatically: a half-finished deploy needs a person to look.
+// interrupted; call it at startup before starting workers, when this is the
+// only process serving the database. Nothing is retried automatically: a
+// half-finished deploy needs a person to look.
 func (s *Service) RecoverInterrupted(ctx context.Context) (int, error) {
 	rs, err := s.store.ListRequests(ctx, RequestFilter{States: []State{StateRunning}, Limit: 10000})
 	if err != nil {
 		return 0, fmt.Errorf("listing running requests: %w", err)
 	}
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	return s.MarkInterrupted(ctx, ids, "the process stopped while the deploy ran")
+}
+
+// MarkInterrupted ends each of the requests ids that is still running as
+// interrupted, saying why (reason goes into the request and its
+// deploy.interrupted entry), and returns how many it ended. Each ending is
+// a compare-and-swap on the request's state: of several processes ending
+// the same request (replicas that found its runner dead), or its runner
+// finishing it after all, exactly one wins; the others skip it.
+func (s *Service) MarkInterrupted(ctx context.Context, ids []string, reason string) (int, error) {
 	n := 0
-	for _, r := range rs {
+	for _, id := range ids {
 		finished := &outboxed{build: one(NotifyFinished, Identity{})}
-		done, err := s.store.UpdateRequest(ctx, r.ID, func(cur *Request) ([]AuditEvent, error) {
+		done, err := s.store.UpdateRequest(ctx, id, func(cur *Request) ([]AuditEvent, error) {
 			if cur.State != StateRunning {
 				return nil, errSkip
 			}
-			return finishRun(cur, StateInterrupted, DeployOutcome{Error: "the process stopped while the deploy ran"}, s.now().UTC())
+			return finishRun(cur, StateInterrupted, DeployOutcome{Error: reason}, s.now().UTC())
 		}, finished.Notes)
-		if errors.Is(err, errSkip) {
+		if errors.Is(err, errSkip) || errors.Is(err, ErrConflict) {
 			continue
 		}
 		if err != nil {
-			return n, fmt.Errorf("marking request %s interrupted: %w", r.ID, err)
+			return n, fmt.Errorf("marking request %s interrupted: %w", id, err)
 		}
 		n++
 		s.deliver(ctx, finished, done)
+		if needsEmergencyReview(done) {
+			s.openEmergencyReview(ctx, done) // the crash may have left it live
+		}
+	}
+	if n > 0 {
+		s.kick() // their environments are free again
 	}
 	return n, nil
 }

@@ -19,10 +19,14 @@ const (
 	DefaultGitHubAPIURL      = "https://api.github.com/"
 	DefaultGitHubWebURL      = "https://github.com/"
 	DefaultSlackAPIURL       = "https://slack.com/api/"
+	DefaultSlackWebURL       = "https://slack.com/"
 	DefaultCheckpointEvery   = 100
 	MinRetentionDays         = 365 // audit periods are 12 months
 	DefaultAccessReview      = 90 * 24 * time.Hour
 	DefaultLockRemindAfter   = 24 * time.Hour
+	DefaultReplicaLease      = 15 * time.Second
+	MinReplicaLease          = 3 * time.Second
+	MaxReplicaLease          = 5 * time.Minute
 	DefaultApprovalTTL       = time.Hour
 	DefaultEmergencyReview   = 24 * time.Hour
 	DefaultSSHPort           = 22
@@ -51,6 +55,7 @@ type Config struct {
 	AccessReview AccessReview
 	Locks        Locks
 	WebAuthn     WebAuthn
+	Replicas     Replicas
 	// Repositories by "owner/name".
 	Repositories map[string]*Repository
 
@@ -89,6 +94,7 @@ type GitHub struct {
 type Slack struct {
 	Enabled       bool
 	APIURL        string // Web API base URL, with trailing slash
+	WebURL        string // browser base URL (Sign in with Slack's /openid/connect/authorize), with trailing slash
 	BotToken      Secret
 	SigningSecret Secret
 	Channel       string            // where approval requests are posted
@@ -96,7 +102,15 @@ type Slack struct {
 	// ResponseURLBase is the prefix a response_url must have for Tollgate
 	// to post to it, with trailing slash (GovSlack: https://hooks.slack-gov.com/).
 	ResponseURLBase string
+	// ClientID and ClientSecret are the Slack app's OAuth client, for Sign
+	// in with Slack: linking proves the Slack user with it.
+	ClientID     string
+	ClientSecret Secret
 }
+
+// SignInConfigured reports whether Sign in with Slack, which linking
+// needs, is set.
+func (s Slack) SignInConfigured() bool { return s.ClientID != "" && !s.ClientSecret.IsZero() }
 
 // Teams lists the GitHub team slugs (in GitHub.Org) with Tollgate-wide roles.
 type Teams struct {
@@ -113,6 +127,16 @@ type AccessReview struct {
 // Locks configures environment locks.
 type Locks struct {
 	RemindAfter time.Duration // remind a lock's owner after this long
+}
+
+// Replicas configures how several `tollgate serve` replicas on one
+// PostgreSQL database share work (docs/ha.md).
+type Replicas struct {
+	// Lease is how long a replica's hold on its work (inbox leases, running
+	// deploys, the jobs leadership) lasts without a heartbeat: the bound on
+	// how long work of a replica that died waits before another takes it
+	// over. Heartbeats renew it every third of it.
+	Lease time.Duration
 }
 
 // Repository is one GitHub repository and its environments.

@@ -136,7 +136,7 @@ func (d *decoder) yamlError(err error) {
 
 func (d *decoder) config(root *yaml.Node) *Config {
 	top := d.section("", 1, root, "listen", "public_url", "database", "audit", "github", "slack",
-		"teams", "access_review", "locks", "repositories", "webauthn")
+		"teams", "access_review", "locks", "replicas", "repositories", "webauthn")
 	c := &Config{Listen: DefaultListen}
 	if v, ok := top.str("listen"); ok {
 		if _, port, err := net.SplitHostPort(v); err != nil || !validPort(port) {
@@ -162,6 +162,12 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	c.AccessReview.Interval = ar.duration("interval", DefaultAccessReview)
 	locks := d.subsection(top, "locks", "remind_after")
 	c.Locks.RemindAfter = locks.duration("remind_after", DefaultLockRemindAfter)
+	replicas := d.subsection(top, "replicas", "lease")
+	c.Replicas.Lease = replicas.duration("lease", DefaultReplicaLease)
+	if c.Replicas.Lease < MinReplicaLease || c.Replicas.Lease > MaxReplicaLease {
+		d.errorf(replicas.lineOf("lease"), "replicas.lease", "%s is out of range: want between %s and %s (the time a dead replica's work waits before another takes it over)",
+			c.Replicas.Lease, MinReplicaLease, MaxReplicaLease)
+	}
 
 	c.WebAuthn = d.webauthn(top)
 	c.Repositories = d.repositories(top, c.GitHub.Org)
@@ -343,13 +349,28 @@ var channelIDRE = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
 
 func (d *decoder) slack(top *section) Slack {
 	e, present := top.f["slack"]
-	s := d.subsection(top, "slack", "api_url", "response_url_base", "bot_token", "signing_secret", "channel", "channels")
+	s := d.subsection(top, "slack", "api_url", "response_url_base", "web_url", "bot_token", "signing_secret", "channel", "channels",
+		"client_id", "client_secret")
 	if !present || isNull(e.val) {
 		return Slack{}
 	}
 	d.slackLine, d.channelLines = e.key.Line, map[string]int{}
 	sl := Slack{Enabled: true, APIURL: d.baseURL(s, "api_url", DefaultSlackAPIURL),
-		ResponseURLBase: d.baseURL(s, "response_url_base", DefaultSlackResponseURLBase), Channels: map[string]string{}}
+		ResponseURLBase: d.baseURL(s, "response_url_base", DefaultSlackResponseURLBase),
+		WebURL:          d.baseURL(s, "web_url", DefaultSlackWebURL), Channels: map[string]string{}}
+	sl.ClientID, _ = s.str("client_id")
+	sl.ClientSecret = s.secret("client_secret")
+	switch hasID, hasSecret := s.has("client_id"), s.has("client_secret"); {
+	case hasID != hasSecret:
+		missing := "client_secret"
+		if !hasID {
+			missing = "client_id"
+		}
+		d.errorf(s.line, join("slack", missing), "required key is missing (client_id and client_secret go together)")
+	case !hasID:
+		d.warnf(s.line, "slack.client_id", "Slack users cannot link a GitHub account until it is set: /deploy link proves "+
+			"the Slack user with Sign in with Slack, the Slack app's OAuth client (client_id, client_secret)")
+	}
 	if _, ok := s.require("bot_token"); ok {
 		sl.BotToken = s.secret("bot_token")
 	}

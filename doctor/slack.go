@@ -35,6 +35,32 @@ func (d *doctor) checkSlack(ctx context.Context) {
 	}
 	d.pass(areaAuthentication, "Slack bot token", fmt.Sprintf("bot %s in workspace %s", who.User, who.Team))
 	d.checkSlackScopes(who)
+	d.checkSlackSignIn(ctx)
+}
+
+// checkSlackSignIn checks the Slack app's OAuth client, with which
+// /deploy link proves the Slack user (Sign in with Slack), against Slack.
+func (d *doctor) checkSlackSignIn(ctx context.Context) {
+	const what = "Sign in with Slack (linking)"
+	s := d.cfg.Slack
+	callback := strings.TrimSuffix(d.cfg.PublicURL, "/") + slackint.PathSlackCallback
+	if !s.SignInConfigured() {
+		d.fail(areaAuthentication, what, "slack.client_id and slack.client_secret are not set: "+
+			"/deploy link cannot prove who a Slack user is, so nobody can link a GitHub account",
+			fmt.Sprintf("set slack.client_id and slack.client_secret from the Slack app's Basic Information → App Credentials, "+
+				"and list %s under Redirect URLs on its OAuth & Permissions page", callback))
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	c := slackint.SlackSignIn{APIURL: s.APIURL, ClientID: s.ClientID, ClientSecret: s.ClientSecret.Value(),
+		HTTPClient: &http.Client{Timeout: d.timeout}}
+	if err := c.CheckClient(ctx); err != nil {
+		d.fail(areaAuthentication, what, "Slack refused the app's client: "+err.Error(),
+			"copy the Client ID and Client Secret from the Slack app's Basic Information → App Credentials into slack.client_id and slack.client_secret")
+		return
+	}
+	d.pass(areaAuthentication, what, fmt.Sprintf("Slack accepts client %s; its redirect URL must be %s", s.ClientID, callback))
 }
 
 // checkSlackScopes compares the token's scopes with slackint.BotScopes, the

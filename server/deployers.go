@@ -53,3 +53,36 @@ func (r deployRouter) Rollback(ctx context.Context, job bot.DeployJob) (bot.Depl
 	}
 	return d.Rollback(ctx, job)
 }
+
+// heldDeployer runs each deploy under the replica's hold (replica.go):
+// when the hold lapses (no heartbeat got through for two thirds of a
+// lease, so other replicas are about to take the deploy for dead), the
+// deploy is cut short and reported as interrupted (bot.ErrInterrupted),
+// before anyone may start the next deploy of its environment.
+type heldDeployer struct {
+	bot.Deployer
+	hold func() context.Context
+}
+
+// Deploy implements bot.Deployer.
+func (h heldDeployer) Deploy(ctx context.Context, job bot.DeployJob) (bot.DeployOutcome, error) {
+	return h.held(ctx, job, h.Deployer.Deploy)
+}
+
+// Rollback implements bot.Deployer.
+func (h heldDeployer) Rollback(ctx context.Context, job bot.DeployJob) (bot.DeployOutcome, error) {
+	return h.held(ctx, job, h.Deployer.Rollback)
+}
+
+func (h heldDeployer) held(ctx context.Context, job bot.DeployJob, run func(context.Context, bot.DeployJob) (bot.DeployOutcome, error)) (bot.DeployOutcome, error) {
+	hold := h.hold()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(hold, cancel)
+	defer stop()
+	out, err := run(rctx, job)
+	if hold.Err() != nil && ctx.Err() == nil && (err != nil || out.Result == bot.ResultFailed) {
+		return out, fmt.Errorf("%w: this replica's heartbeat lapsed while request %s deployed", bot.ErrInterrupted, job.RequestID)
+	}
+	return out, err
+}

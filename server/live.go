@@ -101,6 +101,7 @@ func restartOnly(old, next *config.Config) []string {
 	diff("listen", old.Listen != next.Listen)
 	diff("public_url", old.PublicURL != next.PublicURL)
 	diff("database", old.Database != next.Database)
+	diff("replicas.lease", old.Replicas.Lease != next.Replicas.Lease)
 	diff("audit.signing_key_file", old.Audit.SigningKeyFile != next.Audit.SigningKeyFile)
 	diff("audit.checkpoint_every", old.Audit.CheckpointEvery != next.Audit.CheckpointEvery)
 	diff("github.api_url", old.GitHub.APIURL != next.GitHub.APIURL)
@@ -114,7 +115,9 @@ func restartOnly(old, next *config.Config) []string {
 	diff("teams.auditors (web login)", !slices.Equal(old.Teams.Auditors, next.Teams.Auditors))
 	diff("slack", old.Slack.Enabled != next.Slack.Enabled || old.Slack.APIURL != next.Slack.APIURL ||
 		old.Slack.BotToken.Value() != next.Slack.BotToken.Value() ||
-		old.Slack.SigningSecret.Value() != next.Slack.SigningSecret.Value() || old.Slack.Channel != next.Slack.Channel)
+		old.Slack.SigningSecret.Value() != next.Slack.SigningSecret.Value() || old.Slack.Channel != next.Slack.Channel ||
+		old.Slack.WebURL != next.Slack.WebURL || old.Slack.ClientID != next.Slack.ClientID ||
+		old.Slack.ClientSecret.Value() != next.Slack.ClientSecret.Value())
 	return out
 }
 

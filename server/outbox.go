@@ -26,6 +26,10 @@ const (
 	outboxRetryBase    = 2 * time.Second
 	outboxRetryCeiling = 5 * time.Minute
 	outboxCallBudget   = time.Minute
+	// outboxClaim is how long a replica's claim on delivering a request's
+	// notifications lasts (renewed while it delivers); a replica that
+	// stops heartbeating loses its claims sooner (store.ClaimOutbox).
+	outboxClaim = 5 * time.Minute
 )
 
 // outboxWorker delivers the notifications request transitions wrote to the
@@ -99,13 +103,31 @@ func (w *outboxWorker) deliverDue(ctx context.Context) (int, error) {
 // order, until none is left or one fails; it returns how many it
 // finished. It holds the request's lock and reads what is due under it,
 // so the worker and a transition's own goroutine (Now) never deliver the
-// same notification twice.
+// same notification twice; and it holds the request's claim in the
+// database, so neither does another replica (a request another replica
+// is delivering is skipped: it delivers what is due).
 func (w *outboxWorker) deliverRequest(ctx context.Context, requestID string) (int, error) {
 	lk := &w.locks[fnv32(requestID)%uint32(len(w.locks))]
 	lk.Lock()
 	defer lk.Unlock()
+	claimedAt := time.Now()
+	token, ok, err := w.store.ClaimOutbox(ctx, requestID, claimedAt.Add(outboxClaim))
+	if err != nil || !ok {
+		return 0, err
+	}
+	defer func() {
+		if err := w.store.ReleaseOutbox(context.WithoutCancel(ctx), requestID, token); err != nil {
+			w.log.Warn("outbox: releasing a claim (it runs out on its own)", "request", requestID, "err", err)
+		}
+	}()
 	done := 0
 	for ctx.Err() == nil {
+		if time.Since(claimedAt) > outboxClaim/2 { // renew it before it can run out
+			claimedAt = time.Now()
+			if token, ok, err = w.store.ClaimOutbox(ctx, requestID, claimedAt.Add(outboxClaim)); err != nil || !ok {
+				return done, err
+			}
+		}
 		it, ok, err := w.store.NextOutboxOf(ctx, requestID, w.now())
 		if err != nil || !ok {
 			return done, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/store"
 )
 
 // Audit actions of the server itself.
@@ -44,33 +45,49 @@ type RunOptions struct {
 	Reload        <-chan struct{} // a receive reloads the configuration (SIGHUP)
 }
 
-// run serves until ctx ends, then shuts down in order: stop accepting,
-// stop taking work, let running deploys finish within the grace period,
-// mark what is left interrupted, and sign a checkpoint.
+// Run serves until ctx ends, then shuts down in order: stop accepting,
+// stop taking work, give up the jobs lease, let running deploys finish
+// within the grace period, mark what is left interrupted, sign a
+// checkpoint, and leave the replicas (what this one still holds is taken
+// over at once).
 func (s *Server) Run(ctx context.Context, opts RunOptions) error {
 	bg := context.WithoutCancel(ctx)
-	// One serve owns a database, so leases still held at start belong to a
-	// process that died mid-delivery: hand those deliveries back now rather
-	// than after the lease runs out.
+	if err := s.replica.register(bg); err != nil {
+		return fmt.Errorf("registering this replica: %w", err)
+	}
+	// Work held by replicas that are gone (on SQLite: the process this one
+	// replaces) is taken over now rather than when its leases run out.
 	released, err := s.store.ReleaseInboxLeases(bg)
 	if err != nil {
-		return fmt.Errorf("releasing inbox leases of an earlier process: %w", err)
+		return fmt.Errorf("releasing inbox leases of replicas that stopped: %w", err)
 	}
 	if released > 0 {
-		s.log.Warn("inbox deliveries leased by an earlier process were handed back", "count", released)
+		s.log.Warn("inbox deliveries leased by replicas that stopped were handed back", "count", released)
 	}
-	n, err := s.svc.RecoverInterrupted(bg)
+	n, err := s.interruptOrphans(bg)
 	if err != nil {
-		return fmt.Errorf("recovering requests left running: %w", err)
-	}
-	if n > 0 {
-		s.log.Warn("requests left running by an earlier process were marked interrupted", "count", n)
+		return fmt.Errorf("ending requests left running by replicas that stopped: %w", err)
 	}
 	cfg := s.live.Current()
 	if err := s.store.AppendAudit(bg, bot.AuditEvent{Actor: "tollgate", Action: actionServerStarted, Subject: cfg.File,
-		Data: map[string]any{"config_hash": cfg.Hash(), "version": s.version, "interrupted_requests": n}}); err != nil {
+		Data: map[string]any{"config_hash": cfg.Hash(), "version": s.version, "interrupted_requests": n,
+			"replica": s.replica.id}}); err != nil {
 		return fmt.Errorf("auditing the start: %w", err)
 	}
+	// The replica's heartbeat, its wake-ups and the jobs it may lead run
+	// until the very end: deploys finishing in the grace period stay ours.
+	replicaCtx, stopReplica := context.WithCancel(bg)
+	var replicaWG sync.WaitGroup
+	defer func() {
+		stopReplica()
+		replicaWG.Wait()
+		s.replica.leave(bg)
+	}()
+	replicaWG.Go(func() { s.heartbeatLoop(replicaCtx) })
+	replicaWG.Go(func() { s.replica.watchHold(replicaCtx) })
+	replicaWG.Go(func() { s.store.Listen(replicaCtx, s.woken, s.listenFailed) })
+	jobsDone := make(chan struct{})
+	go func() { defer close(jobsDone); s.leader.run(replicaCtx, s.runLeaderJobs) }()
 
 	ln := opts.Listener
 	if ln == nil {
@@ -83,7 +100,8 @@ func (s *Server) Run(ctx context.Context, opts RunOptions) error {
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- httpSrv.Serve(ln) }()
-	s.log.Info("serving", "addr", ln.Addr().String(), "config_hash", cfg.Hash(), "version", s.version)
+	s.log.Info("serving", "addr", ln.Addr().String(), "config_hash", cfg.Hash(), "version", s.version,
+		"replica", s.replica.id, "database", s.store.Engine())
 
 	workCtx, stopWork := context.WithCancel(bg) // stop taking new work
 	runCtx, abortRuns := context.WithCancel(bg) // abort deploys still running after the grace period
@@ -94,13 +112,13 @@ func (s *Server) Run(ctx context.Context, opts RunOptions) error {
 	if s.slack != nil {
 		inboxWG.Go(func() { s.forwardSlackKicks(workCtx) })
 	}
-	inboxWG.Go(func() { s.expireLoop(workCtx) })
 	// The outbox drains until the deploys are done (their last statuses go
 	// out too) and stops with them.
 	outboxCtx, stopOutbox := context.WithCancel(bg)
 	outboxDone := make(chan struct{})
 	go func() { defer close(outboxDone); s.outbox.Run(outboxCtx) }()
-	inboxWG.Go(func() { s.complianceLoop(workCtx) })
+	// Every replica serves /audit, so each verifies in the background; the
+	// compliance loop is a singleton job (runLeaderJobs).
 	if s.auditMonitor != nil {
 		inboxWG.Go(func() { s.auditMonitor.Run(workCtx) })
 	}
@@ -133,6 +151,10 @@ loop:
 	}
 	stopWork()
 	inboxWG.Wait()
+	// Another replica takes the jobs over at once; the shutdown checkpoint
+	// is anchored below only if this one ran them (one anchorer at a time).
+	wasLeading := s.leader.isLeading()
+	s.leader.resign(bg)
 	s.finishDeploys(bg, &deployWG, abortRuns, opts.ShutdownGrace)
 	stopOutbox()
 	<-outboxDone
@@ -141,21 +163,26 @@ loop:
 	cctx, cancel := context.WithTimeout(bg, checkpointOnShutdownBudget)
 	defer cancel()
 	if err := s.store.AppendAudit(cctx, bot.AuditEvent{Actor: "tollgate", Action: actionServerStopped,
-		Subject: s.live.Current().File, Data: map[string]any{"config_hash": s.live.Current().Hash()}}); err != nil {
+		Subject: s.live.Current().File, Data: map[string]any{"config_hash": s.live.Current().Hash(), "replica": s.replica.id}}); err != nil {
 		serveErr = errors.Join(serveErr, fmt.Errorf("auditing the stop: %w", err))
 	}
 	if cp, err := s.store.Audit().Checkpoint(cctx); err != nil {
 		serveErr = errors.Join(serveErr, fmt.Errorf("writing the shutdown checkpoint: %w", err))
 	} else {
 		s.log.Info("audit checkpoint written", "tree_size", cp.Size)
-		s.publishAnchorsAtShutdown(bg)
+		if wasLeading {
+			s.publishAnchorsAtShutdown(bg)
+		}
 	}
+	stopReplica()
+	<-jobsDone
 	return serveErr
 }
 
 // finishDeploys waits up to grace for the deploy workers (each finishes
 // the deploy it runs); then it aborts what still runs, which bot records
-// as interrupted, and marks anything left over interrupted itself.
+// as interrupted, and marks anything of this replica left over
+// interrupted itself.
 func (s *Server) finishDeploys(ctx context.Context, wg *sync.WaitGroup, abort context.CancelFunc, grace time.Duration) {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -171,12 +198,38 @@ func (s *Server) finishDeploys(ctx context.Context, wg *sync.WaitGroup, abort co
 		return
 	case <-time.After(interruptedRecordTimeout):
 	}
-	n, err := s.svc.RecoverInterrupted(ctx)
+	ids, err := s.store.RunsOf(ctx, s.replica.id)
+	if err == nil {
+		var n int
+		n, err = s.svc.MarkInterrupted(ctx, ids, "the process stopped while the deploy ran")
+		s.log.Warn("requests marked interrupted at shutdown", "count", n)
+	}
 	if err != nil {
 		s.log.Error("marking running requests interrupted", "err", err)
-		return
 	}
-	s.log.Warn("requests marked interrupted at shutdown", "count", n)
+}
+
+// woken passes a wake-up from another replica (store.Listen) to the
+// workers it concerns; "" (wake-ups may have been missed) wakes them all.
+func (s *Server) woken(topic string) {
+	switch topic {
+	case store.WakeDeploy:
+		s.svc.Kick()
+	case store.WakeInbox:
+		s.inbox.Kick()
+	case store.WakeLeader:
+		s.leader.tryNow()
+	case "":
+		s.svc.Kick()
+		s.inbox.Kick()
+		s.outbox.Kick()
+		s.leader.tryNow()
+	}
+}
+
+// listenFailed logs a lost wake-up connection; the workers poll meanwhile.
+func (s *Server) listenFailed(err error) {
+	s.log.Warn("listening for other replicas' wake-ups failed; reconnecting (workers poll meanwhile)", "err", err)
 }
 
 // expireLoop expires requests whose approval deadline passed, and runs

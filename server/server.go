@@ -29,6 +29,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/httpserver"
 	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"github.com/tollgate-dev/tollgate/internal/reqlog"
+	"github.com/tollgate-dev/tollgate/internal/signature"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
@@ -46,9 +47,13 @@ type Server struct {
 	metrics *httpserver.Metrics
 	inbox   *inbox.Worker
 	slack   *slackint.Handler // nil without a slack section
-	logDir  string
-	outbox  *outboxWorker // delivers request notifications to GitHub and Slack
-	handler http.Handler
+	outbox  *outboxWorker     // delivers request notifications to GitHub and Slack
+	// legacyLogDir holds the deployment logs of a SQLite install from before
+	// they moved into the database; "" when there is none to read.
+	legacyLogDir string
+	replica      *replica    // this process among the replicas sharing the database
+	leader       *leadership // the singleton jobs' lease
+	handler      http.Handler
 
 	// compliance anchors checkpoints and runs the access checks (wire_compliance.go).
 	compliance *compliance
@@ -59,12 +64,6 @@ type Server struct {
 
 // ErrConfig marks a failure caused by the configuration (exit code 2).
 var ErrConfig = errors.New("configuration")
-
-// errServePostgres refuses to serve from PostgreSQL until serving is built
-// for several processes: deployment logs are files beside the database,
-// web sessions and background jobs live in one process.
-var errServePostgres = errors.New("serving from PostgreSQL is not supported yet (deployment logs, sessions and background jobs still assume one process on one machine); " +
-	"verify, audit, evidence and store migrate work on it, and `tollgate store migrate --from postgres://… --to PATH.db` copies it back to SQLite")
 
 // Options tune how a Server is built; zero values take defaults.
 type Options struct {
@@ -86,9 +85,6 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	// Every line logged with a request's context names the request, whichever
 	// transport logs it.
 	log = slog.New(reqlog.NewHandler(log.Handler()))
-	if store.IsPostgres(cfg.Database) {
-		return nil, fmt.Errorf("%w: database: %w", ErrConfig, errServePostgres)
-	}
 	l, err := load(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -101,15 +97,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	logDir := filepath.Join(filepath.Dir(cfg.Database), "deploy-logs")
-	if err := os.MkdirAll(logDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the deployment log directory: %w", err)
-	}
-	st, err := store.Open(ctx, cfg.Database, store.Options{Signer: signer, CheckpointEvery: cfg.Audit.CheckpointEvery, Now: now})
+	replicaID, host := newReplicaID()
+	st, err := store.Open(ctx, cfg.Database, store.Options{Signer: signer, CheckpointEvery: cfg.Audit.CheckpointEvery, Now: now,
+		Replica: replicaID})
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log, now: now, version: opts.Version, live: newLiveConfig(l), store: st, signer: signer, logDir: logDir}
+	s := &Server{log: log, now: now, version: opts.Version, live: newLiveConfig(l), store: st, signer: signer}
+	if !store.IsPostgres(cfg.Database) {
+		if dir := filepath.Join(filepath.Dir(cfg.Database), "deploy-logs"); dirExists(dir) {
+			s.legacyLogDir = dir
+		}
+	}
+	s.replica = newReplica(replicaID, host, opts.Version, cfg.Replicas.Lease, st, log.With("component", "replica"))
+	s.leader = newLeadership(s.replica)
 	if err := s.build(ctx, cfg, appKey); err != nil {
 		st.Close()
 		return nil, err
@@ -165,7 +166,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	}
 	s.outbox = newOutboxWorker(s.store, external, s.now, s.log.With("component", "outbox"))
 	notifiers = append(notifiers, deliverNow{s.outbox})
-	deployer := deployRouter{typeOf: s.live.TargetType, byType: map[string]bot.Deployer{
+	routed := deployRouter{typeOf: s.live.TargetType, byType: map[string]bot.Deployer{
 		config.TargetSSH: &deploy.BotDeployer{
 			Engine:  &deploy.Engine{Logger: s.log.With("component", "deploy")},
 			Targets: s.live.Target,
@@ -174,6 +175,9 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		},
 		config.TargetActionsGate: gate,
 	}}
+	// A deploy runs under this replica's hold: when its heartbeat lapses
+	// the deploy stops and ends interrupted (replica.go).
+	deployer := heldDeployer{Deployer: routed, hold: s.replica.holdContext}
 	s.svc, err = bot.New(bot.Config{Store: s.store, Directory: dir, Changes: ghint.NewChanges(app),
 		Deployer: deployer, Notifier: notifiers, Policies: s.live, Clock: s.now, Logger: s.log.With("component", "bot"),
 		Admins: s.live.AdminTeams})
@@ -184,6 +188,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	if s.compliance, err = newCompliance(s, app, cfg.Audit.SigningKeyFile); err != nil {
 		return err
 	}
+	s.registerReplicaMetrics()
 	if slackNotifier != nil {
 		slackNotifier.Bind(s.svc)
 	}
@@ -206,8 +211,11 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	handlers["github"] = dispatcher.Handle
 	// Deliveries arriving together share one durable transaction (group commit).
 	intake := batchedIntake{s.store, s.store.InboxBatcher()}
+	// One bound on the request bodies held before their signatures are
+	// checked, whoever sends them (issue 10).
+	unverified := signature.NewBudget(ghint.DefaultUnverifiedBudget)
 	webhooks, err := ghint.NewWebhookHandler(ghint.WebhookConfig{Secret: cfg.GitHub.WebhookSecret.Value(),
-		Inbox: intake, Kick: s.inbox.Kick, Logger: s.log.With("component", "github")})
+		Inbox: intake, Kick: s.inbox.Kick, Logger: s.log.With("component", "github"), Unverified: unverified})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -216,8 +224,11 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	if cfg.Slack.Enabled {
 		s.slack, err = slackint.New(slackint.Config{SigningSecret: cfg.Slack.SigningSecret.Value(), Service: s.svc,
 			Store: intake, Routing: s.live, Slack: slackAPI, ResponseURLBase: cfg.Slack.ResponseURLBase,
-			PublicURL: cfg.PublicURL, GitHub: slackint.GitHubOAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL,
+			Unverified: unverified,
+			PublicURL:  cfg.PublicURL, GitHub: slackint.GitHubOAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL,
 				ClientID: cfg.GitHub.OAuthClientID, ClientSecret: cfg.GitHub.OAuthClientSecret.Value()},
+			SignIn: slackint.SlackSignIn{WebURL: cfg.Slack.WebURL, APIURL: cfg.Slack.APIURL,
+				ClientID: cfg.Slack.ClientID, ClientSecret: cfg.Slack.ClientSecret.Value()},
 			Clock: s.now, Logger: s.log.With("component", "slack"), AccessReviews: s.accessReviews, Policies: s.live,
 			MFA: s.mfaStates(cfg)})
 		if err != nil {
@@ -227,7 +238,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		slackMux := http.NewServeMux()
 		s.slack.Register(slackMux)
 		mux.Handle("/slack/", s.metrics.TimeAck("slack", slackMux))
-		mux.Handle("/oauth/github/", slackMux)
+		mux.Handle("/oauth/", slackMux) // the linking pages: Sign in with Slack, then GitHub
 	}
 	s.inbox.Handle = inbox.BySource(handlers)
 
@@ -315,6 +326,12 @@ type batchedIntake struct {
 // Enqueue stores it durably together with any deliveries arriving at once.
 func (b batchedIntake) Enqueue(ctx context.Context, it inbox.Item) (bool, error) {
 	return b.batch.Enqueue(ctx, it)
+}
+
+// dirExists reports whether path is a directory.
+func dirExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // Close closes the store. Call it once Run returned (or instead of Run).

@@ -5,10 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -21,8 +18,9 @@ import (
 var errProbe = errors.New("readiness probe")
 
 // readinessChecks are /readyz's conditions: the database takes a write
-// transaction, a configuration is loaded, and the audit signing key is
-// still the one in use (auditKeyReady).
+// transaction (it fails when the database is unreachable, within the
+// check's 2 s), this replica's heartbeat is current, a configuration is
+// loaded, and the audit signing key is still the one in use (auditKeyReady).
 func (s *Server) readinessChecks() []httpserver.Check {
 	return []httpserver.Check{
 		{Name: "database", Fn: func(ctx context.Context) error {
@@ -38,6 +36,15 @@ func (s *Server) readinessChecks() []httpserver.Check {
 				return nil
 			}
 			return fmt.Errorf("not writable: %w", err)
+		}},
+		{Name: "replica", Fn: func(context.Context) error {
+			// A replica whose heartbeat lapsed has dropped its work and
+			// takes none until it gets through again.
+			if s.replica.lapsed() {
+				return fmt.Errorf("no heartbeat got through to the database for %s (lease %s)",
+					s.replica.heartbeatAge().Round(time.Second), s.replica.lease)
+			}
+			return nil
 		}},
 		{Name: "config", Fn: func(context.Context) error {
 			cfg := s.live.Current()
@@ -72,36 +79,6 @@ func auditKeyReady(a config.Audit, signer note.Signer) error {
 		return fmt.Errorf("checkpoints signed now would not verify: %w", err)
 	}
 	return nil
-}
-
-// openDeployLog opens the deployment log of a request for appending; a
-// log that cannot be opened is reported and the deploy goes on (its facts
-// are in the audit log regardless).
-func (s *Server) openDeployLog(id string) io.Writer {
-	name, err := requestLogName(id)
-	if err != nil {
-		s.log.Error("deployment log", "request", id, "err", err)
-		return nil
-	}
-	f, err := os.OpenFile(filepath.Join(s.logDir, name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		s.log.Error("opening the deployment log", "request", id, "err", err)
-		return nil
-	}
-	return f
-}
-
-// ReadDeployLog returns a request's deployment log, nil when it has none.
-func (s *Server) ReadDeployLog(_ context.Context, id string) ([]byte, error) {
-	name, err := requestLogName(id)
-	if err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(filepath.Join(s.logDir, name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	return b, err
 }
 
 // auditEntries returns the audit entries about a request, oldest first.

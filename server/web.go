@@ -63,6 +63,7 @@ func (s *Server) mountWebPages(mux *http.ServeMux, cfg *config.Config) error {
 		OAuth: web.OAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL, ClientID: cfg.GitHub.OAuthClientID,
 			ClientSecret: cfg.GitHub.OAuthClientSecret.Value(), Org: cfg.GitHub.Org, AuditorTeams: cfg.Teams.Auditors},
 		PublicURL: cfg.PublicURL,
+		Sessions:  webSessions{s.store},
 		Clock:     s.now,
 		Logger:    s.log.With("component", "web"),
 	})

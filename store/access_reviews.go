@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -227,9 +228,15 @@ func (s *Store) Reminded(ctx context.Context, key string) (time.Time, int, error
 // RecordReminder implements bot.ReminderStore.
 func (s *Store) RecordReminder(ctx context.Context, key string, at time.Time, count int, ev bot.AuditEvent) error {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, upsert("reminders", `key, last_at, count`, "key"),
-			key, nanos(at), count); err != nil {
+		// A compare-and-swap on the count: of replicas racing to send the
+		// same reminder, one records it (and sends it), the others learn.
+		res, err := tx.ExecContext(ctx, upsert("reminders", `key, last_at, count`, "key")+
+			` WHERE reminders.count < excluded.count`, key, nanos(at), count)
+		if err != nil {
 			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return errors.Join(err, fmt.Errorf("reminder %d already recorded: %w", count, bot.ErrConflict))
 		}
 		return s.appendEvents(ctx, tx, []bot.AuditEvent{ev})
 	})

@@ -64,14 +64,19 @@ func copyPlan(ctx context.Context, src, dst *Store) ([]copyTable, error) {
 	return out, nil
 }
 
-// tables lists the current schema's tables but schema_migrations, sorted.
+// notCopied are the tables Copy leaves out: schema_migrations, which Open
+// wrote, and the replicas' coordination (who is alive, who leads, who
+// delivers), which describes processes of the source, not the install.
+var notCopied = []string{"schema_migrations", "replicas", "leader_leases", "outbox_claims"}
+
+// tables lists the current schema's tables but those not copied, sorted.
 func (d dialect) tables(ctx context.Context, db *sql.DB) ([]string, error) {
 	q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`
 	if d.postgres {
 		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`
 	}
 	names, err := queryStrings(ctx, db, q)
-	names = slices.DeleteFunc(names, func(n string) bool { return n == "schema_migrations" })
+	names = slices.DeleteFunc(names, func(n string) bool { return slices.Contains(notCopied, n) })
 	slices.Sort(names)
 	return names, err
 }

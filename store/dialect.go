@@ -123,6 +123,13 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505" // unique_violation
 }
 
+// isDeadlock reports whether err is PostgreSQL's deadlock detector
+// cancelling this transaction (it is safe to run it again).
+func isDeadlock(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "40P01" // deadlock_detected
+}
+
 // upsert returns INSERT INTO table (columns) VALUES (?, …) ON CONFLICT
 // (key) DO UPDATE SET every other column to the new row's value: SQLite's
 // INSERT OR REPLACE in SQL both engines accept, except that the row is

@@ -35,10 +35,11 @@ type InboxCounts struct {
 var ErrInboxItemNotFound = errors.New("inbox item not found")
 
 // ErrInboxLeaseLost is returned when marking an item through a lease that
-// is no longer its latest claim (its lease ran out and another worker
-// claimed it) or that was already used: nothing was changed, the item is
-// the later claimer's.
-var ErrInboxLeaseLost = errors.New("inbox item was claimed again or already marked")
+// is no longer its latest claim (its lease ran out, or its replica was
+// taken for dead, and another worker claimed it) or that was already used:
+// nothing was changed, the item is the later claimer's. It is the inbox
+// port's ErrLeaseLost, which the worker handles.
+var ErrInboxLeaseLost = inbox.ErrLeaseLost
 
 // Enqueue stores a delivery as pending and due now (ReceivedAt defaults to
 // the store clock). A delivery id already stored for the same source is a
@@ -64,8 +65,13 @@ func (s *Store) Enqueue(ctx context.Context, it InboxItem) (duplicate bool, err 
 			return err
 		}
 		n, err := res.RowsAffected()
-		duplicate = n == 0
-		return err
+		if err != nil {
+			return err
+		}
+		if duplicate = n == 0; duplicate {
+			return nil
+		}
+		return s.wake(ctx, tx, WakeInbox)
 	})
 	if err != nil {
 		return false, fmt.Errorf("enqueue %s delivery %s: %w", it.Source, it.DeliveryID, err)
@@ -74,16 +80,18 @@ func (s *Store) Enqueue(ctx context.Context, it InboxItem) (duplicate bool, err 
 }
 
 // ClaimDue leases up to limit pending items that are due at now, oldest
-// first, counts the attempt and hands each out with a new fencing token
-// (InboxItem.Lease). A leased item is not handed out again until its lease
-// (Options.InboxLease) runs out, so two workers never hold the same item,
-// and the items of a process that died become due again. On PostgreSQL
-// claimers in several processes skip each other's rows (FOR UPDATE SKIP
-// LOCKED) instead of queueing behind them.
+// first, for this store's replica (Options.Replica), counts the attempt and
+// hands each out with a new fencing token (InboxItem.Lease). A leased item
+// is not handed out again until its lease (Options.InboxLease) runs out or
+// the replica holding it stops heartbeating (replicas.go), so two workers
+// never hold the same item, and the items of a process that died become
+// due again. On PostgreSQL claimers in several processes skip each other's
+// rows (FOR UPDATE SKIP LOCKED) instead of queueing behind them.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int) ([]InboxItem, error) {
 	var items []InboxItem
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.dialect.claimDueSQL(), now.UnixNano(), limit, now.Add(s.lease).UnixNano())
+		rows, err := tx.QueryContext(ctx, s.dialect.claimDueSQL(), now.UnixNano(), limit, now.Add(s.lease).UnixNano(),
+			s.replica, s.wall().UnixNano())
 		if err != nil {
 			return err
 		}
@@ -111,13 +119,19 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int) ([]Inbox
 }
 
 // claimDueSQL leases the due items in one statement and returns them
-// (inboxColumns): ?1 is now, ?2 the limit, ?3 the end of the lease. The
-// PostgreSQL form is the shape of riverqueue's JobGetAvailable: a CTE
-// that locks the oldest due rows no other transaction holds, and an
-// UPDATE … FROM it. SQLite's single writer needs no row locks.
+// (inboxColumns): ?1 is now, ?2 the limit, ?3 the end of the lease, ?4 the
+// claiming replica, ?5 the wall-clock time liveness is judged at. An item
+// is due when its lease ran out, or when the replica holding it is no
+// longer alive (an unnamed holder, a store serving no replica, only by
+// its lease). The PostgreSQL form is the shape of riverqueue's
+// JobGetAvailable: a CTE that locks the oldest due rows no other
+// transaction holds, and an UPDATE … FROM it. SQLite's single writer needs
+// no row locks.
 func (d dialect) claimDueSQL() string {
-	const set = `lease_until = ?3, attempts = attempts + 1, lease_token = lease_token + 1`
-	const due = `state = 'pending' AND next_attempt_at <= ?1 AND lease_until <= ?1 ORDER BY next_attempt_at, id LIMIT ?2`
+	const set = `lease_until = ?3, attempts = attempts + 1, lease_token = lease_token + 1, lease_owner = ?4`
+	const due = `state = 'pending' AND next_attempt_at <= ?1 AND (lease_until <= ?1 OR (lease_owner <> '' AND
+		NOT EXISTS (SELECT 1 FROM replicas rl WHERE rl.id = inbox.lease_owner AND rl.expires_at > ?5)))
+		ORDER BY next_attempt_at, id LIMIT ?2`
 	if d.postgres {
 		return `WITH due AS (SELECT id AS due_id FROM inbox WHERE ` + due + ` FOR UPDATE SKIP LOCKED)
 			UPDATE inbox SET ` + set + ` FROM due WHERE id = due.due_id RETURNING ` + inboxColumns

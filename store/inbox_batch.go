@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -104,8 +106,33 @@ func (b *InboxBatcher) flush(ctx context.Context, leader *enqueueCall) {
 	b.mu.Unlock()
 }
 
-// commit inserts batch in one transaction and reports which were duplicates.
+// commit inserts batch in one transaction and reports which were
+// duplicates. The rows go in (source, delivery id) order: on PostgreSQL,
+// group commits of several replicas holding the same deliveries (a resend
+// reaching another replica) then take the unique index's locks in one
+// order and wait for each other instead of deadlocking; a deadlock that
+// happens regardless (the server's detector picked this transaction) is
+// retried.
 func (b *InboxBatcher) commit(ctx context.Context, batch []*enqueueCall) ([]bool, error) {
+	order := make([]int, len(batch))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int {
+		a, c := batch[x].it, batch[y].it
+		return cmp.Or(cmp.Compare(a.Source, c.Source), cmp.Compare(a.DeliveryID, c.DeliveryID))
+	})
+	var dups []bool
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if dups, err = b.commitOnce(ctx, batch, order); !isDeadlock(err) {
+			break
+		}
+	}
+	return dups, err
+}
+
+func (b *InboxBatcher) commitOnce(ctx context.Context, batch []*enqueueCall, order []int) ([]bool, error) {
 	dups := make([]bool, len(batch))
 	err := b.s.WithTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO inbox (source, delivery_id, event_type, payload, received_at, next_attempt_at)
@@ -114,8 +141,8 @@ func (b *InboxBatcher) commit(ctx context.Context, batch []*enqueueCall) ([]bool
 			return err
 		}
 		defer stmt.Close()
-		for i, c := range batch {
-			it := c.it
+		for _, i := range order {
+			it := batch[i].it
 			res, err := stmt.ExecContext(ctx, it.Source, it.DeliveryID, it.EventType, it.Payload,
 				it.ReceivedAt.UnixNano(), it.ReceivedAt.UnixNano())
 			if err != nil {
@@ -126,6 +153,9 @@ func (b *InboxBatcher) commit(ctx context.Context, batch []*enqueueCall) ([]bool
 				return err
 			}
 			dups[i] = n == 0
+		}
+		if slices.Contains(dups, false) {
+			return b.s.wake(ctx, tx, WakeInbox)
 		}
 		return nil
 	})

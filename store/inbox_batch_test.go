@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,4 +170,56 @@ func testInboxBatcherFailureReachesEveryCaller(t *testing.T) {
 	if dup, err := b.Enqueue(ctx, InboxItem{Source: "slack", DeliveryID: "s-0", EventType: "command"}); err != nil || dup {
 		t.Errorf("after recovery: dup %v, err %v; want a new delivery", dup, err)
 	}
+}
+
+// TestInboxBatchersOfReplicasDoNotDeadlock: replicas group-commit the same
+// deliveries (a resend reaching another replica) in different orders at
+// once; each stores every delivery exactly once and none fails with a
+// deadlock (fails before this change: PostgreSQL's deadlock detector
+// cancelled one of the group commits).
+func TestInboxBatchersOfReplicasDoNotDeadlock(t *testing.T) {
+	storetest.RunOn(t, storetest.Postgres, func(t *testing.T) {
+		ctx := context.Background()
+		path := storetest.Location(t)
+		var batchers []*InboxBatcher
+		for range 3 {
+			s, err := Open(ctx, path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			batchers = append(batchers, s.InboxBatcher())
+		}
+		const n = 60
+		for round := range 5 {
+			ids := make([]string, n)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("r%d-d%03d", round, i)
+			}
+			stored := make([]atomic.Int32, n)
+			var wg sync.WaitGroup
+			for r, b := range batchers {
+				for k := range n {
+					i := k
+					if r%2 == 1 {
+						i = n - 1 - k // the other replica gets them in reverse
+					}
+					wg.Go(func() {
+						dup, err := b.Enqueue(ctx, InboxItem{Source: "github", DeliveryID: ids[i], EventType: "push"})
+						if err != nil {
+							t.Errorf("replica %d, %s: %v", r, ids[i], err)
+						} else if !dup {
+							stored[i].Add(1)
+						}
+					})
+				}
+			}
+			wg.Wait()
+			for i := range stored {
+				if got := stored[i].Load(); got != 1 {
+					t.Fatalf("round %d: %s stored as new %d times, want once", round, ids[i], got)
+				}
+			}
+		}
+	})
 }

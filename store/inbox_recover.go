@@ -6,22 +6,21 @@ import (
 	"fmt"
 )
 
-// ReleaseInboxLeases makes every pending inbox item claimable at once,
-// dropping the leases of a process that died while holding them, and
-// returns how many were released. Without it those deliveries wait for
-// their lease (Options.InboxLease) to run out before being retried. Call
-// it only at startup, before the inbox worker runs, and only when this is
-// the one process serving the database: a live process's leases would be
-// dropped too. On PostgreSQL, where several processes share the inbox and
-// a live one's leases cannot be told from a dead one's, it releases
-// nothing and returns 0: those leases run out on their own.
+// ReleaseInboxLeases makes claimable at once every pending inbox item
+// leased by a replica that is not alive (replicas.go) or by no named
+// replica, dropping the leases of processes that died while holding them,
+// and returns how many it released. The leases of live replicas, this
+// store's own included, stay. ClaimDue already takes over a dead
+// replica's items; this clears the record at startup, so the counts and
+// the metrics say what is really held. On SQLite, call RegisterReplica
+// first: it removes the rows of local processes that were killed, whose
+// leases are then released here.
 func (s *Store) ReleaseInboxLeases(ctx context.Context) (int, error) {
-	if s.dialect.postgres {
-		return 0, nil
-	}
 	var n int64
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE inbox SET lease_until = 0 WHERE state = 'pending' AND lease_until > 0`)
+		res, err := tx.ExecContext(ctx, `UPDATE inbox SET lease_until = 0, lease_owner = ''
+			WHERE state = 'pending' AND lease_until > 0 AND (lease_owner = '' OR NOT `+liveReplica("inbox.lease_owner")+`)`,
+			s.wall().UnixNano())
 		if err != nil {
 			return err
 		}

@@ -173,3 +173,46 @@ func (s *Store) OutboxCounts(ctx context.Context) (pending, failed int, err erro
 	}
 	return pending, failed, nil
 }
+
+// ClaimOutbox claims the delivery of requestID's notifications for this
+// store's replica until `until` (wall clock): replicas deliver a request's
+// notifications one at a time, in order. ok is false when another live
+// replica holds an unexpired claim; token names the claim for
+// ReleaseOutbox. A claim of this same replica is taken again (its
+// goroutines take turns through the outbox worker's own lock). On SQLite,
+// which one process serves (RegisterReplica), that lock is enough: the
+// claim is granted without a write.
+func (s *Store) ClaimOutbox(ctx context.Context, requestID string, until time.Time) (token int64, ok bool, err error) {
+	if !s.dialect.postgres {
+		return 0, true, nil
+	}
+	err = s.WithTx(ctx, func(tx *sql.Tx) error {
+		now := s.wall().UnixNano()
+		err := tx.QueryRowContext(ctx, `INSERT INTO outbox_claims (request_id, owner, token, until) VALUES (?, ?, 1, ?)
+			ON CONFLICT (request_id) DO UPDATE SET owner = excluded.owner, token = outbox_claims.token + 1, until = excluded.until
+			WHERE outbox_claims.owner = excluded.owner OR outbox_claims.until <= ? OR NOT `+liveReplica("outbox_claims.owner")+`
+			RETURNING token`, requestID, s.replica, nanos(until), now, now).Scan(&token)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		ok = err == nil
+		return err
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("outbox: claiming the notifications of request %s: %w", requestID, err)
+	}
+	return token, ok, nil
+}
+
+// ReleaseOutbox ends claim token of requestID's notifications.
+func (s *Store) ReleaseOutbox(ctx context.Context, requestID string, token int64) error {
+	if !s.dialect.postgres {
+		return nil
+	}
+	return s.WithTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox_claims WHERE request_id = ? AND token = ?`, requestID, token); err != nil {
+			return fmt.Errorf("outbox: releasing the claim on request %s: %w", requestID, err)
+		}
+		return nil
+	})
+}

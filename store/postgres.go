@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -43,6 +44,10 @@ func Describe(location string) string {
 	return u.String()
 }
 
+// maxPostgresConns bounds one process's connections to PostgreSQL (the
+// LISTEN connection of Store.Listen is one more).
+const maxPostgresConns = 20
+
 // openPostgres opens a connection pool on the PostgreSQL database at dsn
 // whose connections rebind `?` placeholders (see rebind). readOnly makes
 // every transaction of every connection read-only; syncOff turns
@@ -64,6 +69,12 @@ func openPostgres(ctx context.Context, dsn string, readOnly, syncOff bool) (*sql
 		cfg.RuntimeParams["synchronous_commit"] = "off"
 	}
 	db := sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)})
+	// Bounded, so N replicas need at most N × maxPostgresConns of the
+	// server's max_connections (docs/ha.md); a burst queues for a
+	// connection rather than being refused by the server.
+	db.SetMaxOpenConns(maxPostgresConns)
+	db.SetMaxIdleConns(maxPostgresConns / 2)
+	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect: %w", err)

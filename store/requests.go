@@ -53,6 +53,11 @@ func (s *Store) CreateRequest(ctx context.Context, r bot.Request, events []bot.A
 		if stored, err = requestWhere(ctx, tx, `id = ?`, r.ID); err != nil {
 			return err
 		}
+		if r.State == bot.StateQueued {
+			if err := s.wake(ctx, tx, WakeDeploy); err != nil {
+				return err
+			}
+		}
 		return s.queueNotes(ctx, tx, stored, notes)
 	})
 	if err != nil {
@@ -190,7 +195,12 @@ func listQuery(f bot.RequestFilter) (string, []any, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	return q + ` ORDER BY created_at DESC, rowid DESC LIMIT ?`, append(args, limit), nil
+	order := `created_at DESC, rowid DESC`
+	if f.ByFinish {
+		// Unfinished last on both engines (PostgreSQL sorts NULLs first in DESC).
+		order = `finished_at IS NULL, finished_at DESC, created_at DESC, rowid DESC`
+	}
+	return q + ` ORDER BY ` + order + ` LIMIT ?`, append(args, limit), nil
 }
 
 // NextRunnable implements bot.RequestStore.
@@ -246,6 +256,9 @@ func (s *Store) UpdateRequest(ctx context.Context, id string, change func(*bot.R
 			return fmt.Errorf("update request %s from %s v%d: %w", id, cur.State, cur.Version, bot.ErrConflict)
 		}
 		if err := saveApprovals(ctx, tx, id, cur.Approvals, next.Approvals); err != nil {
+			return err
+		}
+		if err := s.recordRun(ctx, tx, cur, next); err != nil {
 			return err
 		}
 		if err := s.appendEvents(ctx, tx, events); err != nil {

@@ -42,6 +42,11 @@ type Options struct {
 	// synchronous_commit off for the store's sessions; the others keep the
 	// server's setting (on by default: a commit is flushed to the WAL).
 	Synchronous string
+	// Replica is the id of the serving process this store belongs to
+	// (server/replica.go): inbox leases, outbox claims and running deploys
+	// are recorded under it, so other replicas can take them over when it
+	// dies. "" for tools and tests that serve nothing.
+	Replica string
 }
 
 // Store is an open Tollgate database.
@@ -52,6 +57,9 @@ type Store struct {
 	lease    time.Duration
 	readOnly bool
 	dialect  dialect
+	replica  string           // Options.Replica
+	wall     func() time.Time // judges leases and liveness (replicas.go); time.Now
+	location string           // where Open found the database (Listen connects there too)
 	// writeMu queues this process's writers on SQLite so they wait on a
 	// mutex rather than spin in its busy handler; other processes still
 	// meet busy_timeout. PostgreSQL writers run concurrently.
@@ -99,6 +107,7 @@ func Open(ctx context.Context, location string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", name, err)
 	}
 	s := newStore(db, opts, false, d)
+	s.location = location
 	if err := migrate(ctx, db, d); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", name, err)
@@ -145,7 +154,7 @@ func newStore(db *sql.DB, opts Options, readOnly bool, d dialect) *Store {
 	if lease <= 0 {
 		lease = 2 * time.Minute
 	}
-	s := &Store{db: db, now: now, lease: lease, readOnly: readOnly, dialect: d}
+	s := &Store{db: db, now: now, lease: lease, readOnly: readOnly, dialect: d, replica: opts.Replica, wall: time.Now}
 	var sequencer func(context.Context, *sql.Tx) (audit.Head, error)
 	if d.postgres {
 		sequencer = lockAudit

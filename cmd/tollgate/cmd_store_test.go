@@ -80,16 +80,3 @@ func lineWith(t *testing.T, s, prefix string) string {
 	t.Fatalf("no line starting %q in:\n%s", prefix, s)
 	return ""
 }
-
-// Until serving is built for several processes, serve refuses a
-// PostgreSQL database with a reason instead of half working.
-func TestServeRefusesPostgresForNow(t *testing.T) {
-	storetest.RunOn(t, storetest.Postgres, func(t *testing.T) {
-		f := audittest.Build(t, 3, 0)
-		cfg := writeTestConfig(t, f)
-		code, out, errOut := runCLI(t, "serve", "--config", cfg)
-		if code != exitUsage || !strings.Contains(errOut, "serving from PostgreSQL is not supported yet") {
-			t.Fatalf("serve on PostgreSQL: exit %d\n%s%s", code, out, errOut)
-		}
-	})
-}

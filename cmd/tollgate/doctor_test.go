@@ -38,6 +38,7 @@ type doctorWorld struct {
 // doctorOptions shape the config a case writes.
 type doctorOptions struct {
 	slackToken        string
+	slackClientSecret string
 	requiredApprovals int
 	stagingSharesKey  bool
 	noWebLogin        bool // no OAuth client (and so no Slack, which needs it)
@@ -76,6 +77,7 @@ func newDoctorWorld(t *testing.T) *doctorWorld {
 	w.slack = slacktest.New(slacktest.Options{})
 	t.Cleanup(w.slack.Close)
 	w.opts.slackToken = w.slack.BotToken()
+	w.opts.slackClientSecret = w.slack.ClientSecret()
 
 	w.keyFile = filepath.Join(w.dir, "production_ed25519")
 	signer := newSSHKeyFile(t, w.keyFile)
@@ -133,10 +135,12 @@ func (w *doctorWorld) write(t *testing.T) {
   api_url: %s
   bot_token: %s
   signing_secret: slack-signing-secret
+  client_id: "%s"
+  client_secret: %s
   channel: C0DEPLOYS01
 teams:
   admins: [admins]
-  access_reviewers: [security]`, w.slack.APIURL(), w.opts.slackToken)
+  access_reviewers: [security]`, w.slack.APIURL(), w.opts.slackToken, w.slack.ClientID(), w.opts.slackClientSecret)
 	if w.opts.noWebLogin {
 		top = top[strings.Index(top, "teams:"):]
 	}
@@ -165,6 +169,8 @@ func TestDoctorHealthyInstallation(t *testing.T) {
 		"✓ GitHub App permissions",
 		"✓ Slack bot token",
 		"✓ Slack token scopes: has commands, chat:write",
+		"✓ Sign in with Slack (linking): Slack accepts client " + slacktest.DefaultClientID +
+			"; its redirect URL must be https://tollgate.example.com/oauth/slack/callback",
 		"✓ web pages behind GitHub login: members of acme sign in at https://tollgate.example.com/login",
 		"✓ audit log: 21 entries and 2 checkpoints verify",
 		"✓ access review: ar-1 signed off by frank",
@@ -266,6 +272,10 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 			plant:   func(t *testing.T, w *doctorWorld) { w.restartSlack(t, slacktest.Options{Scopes: []string{"commands"}}) },
 			want:    "Slack token scopes: missing chat:write (has commands)",
 			wantFix: "add chat:write under Bot Token Scopes on the Slack app's OAuth & Permissions page, then reinstall the app"},
+		{name: "Slack client secret wrong",
+			plant:   func(t *testing.T, w *doctorWorld) { w.opts.slackClientSecret = "not-the-client-secret" },
+			want:    "Sign in with Slack (linking): Slack refused the app's client: openid.connect.token: bad_client_secret",
+			wantFix: "copy the Client ID and Client Secret"},
 		{name: "server unreachable", cascades: true,
 			plant: func(t *testing.T, w *doctorWorld) { w.sshd.Stop() },
 			want:  "unreachable: dial tcp", wantFix: "check the host name, port and firewall"},
@@ -363,8 +373,8 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 			if n := strings.Count(out, "  ✗ "); !tc.cascades && n != 1 {
 				t.Fatalf("%d ✗ items, want exactly the planted one:\n%s", n, out)
 			}
-			if strings.Contains(out+errOut, w.opts.slackToken) {
-				t.Fatalf("the Slack bot token is in doctor's output:\n%s%s", out, errOut)
+			if strings.Contains(out+errOut, w.opts.slackToken) || strings.Contains(out+errOut, w.opts.slackClientSecret) {
+				t.Fatalf("a Slack secret is in doctor's output:\n%s%s", out, errOut)
 			}
 		})
 	}
@@ -377,6 +387,7 @@ func (w *doctorWorld) restartSlack(t *testing.T, opts slacktest.Options) {
 	w.slack = slacktest.New(opts)
 	t.Cleanup(w.slack.Close)
 	w.opts.slackToken = w.slack.BotToken()
+	w.opts.slackClientSecret = w.slack.ClientSecret()
 }
 
 // withStore runs fn on the world's database.

@@ -44,6 +44,7 @@ func newRefusalWorld(t *testing.T) *refusalWorld {
 	w.gh.SetTeamMember("acme", "approvers", "bob", "")
 	w.gh.AddOrgMember("acme", "dave", "member")
 	// The harness's PR #4 qualifies for staging: the staging control.
+	w.gh.SetCollaborator(e2eRepo, "carol", "write") // only reviews by people with write access count
 	w.gh.AddReview(e2eRepo, 4, githubtest.Review{User: "carol", State: "APPROVED"})
 	w.gh.SetStatus(e2eRepo, sha('c'), "ci/build", "success")
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -58,7 +59,13 @@ type slackE2E struct {
 
 func newSlackE2E(t *testing.T) *slackE2E {
 	t.Helper()
-	w := &slackE2E{e2e: newE2E(t, e2eOptions{webLogin: true}), sl: slacktest.New(slacktest.Options{})}
+	return newSlackE2EWith(t, e2eOptions{webLogin: true})
+}
+
+// newSlackE2EWith is newSlackE2E with opts for the e2e world beneath.
+func newSlackE2EWith(t *testing.T, opts e2eOptions) *slackE2E {
+	t.Helper()
+	w := &slackE2E{e2e: newE2E(t, opts), sl: slacktest.New(slacktest.Options{})}
 	t.Cleanup(w.sl.Close)
 	w.sl.AddChannel(slackE2EChannel, "deploys")
 	for _, p := range []slackE2EPerson{slackAlice, slackBob, slackCarol} {
@@ -67,6 +74,7 @@ func newSlackE2E(t *testing.T) *slackE2E {
 	gh := w.gh
 	gh.SetTeamMember("acme", "approvers", "alice", "")
 	gh.SetTeamMember("acme", "approvers", "bob", "")
+	gh.SetCollaborator(e2eRepo, "dave", "write") // only reviews by people with write access count
 	gh.AddReview(e2eRepo, 4, githubtest.Review{User: "dave", State: "APPROVED", Body: "Ship it."})
 	gh.SetStatus(e2eRepo, sha('c'), "build", "success")
 
@@ -83,8 +91,11 @@ func newSlackE2E(t *testing.T) *slackE2E {
 	cfg := strings.Replace(readTestFile(t, w.configPath), "repositories:", `slack:
   api_url: `+w.sl.APIURL()+`
   response_url_base: `+w.sl.ResponseURLBase()+`
+  web_url: `+w.sl.WebURL()+`
   bot_token: `+w.sl.BotToken()+`
   signing_secret: `+slackE2ESecret+`
+  client_id: "`+w.sl.ClientID()+`"
+  client_secret: `+w.sl.ClientSecret()+`
   channel: `+slackE2EChannel+`
   channels:
     `+slackE2EChannel+`: `+e2eRepo+`
@@ -134,18 +145,34 @@ func (w *slackE2E) slash(t *testing.T, p slackE2EPerson, text string) string {
 }
 
 // link links p through the real flow: /deploy link, the one-time link,
-// GitHub's authorize page (the fake approves as p), the callback.
+// Sign in with Slack (the fake signs in as p), Tollgate's Slack callback,
+// GitHub's authorize page (the fake approves as p), the GitHub callback.
 func (w *slackE2E) link(t *testing.T, p slackE2EPerson) {
 	t.Helper()
-	link := slacktest.LinkURL(w.slash(t, p, "link"))
-	path, ok := strings.CutPrefix(link, e2ePublic+"/oauth/github/start?")
-	if !ok {
-		t.Fatalf("/deploy link for %s gave no link to %s/oauth/github/start: %q", p.login, e2ePublic, link)
-	}
-	code, page, at := w.browse(t, p.login, "/oauth/github/start?"+path)
+	code, page, at := w.openLink(t, w.linkURL(t, p), p.slackID, p.login)
 	if code != http.StatusOK || !strings.Contains(page, "now linked to GitHub user "+p.login) {
 		t.Fatalf("linking %s ended at %s with %d:\n%s", p.login, at, code, page)
 	}
+}
+
+// linkURL runs /deploy link as p and returns the path of the link it gives.
+func (w *slackE2E) linkURL(t *testing.T, p slackE2EPerson) string {
+	t.Helper()
+	link := slacktest.LinkURL(w.slash(t, p, "link"))
+	path, ok := strings.CutPrefix(link, e2ePublic+slackint.PathOAuthStart+"?")
+	if !ok {
+		t.Fatalf("/deploy link for %s gave no link to %s%s: %q", p.login, e2ePublic, slackint.PathOAuthStart, link)
+	}
+	return slackint.PathOAuthStart + "?" + path
+}
+
+// openLink opens a link path in a fresh browser signed in to Slack as
+// slackID and to GitHub as login, and follows it to the end.
+func (w *slackE2E) openLink(t *testing.T, path, slackID, login string) (int, string, *url.URL) {
+	t.Helper()
+	w.sl.SignInAs(slackID)
+	defer w.sl.SignInAs("")
+	return w.browse(t, login, path)
 }
 
 // click sends p's signed click on the button actionID of the message at ts.

@@ -17,8 +17,9 @@ import (
 // over loopback without sharing the load generator's heap and scheduler.
 type serveChild struct {
 	configPath string
-	addr       string // host:port the configuration listens on
-	logPath    string // the children's stderr, appended across restarts
+	addr       string   // host:port the configuration listens on
+	logPath    string   // the children's stderr, appended across restarts
+	env        []string // added to the child's environment (KEY=value)
 	cmd        *exec.Cmd
 	exited     chan error
 }
@@ -62,7 +63,7 @@ func (c *serveChild) start(tb testing.TB, extraArgs ...string) {
 	}
 	args := append([]string{"-test.run=^TestServeHelperProcess$", "--", "serve", "--config", c.configPath}, extraArgs...)
 	c.cmd = exec.Command(os.Args[0], args...)
-	c.cmd.Env = append(os.Environ(), helperEnv+"=1")
+	c.cmd.Env = append(append(os.Environ(), helperEnv+"=1"), c.env...)
 	c.cmd.Stderr = logFile
 	if err := c.cmd.Start(); err != nil {
 		logFile.Close()

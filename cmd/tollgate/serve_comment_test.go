@@ -23,7 +23,7 @@ func TestServeAnswersPRCommentCommands(t *testing.T) {
 	}
 	e := newE2E(t, e2eOptions{})
 	// bob wrote the PR with write access: his commands get an answer.
-	e.gh.AddCollaborator(e2eRepo, "bob", "write")
+	e.gh.SetCollaborator(e2eRepo, "bob", "write")
 	e.start(t)
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

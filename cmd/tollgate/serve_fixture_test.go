@@ -60,7 +60,10 @@ type e2e struct {
 	sshdPort   int
 	sshdUser   string
 
-	addr   string
+	addr string
+	// pick, when set, names the address each request goes to: a random
+	// replica of several serving one database (ha_world_test.go).
+	pick   func() string
 	cancel context.CancelFunc
 	done   chan int
 	reload chan struct{}
@@ -248,7 +251,15 @@ func (e *e2e) stop(t *testing.T) int {
 	}
 }
 
-func (e *e2e) url(path string) string { return "http://" + e.addr + path }
+func (e *e2e) url(path string) string { return "http://" + e.target() + path }
+
+// target is the address the next request goes to.
+func (e *e2e) target() string {
+	if e.pick != nil {
+		return e.pick()
+	}
+	return e.addr
+}
 
 // get fetches a path and returns status and body.
 func (e *e2e) get(t *testing.T, path string) (int, string) {
@@ -330,7 +341,13 @@ func (e *e2e) openDB(t *testing.T) *store.Store {
 // auditActions lists the actions of the audit entries about subject, in order.
 func auditActions(t *testing.T, st *store.Store, subject string) []string {
 	t.Helper()
-	rows, err := st.DB().Query(`SELECT action FROM audit_entries WHERE subject = ? ORDER BY seq`, subject)
+	return queryStrings(t, st, `SELECT action FROM audit_entries WHERE subject = ? ORDER BY seq`, subject)
+}
+
+// queryStrings returns the one string column of q's rows.
+func queryStrings(t *testing.T, st *store.Store, q string, args ...any) []string {
+	t.Helper()
+	rows, err := st.DB().Query(q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,6 +359,9 @@ func auditActions(t *testing.T, st *store.Store, subject string) []string {
 			t.Fatal(err)
 		}
 		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	slackint "github.com/tollgate-dev/tollgate/integrations/slack"
 	"github.com/tollgate-dev/tollgate/integrations/slacktest"
 )
 
@@ -56,8 +57,10 @@ repositories:`, 1)
 			}
 		})
 	}
-	if code, _ := e.get(t, "/oauth/github/start"); code == http.StatusNotFound {
-		t.Error("the linking page is not served")
+	for _, path := range []string{slackint.PathOAuthStart, slackint.PathSlackCallback, slackint.PathOAuthCallback} {
+		if code, _ := e.get(t, path); code == http.StatusNotFound {
+			t.Errorf("the linking page %s is not served", path)
+		}
 	}
 	_, metrics := e.get(t, "/metrics")
 	for _, want := range []string{`tollgate_webhook_ack_seconds_count{code="401",source="slack"} 1`,

@@ -46,7 +46,11 @@ func (e *e2e) browse(t *testing.T, login, path string) (int, string, *url.URL) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	browser := &http.Client{Jar: jar, Transport: publicURLTransport{public: public, addr: e.addr}, Timeout: time.Minute}
+	// With several replicas one browse goes through one of them: the web
+	// sign-in's pending state lives in the replica that started it (issue
+	// 10 moves it into a signed cookie). Sessions are shared: see
+	// TestHAMergeDeploysStagingOnThreeReplicas.
+	browser := &http.Client{Jar: jar, Transport: publicURLTransport{public: public, addr: e.target()}, Timeout: time.Minute}
 	resp, err := browser.Get(e2ePublic + path)
 	if err != nil {
 		t.Fatal(err)

@@ -97,7 +97,54 @@ func (c *Changes) PullRequestForCommit(ctx context.Context, repo, sha string) (*
 	if out.Reviews, err = c.reviews(ctx, cl, owner, name, pr.GetNumber()); err != nil {
 		return nil, fmt.Errorf("reviews of %s#%d: %w", repo, pr.GetNumber(), err)
 	}
+	if err := c.reviewFacts(ctx, cl, owner, name, sha, out); err != nil {
+		return nil, fmt.Errorf("reviews of %s#%d: %w", repo, pr.GetNumber(), err)
+	}
 	return out, nil
+}
+
+// reviewFacts completes what the review check needs beyond the reviews:
+// each approver's permission on the repository now (only write access
+// counts), and the tree of every commit the check compares (the one
+// asked about, the head, the merge commit, each approved commit), so a
+// commit is recognised as reviewed by its content, not by being
+// reachable from a reviewed one.
+func (c *Changes) reviewFacts(ctx context.Context, cl *gh.Client, owner, name, sha string, pr *bot.PullRequest) error {
+	perms := map[string]string{}
+	commits := []string{sha, pr.HeadSHA, pr.MergedSHA}
+	for i, r := range pr.Reviews {
+		if r.State != bot.ReviewApproved || r.Dismissed || r.User.Login == "" {
+			continue
+		}
+		p, ok := perms[r.User.Login]
+		if !ok {
+			lvl, _, err := cl.Repositories.GetPermissionLevel(ctx, owner, name, r.User.Login)
+			if err != nil {
+				return fmt.Errorf("permission of reviewer %s: %w", r.User.Login, err)
+			}
+			p = lvl.GetPermission()
+			perms[r.User.Login] = p
+		}
+		pr.Reviews[i].Permission = p
+		commits = append(commits, r.CommitID)
+	}
+	pr.Trees = map[string]string{}
+	for _, commit := range commits {
+		if commit == "" || pr.Trees[commit] != "" {
+			continue
+		}
+		rc, resp, err := cl.Repositories.GetCommit(ctx, owner, name, commit, nil)
+		if statusOf(resp) == http.StatusNotFound || statusOf(resp) == http.StatusUnprocessableEntity {
+			continue // a force-pushed-away commit has no tree to compare
+		}
+		if err != nil {
+			return fmt.Errorf("tree of %s: %w", short(commit), err)
+		}
+		if t := rc.GetCommit().GetTree().GetSHA(); t != "" {
+			pr.Trees[commit] = t
+		}
+	}
+	return nil
 }
 
 // pickPull chooses the PR a commit came through.

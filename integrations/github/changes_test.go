@@ -71,6 +71,13 @@ func TestChangesPullRequestForCommit(t *testing.T) {
 	w.gh.DismissReview("acme/web", n, dismissed)
 	w.gh.AddReview("acme/web", n, githubtest.Review{User: "dave", State: "APPROVED"})
 	w.gh.MergePullRequest("acme/web", n, outSHA("merge"), "erin")
+	w.gh.SetCollaborator("acme/web", "dave", "maintain") // GitHub reports maintain as write
+	files := map[string]string{"index.html": "cache\n"}
+	for _, c := range []string{outSHA("h2"), outSHA("merge")} {
+		if err := w.gh.SetTarball("acme/web", c, files); err != nil {
+			t.Fatal(err)
+		}
+	}
 	open := w.gh.AddPullRequest("acme/web", githubtest.PullRequest{Author: "frank", HeadSHA: outSHA("open")})
 	ch := NewChanges(w.app)
 
@@ -84,22 +91,33 @@ func TestChangesPullRequestForCommit(t *testing.T) {
 		t.Errorf("PR = %+v", pr)
 	}
 	type rv struct {
-		who       string
-		state     bot.ReviewState
-		commit    string
-		dismissed bool
+		who        string
+		state      bot.ReviewState
+		commit     string
+		dismissed  bool
+		permission string
 	}
 	var got []rv
 	for _, r := range pr.Reviews {
-		got = append(got, rv{r.User.Login, r.State, r.CommitID, r.Dismissed})
+		got = append(got, rv{r.User.Login, r.State, r.CommitID, r.Dismissed, r.Permission})
 	}
+	// Permissions are looked up for approvals that stand: bob is not a
+	// collaborator of the private repository nor in its organisation,
+	// dave maintains it, carol's review was dismissed.
 	want := []rv{
-		{"bob", bot.ReviewApproved, outSHA("h1"), false},
-		{"carol", bot.ReviewDismissed, outSHA("h2"), true},
-		{"dave", bot.ReviewApproved, outSHA("h2"), false},
+		{"bob", bot.ReviewApproved, outSHA("h1"), false, "none"},
+		{"carol", bot.ReviewDismissed, outSHA("h2"), true, ""},
+		{"dave", bot.ReviewApproved, outSHA("h2"), false, "write"},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("reviews = %+v\nwant %+v", got, want)
+	}
+
+	// Trees of the commits the review check compares: the head and the
+	// merge hold the same files, the earlier approved commit its own.
+	if tr := pr.Trees; tr[outSHA("h2")] == "" || tr[outSHA("h2")] != tr[outSHA("merge")] || tr[outSHA("h1")] == "" ||
+		tr[outSHA("h1")] == tr[outSHA("h2")] {
+		t.Errorf("trees = %v", tr)
 	}
 
 	if pr, err := ch.PullRequestForCommit(outCtx(t), "acme/web", outSHA("open")); err != nil || pr == nil || pr.Number != open || pr.Merged {

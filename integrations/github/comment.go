@@ -235,6 +235,8 @@ func denialHint(r bot.Request) string {
 		return "get an approving review on the PR's final commit from someone other than its author, merge, " + again + "."
 	case bot.CodeChecksFailed:
 		return "make the failing checks pass on this commit, " + again + "."
+	case bot.CodeStaleSHA:
+		return "the pull request moved on since the label was added; add the label again to deploy its current head."
 	case bot.CodeBranchNotAllowed:
 		return "merge the change into one of the environment's deploy branches, " + again + "."
 	case bot.CodeFrozen:

@@ -102,9 +102,12 @@ func stepsTo(n bot.Notification, plan statusPlan, shown int) []statusPlan {
 // state: it creates the deployment when the request deploys and has none
 // yet, then posts the status n calls for, preceded by any lifecycle step
 // not posted yet (queued before in_progress). A status at or below the
-// rank already posted is not posted again. When this process does not
-// know what was posted (a restart, or a deployment made elsewhere) and
-// steps might be missing, it reads the deployment's statuses first.
+// rank already posted is not posted again. What was posted is read from
+// the deployment's statuses on GitHub before posting to a deployment this
+// call did not create: with several replicas another may have posted the
+// last steps, and after a crash between posting and recording it, the
+// retry must not post the step again. What this process remembers only
+// skips a notification it knows to be stale.
 func (rp *Reporter) reportDeployment(ctx context.Context, n bot.Notification) error {
 	r := n.Request
 	plan, ok := planStatus(n)
@@ -130,23 +133,23 @@ func (rp *Reporter) reportDeployment(ctx context.Context, n bot.Notification) er
 		return err
 	}
 	var errs []error
+	createdNow := false
 	if id == 0 {
 		if !plan.create {
 			return nil
 		}
-		var created bool
-		id, created, err = rp.ensureDeployment(ctx, c, owner, name, r)
+		id, createdNow, err = rp.ensureDeployment(ctx, c, owner, name, r)
 		if err != nil {
 			return err
 		}
-		if created {
+		if createdNow {
 			shown, known = rankNone, true
 		}
 		if err := rp.cfg.Recorder.SetGitHubDeployment(ctx, r.ID, id); err != nil {
 			errs = append(errs, err) // remembered in memory and findable by payload: no duplicate
 		}
 	}
-	if !known && len(plan.passedThrough) > 0 {
+	if !createdNow {
 		shown, err = rp.shownOnGitHub(ctx, c, owner, name, id)
 		if err != nil {
 			return errors.Join(append(errs, err)...)

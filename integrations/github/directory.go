@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/bot"
 )
 
 // MaxMembershipTTL is the longest a team membership answer is trusted
@@ -25,9 +27,18 @@ type Directory struct {
 	ttl time.Duration
 	now func() time.Time
 
-	mu    sync.Mutex
-	epoch uint64 // bumped by every invalidation
-	cache map[memberKey]memberAnswer
+	mu     sync.Mutex
+	epoch  uint64 // bumped by every invalidation
+	cache  map[memberKey]memberAnswer
+	logins map[int64]loginAnswer // numeric id → current login
+}
+
+// loginAnswer is the current login of a numeric id, as GitHub answered it
+// at; gone when no account holds the id any more.
+type loginAnswer struct {
+	login string
+	gone  bool
+	at    time.Time
 }
 
 type memberKey struct{ org, team, login string }
@@ -43,13 +54,28 @@ func NewDirectory(app *App, ttl time.Duration) *Directory {
 	if ttl <= 0 || ttl > MaxMembershipTTL {
 		ttl = MaxMembershipTTL
 	}
-	return &Directory{app: app, ttl: ttl, now: app.now, cache: map[memberKey]memberAnswer{}}
+	return &Directory{app: app, ttl: ttl, now: app.now, cache: map[memberKey]memberAnswer{}, logins: map[int64]loginAnswer{}}
 }
 
-// IsTeamMember reports whether login is an active member of org/team.
-func (d *Directory) IsTeamMember(ctx context.Context, org, team, login string) (bool, error) {
-	if org == "" || team == "" || login == "" {
-		return false, fmt.Errorf("team membership of %q in %s/%s: org, team and login are required", login, org, team)
+// IsTeamMember reports whether who is an active member of org/team. With
+// a numeric id the account holding it is looked up first (GET
+// /user/{id}), and its current login asked about: a login recorded
+// earlier may have been renamed away and taken by someone else. An id no
+// account holds any more is no member.
+func (d *Directory) IsTeamMember(ctx context.Context, org, team string, who bot.Identity) (bool, error) {
+	if org == "" || team == "" || (who.Login == "" && who.GitHubID == 0) {
+		return false, fmt.Errorf("team membership of %q in %s/%s: org, team and login are required", who.Login, org, team)
+	}
+	login := who.Login
+	if who.GitHubID != 0 {
+		current, gone, err := d.currentLogin(ctx, org, who.GitHubID)
+		if err != nil {
+			return false, fmt.Errorf("team membership of %s in %s/%s: %w", who.Login, org, team, err)
+		}
+		if gone {
+			return false, nil
+		}
+		login = current
 	}
 	key := memberKey{strings.ToLower(org), strings.ToLower(team), strings.ToLower(login)}
 	d.mu.Lock()
@@ -71,6 +97,37 @@ func (d *Directory) IsTeamMember(ctx context.Context, org, team, login string) (
 	}
 	d.mu.Unlock()
 	return member, nil
+}
+
+// currentLogin returns the login of the account with numeric id now,
+// cached up to the TTL like memberships; gone when no account has it.
+func (d *Directory) currentLogin(ctx context.Context, org string, id int64) (login string, gone bool, err error) {
+	d.mu.Lock()
+	ans, ok := d.logins[id]
+	d.mu.Unlock()
+	if ok && d.now().Sub(ans.at) < d.ttl {
+		return ans.login, ans.gone, nil
+	}
+	c, err := d.app.ForOrg(ctx, org)
+	if err != nil {
+		return "", false, err
+	}
+	u, resp, err := c.Users.GetByID(ctx, id)
+	switch {
+	case statusOf(resp) == http.StatusNotFound:
+		ans = loginAnswer{gone: true}
+	case err != nil:
+		return "", false, fmt.Errorf("reading the account with id %d: %w", id, err)
+	case u.GetLogin() == "" || u.GetID() != id:
+		return "", false, fmt.Errorf("reading the account with id %d: GitHub answered account %d %q", id, u.GetID(), u.GetLogin())
+	default:
+		ans = loginAnswer{login: u.GetLogin()}
+	}
+	ans.at = d.now()
+	d.mu.Lock()
+	d.logins[id] = ans
+	d.mu.Unlock()
+	return ans.login, ans.gone, nil
 }
 
 func (d *Directory) lookup(ctx context.Context, org, team, login string) (bool, error) {
@@ -102,6 +159,11 @@ func (d *Directory) Invalidate(login string) {
 	for k := range d.cache {
 		if strings.EqualFold(k.login, login) {
 			delete(d.cache, k)
+		}
+	}
+	for id, a := range d.logins {
+		if strings.EqualFold(a.login, login) {
+			delete(d.logins, id)
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/bot"
 )
 
 // steppedClock is a clock tests move by hand.
@@ -78,7 +80,7 @@ func TestDirectoryMemberships(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := dir.IsTeamMember(outCtx(t), "acme", tt.team, tt.login)
+			got, err := dir.IsTeamMember(outCtx(t), "acme", tt.team, bot.Identity{Login: tt.login})
 			if err != nil || got != tt.want {
 				t.Fatalf("IsTeamMember(acme/%s, %s) = %v, %v; want %v", tt.team, tt.login, got, err, tt.want)
 			}
@@ -94,7 +96,7 @@ func TestDirectoryCacheExpiryAndInvalidation(t *testing.T) {
 	dir.now = clock.now
 	ask := func() bool {
 		t.Helper()
-		ok, err := dir.IsTeamMember(outCtx(t), "acme", "deployers", "alice")
+		ok, err := dir.IsTeamMember(outCtx(t), "acme", "deployers", bot.Identity{Login: "alice"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +155,7 @@ func TestDirectoryFailsClosed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w.gh.ClearFaults()
 			tt.fault()
-			got, err := dir.IsTeamMember(outCtx(t), tt.org, "deployers", tt.login)
+			got, err := dir.IsTeamMember(outCtx(t), tt.org, "deployers", bot.Identity{Login: tt.login})
 			if err == nil || got {
 				t.Fatalf("IsTeamMember = %v, %v; want false and an error", got, err)
 			}
@@ -161,7 +163,41 @@ func TestDirectoryFailsClosed(t *testing.T) {
 		})
 	}
 	// Errors were not cached: a healthy GitHub answers again.
-	if ok, err := dir.IsTeamMember(outCtx(t), "acme", "deployers", "alice"); !ok || err != nil {
+	if ok, err := dir.IsTeamMember(outCtx(t), "acme", "deployers", bot.Identity{Login: "alice"}); !ok || err != nil {
 		t.Fatalf("after the faults: %v, %v; want member", ok, err)
+	}
+}
+
+// Team membership follows the numeric id, not a login recorded earlier:
+// mallory was recorded as "mallory" (at link time); she renamed herself
+// away and carol, an approver, took the login. Asked about mallory's id,
+// the directory asks about her current login, not carol's; an id no
+// account holds any more is no member; without an id the login is used.
+func TestDirectoryFollowsTheNumericID(t *testing.T) {
+	w := newOutWorld(t)
+	w.gh.SetTeamMember("acme", "approvers", "carol", "")
+	mallory := bot.Identity{Login: "mallory", GitHubID: w.gh.AddUser("mallory")}
+	carolID := w.gh.UserID("carol")
+	if err := w.gh.RenameUser("mallory", "mallory-old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.gh.RenameUser("carol", "mallory"); err != nil {
+		t.Fatal(err)
+	}
+	dir := NewDirectory(w.app, 0)
+	for _, tc := range []struct {
+		name string
+		who  bot.Identity
+		want bool
+	}{
+		{"mallory by her id, under an old login", mallory, false},
+		{"carol by her id, renamed", bot.Identity{Login: "carol", GitHubID: carolID}, true},
+		{"an id no account holds", bot.Identity{Login: "ghost", GitHubID: 999999}, false},
+		{"a login without an id", bot.Identity{Login: "mallory"}, true},
+	} {
+		got, err := dir.IsTeamMember(outCtx(t), "acme", "approvers", tc.who)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: IsTeamMember = %v, %v; want %v", tc.name, got, err, tc.want)
+		}
 	}
 }

@@ -2,6 +2,8 @@ package github
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -60,7 +62,8 @@ func (d *Dispatcher) onMerged(ctx context.Context, dl hookDelivery, e *github.Pu
 }
 
 // onLabeled requests a deploy of the PR head to the environment the label
-// names; whoever added the label is the requester.
+// names; whoever added the label is the requester. The policy refuses it
+// when that head is no longer the PR's head (bot.CheckPRHead).
 func (d *Dispatcher) onLabeled(ctx context.Context, dl hookDelivery, e *github.PullRequestEvent) error {
 	repo, pr := e.GetRepo().GetFullName(), e.GetPullRequest()
 	label := e.GetLabel().GetName()
@@ -77,10 +80,20 @@ func (d *Dispatcher) onLabeled(ctx context.Context, dl hookDelivery, e *github.P
 		ref = "" // a fork's branch name means nothing here: pin the SHA
 	}
 	return d.submitAll(ctx, dl, []bot.NewRequest{{
-		// Adding the label again later is a new ask; a redelivery is not.
-		SourceKey: fmt.Sprintf("label:%s#%d:%s:%s", repo, pr.GetNumber(), env, dl.id),
+		// Adding the label again later is a new ask (a new event, a new
+		// body); a redelivery is not, and neither is a replay of a captured
+		// body under a new X-GitHub-Delivery: that header is not signed,
+		// so the key is a digest of what the signature covers.
+		SourceKey: fmt.Sprintf("label:%s#%d:%s:%s", repo, pr.GetNumber(), env, payloadDigest(dl.payload)),
 		Repo:      repo, Environment: env, Ref: ref, SHA: sha,
 		Trigger: bot.TriggerLabel, Requester: webhookIdentity(e.GetSender()),
 		Reason: fmt.Sprintf("label %s on PR #%d: %s", label, pr.GetNumber(), pr.GetTitle()),
 	}})
+}
+
+// payloadDigest is the hex SHA-256 of a delivery's body: what its
+// signature covers, unlike the X-GitHub-Delivery header.
+func payloadDigest(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
 }

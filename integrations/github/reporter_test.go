@@ -372,3 +372,32 @@ func TestReporterFailedLabelRequestEnds(t *testing.T) {
 		t.Errorf("deployments = %+v", ds)
 	}
 }
+
+// Replicas share the database, not their memory: replica A posts queued,
+// B posts in_progress, and the final notification reaches A again. A must
+// read what the deployment shows rather than trust its memory, or it posts
+// in_progress a second time.
+func TestReporterReplicasDoNotRepeatStatuses(t *testing.T) {
+	w := newReporterWorld(t)
+	r := goldenRequest()
+	r.Environment = "staging"
+	queued := at(r, bot.StateQueued)
+	queued.Result, queued.FinishedAt = nil, time.Time{}
+	a := w.reporter
+	b := w.newReporter(t)
+
+	w.reporter = a
+	w.notify(t, bot.NotifyStateChanged, queued)
+	w.reporter = b
+	w.notify(t, bot.NotifyStateChanged, w.bot.apply(at(queued, bot.StateRunning)))
+	w.reporter = a
+	w.notify(t, bot.NotifyFinished, w.bot.apply(r))
+
+	ds := w.gh.Deployments("acme/web")
+	if len(ds) != 1 {
+		t.Fatalf("deployments = %d, want 1", len(ds))
+	}
+	if got := w.gh.DeploymentStatuses("acme/web", ds[0].ID); !slices.Equal(got, []string{"queued", "in_progress", "success"}) {
+		t.Errorf("statuses = %v, want each once", got)
+	}
+}

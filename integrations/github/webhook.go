@@ -6,9 +6,9 @@ import (
 	"errors"
 	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"github.com/tollgate-dev/tollgate/internal/signature"
-	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/reqlog"
 )
@@ -16,6 +16,18 @@ import (
 // MaxWebhookBody is the largest webhook body accepted; GitHub caps
 // payloads at 25 MB and so do we.
 const MaxWebhookBody = 25 << 20
+
+// DefaultUnverifiedBudget bounds the bytes of webhook bodies held at once
+// before their signatures are checked: two deliveries of GitHub's largest
+// size, and room for the usual small ones. Past it, a delivery is answered
+// 503 at once instead of growing memory; GitHub shows it failed and it can
+// be redelivered.
+const DefaultUnverifiedBudget = 64 << 20
+
+// bodyReadTimeout is how long a delivery's body may take to arrive: GitHub
+// sends it at once, so a client trickling bytes to hold the budget is cut
+// off long before the server's read timeout.
+const bodyReadTimeout = 30 * time.Second
 
 // WebhookInbox stores a delivery durably; *store.Store satisfies it. A
 // delivery id already stored is reported as duplicate and changes nothing.
@@ -33,6 +45,9 @@ type WebhookConfig struct {
 	// inbox worker (inbox.Worker.Kick).
 	Kick   func()
 	Logger *slog.Logger
+	// Unverified bounds the bodies held before their signatures are
+	// checked; nil means a budget of DefaultUnverifiedBudget of its own.
+	Unverified *signature.Budget
 }
 
 // WebhookHandler is POST /webhooks/github: it verifies the signature,
@@ -43,6 +58,7 @@ type WebhookHandler struct {
 	inbox  WebhookInbox
 	kick   func()
 	log    *slog.Logger
+	budget *signature.Budget
 }
 
 // NewWebhookHandler returns the intake handler, or an error naming what is missing.
@@ -53,7 +69,10 @@ func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
 	case cfg.Inbox == nil:
 		return nil, errors.New("github webhooks: an inbox is required")
 	}
-	h := &WebhookHandler{secret: []byte(cfg.Secret), inbox: cfg.Inbox, kick: cfg.Kick, log: cfg.Logger}
+	h := &WebhookHandler{secret: []byte(cfg.Secret), inbox: cfg.Inbox, kick: cfg.Kick, log: cfg.Logger, budget: cfg.Unverified}
+	if h.budget == nil {
+		h.budget = signature.NewBudget(DefaultUnverifiedBudget)
+	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -87,7 +106,14 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	facts := []slog.Attr{slog.String("delivery", clip(delivery)), slog.String("event", clip(event))}
 
-	body, err := readBody(w, r)
+	body, release, err := readBody(w, r, h.budget)
+	defer release()
+	if errors.Is(err, signature.ErrBusy) {
+		h.refuse(ctx, "too many unverified bodies in flight", append(facts, slog.Int64("budget", DefaultUnverifiedBudget))...)
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "busy, try again", http.StatusServiceUnavailable)
+		return
+	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -174,34 +200,15 @@ func (h *WebhookHandler) refuse(ctx context.Context, why string, facts ...slog.A
 	reqlog.For(ctx, h.log).LogAttrs(ctx, slog.LevelWarn, "webhook refused: "+why, facts...)
 }
 
-// readBody reads at most MaxWebhookBody bytes; beyond that it returns an
-// *http.MaxBytesError. It allocates the declared Content-Length up front
-// (a 20 KB delivery is then one allocation, not io.ReadAll's eight growing
-// copies), but never more than bodyPrealloc on a client's word alone.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, MaxWebhookBody)
-	size := int64(512)
-	if r.ContentLength > 0 && r.ContentLength < bodyPrealloc {
-		size = r.ContentLength + 1 // room to read io.EOF without growing
-	}
-	buf := make([]byte, 0, size)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
+// readBody reads at most MaxWebhookBody bytes, within bodyReadTimeout,
+// charged to budget (signature.Budget.ReadBody); beyond the limit it
+// returns an *http.MaxBytesError, past the budget signature.ErrBusy.
+// release gives the budget back.
+func readBody(w http.ResponseWriter, r *http.Request, budget *signature.Budget) (body []byte, release func(), err error) {
+	// Not every ResponseWriter (httptest's) supports deadlines.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	return budget.ReadBody(http.MaxBytesReader(w, r.Body, MaxWebhookBody), r.ContentLength)
 }
-
-// bodyPrealloc bounds what readBody allocates before any byte arrives.
-const bodyPrealloc = 256 << 10
 
 // validSignature checks "sha256=<hex HMAC-SHA256 of body>" in constant time.
 func (h *WebhookHandler) validSignature(header string, body []byte) bool {

@@ -5,18 +5,94 @@ import (
 	"strings"
 )
 
-// AddCollaborator gives login a permission on a repository ("read",
-// "triage", "write", "maintain" or "admin"), as an outside collaborator
-// invited to it.
-func (s *Server) AddCollaborator(repoName, login, permission string) {
+// Repository roles, weakest first, and the permission GET
+// .../collaborators/{user}/permission reports for each (GitHub's older
+// field, which folds maintain into write and triage into read).
+var (
+	roleRank       = map[string]int{"": 0, "none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
+	rolePermission = map[string]string{"": "none", "none": "none", "read": "read", "triage": "read",
+		"write": "write", "maintain": "write", "admin": "admin"}
+)
+
+// SetCollaborator gives login a role on the repository: read, triage,
+// write, maintain or admin ("" removes it).
+func (s *Server) SetCollaborator(repoName, login, role string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rp := s.mustRepo(repoName)
-	s.state.ensureUser(login)
-	if rp.collaborators == nil {
-		rp.collaborators = map[string]string{}
+	if _, ok := roleRank[role]; !ok {
+		panic("githubtest: SetCollaborator: unknown role " + role)
 	}
-	rp.collaborators[strings.ToLower(login)] = permission
+	s.state.ensureUser(login)
+	rp := s.mustRepo(repoName)
+	if role == "" {
+		delete(rp.collaborators, strings.ToLower(login))
+		return
+	}
+	rp.collaborators[strings.ToLower(login)] = role
+}
+
+// SetBasePermission sets the role every member of org has on its
+// repositories (GitHub's "base permissions"; read unless set).
+func (s *Server) SetBasePermission(orgLogin, role string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := roleRank[role]; !ok {
+		panic("githubtest: SetBasePermission: unknown role " + role)
+	}
+	s.state.ensureOrg(orgLogin).base = role
+}
+
+// roleOf is login's strongest role on rp: as a collaborator, as a member
+// of the owning organisation (its base permission; organisation owners
+// are admins), or as the owning user.
+func (s *Server) roleOf(rp *repo, login string) string {
+	k := strings.ToLower(login)
+	role := rp.collaborators[k]
+	stronger := func(r string) {
+		if roleRank[r] > roleRank[role] {
+			role = r
+		}
+	}
+	if o, ok := s.state.orgs[strings.ToLower(rp.owner)]; ok {
+		switch o.members[k] {
+		case "admin":
+			stronger("admin")
+		case "member":
+			base := o.base
+			if base == "" {
+				base = "read"
+			}
+			stronger(base)
+		}
+	} else if strings.EqualFold(rp.owner, login) {
+		stronger("admin")
+	}
+	if role == "" && !rp.private {
+		role = "read"
+	}
+	return role
+}
+
+// handleCollaboratorPermission serves GET
+// /repos/{o}/{r}/collaborators/{username}/permission.
+func (s *Server) handleCollaboratorPermission(w http.ResponseWriter, r *http.Request, p principal) {
+	rp := s.repoFor(w, r, p)
+	if rp == nil {
+		return
+	}
+	u, ok := s.state.users[strings.ToLower(r.PathValue("username"))]
+	if !ok {
+		writeError(w, http.StatusNotFound, r.PathValue("username")+" is not a user")
+		return
+	}
+	role := s.roleOf(rp, u.login)
+	roleName := role
+	if roleName == "" {
+		roleName = "none"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"permission": rolePermission[role], "role_name": roleName, "user": s.userJSON(u.login),
+	})
 }
 
 // association is the author_association GitHub puts on a comment or an
@@ -40,53 +116,4 @@ func (s *Server) association(rp *repo, login string) string {
 		return "COLLABORATOR"
 	}
 	return "NONE"
-}
-
-// permission is what GitHub's collaborator permission endpoint says of
-// login on rp: admin for the owner and organisation owners, the invited
-// permission for a collaborator, read for another organisation member,
-// none otherwise.
-func (s *Server) permission(rp *repo, login string) string {
-	switch s.association(rp, login) {
-	case "OWNER":
-		return "admin"
-	case "COLLABORATOR":
-		return rp.collaborators[strings.ToLower(login)]
-	case "MEMBER":
-		if p, ok := rp.collaborators[strings.ToLower(login)]; ok {
-			return p
-		}
-		return "read"
-	}
-	return "none"
-}
-
-// handleCollaboratorPermission serves GET
-// /repos/{o}/{r}/collaborators/{login}/permission.
-func (s *Server) handleCollaboratorPermission(w http.ResponseWriter, r *http.Request, p principal) {
-	rp := s.repoFor(w, r, p)
-	if rp == nil {
-		return
-	}
-	login := r.PathValue("login")
-	u, ok := s.state.users[strings.ToLower(login)]
-	if !ok {
-		writeError(w, http.StatusNotFound, "Not Found")
-		return
-	}
-	perm := s.permission(rp, u.login)
-	role := perm
-	writeJSON(w, http.StatusOK, map[string]any{"permission": legacyPermission(perm), "role_name": role, "user": s.userJSON(u.login)})
-}
-
-// legacyPermission maps a role to the permission field GitHub still
-// returns (admin, write, read or none): maintain reads write, triage read.
-func legacyPermission(role string) string {
-	switch role {
-	case "maintain":
-		return "write"
-	case "triage":
-		return "read"
-	}
-	return role
 }

@@ -106,7 +106,7 @@ func (s *Server) commitJSON(rp *repo, sha string) map[string]any {
 		"html_url": s.htmlURL("/" + rp.owner + "/" + rp.name + "/commit/" + sha),
 		"commit": map[string]any{
 			"author": sig, "committer": sig, "message": cm.message,
-			"tree": map[string]any{"sha": sha, "url": base + "/git/trees/" + sha},
+			"tree": map[string]any{"sha": cm.treeSHA(), "url": base + "/git/trees/" + cm.treeSHA()},
 			"url":  base + "/git/commits/" + sha, "comment_count": 0,
 		},
 		"author": s.userJSON(cm.author), "committer": s.userJSON(cm.author), "parents": parents,

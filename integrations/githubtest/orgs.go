@@ -2,6 +2,7 @@ package githubtest
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -70,6 +71,25 @@ func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request, _ princip
 	out := s.userJSON(u.login)
 	out["name"] = u.name
 	writeJSON(w, http.StatusOK, out)
+}
+
+// handleGetUserByID serves GET /user/{id}: the account that holds a
+// numeric id, under its current login (ids survive renames).
+func (s *Server) handleGetUserByID(w http.ResponseWriter, r *http.Request, _ principal) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeNotFound(w)
+		return
+	}
+	for _, u := range s.state.users {
+		if u.id == id {
+			out := s.userJSON(u.login)
+			out["name"] = u.name
+			writeJSON(w, http.StatusOK, out)
+			return
+		}
+	}
+	writeNotFound(w)
 }
 
 // handleGetOrg serves GET /orgs/{org}.

@@ -21,6 +21,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /user", s.tokenAuth(s.handleAuthenticatedUser))
 	m.HandleFunc("GET /user/memberships/orgs/{org}", s.tokenAuth(s.handleOwnOrgMembership))
 	m.HandleFunc("GET /users/{login}", s.tokenAuth(s.handleGetUser))
+	m.HandleFunc("GET /user/{id}", s.tokenAuth(s.handleGetUserByID))
 	m.HandleFunc("GET /orgs/{org}", s.tokenAuth(s.handleGetOrg))
 	m.HandleFunc("GET /orgs/{org}/members", s.tokenAuth(s.handleListOrgMembers))
 	m.HandleFunc("GET /orgs/{org}/members/{login}", s.tokenAuth(s.handleCheckOrgMember))
@@ -34,6 +35,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET "+repo, s.tokenAuth(s.handleGetRepo))
 	m.HandleFunc("GET "+repo+"/commits/{ref...}", s.tokenAuth(s.handleGetCommit))
 	m.HandleFunc("GET "+repo+"/compare/{basehead...}", s.tokenAuth(s.handleCompare))
+	m.HandleFunc("GET "+repo+"/collaborators/{username}/permission", s.tokenAuth(s.handleCollaboratorPermission))
 	m.HandleFunc("GET "+repo+"/branches", s.tokenAuth(s.handleListBranches))
 	m.HandleFunc("GET "+repo+"/branches/{branch}", s.tokenAuth(s.handleGetBranch))
 	m.HandleFunc("GET "+repo+"/branches/{branch}/protection", s.tokenAuth(s.handleBranchProtection))
@@ -45,7 +47,6 @@ func (s *Server) routes() {
 	m.HandleFunc("GET "+repo+"/tarball", s.tokenAuth(s.handleTarballLink))
 	m.HandleFunc("GET /_codeload/{owner}/{repo}/legacy.tar.gz/{sha}", s.handleTarballDownload)
 	m.HandleFunc("GET "+repo+"/contents/{path...}", s.tokenAuth(s.handleGetContents))
-	m.HandleFunc("GET "+repo+"/collaborators/{login}/permission", s.tokenAuth(s.handleCollaboratorPermission))
 	m.HandleFunc("PUT "+repo+"/contents/{path...}", s.tokenAuth(s.handlePutContents))
 
 	// Pull requests and reviews.

@@ -208,7 +208,7 @@ func (s *Server) AddRepo(fullName string) int64 {
 		protection: map[string]BranchProtection{}, issues: map[int]*issue{}, nextNumber: 1,
 		comments: map[int64]*comment{}, statuses: map[string][]*commitStatus{},
 		checkRuns: map[string][]*checkRun{}, tarballs: map[string][]byte{},
-		files: map[string]map[string][]byte{},
+		files: map[string]map[string][]byte{}, collaborators: map[string]string{},
 	}
 	s.state.repos[strings.ToLower(fullName)] = r
 	return r.id

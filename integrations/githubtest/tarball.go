@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -65,8 +67,18 @@ func (s *Server) SetTarball(repoName, sha string, files map[string]string) error
 	if err := gz.Close(); err != nil {
 		return fmt.Errorf("tarball of %s@%s: %w", repoName, sha, err)
 	}
-	s.setTarball(repoName, sha, buf.Bytes())
+	s.setTarball(repoName, sha, buf.Bytes(), filesTree(files))
 	return nil
+}
+
+// filesTree is a tree SHA for files: equal for equal contents, as git's
+// trees are (the fake does not build git's tree objects).
+func filesTree(files map[string]string) string {
+	h := sha1.New()
+	for _, path := range sortedKeys(files) {
+		fmt.Fprintf(h, "%s\x00%d\x00%s", path, len(files[path]), files[path])
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // next finds the next "/" in path after index i, or -1.
@@ -91,11 +103,17 @@ func (s *Server) SetTarballFromGit(ctx context.Context, repoName, sha, gitDir st
 	if err != nil {
 		return fmt.Errorf("git archive %s in %s: %w: %s", sha, gitDir, err, strings.TrimSpace(stderr.String()))
 	}
-	s.setTarball(repoName, sha, out)
+	tree, err := exec.CommandContext(ctx, "git", "-C", gitDir, "rev-parse", sha+"^{tree}").Output()
+	if err != nil {
+		return fmt.Errorf("tree of %s in %s: %w", sha, gitDir, err)
+	}
+	s.setTarball(repoName, sha, out, strings.TrimSpace(string(tree)))
 	return nil
 }
 
-func (s *Server) setTarball(repoName, sha string, b []byte) {
+// setTarball stores sha's tarball and its tree (what GET commits/{sha}
+// reports as commit.tree.sha), adding the commit when it is new.
+func (s *Server) setTarball(repoName, sha string, b []byte, tree string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rp := s.mustRepo(repoName)
@@ -103,6 +121,7 @@ func (s *Server) setTarball(repoName, sha string, b []byte) {
 	if _, ok := rp.commits[sha]; !ok {
 		rp.commits[sha] = &commit{sha: sha, message: "Commit " + short(sha), author: "octocat", at: s.now().UTC()}
 	}
+	rp.commits[sha].tree = tree
 }
 
 // handleTarballLink serves GET /repos/{o}/{r}/tarball/{ref}: 302 to a

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"encoding/hex"
 	"maps"
 	"slices"
@@ -67,6 +68,7 @@ type org struct {
 	id      int64
 	login   string
 	twoFA   bool
+	base    string            // members' base repository permission; "" means read, GitHub's default
 	members map[string]string // lower login → role ("admin" or "member")
 	teams   map[string]*team  // by slug
 }
@@ -95,7 +97,7 @@ type repo struct {
 	deployments   []*deployment                // oldest first
 	tarballs      map[string][]byte            // SHA → tar.gz
 	files         map[string]map[string][]byte // branch → path → content
-	collaborators map[string]string            // lower login → permission (AddCollaborator)
+	collaborators map[string]string            // lower login → role (read, triage, write, maintain, admin)
 }
 
 type commit struct {
@@ -104,6 +106,17 @@ type commit struct {
 	message string
 	author  string
 	at      time.Time
+	tree    string // the tree's SHA: equal trees mean equal content; "" means one of its own
+}
+
+// treeSHA is the commit's tree: the one its content set, or one no other
+// commit has.
+func (c *commit) treeSHA() string {
+	if c.tree != "" {
+		return c.tree
+	}
+	sum := sha1.Sum([]byte("tree of " + c.sha))
+	return hex.EncodeToString(sum[:])
 }
 
 type issue struct {

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -223,6 +224,14 @@ func threadText(r bot.Request, l links) string {
 			short(r.SHA), esc(r.Environment), duration(r), esc(r.StateReason), l.log(r.ID), mentions(r))
 	case bot.StateRejected, bot.StateExpired, bot.StateCanceled:
 		return fmt.Sprintf(":no_entry_sign: %s: %s", strings.ToUpper(string(r.State[:1]))+string(r.State[1:]), esc(r.StateReason))
+	case bot.StateAwaitingApproval:
+		people := []string{mention(r.Requester)} // the requester, and everyone whose approval it held
+		for _, a := range r.Approvals {
+			if m := mention(a.Approver); !slices.Contains(people, m) {
+				people = append(people, m)
+			}
+		}
+		return fmt.Sprintf(":arrows_counterclockwise: Back to awaiting approval: %s. cc %s", esc(r.StateReason), strings.Join(people, ", "))
 	}
 	return ""
 }

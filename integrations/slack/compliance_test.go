@@ -147,9 +147,9 @@ func TestEmergencyReviewThroughSlack(t *testing.T) {
 func TestEmergencyReviewNotAcceptableAsksForANote(t *testing.T) {
 	w := newWorld(t)
 	w.linkAll()
-	r, msg := w.emergencyDeployed()
+	r, msg := w.emergencyDeployed() // carol wrote its PR: bob, another approver, reviews it
 
-	if a := w.clickIn("U0CAROL", channel, tgslack.ActionReviewNotAcceptable, msg.TS, r.ID); a.status != 200 {
+	if a := w.clickIn("U0BOB", channel, tgslack.ActionReviewNotAcceptable, msg.TS, r.ID); a.status != 200 {
 		t.Fatalf("click answered %d", a.status)
 	}
 	views := w.sl.Views()
@@ -157,7 +157,7 @@ func TestEmergencyReviewNotAcceptableAsksForANote(t *testing.T) {
 		t.Fatalf("%d modals opened, want the review note", len(views))
 	}
 	submit := func(note string) answer {
-		p := slacktest.ViewSubmissionParams{UserID: "U0CAROL", UserName: "carol", View: views[0].View,
+		p := slacktest.ViewSubmissionParams{UserID: "U0BOB", UserName: "bob", View: views[0].View,
 			Values: map[string]map[string]string{"note": {"note_text": note}}}
 		began := time.Now()
 		resp, err := slacktest.ViewSubmission(context.Background(), w.srv.URL+tgslack.PathInteractions, signingSecret, p)
@@ -170,9 +170,9 @@ func TestEmergencyReviewNotAcceptableAsksForANote(t *testing.T) {
 		t.Fatalf("note submission answered %d %s", a.status, a.body)
 	}
 	w.eventually("the review to be recorded", func() bool { rev := w.review(r.ID); return !rev.Pending() })
-	if rev := w.review(r.ID); rev.Outcome != bot.ReviewNotAcceptable || rev.Reviewer.Login != "carol" ||
+	if rev := w.review(r.ID); rev.Outcome != bot.ReviewNotAcceptable || rev.Reviewer.Login != "bob" ||
 		rev.Note != "no ticket, and the diff touched billing" {
-		t.Fatalf("review = %s by %s (%q), want not acceptable by carol with her note", rev.Outcome, rev.Reviewer.Login, rev.Note)
+		t.Fatalf("review = %s by %s (%q), want not acceptable by bob with his note", rev.Outcome, rev.Reviewer.Login, rev.Note)
 	}
 	w.eventually("the review message to show the note", func() bool {
 		m, _ := w.sl.Message(channel, msg.TS)

@@ -8,6 +8,7 @@ package slack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"github.com/tollgate-dev/tollgate/internal/inbox"
 	"log/slog"
 	"net/http"
@@ -23,14 +24,16 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/mfastate"
 	"github.com/tollgate-dev/tollgate/internal/oauth"
 	"github.com/tollgate-dev/tollgate/internal/reqlog"
+	"github.com/tollgate-dev/tollgate/internal/signature"
 )
 
 // Routes served by Handler.Register.
 const (
 	PathCommands      = "/slack/commands"
 	PathInteractions  = "/slack/interactions"
-	PathOAuthStart    = "/oauth/github/start"
-	PathOAuthCallback = "/oauth/github/callback"
+	PathOAuthStart    = "/oauth/link/start"      // the /deploy link URL: Sign in with Slack first
+	PathSlackCallback = "/oauth/slack/callback"  // Sign in with Slack's redirect URL
+	PathOAuthCallback = "/oauth/github/callback" // GitHub's, after Slack confirmed the user
 )
 
 // DefaultMaxBody is the largest request body accepted from Slack.
@@ -62,6 +65,11 @@ type Routing interface {
 // A nil HTTPClient means one with a 10 s timeout.
 type GitHubOAuth = oauth.GitHub
 
+// SlackSignIn is the Slack app's Sign in with Slack client (OpenID
+// Connect), which proves the Slack side of a link. A nil HTTPClient means
+// one with a 10 s timeout.
+type SlackSignIn = oauth.Slack
+
 // Config is what a Handler needs.
 type Config struct {
 	SigningSecret string
@@ -73,9 +81,12 @@ type Config struct {
 	ResponseClient *http.Client
 	PublicURL      string // external base URL of Tollgate, no trailing slash
 	GitHub         GitHubOAuth
-	MaxBody        int64 // 0 means DefaultMaxBody
-	Clock          func() time.Time
-	Logger         *slog.Logger
+	// SignIn proves the Slack user when linking; without its client id and
+	// secret /deploy link says linking is not set up.
+	SignIn  SlackSignIn
+	MaxBody int64 // 0 means DefaultMaxBody
+	Clock   func() time.Time
+	Logger  *slog.Logger
 	// AccessReviews returns the access review controls in force, for
 	// /deploy access-review and the sign-off buttons; nil refuses both
 	// as not configured.
@@ -89,6 +100,9 @@ type Config struct {
 	// ResponseURLBase is the prefix every response_url must have to be
 	// posted to; "" means DefaultResponseURLBase (GovSlack and tests set theirs).
 	ResponseURLBase string
+	// Unverified bounds the bodies held before their signatures are
+	// checked, shared with other transports; nil means 16 MB of its own.
+	Unverified *signature.Budget
 }
 
 // Handler serves Slack's requests and Tollgate's OAuth linking pages, and
@@ -103,6 +117,8 @@ type Handler struct {
 	respBase *url.URL
 	public   string
 	gh       GitHubOAuth
+	sl       SlackSignIn
+	seal     *oauth.Seal // the link cookie's; nil when Sign in with Slack is not configured
 	maxBody  int64
 	now      func() time.Time
 	log      *slog.Logger
@@ -111,6 +127,8 @@ type Handler struct {
 	access   func() (*bot.AccessReviews, error)
 	policies bot.Policies
 	mfa      mfastate.Store
+	// unverified bounds request bodies held before their signature is checked.
+	unverified *signature.Budget
 }
 
 // New returns a Handler, or an error naming the missing dependency.
@@ -132,8 +150,11 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{
 		secret: []byte(cfg.SigningSecret), svc: cfg.Service, store: cfg.Store, routing: cfg.Routing,
 		api: cfg.Slack, respHTTP: cfg.ResponseClient, public: strings.TrimSuffix(cfg.PublicURL, "/"),
-		gh: cfg.GitHub, maxBody: cfg.MaxBody, now: cfg.Clock, log: cfg.Logger, wake: make(chan struct{}, 1),
-		access: cfg.AccessReviews, policies: cfg.Policies, mfa: cfg.MFA,
+		gh: cfg.GitHub, sl: cfg.SignIn, maxBody: cfg.MaxBody, now: cfg.Clock, log: cfg.Logger, wake: make(chan struct{}, 1),
+		access: cfg.AccessReviews, policies: cfg.Policies, unverified: cfg.Unverified, mfa: cfg.MFA,
+	}
+	if h.unverified == nil {
+		h.unverified = signature.NewBudget(16 << 20)
 	}
 	if h.respHTTP == nil {
 		h.respHTTP = &http.Client{Timeout: 10 * time.Second}
@@ -145,6 +166,15 @@ func New(cfg Config) (*Handler, error) {
 	h.respBase = base
 	if h.gh.HTTPClient == nil {
 		h.gh.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if h.sl.HTTPClient == nil {
+		h.sl.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if h.sl.Configured() {
+		var err error
+		if h.seal, err = oauth.NewSeal(h.sl.ClientSecret, linkSealPurpose); err != nil {
+			return nil, fmt.Errorf("slack: %w", err)
+		}
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBody
@@ -158,11 +188,13 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// Register adds the Slack endpoints and the OAuth linking pages to mux.
+// Register adds the Slack endpoints and the linking pages (Sign in with
+// Slack, then GitHub's OAuth) to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathCommands, h.ServeCommands)
 	mux.HandleFunc("POST "+PathInteractions, h.ServeInteractions)
-	mux.HandleFunc("GET "+PathOAuthStart, h.ServeOAuthStart)
+	mux.HandleFunc("GET "+PathOAuthStart, h.ServeLinkStart)
+	mux.HandleFunc("GET "+PathSlackCallback, h.ServeSlackCallback)
 	mux.HandleFunc("GET "+PathOAuthCallback, h.ServeOAuthCallback)
 }
 

@@ -138,6 +138,7 @@ func newWorld(t *testing.T, opts ...policyOption) *world {
 	w.gh.SetTeamMember("acme", "admins", "dave", "member")           // revokes security keys
 	w.gh.AddUser("erin")
 	pr := w.gh.AddPullRequest(repo, githubtest.PullRequest{Title: "New checkout", Author: "carol", HeadSHA: sha("feature")})
+	w.gh.SetCollaborator(repo, "dave", "write") // only reviews by people with write access count
 	w.gh.AddReview(repo, pr, githubtest.Review{User: "dave", State: "APPROVED"})
 	w.gh.MergePullRequest(repo, pr, mergeSHA, "dave")
 	w.gh.SetCheckRun(repo, mergeSHA, "ci", "completed", "success")
@@ -198,7 +199,9 @@ func newWorld(t *testing.T, opts ...policyOption) *world {
 		Logger:          logger,
 		Clock:           func() time.Time { return time.Now().Add(time.Duration(w.skew.Load())) },
 		PublicURL:       w.srv.URL, GitHub: tgslack.GitHubOAuth{WebURL: w.gh.URL(), APIURL: w.gh.APIURL(),
-			ClientID: clientID, ClientSecret: clientSecret}})
+			ClientID: clientID, ClientSecret: clientSecret},
+		SignIn: tgslack.SlackSignIn{WebURL: w.sl.WebURL(), APIURL: w.sl.APIURL(), ClientID: w.sl.ClientID(),
+			ClientSecret: w.sl.ClientSecret()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,14 +231,21 @@ func newWorld(t *testing.T, opts ...policyOption) *world {
 	return w
 }
 
-// linkAll links every test user but erin, as if each had completed the OAuth flow.
+// linkAll links every test user but erin, as if each had completed the
+// linking sign-ins. The links are stored directly, not through
+// Service.LinkIdentity, so the tests start with no link announcements in
+// the channel (link_test.go covers those).
 func (w *world) linkAll() {
 	w.t.Helper()
 	for id, login := range people {
 		if login == "erin" {
 			continue
 		}
-		if err := w.svc.LinkIdentity(context.Background(), bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: slacktest.DefaultTeamID, User: id}, GitHubLogin: login, GitHubID: w.gh.UserID(login)}); err != nil {
+		l := bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: slacktest.DefaultTeamID, User: id},
+			GitHubLogin: login, GitHubID: w.gh.UserID(login), LinkedAt: time.Now().UTC()}
+		ev := bot.AuditEvent{Actor: login, Action: bot.ActionIdentityLinked, Subject: l.Chat.String(),
+			Data: map[string]any{"github_login": login, "github_id": l.GitHubID}}
+		if err := w.st.SaveLink(context.Background(), l, ev); err != nil {
 			w.t.Fatalf("linking %s: %v", login, err)
 		}
 	}

@@ -14,13 +14,24 @@ import (
 	"github.com/tollgate-dev/tollgate/bot"
 )
 
-// RefSlackTS is the request's external ref holding "channel:ts" of its message.
-const RefSlackTS = "slack_ts"
+// External refs the Notifier keeps on a request, in the database, so every
+// replica finds the request's message and knows what its thread shows.
+const (
+	// RefSlackTS holds "channel:ts" of the request's message.
+	RefSlackTS = "slack_ts"
+	// RefSlackThread holds the lifecycle rank (threadRank) of the last
+	// progress line posted in the message's thread.
+	RefSlackThread = "slack_thread"
+)
 
 // Requests is what the Notifier asks of bot: *bot.Service implements it.
 type Requests interface {
 	// SetExternalRef records the message of a request, to edit it later.
 	SetExternalRef(ctx context.Context, id, key, value string) error
+	// Request returns the request as stored now: a notification carries
+	// the request as of its transition, which may predate the message
+	// another replica posted since.
+	Request(ctx context.Context, id string) (bot.Request, error)
 	// Live returns what runs on repo/env now, for the compare link.
 	Live(ctx context.Context, repo, env string) (bot.Request, bool, error)
 }
@@ -95,6 +106,12 @@ func (n *Notifier) Notify(ctx context.Context, note bot.Notification) error {
 		return errors.New("slack notifier: Bind was not called")
 	}
 	r := note.Request
+	if isRequestKind(note.Kind) {
+		var err error
+		if r, err = n.withStoredRefs(ctx, r); err != nil {
+			return err
+		}
+	}
 	switch note.Kind {
 	case bot.NotifyApprovalNeeded:
 		_, _, err := n.message(ctx, r)
@@ -112,12 +129,63 @@ func (n *Notifier) Notify(ctx context.Context, note bot.Notification) error {
 		return err
 	case bot.NotifyStateChanged, bot.NotifyFinished:
 		return n.showProgress(ctx, r)
+	case bot.NotifyIdentityLinked:
+		if note.Link == nil {
+			return nil
+		}
+		return n.post(ctx, n.channel, linkedText(*note.Link), nil)
 	}
 	return n.notifyCompliance(ctx, note)
 }
 
+// linkedText announces a new link, naming both identities and how each
+// was proved, so the channel sees who now acts as whom.
+func linkedText(l bot.Link) string {
+	return fmt.Sprintf(":link: <@%s> (Slack user %s in workspace %s) is now linked to GitHub user *%s* (id %d): "+
+		"both proved in one browser, with Sign in with Slack and then GitHub.",
+		l.Chat.User, esc(l.Chat.User), esc(l.Chat.Workspace), esc(l.GitHubLogin), l.GitHubID)
+}
+
+// isRequestKind reports whether notifications of kind show a request's
+// message (the others are reminders and reviews).
+func isRequestKind(k bot.NotificationKind) bool {
+	switch k {
+	case bot.NotifyApprovalNeeded, bot.NotifyApprovalGranted, bot.NotifyRefused, bot.NotifyStateChanged, bot.NotifyFinished:
+		return true
+	}
+	return false
+}
+
+// withStoredRefs returns r with the Slack refs stored for it now (its
+// message, what its thread shows), which another replica may have
+// recorded after r's transition. It fails rather than guess: a guess
+// posts a second message.
+func (n *Notifier) withStoredRefs(ctx context.Context, r bot.Request) (bot.Request, error) {
+	if r.ID == "" {
+		return r, nil
+	}
+	cur, err := n.reqs.Request(ctx, r.ID)
+	if errors.Is(err, bot.ErrNotFound) {
+		return r, nil
+	}
+	if err != nil {
+		return r, fmt.Errorf("reading the Slack refs of request %s: %w", r.ID, err)
+	}
+	refs := make(map[string]string, len(r.ExternalRefs)+2)
+	for k, v := range r.ExternalRefs {
+		refs[k] = v
+	}
+	for _, k := range []string{RefSlackTS, RefSlackThread} {
+		if v := cur.ExternalRefs[k]; v != "" {
+			refs[k] = v
+		}
+	}
+	r.ExternalRefs = refs
+	return r, nil
+}
+
 // message returns the request's message, posting it first when there is
-// none yet, and records where it is.
+// none yet, and records where it is (and that its thread is empty).
 func (n *Notifier) message(ctx context.Context, r bot.Request) (channel, ts string, err error) {
 	if channel, ts, ok := n.ref(r); ok {
 		return channel, ts, nil
@@ -135,6 +203,13 @@ func (n *Notifier) message(ctx context.Context, r bot.Request) (channel, ts stri
 	if err := n.reqs.SetExternalRef(ctx, r.ID, RefSlackTS, channel+":"+ts); err != nil {
 		return "", "", fmt.Errorf("recording the message of request %s: %w", r.ID, err)
 	}
+	if err := n.reqs.SetExternalRef(ctx, r.ID, RefSlackThread, "0"); err != nil {
+		return "", "", fmt.Errorf("recording the thread of request %s: %w", r.ID, err)
+	}
+	if r.ExternalRefs == nil {
+		r.ExternalRefs = map[string]string{}
+	}
+	r.ExternalRefs[RefSlackThread] = "0"
 	return channel, ts, nil
 }
 

@@ -2,6 +2,8 @@ package slack
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 
 	"github.com/tollgate-dev/tollgate/bot"
 )
@@ -69,31 +71,58 @@ func (n *Notifier) stale(r bot.Request) bool {
 // showProgress brings the request's message and thread up to r: the
 // message is edited to show r, and the thread gets r's line preceded by
 // the lines of the states r went through that it lacks. What the thread
-// shows is known for messages this process posted; for others (after a
-// restart) only r's own line is added.
+// shows is recorded with the request (RefSlackThread) by whichever replica
+// posts a line; for a message without that record only r's own line is added.
 func (n *Notifier) showProgress(ctx context.Context, r bot.Request) error {
 	if n.stale(r) {
 		n.log.DebugContext(ctx, "slack: skipping a stale notification", "request", r.ID,
 			"state", string(r.State), "version", r.Version)
 		return nil
 	}
+	posted := r.ExternalRefs[RefSlackTS] == "" && n.refs[r.ID] == ""
 	channel, ts, err := n.message(ctx, r)
 	if err != nil {
 		return err
 	}
-	// A message this process posted has, in its thread, only the lines
-	// recorded in progress.
-	known := n.refs[r.ID] != ""
+	if posted { // a fresh message: its thread is empty
+		refs := map[string]string{RefSlackTS: channel + ":" + ts, RefSlackThread: "0"}
+		for k, v := range r.ExternalRefs {
+			if _, ok := refs[k]; !ok {
+				refs[k] = v
+			}
+		}
+		r.ExternalRefs = refs
+	}
 	if err := n.update(ctx, r); err != nil {
 		return err
 	}
+	// What the thread shows is recorded with the request (RefSlackThread),
+	// whichever replica posted it; a message from before that record, or
+	// one whose record is missing, gets r's own line only.
 	p := n.progress[r.ID]
+	if r.State == bot.StateAwaitingApproval {
+		// Sent back from the queue by the recheck at start: say why, and
+		// let the thread tell the next round (queued, running) again.
+		p.rank = 0
+		n.setProgress(r.ID, p)
+		if err := n.thread(ctx, r, channel, ts, threadText(r, n.links)); err != nil {
+			return err
+		}
+		if err := n.reqs.SetExternalRef(ctx, r.ID, RefSlackThread, "0"); err != nil {
+			return fmt.Errorf("recording the thread of request %s: %w", r.ID, err)
+		}
+		return nil
+	}
+	shown, unknown := strconv.Atoi(r.ExternalRefs[RefSlackThread])
+	if unknown == nil {
+		p.rank = max(p.rank, shown)
+	}
 	rank := threadRank(r.State)
 	if rank == 0 || rank <= p.rank {
 		return nil // nothing to say, or said already
 	}
 	var steps []bot.State
-	if known {
+	if unknown == nil {
 		for _, s := range passedThrough(r.State) {
 			if threadRank(s) > p.rank {
 				steps = append(steps, s)
@@ -110,6 +139,9 @@ func (n *Notifier) showProgress(ctx context.Context, r bot.Request) error {
 		}
 		p.rank = threadRank(s)
 		n.setProgress(r.ID, p)
+		if err := n.reqs.SetExternalRef(ctx, r.ID, RefSlackThread, strconv.Itoa(p.rank)); err != nil {
+			return fmt.Errorf("recording the thread of request %s: %w", r.ID, err)
+		}
 	}
 	return nil
 }

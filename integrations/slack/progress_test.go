@@ -37,6 +37,11 @@ func (b *refBook) Live(context.Context, string, string) (bot.Request, bool, erro
 	return bot.Request{}, false, nil
 }
 
+// Request returns the request as stored: here, its refs.
+func (b *refBook) Request(_ context.Context, id string) (bot.Request, error) {
+	return b.apply(bot.Request{ID: id}), nil
+}
+
 // apply returns r with the refs recorded so far, as the store would give it.
 func (b *refBook) apply(r bot.Request) bot.Request {
 	b.mu.Lock()
@@ -139,6 +144,11 @@ func TestNotifierThreadFollowsTheLifecycleWhateverTheOrder(t *testing.T) {
 		// are added, never a repeat of what may be there.
 		{"restart while running", []func(*progressWorld, *testing.T){q, ru,
 			func(w *progressWorld, t *testing.T) { w.restart(t) }, fin}, want},
+		// Replicas share the database, not their memory: each notification
+		// may be delivered by another one (a restart between every step).
+		{"each step on another replica", []func(*progressWorld, *testing.T){q,
+			func(w *progressWorld, t *testing.T) { w.restart(t) }, ru,
+			func(w *progressWorld, t *testing.T) { w.restart(t) }, fin}, want},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,5 +190,30 @@ func TestNotifierStaleApprovalLeavesTheMessageAlone(t *testing.T) {
 	}
 	if !strings.HasSuffix(msg.Text, "running") {
 		t.Errorf("message shows %q, want the running request", msg.Text)
+	}
+}
+
+// Two replicas share the store, not their memory: replica A posts the
+// message and its Queued line, B the Running line, and the last
+// notification reaches A again. A must not post Running a second time
+// from its stale memory, nor a second message.
+func TestNotifierReplicasShareWhatTheThreadShows(t *testing.T) {
+	w := newProgressWorld(t)
+	a := w.notes
+	w.restart(t)
+	b := w.notes
+	queued, running, done := lifecycle()
+	w.notes = a
+	w.notify(t, bot.NotifyStateChanged, queued)
+	w.notes = b
+	w.notify(t, bot.NotifyStateChanged, running)
+	w.notes = a
+	w.notify(t, bot.NotifyFinished, done)
+	_, lines := w.thread(t, done.ID)
+	if want := []string{"Queued: merge", "Running: deploying", "Deployed `" + mergeSHA[:7] + "`"}; !slices.Equal(lines, want) {
+		t.Errorf("thread = %q, want %q", lines, want)
+	}
+	if n := len(w.sl.Messages(channel)); n != 1 {
+		t.Errorf("%d messages in the channel, want one per request", n)
 	}
 }

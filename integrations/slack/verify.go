@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -14,6 +13,10 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/reqlog"
 	"github.com/tollgate-dev/tollgate/internal/signature"
 )
+
+// bodyReadTimeout is how long a request's body may take to arrive: Slack
+// sends it at once.
+const bodyReadTimeout = 30 * time.Second
 
 // MaxClockSkew is how far a request's timestamp may be from our clock,
 // either way; older requests are refused as replays.
@@ -25,7 +28,15 @@ const MaxClockSkew = 5 * time.Minute
 // Either way the request's access-log line says it is Slack's, and why it
 // was refused.
 func (h *Handler) readVerified(w http.ResponseWriter, r *http.Request) (body []byte, ok bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	body, release, err := h.unverified.ReadBody(http.MaxBytesReader(w, r.Body, h.maxBody), r.ContentLength)
+	defer release() // charged until its signature is checked
+	if errors.Is(err, signature.ErrBusy) {
+		h.refuse(r.Context(), "slack request refused: too many unverified bodies in flight", slog.String("refused", "busy"))
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "busy, try again", http.StatusServiceUnavailable)
+		return nil, false
+	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		h.refuse(r.Context(), "slack request refused: body too large", slog.String("refused", "body too large"), slog.Int64("limit", h.maxBody))

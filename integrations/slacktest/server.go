@@ -43,6 +43,9 @@ type Options struct {
 	// Scopes are the bot token's OAuth scopes, sent in X-OAuth-Scopes;
 	// nil means DefaultScopes, an empty non-nil slice a token with none.
 	Scopes []string
+	// ClientID and ClientSecret are the app's OAuth client (Sign in with
+	// Slack); empty means DefaultClientID and DefaultClientSecret.
+	ClientID, ClientSecret string
 }
 
 // Server is a running fake Slack. All methods are safe for concurrent use.
@@ -64,6 +67,7 @@ type Server struct {
 	responseURLs map[string]*responseURL
 	lastTS       int64 // microseconds since the epoch of the last minted ts
 	seq          int   // for IDs of views and response URLs
+	oidc         oidcState
 }
 
 // New starts a fake Slack. Close it when done.
@@ -76,6 +80,8 @@ func New(opts Options) *Server {
 	setDefault(&opts.BotName, DefaultBotName)
 	setDefault(&opts.BotID, DefaultBotID)
 	setDefault(&opts.AppID, DefaultAppID)
+	setDefault(&opts.ClientID, DefaultClientID)
+	setDefault(&opts.ClientSecret, DefaultClientSecret)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -86,6 +92,7 @@ func New(opts Options) *Server {
 		channels:     map[string]*channel{},
 		users:        map[string]*User{},
 		responseURLs: map[string]*responseURL{},
+		oidc:         oidcState{codes: map[string]*oidcCode{}, tokens: map[string]oidcPerson{}},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	s.URL = s.srv.URL
@@ -147,6 +154,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAPI(w, r, strings.TrimPrefix(r.URL.Path, "/api/"))
 	case strings.HasPrefix(r.URL.Path, responseURLPath):
 		s.serveResponseURL(w, r, strings.TrimPrefix(r.URL.Path, responseURLPath))
+	case r.URL.Path == PathAuthorize && (r.Method == http.MethodGet || r.Method == http.MethodPost):
+		s.serveAuthorize(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -159,6 +168,20 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 		return
 	}
 	call := Call{Method: method, Params: p.recordedForm(), JSON: p.rawJSON}
+	if oidc, ok := s.oidcMethods()[method]; ok {
+		// Sign in with Slack methods authenticate with the app's client
+		// credentials or a user token, not the bot token.
+		if !s.applyFaults(w, r, &call) {
+			return
+		}
+		call.Params.Del("client_secret")
+		call.Params.Del("code_verifier")
+		s.mu.Lock()
+		fields, slackErr := oidc(p, bearerOr(r, p))
+		s.mu.Unlock()
+		s.answer(w, call, fields, slackErr)
+		return
+	}
 	handler, known := s.apiHandlers()[method]
 	if !known {
 		call.Error = "unknown_method"
@@ -176,6 +199,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 	s.mu.Lock()
 	fields, slackErr := handler(p)
 	s.mu.Unlock()
+	s.answer(w, call, fields, slackErr)
+}
+
+// answer finishes a Web API call as Slack does: HTTP 200 with ok:false and
+// the error, or ok:true and the method's fields.
+func (s *Server) answer(w http.ResponseWriter, call Call, fields map[string]any, slackErr string) {
 	if slackErr != "" {
 		call.Error = slackErr
 		s.finish(w, call, http.StatusOK, errorBody(slackErr))
@@ -186,6 +215,23 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 		body[k] = v
 	}
 	s.finish(w, call, http.StatusOK, body)
+}
+
+// oidcMethods are the Sign in with Slack methods; each runs with s.mu held
+// and gets the call's token (user token) besides its arguments.
+func (s *Server) oidcMethods() map[string]func(p params, token string) (map[string]any, string) {
+	return map[string]func(p params, token string) (map[string]any, string){
+		"openid.connect.token":    func(p params, _ string) (map[string]any, string) { return s.openIDToken(p) },
+		"openid.connect.userInfo": func(_ params, token string) (map[string]any, string) { return s.openIDUserInfo(token) },
+	}
+}
+
+// bearerOr returns the call's token: a Bearer header, or the token field.
+func bearerOr(r *http.Request, p params) string {
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		return strings.TrimPrefix(h, "Bearer ")
+	}
+	return p.token
 }
 
 // authenticate accepts the bot token as a Bearer header (JSON methods) or as

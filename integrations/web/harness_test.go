@@ -98,7 +98,7 @@ func (hs *harness) waitVerified(after time.Time) audit.VerifyStatus {
 // call is a test failure.
 type failOnUse struct{ t *testing.T }
 
-func (f failOnUse) IsTeamMember(context.Context, string, string, string) (bool, error) {
+func (f failOnUse) IsTeamMember(context.Context, string, string, bot.Identity) (bool, error) {
 	f.t.Error("a web page asked the Directory: pages must not make decisions")
 	return false, errors.New("unexpected")
 }

@@ -3,68 +3,77 @@ package web
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
 // loginTTL is how long a started sign-in may take at GitHub.
 const loginTTL = 10 * time.Minute
 
-// maxPendingLogins bounds sign-ins in progress, so anonymous /login
-// requests cannot grow memory without limit.
-const maxPendingLogins = 2000
-
 // defaultNext is where a sign-in without a next page lands.
 const defaultNext = PathEnvironments
 
-// pendingLogin is one started OAuth web flow, keyed by its state.
+// pendingLogin is one started OAuth web flow. It lives in the browser's
+// login cookie, sealed (AES-GCM under a key only the replicas derive) and
+// bound to the flow's state, not in a replica's memory: the callback may
+// reach any replica behind the load balancer, and anonymous /login
+// requests store nothing on the server. The cookie is cleared at the
+// callback, and GitHub takes each code once.
 type pendingLogin struct {
 	verifier string // PKCE code verifier
 	next     string // local page to return to
 	expires  time.Time
 }
 
-// pendingLogins holds started sign-ins; each state is used once.
-type pendingLogins struct {
-	mu      sync.Mutex
-	byState map[string]pendingLogin
-}
-
-func newPendingLogins() *pendingLogins {
-	return &pendingLogins{byState: map[string]pendingLogin{}}
-}
-
-var errTooManyLogins = errors.New("too many sign-ins in progress")
-
-func (p *pendingLogins) put(state string, l pendingLogin, now time.Time) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.byState) >= maxPendingLogins {
-		for k, v := range p.byState {
-			if !now.Before(v.expires) {
-				delete(p.byState, k)
-			}
-		}
+// loginCookieValue is the login cookie for the flow of state: the state,
+// a dot, and the sealed flow.
+func (s sealer) loginCookieValue(state string, l pendingLogin) (string, error) {
+	plain := strconv.FormatInt(l.expires.Unix(), 10) + "\n" + l.verifier + "\n" + l.next
+	sealed, err := s.seal("login:"+state, plain)
+	if err != nil {
+		return "", err
 	}
-	if len(p.byState) >= maxPendingLogins {
-		return errTooManyLogins
-	}
-	p.byState[state] = l
-	return nil
+	return state + "." + base64.RawURLEncoding.EncodeToString(sealed), nil
 }
 
-// take removes and returns the sign-in of state when it has not expired.
-func (p *pendingLogins) take(state string, now time.Time) (pendingLogin, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	l, ok := p.byState[state]
-	delete(p.byState, state)
-	return l, ok && now.Before(l.expires)
+var errLoginCookie = errors.New("not a sign-in this site started")
+
+// openLoginCookie returns the flow in the login cookie value when it was
+// sealed for state (compared in constant time) and has not expired.
+func (s sealer) openLoginCookie(value, state string, now time.Time) (pendingLogin, error) {
+	cookieState, sealed, ok := strings.Cut(value, ".")
+	if !ok || state == "" || subtle.ConstantTimeCompare([]byte(state), []byte(cookieState)) != 1 {
+		return pendingLogin{}, errLoginCookie
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(sealed)
+	if err != nil {
+		return pendingLogin{}, errLoginCookie
+	}
+	plain, err := s.open("login:"+state, raw)
+	if err != nil {
+		return pendingLogin{}, errLoginCookie
+	}
+	f := strings.SplitN(plain, "\n", 3)
+	if len(f) != 3 {
+		return pendingLogin{}, errLoginCookie
+	}
+	unix, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil {
+		return pendingLogin{}, errLoginCookie
+	}
+	l := pendingLogin{verifier: f[1], next: safeNext(f[2]), expires: time.Unix(unix, 0)}
+	if !now.Before(l.expires) {
+		return pendingLogin{}, errLoginExpired
+	}
+	return l, nil
 }
+
+var errLoginExpired = errors.New("sign-in expired")
 
 // safeNext returns next when it is a path on this site, else defaultNext:
 // no scheme, no host, no protocol-relative "//" or "/\" (browsers treat a
@@ -93,23 +102,25 @@ func safeNext(next string) string {
 }
 
 // login starts the GitHub OAuth web flow (internal/oauth): a fresh state
-// (also set in a cookie, binding the flow to this browser) and a PKCE S256
-// challenge.
+// and a PKCE S256 challenge, kept sealed in this browser's login cookie
+// (loginstate.go), which binds the flow to it and holds nothing on the
+// server.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
 	now := h.now()
-	if _, err := h.sessions.get(cookieValue(r, sessionCookie(h.secure)), now); err == nil {
+	if _, err := h.sessions.get(r.Context(), cookieValue(r, sessionCookie(h.secure)), now); err == nil {
 		http.Redirect(w, r, next, http.StatusFound)
 		return
 	}
 	// read:org: OAuth Apps need it for the membership check; GitHub Apps ignore it.
 	flow := h.gh.Start(h.callbackURL(), []string{"read:org"}, map[string]string{"allow_signup": "false"})
-	if err := h.logins.put(flow.State, pendingLogin{verifier: flow.Verifier, next: next, expires: now.Add(loginTTL)}, now); err != nil {
-		h.log.WarnContext(r.Context(), "web login refused", "err", err)
-		h.message(w, r, http.StatusServiceUnavailable, "Too many sign-ins", "Too many sign-ins are in progress. Try again in a few minutes.")
+	value, err := h.logins.loginCookieValue(flow.State, pendingLogin{verifier: flow.Verifier, next: next, expires: now.Add(loginTTL)})
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "web login: sealing the sign-in failed", "err", err)
+		h.message(w, r, http.StatusInternalServerError, "Not signed in", "Tollgate could not start the sign-in. Try again.")
 		return
 	}
-	h.setCookie(w, loginCookie(h.secure), flow.State, loginTTL)
+	h.setCookie(w, loginCookie(h.secure), value, loginTTL)
 	http.Redirect(w, r, flow.URL, http.StatusFound)
 }
 
@@ -129,15 +140,14 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 			"GitHub did not sign you in ("+e+"). You can try again.")
 		return
 	}
-	state := q.Get("state")
-	if state == "" || cookie == "" || subtle.ConstantTimeCompare([]byte(state), []byte(cookie)) != 1 {
-		h.message(w, r, http.StatusBadRequest, "Sign-in not recognised",
-			"This sign-in was not started in this browser, or it was already used. Start again.")
+	pending, err := h.logins.openLoginCookie(cookie, q.Get("state"), h.now())
+	if errors.Is(err, errLoginExpired) {
+		h.message(w, r, http.StatusBadRequest, "Sign-in expired", "This sign-in expired. Start again.")
 		return
 	}
-	pending, ok := h.logins.take(state, h.now())
-	if !ok {
-		h.message(w, r, http.StatusBadRequest, "Sign-in expired", "This sign-in expired or was already used. Start again.")
+	if err != nil {
+		h.message(w, r, http.StatusBadRequest, "Sign-in not recognised",
+			"This sign-in was not started in this browser, or it was already used. Start again.")
 		return
 	}
 	token, err := h.gh.Exchange(ctx, q.Get("code"), pending.verifier, h.callbackURL())
@@ -166,8 +176,13 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := h.now()
-	id := h.sessions.create(session{login: acct.Login, githubID: acct.ID, role: role, token: token,
-		created: now, lastSeen: now, checkedAt: now})
+	id, err := h.sessions.create(ctx, Session{Login: acct.Login, GitHubID: acct.ID, Role: role,
+		Created: now, LastSeen: now, CheckedAt: now}, token)
+	if err != nil {
+		h.log.ErrorContext(ctx, "web login: storing the session failed", "login", acct.Login, "err", err)
+		h.message(w, r, http.StatusServiceUnavailable, "Not signed in", "Tollgate could not store your session. Try again shortly.")
+		return
+	}
 	h.setCookie(w, sessionCookie(h.secure), id, h.cfg.SessionMax)
 	h.log.InfoContext(ctx, "web login", "login", acct.Login, "role", role)
 	http.Redirect(w, r, pending.next, http.StatusFound)
@@ -178,35 +193,46 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 // time. It fails closed: an answer it cannot get shows no page.
 func (h *Handler) recheck(ctx context.Context, w http.ResponseWriter, r *http.Request, s *session) bool {
 	now := h.now()
-	if now.Sub(s.checkedAt) < h.cfg.RecheckEvery {
+	if now.Sub(s.CheckedAt) < h.cfg.RecheckEvery {
 		return true
 	}
-	role, err := h.access(ctx, s.token, s.login)
+	role, err := h.access(ctx, s.token, s.Login)
 	if errors.Is(err, errTokenRefused) {
 		// GitHub user tokens expire (8 h): sign in again, which GitHub
 		// answers at once for someone who already authorised the app.
-		h.sessions.delete(s.key)
+		h.endSession(ctx, s.Key)
 		h.clearCookie(w, sessionCookie(h.secure))
 		http.Redirect(w, r, PathLogin+"?next="+url.QueryEscape(requestedPage(r)), http.StatusFound)
 		return false
 	}
 	if errors.Is(err, errNoAccess) {
-		h.sessions.delete(s.key)
+		h.endSession(ctx, s.Key)
 		h.clearCookie(w, sessionCookie(h.secure))
-		h.log.InfoContext(ctx, "web session ended: access withdrawn", "login", s.login)
+		h.log.InfoContext(ctx, "web session ended: access withdrawn", "login", s.Login)
 		h.message(w, r, http.StatusForbidden, "No access",
-			"@"+s.login+" no longer has access to Tollgate's pages (not an active member of "+h.cfg.OAuth.Org+", or the GitHub sign-in was revoked).")
+			"@"+s.Login+" no longer has access to Tollgate's pages (not an active member of "+h.cfg.OAuth.Org+", or the GitHub sign-in was revoked).")
 		return false
 	}
 	if err != nil {
-		h.log.ErrorContext(ctx, "web session: membership re-check failed", "login", s.login, "err", err)
+		h.log.ErrorContext(ctx, "web session: membership re-check failed", "login", s.Login, "err", err)
 		h.message(w, r, http.StatusServiceUnavailable, "Could not check access",
 			"Could not confirm your membership with GitHub. Try again shortly.")
 		return false
 	}
-	h.sessions.markChecked(s.key, role, now)
-	s.role, s.checkedAt = role, now
+	if err := h.sessions.markChecked(ctx, s.Key, role, now); err != nil {
+		// The check passed; the next page view checks again.
+		h.log.WarnContext(ctx, "web session: recording the re-check failed", "login", s.Login, "err", err)
+	}
+	s.Role, s.CheckedAt = role, now
 	return true
+}
+
+// endSession deletes a session; a failure is logged (the cookie is
+// cleared regardless, and the session expires on its own).
+func (h *Handler) endSession(ctx context.Context, key string) {
+	if err := h.sessions.delete(ctx, key); err != nil {
+		h.log.ErrorContext(ctx, "web session: ending it failed", "err", err)
+	}
 }
 
 // logoutForm shows a button that signs out (POST, so a link on another
@@ -223,7 +249,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if v := cookieValue(r, sessionCookie(h.secure)); v != "" {
-		h.sessions.delete(keyOf(v))
+		h.endSession(r.Context(), keyOf(v))
 	}
 	h.clearCookie(w, sessionCookie(h.secure))
 	h.render(w, r, http.StatusOK, "message", pageData{Title: "Signed out",

@@ -58,8 +58,11 @@ func TestLoginStartsOAuthWithStateAndPKCE(t *testing.T) {
 			stateCookie = c
 		}
 	}
-	if stateCookie == nil || stateCookie.Value != q.Get("state") || !stateCookie.HttpOnly || stateCookie.SameSite != http.SameSiteLaxMode {
+	if stateCookie == nil || !strings.HasPrefix(stateCookie.Value, q.Get("state")+".") || !stateCookie.HttpOnly || stateCookie.SameSite != http.SameSiteLaxMode {
 		t.Errorf("the flow must be bound to the browser by an HttpOnly SameSite=Lax cookie holding the state, got %+v", stateCookie)
+	}
+	if stateCookie != nil && strings.Contains(stateCookie.Value, "audit") {
+		t.Errorf("the login cookie shows the flow in clear: %q", stateCookie.Value)
 	}
 	if strings.Contains(resp.Header.Get("Location"), hs.secret) {
 		t.Error("the client secret went to the browser")

@@ -29,9 +29,9 @@ type mfaHarness struct {
 // teams is a fixed team directory: "org/team" → members.
 type teams map[string][]string
 
-func (d teams) IsTeamMember(_ context.Context, org, team, login string) (bool, error) {
+func (d teams) IsTeamMember(_ context.Context, org, team string, who bot.Identity) (bool, error) {
 	for _, m := range d[org+"/"+team] {
-		if strings.EqualFold(m, login) {
+		if strings.EqualFold(m, who.Login) {
 			return true, nil
 		}
 	}

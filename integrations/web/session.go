@@ -1,52 +1,86 @@
 package web
 
 import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
 )
 
-// Sessions live in this process's memory: a restart signs everyone out,
-// which costs one GitHub round trip, and nothing about a session is ever
-// written to disk. The cookie holds 32 random bytes; the map is keyed by
-// their SHA-256, so the table holds no usable cookie value.
+// Sessions are kept in a SessionStore: the server's keeps them in the
+// database, so a browser signed in on one replica is signed in on all of
+// them; without one they live in this process's memory. The cookie holds
+// 32 random bytes; a session is stored under their SHA-256, so the store
+// holds no usable cookie value. The user's GitHub token (to re-confirm
+// membership) is stored sealed (AES-256-GCM) under a key derived from the
+// OAuth client secret: a copy of the database alone does not yield it.
 
-// maxSessions bounds the table; past it the least recently seen session
-// is dropped (its owner signs in again).
-const maxSessions = 10000
+// maxMemorySessions bounds the in-memory store; past it the least recently
+// seen session is dropped (its owner signs in again).
+const maxMemorySessions = 10000
 
-// session is one signed-in browser. token is the user's GitHub token,
-// kept only here to re-confirm membership; it never leaves the process.
-type session struct {
-	key       string // SHA-256 of the cookie value
-	login     string
-	githubID  int64
-	role      string
-	token     string
-	created   time.Time
-	lastSeen  time.Time
-	checkedAt time.Time
+// touchEvery is how stale a session's last-seen time may get before a page
+// view writes it again: idle expiry is hours, a write per view is waste.
+const touchEvery = time.Minute
+
+// Session is one signed-in browser as a SessionStore keeps it.
+type Session struct {
+	Key         string // SHA-256 (hex) of the cookie value
+	Login       string
+	GitHubID    int64
+	Role        string // "member" or "auditor"
+	SealedToken []byte // the user's GitHub token, sealed (see sealer)
+	Created     time.Time
+	LastSeen    time.Time
+	CheckedAt   time.Time // membership last re-confirmed with GitHub
 }
 
-var (
-	errNoSession      = errors.New("no session")
-	errSessionExpired = errors.New("session expired")
-)
+// ErrNoSession is what SessionStore.Session returns for an unknown key.
+var ErrNoSession = errors.New("no session")
 
-// sessions is the in-memory session table.
+// SessionStore keeps signed-in sessions. Its methods take the key (the
+// SHA-256 of the cookie value), never the cookie.
+type SessionStore interface {
+	// SaveSession stores a new session.
+	SaveSession(ctx context.Context, s Session) error
+	// Session returns the session with key, or an error wrapping ErrNoSession.
+	Session(ctx context.Context, key string) (Session, error)
+	// TouchSession records that the session was seen at at and, when role
+	// is not empty, that its access was re-confirmed then as role.
+	TouchSession(ctx context.Context, key string, at time.Time, role string) error
+	// DeleteSession ends the session (nothing happens for an unknown key).
+	DeleteSession(ctx context.Context, key string) error
+}
+
+var errSessionExpired = errors.New("session expired")
+
+// session is a live session with its token unsealed.
+type session struct {
+	Session
+	token string
+}
+
+// sessions applies the expiry rules and the token sealing over a store.
 type sessions struct {
 	idle, max time.Duration
-	mu        sync.Mutex
-	byKey     map[string]*session
+	store     SessionStore
+	seal      sealer
 }
 
-func newSessions(idle, max time.Duration) *sessions {
-	return &sessions{idle: idle, max: max, byKey: map[string]*session{}}
+func newSessions(store SessionStore, idle, max time.Duration, seal sealer) *sessions {
+	if store == nil {
+		store = NewMemorySessions()
+	}
+	return &sessions{idle: idle, max: max, store: store, seal: seal}
 }
 
 // newSecret returns 32 random bytes, base64url without padding.
@@ -61,81 +95,189 @@ func keyOf(cookieValue string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// create stores s and returns the cookie value that names it.
-func (ss *sessions) create(s session) string {
+// create stores a session for s and token and returns the cookie value
+// that names it.
+func (ss *sessions) create(ctx context.Context, s Session, token string) (string, error) {
 	id := newSecret()
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if len(ss.byKey) >= maxSessions {
-		ss.pruneLocked(s.created)
+	s.Key = keyOf(id)
+	sealed, err := ss.seal.seal(s.Key, token)
+	if err != nil {
+		return "", err
 	}
-	if len(ss.byKey) >= maxSessions {
-		var oldestKey string
-		var oldest time.Time
-		for k, v := range ss.byKey {
-			if oldestKey == "" || v.lastSeen.Before(oldest) {
-				oldestKey, oldest = k, v.lastSeen
-			}
-		}
-		delete(ss.byKey, oldestKey)
+	s.SealedToken = sealed
+	if err := ss.store.SaveSession(ctx, s); err != nil {
+		return "", fmt.Errorf("storing the session of %s: %w", s.Login, err)
 	}
-	cp := s
-	cp.key = keyOf(id)
-	ss.byKey[cp.key] = &cp
-	return id
+	return id, nil
 }
 
-// get returns a copy of the live session named by cookie value v and
-// marks it seen.
-func (ss *sessions) get(v string, now time.Time) (session, error) {
+// get returns the live session named by cookie value v and marks it seen.
+// errNoSession and errSessionExpired mean "sign in"; any other error is
+// the store failing (the page fails closed).
+func (ss *sessions) get(ctx context.Context, v string, now time.Time) (session, error) {
 	if v == "" {
-		return session{}, errNoSession
+		return session{}, ErrNoSession
 	}
 	key := keyOf(v)
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	s, ok := ss.byKey[key]
-	if !ok {
+	s, err := ss.store.Session(ctx, key)
+	if errors.Is(err, ErrNoSession) {
 		return session{}, errSessionExpired
 	}
-	if !now.Before(s.lastSeen.Add(ss.idle)) || !now.Before(s.created.Add(ss.max)) {
-		delete(ss.byKey, key)
-		return session{}, errSessionExpired
+	if err != nil {
+		return session{}, fmt.Errorf("reading the session: %w", err)
 	}
-	s.lastSeen = now
-	return *s, nil
+	if !now.Before(s.LastSeen.Add(ss.idle)) || !now.Before(s.Created.Add(ss.max)) {
+		return session{}, errors.Join(errSessionExpired, ss.store.DeleteSession(ctx, key))
+	}
+	token, err := ss.seal.open(key, s.SealedToken)
+	if err != nil {
+		// Sealed under another client secret (it was rotated): sign in again.
+		return session{}, errors.Join(errSessionExpired, ss.store.DeleteSession(ctx, key))
+	}
+	if now.Sub(s.LastSeen) >= touchEvery {
+		if err := ss.store.TouchSession(ctx, key, now, ""); err != nil {
+			return session{}, err
+		}
+		s.LastSeen = now
+	}
+	return session{Session: s, token: token}, nil
 }
 
 // markChecked records a successful membership re-check of session key.
-func (ss *sessions) markChecked(key, role string, at time.Time) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if s, ok := ss.byKey[key]; ok {
-		s.checkedAt, s.role = at, role
-	}
+func (ss *sessions) markChecked(ctx context.Context, key, role string, at time.Time) error {
+	return ss.store.TouchSession(ctx, key, at, role)
 }
 
 // delete ends session key.
-func (ss *sessions) delete(key string) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	delete(ss.byKey, key)
+func (ss *sessions) delete(ctx context.Context, key string) error {
+	return ss.store.DeleteSession(ctx, key)
 }
 
-// pruneLocked drops expired sessions.
-func (ss *sessions) pruneLocked(now time.Time) {
-	for k, s := range ss.byKey {
-		if !now.Before(s.lastSeen.Add(ss.idle)) || !now.Before(s.created.Add(ss.max)) {
-			delete(ss.byKey, k)
-		}
-	}
-}
-
-// len is the number of stored sessions, for tests.
+// len is the number of stored sessions of an in-memory store, for tests.
 func (ss *sessions) len() int {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return len(ss.byKey)
+	if m, ok := ss.store.(*MemorySessions); ok {
+		return m.len()
+	}
+	return -1
+}
+
+// sealer seals with AES-256-GCM under a key derived (HKDF-SHA256, one
+// purpose per key) from the OAuth client secret every replica has: the
+// GitHub tokens of sessions, bound to the session's key (additional data)
+// so a sealed token cannot be moved to another session, and the started
+// sign-ins the browser carries (login.go), bound to their state.
+type sealer struct{ aead cipher.AEAD }
+
+// Purposes of sealing keys.
+const (
+	sealSessionToken = "tollgate web session token v1"
+	sealLoginFlow    = "tollgate web login flow v1"
+)
+
+func newSealer(clientSecret, purpose string) (sealer, error) {
+	key, err := hkdf.Key(sha256.New, []byte(clientSecret), nil, purpose, 32)
+	if err != nil {
+		return sealer{}, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return sealer{}, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return sealer{}, err
+	}
+	return sealer{aead: aead}, nil
+}
+
+func (s sealer) seal(sessionKey, token string) ([]byte, error) {
+	nonce := make([]byte, s.aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return s.aead.Seal(nonce, nonce, []byte(token), []byte(sessionKey)), nil
+}
+
+func (s sealer) open(sessionKey string, sealed []byte) (string, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n {
+		return "", errors.New("sealed token too short")
+	}
+	b, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(sessionKey))
+	if err != nil {
+		return "", fmt.Errorf("opening the sealed token: %w", err)
+	}
+	return string(b), nil
+}
+
+// MemorySessions is a SessionStore in this process's memory: a restart
+// signs everyone out, and other replicas do not know its sessions.
+type MemorySessions struct {
+	mu    sync.Mutex
+	byKey map[string]Session
+}
+
+// NewMemorySessions returns an empty in-memory SessionStore.
+func NewMemorySessions() *MemorySessions { return &MemorySessions{byKey: map[string]Session{}} }
+
+// SaveSession implements SessionStore; past maxMemorySessions the least
+// recently seen session is dropped.
+func (m *MemorySessions) SaveSession(_ context.Context, s Session) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.byKey) >= maxMemorySessions {
+		var oldestKey string
+		var oldest time.Time
+		for k, v := range m.byKey {
+			if oldestKey == "" || v.LastSeen.Before(oldest) {
+				oldestKey, oldest = k, v.LastSeen
+			}
+		}
+		delete(m.byKey, oldestKey)
+	}
+	m.byKey[s.Key] = s
+	return nil
+}
+
+// Session implements SessionStore.
+func (m *MemorySessions) Session(_ context.Context, key string) (Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.byKey[key]
+	if !ok {
+		return Session{}, ErrNoSession
+	}
+	return s, nil
+}
+
+// TouchSession implements SessionStore.
+func (m *MemorySessions) TouchSession(_ context.Context, key string, at time.Time, role string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.byKey[key]
+	if !ok {
+		return nil
+	}
+	if at.After(s.LastSeen) {
+		s.LastSeen = at
+	}
+	if role != "" {
+		s.Role, s.CheckedAt = role, at
+	}
+	m.byKey[key] = s
+	return nil
+}
+
+// DeleteSession implements SessionStore.
+func (m *MemorySessions) DeleteSession(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.byKey, key)
+	return nil
+}
+
+func (m *MemorySessions) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.byKey)
 }
 
 // Cookie names. Over https the __Host- prefix makes the browser refuse a

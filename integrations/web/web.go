@@ -5,7 +5,8 @@
 // PKCE) that admits only active members of the configured organisation and
 // members of the auditors teams. Pages are server-rendered html/template
 // with inline CSS and no script, except the security key pages (mfa.go),
-// which load one same-origin script; sessions live in this process's memory.
+// which load one same-origin script; sessions are kept in a SessionStore
+// (the server's is the database, shared by every replica).
 package web
 
 import (
@@ -85,9 +86,12 @@ type Config struct {
 
 	OAuth     OAuth
 	PublicURL string // external base URL; https makes cookies Secure
+	// Sessions keeps the signed-in sessions; nil keeps them in this
+	// process's memory (one process: a restart signs everyone out).
+	Sessions SessionStore
 
-	SessionIdle    time.Duration // 0 means 8 hours
-	SessionMax     time.Duration // 0 means 24 hours
+	SessionIdle    time.Duration // 0 means DefaultSessionIdle
+	SessionMax     time.Duration // 0 means DefaultSessionMax
 	RecheckEvery   time.Duration // re-confirm membership with GitHub; 0 means 10 minutes
 	Clock          func() time.Time
 	Logger         *slog.Logger
@@ -102,7 +106,7 @@ type Handler struct {
 	public   *url.URL
 	secure   bool
 	sessions *sessions
-	logins   *pendingLogins
+	logins   sealer       // seals the started sign-ins into the browser's login cookie
 	gh       oauth.GitHub // the sign-in's code exchange and GET /user
 	mfa      *mfa         // the security key pages; nil when off
 }
@@ -143,8 +147,8 @@ func New(cfg Config) (*Handler, error) {
 			*d = v
 		}
 	}
-	def(&cfg.SessionIdle, 8*time.Hour)
-	def(&cfg.SessionMax, 24*time.Hour)
+	def(&cfg.SessionIdle, DefaultSessionIdle)
+	def(&cfg.SessionMax, DefaultSessionMax)
 	def(&cfg.RecheckEvery, 10*time.Minute)
 	if cfg.AuditTailCount <= 0 {
 		cfg.AuditTailCount = 50
@@ -161,8 +165,14 @@ func New(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	h.sessions = newSessions(cfg.SessionIdle, cfg.SessionMax)
-	h.logins = newPendingLogins()
+	seal, err := newSealer(cfg.OAuth.ClientSecret, sealSessionToken)
+	if err != nil {
+		return nil, fmt.Errorf("web: session sealing key: %w", err)
+	}
+	if h.logins, err = newSealer(cfg.OAuth.ClientSecret, sealLoginFlow); err != nil {
+		return nil, fmt.Errorf("web: sign-in sealing key: %w", err)
+	}
+	h.sessions = newSessions(cfg.Sessions, cfg.SessionIdle, cfg.SessionMax, seal)
 	if cfg.MFA != nil {
 		if h.mfa, err = newMFA(*cfg.MFA, pub); err != nil {
 			return nil, err
@@ -170,6 +180,12 @@ func New(cfg Config) (*Handler, error) {
 	}
 	return h, nil
 }
+
+// Session lifetimes when Config leaves them zero.
+const (
+	DefaultSessionIdle = 8 * time.Hour  // signed out after this long without a page view
+	DefaultSessionMax  = 24 * time.Hour // signed out this long after signing in, whatever happens
+)
 
 // Paths the Handler serves.
 const (
@@ -238,7 +254,12 @@ func viewerFrom(ctx context.Context) Viewer {
 // the login with the page they asked for as next.
 func (h *Handler) requireLogin(page func(http.ResponseWriter, *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, err := h.sessions.get(cookieValue(r, sessionCookie(h.secure)), h.now())
+		s, err := h.sessions.get(r.Context(), cookieValue(r, sessionCookie(h.secure)), h.now())
+		if err != nil && !errors.Is(err, ErrNoSession) && !errors.Is(err, errSessionExpired) {
+			h.log.ErrorContext(r.Context(), "web session unreadable", "err", err)
+			h.message(w, r, http.StatusServiceUnavailable, "Could not check your session", "Tollgate could not read its sessions. Try again shortly.")
+			return
+		}
 		if err != nil {
 			if errors.Is(err, errSessionExpired) {
 				h.clearCookie(w, sessionCookie(h.secure))
@@ -249,7 +270,7 @@ func (h *Handler) requireLogin(page func(http.ResponseWriter, *http.Request)) ht
 		if !h.recheck(r.Context(), w, r, &s) {
 			return
 		}
-		ctx := context.WithValue(r.Context(), viewerKey{}, Viewer{Login: s.login, GitHubID: s.githubID, Role: s.role})
+		ctx := context.WithValue(r.Context(), viewerKey{}, Viewer{Login: s.Login, GitHubID: s.GitHubID, Role: s.Role})
 		page(w, r.WithContext(ctx))
 	})
 }

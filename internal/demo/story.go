@@ -209,8 +209,9 @@ func (st *demoStory) click(ctx context.Context, p demoPerson, r bot.Request, b s
 }
 
 // link links p's Slack account to their GitHub account through the real
-// flow: /deploy link, the one-time link, GitHub's OAuth authorize page
-// (the fake approves as p at once), Tollgate's callback.
+// flow: /deploy link, the one-time link, Sign in with Slack (the fake
+// signs in as p at once), Tollgate's Slack callback, GitHub's OAuth
+// authorize page (the fake approves as p at once), Tollgate's callback.
 func (st *demoStory) link(ctx context.Context, p demoPerson) error {
 	sl := st.fakes.slack
 	resp, err := slacktest.SlashCommand(ctx, st.base+"/slack/commands", st.slackSign, slacktest.SlashCommandParams{
@@ -232,6 +233,10 @@ func (st *demoStory) link(ctx context.Context, p demoPerson) error {
 	if url == "" {
 		return fmt.Errorf("/deploy link for %s answered without a link: %q", p.Login, answer.Text)
 	}
+	// p's browser is signed in to Slack and GitHub as p: Tollgate asks
+	// Slack first who opened the link, then GitHub which account to link.
+	sl.SignInAs(p.SlackID)
+	defer sl.SignInAs("")
 	st.fakes.gh.AuthorizeAs(p.Login)
 	defer st.fakes.gh.AuthorizeAs("")
 	jar, _ := cookiejar.New(nil) // a browser of p's own: the flow is bound to it
@@ -249,8 +254,8 @@ func (st *demoStory) link(ctx context.Context, p demoPerson) error {
 	if page.StatusCode != http.StatusOK || !strings.Contains(string(body), "now linked") {
 		return fmt.Errorf("linking %s: the callback answered %s", p.Login, page.Status)
 	}
-	st.printf("  @%-6s /deploy link → one-time link → GitHub authorize → %s/oauth/github/callback → linked to GitHub %s (id %d)\n",
-		p.Login, st.base, p.Login, st.fakes.gh.UserID(p.Login))
+	st.printf("  @%-6s /deploy link → one-time link → Sign in with Slack (%s) → GitHub authorize → %s/oauth/github/callback → linked to GitHub %s (id %d)\n",
+		p.Login, p.SlackID, st.base, p.Login, st.fakes.gh.UserID(p.Login))
 	return nil
 }
 

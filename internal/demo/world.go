@@ -88,6 +88,7 @@ func (f *demoFakes) mergePullRequest(ctx context.Context, number int, c demoComm
 	gh := f.gh
 	gh.AddPullRequest(demoRepo, githubtest.PullRequest{Number: number, Title: c.Title, Author: demoAlice.Login,
 		HeadRef: c.Branch, HeadSHA: c.HeadSHA, Base: "main"})
+	gh.SetCollaborator(demoRepo, demoBob.Login, "write") // only reviews by people with write access count
 	gh.AddReview(demoRepo, number, githubtest.Review{User: demoBob.Login, State: "APPROVED", Body: "Looks good."})
 	for _, sha := range []string{c.HeadSHA, c.SHA} {
 		gh.SetStatus(demoRepo, sha, "build", "success")

@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -32,6 +33,12 @@ type Lease struct {
 	ID    int64
 	Token int64
 }
+
+// ErrLeaseLost is returned (wrapped) by MarkDone, MarkRetry and MarkFailed
+// when the lease is no longer the item's latest claim: it ran out, or its
+// replica was taken for dead, and another worker claimed the item again.
+// Nothing was changed; the outcome is the later claimer's.
+var ErrLeaseLost = errors.New("inbox item was claimed again or already marked")
 
 // Lease returns the claim ClaimDue made of it.
 func (it Item) Lease() Lease { return Lease{ID: it.ID, Token: it.LeaseToken} }

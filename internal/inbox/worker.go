@@ -36,6 +36,10 @@ const (
 	OutcomeDone   Outcome = "done"
 	OutcomeRetry  Outcome = "retry"
 	OutcomeFailed Outcome = "failed"
+	// OutcomeLeaseLost: the attempt ended after another worker had claimed
+	// the item again (a lease that ran out, a replica taken for dead); its
+	// outcome is not recorded, the later claimer's will be.
+	OutcomeLeaseLost Outcome = "lease_lost"
 )
 
 // Defaults used when the Worker's fields are zero.
@@ -177,6 +181,13 @@ func (w *Worker) process(ctx context.Context, it Item) error {
 		next := w.now().Add(w.backoff()(it.Attempts))
 		outcome, err = OutcomeRetry, w.Store.MarkRetry(mctx, it.Lease(), herr, next)
 		log.Warn("delivery failed; will retry", "err", herr, "next_attempt_at", next)
+	}
+	if errors.Is(err, ErrLeaseLost) {
+		// Handlers are idempotent, so the later claimer's attempt does no
+		// harm twice; this one's outcome must not overwrite it.
+		log.Warn("delivery lease lost before its outcome was recorded; the replica that claimed it again records it",
+			"outcome", string(outcome), "err", err)
+		outcome, err = OutcomeLeaseLost, nil
 	}
 	if w.Observe != nil {
 		w.Observe(it, outcome, took)

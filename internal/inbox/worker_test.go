@@ -297,3 +297,40 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestLeaseLostIsNotAnError: when a slow attempt's lease was taken over
+// (another replica claimed the delivery again) its outcome is dropped
+// cleanly: ProcessDue reports no error, the attempt is observed as
+// lease_lost, and the later claimer's outcome stands.
+func TestLeaseLostIsNotAnError(t *testing.T) {
+	f := newFixture(t)
+	f.enqueue(t, "slow")
+	var outcomes []inbox.Outcome
+	f.w.Observe = func(_ inbox.Item, o inbox.Outcome, _ time.Duration) { outcomes = append(outcomes, o) }
+	var retaken inbox.Item
+	f.w.Handle = func(ctx context.Context, it inbox.Item) error {
+		// While this attempt runs its lease runs out and it is claimed again.
+		f.clock.Add(6 * time.Minute)
+		got, err := f.store.ClaimDue(ctx, f.clock.Now(), 1)
+		if err != nil || len(got) != 1 {
+			return fmt.Errorf("claiming again: %v, %v", got, err)
+		}
+		retaken = got[0]
+		return nil
+	}
+	if n := f.process(t); n != 1 {
+		t.Fatalf("processed %d", n)
+	}
+	if len(outcomes) != 1 || outcomes[0] != inbox.OutcomeLeaseLost {
+		t.Fatalf("outcomes %v, want [lease_lost]", outcomes)
+	}
+	if !strings.Contains(f.logs.String(), "lease lost") {
+		t.Errorf("no warning about the lost lease in the log:\n%s", f.logs.String())
+	}
+	if it := f.item(t, "slow"); it.State != "pending" {
+		t.Fatalf("state %s after the lost attempt, want pending (the later claimer's)", it.State)
+	}
+	if err := f.store.MarkDone(context.Background(), retaken.Lease()); err != nil {
+		t.Fatalf("the later claimer records its outcome: %v", err)
+	}
+}

@@ -1,8 +1,10 @@
-// Package oauth signs people in with GitHub's OAuth web flow, the one
-// implementation both the Slack identity linking and the web pages' login
-// use: golang.org/x/oauth2 with PKCE (S256), a fresh state per sign-in,
-// then GET /user with the user token. It depends on go-github and x/oauth2
-// only, not on the GitHub App integration.
+// Package oauth signs people in: with GitHub's OAuth web flow (GitHub), the
+// one implementation both the Slack identity linking and the web pages'
+// login use: golang.org/x/oauth2 with PKCE (S256), a fresh state per
+// sign-in, then GET /user with the user token; and with Sign in with Slack
+// (Slack, OpenID Connect), which the linking uses to prove the Slack side.
+// Seal keeps a sign-in's state in the browser's cookie. It depends on
+// go-github, slack-go and x/oauth2, not on the integrations.
 package oauth
 
 import (

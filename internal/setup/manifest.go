@@ -114,7 +114,9 @@ func buildAppManifest(appYAML []byte, name, publicURL, redirectURL string) ([]by
 }
 
 // slackManifest is the Slack app manifest for this Tollgate: the /deploy
-// command and interactivity at public_url, and slack.BotScopes.
+// command and interactivity at public_url, slack.BotScopes, and Sign in
+// with Slack for linking (the openid user scope, nothing more: only the
+// team and user ids are needed, and its redirect URL).
 func slackManifest(name, publicURL string) string {
 	base := strings.TrimSuffix(publicURL, "/")
 	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
@@ -136,16 +138,20 @@ features:
       usage_hint: "[owner/repo] <env> [ref] [reason] | status | help"
       should_escape: false
 oauth_config:
+  redirect_urls:
+    - %[5]s
   scopes:
     bot:
-%[4]ssettings:
+%[4]s    user:
+      - openid
+settings:
   interactivity:
     is_enabled: true
     request_url: %[3]s
   org_deploy_enabled: false
   socket_mode_enabled: false
   token_rotation_enabled: false
-`, q(name), q(base+slack.PathCommands), q(base+slack.PathInteractions), scopes.String())
+`, q(name), q(base+slack.PathCommands), q(base+slack.PathInteractions), scopes.String(), q(base+slack.PathSlackCallback))
 }
 
 // readRawConfig reads the config file as a YAML document without expanding

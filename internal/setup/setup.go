@@ -183,7 +183,9 @@ func printSetupDone(w io.Writer, t setupTarget, out setupOutcome) {
 		"Create the Slack app from the manifest above and install it to your workspace; then add to " + wr.EnvFile + ":\n" +
 			"     SLACK_BOT_TOKEN=xoxb-…   (OAuth & Permissions → Bot User OAuth Token)\n" +
 			"     SLACK_SIGNING_SECRET=…   (Basic Information → Signing Secret)\n" +
-			"   and a slack: section to " + wr.Config + " (bot_token: ${SLACK_BOT_TOKEN}, signing_secret: ${SLACK_SIGNING_SECRET}, channel: C…); invite the bot to that channel.",
+			"     SLACK_CLIENT_SECRET=…    (Basic Information → Client Secret: Sign in with Slack, which /deploy link needs)\n" +
+			"   and a slack: section to " + wr.Config + " (bot_token: ${SLACK_BOT_TOKEN}, signing_secret: ${SLACK_SIGNING_SECRET},\n" +
+			"   client_id: <Basic Information → Client ID>, client_secret: ${SLACK_CLIENT_SECRET}, channel: C…); invite the bot to that channel.",
 		"Describe your repositories, environments, teams and servers in " + wr.Config + " (docs/config.md).",
 		"Check it with the secrets loaded: set -a; . " + wr.EnvFile + "; set +a; tollgate check-config " + wr.Config,
 		"Run it: systemd (EnvironmentFile=" + wr.EnvFile + ") or Docker (--env-file " + wr.EnvFile + "); see docs/operations.md.",

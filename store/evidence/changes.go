@@ -95,6 +95,10 @@ type Approval struct {
 	RevokedAt  time.Time
 }
 
+// expiredBy reports whether the approval had expired at t; an approval
+// recorded without an expiry never expires.
+func (a Approval) expiredBy(t time.Time) bool { return !a.ExpiresAt.IsZero() && !a.ExpiresAt.After(t) }
+
 // EmergencyReview is the after-the-fact review of an emergency change,
 // from the emergency.* audit entries.
 type EmergencyReview struct {
@@ -185,11 +189,13 @@ func (c *Change) addReview(e entry) {
 }
 
 // ValidApprovals returns the approvals in force when the deploy started:
-// given before it and not revoked before it, one per person.
+// given before it, not revoked before it and not expired by then
+// (approval_ttl), one per person.
 func (c *Change) ValidApprovals() []Approval {
 	var out []Approval
 	for _, a := range c.Approvals {
-		if !c.Started.IsZero() && (a.At.After(c.Started) || !a.RevokedAt.IsZero() && !a.RevokedAt.After(c.Started)) {
+		if !c.Started.IsZero() && (a.At.After(c.Started) || !a.RevokedAt.IsZero() && !a.RevokedAt.After(c.Started) ||
+			a.expiredBy(c.Started)) {
 			continue
 		}
 		if c.Started.IsZero() && !a.RevokedAt.IsZero() {

@@ -26,6 +26,7 @@ const (
 	ExcProductionWithoutApproval = "production_change_without_approval"
 	ExcInsufficientApprovals     = "insufficient_approvals"
 	ExcApprovalAfterDeployStart  = "approval_after_deploy_start"
+	ExcApprovalExpiredAtStart    = "approval_expired_at_deploy_start"
 	ExcApproverIsRequester       = "approver_is_requester"
 	ExcApproverIsPRAuthor        = "approver_is_pr_author"
 	ExcDeniedButDeployed         = "policy_denied_but_deployed"
@@ -60,8 +61,12 @@ func changeExceptions(c *Change, production bool, reviewWithin time.Duration, no
 			add(ExcInsufficientApprovals, c.StartedSeq, "%d approvals in force at deploy start, %d required", len(valid), required)
 		}
 		for _, a := range c.Approvals {
-			if a.At.After(c.Started) {
+			switch {
+			case a.At.After(c.Started):
 				add(ExcApprovalAfterDeployStart, a.Seq, "%s approved at %s, after the deploy started at %s", a.Approver, stamp(a.At), stamp(c.Started))
+			case a.expiredBy(c.Started) && (a.RevokedAt.IsZero() || a.RevokedAt.After(c.Started)):
+				add(ExcApprovalExpiredAtStart, a.Seq, "%s's approval expired at %s, before the deploy started at %s",
+					a.Approver, stamp(a.ExpiresAt), stamp(c.Started))
 			}
 		}
 	}

@@ -16,9 +16,9 @@ import (
 // mfaTeams says who is in which team of the security key environment.
 type mfaTeams map[string][]string
 
-func (d mfaTeams) IsTeamMember(_ context.Context, org, team, login string) (bool, error) {
+func (d mfaTeams) IsTeamMember(_ context.Context, org, team string, who bot.Identity) (bool, error) {
 	for _, m := range d[org+"/"+team] {
-		if m == login {
+		if m == who.Login {
 			return true, nil
 		}
 	}

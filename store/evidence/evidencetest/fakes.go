@@ -58,7 +58,8 @@ func newDirectory() *Directory {
 }
 
 // IsTeamMember implements bot.Directory.
-func (d *Directory) IsTeamMember(_ context.Context, org, team, login string) (bool, error) {
+func (d *Directory) IsTeamMember(_ context.Context, org, team string, who bot.Identity) (bool, error) {
+	login := who.Login
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return org == "acme" && d.members[team][login], nil

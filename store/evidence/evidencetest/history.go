@@ -178,8 +178,8 @@ func (g *generator) must(err error, what string) {
 
 // run generates n requests.
 func (g *generator) run(n int) {
-	g.must(g.svc.LinkIdentity(g.ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: 1}), "link alice")
-	g.must(g.svc.LinkIdentity(g.ctx, bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U6"}, GitHubLogin: "frank", GitHubID: 6}), "link frank")
+	g.must(g.svc.LinkIdentity(g.ctx, proved(bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U1"}, GitHubLogin: "alice", GitHubID: 1}, g.h.Clock.Now())), "link alice")
+	g.must(g.svc.LinkIdentity(g.ctx, proved(bot.Link{Chat: bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: "U6"}, GitHubLogin: "frank", GitHubID: 6}, g.h.Clock.Now())), "link frank")
 	g.accessReview(bot.AccessNoChanges, "")
 	for i := 1; len(g.h.Created) == 0 || total(g.h.Created) < n; i++ {
 		g.tick(time.Duration(60+g.rng.IntN(120)) * time.Minute)
@@ -217,7 +217,7 @@ func (g *generator) change(i int) {
 	reviewer := g.pick(approvers, author)
 	pr := &bot.PullRequest{Number: i, Author: author, Title: fmt.Sprintf("Change %d", i), HeadRef: fmt.Sprintf("feature-%d", i),
 		HeadSHA: shaOf(-i), MergedSHA: sha, Merged: true, MergedBy: author,
-		Reviews: []bot.Review{{User: reviewer, State: bot.ReviewApproved, CommitID: shaOf(-i), SubmittedAt: g.h.Clock.Now().Add(-30 * time.Minute)}}}
+		Reviews: []bot.Review{{User: reviewer, State: bot.ReviewApproved, CommitID: shaOf(-i), SubmittedAt: g.h.Clock.Now().Add(-30 * time.Minute), Permission: "write"}}}
 	checks := []bot.CheckResult{{Name: "ci/test", State: bot.CheckSuccess}, {Name: "lint", State: bot.CheckSuccess}}
 	if i%23 == 0 {
 		checks[0].State = bot.CheckFailure
@@ -290,7 +290,7 @@ func (g *generator) emergency(i int) {
 	sha := shaOf(i)
 	pr := &bot.PullRequest{Number: i, Author: Gina, Title: "Hotfix", HeadRef: fmt.Sprintf("hotfix-%d", i), HeadSHA: shaOf(-i),
 		MergedSHA: sha, Merged: true, MergedBy: Gina,
-		Reviews: []bot.Review{{User: Carol, State: bot.ReviewApproved, CommitID: shaOf(-i), SubmittedAt: g.h.Clock.Now().Add(-5 * time.Minute)}}}
+		Reviews: []bot.Review{{User: Carol, State: bot.ReviewApproved, CommitID: shaOf(-i), SubmittedAt: g.h.Clock.Now().Add(-5 * time.Minute), Permission: "write"}}}
 	g.changes.merge(sha, pr, []bot.CheckResult{{Name: "ci/test", State: bot.CheckSuccess}})
 	out, err := g.submit(bot.NewRequest{Environment: "production", SHA: sha, Trigger: bot.TriggerEmergency,
 		Requester: Gina, Reason: fmt.Sprintf("INC-%d checkout down", i)})
@@ -350,4 +350,14 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+// proved adds to l the two proofs a link needs (Sign in with Slack and
+// GitHub OAuth in one browser session), as the linking records them.
+func proved(l bot.Link, at time.Time) bot.Link {
+	l.Proofs = []bot.IdentityProof{
+		{Side: bot.ProofChat, Method: "slack_openid_connect", Account: l.Chat.Workspace + "/" + l.Chat.User, Subject: l.Chat.User, At: at},
+		{Side: bot.ProofGitHub, Method: "github_oauth_pkce", Account: l.GitHubLogin, At: at},
+	}
+	return l
 }
