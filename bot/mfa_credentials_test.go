@@ -133,7 +133,8 @@ func testEmergencyChangeNeedsTheRequestersAssertion(t *testing.T) {
 	}
 	rev, err := w.svc.EmergencyReviews(ctx, true)
 	if err != nil || len(rev) != 1 {
-		t.Fatalf("pending reviews %+v, %v", rev, err)
+		r, _ := w.svc.Request(ctx, out.Request.ID)
+		t.Fatalf("pending reviews %+v, %v (request %s: %s)", rev, err, r.State, r.StateReason)
 	}
 	carolKey := register(t, w.svc, carol, key("yubikey", 3))
 	_, err = w.svc.ReviewEmergency(ctx, rev[0].RequestID, carol, bot.ReviewAcceptable, "fine")
