@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	slackint "github.com/tollgate-dev/tollgate/integrations/slack"
 	"github.com/tollgate-dev/tollgate/integrations/slacktest"
 	"github.com/tollgate-dev/tollgate/internal/cdptest"
 )
@@ -61,9 +62,11 @@ func newMFAE2E(t *testing.T) *mfaE2E {
 func (w *mfaE2E) linkDirect(t *testing.T, p slackE2EPerson) {
 	t.Helper()
 	link := slacktest.LinkURL(w.slash(t, p, "link"))
-	if !strings.HasPrefix(link, w.public+"/oauth/github/start?") {
+	if !strings.HasPrefix(link, w.public+slackint.PathOAuthStart+"?") {
 		t.Fatalf("/deploy link for %s gave %q", p.login, link)
 	}
+	w.sl.SignInAs(p.slackID) // the link proves the Slack user first (Sign in with Slack)
+	defer w.sl.SignInAs("")
 	w.gh.AuthorizeAs(p.login)
 	defer w.gh.AuthorizeAs("")
 	jar, _ := cookiejar.New(nil)
