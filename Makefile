@@ -74,7 +74,8 @@ FUZZTIME    ?=
 FUZZTARGETS ?= ./bot:FuzzParseSlashCommand:500000x ./bot:FuzzParseComment:500000x \
 	./config:FuzzParse:50000x \
 	./store/audit:FuzzAppendLeaf:500000x ./store/audit:FuzzLeafDistinct:500000x \
-	./integrations/github:FuzzWebhookIntake:30000x ./integrations/github:FuzzDispatchDecode:1000x
+	./integrations/github:FuzzWebhookIntake:30000x ./integrations/github:FuzzDispatchDecode:1000x \
+	./deploy:FuzzTarballValidator:5000x
 fuzz:
 	@set -e; for t in $(FUZZTARGETS); do \
 		pkg=$${t%%:*}; rest=$${t#*:}; name=$${rest%%:*}; budget=$${rest#*:}; \

@@ -52,6 +52,11 @@ type Environment struct {
 	HealthCheck    *HealthCheck // nil: no health check
 	EnvironmentURL string       // shown on GitHub deployments
 	Secrets        []Secret     // values redacted from hook output
+
+	// TarballAbovePercent (tarball_above_percent): above this share of the
+	// release's bytes changed, or with no previous release, the whole
+	// tarball is fetched instead of the changed files; 0 always fetches it.
+	TarballAbovePercent int
 }
 
 // Require lists the checks a change must pass.

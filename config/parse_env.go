@@ -13,8 +13,8 @@ import (
 var environmentKeys = []string{
 	"production", "transient", "type", "gate_only", "deployers", "approvers", "required_approvals",
 	"approval_ttl", "branches", "require", "emergency", "require_ticket", "freeze", "auto_deploy",
-	"labels", "servers", "ssh", "path", "keep_releases", "max_parallel", "shared", "hooks",
-	"health_check", "environment_url", "secrets", "approvals",
+	"labels", "servers", "ssh", "path", "keep_releases", "max_parallel", "max_parallel_servers",
+	"tarball_above_percent", "shared", "hooks", "health_check", "environment_url", "secrets", "approvals",
 }
 
 func (d *decoder) repositories(top *section, org string) map[string]*Repository {

@@ -37,13 +37,7 @@ func (d *decoder) targets(s *section, env *Environment) {
 			env.KeepReleases = int(v)
 		}
 	}
-	if v, ok := s.integer("max_parallel"); ok {
-		if v < 1 || v > 1000 {
-			d.errorf(s.f["max_parallel"].val.Line, join(s.path, "max_parallel"), "must be between 1 and 1000, got %d", v)
-		} else {
-			env.MaxParallel = int(v)
-		}
-	}
+	d.deployTuning(s, env)
 	env.Shared = s.strings("shared")
 	for i, p := range env.Shared {
 		if path.IsAbs(p) || path.Clean(p) != p || p == "." || p == ".." || strings.HasPrefix(p, "../") {
@@ -249,4 +243,35 @@ func (d *decoder) healthCheck(s *section) *HealthCheck {
 		}
 	}
 	return hc
+}
+
+// DefaultTarballAbovePercent is tarball_above_percent's default.
+const DefaultTarballAbovePercent = 20
+
+// deployTuning decodes how a deploy is carried out: max_parallel_servers
+// (max_parallel is its older name, still accepted) and
+// tarball_above_percent.
+func (d *decoder) deployTuning(s *section, env *Environment) {
+	env.TarballAbovePercent = DefaultTarballAbovePercent
+	key := "max_parallel_servers"
+	if s.has("max_parallel") {
+		if s.has(key) {
+			d.errorf(s.f["max_parallel"].val.Line, join(s.path, "max_parallel"), "set max_parallel_servers or its older name max_parallel, not both")
+		}
+		key = "max_parallel"
+	}
+	if v, ok := s.integer(key); ok {
+		if v < 1 || v > 1000 {
+			d.errorf(s.f[key].val.Line, join(s.path, key), "must be between 1 and 1000, got %d", v)
+		} else {
+			env.MaxParallel = int(v)
+		}
+	}
+	if v, ok := s.integer("tarball_above_percent"); ok {
+		if v < 0 || v > 100 {
+			d.errorf(s.f["tarball_above_percent"].val.Line, join(s.path, "tarball_above_percent"), "must be between 0 and 100 (0: always the whole tarball), got %d", v)
+		} else {
+			env.TarballAbovePercent = int(v)
+		}
+	}
 }

@@ -79,6 +79,7 @@ func (env *Environment) SSHTarget() (deploy.Target, error) {
 		},
 		Secrets: env.SecretValues(),
 	}
+	t.FetchChangedLimit = fetchChangedLimit(env.TarballAbovePercent)
 	for _, s := range env.Servers {
 		srv := deploy.Server{Host: s.Host, Port: s.Port, User: s.User}
 		if s.Path != env.Path {
@@ -91,6 +92,15 @@ func (env *Environment) SSHTarget() (deploy.Target, error) {
 			Retries: hc.Retries, Interval: hc.Interval}
 	}
 	return t, nil
+}
+
+// fetchChangedLimit converts tarball_above_percent into
+// Target.FetchChangedLimit: 0 means always the whole tarball.
+func fetchChangedLimit(percent int) float64 {
+	if percent <= 0 {
+		return -1
+	}
+	return float64(percent) / 100
 }
 
 // loadSSHKey reads an unencrypted private key file. Errors name the file,

@@ -86,7 +86,8 @@ repositories:
           known_hosts_file: known_hosts_production
         path: /srv/api-prod
         keep_releases: 10
-        max_parallel: 1
+        max_parallel_servers: 1
+        tarball_above_percent: 35
         shared: [config/app.env, storage]
         hooks:
           before_switch: [./bin/migrate]
@@ -156,6 +157,7 @@ func TestTargetsFromConfig(t *testing.T) {
 			Retries: 4, Interval: 3 * time.Second},
 		Secrets: []string{"postgres://api:hunter2@db/api"},
 	}
+	want.FetchChangedLimit = 0.35 // tarball_above_percent
 	got := prod
 	got.Signer = nil
 	if !reflect.DeepEqual(got, want) {

@@ -17,34 +17,93 @@
 //
 // # Source
 //
-// The source (a release tarball, or git archive) is read completely, spooled
-// into one local file and validated before any server is contacted: absolute
-// paths, ".." components, devices, fifos, hard links, entries below a
-// symlink and symlinks that resolve (following the tree's own symlinks)
-// outside the release are refused with an error naming the entry. Paths with
+// The source (a release tarball, or git archive) is read once and streamed
+// to every server as it is read: each entry is validated as it arrives and
+// spooled to one local file, which every server's upload follows at its own
+// pace, so a slow server holds up neither the reader nor the other servers.
+// Refused, with an error naming the entry: absolute paths, ".." components,
+// paths over 4096 bytes or with a name over 255, devices, fifos, hard
+// links, duplicates, entries below a symlink or a file, and symlinks that
+// resolve (following the tree's own symlinks, at most 40 in all) outside
+// the release, or that a shared path would be linked below. Paths with
 // control characters are refused too, which keeps manifests and logs
-// line-oriented.
+// line-oriented. The first megabyte of a stream is read before any server
+// is contacted, so a small or early-bad tarball costs no connection.
+//
+// What needs the whole tree (symlink resolution, shared paths) is checked
+// when the source ends; only then does each upload write the release's
+// manifest, and only once every server has verified every file does
+// anything run in the release. A source refused at any point, even its
+// last entry after most bytes went out, stops every upload; the partial
+// release is removed from every server and nothing switches.
 //
 // # Upload
 //
-// Every release travels as one tar stream over one SSH session, extracted by
-// the remote tar (tar -x -p -o -f - in <path>). The first release carries every
-// file. When the server already has a release with a manifest (the current
-// one), the stream carries hard-link entries to that release for every file
-// whose content and mode are unchanged, so the remote tar creates the new
-// release as a hard-linked copy and only changed files travel. A changed file
-// is never linked, so it is created as a new inode and the previous release is
-// never modified; a removed file is simply not in the stream. This needs no
-// GNU cp -al and no per-file process on the server. In the same session,
-// after extraction, the server hashes every file that was sent (openssl dgst
-// when present, which uses the CPU's SHA instructions, else sha256sum; one
-// process per core via xargs -P) and the engine compares the hashes with
-// the manifest before anything runs in the release. Hard-linked files are the
-// previous release's own inodes, verified when that release was uploaded;
-// they are not hashed again.
+// Every release travels as one tar stream over one SSH session per server,
+// extracted by the remote tar (tar -x -p -o -f - in <path>), metadata last;
+// the log reports each server's progress every few seconds. The first
+// release carries every file. When the server already has a release with a
+// manifest (the current one), the stream carries hard-link entries to that
+// release for every file whose content and mode are unchanged at the same
+// path, so the remote tar creates the new release as a hard-linked copy and
+// only changed files travel. A changed file is never linked, so it is
+// created as a new inode and the previous release is never modified; a
+// removed file is simply not in the stream. This needs no GNU cp -al and no
+// per-file process on the server. In the same session, after extraction,
+// the server hashes every file of the new release, sent or hard-linked
+// (openssl dgst when present, which uses the CPU's SHA instructions, else
+// sha256sum; one process per core via xargs -P) and lists its mode bits
+// (perl), and the engine compares both with the manifest before anything
+// runs in the release: "verified" in the log is true of every file. A
+// hard-linked file that differs was changed on the server after its own
+// release was verified (an edited or chmod-ed live file): it is sent anew,
+// replacing the link, and checked again, so a tampered live file is never
+// carried into the next release; the log names it.
 //
 // A deploy opens four SSH sessions on each server's one connection (lock,
-// upload, switch, success marker) plus one per hook or health command.
+// upload, switch, success marker; a tree deploy uploads in two) plus one per
+// hook or health command, and one to send changed live files anew.
+// Target.MaxParallel (max_parallel_servers) bounds how many servers are
+// worked on at once.
+//
+// # Fetching only what changed
+//
+// A ListedSource (the GitHub tree source in integrations/github; GitTree
+// for a local repository) lists the commit's tree, with each file's git blob
+// id, size and mode, before any content. While the servers are locked and
+// inspected, the engine compares the tree with what every server's live
+// release holds: a file need not be fetched when the engine knows its
+// blob's SHA-256 and every server's live release has a file with that
+// SHA-256 and mode at the same path. Those files are streamed as hard
+// links, by hash alone; the others are fetched blob by blob (the source
+// bounds the parallelism), hashed as they stream through (the manifest
+// stays SHA-256 over content) and checked against their blob id. The whole
+// source is read instead, and the log says why, when there is no previous
+// release on some server, when more than Target.FetchChangedLimit of the
+// release's bytes (default 20%) would be fetched, or when the source cannot
+// list its tree file by file (.gitattributes that make git archive differ
+// from the blobs: Git LFS and other filters, export-subst, export-ignore,
+// ident, CRLF, a working-tree encoding). Submodules are empty directories,
+// symlinks and modes come from the tree, as in the commit's tarball, so
+// either way gives the same manifest. Each server gets what it already has
+// (directories, symlinks, hard links) in a first session, which extracts and
+// hashes it while the changed files download, and the fetched files, shared
+// links and metadata in a second one.
+//
+// Where the previous release's record comes from: its manifest (path,
+// mode, size, SHA-256) is read from the server (<path>/.tollgate/<name>/
+// manifest) under the lock, and every file taken from it is hashed again on
+// the server after the upload, like every file of the release. Which blob
+// has which SHA-256 is never taken from a server: the engine keeps a
+// content index (Engine.ContentIndexFile on the Tollgate host, bounded)
+// filled only with content it hashed itself, blob id and SHA-256 computed
+// from the same bytes, whether fetched from the tree or read from the
+// tarball. A server that rewrote both a live file and its release's
+// manifest therefore cannot get its content recorded as the commit's: the
+// engine's SHA-256 for the commit's blob does not match, the file is
+// fetched and sent. An index that lost its file only costs one tarball
+// read; a file changed on a server after verification is found by the
+// hash after upload and sent anew (fetched from the tree if need be).
 //
 // # Atomic switch
 //

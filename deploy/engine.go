@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -15,20 +16,39 @@ import (
 type Engine struct {
 	Now        func() time.Time // clock for release names and markers; nil means time.Now
 	HTTPClient *http.Client     // for URL health checks; nil means http.DefaultClient
-	StageDir   string           // where a source is spooled before sending; "" means the system temp dir
+	StageDir   string           // where a source is spooled as it is read; "" means the system temp dir
 	Logger     *slog.Logger     // operational warnings; nil means slog.Default()
+	// ContentIndexFile keeps, across restarts, which git blob has which
+	// SHA-256 (see the package doc, "Fetching only what changed"); ""
+	// keeps it in memory only.
+	ContentIndexFile string
+
+	indexOnce sync.Once
+	index     *contentIndex
 }
 
+// gateBytes is how much of a stream source is read and validated before
+// any server is contacted: a tarball refused early (most bad ones are
+// small or bad near their start) costs no connection, and a good one's
+// first megabyte takes milliseconds.
+const gateBytes = 1 << 20
+
 // Deploy puts the tree yielded by src live as release on every server of t.
-// The source is read and validated completely before any connection is made.
-// Progress and hook output (redacted) are written to log as they happen.
-// The error is nil exactly when the outcome is Succeeded. src is not closed.
+// The source is read once, validated entry by entry and streamed to every
+// server as it is read; nothing runs in the new release and nothing
+// switches until the whole source has validated and every server has
+// verified every file it holds. A ListedSource fetches only what no server
+// has. Progress and hook output (redacted) are written to log as they
+// happen. The error is nil exactly when the outcome is Succeeded. src is
+// not closed.
 func (e *Engine) Deploy(ctx context.Context, t Target, release ReleaseSpec, src Source, log io.Writer) (Result, error) {
 	started := e.now()
 	res := Result{Operation: "deploy", Environment: t.Environment, SHA: release.SHA, Outcome: Failed, Started: started}
+	red := newRedactor(t.Secrets)
 	fail := func(err error) (Result, error) {
 		res.Finished = e.now()
-		res.Error = newRedactor(t.Secrets).String(err.Error())
+		res.Error = err.Error()
+		red.result(&res)
 		return res, errors.New(res.Error)
 	}
 	t, err := t.validate()
@@ -43,42 +63,56 @@ func (e *Engine) Deploy(ctx context.Context, t Target, release ReleaseSpec, src 
 	if src == nil {
 		return fail(errors.New("no source"))
 	}
-	st, err := stageSource(ctx, src, e.StageDir)
+	st, err := newStage(e.StageDir)
 	if err != nil {
-		return fail(fmt.Errorf("release %s: %w", release.Name, err))
+		return fail(err)
 	}
-	defer st.Close()
-	res.Manifest, res.ManifestDigest = st.manifest, st.digest()
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		_ = st.Close()
+	}()
 
-	o := e.newOp(t, newLineLog(log), release.Name)
+	o := e.newOp(t, log, release.Name)
 	o.env = hookEnv{Environment: t.Environment, Release: release.Name, SHA: release.SHA, Ref: release.Ref}
 	defer o.close()
-	outcome, err := o.deploy(ctx, st, releaseMeta{name: release.Name, sha: release.SHA, created: started})
+	outcome, err := o.deploy(ctx, st, src, releaseMeta{name: release.Name, sha: release.SHA, created: started}, &res.Source)
+	if st.isDone() {
+		res.Manifest, res.ManifestDigest = st.manifest, "sha256:"+st.manifestSum
+	}
 	res.Servers = o.results()
 	res.Outcome = outcome
 	res.Finished = e.now()
 	if err != nil {
-		res.Error = o.red.String(err.Error())
-		return res, fmt.Errorf("deploy %s to %s: %s: %w", release.Name, t.Environment, outcome, errors.New(res.Error))
+		res.Error = err.Error()
+	}
+	red.result(&res)
+	if err != nil {
+		return res, errors.New(red.String(fmt.Sprintf("deploy %s to %s: %s: %s", release.Name, t.Environment, outcome, res.Error)))
 	}
 	return res, nil
 }
 
-func (o *op) deploy(ctx context.Context, st *stagedTree, meta releaseMeta) (OutcomeKind, error) {
-	if err := o.connectAndLock(ctx, "deploy"); err != nil {
-		return Failed, err
-	}
+func (o *op) deploy(ctx context.Context, st *stage, src Source, meta releaseMeta, use *SourceUse) (OutcomeKind, error) {
 	all, dirs, files := sharedPaths(o.t.Shared)
 	meta.shared = all
-	if err := o.each(ctx, stepInspect, nil, func(ctx context.Context, r *serverRun) error {
-		return o.prepare(ctx, r, meta.name, dirs, files)
-	}); err != nil {
+	if err := o.begin(ctx, st, src, meta, dirs, files, use); err != nil {
 		return Failed, err
 	}
 	isCreated := func(r *serverRun) bool { return r.created }
 	err := o.each(ctx, stepUpload, nil, func(ctx context.Context, r *serverRun) error {
 		return o.upload(ctx, r, st, meta)
 	})
+	if serr := st.failure(); serr != nil {
+		// Every server's upload stopped for this one reason.
+		err = fmt.Errorf("release %s: %w", meta.name, serr)
+	}
+	if st.isDone() {
+		use.Seconds = st.seconds
+		if err := o.e.contents().record(st); err != nil {
+			o.e.logger().Warn("deploy: saving the content index", "err", err)
+		}
+	}
 	if err == nil {
 		err = o.each(ctx, stepBeforeSwitch, nil, func(ctx context.Context, r *serverRun) error {
 			env := o.env
@@ -114,6 +148,31 @@ func (o *op) deploy(ctx context.Context, st *stagedTree, meta releaseMeta) (Outc
 		return o.undo(ctx, meta.name, err)
 	}
 	return Succeeded, nil
+}
+
+// begin starts reading the source into st and connects to, locks and
+// prepares every server, overlapping the two: a stream source is read
+// from the start (the connection waits only for its first gateBytes); a
+// ListedSource is listed while the servers are prepared, since which files
+// to fetch depends on what each server already has.
+func (o *op) begin(ctx context.Context, st *stage, src Source, meta releaseMeta, sharedDirs, sharedFiles []string, use *SourceUse) error {
+	prepare := func() error {
+		if err := o.connectAndLock(ctx, "deploy"); err != nil {
+			return err
+		}
+		return o.each(ctx, stepInspect, nil, func(ctx context.Context, r *serverRun) error {
+			return o.prepare(ctx, r, meta.name, sharedDirs, sharedFiles)
+		})
+	}
+	if ls, ok := src.(ListedSource); ok {
+		return o.beginListed(ctx, st, ls, meta, prepare, use)
+	}
+	use.Mode = SourceStream
+	st.run(ctx, meta.shared, func(ctx context.Context) error { return st.readSource(ctx, src) })
+	if err := st.await(ctx, func() bool { return st.done || st.consumed >= gateBytes }); err != nil {
+		return fmt.Errorf("release %s: %w", meta.name, err)
+	}
+	return prepare()
 }
 
 // undo switches every switched server back after a failure once live.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"time"
 )
@@ -78,9 +79,10 @@ func (o *op) healthCheck(ctx context.Context, r *serverRun) error {
 func (o *op) checkURL(ctx context.Context, url string) error {
 	ctx, cancel := context.WithTimeout(ctx, o.t.HealthCheck.Timeout)
 	defer cancel()
+	shown := o.red.String(url) // the URL may carry a token
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("GET %s: not a valid URL", shown)
 	}
 	client := o.e.HTTPClient
 	if client == nil {
@@ -88,12 +90,16 @@ func (o *op) checkURL(ctx context.Context, url string) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its text quotes the raw URL
+		}
+		return fmt.Errorf("GET %s: %w", shown, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("GET %s: status %s", url, resp.Status)
+		return fmt.Errorf("GET %s: status %s", shown, resp.Status)
 	}
 	return nil
 }
@@ -108,7 +114,9 @@ func (o *op) checkCommand(ctx context.Context, r *serverRun) error {
 		if len(output) > 512 {
 			output = output[len(output)-512:]
 		}
-		return fmt.Errorf("command %q: %w: %s", o.t.HealthCheck.Command, err, output)
+		// Redact before quoting: %q would escape a secret's quotes and
+		// backslashes into a form the raw secret no longer matches.
+		return fmt.Errorf("command %q: %w: %s", o.red.String(o.t.HealthCheck.Command), err, output)
 	}
 	return nil
 }

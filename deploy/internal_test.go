@@ -45,11 +45,14 @@ func TestRedactorCatchesSecretsSplitAcrossWrites(t *testing.T) {
 		{"longest first", []string{"abc", "abcdef"}, []string{"xabcdefx abc\n"}, "x[REDACTED]x [REDACTED]\n"},
 		{"prefix only at end", []string{"hunter2"}, []string{"hunt"}, "hunt"},
 		{"no secrets", nil, []string{"plain\n"}, "plain\n"},
+		{"newline inside, split at it", []string{"two\nlines"}, []string{"a two\n", "lines b\n"}, "a [REDACTED] b\n"},
+		{"escaped by %q", []string{`q"uo\te`}, []string{`cmd "q\"uo\\te"` + "\n"}, `cmd "[REDACTED]"` + "\n"},
+		{"non-ASCII escaped by %+q", []string{"nön"}, []string{`x "n\u00f6n"` + "\n"}, `x "[REDACTED]"` + "\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var log strings.Builder
-			h := &hookOutput{red: newRedactor(tc.secrets), log: newLineLog(&log)}
+			h := &hookOutput{red: newRedactor(tc.secrets), log: newLineLog(&log, nil)}
 			for _, w := range tc.writes {
 				_, _ = h.Write([]byte(w))
 			}
@@ -83,7 +86,11 @@ func TestSymlinkResolutionStaysInsideRelease(t *testing.T) {
 		{"through dir symlink", "", "a/c/../a", true},
 	}
 	for _, tc := range cases {
-		_, err := resolveLink(idx, splitPath(tc.dir), tc.target, 0)
+		dir := tc.dir
+		if dir == "" {
+			dir = "."
+		}
+		_, err := resolveLink(idx, dir, tc.target)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: %q from %q: err %v, want ok=%v", tc.name, tc.target, tc.dir, err, tc.ok)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -56,8 +57,9 @@ type op struct {
 	token   string
 }
 
-func (e *Engine) newOp(t Target, log *lineLog, release string) *op {
-	o := &op{e: e, t: t, red: newRedactor(t.Secrets), log: log, release: release}
+func (e *Engine) newOp(t Target, log io.Writer, release string) *op {
+	red := newRedactor(t.Secrets)
+	o := &op{e: e, t: t, red: red, log: newLineLog(log, red), release: release}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	o.token = hex.EncodeToString(b[:])

@@ -270,3 +270,46 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestSharedPathBelowASymlinkIsRefused is an org member's commit that
+// turns the parent of a shared path into a symlink to the web root: the
+// shared secret's link would land in public/. The deploy must fail before
+// anything switches, naming the shared path, and leave nothing behind.
+func TestSharedPathBelowASymlinkIsRefused(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		f := b.start(t, 2)
+		f.target.Shared = []string{"config/secrets.env"}
+		for _, root := range f.roots {
+			if err := os.MkdirAll(filepath.Join(root, "shared/config"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, "shared/config/secrets.env"), []byte("DB_PASSWORD=hunter2\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := newRepo(t)
+		first := f.mustDeploy(t, r, r.write(map[string]string{"config/app.yml": "a: 1\n", "public/index.html": "hi\n"}).commit("v1"))
+
+		r.remove("config/app.yml", "config")
+		sha := r.symlink("config", "public").commit("config is the web root now")
+		res, log, err := f.deploy(t, r, sha, deploy.ReleaseSpec{})
+		if err == nil || res.Outcome != deploy.Failed {
+			t.Fatalf("outcome %s, err %v\n%s", res.Outcome, err, log)
+		}
+		if !strings.Contains(err.Error(), `shared path "config/secrets.env"`) || !strings.Contains(err.Error(), `"config" is a symlink`) {
+			t.Errorf("error %q does not name the shared path and its symlinked parent", err)
+		}
+		for i, root := range f.roots {
+			if got := current(t, root); got != first.Release {
+				t.Errorf("server %d: current = %q, want %q", i, got, first.Release)
+			}
+			if got := releases(t, root); len(got) != 1 {
+				t.Errorf("server %d: releases %v, want only %s", i, got, first.Release)
+			}
+			matches, _ := filepath.Glob(filepath.Join(root, "releases/*/public/secrets.env"))
+			if len(matches) > 0 {
+				t.Errorf("server %d: the shared secret is linked into the web root: %v", i, matches)
+			}
+		}
+	})
+}

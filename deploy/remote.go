@@ -91,26 +91,54 @@ done`, shq(root), strings.Join(q, " "))
 }
 
 // extractScript unpacks the release tar stream from stdin into root, then
-// hashes the files listed in the stream's .tollgate/<name>/sent, one hasher
-// per core, each appending to its own file so lines never mix. The hasher
-// is openssl when present (it uses the CPU's SHA instructions: about five
-// times faster than coreutils 9 sha256sum), else sha256sum; parseSHA256Sum
-// reads either's output. Batches of 1024 files keep process starts (a few
-// milliseconds each for openssl) small against the hashing itself.
-func extractScript(root, name string) string {
+// hashes the files listed in the stream's .tollgate/<name>/<list>, one
+// hasher per core, each appending to its own file so lines never mix. The
+// hasher is openssl when present (it uses the CPU's SHA instructions: about
+// five times faster than coreutils 9 sha256sum), else sha256sum;
+// parseSHA256Sum reads either's output. Batches of 1024 files keep process
+// starts (a few milliseconds each for openssl) small against the hashing
+// itself. Then perl lists each file's permission bits.
+func extractScript(root, name, list string, mode extractMode) string {
 	meta := shq(".tollgate/" + name)
+	pre := fmt.Sprintf(`if [ -e releases/%s ] || [ -L releases/%s ]; then printf 'release %%s already exists\n' %s >&2; exit 1; fi
+tar -x -p -o -f - || exit 1`, shq(name), shq(name), shq(name))
+	if mode != extractNew {
+		unlink := map[extractMode]string{extractMore: "", extractResend: "-U "}[mode]
+		pre = fmt.Sprintf(`[ -d releases/%s ] || { printf 'release %%s does not exist\n' %s >&2; exit 1; }
+tar -x -p -o %s-f - || exit 1`, shq(name), shq(name), unlink)
+	}
 	return fmt.Sprintf(`cd %s || exit 1
-if [ -e releases/%s ] || [ -L releases/%s ]; then printf 'release %%s already exists\n' %s >&2; exit 1; fi
-tar -x -p -o -f - || exit 1
+%s
 n=$(nproc 2>/dev/null) || n=2
 hash='sha256sum --'
 command -v openssl >/dev/null 2>&1 && hash='openssl dgst -sha256 -r --'
-xargs -0 -P "$n" -n 1024 sh -c 'exec '"$hash"' "$@" >> "$0/hashes.$$"' %s < %s/sent
+xargs -0 -P "$n" -n 1024 sh -c 'exec '"$hash"' "$@" >> "$0/hashes.$$"' %s < %s/%s
 status=$?
 cat %s/hashes.* 2>/dev/null
 rm -f %s/hashes.*
-exit $status`, shq(root), shq(name), shq(name), shq(name), meta, meta, meta, meta)
+echo '%s'
+perl -0ne 'chomp; my @s = lstat or next; printf "%%04o %%s\n", $s[2] & 07777, $_' < %s/%s || status=1
+exit $status`, shq(root), pre, meta, meta, shq(list), meta, meta, modesMarker, meta, shq(list))
 }
+
+// extractMode says what an extraction adds to.
+type extractMode int
+
+const (
+	// extractNew creates the release; it refuses one that already exists.
+	extractNew extractMode = iota
+	// extractMore adds entries to a release a first part created.
+	extractMore
+	// extractResend writes files anew into the release, unlinking each
+	// first (-U), so a hard link to an earlier release is replaced, never
+	// written through.
+	extractResend
+)
+
+// modesMarker separates, in extractScript's output, the hashes from the
+// files' permission bits ("<octal mode> <path>" lines; paths have no
+// control characters).
+const modesMarker = "-- modes"
 
 // switchScript points current at releases/<name> with one rename(2).
 func switchScript(root, name, token string) string {

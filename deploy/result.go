@@ -22,9 +22,34 @@ type Result struct {
 	Error          string   // redacted; empty on success
 	Manifest       Manifest // the whole release
 	ManifestDigest string   // Manifest.Digest()
+	Source         SourceUse
 	Servers        []ServerResult
 	Started        time.Time
 	Finished       time.Time
+}
+
+// SourceMode is how a deploy read its source.
+type SourceMode string
+
+// Ways of reading a source.
+const (
+	SourceStream  SourceMode = "stream"  // a Source, read as a whole
+	SourceTree    SourceMode = "tree"    // a ListedSource's tree: only files no server had were fetched
+	SourceTarball SourceMode = "tarball" // a ListedSource read as a whole (Reason says why)
+)
+
+// SourceUse is how the source of a deploy was read.
+type SourceUse struct {
+	Mode SourceMode
+	// Reason says why a ListedSource was read as a whole.
+	Reason string `json:",omitempty"`
+	// FilesFetched and BytesFetched count the files whose content was
+	// fetched one by one (SourceTree).
+	FilesFetched int   `json:",omitempty"`
+	BytesFetched int64 `json:",omitempty"`
+	// Seconds is how long reading and validating the whole source took,
+	// overlapping the upload.
+	Seconds float64
 }
 
 // ServerResult is what happened on one server.

@@ -19,8 +19,9 @@ func (e *Engine) Rollback(ctx context.Context, t Target, toRelease string, log i
 	red := newRedactor(t.Secrets)
 	fail := func(err error) (Result, error) {
 		res.Finished = e.now()
-		res.Error = red.String(err.Error())
-		return res, fmt.Errorf("rollback %s: %w", t.Environment, errors.New(res.Error))
+		res.Error = err.Error()
+		red.result(&res)
+		return res, errors.New(red.String(fmt.Sprintf("rollback %s: %s", t.Environment, res.Error)))
 	}
 	t, err := t.validate()
 	if err != nil {
@@ -29,7 +30,7 @@ func (e *Engine) Rollback(ctx context.Context, t Target, toRelease string, log i
 	if toRelease != "" && !releaseNameRe.MatchString(toRelease) {
 		return fail(fmt.Errorf("invalid release name %q", toRelease))
 	}
-	o := e.newOp(t, newLineLog(log), toRelease)
+	o := e.newOp(t, log, toRelease)
 	defer o.close()
 	outcome, err := o.rollback(ctx, toRelease, &res)
 	res.Servers = o.results()
@@ -38,6 +39,7 @@ func (e *Engine) Rollback(ctx context.Context, t Target, toRelease string, log i
 		return fail(err)
 	}
 	res.Finished = e.now()
+	red.result(&res)
 	return res, nil
 }
 
@@ -160,7 +162,7 @@ func (e *Engine) Status(ctx context.Context, t Target) ([]ServerStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := e.newOp(t, newLineLog(nil), "")
+	o := e.newOp(t, nil, "")
 	defer o.close()
 	out := make([]ServerStatus, len(o.runs))
 	err = o.each(ctx, stepInspect, nil, func(ctx context.Context, r *serverRun) error {

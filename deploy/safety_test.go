@@ -6,9 +6,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/deploy"
 )
@@ -142,4 +144,45 @@ func TestShellMetacharactersCannotInject(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestSymlinkChainFailsFast feeds a tarball whose links double the work of
+// resolving them at every step (s<k> -> s<k-1>/../s<k-1>, 2^40 steps for
+// 40 links). Before the fix the worker never finished and ignored its
+// context; now the deploy fails at once, naming a link, before connecting.
+func TestSymlinkChainFailsFast(t *testing.T) {
+	entries := []tarEntry{{name: "repo-abc/s0", typ: tar.TypeDir, mode: 0o755}}
+	for k := 1; k <= 45; k++ {
+		prev := "s" + strconv.Itoa(k-1)
+		entries = append(entries, tarEntry{name: "repo-abc/s" + strconv.Itoa(k), typ: tar.TypeSymlink, link: prev + "/../" + prev})
+	}
+	f := newFixture(t, newSigner(t))
+	f.addServer(t, "127.0.0.1", 1, "deployer") // never contacted
+	if err := os.WriteFile(f.target.KnownHostsFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type outcome struct {
+		res deploy.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := f.engine.Deploy(ctx, f.target, deploy.ReleaseSpec{SHA: "0123456789abcdef0123456789abcdef01234567"},
+			deploy.TarSource(tarStream(t, entries...), 1), nil)
+		done <- outcome{res, err}
+	}()
+	select {
+	case o := <-done:
+		if o.err == nil || o.res.Outcome != deploy.Failed {
+			t.Fatalf("outcome %s, err %v", o.res.Outcome, o.err)
+		}
+		if !strings.Contains(o.err.Error(), "too many levels of symlinks") || !strings.Contains(o.err.Error(), `source entry "s`) {
+			t.Errorf("error %q does not name the link and the reason", o.err)
+		}
+	case <-time.After(time.Minute): // a liveness bound, not a speed target: the fixed check takes milliseconds
+		cancel()
+		t.Fatal("the deploy did not finish within a minute of reading 46 tar entries (exponential symlink resolution)")
+	}
 }

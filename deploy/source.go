@@ -43,6 +43,9 @@ type Entry struct {
 	Mode       fs.FileMode // permission bits
 	Size       int64       // content length of a file
 	LinkTarget string      // target of a symlink
+	// BlobID is a file's git blob id (40 hex digits: SHA-1 over
+	// "blob <size>\x00" and the content), when the source knows it.
+	BlobID string
 }
 
 // Source yields the tree of one commit as a stream of entries.
@@ -53,6 +56,28 @@ type Source interface {
 	// Close releases the source's resources.
 	Close() error
 }
+
+// ListedSource is a Source that can also list its tree before reading any
+// content, and fetch the content of single files. The engine then fetches
+// only the files that no server already has (see the package doc, "Fetching
+// only what changed"), and reads the Source as a whole (the tarball) when
+// that would not pay off.
+type ListedSource interface {
+	Source
+	// List returns every entry of the tree: directories, files with their
+	// BlobID and Size, and symlinks with their LinkTarget. An error
+	// wrapping ErrNotListable says why the tree cannot be used file by
+	// file (say, Git LFS or export attributes make its files differ from
+	// the tarball's); the engine then reads the Source.
+	List(ctx context.Context) ([]Entry, error)
+	// Fetch calls fn once with the content of each blob in ids, in any
+	// order, never concurrently. fn's reader is valid until it returns.
+	Fetch(ctx context.Context, ids []string, fn func(id string, content io.Reader) error) error
+}
+
+// ErrNotListable reports that a ListedSource's tree cannot be deployed
+// file by file; the message wrapping it says why.
+var ErrNotListable = errors.New("the tree cannot be deployed file by file")
 
 // TarSource reads a tar stream (such as GitHub's tarball of a commit),
 // dropping the first stripComponents path components of every entry; entries
@@ -146,14 +171,29 @@ func stripPath(p string, n int) (string, bool) {
 	return p, true
 }
 
-// checkEntryPath refuses absolute paths, ".." components and control characters.
+// Limits of a path and of one name in it, as Linux has them (PATH_MAX,
+// NAME_MAX): a server could not create a longer one, and they bound the
+// work of checking one entry.
+const (
+	maxPathLen = 4096
+	maxNameLen = 255
+)
+
+// checkEntryPath refuses absolute paths, ".." components, control
+// characters and paths or names over the system's limits.
 func checkEntryPath(p string) error {
 	if strings.HasPrefix(p, "/") {
 		return errors.New("absolute path refused")
 	}
+	if len(p) > maxPathLen {
+		return fmt.Errorf("path of %d bytes refused (at most %d)", len(p), maxPathLen)
+	}
 	for _, c := range strings.Split(p, "/") {
 		if c == ".." {
 			return errors.New("path with a \"..\" component refused")
+		}
+		if len(c) > maxNameLen {
+			return fmt.Errorf("name of %d bytes refused (at most %d)", len(c), maxNameLen)
 		}
 	}
 	if hasControl(p) {

@@ -69,7 +69,17 @@ type Target struct {
 	UploadBytesPerSecond int64
 	// Ciphers, if set, restricts the SSH ciphers offered (e.g. aes128-gcm@openssh.com).
 	Ciphers []string
+	// FetchChangedLimit is the share (0 to 1) of a release's file bytes a
+	// ListedSource may fetch file by file; above it the whole tarball is
+	// read. 0 means DefaultFetchChangedLimit; negative always reads the
+	// tarball.
+	FetchChangedLimit float64
 }
+
+// DefaultFetchChangedLimit is Target.FetchChangedLimit's default: fetching
+// a fifth of a release file by file (a round trip per file, in parallel)
+// costs about what downloading the whole tarball does.
+const DefaultFetchChangedLimit = 0.2
 
 const (
 	defaultKeepReleases   = 5
@@ -143,11 +153,17 @@ func (t Target) validate() (Target, error) {
 	if hc.Retries < 0 || t.KeepReleases < 0 || t.MaxParallel < 0 {
 		errs = append(errs, errors.New("negative retries, keep_releases or max_parallel"))
 	}
+	if t.FetchChangedLimit > 1 {
+		errs = append(errs, fmt.Errorf("fetch_changed_limit %v is over 1 (100%%)", t.FetchChangedLimit))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return t, fmt.Errorf("deploy target %q: %w", t.Environment, err)
 	}
 	if t.KeepReleases == 0 {
 		t.KeepReleases = defaultKeepReleases
+	}
+	if t.FetchChangedLimit == 0 {
+		t.FetchChangedLimit = DefaultFetchChangedLimit
 	}
 	if t.MaxParallel == 0 || t.MaxParallel > len(t.Servers) {
 		t.MaxParallel = len(t.Servers)

@@ -7,7 +7,6 @@
 package server
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -168,7 +167,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	notifiers = append(notifiers, deliverNow{s.outbox})
 	routed := deployRouter{typeOf: s.live.TargetType, byType: map[string]bot.Deployer{
 		config.TargetSSH: &deploy.BotDeployer{
-			Engine:  &deploy.Engine{Logger: s.log.With("component", "deploy")},
+			Engine:  newDeployEngine(cfg, s.log),
 			Targets: s.live.Target,
 			Source:  githubSource(app),
 			Log:     s.openDeployLog,
@@ -252,33 +251,26 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	return nil
 }
 
-// githubSource opens a commit's tree from GitHub's tarball of it.
+// githubSource opens a commit's tree on GitHub: the engine fetches only
+// the files no server has (git trees and blobs API) and downloads the
+// tarball when that pays off better.
 func githubSource(app *ghint.App) func(ctx context.Context, repo, sha string) (deploy.Source, io.Closer, error) {
 	return func(ctx context.Context, repo, sha string) (deploy.Source, io.Closer, error) {
-		body, err := app.Tarball(ctx, repo, sha)
-		if err != nil {
-			return nil, nil, err
-		}
-		gz, err := gzip.NewReader(body)
-		if err != nil {
-			body.Close()
-			return nil, nil, fmt.Errorf("tarball of %s at %s: %w", repo, sha, err)
-		}
-		return deploy.TarSource(gz, 1), closers{gz, body}, nil
+		return app.TreeSource(ctx, repo, sha), nil, nil
 	}
 }
 
-// closers closes each in turn and returns the first error.
-type closers []io.Closer
-
-func (cs closers) Close() error {
-	var first error
-	for _, c := range cs {
-		if err := c.Close(); err != nil && first == nil {
-			first = err
-		}
+// newDeployEngine is the SSH deploy engine. Its content index (which git
+// blob has which SHA-256, see deploy's package doc) is a cache: beside a
+// SQLite database; in memory with PostgreSQL, whose replicas share no
+// directory (a replica that restarts reads each environment's next
+// release from the tarball once).
+func newDeployEngine(cfg *config.Config, log *slog.Logger) *deploy.Engine {
+	e := &deploy.Engine{Logger: log.With("component", "deploy")}
+	if !store.IsPostgres(cfg.Database) {
+		e.ContentIndexFile = filepath.Join(filepath.Dir(cfg.Database), "deploy-content-index")
 	}
-	return first
+	return e
 }
 
 // lateRecorder passes the Reporter's bookkeeping to the service, which

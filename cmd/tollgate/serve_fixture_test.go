@@ -41,6 +41,7 @@ type e2eOptions struct {
 	beforeSwitch string        // a before_switch hook; "" for none
 	grace        time.Duration // shutdown grace; 0 means a minute
 	webLogin     bool          // configure the fake GitHub's OAuth client, so the web pages are served
+	healthCheck  string        // staging's health-check command; "" for ./bin/health
 }
 
 // e2e is a whole Tollgate: `serve` in-process on a real listener, with
@@ -144,6 +145,10 @@ func (e *e2e) writeConfig(t *testing.T, extra string) {
 		id, secret := e.gh.AppOAuthClient()
 		oauth = fmt.Sprintf("  oauth_client_id: %q\n  oauth_client_secret: %q\n", id, secret)
 	}
+	health := "./bin/health"
+	if e.opts.healthCheck != "" {
+		health = jsonString(e.opts.healthCheck)
+	}
 	listen := e.listen
 	if listen == "" {
 		listen = "127.0.0.1:0"
@@ -182,10 +187,10 @@ repositories:
           known_hosts_file: known_hosts_staging
         path: %s
         health_check:
-          command: ./bin/health
+          command: %s
           interval: 100ms
         environment_url: %s
-%s%s`, listen, public, e.gh.APIURL(), e.gh.URL(), e.gh.AppID(), e2eSecret, oauth, e2eRepo, e.sshdPort, e.sshdUser, e.root, e2eEnvURL, hooks, extra)
+%s%s`, listen, public, e.gh.APIURL(), e.gh.URL(), e.gh.AppID(), e2eSecret, oauth, e2eRepo, e.sshdPort, e.sshdUser, e.root, health, e2eEnvURL, hooks, extra)
 	writeTestFile(t, e.configPath, yaml)
 }
 

@@ -72,6 +72,14 @@ func NewKey(t testing.TB) ssh.Signer {
 // the test when sshd is not installed, unless TOLLGATE_SKIP_SSHD=1.
 func Start(t testing.TB, clientKey ssh.PublicKey) *Server {
 	t.Helper()
+	return StartWithPath(t, clientKey, "")
+}
+
+// StartWithPath is Start with the sessions' PATH set (sshd's SetEnv), so
+// a test can put wrappers of the server's tools first; "" leaves sshd's
+// default.
+func StartWithPath(t testing.TB, clientKey ssh.PublicKey, path string) *Server {
+	t.Helper()
 	if _, err := os.Stat(SSHD); err != nil {
 		if os.Getenv("TOLLGATE_SKIP_SSHD") == "1" {
 			t.Skipf("%s not found and TOLLGATE_SKIP_SSHD=1", SSHD)
@@ -90,7 +98,7 @@ func Start(t testing.TB, clientKey ssh.PublicKey) *Server {
 	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		s, err := start(t, u.Username, clientKey)
+		s, err := start(t, u.Username, clientKey, path)
 		if err == nil {
 			t.Cleanup(s.Stop)
 			return s
@@ -123,7 +131,7 @@ func WriteKnownHosts(t testing.TB, path string, servers ...*Server) {
 	}
 }
 
-func start(t testing.TB, username string, clientKey ssh.PublicKey) (*Server, error) {
+func start(t testing.TB, username string, clientKey ssh.PublicKey, path string) (*Server, error) {
 	dir := t.TempDir()
 	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -174,8 +182,8 @@ MaxStartups 100:30:200
 MaxSessions 100
 ClientAliveInterval 15
 LogLevel ERROR
-SetEnv HOME=%s
-`, port, hostKeyFile, authKeys, username, home)
+SetEnv HOME=%s%s
+`, port, hostKeyFile, authKeys, username, home, pathEnv(path))
 	configFile := filepath.Join(dir, "sshd_config")
 	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
 		return nil, err
@@ -296,4 +304,12 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// pathEnv is the PATH part of sshd's SetEnv line ("" for none).
+func pathEnv(path string) string {
+	if path == "" {
+		return ""
+	}
+	return " PATH=" + path
 }

@@ -121,6 +121,9 @@ func NewApp(ctx context.Context, cfg AppConfig) (*App, error) {
 func defaultBaseTransport() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.ResponseHeaderTimeout = 60 * time.Second
+	// Keep a connection for every blob fetched in parallel (TreeSource)
+	// instead of Go's default of two idle ones per host.
+	t.MaxIdleConnsPerHost = 2 * blobParallel
 	return t
 }
 

@@ -47,6 +47,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET "+repo+"/tarball", s.tokenAuth(s.handleTarballLink))
 	m.HandleFunc("GET /_codeload/{owner}/{repo}/legacy.tar.gz/{sha}", s.handleTarballDownload)
 	m.HandleFunc("GET "+repo+"/contents/{path...}", s.tokenAuth(s.handleGetContents))
+	m.HandleFunc("GET "+repo+"/git/trees/{sha}", s.tokenAuthThen(s.handleGetTree))
+	m.HandleFunc("GET "+repo+"/git/blobs/{sha}", s.tokenAuthThen(s.handleGetBlob))
 	m.HandleFunc("PUT "+repo+"/contents/{path...}", s.tokenAuth(s.handlePutContents))
 
 	// Pull requests and reviews.

@@ -46,6 +46,10 @@ type Server struct {
 	rec      recorder
 	flt      faults
 	hooks    deliveries
+	// treeLimit is where git/trees answers are truncated; net, when
+	// set, shapes every answer (SetNetwork).
+	treeLimit int
+	net       *network
 }
 
 // New starts a fake GitHub with one GitHub App (id 1, slug "tollgate") whose
@@ -54,7 +58,7 @@ type Server struct {
 // second on a loaded machine; forgery tests should sign with a key of their
 // own. Close the server when done.
 func New() *Server {
-	s := &Server{now: time.Now, state: newWorld(appKey())}
+	s := &Server{now: time.Now, state: newWorld(appKey()), treeLimit: defaultTreeLimit}
 	s.mux = http.NewServeMux()
 	s.routes()
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
@@ -120,6 +124,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "" {
 			r.URL.Path = "/"
 		}
+	}
+	if n := s.network(); n != nil {
+		if !n.wait(r) {
+			return
+		}
+		w = &shapedWriter{ResponseWriter: w, net: n, r: r}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 	if err != nil {

@@ -207,7 +207,7 @@ func (s *Server) AddRepo(fullName string) int64 {
 		commits: map[string]*commit{}, branches: map[string]string{}, tags: map[string]string{},
 		protection: map[string]BranchProtection{}, issues: map[int]*issue{}, nextNumber: 1,
 		comments: map[int64]*comment{}, statuses: map[string][]*commitStatus{},
-		checkRuns: map[string][]*checkRun{}, tarballs: map[string][]byte{},
+		checkRuns: map[string][]*checkRun{}, tarballs: map[string][]byte{}, git: newGitObjects(),
 		files: map[string]map[string][]byte{}, collaborators: map[string]string{},
 	}
 	s.state.repos[strings.ToLower(fullName)] = r

@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -23,7 +21,8 @@ func tarballPrefix(rp *repo, sha string) string {
 // SetTarball sets what GET /repos/{o}/{r}/tarball/{sha} downloads: files
 // (path → content) under "owner-repo-sha7/", after a pax global header whose
 // comment is the SHA, as git archive writes it. Files whose content starts
-// with "#!" get mode 0755, others 0644.
+// with "#!" get mode 0775 (git's 100755), others 0664 (100644). The git data
+// API (git/trees, git/blobs) serves the same commit's tree.
 func (s *Server) SetTarball(repoName, sha string, files map[string]string) error {
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
@@ -67,18 +66,8 @@ func (s *Server) SetTarball(repoName, sha string, files map[string]string) error
 	if err := gz.Close(); err != nil {
 		return fmt.Errorf("tarball of %s@%s: %w", repoName, sha, err)
 	}
-	s.setTarball(repoName, sha, buf.Bytes(), filesTree(files))
+	s.setTarball(repoName, sha, buf.Bytes(), filesFromMap(files))
 	return nil
-}
-
-// filesTree is a tree SHA for files: equal for equal contents, as git's
-// trees are (the fake does not build git's tree objects).
-func filesTree(files map[string]string) string {
-	h := sha1.New()
-	for _, path := range sortedKeys(files) {
-		fmt.Fprintf(h, "%s\x00%d\x00%s", path, len(files[path]), files[path])
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // next finds the next "/" in path after index i, or -1.
@@ -91,7 +80,8 @@ func next(path string, i int) int {
 }
 
 // SetTarballFromGit serves `git archive` of sha from the git repository at
-// gitDir as the tarball of sha (the commit must exist there).
+// gitDir as the tarball of sha (the commit must exist there), and its tree
+// (blobs, symlinks, submodules) through the git data API.
 func (s *Server) SetTarballFromGit(ctx context.Context, repoName, sha, gitDir string) error {
 	s.mu.Lock()
 	prefix := tarballPrefix(s.mustRepo(repoName), sha)
@@ -103,21 +93,25 @@ func (s *Server) SetTarballFromGit(ctx context.Context, repoName, sha, gitDir st
 	if err != nil {
 		return fmt.Errorf("git archive %s in %s: %w: %s", sha, gitDir, err, strings.TrimSpace(stderr.String()))
 	}
-	tree, err := exec.CommandContext(ctx, "git", "-C", gitDir, "rev-parse", sha+"^{tree}").Output()
+	files, err := filesFromGit(ctx, gitDir, sha)
 	if err != nil {
-		return fmt.Errorf("tree of %s in %s: %w", sha, gitDir, err)
+		return err
 	}
-	s.setTarball(repoName, sha, out, strings.TrimSpace(string(tree)))
+	s.setTarball(repoName, sha, out, files)
 	return nil
 }
 
-// setTarball stores sha's tarball and its tree (what GET commits/{sha}
-// reports as commit.tree.sha), adding the commit when it is new.
-func (s *Server) setTarball(repoName, sha string, b []byte, tree string) {
+// setTarball stores sha's tarball and its git objects, adding the commit
+// when it is new; the commit's tree (what GET commits/{sha} reports as
+// commit.tree.sha) is the real git tree id of files, so equal trees have
+// equal ids, as on GitHub.
+func (s *Server) setTarball(repoName, sha string, b []byte, files map[string]treeFile) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rp := s.mustRepo(repoName)
 	rp.tarballs[sha] = b
+	tree := rp.git.addTree(files)
+	rp.git.commits[sha] = tree
 	if _, ok := rp.commits[sha]; !ok {
 		rp.commits[sha] = &commit{sha: sha, message: "Commit " + short(sha), author: "octocat", at: s.now().UTC()}
 	}
@@ -156,18 +150,24 @@ func (s *Server) handleTarballLink(w http.ResponseWriter, r *http.Request, p pri
 // the only credential, as on codeload.
 func (s *Server) handleTarballDownload(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	d, ok := s.state.downloads[r.URL.Query().Get("token")]
-	if !ok || !s.now().Before(d.expires) || !strings.EqualFold(d.repo, r.PathValue("owner")+"/"+r.PathValue("repo")) || d.sha != r.PathValue("sha") {
+	var b []byte
+	var name string
+	if ok {
+		rp := s.state.repo(d.repo)
+		b, name = rp.tarballs[d.sha], strings.TrimSuffix(tarballPrefix(rp, d.sha), "/")
+	}
+	valid := ok && s.now().Before(d.expires)
+	s.mu.Unlock()
+	// The body is written without the lock: it may be large and shaped.
+	if !valid || !strings.EqualFold(d.repo, r.PathValue("owner")+"/"+r.PathValue("repo")) || d.sha != r.PathValue("sha") {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write([]byte("404: Not Found"))
 		return
 	}
-	rp := s.state.repo(d.repo)
-	b := rp.tarballs[d.sha]
 	w.Header().Set("Content-Type", "application/x-gzip")
-	w.Header().Set("Content-Disposition", "attachment; filename="+strings.TrimSuffix(tarballPrefix(rp, d.sha), "/")+".tar.gz")
+	w.Header().Set("Content-Disposition", "attachment; filename="+name+".tar.gz")
 	w.Header().Set("Content-Length", fmt.Sprint(len(b)))
 	_, _ = w.Write(b)
 }

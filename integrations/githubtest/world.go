@@ -96,6 +96,7 @@ type repo struct {
 	checkRuns     map[string][]*checkRun       // by SHA
 	deployments   []*deployment                // oldest first
 	tarballs      map[string][]byte            // SHA → tar.gz
+	git           *gitObjects                  // trees and blobs of the commits with a tarball
 	files         map[string]map[string][]byte // branch → path → content
 	collaborators map[string]string            // lower login → role (read, triage, write, maintain, admin)
 }
