@@ -20,6 +20,11 @@ type ApproveInput struct {
 	// SHA is the commit the approver was shown, when the transport knows
 	// it; an approval for another SHA is refused.
 	SHA string
+	// MFA is the WebAuthn assertion the approver made over this request,
+	// verified by the web transport's ceremony. Where the environment
+	// requires it (approvals.require_webauthn) an approval without one, or
+	// with one bound to anything else, is refused.
+	MFA *MFAProof
 }
 
 // CodeConfigChanged refuses an approval given under another configuration.
@@ -69,6 +74,15 @@ func (s *Service) Approve(ctx context.Context, in ApproveInput) (Request, error)
 				r.Ref, short(r.SHA), short(head), short(r.SHA)))
 		}
 	}
+	if in.MFA != nil && p.ApprovalsRequireWebAuthn {
+		ref, err := s.mfaCredentialOwned(ctx, in.MFA, in.Approver)
+		if err != nil {
+			return Request{}, fmt.Errorf("approve %s: %w", r.ID, err)
+		}
+		if ref != nil {
+			return Request{}, s.refuseApproval(ctx, in, ref)
+		}
+	}
 
 	var granted Approval
 	var queued bool
@@ -88,10 +102,13 @@ func (s *Service) Approve(ctx context.Context, in ApproveInput) (Request, error)
 			ExpiresAt: now.Add(p.approvalTTL())}
 		cur.Approvals = append(cur.Approvals, granted)
 		valid := cur.ValidApprovals(now)
-		events := []AuditEvent{{Actor: in.Approver.Login, Action: ActionApprovalGranted, Subject: cur.ID,
-			Data: map[string]any{"approver": in.Approver.Login, "approver_id": in.Approver.GitHubID,
-				"sha": cur.SHA, "config_hash": cur.ConfigHash, "expires_at": granted.ExpiresAt,
-				"count": len(valid), "required": cur.RequiredApprovals, "teams": membershipStrings(ms)}}}
+		data := map[string]any{"approver": in.Approver.Login, "approver_id": in.Approver.GitHubID,
+			"sha": cur.SHA, "config_hash": cur.ConfigHash, "expires_at": granted.ExpiresAt,
+			"count": len(valid), "required": cur.RequiredApprovals, "teams": membershipStrings(ms)}
+		if in.MFA != nil && p.ApprovalsRequireWebAuthn {
+			data["mfa"] = in.MFA // the whole assertion, re-verifiable offline
+		}
+		events := []AuditEvent{{Actor: in.Approver.Login, Action: ActionApprovalGranted, Subject: cur.ID, Data: data}}
 		if len(valid) >= cur.RequiredApprovals {
 			from := cur.State
 			if err := cur.transition(StateQueued, fmt.Sprintf("approved by %s", approverList(valid))); err != nil {
@@ -108,6 +125,9 @@ func (s *Service) Approve(ctx context.Context, in ApproveInput) (Request, error)
 	}
 	if err != nil {
 		return Request{}, fmt.Errorf("approve %s: %w", r.ID, err)
+	}
+	if in.MFA != nil && p.ApprovalsRequireWebAuthn {
+		s.recordMFAUse(ctx, in.MFA, granted.At)
 	}
 	s.deliver(ctx, out, updated)
 	if queued {
@@ -144,6 +164,9 @@ func checkApproval(r *Request, p *EnvironmentPolicy, in ApproveInput, now time.T
 		if a.Approver.Same(in.Approver) {
 			return refuse(CodeAlreadyApproved, "you already approved request %s", r.ID)
 		}
+	}
+	if p.ApprovalsRequireWebAuthn {
+		return checkMFA(in.MFA, ApprovalChallenge(*r), in.Approver, now, "approving deploys to "+r.Environment)
 	}
 	return nil
 }

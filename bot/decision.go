@@ -28,7 +28,12 @@ const (
 	CheckChecks    = "checks"
 	CheckFreeze    = "freeze"
 	CheckLock      = "lock"
-	CheckRunEvent  = "run_event" // protection-rule runs: what started the workflow run
+	// CheckApprovalMFA records that approvals need a security key
+	// (approvals.require_webauthn); CheckEmergencyMFA that the requester of
+	// an emergency change confirmed it with one (emergency.require_webauthn).
+	CheckApprovalMFA  = "approval_mfa"
+	CheckEmergencyMFA = "emergency_mfa"
+	CheckRunEvent     = "run_event" // protection-rule runs: what started the workflow run
 )
 
 // PolicyCheck is one check of a decision: what was looked up, the result,

@@ -158,6 +158,13 @@ var errNoCompliance = errors.New("no compliance store configured: emergency chan
 // never the person who deployed it nor the author of its pull request (the
 // approvers' separation of duties); a not-acceptable verdict needs a note.
 func (s *Service) ReviewEmergency(ctx context.Context, id string, by Identity, outcome ReviewOutcome, note string) (EmergencyReview, error) {
+	return s.ReviewEmergencyWithMFA(ctx, id, by, outcome, note, nil)
+}
+
+// ReviewEmergencyWithMFA is ReviewEmergency with the reviewer's security
+// key assertion over the verdict and note, which environments with
+// emergency.require_webauthn require (EmergencyReviewChallenge).
+func (s *Service) ReviewEmergencyWithMFA(ctx context.Context, id string, by Identity, outcome ReviewOutcome, note string, proof *MFAProof) (EmergencyReview, error) {
 	if s.compliance == nil {
 		return EmergencyReview{}, errNoCompliance
 	}
@@ -185,7 +192,8 @@ func (s *Service) ReviewEmergency(ctx context.Context, id string, by Identity, o
 		return EmergencyReview{}, s.refuseAction(ctx, by, what, id, ref)
 	}
 	teams := rev.Approvers
-	if p, ok := s.policies.Environment(rev.Repo, rev.Environment); ok {
+	p, configured := s.policies.Environment(rev.Repo, rev.Environment)
+	if configured {
 		teams = p.Approvers // the policy in force now decides who approves
 	}
 	ms, err := s.memberships(ctx, teams, by)
@@ -197,17 +205,31 @@ func (s *Service) ReviewEmergency(ctx context.Context, id string, by Identity, o
 			"only members of %s may review emergency changes to %s", strings.Join(teamStrings(teams), ", "), rev.Environment))
 	}
 	now := s.now().UTC()
+	if configured && p.EmergencyRequireWebAuthn {
+		if ref, err := s.reviewProof(ctx, proof, rev, p, by, outcome, note, now); ref != nil || err != nil {
+			if err != nil {
+				return EmergencyReview{}, fmt.Errorf("reviewing emergency change %s: %w", id, err)
+			}
+			return EmergencyReview{}, s.refuseAction(ctx, by, what, id, ref)
+		}
+	} else {
+		proof = nil
+	}
 	updated, err := s.compliance.UpdateEmergencyReview(ctx, id, func(cur *EmergencyReview) ([]AuditEvent, error) {
 		if !cur.Pending() {
 			return nil, refuse(CodeAlreadyReviewed, "emergency change %s was already reviewed by %s (%s)",
 				id, cur.Reviewer.Login, cur.Outcome)
 		}
 		cur.Outcome, cur.Reviewer, cur.ReviewedAt, cur.Note = outcome, by, now, note
-		return []AuditEvent{{Actor: actorOf(by), Action: ActionEmergencyReviewed, Subject: id, Data: map[string]any{
+		data := map[string]any{
 			"outcome": outcome, "reviewer": by.Login, "reviewer_id": by.GitHubID, "note": note,
 			"repo": cur.Repo, "environment": cur.Environment, "deployer": cur.Deployer.Login,
 			"deployed_at": cur.DeployedAt, "reviewed_at": now, "due_at": cur.DueAt,
-			"latency_seconds": int64(now.Sub(cur.DeployedAt).Seconds()), "late": now.After(cur.DueAt)}}}, nil
+			"latency_seconds": int64(now.Sub(cur.DeployedAt).Seconds()), "late": now.After(cur.DueAt)}
+		if proof != nil {
+			data["mfa"], data["sha"] = proof, cur.SHA
+		}
+		return []AuditEvent{{Actor: actorOf(by), Action: ActionEmergencyReviewed, Subject: id, Data: data}}, nil
 	})
 	if ref, ok := AsRefusal(err); ok {
 		return EmergencyReview{}, s.refuseAction(ctx, by, what, id, ref)

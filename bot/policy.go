@@ -48,6 +48,13 @@ type Facts struct {
 	PR             *PullRequest    // the PR the SHA came through; nil when none
 	Checks         []CheckResult
 	Lock           *Lock // the environment's lock, if any
+	// MFA is the requester's security key assertion over an emergency
+	// change, already checked by Submit; nil when there is none.
+	MFA *MFAProof
+	// MFAConfirmed is, at the recheck before an emergency change starts,
+	// how Submit found it confirmed with a security key (its decision's
+	// emergency_mfa check); "" when it was not.
+	MFAConfirmed string
 	// RoleOnly says the requester holds no role here, so nothing else was
 	// fetched: the other checks are recorded as not made.
 	RoleOnly bool
@@ -108,6 +115,7 @@ func Evaluate(p *EnvironmentPolicy, req *Request, f Facts) Decision {
 		checkFreeze(&d, p, f.Now)
 	}
 	checkLock(&d, req, f.Lock, f.Now)
+	checkMFAPolicy(&d, p, emergency, f.MFA, f.MFAConfirmed)
 
 	d.finish()
 	return d
@@ -406,4 +414,24 @@ func short(sha string) string {
 		return sha[:7]
 	}
 	return sha
+}
+
+// checkMFAPolicy records what the policy asks of security keys: for an
+// emergency change, the requester's assertion (Submit checked it; at the
+// start recheck, confirmed says Submit found it); for any other change
+// that needs approvals, that each approval needs one.
+func checkMFAPolicy(d *Decision, p *EnvironmentPolicy, emergency bool, proof *MFAProof, confirmed string) {
+	switch {
+	case emergency && p.EmergencyRequireWebAuthn && proof == nil && confirmed == "":
+		d.fail(CheckEmergencyMFA, "emergency.require_webauthn", CodeMFARequired,
+			"an emergency change here must be confirmed with a security key or passkey")
+	case emergency && p.EmergencyRequireWebAuthn && proof == nil:
+		d.pass(CheckEmergencyMFA, "emergency.require_webauthn", "at submission: "+confirmed)
+	case emergency && p.EmergencyRequireWebAuthn:
+		d.pass(CheckEmergencyMFA, "emergency.require_webauthn",
+			fmt.Sprintf("confirmed with security key %q", proof.CredentialName))
+	case !emergency && p.ApprovalsRequireWebAuthn && p.RequiredApprovals > 0:
+		d.pass(CheckApprovalMFA, "approvals.require_webauthn",
+			"each approval needs a security key or passkey (WebAuthn) over this request")
+	}
 }

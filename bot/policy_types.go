@@ -57,6 +57,13 @@ type EnvironmentPolicy struct {
 	EmergencyReviewWithin time.Duration
 	FreezeWindows         []FreezeWindow
 	Production            bool
+	// ApprovalsRequireWebAuthn makes an approval count only with a fresh
+	// WebAuthn assertion over what is approved (approvals.require_webauthn).
+	ApprovalsRequireWebAuthn bool
+	// EmergencyRequireWebAuthn asks the same of the emergency path: of
+	// whoever deploys an emergency change, and of its after-the-fact
+	// reviewer (emergency.require_webauthn).
+	EmergencyRequireWebAuthn bool
 
 	// Routing: a pull request merged into one of OnMergeTo deploys its
 	// merge commit here; a pull request labelled with one of Labels deploys
@@ -105,6 +112,10 @@ func (p *EnvironmentPolicy) Hash() string {
 		Freeze                                 []window
 		Production                             bool
 		EmergencyTicketPattern                 string `json:",omitempty"`
+		// omitempty: policies that do not ask for a security key keep the
+		// hash they had before these settings existed.
+		ApprovalsRequireWebAuthn bool `json:",omitempty"`
+		EmergencyRequireWebAuthn bool `json:",omitempty"`
 	}{
 		Repo: p.Repo, Environment: p.Environment,
 		Deployers: teamStrings(p.Deployers), Approvers: teamStrings(p.Approvers),
@@ -112,7 +123,8 @@ func (p *EnvironmentPolicy) Hash() string {
 		RequiredApprovals: p.RequiredApprovals, ApprovalTTL: p.approvalTTL(),
 		Branches: p.Branches, RequiredContexts: p.RequiredContexts,
 		RequirePRReview: p.RequirePRReview, RequireChecks: p.RequireChecks,
-		Production: p.Production,
+		Production: p.Production, ApprovalsRequireWebAuthn: p.ApprovalsRequireWebAuthn,
+		EmergencyRequireWebAuthn: p.EmergencyRequireWebAuthn,
 	}
 	if p.TicketPattern != nil {
 		v.TicketPattern = p.TicketPattern.String()

@@ -63,6 +63,13 @@ func (s *Service) recheckAtStart(ctx context.Context, r *Request) (startCheck, e
 	if err != nil {
 		return startCheck{}, fmt.Errorf("rechecking request %s before it starts: %w", r.ID, err)
 	}
+	if r.Trigger == TriggerEmergency && r.Decision != nil {
+		// The requester's assertion was checked and recorded at
+		// submission; the change it confirmed is the one starting.
+		if mc, ok := r.Decision.Check(CheckEmergencyMFA); ok && mc.Outcome == OutcomePass {
+			facts.MFAConfirmed = mc.Detail
+		}
+	}
 	c := startCheck{decision: Evaluate(p, r, facts), p: p}
 	if !c.decision.Allowed {
 		c.to, c.reason = StateRejected, "at start: "+c.decision.Reason

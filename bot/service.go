@@ -84,6 +84,13 @@ type Config struct {
 	// nil means Store, when Store implements ComplianceStore. Without one,
 	// emergency changes are refused: they could not be reviewed.
 	Compliance ComplianceStore
+	// MFA keeps registered security keys; nil means Store, when Store
+	// implements MFAStore. Without one, actions that need a security key
+	// are refused.
+	MFA MFAStore
+	// Admins returns the admins teams in force (teams.admins), who may
+	// revoke someone else's security key; nil means nobody may.
+	Admins func() []Team
 	// RefusalLimits counts refusals per person; nil means Store, when
 	// Store implements RefusalLimits. Without one, refusals are not limited.
 	RefusalLimits RefusalLimits
@@ -100,6 +107,8 @@ type Service struct {
 	notifier   Notifier
 	policies   Policies
 	compliance ComplianceStore
+	mfa        MFAStore
+	admins     func() []Team
 	now        Clock
 	log        *slog.Logger
 	wake       chan struct{} // nudges idle workers when something was queued
@@ -124,7 +133,10 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		store: cfg.Store, dir: cfg.Directory, changes: cfg.Changes, deployer: cfg.Deployer,
 		notifier: cfg.Notifier, policies: cfg.Policies, now: cfg.Clock, log: cfg.Logger,
-		wake: make(chan struct{}, 1),
+		wake: make(chan struct{}, 1), admins: cfg.Admins,
+	}
+	if s.mfa = cfg.MFA; s.mfa == nil {
+		s.mfa, _ = cfg.Store.(MFAStore)
 	}
 	if s.compliance = cfg.Compliance; s.compliance == nil {
 		s.compliance, _ = cfg.Store.(ComplianceStore)

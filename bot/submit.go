@@ -24,6 +24,9 @@ type NewRequest struct {
 	GitHubDeploymentID int64
 	ProtectionRule     *ProtectionRuleRun
 	Release            string // rollbacks: the release to return to; empty means the previous one
+	// MFA is the requester's security key assertion over an emergency
+	// change (emergency.require_webauthn), verified by the web transport.
+	MFA *MFAProof
 }
 
 // Outcome is the result of Submit.
@@ -78,6 +81,7 @@ func (s *Service) Submit(ctx context.Context, in NewRequest) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("submit to %s %s: %w", r.Repo, r.Environment, err)
 	}
 	var facts Facts
+	var proof *MFAProof // the requester's assertion over an emergency change
 	if !anyMember(ms) {
 		facts = Facts{Now: now, Memberships: ms, RoleOnly: true, BranchContains: map[string]bool{}}
 		if r.Trigger.AskedByAPerson() {
@@ -101,16 +105,24 @@ func (s *Service) Submit(ctx context.Context, in NewRequest) (Outcome, error) {
 			}
 			return Outcome{}, err
 		}
+		proof, err = s.emergencyProof(ctx, in, &r, p, now)
+		if ref, ok := AsRefusal(err); ok {
+			return Outcome{}, s.refuseAction(ctx, in.Requester, "request.submit", in.Repo+" "+in.Environment, ref)
+		}
+		if err != nil {
+			return Outcome{}, err
+		}
 		if facts, err = s.gatherFacts(ctx, p, &r, now, ms); err != nil {
 			return Outcome{}, fmt.Errorf("submit %s to %s %s: %w", r.SHA, r.Repo, r.Environment, err)
 		}
 	}
-	r.PR = facts.PR
+	r.PR, facts.MFA = facts.PR, proof
 	d := Evaluate(p, &r, facts)
 	events, err := s.decide(&r, p, d, now)
 	if err != nil {
 		return Outcome{}, err
 	}
+	withProof(events, proof)
 
 	for attempt := 0; ; attempt++ {
 		out := &outboxed{build: submitNotes}
@@ -120,6 +132,7 @@ func (s *Service) Submit(ctx context.Context, in NewRequest) (Outcome, error) {
 			if events, err = s.decide(resetState(&r), p, d, now); err != nil {
 				return Outcome{}, err
 			}
+			withProof(events, proof)
 			continue
 		}
 		if err != nil {

@@ -54,6 +54,7 @@ type Config struct {
 	Teams        Teams
 	AccessReview AccessReview
 	Locks        Locks
+	WebAuthn     WebAuthn
 	Replicas     Replicas
 	// Repositories by "owner/name".
 	Repositories map[string]*Repository

@@ -28,6 +28,7 @@ type Environment struct {
 	Approvers         []string // team slugs whose members may approve
 	RequiredApprovals int      // distinct approvers needed (0: none)
 	ApprovalTTL       time.Duration
+	Approvals         Approvals
 	Branches          []string // globs (path.Match) of branches a SHA must be on
 	Require           Require
 	Emergency         Emergency
@@ -73,6 +74,9 @@ type Emergency struct {
 	Teams         []string      // team slugs allowed to use it; empty: no emergency path
 	ReviewWithin  time.Duration // after-the-fact review deadline
 	RequireTicket bool          // a ticket reference (TicketPattern) is required
+	// RequireWebAuthn asks a security key assertion of whoever deploys an
+	// emergency change and of its after-the-fact reviewer.
+	RequireWebAuthn bool
 }
 
 // AutoDeploy configures continuous deployment.

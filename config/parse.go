@@ -136,7 +136,7 @@ func (d *decoder) yamlError(err error) {
 
 func (d *decoder) config(root *yaml.Node) *Config {
 	top := d.section("", 1, root, "listen", "public_url", "database", "audit", "github", "slack",
-		"teams", "access_review", "locks", "replicas", "repositories")
+		"teams", "access_review", "locks", "replicas", "repositories", "webauthn")
 	c := &Config{Listen: DefaultListen}
 	if v, ok := top.str("listen"); ok {
 		if _, port, err := net.SplitHostPort(v); err != nil || !validPort(port) {
@@ -169,6 +169,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 			c.Replicas.Lease, MinReplicaLease, MaxReplicaLease)
 	}
 
+	c.WebAuthn = d.webauthn(top)
 	c.Repositories = d.repositories(top, c.GitHub.Org)
 	return c
 }

@@ -14,7 +14,7 @@ var environmentKeys = []string{
 	"production", "transient", "type", "gate_only", "deployers", "approvers", "required_approvals",
 	"approval_ttl", "branches", "require", "emergency", "require_ticket", "freeze", "auto_deploy",
 	"labels", "servers", "ssh", "path", "keep_releases", "max_parallel", "max_parallel_servers",
-	"tarball_above_percent", "shared", "hooks", "health_check", "environment_url", "secrets",
+	"tarball_above_percent", "shared", "hooks", "health_check", "environment_url", "secrets", "approvals",
 }
 
 func (d *decoder) repositories(top *section, org string) map[string]*Repository {
@@ -127,12 +127,14 @@ func (d *decoder) policy(s *section, env *Environment, org string) {
 		}
 	}
 
-	em := d.subsection(s, "emergency", "teams", "review_within", "require_ticket")
+	em := d.subsection(s, "emergency", "teams", "review_within", "require_ticket", "require_webauthn")
 	env.Emergency = Emergency{
-		Teams:         d.teamList(em, "teams", org),
-		ReviewWithin:  em.duration("review_within", DefaultEmergencyReview),
-		RequireTicket: em.boolean("require_ticket"),
+		Teams:           d.teamList(em, "teams", org),
+		ReviewWithin:    em.duration("review_within", DefaultEmergencyReview),
+		RequireTicket:   em.boolean("require_ticket"),
+		RequireWebAuthn: em.boolean("require_webauthn"),
 	}
+	d.approvals(s, env)
 
 	rt := d.subsection(s, "require_ticket", "pattern")
 	if s.has("require_ticket") {

@@ -36,6 +36,9 @@ func (c *Config) policyOf(env *Environment) *bot.EnvironmentPolicy {
 		EmergencyReviewWithin: env.Emergency.ReviewWithin,
 		OnMergeTo:             append([]string(nil), env.AutoDeploy.OnMergeTo...),
 		Labels:                append([]string(nil), env.Labels...),
+
+		ApprovalsRequireWebAuthn: env.Approvals.RequireWebAuthn,
+		EmergencyRequireWebAuthn: env.Emergency.RequireWebAuthn,
 	}
 	// require_ticket asks a ticket of every request; emergency.require_ticket
 	// only of emergency changes (with require_ticket's pattern, or the

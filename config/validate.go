@@ -11,6 +11,7 @@ import (
 // environments, Slack channel mappings, shared servers.
 func (d *decoder) validate(c *Config) {
 	d.credentialSeparation()
+	d.validateWebAuthn(c)
 	if c.Slack.Enabled {
 		for _, ch := range sortedKeys(c.Slack.Channels) {
 			repo := c.Slack.Channels[ch]

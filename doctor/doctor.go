@@ -34,6 +34,7 @@ const (
 	failed                 // ✗ it does not; fix says what to do
 	skipped                // – the check could not run; detail says why
 	noted                  // ℹ nothing to fix yet, worth knowing (a fresh install)
+	warned                 // ! not a failed check, but a control worth adding; fix says how
 )
 
 // finding is one checklist item: what was checked, how it came out, and
@@ -59,6 +60,11 @@ type doctor struct {
 
 func (d *doctor) pass(area, what, detail string) {
 	d.findings = append(d.findings, finding{area: area, outcome: passed, what: what, detail: detail})
+}
+
+// warn records a control that is missing without failing the run.
+func (d *doctor) warn(area, what, detail, fix string) {
+	d.findings = append(d.findings, finding{area: area, outcome: warned, what: what, detail: detail, fix: fix})
 }
 
 func (d *doctor) fail(area, what, detail, fix string) {
@@ -101,6 +107,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) *Report {
 // run makes every check.
 func (d *doctor) run(ctx context.Context) {
 	d.checkPolicies()
+	d.checkSecurityKeys()
 	d.checkWebLogin()
 	d.checkKeyFiles()
 	d.checkAnchoring()
@@ -112,7 +119,7 @@ func (d *doctor) run(ctx context.Context) {
 }
 
 // marks are how each outcome is shown.
-var marks = map[outcome]string{passed: "✓", failed: "✗", skipped: "–", noted: "ℹ"}
+var marks = map[outcome]string{passed: "✓", failed: "✗", skipped: "–", noted: "ℹ", warned: "!"}
 
 // Write prints the checklist, area by area, then the totals
 // ("23 checks: 19 ok, 1 failed, 3 skipped"), and returns how many checks
@@ -135,12 +142,16 @@ func (r *Report) Write(w io.Writer, cfgPath string) int {
 				line += ": " + f.detail
 			}
 			fmt.Fprintln(w, line)
-			if f.outcome == failed {
+			if f.outcome == failed || f.outcome == warned {
 				fmt.Fprintf(w, "      fix: %s\n", f.fix)
 			}
 		}
 	}
-	fmt.Fprintf(w, "\n%s: %d ok, %d failed, %d skipped\n", cli.Plural(len(r.findings), "check", "checks"),
-		count[passed]+count[noted], count[failed], count[skipped])
+	warnings := ""
+	if count[warned] > 0 {
+		warnings = fmt.Sprintf(", %s (!)", cli.Plural(count[warned], "warning", "warnings"))
+	}
+	fmt.Fprintf(w, "\n%s: %d ok, %d failed, %d skipped%s\n", cli.Plural(len(r.findings), "check", "checks"),
+		count[passed]+count[noted], count[failed], count[skipped], warnings)
 	return count[failed]
 }

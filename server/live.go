@@ -69,6 +69,12 @@ func (lc *liveConfig) RepoForChannel(channelID string) (string, bool) {
 	return lc.Current().RepoForChannel(channelID)
 }
 
+// AdminTeams returns the admins teams in force (teams.admins), for bot.
+func (lc *liveConfig) AdminTeams() []bot.Team {
+	c := lc.Current()
+	return config.QualifiedTeams(c.GitHub.Org, c.Teams.Admins)
+}
+
 // Repositories implements the Slack transport's Routing.
 func (lc *liveConfig) Repositories() []string { return lc.Current().RepositoryNames() }
 

@@ -178,7 +178,8 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	// the deploy stops and ends interrupted (replica.go).
 	deployer := heldDeployer{Deployer: routed, hold: s.replica.holdContext}
 	s.svc, err = bot.New(bot.Config{Store: s.store, Directory: dir, Changes: ghint.NewChanges(app),
-		Deployer: deployer, Notifier: notifiers, Policies: s.live, Clock: s.now, Logger: s.log.With("component", "bot")})
+		Deployer: deployer, Notifier: notifiers, Policies: s.live, Clock: s.now, Logger: s.log.With("component", "bot"),
+		Admins: s.live.AdminTeams})
 	if err != nil {
 		return err
 	}
@@ -227,7 +228,8 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 				ClientID: cfg.GitHub.OAuthClientID, ClientSecret: cfg.GitHub.OAuthClientSecret.Value()},
 			SignIn: slackint.SlackSignIn{WebURL: cfg.Slack.WebURL, APIURL: cfg.Slack.APIURL,
 				ClientID: cfg.Slack.ClientID, ClientSecret: cfg.Slack.ClientSecret.Value()},
-			Clock: s.now, Logger: s.log.With("component", "slack"), AccessReviews: s.accessReviews, Policies: s.live})
+			Clock: s.now, Logger: s.log.With("component", "slack"), AccessReviews: s.accessReviews, Policies: s.live,
+			MFA: s.mfaStates(cfg)})
 		if err != nil {
 			return fmt.Errorf("%w: slack: %w", ErrConfig, err)
 		}

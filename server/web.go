@@ -6,6 +6,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/integrations/web"
+	"github.com/tollgate-dev/tollgate/internal/mfastate"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
@@ -24,6 +25,12 @@ var webPagePatterns = []string{
 	"GET " + web.PathLogin,
 	"GET " + web.PathCallback,
 	web.PathLogout,
+	web.PathMFARegister + "/",
+	web.PathMFARegister,
+	web.PathMFAApprove,
+	web.PathMFAReview,
+	web.PathMFAEmergency + "/",
+	web.PathMFAEmergency,
 }
 
 // mountWebPages serves the pages behind the GitHub login. Without the
@@ -52,6 +59,8 @@ func (s *Server) mountWebPages(mux *http.ServeMux, cfg *config.Config) error {
 		Verification: s.auditMonitor,
 		Environments: s.live.Policies,
 		Reviews:      s,
+		MFA: &web.MFAConfig{Service: s.svc, States: s.store, Attestation: cfg.WebAuthn.Attestation,
+			AllowedAAGUIDs: cfg.WebAuthn.AllowedAAGUIDs},
 		OAuth: web.OAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL, ClientID: cfg.GitHub.OAuthClientID,
 			ClientSecret: cfg.GitHub.OAuthClientSecret.Value(), Org: cfg.GitHub.Org, AuditorTeams: cfg.Teams.Auditors},
 		PublicURL: cfg.PublicURL,
@@ -75,4 +84,14 @@ func (s *Server) auditKeyring() (audit.Keyring, error) {
 		return nil, fmt.Errorf("audit keys: %w", err)
 	}
 	return keys, nil
+}
+
+// mfaStates is where Slack keeps the one-time links to the security key
+// pages, nil when the pages are not served (no web login): Slack then
+// says security keys are not set up.
+func (s *Server) mfaStates(cfg *config.Config) mfastate.Store {
+	if !cfg.GitHub.WebLoginConfigured() {
+		return nil
+	}
+	return s.store
 }

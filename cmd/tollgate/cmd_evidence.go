@@ -227,8 +227,9 @@ func evidenceEnvironments(cfg *config.Config) (func(repo, env string) (evidence.
 func runEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("evidence verify", stdout, stderr,
 		[]string{"tollgate evidence verify DIR --public-key FILE [--public-key FILE]..."},
-		"Checks the MANIFEST's signature and every file's SHA-256, and audit.jsonl against audit.proof.",
-		"Exit 0 intact, 1 a file was edited, added or removed, 2 bad usage.",
+		"Checks the MANIFEST's signature and every file's SHA-256, audit.jsonl against audit.proof,",
+		"and re-verifies every security key assertion in audit.jsonl.",
+		"Exit 0 intact, 1 a file was edited, added or removed, or an assertion does not re-verify, 2 bad usage.",
 	)
 	var pubs keyFiles
 	fs.Var(&pubs, "public-key", "audit public key `FILE`; repeat it for keys rotated out: a pack or checkpoint signed by any of them verifies")
@@ -267,5 +268,24 @@ func runEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "OK: audit.jsonl: %s, %d proven in the audit log of %s signed by %s at %s\n",
 		plural(seg.Lines, "entry", "entries"), seg.Covered, plural(seg.Checkpoint.Size, "entry", "entries"), seg.Checkpoint.KeyName,
 		seg.Checkpoint.Time.Format(time.RFC3339))
+	return reportPackMFA(dir, keys, stdout)
+}
+
+// reportPackMFA re-verifies the pack's security key assertions and says so.
+func reportPackMFA(dir string, keys []note.Verifier, stdout io.Writer) int {
+	m, err := evidence.CheckPackMFA(dir, keys...)
+	if err != nil {
+		fmt.Fprintf(stdout, "FAIL: security keys: %v\n", err)
+		return exitCheckFailed
+	}
+	for _, p := range m.Problems {
+		fmt.Fprintf(stdout, "FAIL: %s\n", p)
+	}
+	if !m.OK() {
+		fmt.Fprintf(stdout, "security keys: %d recorded assertions in audit.jsonl, %d do not re-verify\n", m.Assertions, len(m.Problems))
+		return exitCheckFailed
+	}
+	fmt.Fprintf(stdout, "OK: security keys: %d recorded assertions in audit.jsonl re-verified (%d key registrations before the range, proven)\n",
+		m.Assertions, m.Registrations)
 	return exitOK
 }

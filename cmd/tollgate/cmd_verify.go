@@ -22,6 +22,8 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		"signed checkpoint. The database is opened read-only: verify a copy of it alone.",
 		"After an audit key rotation, give every public key (or list the old ones in",
 		"audit.previous_public_key_files): each checkpoint must be signed by one of them.",
+		"It also re-verifies every security key assertion recorded with an approval",
+		"(signature and binding to what was approved).",
 		"Exit 0 verified, 1 tampering found, 2 bad usage.",
 	)
 	var src auditSource
@@ -44,6 +46,12 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer s.Close()
 	if !r.OK {
+		return exitCheckFailed
+	}
+	if m, err := auditcheck.VerifyMFA(ctx, s, stdout); err != nil {
+		fmt.Fprintf(stderr, "tollgate verify: %v\n", err)
+		return exitUsage
+	} else if !m.OK() {
 		return exitCheckFailed
 	}
 	if af.enabled {

@@ -44,6 +44,7 @@ type doctorOptions struct {
 	requiredApprovals int
 	stagingSharesKey  bool
 	noWebLogin        bool // no OAuth client (and so no Slack, which needs it)
+	securityKeys      bool // production's approvals need a security key
 }
 
 func newSSHKeyFile(t *testing.T, path string) ssh.Signer {
@@ -122,6 +123,9 @@ func (w *doctorWorld) write(t *testing.T) {
 `, name, production, approvals, w.sshd.Host, w.sshd.Port, w.sshd.User, filepath.Base(w.keyFile), filepath.Base(w.knownHosts), name)
 	}
 	repos := "  acme/shop:\n    environments:\n" + env("production", true, w.opts.requiredApprovals)
+	if w.opts.securityKeys {
+		repos += "        approvals: {require_webauthn: true}\n"
+	}
 	if w.opts.stagingSharesKey {
 		// A copy of production's key under another name: Load cannot see it, doctor compares contents.
 		b, err := os.ReadFile(w.keyFile)

@@ -8,7 +8,6 @@ import (
 	"github.com/tollgate-dev/tollgate/server"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -60,7 +59,7 @@ func (e *e2e) startWithClock(t *testing.T, now func() time.Time) {
 	if err != nil {
 		t.Fatalf("building the server: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := e.listener()
 	if err != nil {
 		srv.Close()
 		t.Fatal(err)

@@ -186,6 +186,13 @@ func (w *slackE2E) click(t *testing.T, p slackE2EPerson, ts, actionID, label str
 	if !ok {
 		t.Fatalf("the message has no %s button: %s", label, m.Blocks)
 	}
+	w.sendClick(t, p, ts, actionID, blockID, value, label)
+}
+
+// sendClick sends p's signed click on a button of the message at ts, by
+// its action id, block id and value, whether or not the message shows it.
+func (w *slackE2E) sendClick(t *testing.T, p slackE2EPerson, ts, actionID, blockID, value, label string) {
+	t.Helper()
 	resp, err := slacktest.BlockAction(context.Background(), w.url("/slack/interactions"), slackE2ESecret, slacktest.BlockActionParams{
 		TeamID: w.sl.TeamID(), UserID: p.slackID, UserName: p.login, ChannelID: slackE2EChannel, MessageTS: ts,
 		Message: w.sl.MessagePayload(slackE2EChannel, ts), ActionID: actionID, BlockID: blockID, Value: value, ButtonText: label,

@@ -55,7 +55,9 @@ type e2e struct {
 	root       string // staging's deploy path on the sshd
 	verifier   note.Verifier
 	opts       e2eOptions
-	listen     string // the config's listen address
+	listen     string       // the config's listen address
+	public     string       // public_url; e2ePublic when empty
+	ln         net.Listener // serve on this listener when set (its address is in public)
 	sshdPort   int
 	sshdUser   string
 
@@ -151,6 +153,10 @@ func (e *e2e) writeConfig(t *testing.T, extra string) {
 	if listen == "" {
 		listen = "127.0.0.1:0"
 	}
+	public := e.public
+	if public == "" {
+		public = e2ePublic
+	}
 	yaml := fmt.Sprintf(`listen: %q
 public_url: %s
 database: tollgate.db
@@ -184,7 +190,7 @@ repositories:
           command: %s
           interval: 100ms
         environment_url: %s
-%s%s`, listen, e2ePublic, e.gh.APIURL(), e.gh.URL(), e.gh.AppID(), e2eSecret, oauth, e2eRepo, e.sshdPort, e.sshdUser, e.root, health, e2eEnvURL, hooks, extra)
+%s%s`, listen, public, e.gh.APIURL(), e.gh.URL(), e.gh.AppID(), e2eSecret, oauth, e2eRepo, e.sshdPort, e.sshdUser, e.root, health, e2eEnvURL, hooks, extra)
 	writeTestFile(t, e.configPath, yaml)
 }
 
@@ -196,7 +202,7 @@ func jsonString(s string) string {
 // start runs serve until stop; it returns once the server listens.
 func (e *e2e) start(t *testing.T) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := e.listener()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,6 +230,16 @@ func (e *e2e) start(t *testing.T) {
 			e.stop(t)
 		}
 	})
+}
+
+// listener is the listener set for the test (once), or a new one on a
+// free loopback port.
+func (e *e2e) listener() (net.Listener, error) {
+	if ln := e.ln; ln != nil {
+		e.ln = nil
+		return ln, nil
+	}
+	return net.Listen("tcp", "127.0.0.1:0")
 }
 
 // stop sends the stop signal and returns serve's exit code.

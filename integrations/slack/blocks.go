@@ -99,7 +99,7 @@ func requestBlocks(r bot.Request, live *bot.Request, review *bot.EmergencyReview
 		slackapi.NewContextBlock("", mrkdwn(fmt.Sprintf("Request %s · %s · %s", r.ID, r.Trigger, statusText(r, valid)))),
 	)
 	if r.State == bot.StateAwaitingApproval {
-		blocks = append(blocks, approvalButtons(r))
+		blocks = append(blocks, approvalButtons(r, l))
 	}
 	return blocks
 }
@@ -142,15 +142,20 @@ func orNone(s string) string {
 
 // approvalButtons are Approve (behind a confirmation naming environment
 // and SHA, against accidental taps) and Reject (which asks for a reason).
-func approvalButtons(r bot.Request) slackapi.Block {
+// Where approvals need a security key, Approve opens Tollgate's approval
+// page instead (approveWithKeyButton).
+func approvalButtons(r bot.Request, l links) slackapi.Block {
+	reject := slackapi.NewButtonBlockElement(ActionReject, buttonValue(r), plain("Reject"))
+	reject.Style = slackapi.StyleDanger
+	if needsKey(r, bot.CheckApprovalMFA) {
+		return slackapi.NewActionBlock(blockActions, approveWithKeyButton(r, l), reject)
+	}
 	approve := slackapi.NewButtonBlockElement(ActionApprove, buttonValue(r), plain("Approve"))
 	approve.Style = slackapi.StylePrimary
 	approve.Confirm = slackapi.NewConfirmationBlockObject(
 		plain("Deploy to "+r.Environment+"?"),
 		mrkdwn(fmt.Sprintf("Approve deploying `%s` of %s to *%s*?", short(r.SHA), esc(r.Repo), esc(r.Environment))),
 		plain("Approve"), plain("Cancel"))
-	reject := slackapi.NewButtonBlockElement(ActionReject, buttonValue(r), plain("Reject"))
-	reject.Style = slackapi.StyleDanger
 	return slackapi.NewActionBlock(blockActions, approve, reject)
 }
 

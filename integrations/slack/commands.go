@@ -67,6 +67,9 @@ func (h *Handler) answerCommand(ctx context.Context, sc slackapi.SlashCommand, b
 	if isAccessReviewCommand(sc.Text) {
 		return h.answerAccessReview(ctx, sc, body)
 	}
+	if isMFACommand(sc.Text) {
+		return h.answerMFA(ctx, sc, body)
+	}
 	repo, _ := h.routing.RepoForChannel(sc.ChannelID)
 	cmd, err := bot.ParseSlashCommand(sc.Text, repo)
 	if ref, ok := bot.AsRefusal(err); ok {
@@ -108,6 +111,10 @@ func (h *Handler) answerCommand(ctx context.Context, sc slackapi.SlashCommand, b
 		return h.status(ctx, cmd)
 	case bot.CmdHistory:
 		return h.history(ctx, cmd)
+	case bot.CmdEmergency:
+		if _, needed := h.svc.EmergencyNeedsMFA(cmd.Repo, cmd.Environment); needed {
+			return h.emergencyLink(ctx, sc, cmd)
+		}
 	}
 	if err := h.enqueue(ctx, eventCommand, body); err != nil {
 		return "", err
@@ -151,7 +158,7 @@ func listOrNone(xs []string) string {
 
 // helpText is /deploy help.
 func helpText() string {
-	return "*Tollgate* deploys through approvals. Commands:\n```\n" + bot.Usage() + "\n" + accessReviewUsage + "\n```\n" +
+	return "*Tollgate* deploys through approvals. Commands:\n```\n" + bot.Usage() + "\n" + accessReviewUsage + "\n" + mfaUsage + "\n```\n" +
 		"Link your GitHub account first with `/deploy link`; `[owner/repo]` may be left out in a channel mapped to one repository."
 }
 

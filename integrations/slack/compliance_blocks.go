@@ -30,7 +30,10 @@ const maxSectionText = 2900
 // emergencyReviewBlocks renders the after-the-fact review of an emergency
 // change: what went out, who deployed it and why, when the review is due
 // (flagged when overdue), and either the review buttons or the verdict.
-func emergencyReviewBlocks(rev bot.EmergencyReview, l links, now time.Time) []slackapi.Block {
+// r is the emergency change's request: where its environment needs the
+// reviewer's security key, the buttons give way to one that opens the
+// review page.
+func emergencyReviewBlocks(r bot.Request, rev bot.EmergencyReview, l links, now time.Time) []slackapi.Block {
 	due := slackDate(rev.DueAt)
 	if rev.Pending() && rev.Overdue(now) {
 		due += "\n:warning: *overdue*"
@@ -50,9 +53,11 @@ func emergencyReviewBlocks(rev bot.EmergencyReview, l links, now time.Time) []sl
 	if rev.Pending() {
 		blocks = append(blocks,
 			slackapi.NewContextBlock("", mrkdwn(fmt.Sprintf("Request %s · deployed without approval through the emergency path · "+
-				"an approver who did not deploy it reviews it after the fact (<%s|log>)", rev.RequestID, l.log(rev.RequestID)))),
-			reviewButtons(rev))
-		return blocks
+				"an approver who did not deploy it reviews it after the fact (<%s|log>)", rev.RequestID, l.log(rev.RequestID)))))
+		if needsKey(r, bot.CheckEmergencyMFA) {
+			return append(blocks, reviewWithKeyButton(r, l))
+		}
+		return append(blocks, reviewButtons(rev))
 	}
 	verdict := fmt.Sprintf("%s *%s* by %s %s", outcomeIcon(rev.Outcome), outcomeText(rev.Outcome),
 		mention(rev.Reviewer), slackDate(rev.ReviewedAt))

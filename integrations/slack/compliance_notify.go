@@ -113,7 +113,7 @@ func (n *Notifier) reviewRef(r bot.Request) (channel, ts string, ok bool) {
 // showReview posts the review message of r, or edits it in place.
 func (n *Notifier) showReview(ctx context.Context, r bot.Request, rev bot.EmergencyReview) error {
 	opts := []slackapi.MsgOption{slackapi.MsgOptionText(emergencyReviewFallback(rev), false),
-		slackapi.MsgOptionBlocks(emergencyReviewBlocks(rev, n.links, n.now())...)}
+		slackapi.MsgOptionBlocks(emergencyReviewBlocks(r, rev, n.links, n.now())...)}
 	if channel, ts, ok := n.reviewRef(r); ok {
 		if _, _, _, err := n.api.UpdateMessageContext(ctx, channel, ts, opts...); err != nil {
 			return fmt.Errorf("updating the review message of emergency change %s: %w", rev.RequestID, err)
@@ -158,7 +158,7 @@ func (n *Notifier) emergencyReviewReminder(ctx context.Context, note bot.Notific
 		return n.toChannelAbout(ctx, note.Request, text)
 	}
 	blocks := append([]slackapi.Block{slackapi.NewSectionBlock(mrkdwn(text), nil, nil)},
-		emergencyReviewBlocks(*rev, n.links, n.now())...)
+		emergencyReviewBlocks(note.Request, *rev, n.links, n.now())...)
 	return n.direct(ctx, note.Teams, rev.Deployer, text, blocks)
 }
 

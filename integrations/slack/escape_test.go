@@ -68,8 +68,8 @@ func TestEveryMessageKindEscapesUserText(t *testing.T) {
 	em.Trigger, em.State = bot.TriggerEmergency, bot.StateSucceeded
 	blocks["emergency request, review pending"] = requestBlocks(em, &em, &rev, l, now)
 	blocks["emergency request, reviewed"] = requestBlocks(em, &em, &reviewed, l, now)
-	blocks["emergency review"] = emergencyReviewBlocks(rev, l, now)
-	blocks["emergency reviewed"] = emergencyReviewBlocks(reviewed, l, now)
+	blocks["emergency review"] = emergencyReviewBlocks(em, rev, l, now)
+	blocks["emergency reviewed"] = emergencyReviewBlocks(em, reviewed, l, now)
 	texts["emergency review fallback"] = emergencyReviewFallback(rev)
 	texts["emergency reviewed fallback"] = emergencyReviewFallback(reviewed)
 	texts["emergency reminder"] = reminderText(rev, now)

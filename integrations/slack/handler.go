@@ -21,6 +21,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/internal/linkstate"
+	"github.com/tollgate-dev/tollgate/internal/mfastate"
 	"github.com/tollgate-dev/tollgate/internal/oauth"
 	"github.com/tollgate-dev/tollgate/internal/reqlog"
 	"github.com/tollgate-dev/tollgate/internal/signature"
@@ -92,6 +93,10 @@ type Config struct {
 	AccessReviews func() (*bot.AccessReviews, error)
 	// Policies, when set, lets /deploy status show freeze windows in force.
 	Policies bot.Policies
+	// MFA keeps the one-time links to the security key pages (register a
+	// key, confirm an emergency change); nil answers that security keys
+	// are not set up.
+	MFA mfastate.Store
 	// ResponseURLBase is the prefix every response_url must have to be
 	// posted to; "" means DefaultResponseURLBase (GovSlack and tests set theirs).
 	ResponseURLBase string
@@ -121,6 +126,7 @@ type Handler struct {
 	bg       sync.WaitGroup
 	access   func() (*bot.AccessReviews, error)
 	policies bot.Policies
+	mfa      mfastate.Store
 	// unverified bounds request bodies held before their signature is checked.
 	unverified *signature.Budget
 }
@@ -145,7 +151,7 @@ func New(cfg Config) (*Handler, error) {
 		secret: []byte(cfg.SigningSecret), svc: cfg.Service, store: cfg.Store, routing: cfg.Routing,
 		api: cfg.Slack, respHTTP: cfg.ResponseClient, public: strings.TrimSuffix(cfg.PublicURL, "/"),
 		gh: cfg.GitHub, sl: cfg.SignIn, maxBody: cfg.MaxBody, now: cfg.Clock, log: cfg.Logger, wake: make(chan struct{}, 1),
-		access: cfg.AccessReviews, policies: cfg.Policies, unverified: cfg.Unverified,
+		access: cfg.AccessReviews, policies: cfg.Policies, unverified: cfg.Unverified, mfa: cfg.MFA,
 	}
 	if h.unverified == nil {
 		h.unverified = signature.NewBudget(16 << 20)

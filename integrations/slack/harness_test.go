@@ -143,6 +143,7 @@ func newWorld(t *testing.T, opts ...policyOption) *world {
 	}
 	w.gh.SetTeamMember("acme", "responders", "alice", "member")      // the emergency path
 	w.gh.SetTeamMember("acme", "access-reviewers", "dave", "member") // signs off access reviews
+	w.gh.SetTeamMember("acme", "admins", "dave", "member")           // revokes security keys
 	w.gh.AddUser("erin")
 	pr := w.gh.AddPullRequest(repo, githubtest.PullRequest{Title: "New checkout", Author: "carol", HeadSHA: sha("feature")})
 	w.gh.SetCollaborator(repo, "dave", "write") // only reviews by people with write access count
@@ -185,7 +186,8 @@ func newWorld(t *testing.T, opts ...policyOption) *world {
 	}
 	policies := bot.NewPolicySet(production, staging)
 	w.svc, err = bot.New(bot.Config{Store: w.st, Directory: w.dir, Changes: ghint.NewChanges(app),
-		Deployer: w.deployer, Notifier: notifier, Policies: policies, Clock: w.clock.Now, Logger: logger})
+		Deployer: w.deployer, Notifier: notifier, Policies: policies, Clock: w.clock.Now, Logger: logger,
+		Admins: func() []bot.Team { return teams("admins") }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +202,7 @@ func newWorld(t *testing.T, opts ...policyOption) *world {
 			Reviewers: teams("access-reviewers"), Teams: roster, Members: roster})
 	}
 	w.h, err = tgslack.New(tgslack.Config{SigningSecret: signingSecret, Service: w.svc, Store: w.st,
-		AccessReviews: accessReviews, Policies: policies,
+		AccessReviews: accessReviews, Policies: policies, MFA: w.st,
 		Routing: channelRoutes{policies: policies, channels: map[string]string{channel: repo}}, Slack: w.sl.Client(),
 		ResponseURLBase: w.sl.ResponseURLBase(),
 		Logger:          logger,

@@ -52,7 +52,7 @@ func (h *Handler) ServeInteractions(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	reqlog.AddAttrs(ctx, slog.String("slack_team", cb.Team.ID), slog.String("slack_user", cb.User.ID),
 		slog.String("interaction", string(cb.Type)), slog.String("action_id", clipForLog(firstAction(&cb).ActionID)))
-	if h.serveComplianceInteraction(ctx, w, &cb, body) {
+	if h.serveComplianceInteraction(ctx, w, &cb, body) || h.serveMFAInteraction(ctx, w, &cb) {
 		return
 	}
 	switch {

@@ -47,6 +47,9 @@ func (h *Handler) runCommand(ctx context.Context, sc slackapi.SlashCommand) erro
 	if isAccessReviewCommand(sc.Text) {
 		return h.runAccessReview(ctx, sc)
 	}
+	if isMFACommand(sc.Text) {
+		return h.runMFA(ctx, sc)
+	}
 	log := h.log.With(slog.String("team", sc.TeamID), slog.String("user", sc.UserID), slog.String("trigger", sc.TriggerID))
 	repo, _ := h.routing.RepoForChannel(sc.ChannelID)
 	cmd, err := bot.ParseSlashCommand(sc.Text, repo)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+
+	"github.com/tollgate-dev/tollgate/internal/cdptest"
 )
 
 // TestBrowserSignsInAndReadsADeployment drives a real headless Chromium:
@@ -20,19 +22,19 @@ import (
 // testdata/artifacts/ at the repository root); TOLLGATE_UPDATE_SCREENSHOT=1
 // also refreshes docs/img/deployment-page.png for the README.
 func TestBrowserSignsInAndReadsADeployment(t *testing.T) {
-	path := chromiumPath(t)
+	path := cdptest.Path(t)
 	hs := newHarness(t)
 	hs.gh.AuthorizeAs("") // the fake shows its "Authorize" form, as GitHub does
-	c := startChromium(t, path)
+	c := cdptest.Start(t, path)
 
 	page := "/deployments/" + testRequestID
-	c.navigate(hs.srv.URL + page)
-	c.waitFor("the fake GitHub's authorize form", `location.pathname === "/login/oauth/authorize" && !!document.getElementById("login")`)
-	if got := c.evalString(`new URL(location.href).searchParams.get("code_challenge_method")`); got != "S256" {
+	c.Navigate(hs.srv.URL + page)
+	c.WaitFor("the fake GitHub's authorize form", `location.pathname === "/login/oauth/authorize" && !!document.getElementById("login")`)
+	if got := c.EvalString(`new URL(location.href).searchParams.get("code_challenge_method")`); got != "S256" {
 		t.Errorf("authorize request code_challenge_method %q, want S256", got)
 	}
-	c.eval(`document.getElementById("login").value = "alice"; document.getElementById("authorize").click(); true`)
-	c.waitFor("the deployment page after sign-in",
+	c.Eval(`document.getElementById("login").value = "alice"; document.getElementById("authorize").click(); true`)
+	c.WaitFor("the deployment page after sign-in",
 		`location.origin === `+strconv.Quote(hs.srv.URL)+` && location.pathname === `+strconv.Quote(page)+
 			` && document.readyState === "complete" && !!document.getElementById("state")`)
 
@@ -48,30 +50,30 @@ func TestBrowserSignsInAndReadsADeployment(t *testing.T) {
 		{"session cookie hidden from scripts", `document.cookie`, ""},
 	}
 	for _, tt := range tests {
-		if got := c.evalString(tt.expr); got != tt.want {
+		if got := c.EvalString(tt.expr); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
 	}
-	desktop := c.screenshot(false)
+	desktop := c.Screenshot(false)
 
 	// A phone: 390 CSS pixels wide. Nothing may be wider than the screen
 	// (tables scroll inside their own box).
-	c.page("Emulation.setDeviceMetricsOverride", map[string]any{"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true}, nil)
-	c.navigate(hs.srv.URL + page)
-	c.waitFor("the deployment page on a phone", `document.readyState === "complete" && !!document.getElementById("state") && window.innerWidth === 390`)
+	c.Page("Emulation.setDeviceMetricsOverride", map[string]any{"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true}, nil)
+	c.Navigate(hs.srv.URL + page)
+	c.WaitFor("the deployment page on a phone", `document.readyState === "complete" && !!document.getElementById("state") && window.innerWidth === 390`)
 	var overflow int
-	if err := json.Unmarshal(c.eval(`document.documentElement.scrollWidth - window.innerWidth`), &overflow); err != nil || overflow > 0 {
+	if err := json.Unmarshal(c.Eval(`document.documentElement.scrollWidth - window.innerWidth`), &overflow); err != nil || overflow > 0 {
 		t.Errorf("on a 390 px phone the page is %d px wider than the screen", overflow)
 	}
-	phoneTop, phone := c.screenshot(false), c.screenshot(true)
+	phoneTop, phone := c.Screenshot(false), c.Screenshot(true)
 	shots := map[string][]byte{}
 	for _, p := range []struct{ path, marker string }{{"/environments", "env-production"}, {"/audit", "entries"}} {
-		c.navigate(hs.srv.URL + p.path)
-		c.waitFor(p.path+" on a phone", `document.readyState === "complete" && !!document.getElementById(`+strconv.Quote(p.marker)+`)`)
-		if err := json.Unmarshal(c.eval(`document.documentElement.scrollWidth - window.innerWidth`), &overflow); err != nil || overflow > 0 {
+		c.Navigate(hs.srv.URL + p.path)
+		c.WaitFor(p.path+" on a phone", `document.readyState === "complete" && !!document.getElementById(`+strconv.Quote(p.marker)+`)`)
+		if err := json.Unmarshal(c.Eval(`document.documentElement.scrollWidth - window.innerWidth`), &overflow); err != nil || overflow > 0 {
 			t.Errorf("on a 390 px phone %s is %d px wider than the screen", p.path, overflow)
 		}
-		shots[p.path[1:]] = c.screenshot(true)
+		shots[p.path[1:]] = c.Screenshot(true)
 	}
 
 	dir := os.Getenv("TOLLGATE_ARTIFACTS")
@@ -109,17 +111,17 @@ func save(t *testing.T, path string, data []byte) {
 // row marked. TOLLGATE_UPDATE_SCREENSHOT=1 also refreshes
 // docs/img/emergency-page.png and docs/img/audit-tampered.png.
 func TestBrowserShowsAnEmergencyAndATamperedEntry(t *testing.T) {
-	path := chromiumPath(t)
+	path := cdptest.Path(t)
 	hs := newHarness(t)
 	ctx := context.Background()
 	hs.seedEmergency(ctx)
 	hs.gh.AuthorizeAs("bob")
-	c := startChromium(t, path)
-	c.page("Emulation.setDeviceMetricsOverride", map[string]any{"width": 1100, "height": 900, "deviceScaleFactor": 1, "mobile": false}, nil)
+	c := cdptest.Start(t, path)
+	c.Page("Emulation.setDeviceMetricsOverride", map[string]any{"width": 1100, "height": 900, "deviceScaleFactor": 1, "mobile": false}, nil)
 
 	page := "/deployments/" + testEmergencyID
-	c.navigate(hs.srv.URL + page)
-	c.waitFor("the emergency change's page after sign-in",
+	c.Navigate(hs.srv.URL + page)
+	c.WaitFor("the emergency change's page after sign-in",
 		`location.pathname === `+strconv.Quote(page)+` && document.readyState === "complete" && !!document.getElementById("emergency")`)
 	for _, tt := range []struct{ name, expr, want string }{
 		{"state", `document.getElementById("state").textContent`, "succeeded"},
@@ -138,11 +140,11 @@ func TestBrowserShowsAnEmergencyAndATamperedEntry(t *testing.T) {
 				" from acme/approvers | reviewed not acceptable by bob at " + hs.clock.Now().Add(-4*time.Hour).UTC().Format("2006-01-02 15:04 UTC") + " (late): should have waited for the fix"},
 		{"no raw JSON", `String(document.body.innerText.includes('{"'))`, "false"},
 	} {
-		if got := c.evalString(tt.expr); got != tt.want {
+		if got := c.EvalString(tt.expr); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
 	}
-	emergency := c.screenshot(true)
+	emergency := c.Screenshot(true)
 
 	// Someone with the database file rewrites who approved the first deploy.
 	var seq int64
@@ -160,8 +162,8 @@ func TestBrowserShowsAnEmergencyAndATamperedEntry(t *testing.T) {
 	if st := hs.waitVerified(start); st.Report.OK {
 		t.Fatal("the tampered log verified")
 	}
-	c.navigate(hs.srv.URL + "/audit")
-	c.waitFor("the audit page", `document.readyState === "complete" && !!document.getElementById("entries")`)
+	c.Navigate(hs.srv.URL + "/audit")
+	c.WaitFor("the audit page", `document.readyState === "complete" && !!document.getElementById("entries")`)
 	row := "#entries tr#seq-" + strconv.FormatInt(seq, 10)
 	for _, tt := range []struct{ name, expr, want string }{
 		{"verification", `document.getElementById("verification").innerText.split(" — ")[0]`,
@@ -173,11 +175,11 @@ func TestBrowserShowsAnEmergencyAndATamperedEntry(t *testing.T) {
 		{"other rows do not", `getComputedStyle(document.querySelector("#entries tr:nth-child(2) td")).backgroundColor`, "rgba(0, 0, 0, 0)"},
 		{"the note links to it", `document.querySelector("#tampered-note a").getAttribute("href")`, "#seq-" + strconv.FormatInt(seq, 10)},
 	} {
-		if got := c.evalString(tt.expr); got != tt.want {
+		if got := c.EvalString(tt.expr); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
 	}
-	tampered := c.screenshot(true)
+	tampered := c.Screenshot(true)
 
 	dir := os.Getenv("TOLLGATE_ARTIFACTS")
 	if dir == "" {

@@ -17,7 +17,8 @@ import (
 var templateFS embed.FS
 
 // pageNames are the templates that render a whole page inside the layout.
-var pageNames = []string{"deployment", "audit", "environments", "message", "logout"}
+var pageNames = []string{"deployment", "audit", "environments", "message", "logout",
+	"mfa_register", "mfa_approve", "mfa_review", "mfa_emergency"}
 
 var funcs = template.FuncMap{
 	"when": func(t time.Time) string {
@@ -60,7 +61,11 @@ var pages = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
 	for _, name := range pageNames {
 		t := template.Must(base.Clone())
-		out[name] = template.Must(t.ParseFS(templateFS, "templates/"+name+".html.tmpl"))
+		files := []string{"templates/" + name + ".html.tmpl"}
+		if strings.HasPrefix(name, "mfa_") {
+			files = append(files, "templates/mfa_parts.html.tmpl")
+		}
+		out[name] = template.Must(t.ParseFS(templateFS, files...))
 	}
 	return out
 }()
@@ -77,6 +82,7 @@ type pageData struct {
 	Deployment   *deploymentView
 	Audit        *auditView
 	Environments *environmentsView
+	MFA          *mfaView
 }
 
 // render executes page into a buffer first, so a template failure is a

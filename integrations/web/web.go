@@ -4,8 +4,9 @@
 // (/environments). Every page is behind a GitHub login (OAuth web flow with
 // PKCE) that admits only active members of the configured organisation and
 // members of the auditors teams. Pages are server-rendered html/template
-// with inline CSS and no script; sessions are kept in a SessionStore (the
-// server's is the database, shared by every replica).
+// with inline CSS and no script, except the security key pages (mfa.go),
+// which load one same-origin script; sessions are kept in a SessionStore
+// (the server's is the database, shared by every replica).
 package web
 
 import (
@@ -88,6 +89,9 @@ type Config struct {
 	// Reviews finds an emergency change's review for its page; nil shows
 	// the emergency without it.
 	Reviews EmergencyReviews
+	// MFA serves the security key pages (register, approve, emergency
+	// changes and reviews: mfa.go); nil serves none of them.
+	MFA *MFAConfig
 
 	OAuth     OAuth
 	PublicURL string // external base URL; https makes cookies Secure
@@ -113,6 +117,7 @@ type Handler struct {
 	sessions *sessions
 	logins   sealer       // seals the started sign-ins into the browser's login cookie
 	gh       oauth.GitHub // the sign-in's code exchange and GET /user
+	mfa      *mfa         // the security key pages; nil when off
 }
 
 // New checks cfg and returns a Handler.
@@ -177,6 +182,11 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("web: sign-in sealing key: %w", err)
 	}
 	h.sessions = newSessions(cfg.Sessions, cfg.SessionIdle, cfg.SessionMax, seal)
+	if cfg.MFA != nil {
+		if h.mfa, err = newMFA(*cfg.MFA, pub); err != nil {
+			return nil, err
+		}
+	}
 	return h, nil
 }
 
@@ -207,6 +217,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET "+PathCallback, h.secured(http.HandlerFunc(h.callback)))
 	mux.Handle("GET "+PathLogout, h.secured(http.HandlerFunc(h.logoutForm)))
 	mux.Handle("POST "+PathLogout, h.secured(http.HandlerFunc(h.logout)))
+	if h.mfa != nil {
+		h.registerMFA(mux)
+	}
 }
 
 // contentSecurityPolicy allows nothing but inline styles and local images:

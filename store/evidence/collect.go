@@ -36,6 +36,7 @@ type logSummary struct {
 	// deployed counts the population's changes whose deploy started: the
 	// pool the sample is drawn from.
 	deployed int
+	mfa      *mfaChecks // the population's security key assertions, re-verified
 }
 
 // request is what the pass keeps of each request it saw created: where it
@@ -55,6 +56,7 @@ type logPass struct {
 	requests map[string]*request
 	intern   map[string]string
 	out      *eventFiles
+	mfa      *mfaChecks // security key assertions (mfa.go)
 }
 
 // newLogPass returns the pass over the whole log, in seq order, that
@@ -65,8 +67,10 @@ type logPass struct {
 // meets their entries. It holds a few dozen bytes per request, never an
 // entry.
 func newLogPass(opts Options, out *eventFiles) *logPass {
-	return &logPass{opts: opts, out: out, requests: map[string]*request{}, intern: map[string]string{},
-		sum: &logSummary{first: -1, refusalCodes: map[string]float64{}}}
+	p := &logPass{opts: opts, out: out, requests: map[string]*request{}, intern: map[string]string{},
+		sum: &logSummary{first: -1, refusalCodes: map[string]float64{}, mfa: newMFAChecks()}}
+	p.mfa = p.sum.mfa
+	return p
 }
 
 // summary is what the pass found, once it has seen every row.
@@ -85,7 +89,7 @@ func (p *logPass) row(r audit.Row) error {
 	// A malformed time stays zero; verify.txt names the entry through its hash.
 	e.Time, _ = time.Parse(time.RFC3339Nano, e.At)
 	switch listed := listedAction(e.Action); {
-	case listed || e.Action == bot.ActionRequestCreated:
+	case listed || e.Action == bot.ActionRequestCreated || mfaAction(e.Action):
 		e.Actor, e.Data = string(r.Actor), json.RawMessage(r.Data)
 		fallthrough
 	case e.Action == bot.ActionDeployStarted:
@@ -155,6 +159,10 @@ func (p *logPass) visit(e entry) error {
 				}
 			}
 		}
+	}
+	if mfaAction(e.Action) {
+		r := p.requests[e.Subject]
+		p.mfa.observe(e, r != nil && r.inPopulation)
 	}
 	if !in || !listedAction(e.Action) {
 		return nil

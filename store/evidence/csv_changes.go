@@ -69,10 +69,11 @@ func (c *Change) ticket() string {
 
 var approvalsHeader = []string{"request_id", "repo", "environment", "sha", "approver",
 	"approver_id", "approved_at", "expires_at", "teams", "requester", "pr_author", "independent",
-	"revoked_at", "in_force_at_deploy", "deploy_started", "before_deploy_start", "audit_seq"}
+	"revoked_at", "in_force_at_deploy", "deploy_started", "before_deploy_start", "audit_seq", "mfa", "mfa_reverifies"}
 
-// approvalRows are c's rows of approvals.csv, one per approval.granted.
-func approvalRows(c *Change) [][]string {
+// approvalRows are c's rows of approvals.csv, one per approval.granted,
+// with what mfa found of its security key assertion.
+func approvalRows(c *Change, mfa *mfaChecks) [][]string {
 	valid := map[int64]bool{}
 	for _, a := range c.ValidApprovals() {
 		valid[a.Seq] = true
@@ -84,10 +85,11 @@ func approvalRows(c *Change) [][]string {
 		if c.Deployed() {
 			before = strconv.FormatBool(a.At.Before(c.Started))
 		}
+		m := mfa.columns(a.Seq)
 		out = append(out, []string{c.ID, c.Created.Repo, c.Created.Environment, c.Created.SHA, a.Approver,
 			idStr(a.ApproverID), stamp(a.At), stamp(a.ExpiresAt), join(a.Teams), c.Created.Requester,
 			c.Created.PRAuthor, strconv.FormatBool(independent), stamp(a.RevokedAt),
-			strconv.FormatBool(valid[a.Seq] && c.Deployed()), stamp(c.Started), before, strconv.FormatInt(a.Seq, 10)})
+			strconv.FormatBool(valid[a.Seq] && c.Deployed()), stamp(c.Started), before, strconv.FormatInt(a.Seq, 10), m[0], m[1]})
 	}
 	return out
 }

@@ -127,6 +127,7 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 	sum.Verify = vr
 	excs = append(excs, unaudited...)
 	excs = append(excs, verifyExceptions(vr)...)
+	excs = append(excs, log.mfa.exceptions()...)
 	sortExceptions(excs)
 	sum.Exceptions = excs
 	sum.Reconciliation = t.reconciliation(log, tableRows)

@@ -47,7 +47,7 @@ func writeChanges(ctx context.Context, st *store.Store, opts Options, log *logSu
 		}
 		excs = append(excs, es...)
 		changes.row(changeRow(c, production(repo, env), codes))
-		for _, r := range approvalRows(c) {
+		for _, r := range approvalRows(c, log.mfa) {
 			approvals.row(r)
 		}
 		if c.Emergency() {
@@ -106,6 +106,9 @@ func writeAuditRange(ctx context.Context, st *store.Store, dir string, log *logS
 		return writeFile(filepath.Join(dir, "checkpoint.txt"), []byte("no signed checkpoint exists yet\n"))
 	}
 	if err := writeFile(filepath.Join(dir, "checkpoint.txt"), cp.Note); err != nil {
+		return err
+	}
+	if err := writeMFACredentials(ctx, st, dir, log.first); err != nil {
 		return err
 	}
 	p, err := proveSegment(ctx, st.DB(), st.Audit(), "audit.jsonl", log.first, log.end-log.first, cp)

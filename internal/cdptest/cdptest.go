@@ -1,4 +1,9 @@
-package web
+// Package cdptest drives a real headless Chromium over the Chrome DevTools
+// Protocol, for the browser tests of the web pages (integrations/web) and
+// of the whole server (cmd/tollgate): navigate, evaluate, wait, screenshot,
+// and any other DevTools command (the WebAuthn domain's virtual
+// authenticators among them).
+package cdptest
 
 import (
 	"bufio"
@@ -19,10 +24,10 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// chromium is a headless Chromium driven over the Chrome DevTools
+// Browser is a headless Chromium driven over the Chrome DevTools
 // Protocol: one browser websocket, one page target attached in flat mode
 // (every command names the page's session id).
-type chromium struct {
+type Browser struct {
 	t       *testing.T
 	cmd     *exec.Cmd
 	stderr  *lockedBuffer
@@ -61,9 +66,9 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// startChromium launches path with the flags this machine needs and a
+// Start launches path with the flags this machine needs and a
 // fresh profile, waits for its DevTools URL, and opens one page.
-func startChromium(t *testing.T, path string) *chromium {
+func Start(t *testing.T, path string) *Browser {
 	t.Helper()
 	profile := t.TempDir()
 	cmd := exec.Command(path, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -78,7 +83,7 @@ func startChromium(t *testing.T, path string) *chromium {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", path, err)
 	}
-	c := &chromium{t: t, cmd: cmd, stderr: &lockedBuffer{}, pending: map[int64]chan cdpReply{}, done: make(chan struct{})}
+	c := &Browser{t: t, cmd: cmd, stderr: &lockedBuffer{}, pending: map[int64]chan cdpReply{}, done: make(chan struct{})}
 	t.Cleanup(c.close)
 	wsURL := make(chan string, 1)
 	go func() {
@@ -110,20 +115,20 @@ func startChromium(t *testing.T, path string) *chromium {
 	var target struct {
 		TargetID string `json:"targetId"`
 	}
-	c.call("", "Target.createTarget", map[string]any{"url": "about:blank"}, &target)
+	c.Call("", "Target.createTarget", map[string]any{"url": "about:blank"}, &target)
 	var attached struct {
 		SessionID string `json:"sessionId"`
 	}
-	c.call("", "Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true}, &attached)
+	c.Call("", "Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true}, &attached)
 	c.session = attached.SessionID
-	c.page("Page.enable", nil, nil)
-	c.page("Runtime.enable", nil, nil)
+	c.Page("Page.enable", nil, nil)
+	c.Page("Runtime.enable", nil, nil)
 	return c
 }
 
 // readLoop hands replies to their callers; events are not needed because
 // the test polls the page's state instead.
-func (c *chromium) readLoop() {
+func (c *Browser) readLoop() {
 	defer close(c.done)
 	for {
 		_, data, err := c.conn.ReadMessage()
@@ -154,16 +159,17 @@ func (c *chromium) readLoop() {
 	}
 }
 
-// call sends one command (to the browser when session is "") and decodes
+// Call sends one command (to the browser when session is "") and decodes
 // its result into out.
-func (c *chromium) call(session, method string, params, out any) {
+func (c *Browser) Call(session, method string, params, out any) {
 	c.t.Helper()
-	if err := c.try(session, method, params, out); err != nil {
+	if err := c.Try(session, method, params, out); err != nil {
 		c.t.Fatalf("%s: %v\nchromium stderr:\n%s", method, err, c.stderr.String())
 	}
 }
 
-func (c *chromium) try(session, method string, params, out any) error {
+// Try is Call returning the error instead of failing the test.
+func (c *Browser) Try(session, method string, params, out any) error {
 	if params == nil {
 		params = map[string]any{}
 	}
@@ -202,16 +208,16 @@ func (c *chromium) try(session, method string, params, out any) error {
 	}
 }
 
-// page sends a command to the page target.
-func (c *chromium) page(method string, params, out any) {
+// Page sends a command to the page target.
+func (c *Browser) Page(method string, params, out any) {
 	c.t.Helper()
-	c.call(c.session, method, params, out)
+	c.Call(c.session, method, params, out)
 }
 
-// eval evaluates a JavaScript expression in the page (DevTools runs it
+// Eval evaluates a JavaScript expression in the page (DevTools runs it
 // as the debugger, which the page's CSP does not restrict) and returns
 // its value as JSON.
-func (c *chromium) eval(expr string) json.RawMessage {
+func (c *Browser) Eval(expr string) json.RawMessage {
 	c.t.Helper()
 	var r struct {
 		Result struct {
@@ -221,52 +227,53 @@ func (c *chromium) eval(expr string) json.RawMessage {
 			Text string `json:"text"`
 		} `json:"exceptionDetails"`
 	}
-	c.page("Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true}, &r)
+	c.Page("Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true}, &r)
 	if r.Exception != nil {
 		c.t.Fatalf("evaluating %q: %s", expr, r.Exception.Text)
 	}
 	return r.Result.Value
 }
 
-func (c *chromium) evalString(expr string) string {
+// EvalString evaluates expr and returns its value as a string.
+func (c *Browser) EvalString(expr string) string {
 	c.t.Helper()
 	var s string
-	_ = json.Unmarshal(c.eval(expr), &s)
+	_ = json.Unmarshal(c.Eval(expr), &s)
 	return s
 }
 
-// waitFor polls expr (a boolean expression) until it holds, for up to a
+// WaitFor polls expr (a boolean expression) until it holds, for up to a
 // minute: a loaded 2-core machine can be slow, and a timeout fails loudly.
-func (c *chromium) waitFor(what, expr string) {
+func (c *Browser) WaitFor(what, expr string) {
 	c.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var ok bool
-		if err := json.Unmarshal(c.eval(expr), &ok); err == nil && ok {
+		if err := json.Unmarshal(c.Eval(expr), &ok); err == nil && ok {
 			return
 		}
 		if time.Now().After(deadline) {
 			c.t.Fatalf("waiting for %s: still not true after 60 s; the page is at %s:\n%s", what,
-				c.evalString("location.href"), c.evalString("document.body ? document.body.innerText.slice(0, 2000) : ''"))
+				c.EvalString("location.href"), c.EvalString("document.body ? document.body.innerText.slice(0, 2000) : ''"))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
-// navigate opens url in the page.
-func (c *chromium) navigate(url string) {
+// Navigate opens url in the page.
+func (c *Browser) Navigate(url string) {
 	c.t.Helper()
 	var r struct {
 		ErrorText string `json:"errorText"`
 	}
-	c.page("Page.navigate", map[string]any{"url": url}, &r)
+	c.Page("Page.navigate", map[string]any{"url": url}, &r)
 	if r.ErrorText != "" {
 		c.t.Fatalf("navigating to %s: %s", url, r.ErrorText)
 	}
 }
 
-// screenshot captures the page as PNG; fullPage captures its whole height.
-func (c *chromium) screenshot(fullPage bool) []byte {
+// Screenshot captures the page as PNG; fullPage captures its whole height.
+func (c *Browser) Screenshot(fullPage bool) []byte {
 	c.t.Helper()
 	params := map[string]any{"format": "png"}
 	if fullPage {
@@ -276,7 +283,7 @@ func (c *chromium) screenshot(fullPage bool) []byte {
 				Height float64 `json:"height"`
 			} `json:"cssContentSize"`
 		}
-		c.page("Page.getLayoutMetrics", nil, &m)
+		c.Page("Page.getLayoutMetrics", nil, &m)
 		params["captureBeyondViewport"] = true
 		params["clip"] = map[string]any{"x": 0, "y": 0, "width": m.CSSContentSize.Width,
 			"height": m.CSSContentSize.Height, "scale": 1}
@@ -284,7 +291,7 @@ func (c *chromium) screenshot(fullPage bool) []byte {
 	var r struct {
 		Data []byte `json:"data"` // base64 in JSON, decoded by encoding/json
 	}
-	c.page("Page.captureScreenshot", params, &r)
+	c.Page("Page.captureScreenshot", params, &r)
 	if !bytes.HasPrefix(r.Data, []byte("\x89PNG\r\n\x1a\n")) {
 		c.t.Fatalf("the screenshot is not a PNG (%d bytes)", len(r.Data))
 	}
@@ -292,9 +299,9 @@ func (c *chromium) screenshot(fullPage bool) []byte {
 }
 
 // close ends the browser: politely over DevTools, then by killing it.
-func (c *chromium) close() {
+func (c *Browser) close() {
 	if c.conn != nil {
-		_ = c.try("", "Browser.close", nil, nil)
+		_ = c.Try("", "Browser.close", nil, nil)
 		_ = c.conn.Close()
 	}
 	exited := make(chan struct{})
@@ -310,8 +317,8 @@ func (c *chromium) close() {
 	}
 }
 
-// chromiumPath finds the browser, or says how to get it.
-func chromiumPath(t *testing.T) string {
+// Path finds the browser, or says how to get it.
+func Path(t *testing.T) string {
 	t.Helper()
 	if os.Getenv("TOLLGATE_SKIP_BROWSER") == "1" {
 		t.Skip("TOLLGATE_SKIP_BROWSER=1: the headless Chromium test is skipped")
