@@ -204,6 +204,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// AnchorsSince is the first day whose anchor file verify reads when the
+// anchor repository cannot be listed: the retention period plus a day of
+// slack, never taken from the (possibly rewritten) local log.
+func (a Audit) AnchorsSince(now time.Time) time.Time {
+	return now.AddDate(0, 0, -(max(a.RetentionDays, MinRetentionDays) + 1))
+}
+
 // AppPrivateKey returns the GitHub App's private key, inline or read from
 // its file. Errors name the key, never its contents.
 func (g GitHub) AppPrivateKey() ([]byte, error) {

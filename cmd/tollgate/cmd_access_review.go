@@ -11,6 +11,7 @@ import (
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/config"
 	ghint "github.com/tollgate-dev/tollgate/integrations/github"
+	"github.com/tollgate-dev/tollgate/server"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
@@ -153,7 +154,7 @@ func openAccessReviews(ctx context.Context, cfgPath string) (*accessReviewEnv, e
 		return nil, err
 	}
 	policies := cfg.Policies()
-	app, err := githubApp(ctx, cfg)
+	app, err := server.GitHubApp(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/config"
-	ghint "github.com/tollgate-dev/tollgate/integrations/github"
+	"github.com/tollgate-dev/tollgate/server"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/anchor"
 	"github.com/tollgate-dev/tollgate/store/audit"
@@ -20,19 +19,17 @@ type anchorFlags struct {
 	since   string // YYYY-MM-DD; default: retention_days before today
 }
 
-// anchorsSince is the first day whose anchor file is read when the anchor
-// repository cannot be listed: the retention period, plus a day of slack,
-// never taken from the (possibly rewritten) local log.
+// anchorsSince is the first day whose anchor file is read: --anchors-since,
+// or the configured retention period (config.Audit.AnchorsSince).
 func anchorsSince(cfg *config.Config, flagValue string, now time.Time) (time.Time, error) {
-	if flagValue != "" {
-		t, err := time.Parse("2006-01-02", flagValue)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("--anchors-since %q: want YYYY-MM-DD", flagValue)
-		}
-		return t, nil
+	if flagValue == "" {
+		return cfg.Audit.AnchorsSince(now), nil
 	}
-	days := max(cfg.Audit.RetentionDays, config.MinRetentionDays) + 1
-	return now.AddDate(0, 0, -days), nil
+	t, err := time.Parse("2006-01-02", flagValue)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--anchors-since %q: want YYYY-MM-DD", flagValue)
+	}
+	return t, nil
 }
 
 // verifyAnchors fetches every checkpoint anchored in the configured
@@ -58,7 +55,7 @@ func verifyAnchors(ctx context.Context, cfgPath string, s *store.Store, keys aud
 		fmt.Fprintf(stderr, "tollgate verify: %v\n", err)
 		return exitUsage
 	}
-	anchors, err := anchorRepository(ctx, cfg)
+	anchors, err := server.AnchorRepository(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate verify: %v\n", err)
 		return exitUsage
@@ -99,17 +96,4 @@ func verifyAnchors(ctx context.Context, cfgPath string, s *store.Store, keys aud
 		plural(r.Checked, "anchored checkpoint", "anchored checkpoints"), plural(r.Local.Size, "entry", "entries"), r.Largest)
 	fmt.Fprintln(stdout, "OK (anchors)")
 	return exitOK
-}
-
-// anchorRepository returns the configured anchor repository on the
-// configured GitHub App.
-func anchorRepository(ctx context.Context, cfg *config.Config) (*ghint.Anchors, error) {
-	if cfg.Audit.AnchorRepository == "" {
-		return nil, errors.New("audit.anchor_repository is not set")
-	}
-	app, err := githubApp(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return ghint.NewAnchors(app, cfg.Audit.AnchorRepository, "")
 }

@@ -37,7 +37,7 @@ func anchoredFixture(t *testing.T) *complianceFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo, err := anchorRepository(ctx, cfg)
+	repo, err := server.AnchorRepository(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
