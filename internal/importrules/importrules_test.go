@@ -6,7 +6,9 @@ package importrules_test
 import (
 	"bufio"
 	"bytes"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -180,5 +182,29 @@ func TestDoctorUsesTheAdapters(t *testing.T) {
 		if strings.Contains(d, "go-github") || strings.Contains(d, "ghinstallation") || strings.Contains(d, "slack-go") {
 			t.Errorf("doctor imports %s: its checks go through integrations/github and integrations/slack", d)
 		}
+	}
+}
+
+// TestCommandIsWiringOnly keeps cmd/tollgate to flags and wiring: the
+// running application lives in server/, so its non-test code stays under
+// 2,500 lines (issue 18); a command that grows past it belongs in a package.
+func TestCommandIsWiringOnly(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "cmd", "tollgate", "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("listing cmd/tollgate: %v (%d files)", err, len(files))
+	}
+	lines := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines += bytes.Count(b, []byte("\n"))
+	}
+	if lines >= 2500 {
+		t.Errorf("cmd/tollgate has %d lines of non-test code, want under 2,500: move logic into server/, config/ or a package of its own", lines)
 	}
 }
