@@ -2,9 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -14,6 +11,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/oauth"
 )
 
 // Sessions are kept in a SessionStore: the server's keeps them in the
@@ -161,12 +160,12 @@ func (ss *sessions) len() int {
 	return -1
 }
 
-// sealer seals with AES-256-GCM under a key derived (HKDF-SHA256, one
-// purpose per key) from the OAuth client secret every replica has: the
-// GitHub tokens of sessions, bound to the session's key (additional data)
-// so a sealed token cannot be moved to another session, and the started
+// sealer seals with oauth.Seal (AES-256-GCM under a key derived from the
+// OAuth client secret every replica has, one purpose per key): the GitHub
+// tokens of sessions, bound to the session's key (additional data) so a
+// sealed token cannot be moved to another session, and the started
 // sign-ins the browser carries (login.go), bound to their state.
-type sealer struct{ aead cipher.AEAD }
+type sealer struct{ *oauth.Seal }
 
 // Purposes of sealing keys.
 const (
@@ -175,35 +174,16 @@ const (
 )
 
 func newSealer(clientSecret, purpose string) (sealer, error) {
-	key, err := hkdf.Key(sha256.New, []byte(clientSecret), nil, purpose, 32)
-	if err != nil {
-		return sealer{}, err
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return sealer{}, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return sealer{}, err
-	}
-	return sealer{aead: aead}, nil
+	s, err := oauth.NewSeal(clientSecret, purpose)
+	return sealer{s}, err
 }
 
-func (s sealer) seal(sessionKey, token string) ([]byte, error) {
-	nonce := make([]byte, s.aead.NonceSize())
-	_, _ = rand.Read(nonce)
-	return s.aead.Seal(nonce, nonce, []byte(token), []byte(sessionKey)), nil
-}
+func (s sealer) seal(ad, plain string) ([]byte, error) { return s.SealBytes(ad, []byte(plain)), nil }
 
-func (s sealer) open(sessionKey string, sealed []byte) (string, error) {
-	n := s.aead.NonceSize()
-	if len(sealed) < n {
-		return "", errors.New("sealed token too short")
-	}
-	b, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(sessionKey))
+func (s sealer) open(ad string, sealed []byte) (string, error) {
+	b, err := s.OpenBytes(ad, sealed)
 	if err != nil {
-		return "", fmt.Errorf("opening the sealed token: %w", err)
+		return "", fmt.Errorf("opening the sealed value: %w", err)
 	}
 	return string(b), nil
 }

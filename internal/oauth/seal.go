@@ -52,21 +52,40 @@ func (s *Seal) Seal(name string, v any) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sealing %s: %w", name, err)
 	}
-	nonce := make([]byte, s.aead.NonceSize())
-	_, _ = rand.Read(nonce) // crypto/rand.Read never returns an error
-	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, []byte(name))), nil
+	return base64.RawURLEncoding.EncodeToString(s.SealBytes(name, plain)), nil
 }
 
 // Open decodes into v the value sealed for the cookie called name, or
 // returns ErrNotSealed.
 func (s *Seal) Open(name, sealed string, v any) error {
 	raw, err := base64.RawURLEncoding.DecodeString(sealed)
-	if err != nil || len(raw) < s.aead.NonceSize() {
+	if err != nil {
 		return ErrNotSealed
 	}
-	plain, err := s.aead.Open(nil, raw[:s.aead.NonceSize()], raw[s.aead.NonceSize():], []byte(name))
+	plain, err := s.OpenBytes(name, raw)
 	if err != nil || json.Unmarshal(plain, v) != nil {
 		return ErrNotSealed
 	}
 	return nil
+}
+
+// SealBytes seals plain bound to ad (associated data: what it belongs
+// to, such as a cookie name or a session key), with a fresh nonce.
+func (s *Seal) SealBytes(ad string, plain []byte) []byte {
+	nonce := make([]byte, s.aead.NonceSize())
+	_, _ = rand.Read(nonce) // crypto/rand.Read never returns an error
+	return s.aead.Seal(nonce, nonce, plain, []byte(ad))
+}
+
+// OpenBytes opens what SealBytes sealed for ad, or returns ErrNotSealed.
+func (s *Seal) OpenBytes(ad string, sealed []byte) ([]byte, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, ErrNotSealed
+	}
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(ad))
+	if err != nil {
+		return nil, ErrNotSealed
+	}
+	return plain, nil
 }
