@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -18,9 +19,10 @@ const takeoverAim = 30 * time.Second
 // jobs leader"). For each lease in TOLLGATE_BENCH_LEASES (comma-separated,
 // default the configuration's default 15s) it starts three replicas on one
 // PostgreSQL and TOLLGATE_BENCH_KILLS times (default 20) SIGKILLs the
-// replica holding the jobs lease, waits until another replica holds it
-// (the time from the kill to that is the takeover), and starts the killed
-// one again; it logs the median and the maximum, and fails when a
+// replica holding the jobs lease at a random moment (up to a lease after
+// the previous kill's replica is back), waits until another replica holds
+// it (the time from the kill to that is the takeover), and starts the
+// killed one again; it logs the median and the maximum, and fails when a
 // takeover took longer than the aim or none happened.
 func TestHATakeoverTime(t *testing.T) {
 	if os.Getenv("TOLLGATE_BENCH_TAKEOVER") != "1" {
@@ -43,7 +45,16 @@ func measureTakeovers(t *testing.T, lease string, kills int) {
 	h := serveReplicasWith(t, e, 3, lease)
 	h.waitForOneLeader(t)
 	k := &chaosKiller{t: t, h: h, done: make(chan struct{})}
+	every, err := time.ParseDuration(lease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 12))
 	for n := range kills {
+		// A kill at a random moment of the leader's renewal cycle, not
+		// just after the previous takeover (the takeover's time depends on
+		// how long ago the lease was last renewed).
+		time.Sleep(time.Duration(rng.Int64N(int64(every))))
 		i := k.target("leader")
 		if i < 0 {
 			t.Fatalf("kill %d: no replica holds the jobs lease", n+1)

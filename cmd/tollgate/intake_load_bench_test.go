@@ -19,9 +19,9 @@ import (
 // `tollgate serve` processes on one database, or the bare handler.
 type intakeTarget struct {
 	name  string     // metric prefix
-	world *loadWorld // whose requests it gets; nil for bare (it gets the first world's)
+	world *loadWorld // whose signed requests it gets (bare: the SQLite world's)
 	bases []string
-	want  map[string]bool // every delivery sent to world so far
+	want  map[string]bool // every delivery stored in world so far; nil for bare, which stores nothing
 	res   []intakeResult
 	reqs  []intakeRequest
 }
@@ -33,7 +33,7 @@ type intakeTarget struct {
 // one replica on PostgreSQL, three replicas on one PostgreSQL (requests
 // spread round robin, each resend to another replica than its original;
 // synchronous_commit=on), and a handler that only answers 200. Each round
-// the order rotates, and before a configuration's round the previous one's
+// the order rotates, and before each configuration's round every world's
 // inbox and outbox are drained (timer stopped), so no configuration's
 // background work lands in another's round. It fails if any delivery is
 // not stored exactly once, and reports each configuration's ack latency.
@@ -42,6 +42,14 @@ func BenchmarkWebhookIntakeLoad(b *testing.B) {
 	sqlite := startLoadWorld(b)
 	pg1 := startLoadWorldOn(b, storetest.NewSchema(b, true), 1)
 	pg3 := startLoadWorldOn(b, storetest.NewSchema(b, true), 3)
+	// Stop every serve process with SIGTERM before the schemas are dropped
+	// (cleanups run last-registered first): a SIGKILLed client's sessions
+	// may still hold locks the DROP SCHEMA waits for.
+	b.Cleanup(func() {
+		for _, w := range []*loadWorld{sqlite, pg1, pg3} {
+			w.stop(b)
+		}
+	})
 	targets := []*intakeTarget{
 		{name: "bare", world: sqlite, bases: []string{bareIntakeServer(b).URL}},
 		{name: "sqlite", world: sqlite, bases: sqlite.urls(), want: map[string]bool{}},
@@ -87,6 +95,18 @@ func BenchmarkWebhookIntakeLoad(b *testing.B) {
 	}
 	p99 := func(i int) float64 { return float64(latencies(targets[i].res, nil).p99) }
 	b.ReportMetric(p99(3)/p99(1), "pg3-p99/sqlite-p99")
+}
+
+// stop ends w's serve processes with SIGTERM and fails unless each exits 0.
+func (w *loadWorld) stop(b *testing.B) {
+	for i, c := range w.children {
+		if !c.running() {
+			continue
+		}
+		if err := c.terminate(b); err != nil {
+			b.Errorf("serve %d exited with %v, want 0\n%s", i, err, c.logTail())
+		}
+	}
 }
 
 // waitIntakeDrained waits until w's inbox holds no pending delivery and
