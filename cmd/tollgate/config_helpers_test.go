@@ -37,7 +37,7 @@ func writeTestSSHKey(t *testing.T, path string, passphrase string) ssh.PublicKey
 	return sp
 }
 
-func writeTestFile(t *testing.T, path, content string) {
+func writeTestFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)

@@ -62,33 +62,51 @@ func serveReplicasWith(t *testing.T, e *e2e, n int, lease string) *haReplicas {
 // serveReplicasOn is serveReplicasWith on the PostgreSQL database at dsn.
 func serveReplicasOn(t *testing.T, e *e2e, n int, lease, dsn string) *haReplicas {
 	t.Helper()
-	cfg := readTestFile(t, e.configPath)
-	cfg = regexp.MustCompile(`(?m)^listen: .*$`).ReplaceAllLiteralString(cfg, `listen: "${`+haListenEnv+`}"`)
-	if !strings.Contains(cfg, "\ndatabase: tollgate.db\n") {
-		t.Fatalf("the e2e configuration names no SQLite database to replace:\n%s", cfg)
-	}
-	cfg = strings.Replace(cfg, "\ndatabase: tollgate.db\n", fmt.Sprintf("\ndatabase: %q\nreplicas:\n  lease: %s\n", dsn, lease), 1)
-	writeTestFile(t, e.configPath, cfg)
+	moveConfigToPostgres(t, e.configPath, dsn, "replicas:\n  lease: "+lease+"\n")
 	e.dbPath = dsn
 	// Commands this process runs on the configuration (verify) expand it too.
 	t.Setenv(haListenEnv, "127.0.0.1:0")
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("replica choice seed %d", seed)
 	h := &haReplicas{e: e, rng: rand.New(rand.NewPCG(seed, 3))}
-	for range n {
-		addr := freeLoopbackAddr(t)
-		c := newServeChild(t, e.configPath, addr)
-		c.env = []string{haListenEnv + "=" + addr}
-		h.children = append(h.children, c)
-	}
-	var wg sync.WaitGroup
-	for _, c := range h.children {
-		wg.Go(func() { c.start(t) })
-	}
-	wg.Wait()
+	h.children = startReplicas(t, e.configPath, n)
 	e.addr = h.children[0].addr
 	e.pick = h.random
 	return h
+}
+
+// startReplicas starts n serve processes of the configuration at
+// configPath, each listening on its own loopback address (haListenEnv).
+func startReplicas(tb testing.TB, configPath string, n int) []*serveChild {
+	tb.Helper()
+	var children []*serveChild
+	for range n {
+		addr := freeLoopbackAddr(tb)
+		c := newServeChild(tb, configPath, addr)
+		c.env = []string{haListenEnv + "=" + addr}
+		children = append(children, c)
+	}
+	var wg sync.WaitGroup
+	for _, c := range children {
+		wg.Go(func() { c.start(tb) })
+	}
+	wg.Wait()
+	return children
+}
+
+// moveConfigToPostgres points the configuration at configPath, whose
+// database is tollgate.db, at dsn instead (adding the keys in extra after
+// it), with listen taken from the environment (haListenEnv) so replicas
+// share the file.
+func moveConfigToPostgres(tb testing.TB, configPath, dsn, extra string) {
+	tb.Helper()
+	cfg := readTestFile(tb, configPath)
+	if !strings.Contains(cfg, "\ndatabase: tollgate.db\n") {
+		tb.Fatalf("the configuration names no SQLite database to replace:\n%s", cfg)
+	}
+	cfg = regexp.MustCompile(`(?m)^listen: .*$`).ReplaceAllLiteralString(cfg, `listen: "${`+haListenEnv+`}"`)
+	cfg = strings.Replace(cfg, "\ndatabase: tollgate.db\n", fmt.Sprintf("\ndatabase: %q\n", dsn)+extra, 1)
+	writeTestFile(tb, configPath, cfg)
 }
 
 // random returns the address of a running replica chosen at random.

@@ -84,7 +84,7 @@ repositories:`, 1)
 	}
 }
 
-func readTestFile(t *testing.T, path string) string {
+func readTestFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
