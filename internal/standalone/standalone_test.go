@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -54,31 +53,6 @@ func repoFiles(t *testing.T, root string) []string {
 		files = append(files, f)
 	}
 	return files
-}
-
-// No file in the repository points at the workspace's sibling folder.
-func TestNothingReadsOutsideTheClone(t *testing.T) {
-	root := repoRoot(t)
-	self := filepath.Join("internal", "standalone", "standalone_test.go")
-	forbidden := regexp.MustCompile(`\.\./shared\b|TOLLGATE_SHARED_DIR`)
-	for _, f := range repoFiles(t, root) {
-		if f == self || f == filepath.Join(".ci", "run") {
-			continue // this test names them; .ci/run unsets the variable
-		}
-		b, err := os.ReadFile(filepath.Join(root, f))
-		if err != nil {
-			continue
-		}
-		for _, loc := range forbidden.FindAllIndex(b, -1) {
-			// A release's "../../shared/x" link (deploy's Capistrano layout)
-			// points inside the target's directory, not at the workspace.
-			if loc[0] >= 3 && string(b[loc[0]-3:loc[0]]) == "../" {
-				continue
-			}
-			line := bytes.Count(b[:loc[0]], []byte("\n")) + 1
-			t.Errorf("%s:%d refers to %q, which a fresh clone does not have", f, line, b[loc[0]:loc[1]])
-		}
-	}
 }
 
 // A copy of the clone alone in an empty directory runs the tests that load
