@@ -6,8 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
-	"math"
-	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/deploy"
+	"github.com/tollgate-dev/tollgate/deploy/benchtree"
 	"github.com/tollgate-dev/tollgate/deploy/sshdtest"
 	"golang.org/x/crypto/ssh"
 )
@@ -72,36 +71,11 @@ func newBenchEnv(b *testing.B, servers int) *benchEnv {
 	return e
 }
 
-// generateTree writes benchFiles files of log-uniformly mixed sizes (tens of
-// bytes to about a megabyte) totalling benchBytes, 100 files per directory.
+// generateTree writes the benchmarks' repository (deploy/benchtree) under root.
 func generateTree(b *testing.B, root string) []string {
-	rng := mrand.New(mrand.NewPCG(1, 2))
-	sizes := make([]float64, benchFiles)
-	var sum float64
-	for i := range sizes {
-		sizes[i] = math.Exp(math.Log(64) + rng.Float64()*(math.Log(1<<20)-math.Log(64)))
-		sum += sizes[i]
-	}
-	buf := make([]byte, 4<<20)
-	_, _ = rand.Read(buf)
-	files := make([]string, benchFiles)
-	var total int
-	for i := range sizes {
-		n := int(sizes[i] / sum * benchBytes)
-		if i == len(sizes)-1 {
-			n = benchBytes - total
-		}
-		total += n
-		rel := fmt.Sprintf("d%03d/f%05d.dat", i/100, i)
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		off := rng.IntN(len(buf) - n)
-		if err := os.WriteFile(p, buf[off:off+n], 0o644); err != nil {
-			b.Fatal(err)
-		}
-		files[i] = rel
+	files, err := benchtree.Write(root, benchFiles, benchBytes)
+	if err != nil {
+		b.Fatal(err)
 	}
 	return files
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"math"
 	mrand "math/rand/v2"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/deploy"
+	"github.com/tollgate-dev/tollgate/deploy/benchtree"
 	"github.com/tollgate-dev/tollgate/deploy/sshdtest"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
 )
@@ -143,36 +143,11 @@ func uploadSeconds(res deploy.Result) float64 {
 	return 0
 }
 
-// benchTree writes the benchmark's files under root (as deploy's
-// benchmarks do) and returns their paths.
+// benchTree writes the benchmarks' repository (deploy/benchtree) under root.
 func benchTree(b *testing.B, root string) []string {
-	rng := mrand.New(mrand.NewPCG(1, 2))
-	sizes := make([]float64, benchFiles)
-	var sum float64
-	for i := range sizes {
-		sizes[i] = math.Exp(math.Log(64) + rng.Float64()*(math.Log(1<<20)-math.Log(64)))
-		sum += sizes[i]
-	}
-	buf := make([]byte, 4<<20)
-	_, _ = rand.Read(buf)
-	files := make([]string, benchFiles)
-	total := 0
-	for i := range sizes {
-		n := int(sizes[i] / sum * benchBytes)
-		if i == len(sizes)-1 {
-			n = benchBytes - total
-		}
-		total += n
-		rel := fmt.Sprintf("d%03d/f%05d.dat", i/100, i)
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		off := rng.IntN(len(buf) - n)
-		if err := os.WriteFile(p, buf[off:off+n], 0o644); err != nil {
-			b.Fatal(err)
-		}
-		files[i] = rel
+	files, err := benchtree.Write(root, benchFiles, benchBytes)
+	if err != nil {
+		b.Fatal(err)
 	}
 	return files
 }
