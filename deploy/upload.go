@@ -319,7 +319,7 @@ func (o *op) upload(ctx context.Context, r *serverRun, st *stage, meta releaseMe
 		r.res.Sent[i] = e.Path
 	}
 	sort.Strings(r.res.Sent)
-	o.logf(r, "uploaded release %s: %d files sent (%s), %d hard-linked from %q",
+	o.logf(r, "uploaded release %s: files sent %d (%s), hard-linked %d from %q",
 		meta.name, len(w.sent), humanBytes(w.bytes), len(w.linked), r.res.Base)
 	return o.verifyUpload(ctx, r, st, meta.name, w, got, errors.Join(runErrs...))
 }

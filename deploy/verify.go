@@ -51,8 +51,8 @@ func (o *op) verifyUpload(ctx context.Context, r *serverRun, st *stage, name str
 		for i, it := range drifted {
 			paths[i] = it.Path
 		}
-		o.logf(r, "WARNING: %d files of release %s no longer match its manifest (changed on the server after they were verified): %s; sending them anew",
-			len(drifted), w.plan.base, strings.Join(paths, ", "))
+		o.logf(r, "WARNING: release %s has files that no longer match its manifest (changed on the server after they were verified), sending them anew: %s",
+			w.plan.base, strings.Join(paths, ", "))
 		if err := o.resend(ctx, r, st, name, drifted); err != nil {
 			return fmt.Errorf("send changed files anew: %w", err)
 		}
