@@ -3,11 +3,9 @@ package web
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -30,15 +28,21 @@ type pendingLogin struct {
 	expires  time.Time
 }
 
+// sealedLogin is pendingLogin as sealed in the cookie.
+type sealedLogin struct {
+	Verifier string    `json:"v"`
+	Next     string    `json:"n"`
+	Expires  time.Time `json:"e"`
+}
+
 // loginCookieValue is the login cookie for the flow of state: the state,
-// a dot, and the sealed flow.
+// a dot, and the flow sealed for that state.
 func (s sealer) loginCookieValue(state string, l pendingLogin) (string, error) {
-	plain := strconv.FormatInt(l.expires.Unix(), 10) + "\n" + l.verifier + "\n" + l.next
-	sealed, err := s.seal("login:"+state, plain)
+	sealed, err := s.Seal.Seal("login:"+state, sealedLogin{Verifier: l.verifier, Next: l.next, Expires: l.expires})
 	if err != nil {
 		return "", err
 	}
-	return state + "." + base64.RawURLEncoding.EncodeToString(sealed), nil
+	return state + "." + sealed, nil
 }
 
 var errLoginCookie = errors.New("not a sign-in this site started")
@@ -50,27 +54,14 @@ func (s sealer) openLoginCookie(value, state string, now time.Time) (pendingLogi
 	if !ok || state == "" || subtle.ConstantTimeCompare([]byte(state), []byte(cookieState)) != 1 {
 		return pendingLogin{}, errLoginCookie
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(sealed)
-	if err != nil {
+	var f sealedLogin
+	if s.Open("login:"+state, sealed, &f) != nil {
 		return pendingLogin{}, errLoginCookie
 	}
-	plain, err := s.open("login:"+state, raw)
-	if err != nil {
-		return pendingLogin{}, errLoginCookie
-	}
-	f := strings.SplitN(plain, "\n", 3)
-	if len(f) != 3 {
-		return pendingLogin{}, errLoginCookie
-	}
-	unix, err := strconv.ParseInt(f[0], 10, 64)
-	if err != nil {
-		return pendingLogin{}, errLoginCookie
-	}
-	l := pendingLogin{verifier: f[1], next: safeNext(f[2]), expires: time.Unix(unix, 0)}
-	if !now.Before(l.expires) {
+	if !now.Before(f.Expires) {
 		return pendingLogin{}, errLoginExpired
 	}
-	return l, nil
+	return pendingLogin{verifier: f.Verifier, next: safeNext(f.Next), expires: f.Expires}, nil
 }
 
 var errLoginExpired = errors.New("sign-in expired")
