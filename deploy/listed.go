@@ -62,7 +62,7 @@ func (o *op) beginListed(ctx context.Context, st *stage, ls ListedSource, meta r
 	}
 	use.Mode, use.FilesFetched, use.BytesFetched = SourceTree, plan.fetch, plan.fetchBytes
 	o.log.line("[source] ", fmt.Sprintf("fetching %d of %d files (%s of %s) from the tree; every server has the other %d",
-		plan.fetch, plan.files, humanBytes(plan.fetchBytes), humanBytes(plan.bytes), plan.files-plan.fetch))
+		plan.fetch, plan.files, FormatBytes(plan.fetchBytes), FormatBytes(plan.bytes), plan.files-plan.fetch))
 	st.fetch, st.splitting = ls.Fetch, true
 	st.run(ctx, meta.shared, func(ctx context.Context) error { return st.fromTree(ctx, ls, l.entries, plan) })
 	return nil
@@ -108,7 +108,7 @@ func (o *op) planTree(entries []Entry, shared []string) (treePlan, string) {
 	}
 	if p.bytes > 0 && float64(p.fetchBytes) > limit*float64(p.bytes) {
 		return p, fmt.Sprintf("%d of %d files (%s of %s, %.1f%%) are not on every server, above the %.0f%% limit",
-			p.fetch, p.files, humanBytes(p.fetchBytes), humanBytes(p.bytes), 100*float64(p.fetchBytes)/float64(p.bytes), 100*limit)
+			p.fetch, p.files, FormatBytes(p.fetchBytes), FormatBytes(p.bytes), 100*float64(p.fetchBytes)/float64(p.bytes), 100*limit)
 	}
 	return p, ""
 }

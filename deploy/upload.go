@@ -292,7 +292,7 @@ func (o *op) upload(ctx context.Context, r *serverRun, st *stage, meta releaseMe
 	}
 	w := &releaseWriter{st: st, meta: meta, plan: newLinkPlan(r.res.Base, r.base, r.baseShared), stop: -1, first: true,
 		report: func(entries int, bytes int64) {
-			o.logf(r, "upload: %d entries, %s of file content sent so far", entries, humanBytes(bytes))
+			o.logf(r, "upload: %d entries, %s of file content sent so far", entries, FormatBytes(bytes))
 		}}
 	r.created = true
 	got := serverFiles{hashes: map[string]string{}, modes: map[string]uint32{}}
@@ -320,7 +320,7 @@ func (o *op) upload(ctx context.Context, r *serverRun, st *stage, meta releaseMe
 	}
 	sort.Strings(r.res.Sent)
 	o.logf(r, "uploaded release %s: files sent %d (%s), hard-linked %d from %q",
-		meta.name, len(w.sent), humanBytes(w.bytes), len(w.linked), r.res.Base)
+		meta.name, len(w.sent), FormatBytes(w.bytes), len(w.linked), r.res.Base)
 	return o.verifyUpload(ctx, r, st, meta.name, w, got, errors.Join(runErrs...))
 }
 
@@ -376,8 +376,8 @@ func (o *op) stream(ctx context.Context, r *serverRun, st *stage, w *releaseWrit
 	return runErr, nil
 }
 
-// humanBytes formats a byte count for the log.
-func humanBytes(n int64) string {
+// FormatBytes formats a byte count for people: logs, PR comments.
+func FormatBytes(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))

@@ -9,6 +9,7 @@ import (
 
 	gh "github.com/google/go-github/v60/github"
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/deploy"
 )
 
 // commentMarker starts every Tollgate PR comment; it names the request,
@@ -61,7 +62,7 @@ func renderComment(r bot.Request, logURL string, audit *AuditEntry, review *bot.
 		if out.Release != "" {
 			row("Release", mdCode(out.Release))
 		}
-		row("Files changed", fmt.Sprintf("%d (%s)", out.FilesSent, byteSize(out.BytesSent)))
+		row("Files changed", fmt.Sprintf("%d (%s)", out.FilesSent, deploy.FormatBytes(out.BytesSent)))
 		row("Duration", out.Duration.Round(time.Second).String())
 	}
 	if !r.FinishedAt.IsZero() {
@@ -344,18 +345,6 @@ func mdCodeList(xs []string) string {
 		out[i] = mdCode(x)
 	}
 	return strings.Join(out, ", ")
-}
-
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // Comments reacts to and replies on PR comments as the app; it satisfies
