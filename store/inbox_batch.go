@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -132,29 +133,63 @@ func (b *InboxBatcher) commit(ctx context.Context, batch []*enqueueCall) ([]bool
 	return dups, err
 }
 
+// commitOnce writes the batch with one multi-row INSERT: on PostgreSQL one
+// round trip for the whole batch instead of one per delivery (each a
+// ~20 KB payload), which kept every caller of a batch waiting on the
+// batch's slowest loopback trips. RETURNING names the rows inserted; a
+// delivery not among them was already stored. An id sent twice within the
+// batch is inserted once, for its first caller (batch order), and is a
+// duplicate for the others, as two Enqueue calls in a row would be.
 func (b *InboxBatcher) commitOnce(ctx context.Context, batch []*enqueueCall, order []int) ([]bool, error) {
 	dups := make([]bool, len(batch))
+	type key struct{ source, id string }
+	first := make(map[key]int, len(batch)) // key → index into batch of the call that inserts it
+	var q strings.Builder
+	q.WriteString(`INSERT INTO inbox (source, delivery_id, event_type, payload, received_at, next_attempt_at) VALUES `)
+	args := make([]any, 0, 6*len(batch))
+	for _, i := range order {
+		it := batch[i].it
+		k := key{it.Source, it.DeliveryID}
+		if _, seen := first[k]; seen {
+			// order is stable within a key, so the first caller in
+			// batch order inserts and a later one is a duplicate.
+			dups[i] = true
+			continue
+		}
+		first[k] = i
+		if len(args) > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?)")
+		args = append(args, it.Source, it.DeliveryID, it.EventType, it.Payload, it.ReceivedAt.UnixNano(), it.ReceivedAt.UnixNano())
+	}
+	q.WriteString(` ON CONFLICT (source, delivery_id) DO NOTHING RETURNING source, delivery_id`)
 	err := b.s.WithTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO inbox (source, delivery_id, event_type, payload, received_at, next_attempt_at)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING`)
+		rows, err := tx.QueryContext(ctx, q.String(), args...)
 		if err != nil {
-			return err
+			return fmt.Errorf("insert: %w", err)
 		}
-		defer stmt.Close()
-		for _, i := range order {
-			it := batch[i].it
-			res, err := stmt.ExecContext(ctx, it.Source, it.DeliveryID, it.EventType, it.Payload,
-				it.ReceivedAt.UnixNano(), it.ReceivedAt.UnixNano())
-			if err != nil {
-				return fmt.Errorf("delivery %s: %w", it.DeliveryID, err)
+		inserted := make(map[key]bool, len(first))
+		for rows.Next() {
+			var k key
+			if err := rows.Scan(&k.source, &k.id); err != nil {
+				rows.Close()
+				return fmt.Errorf("read inserted deliveries: %w", err)
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			dups[i] = n == 0
+			inserted[k] = true
 		}
-		if slices.Contains(dups, false) {
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		woke := false
+		for k, i := range first {
+			dups[i] = !inserted[k]
+			woke = woke || inserted[k]
+		}
+		if woke {
 			return b.s.wake(ctx, tx, WakeInbox)
 		}
 		return nil
