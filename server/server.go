@@ -59,6 +59,12 @@ type Server struct {
 	// auditMonitor verifies the audit log in the background for /audit
 	// (wire_web.go); nil when the pages are not served.
 	auditMonitor *audit.Monitor
+
+	// driftEngine runs the scheduled drift checks (drift_job.go);
+	// driftAlert tells the channel of a drift (the log, and Slack when
+	// configured).
+	driftEngine *deploy.Engine
+	driftAlert  bot.Notifier
 }
 
 // ErrConfig marks a failure caused by the configuration (exit code 2).
@@ -163,6 +169,11 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		external["slack"] = slackNotifier
 		notifiers = append(notifiers, fromOutbox{slackNotifier})
 	}
+	s.driftEngine = &deploy.Engine{Logger: s.log.With("component", "drift")}
+	s.driftAlert = bot.Notifiers{logNotifier{s.log.With("component", "drift")}}
+	if slackNotifier != nil {
+		s.driftAlert = append(s.driftAlert.(bot.Notifiers), slackNotifier)
+	}
 	s.outbox = newOutboxWorker(s.store, external, s.now, s.log.With("component", "outbox"))
 	notifiers = append(notifiers, deliverNow{s.outbox})
 	routed := deployRouter{typeOf: s.live.TargetType, byType: map[string]bot.Deployer{
@@ -188,6 +199,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		return err
 	}
 	s.registerReplicaMetrics()
+	s.metrics.Registry().MustRegister(driftCollector{s})
 	if slackNotifier != nil {
 		slackNotifier.Bind(s.svc)
 	}

@@ -1,0 +1,120 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tollgate-dev/tollgate/bot"
+)
+
+// driftLoop is the scheduled drift check (drift.interval; 0 off): a
+// singleton job of the jobs leader (runLeaderJobs). Every interval it
+// checks every ssh environment whose deploy is not running, and records
+// each check (bot.RecordDrift: the audit entries, the deduplicated Slack
+// alert, the row the metrics, /environments and doctor read).
+func (s *Server) driftLoop(ctx context.Context) {
+	interval := s.live.Current().Drift.Interval
+	if interval <= 0 {
+		return
+	}
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.checkDriftOnce(ctx)
+		if iv := s.live.Current().Drift.Interval; iv > 0 { // a reload may change it
+			interval = iv
+		}
+		t.Reset(interval)
+	}
+}
+
+// checkDriftOnce checks every ssh environment once.
+func (s *Server) checkDriftOnce(ctx context.Context) {
+	d := driftChecker{engine: s.driftEngine, requests: s.store}
+	for _, e := range s.live.cur.Load().targets.List() {
+		if ctx.Err() != nil {
+			return
+		}
+		if running, err := s.deployRunning(ctx, e.Repo, e.Name); err != nil || running {
+			if err != nil {
+				s.log.Warn("drift check: reading the requests", "repo", e.Repo, "environment", e.Name, "err", err)
+			}
+			continue // a deploy switching current mid-check is not drift; the next interval checks
+		}
+		c, _, err := d.check(ctx, e.Repo, e.Name, e.Target)
+		if err != nil {
+			s.log.Warn("drift check failed", "repo", e.Repo, "environment", e.Name, "err", err)
+			continue
+		}
+		out, err := bot.RecordDrift(ctx, s.store, s.driftAlert, c)
+		if err != nil {
+			s.log.Warn("drift check: recording", "repo", e.Repo, "environment", e.Name, "err", err)
+		}
+		level := s.log.Info
+		if c.Drifted() {
+			level = s.log.Warn
+		}
+		level("drift check", "repo", e.Repo, "environment", e.Name, "drifted", c.Drifted(), "complete", c.Complete(),
+			"new_finding", out.Detected, "cleared", out.Cleared, "alerted", out.Alerted)
+	}
+}
+
+// deployRunning reports whether a deploy or rollback of repo/env runs now.
+func (s *Server) deployRunning(ctx context.Context, repo, env string) (bool, error) {
+	rs, err := s.store.ListRequests(ctx, bot.RequestFilter{Repo: repo, Environment: env, States: []bot.State{bot.StateRunning}, Limit: 1})
+	return len(rs) > 0, err
+}
+
+// driftCollector serves the last drift check of every environment from
+// the database, so every replica's /metrics agrees with the leader's:
+// tollgate_drift_paths{repository,environment,server} counts the drifted
+// paths and other findings of each server (0 clean), and
+// tollgate_drift_last_check_timestamp_seconds{repository,environment}
+// says when the environment was last checked.
+type driftCollector struct{ s *Server }
+
+var (
+	driftPathsDesc = prometheus.NewDesc("tollgate_drift_paths",
+		"Paths (and other findings) by which a server differed from the release Tollgate put live, at the environment's last drift check; 0 when clean.",
+		[]string{"repository", "environment", "server"}, nil)
+	driftCheckedDesc = prometheus.NewDesc("tollgate_drift_last_check_timestamp_seconds",
+		"When the environment's servers were last checked for drift (unix seconds).",
+		[]string{"repository", "environment"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (d driftCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- driftPathsDesc
+	ch <- driftCheckedDesc
+}
+
+// Collect implements prometheus.Collector.
+func (d driftCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), metricsReadTimeout)
+	defer cancel()
+	checks, err := d.s.store.LatestDriftChecks(ctx)
+	if err != nil {
+		d.s.log.Warn("metrics: reading the drift checks", "err", err)
+		return
+	}
+	for _, c := range checks {
+		ch <- prometheus.MustNewConstMetric(driftCheckedDesc, prometheus.GaugeValue, float64(c.CheckedAt.Unix()), c.Repo, c.Environment)
+		for _, srv := range c.Servers {
+			if srv.Error != "" {
+				continue // not checked: no value rather than a false 0
+			}
+			n := len(srv.Findings)
+			for _, ps := range srv.Paths {
+				n += len(ps)
+			}
+			ch <- prometheus.MustNewConstMetric(driftPathsDesc, prometheus.GaugeValue, float64(n), c.Repo, c.Environment, srv.Server)
+		}
+	}
+}
