@@ -47,12 +47,11 @@ const (
 
 // Finding kinds: what is wrong on a server besides changed files.
 const (
-	FindingNoCurrent        = "no_current"         // current points at no release of ours
-	FindingUnexpected       = "unexpected_release" // current points at a release Tollgate did not put live last
-	FindingManifestMismatch = "manifest_mismatch"  // the server's manifest is not the one Tollgate recorded
-	FindingNoManifest       = "no_manifest"        // the live release has no readable manifest
-	FindingAttestation      = "attestation_invalid"
-	FindingSwitched         = "switched_during_check" // current changed while the check ran: not a drift, check again
+	FindingNoCurrent        = "no_current"          // current points at no release of ours
+	FindingUnexpected       = "unexpected_release"  // current points at a release Tollgate did not put live last
+	FindingManifestMismatch = "manifest_mismatch"   // the server's manifest is not the one Tollgate recorded
+	FindingNoManifest       = "no_manifest"         // the live release has no readable manifest
+	FindingAttestation      = "attestation_invalid" // the verifier refused the release's attestation
 )
 
 // Finding is one problem on a server other than a drifted path.
@@ -210,8 +209,10 @@ func checkServer(ctx context.Context, r *serverRun, t Target, want DriftExpect, 
 		return err
 	}
 	if after != cur {
-		sd.Findings = []Finding{{FindingSwitched, fmt.Sprintf("current changed from %s to %s during the check", cur, after)}}
-		return nil
+		// A deploy or rollback switched: what was compared may mix two
+		// releases. Not a finding; the server is not checked this time.
+		sd.Findings = nil
+		return fmt.Errorf("current changed from %s to %s during the check; check again", cur, after)
 	}
 	attested := make([]drift.Entry, len(m))
 	for i, e := range m {

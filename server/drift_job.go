@@ -53,6 +53,9 @@ func (s *Server) checkDriftOnce(ctx context.Context) {
 			s.log.Warn("drift check failed", "repo", e.Repo, "environment", e.Name, "err", err)
 			continue
 		}
+		if s.deployedDuring(ctx, e.Repo, e.Name, c.Expected) {
+			continue // a deploy started or finished meanwhile: what was compared may be half of each
+		}
 		out, err := bot.RecordDrift(ctx, s.store, s.driftAlert, c)
 		if err != nil {
 			s.log.Warn("drift check: recording", "repo", e.Repo, "environment", e.Name, "err", err)
@@ -70,6 +73,17 @@ func (s *Server) checkDriftOnce(ctx context.Context) {
 func (s *Server) deployRunning(ctx context.Context, repo, env string) (bool, error) {
 	rs, err := s.store.ListRequests(ctx, bot.RequestFilter{Repo: repo, Environment: env, States: []bot.State{bot.StateRunning}, Limit: 1})
 	return len(rs) > 0, err
+}
+
+// deployedDuring reports whether a deploy of repo/env ran since the check
+// read what Tollgate put live (want): running now, or another release live.
+func (s *Server) deployedDuring(ctx context.Context, repo, env string, want bot.LiveRelease) bool {
+	running, err := s.deployRunning(ctx, repo, env)
+	if err != nil || running {
+		return true
+	}
+	now, _, err := bot.FindLiveRelease(ctx, s.store, repo, env)
+	return err != nil || now.RequestID != want.RequestID
 }
 
 // driftCollector serves the last drift check of every environment from
