@@ -39,8 +39,9 @@ exec flock %s -E %d .tollgate-lock sh -c %s sh %s`,
 
 // lockedScript runs while the lock is held: it records the owner, reports
 // the layout (inspectScript's lines) and the current release's manifest
-// ("m " lines) and shared paths ("s " lines), says "locked" and waits for
-// the end of its input.
+// ("m " lines), shared paths ("s " lines) and the files it holds now ("e "
+// lines: a file of the manifest removed on the server cannot be
+// hard-linked), says "locked" and waits for the end of its input.
 func lockedScript(root string) string {
 	return `printf '%s\n' "$1" > .tollgate-lock || exit 1
 ` + inspectScript(root) + `
@@ -48,6 +49,7 @@ cur=$(readlink current 2>/dev/null); cur=${cur#releases/}
 if [ -n "$cur" ] && [ -f ".tollgate/$cur/manifest" ] && [ -d "releases/$cur" ]; then
   printf 'base\t%s\n' "$cur"
   sed 's/^/m /' ".tollgate/$cur/manifest" && sed 's/^/s /' ".tollgate/$cur/shared" && echo || exit 1
+  (cd "releases/$cur" && find . -type f) | sed 's/^\.\//e /' || exit 1
 fi
 echo locked
 exec cat >/dev/null`
