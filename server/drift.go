@@ -76,9 +76,15 @@ func writeDriftReport(w io.Writer, name string, live bot.LiveRelease, rep deploy
 			fmt.Fprintf(w, "  %s: clean (release %s, attestation %s)\n", s.Server, s.Live, orDash(string(s.Attestation)))
 			continue
 		}
-		fmt.Fprintf(w, "  %s: DRIFT (release %s, attestation %s): %d %s, %d other %s\n", s.Server, orDash(s.Live),
-			orDash(string(s.Attestation)), len(s.Changes), plural(len(s.Changes), "path", "paths"),
-			len(s.Findings), plural(len(s.Findings), "finding", "findings"))
+		var counts []string
+		if n := len(s.Changes); n > 0 {
+			counts = append(counts, fmt.Sprintf("%d %s", n, plural(n, "path", "paths")))
+		}
+		if n := len(s.Findings); n > 0 {
+			counts = append(counts, fmt.Sprintf("%d %s", n, plural(n, "finding", "findings")))
+		}
+		fmt.Fprintf(w, "  %s: DRIFT (release %s, attestation %s): %s\n", s.Server, orDash(s.Live),
+			orDash(string(s.Attestation)), strings.Join(counts, ", "))
 		for _, f := range s.Findings {
 			fmt.Fprintf(w, "    %s: %s\n", f.Kind, f.Detail)
 		}
