@@ -327,7 +327,10 @@ const (
 )
 
 // liveTreeScript hashes every file of release name (the deploy's hashing:
-// hashSetup, hashFiles) and lists every entry with lstat: "<type> <octal mode>
+// hashSetup, hashFiles) but those whose name holds a newline (openssl does
+// not escape names, so such a name could forge another file's hash line;
+// no manifest has one, so the file is "added" whatever its content), and
+// lists every entry with lstat: "<type> <octal mode>
 // <size> <path>" NUL its symlink target NUL, then says what current
 // points at once it is done (a switch during the check is not a drift).
 func liveTreeScript(root, name string) string {
@@ -335,7 +338,8 @@ func liveTreeScript(root, name string) string {
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-drift.XXXXXX") || exit 1
 trap 'rm -rf "$dir"' EXIT
 %s
-find . -type f -print0 | %s
+find . -type f ! -name '*
+*' -print0 | %s
 status=$?
 cat "$dir"/hashes.* 2>/dev/null
 echo '%s'

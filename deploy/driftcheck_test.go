@@ -218,3 +218,40 @@ func TestDriftNamesTheServerItCouldNotCheck(t *testing.T) {
 		t.Errorf("failed %+v", rep.Failed())
 	}
 }
+
+// TestDriftReportsANewlineInAFileNameQuoted: the intruder edits
+// lib/auth.php and adds a file whose name holds a newline followed by
+// what looks like a hash line and a report line (openssl does not escape
+// names; a name cannot hold the "/" a forged line for a real path needs,
+// and such files are not hashed at all). Both are reported, the odd name
+// quoted, so no report line is forged.
+func TestDriftReportsANewlineInAFileNameQuoted(t *testing.T) {
+	f := startOpenSSH(t, 1)
+	r := newRepo(t)
+	res := f.mustDeploy(t, r, r.write(map[string]string{"lib/auth.php": "check password\n"}).commit("v1"))
+	var sum string
+	for _, e := range res.Manifest {
+		if e.Path == "lib/auth.php" {
+			sum = e.SHA256
+		}
+	}
+	live := filepath.Join(f.roots[0], "current")
+	appendTo(t, filepath.Join(live, "lib/auth.php"), "// backdoor\n")
+	forger := "zz\n" + sum + " *auth.php\n  127.0.0.1:22: clean"
+	if err := os.WriteFile(filepath.Join(live, forger), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.engine.Drift(context.Background(), f.target, expectOf(res), deploy.DriftOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"changed lib/auth.php", "added " + forger}
+	if got := driftPaths(rep.Servers[0]); !reflect.DeepEqual(got, want) {
+		t.Errorf("changes %q, want %q", got, want)
+	}
+	for _, c := range rep.Servers[0].Changes {
+		if s := c.String(); strings.Contains(s, "\n") {
+			t.Errorf("a report line holds a newline: %q", s)
+		}
+	}
+}

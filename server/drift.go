@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/deploy"
+	"github.com/tollgate-dev/tollgate/deploy/drift"
 )
 
 // driftChecker checks an environment's servers against what Tollgate put
@@ -46,7 +47,7 @@ func driftCheckOf(repo, env string, live bot.LiveRelease, rep deploy.DriftReport
 			if ds.Paths == nil {
 				ds.Paths = map[string][]string{}
 			}
-			ds.Paths[string(ch.Kind)] = append(ds.Paths[string(ch.Kind)], ch.Path)
+			ds.Paths[string(ch.Kind)] = append(ds.Paths[string(ch.Kind)], drift.Printable(ch.Path))
 		}
 		for _, f := range s.Findings {
 			ds.Findings = append(ds.Findings, f.Kind+": "+f.Detail)

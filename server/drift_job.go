@@ -15,11 +15,15 @@ import (
 // each check (bot.RecordDrift: the audit entries, the deduplicated Slack
 // alert, the row the metrics, /environments and doctor read).
 func (s *Server) driftLoop(ctx context.Context) {
-	interval := s.live.Current().Drift.Interval
-	if interval <= 0 {
-		return
+	// A reload may change the interval, or turn the check on or off: it
+	// is read again after each wait.
+	wait := func() time.Duration {
+		if iv := s.live.Current().Drift.Interval; iv > 0 {
+			return iv
+		}
+		return driftOffPoll
 	}
-	t := time.NewTimer(interval)
+	t := time.NewTimer(wait())
 	defer t.Stop()
 	for {
 		select {
@@ -27,13 +31,16 @@ func (s *Server) driftLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		s.checkDriftOnce(ctx)
-		if iv := s.live.Current().Drift.Interval; iv > 0 { // a reload may change it
-			interval = iv
+		if s.live.Current().Drift.Interval > 0 {
+			s.checkDriftOnce(ctx)
 		}
-		t.Reset(interval)
+		t.Reset(wait())
 	}
 }
+
+// driftOffPoll is how often a leader with drift.interval 0 looks whether
+// a reload turned the check on.
+const driftOffPoll = time.Minute
 
 // checkDriftOnce checks every ssh environment once.
 func (s *Server) checkDriftOnce(ctx context.Context) {
