@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,5 +120,51 @@ func testDriftChecks(t *testing.T) {
 	drifted, err := s.DriftedChecks(ctx, t0, t0.Add(24*time.Hour))
 	if err != nil || len(drifted) != 5 || drifted[0].Servers[1].Paths["changed"][0] != "lib/auth.php" {
 		t.Errorf("drifted checks %d, %v", len(drifted), err)
+	}
+}
+
+// TestFindLiveReleaseTrustsTheDeploysDigest: what Tollgate put live last
+// is the release of the last succeeded request by finish; after a rollback
+// its digest is the one recorded by the deploy that created the release
+// (a rollback reads the manifest back from a server), and a failed deploy
+// changes nothing.
+func TestFindLiveReleaseTrustsTheDeploysDigest(t *testing.T) {
+	storetest.Run(t, testFindLiveRelease)
+}
+
+func testFindLiveRelease(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t, Options{})
+	t0 := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	add := func(id string, trigger bot.Trigger, state bot.State, release, digest string, finished time.Time) {
+		t.Helper()
+		r := bot.Request{ID: id, SourceKey: "k-" + id, Repo: "acme/shop", Environment: "production", Ref: "main",
+			SHA: strings.Repeat("a", 40), Trigger: trigger, Requester: bot.Identity{Login: "alice", GitHubID: 1}, State: state,
+			Result: &bot.DeployOutcome{Release: release, ManifestDigest: digest}, CreatedAt: finished.Add(-time.Minute),
+			UpdatedAt: finished, FinishedAt: finished}
+		if _, _, err := s.CreateRequest(ctx, r, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	find := func() bot.LiveRelease {
+		t.Helper()
+		live, ok, err := bot.FindLiveRelease(ctx, s, "acme/shop", "production")
+		if err != nil || !ok {
+			t.Fatalf("FindLiveRelease: %v, %v", ok, err)
+		}
+		return live
+	}
+	if _, ok, err := bot.FindLiveRelease(ctx, s, "acme/shop", "production"); ok || err != nil {
+		t.Fatalf("nothing deployed: ok %v, err %v", ok, err)
+	}
+	add("r-1", bot.TriggerMerge, bot.StateSucceeded, "rel-1", "sha256:11", t0)
+	add("r-2", bot.TriggerMerge, bot.StateSucceeded, "rel-2", "sha256:22", t0.Add(time.Hour))
+	add("r-3", bot.TriggerMerge, bot.StateFailed, "rel-3", "sha256:33", t0.Add(2*time.Hour))
+	if got, want := find(), (bot.LiveRelease{RequestID: "r-2", Release: "rel-2", ManifestDigest: "sha256:22"}); got != want {
+		t.Errorf("after two deploys and a failure: %+v, want %+v", got, want)
+	}
+	add("r-4", bot.TriggerRollback, bot.StateSucceeded, "rel-1", "sha256:read-from-a-server", t0.Add(3*time.Hour))
+	if got, want := find(), (bot.LiveRelease{RequestID: "r-4", Release: "rel-1", ManifestDigest: "sha256:11"}); got != want {
+		t.Errorf("after a rollback: %+v, want %+v", got, want)
 	}
 }

@@ -111,6 +111,10 @@ repositories:`, 1)
 	if _, m := e.get(t, "/metrics"); !strings.Contains(m, metric) {
 		t.Errorf("metrics lack %s", metric)
 	}
+	// /environments shows it per server, with the live release.
+	if code, page, _ := e.browse(t, "alice", "/environments"); code != 200 || !strings.Contains(page, "<td><code>"+addr+"</code></td><td><code>"+first+"</code></td><td>missing</td><td><span class=\"state bad\">drift</span>") {
+		t.Errorf("/environments (%d) does not show the drift on %s:\n%s", code, addr, page)
+	}
 	// More checks see the same drift: no second entry, no second alert.
 	n := driftChecks(t, st, 1)
 	waitFor(t, "two more drift checks", func() bool { return driftChecks(t, st, 1) >= n+2 })
