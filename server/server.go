@@ -61,8 +61,7 @@ type Server struct {
 	auditMonitor *audit.Monitor
 
 	// driftEngine runs the scheduled drift checks (drift_job.go);
-	// driftAlert tells the channel of a drift (the log, and Slack when
-	// configured).
+	// driftAlert tells the channel of a drift; nil without Slack.
 	driftEngine *deploy.Engine
 	driftAlert  bot.Notifier
 }
@@ -170,9 +169,8 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		notifiers = append(notifiers, fromOutbox{slackNotifier})
 	}
 	s.driftEngine = &deploy.Engine{Logger: s.log.With("component", "drift")}
-	s.driftAlert = bot.Notifiers{logNotifier{s.log.With("component", "drift")}}
 	if slackNotifier != nil {
-		s.driftAlert = append(s.driftAlert.(bot.Notifiers), slackNotifier)
+		s.driftAlert = slackNotifier // without Slack the log line of each check is the alert (drift_job.go)
 	}
 	s.outbox = newOutboxWorker(s.store, external, s.now, s.log.With("component", "outbox"))
 	notifiers = append(notifiers, deliverNow{s.outbox})
