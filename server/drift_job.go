@@ -23,7 +23,9 @@ func (s *Server) driftLoop(ctx context.Context) {
 		}
 		return driftOffPoll
 	}
-	t := time.NewTimer(wait())
+	// The first check comes soon after the replica starts leading, so
+	// restarts more frequent than the interval do not skip every check.
+	t := time.NewTimer(min(wait(), driftFirstCheck))
 	defer t.Stop()
 	for {
 		select {
@@ -37,6 +39,9 @@ func (s *Server) driftLoop(ctx context.Context) {
 		t.Reset(wait())
 	}
 }
+
+// driftFirstCheck bounds the wait for a new leader's first drift check.
+const driftFirstCheck = time.Minute
 
 // driftOffPoll is how often a leader with drift.interval 0 looks whether
 // a reload turned the check on.
