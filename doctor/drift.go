@@ -53,7 +53,7 @@ func (d *doctor) checkDrift(ctx context.Context, s *store.Store) {
 		case !ok && d.cfg.Drift.Interval == 0:
 			d.warn(areaChange, what, "never checked: drift.interval is 0", "set drift.interval (e.g. 1h) or run `tollgate drift` on a schedule")
 		case !ok:
-			d.note(areaChange, what, "not checked yet (the first check runs "+d.cfg.Drift.Interval.String()+" after the server starts)")
+			d.note(areaChange, what, "not checked yet (the server checks within a minute of starting, then every "+d.cfg.Drift.Interval.String()+")")
 		case c.Drifted():
 			d.fail(areaChange, what, fmt.Sprintf("the check at %s found %s", c.CheckedAt.Format(time.RFC3339), driftSummary(c)), fix(env))
 		case !c.Complete():
