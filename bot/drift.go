@@ -180,8 +180,8 @@ type DriftOutcome struct {
 // release.drift_cleared. The channel is told of a drift until a check
 // records it was (deduplicated in the database, so a restart or a new
 // leader neither repeats nor loses an alert): a failed alert is retried
-// by the next check, a delivered one is never repeated for the same
-// finding.
+// by the next check, a delivered one is not repeated for the same finding
+// (unless the process dies between posting it and recording it).
 func RecordDrift(ctx context.Context, st DriftStore, n Notifier, c DriftCheck) (DriftOutcome, error) {
 	var out DriftOutcome
 	prev, had, err := st.LastDriftCheck(ctx, c.Repo, c.Environment)
