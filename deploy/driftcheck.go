@@ -167,6 +167,9 @@ func checkServer(ctx context.Context, r *serverRun, t Target, want DriftExpect, 
 	}
 	cur = strings.TrimSuffix(cur, "\n")
 	name, ok := strings.CutPrefix(cur, "releases/")
+	if cur == "" && want.Release == "" {
+		return nil // nothing deployed yet, and nothing live: clean
+	}
 	if cur == "" || !ok || !releaseNameRe.MatchString(name) {
 		detail := "current points at no release"
 		if cur != "" {
@@ -308,9 +311,10 @@ func parseLiveTree(out string) ([]drift.Entry, string, error) {
 // release has no attestation file.
 const exitNoAttestation = 3
 
-// currentScript prints what current points at ("" when nothing).
+// currentScript prints what current points at ("" when nothing, or no
+// deploy path yet).
 func currentScript(root string) string {
-	return fmt.Sprintf("cd %s || exit 1\nreadlink current 2>/dev/null; exit 0", shq(root))
+	return fmt.Sprintf("cd %s 2>/dev/null || exit 0\nreadlink current 2>/dev/null; exit 0", shq(root))
 }
 
 // readAttestationScript prints release name's attestation, at most

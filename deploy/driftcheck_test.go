@@ -101,6 +101,10 @@ func appendTo(t *testing.T, p, s string) {
 // release Tollgate did not put live last, or at none, is a finding too.
 func TestDriftTrustsTollgatesRecordNotTheServer(t *testing.T) {
 	f := startOpenSSH(t, 1)
+	// An environment never deployed, with nothing live: clean.
+	if rep, err := f.engine.Drift(context.Background(), f.target, deploy.DriftExpect{}, deploy.DriftOptions{}); err != nil || rep.Drifted() {
+		t.Fatalf("nothing deployed: err %v, %+v", err, rep.Servers)
+	}
 	r := newRepo(t)
 	first := f.mustDeploy(t, r, r.write(map[string]string{"app.txt": "v1\n"}).commit("v1"))
 	second := f.mustDeploy(t, r, r.write(map[string]string{"app.txt": "v2\n"}).commit("v2"))
