@@ -61,7 +61,7 @@ func driftCheckOf(repo, env string, live bot.LiveRelease, rep deploy.DriftReport
 // release and attestation, then one line per drifted path ("changed
 // lib/auth.php: sha256 … -> …") and per finding.
 func writeDriftReport(w io.Writer, name string, live bot.LiveRelease, rep deploy.DriftReport) {
-	expected := "no release recorded"
+	expected := "nothing yet"
 	if live.Release != "" {
 		expected = fmt.Sprintf("release %s (request %s, manifest %s)", live.Release, live.RequestID, orDash(live.ManifestDigest))
 	}
@@ -72,6 +72,9 @@ func writeDriftReport(w io.Writer, name string, live bot.LiveRelease, rep deploy
 		switch {
 		case s.Error != "":
 			fmt.Fprintf(w, "  %s: NOT CHECKED: %s\n", s.Server, s.Error)
+			continue
+		case !s.Drifted() && s.Live == "":
+			fmt.Fprintf(w, "  %s: clean (nothing live)\n", s.Server)
 			continue
 		case !s.Drifted():
 			fmt.Fprintf(w, "  %s: clean (release %s, attestation %s)\n", s.Server, s.Live, orDash(string(s.Attestation)))
