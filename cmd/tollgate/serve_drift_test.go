@@ -209,3 +209,18 @@ func waitForQuick(t *testing.T, what string, cond func() bool) {
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
+
+// TestDriftCommandNeverCallsAnUnreachableServerClean: a server that does
+// not answer is "NOT CHECKED" and the command exits 2, not 0.
+func TestDriftCommandNeverCallsAnUnreachableServerClean(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	e.start(t) // creates the database
+	e.stop(t)
+	cfg := strings.Replace(readTestFile(t, e.configPath), fmt.Sprintf("port: %d", e.sshdPort), "port: 1", 1)
+	writeTestFile(t, e.configPath, cfg)
+	var out, errb bytes.Buffer
+	code := dispatch(context.Background(), []string{"drift", "--config", e.configPath}, &out, &errb)
+	if code != exitUsage || !strings.Contains(out.String(), "127.0.0.1:1: NOT CHECKED") || strings.Contains(out.String(), "clean") {
+		t.Errorf("exit %d, want 2 and the server not checked:\n%s%s", code, out.String(), errb.String())
+	}
+}
