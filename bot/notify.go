@@ -36,6 +36,7 @@ type Notification struct {
 	Lock            *Lock            // lock_reminder
 	AccessReview    *AccessReview    // access_review_*
 	Link            *Link            // identity_linked: both accounts and how each was proved
+	Drift           *DriftCheck      // drift_detected
 
 	// Durable is set on a notification the Store wrote to its outbox in
 	// the transaction of the transition that implies it (Notes). The

@@ -24,6 +24,7 @@ const (
 	MinRetentionDays         = 365 // audit periods are 12 months
 	DefaultAccessReview      = 90 * 24 * time.Hour
 	DefaultLockRemindAfter   = 24 * time.Hour
+	DefaultDriftInterval     = time.Hour
 	DefaultReplicaLease      = 15 * time.Second
 	MinReplicaLease          = 3 * time.Second
 	MaxReplicaLease          = 5 * time.Minute
@@ -54,6 +55,7 @@ type Config struct {
 	Teams        Teams
 	AccessReview AccessReview
 	Locks        Locks
+	Drift        Drift
 	WebAuthn     WebAuthn
 	Replicas     Replicas
 	// Repositories by "owner/name".
@@ -122,6 +124,13 @@ type Teams struct {
 // AccessReview configures periodic access reviews.
 type AccessReview struct {
 	Interval time.Duration // remind when the last signed review is older
+}
+
+// Drift configures the scheduled drift check (issue 13).
+type Drift struct {
+	// Interval is how often every ssh environment's servers are checked
+	// against the release Tollgate put live; 0 turns the check off.
+	Interval time.Duration
 }
 
 // Locks configures environment locks.

@@ -136,7 +136,7 @@ func (d *decoder) yamlError(err error) {
 
 func (d *decoder) config(root *yaml.Node) *Config {
 	top := d.section("", 1, root, "listen", "public_url", "database", "audit", "github", "slack",
-		"teams", "access_review", "locks", "replicas", "repositories", "webauthn")
+		"teams", "access_review", "locks", "replicas", "repositories", "webauthn", "drift")
 	c := &Config{Listen: DefaultListen}
 	if v, ok := top.str("listen"); ok {
 		if _, port, err := net.SplitHostPort(v); err != nil || !validPort(port) {
@@ -162,6 +162,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	c.AccessReview.Interval = ar.duration("interval", DefaultAccessReview)
 	locks := d.subsection(top, "locks", "remind_after")
 	c.Locks.RemindAfter = locks.duration("remind_after", DefaultLockRemindAfter)
+	c.Drift.Interval = d.driftInterval(d.subsection(top, "drift", "interval"))
 	replicas := d.subsection(top, "replicas", "lease")
 	c.Replicas.Lease = replicas.duration("lease", DefaultReplicaLease)
 	if c.Replicas.Lease < MinReplicaLease || c.Replicas.Lease > MaxReplicaLease {

@@ -45,6 +45,7 @@ func TestParseAppliesDefaults(t *testing.T) {
 		{"slack.enabled", cfg.Slack.Enabled, false},
 		{"access_review.interval", cfg.AccessReview.Interval, 90 * 24 * time.Hour},
 		{"locks.remind_after", cfg.Locks.RemindAfter, 24 * time.Hour},
+		{"drift.interval", cfg.Drift.Interval, time.Hour},
 	}
 	env, ok := cfg.Environment("acme/api", "staging")
 	if !ok {

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseDeployTuning(t *testing.T) {
@@ -40,5 +41,22 @@ func TestParseDeployTuning(t *testing.T) {
 				t.Errorf("max_parallel_servers %d, tarball_above_percent %d; want %d, %d", env.MaxParallel, env.TarballAbovePercent, tc.parallel, tc.pct)
 			}
 		})
+	}
+}
+
+// TestParseDriftInterval: drift.interval takes a duration, 0 turns the
+// scheduled check off, a negative or malformed one is refused with its line.
+func TestParseDriftInterval(t *testing.T) {
+	for text, want := range map[string]time.Duration{"15m": 15 * time.Minute, "0": 0, "2h": 2 * time.Hour} {
+		cfg, _ := mustParse(t, "t.yml", baseConfig+"drift:\n  interval: "+text+"\n", testEnv)
+		if cfg.Drift.Interval != want {
+			t.Errorf("drift.interval %s: %s, want %s", text, cfg.Drift.Interval, want)
+		}
+	}
+	for _, bad := range []string{"-1h", "often"} {
+		_, _, err := Parse("t.yml", []byte(baseConfig+"drift:\n  interval: "+bad+"\n"), testEnv)
+		if err == nil || !strings.Contains(err.Error(), "drift.interval") {
+			t.Errorf("drift.interval %s: err %v", bad, err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 
 	"golang.org/x/crypto/ssh"
 
@@ -122,4 +123,25 @@ func loadSSHKey(path string) (ssh.Signer, error) {
 		return nil, fmt.Errorf("ssh.private_key_file %s is not a usable SSH private key", path)
 	}
 	return signer, nil
+}
+
+// SSHEnvironment is one ssh environment's target, named.
+type SSHEnvironment struct {
+	Repo, Name string
+	Target     deploy.Target
+}
+
+// List returns every ssh environment, by repository and name.
+func (ts SSHTargets) List() []SSHEnvironment {
+	out := make([]SSHEnvironment, 0, len(ts))
+	for k, t := range ts {
+		out = append(out, SSHEnvironment{Repo: k.repo, Name: k.env, Target: t})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Repo != out[j].Repo {
+			return out[i].Repo < out[j].Repo
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
 }

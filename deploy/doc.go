@@ -105,6 +105,24 @@
 // read; a file changed on a server after verification is found by the
 // hash after upload and sent anew (fetched from the tree if need be).
 //
+// A file of the live release removed on the server cannot be hard-linked:
+// the lock step lists the files the live release holds, and the deploy
+// sends those its manifest names but the server lacks (the log names them).
+//
+// # Drift
+//
+// Engine.Drift checks, read-only and without the lock, that every server
+// runs what Tollgate put live (DriftExpect: the release and the manifest
+// digest Tollgate recorded, never read from a server): which release
+// current points at, that release's manifest (its digest must match), its
+// attestation (present; verified when DriftOptions can), and every entry
+// of the live release, each file hashed on the server as an upload is
+// (hashSetup, hashFiles) and each entry lstat-ed by perl; deploy/drift
+// compares. A switch during the check makes the server "not checked", not
+// drifted. The hashers' output goes to a private temporary directory on the
+// server (mktemp -d), removed when the command ends; nothing is written
+// under the deploy path.
+//
 // # Atomic switch
 //
 // current is replaced by creating a symlink under a temporary name and

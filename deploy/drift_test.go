@@ -85,3 +85,39 @@ func TestTamperedLiveFileIsNotCarriedIntoTheNextRelease(t *testing.T) {
 		}
 	})
 }
+
+// TestRemovedLiveFileIsSentAnewByTheNextDeploy: an intruder removes a
+// live file (and a whole directory). The next release, which leaves those
+// files unchanged, used to hard-link them and fail the extraction on a
+// link to nothing; now the engine sees they are gone under the lock, says
+// so, and sends them.
+func TestRemovedLiveFileIsSentAnewByTheNextDeploy(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		f := b.start(t, 1)
+		r := newRepo(t)
+		f.mustDeploy(t, r, r.write(map[string]string{"app.txt": "v1\n", "lib/auth.php": "check password\n", "css/a.css": "a{}\n"}).commit("v1"))
+		live := filepath.Join(f.roots[0], "current")
+		if err := os.Remove(filepath.Join(live, "lib/auth.php")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.RemoveAll(filepath.Join(live, "css")); err != nil {
+			t.Fatal(err)
+		}
+		res, log, err := f.deploy(t, r, r.write(map[string]string{"app.txt": "v2\n"}).commit("v2"), deploy.ReleaseSpec{})
+		if err != nil || res.Outcome != deploy.Succeeded {
+			t.Fatalf("outcome %s, err %v\n%s", res.Outcome, err, log)
+		}
+		if got := readFile(t, filepath.Join(live, "lib/auth.php")); got != "check password\n" {
+			t.Errorf("live lib/auth.php = %q", got)
+		}
+		if got := readFile(t, filepath.Join(live, "css/a.css")); got != "a{}\n" {
+			t.Errorf("live css/a.css = %q", got)
+		}
+		if want := []string{"app.txt", "css/a.css", "lib/auth.php"}; !slices.Equal(res.Servers[0].Sent, want) {
+			t.Errorf("sent %v, want %v", res.Servers[0].Sent, want)
+		}
+		if !strings.Contains(log, "removed on the server") || !strings.Contains(log, "lib/auth.php") {
+			t.Errorf("the log does not name the removed files:\n%s", log)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -209,6 +210,13 @@ func (o *op) prepare(ctx context.Context, r *serverRun, name string, sharedDirs,
 		if err != nil {
 			return fmt.Errorf("read manifest of current release %s: %w", cur.Name, err)
 		}
+		if gone := removedFiles(base, state.baseFiles); len(gone) > 0 {
+			// Removed on the server after the release was verified: sent,
+			// never hard-linked (a link to nothing fails the extraction).
+			o.logf(r, "WARNING: release %s lacks files of its manifest (removed on the server after they were verified), sending them anew: %s",
+				cur.Name, strings.Join(gone, ", "))
+			base = slices.DeleteFunc(base, func(e ManifestEntry) bool { return e.Type == TypeFile && !state.baseFiles[e.Path] })
+		}
 		r.base, r.baseShared = base, state.baseShared
 		r.res.Base = cur.Name
 	}
@@ -218,4 +226,16 @@ func (o *op) prepare(ctx context.Context, r *serverRun, name string, sharedDirs,
 		}
 	}
 	return nil
+}
+
+// removedFiles lists the files of base that the server's listing of the
+// release (present) lacks.
+func removedFiles(base Manifest, present map[string]bool) []string {
+	var gone []string
+	for _, e := range base {
+		if e.Type == TypeFile && !present[e.Path] {
+			gone = append(gone, e.Path)
+		}
+	}
+	return gone
 }

@@ -16,6 +16,9 @@ type serverState struct {
 	base         string
 	baseManifest []string // lines
 	baseShared   []string
+	// baseFiles are the regular files the base release holds now; nil
+	// when not listed.
+	baseFiles map[string]bool
 }
 
 // inspect lists the releases on a server.
@@ -36,6 +39,13 @@ func parseInspect(out string) serverState {
 		}
 		if rest, ok := strings.CutPrefix(line, "s "); ok {
 			st.baseShared = append(st.baseShared, rest)
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "e "); ok {
+			if st.baseFiles == nil {
+				st.baseFiles = map[string]bool{}
+			}
+			st.baseFiles[rest] = true
 			continue
 		}
 		f := strings.Split(line, "\t")

@@ -39,8 +39,9 @@ exec flock %s -E %d .tollgate-lock sh -c %s sh %s`,
 
 // lockedScript runs while the lock is held: it records the owner, reports
 // the layout (inspectScript's lines) and the current release's manifest
-// ("m " lines) and shared paths ("s " lines), says "locked" and waits for
-// the end of its input.
+// ("m " lines), shared paths ("s " lines) and the files it holds now ("e "
+// lines: a file of the manifest removed on the server cannot be
+// hard-linked), says "locked" and waits for the end of its input.
 func lockedScript(root string) string {
 	return `printf '%s\n' "$1" > .tollgate-lock || exit 1
 ` + inspectScript(root) + `
@@ -48,6 +49,7 @@ cur=$(readlink current 2>/dev/null); cur=${cur#releases/}
 if [ -n "$cur" ] && [ -f ".tollgate/$cur/manifest" ] && [ -d "releases/$cur" ]; then
   printf 'base\t%s\n' "$cur"
   sed 's/^/m /' ".tollgate/$cur/manifest" && sed 's/^/s /' ".tollgate/$cur/shared" && echo || exit 1
+  (cd "releases/$cur" && find . -type f) | sed 's/^\.\//e /' || exit 1
 fi
 echo locked
 exec cat >/dev/null`
@@ -109,16 +111,30 @@ tar -x -p -o %s-f - || exit 1`, shq(name), shq(name), unlink)
 	}
 	return fmt.Sprintf(`cd %s || exit 1
 %s
-n=$(nproc 2>/dev/null) || n=2
-hash='sha256sum --'
-command -v openssl >/dev/null 2>&1 && hash='openssl dgst -sha256 -r --'
-xargs -0 -P "$n" -n 1024 sh -c 'exec '"$hash"' "$@" >> "$0/hashes.$$"' %s < %s/%s
+%s
+%s < %s/%s
 status=$?
 cat %s/hashes.* 2>/dev/null
 rm -f %s/hashes.*
 echo '%s'
 perl -0ne 'chomp; my @s = lstat or next; printf "%%04o %%s\n", $s[2] & 07777, $_' < %s/%s || status=1
-exit $status`, shq(root), pre, meta, meta, shq(list), meta, meta, modesMarker, meta, shq(list))
+exit $status`, shq(root), pre, hashSetup, hashFiles(meta), meta, shq(list), meta, meta, modesMarker, meta, shq(list))
+}
+
+// hashSetup picks the hasher and the number of hashers (one per core):
+// openssl when present (it uses the CPU's SHA instructions: about five
+// times faster than coreutils 9 sha256sum), else sha256sum;
+// parseSHA256Sum reads either's output. Deploys (extractScript) and drift
+// checks (liveTreeScript) hash with it and hashFiles.
+const hashSetup = `n=$(nproc 2>/dev/null) || n=2
+hash='sha256sum --'
+command -v openssl >/dev/null 2>&1 && hash='openssl dgst -sha256 -r --'`
+
+// hashFiles is the command (after hashSetup) that hashes the NUL-separated
+// paths on its standard input, in batches of 1024, each hasher appending
+// to its own file hashes.<pid> in dir (a shell word) so lines never mix.
+func hashFiles(dir string) string {
+	return `xargs -0 -P "$n" -n 1024 sh -c 'exec '"$hash"' "$@" >> "$0/hashes.$$"' ` + dir
 }
 
 // extractMode says what an extraction adds to.

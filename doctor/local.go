@@ -169,8 +169,8 @@ func (d *doctor) checkSeparateSSHKeys() {
 }
 
 // checkLocalState reads the database: the audit log verifies, no webhook
-// delivery failed for good, no emergency review is overdue, and the last
-// access review is signed and recent.
+// delivery failed for good, no emergency review is overdue, the last
+// access review is signed and recent, and no environment drifted.
 func (d *doctor) checkLocalState(ctx context.Context) {
 	_, err := os.Stat(d.cfg.Database)
 	if errors.Is(err, fs.ErrNotExist) && !store.IsPostgres(d.cfg.Database) {
@@ -190,6 +190,7 @@ func (d *doctor) checkLocalState(ctx context.Context) {
 	d.checkInbox(ctx, s)
 	d.checkEmergencyReviews(ctx, s)
 	d.checkAccessReview(ctx, s)
+	d.checkDrift(ctx, s)
 }
 
 // skipLocalState lists the checks that read the database as skipped.
@@ -198,6 +199,7 @@ func (d *doctor) skipLocalState(because string) {
 	d.skip(areaAudit, "webhook inbox", because)
 	d.skip(areaChange, "emergency change reviews", because)
 	d.skip(areaPermissions, "access review", because)
+	d.skipDrift(because)
 }
 
 // checkAnchoring fails when nothing outside the database vouches for the

@@ -18,12 +18,14 @@ const (
 
 // runLeaderJobs runs the singleton jobs while this replica holds the jobs
 // lease (leader.go), until ctx ends: the sweeps and reminders (expireLoop),
-// anchoring and the access checks (complianceLoop), and the pruning.
+// anchoring and the access checks (complianceLoop), the pruning and the
+// drift checks (driftLoop).
 func (s *Server) runLeaderJobs(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.expireLoop(ctx) })
 	wg.Go(func() { s.complianceLoop(ctx) })
 	wg.Go(func() { s.pruneLoop(ctx) })
+	wg.Go(func() { s.driftLoop(ctx) })
 	wg.Wait()
 }
 

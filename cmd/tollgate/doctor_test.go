@@ -480,8 +480,8 @@ func TestDoctorOnAFreshInstallWithoutADatabase(t *testing.T) {
 	if code != exitOK || strings.Contains(out, "✗") {
 		t.Fatalf("exit %d, want 0 and no ✗\n%s%s", code, out, errOut)
 	}
-	if n, _, _, skipped := doctorTotals(t, out); n != want || skipped != 4 {
-		t.Errorf("%d checks, %d skipped; want %d and 4:\n%s", n, skipped, want, out)
+	if n, _, _, skipped := doctorTotals(t, out); n != want || skipped != 5 {
+		t.Errorf("%d checks, %d skipped; want %d and 5:\n%s", n, skipped, want, out)
 	}
 	for _, line := range []string{
 		"fresh.db does not exist yet: it will be created on first start (tollgate serve)\n",
@@ -511,5 +511,38 @@ func TestDoctorTotalDoesNotDependOnTheWALFiles(t *testing.T) {
 	}
 	if !strings.Contains(running, "✓ database file permissions: ") {
 		t.Errorf("no line about the database files' modes:\n%s", running)
+	}
+}
+
+// TestDoctorFailsAnEnvironmentWhoseLastDriftCheckFoundDrift: the scheduled
+// check found a live file edited on a server; doctor shows ✗ for that
+// environment with what drifted and how to respond, and ✓ once a later
+// check is clean.
+func TestDoctorFailsAnEnvironmentWhoseLastDriftCheckFoundDrift(t *testing.T) {
+	w := newDoctorWorld(t)
+	w.write(t)
+	ctx := testCtx(t)
+	record := func(at time.Time, paths map[string][]string) {
+		t.Helper()
+		st, err := store.Open(ctx, w.log.Path, store.Options{Signer: w.log.Keys.Signer})
+		must(t, err)
+		defer st.Close()
+		c := bot.DriftCheck{Repo: "acme/shop", Environment: "production", CheckedAt: at,
+			Expected: bot.LiveRelease{RequestID: "r-1", Release: "20261206100000-aaaaaaa"},
+			Servers:  []bot.DriftServer{{Server: w.sshd.Addr(), Live: "20261206100000-aaaaaaa", Paths: paths}}}
+		if _, err := bot.RecordDrift(ctx, st, nil, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record(time.Now().Add(-2*time.Hour), map[string][]string{"changed": {"lib/auth.php"}, "added": {"shell.php"}})
+	code, out, _ := runCLI(t, "doctor", "--config", w.config)
+	if want := "✗ drift of acme/shop/production: the check at "; code != exitCheckFailed || !strings.Contains(out, want) ||
+		!strings.Contains(out, w.sshd.Addr()+": 1 added, 1 changed") || !strings.Contains(out, "tollgate drift --environment acme/shop/production") {
+		t.Errorf("exit %d, want 1 and %q with the paths and the fix:\n%s", code, want, out)
+	}
+	record(time.Now().Add(-time.Hour), nil)
+	code, out, _ = runCLI(t, "doctor", "--config", w.config)
+	if want := "✓ drift of acme/shop/production: every server runs release 20261206100000-aaaaaaa as deployed"; code != exitOK || !strings.Contains(out, want) {
+		t.Errorf("exit %d, want 0 and %q:\n%s", code, want, out)
 	}
 }

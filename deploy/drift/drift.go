@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tollgate-dev/tollgate/deploy/attest"
 )
@@ -182,9 +185,9 @@ func below(p string, shared map[string]bool) bool {
 func (c Change) String() string {
 	switch c.Kind {
 	case Added:
-		return fmt.Sprintf("added %s (%s)", c.Path, describe(c.Live))
+		return fmt.Sprintf("added %s (%s)", Printable(c.Path), describe(c.Live))
 	case Removed:
-		return fmt.Sprintf("removed %s (%s)", c.Path, describe(c.Attested))
+		return fmt.Sprintf("removed %s (%s)", Printable(c.Path), describe(c.Attested))
 	}
 	a, l := c.Attested, c.Live
 	var diffs []string
@@ -204,7 +207,7 @@ func (c Change) String() string {
 	if a.Type == l.Type && a.Type != Symlink && a.Mode&modeBits != l.Mode&modeBits {
 		diffs = append(diffs, fmt.Sprintf("mode %s -> %s", octal(a.Mode), octal(l.Mode)))
 	}
-	return fmt.Sprintf("%s %s: %s", c.Kind, c.Path, strings.Join(diffs, ", "))
+	return fmt.Sprintf("%s %s: %s", c.Kind, Printable(c.Path), strings.Join(diffs, ", "))
 }
 
 func describe(e *Entry) string {
@@ -242,4 +245,15 @@ func octal(m fs.FileMode) string {
 		n |= 0o1000
 	}
 	return fmt.Sprintf("%04o", n)
+}
+
+// Printable is p as a report shows it: unchanged, or Go-quoted when it
+// holds a control character. A live path is named by whoever created the
+// file (a manifest's never has one), and a newline in it must not forge a
+// line of a report, a log or an alert.
+func Printable(p string) string {
+	if strings.ContainsFunc(p, unicode.IsControl) || !utf8.ValidString(p) {
+		return strconv.Quote(p)
+	}
+	return p
 }

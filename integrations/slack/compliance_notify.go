@@ -51,6 +51,11 @@ func (n *Notifier) notifyCompliance(ctx context.Context, note bot.Notification) 
 		return n.updateIfShown(ctx, note.Request)
 	case bot.NotifyLockReminder:
 		return n.lockReminder(ctx, note)
+	case bot.NotifyDriftDetected:
+		if note.Drift == nil {
+			return nil
+		}
+		return n.post(ctx, n.channel, driftText(*note.Drift), nil)
 	case bot.NotifyAccessReviewRecorded:
 		if note.AccessReview == nil {
 			return nil

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sort"
@@ -37,6 +38,14 @@ type envView struct {
 	Approvals  int
 	Deployers  string
 	Approvers  string
+	// Drift is the environment's last drift check; nil when never checked.
+	Drift *bot.DriftCheck
+}
+
+// DriftChecks reads drift checks; *store.Store implements it.
+type DriftChecks interface {
+	// LatestDriftChecks returns the newest check of every environment checked.
+	LatestDriftChecks(ctx context.Context) ([]bot.DriftCheck, error)
 }
 
 // freezeView is one freeze window and whether it is in force now.
@@ -52,6 +61,17 @@ func (h *Handler) environmentsPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	now := h.now()
 	v := &environmentsView{Now: now}
+	drift := map[string]*bot.DriftCheck{}
+	if h.cfg.Drift != nil {
+		checks, err := h.cfg.Drift.LatestDriftChecks(ctx)
+		if err != nil {
+			h.internalError(w, r, "read the drift checks", err)
+			return
+		}
+		for i := range checks {
+			drift[checks[i].Repo+"\x00"+checks[i].Environment] = &checks[i]
+		}
+	}
 	policies := h.cfg.Environments()
 	sort.SliceStable(policies, func(i, j int) bool {
 		if policies[i].Repo != policies[j].Repo {
@@ -61,7 +81,7 @@ func (h *Handler) environmentsPage(w http.ResponseWriter, r *http.Request) {
 	})
 	for _, p := range policies {
 		e := envView{Name: p.Environment, Production: p.Production, Approvals: p.RequiredApprovals,
-			Deployers: teamList(p.Deployers), Approvers: teamList(p.Approvers)}
+			Deployers: teamList(p.Deployers), Approvers: teamList(p.Approvers), Drift: drift[p.Repo+"\x00"+p.Environment]}
 		live, ok, err := h.cfg.Requests.Live(ctx, p.Repo, p.Environment)
 		if err != nil {
 			h.internalError(w, r, "read what runs on "+p.Repo+" "+p.Environment, err)

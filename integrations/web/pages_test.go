@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
@@ -250,7 +251,39 @@ func TestEnvironmentsPage(t *testing.T) {
 		"release <code>20260105T101500Z-3f9c2a1</code>", "frozen", "Freeze year-end", "in force", "acme/approvers (1 required)")
 	staging := section(t, body, `id="env-staging"`)
 	mustContain(t, staging, "locked</span>", "locked by bob", "load testing until noon", "nothing deployed yet")
-	mustNotContain(t, staging, "frozen")
+	mustNotContain(t, staging, "frozen", "Drift check")
+}
+
+// TestEnvironmentsPageShowsTheLastDriftCheckPerServer: each server's live
+// release, attestation status and what the last drift check found there.
+func TestEnvironmentsPageShowsTheLastDriftCheckPerServer(t *testing.T) {
+	var st *store.Store
+	hs := newHarness(t, func(c *Config) { c.Drift = driftFromStore{&st} })
+	st = hs.st
+	release := "20260105101500-3f9c2a1"
+	c := bot.DriftCheck{Repo: testRepo, Environment: "production", CheckedAt: hs.clock.Now(),
+		Expected: bot.LiveRelease{RequestID: testRequestID, Release: release},
+		Servers: []bot.DriftServer{
+			{Server: "web1.example.com:22", Live: release, Attestation: "verified"},
+			{Server: "web2.example.com:22", Live: release, Attestation: "missing", Paths: map[string][]string{"changed": {"lib/auth.php"}}},
+			{Server: "web3.example.com:22", Error: "dial tcp: connection refused"},
+		}}
+	if _, err := bot.RecordDrift(context.Background(), hs.st, nil, c); err != nil {
+		t.Fatal(err)
+	}
+	_, body := hs.signIn("alice").get(hs.srv.URL + "/environments")
+	prod := section(t, body, `id="env-production"`)
+	mustContain(t, prod, `Drift check</dt><dd><span class="state bad">drift</span>`, "against release <code>"+release+"</code>",
+		"<td><code>web1.example.com:22</code></td><td><code>"+release+"</code></td><td>verified</td><td><span class=\"state ok\">clean</span>",
+		"<td>missing</td><td><span class=\"state bad\">drift</span> changed: <code>lib/auth.php</code>;",
+		"<td><code>web3.example.com:22</code></td><td>—</td><td>unknown</td><td><span class=\"state warn\">not checked</span> dial tcp: connection refused")
+}
+
+// driftFromStore reads the harness's store once it exists.
+type driftFromStore struct{ st **store.Store }
+
+func (d driftFromStore) LatestDriftChecks(ctx context.Context) ([]bot.DriftCheck, error) {
+	return (*d.st).LatestDriftChecks(ctx)
 }
 
 // section returns body from marker to the end of its card.

@@ -89,6 +89,9 @@ type Config struct {
 	// Reviews finds an emergency change's review for its page; nil shows
 	// the emergency without it.
 	Reviews EmergencyReviews
+	// Drift reads the last drift check of each environment, shown per
+	// server on /environments; nil shows none.
+	Drift DriftChecks
 	// MFA serves the security key pages (register, approve, emergency
 	// changes and reviews: mfa.go); nil serves none of them.
 	MFA *MFAConfig

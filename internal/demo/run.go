@@ -119,6 +119,9 @@ func runDemoStory(ctx context.Context, opts demoOptions, out io.Writer) (err err
 	if err := st.stepTamper(ctx); err != nil {
 		return err
 	}
+	if err := st.stepTamperServer(ctx); err != nil {
+		return err
+	}
 	if err := st.flush(ctx); err != nil {
 		return err
 	}

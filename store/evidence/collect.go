@@ -37,6 +37,9 @@ type logSummary struct {
 	// pool the sample is drawn from.
 	deployed int
 	mfa      *mfaChecks // the population's security key assertions, re-verified
+	// drift holds an exception per release.drift_detected in range: a
+	// server that did not run what Tollgate put live.
+	drift []Exception
 }
 
 // request is what the pass keeps of each request it saw created: where it
@@ -185,7 +188,7 @@ var listedActions = []string{bot.ActionDeployFinished, bot.ActionDeployInterrupt
 	bot.ActionApprovalRefused, bot.ActionActionRefused, bot.ActionAccessRevoked, bot.ActionIdentityLinked,
 	bot.ActionIdentityUnlinked, bot.ActionApprovalRevoked, actionAccessReconciled, actionAccessGranted,
 	bot.ActionLockAcquired, bot.ActionLockReleased, actionLockReminded, actionAccessReviewSnapshot,
-	actionAccessReviewSignedOff}
+	actionAccessReviewSignedOff, bot.ActionDriftDetected}
 
 func listedAction(action string) bool { return slices.Contains(listedActions, action) }
 
@@ -229,6 +232,8 @@ func (p *logPass) event(ev Event) error {
 		return p.out.locks.row(lockRow(ev, ""))
 	case actionAccessReviewSnapshot, actionAccessReviewSignedOff:
 		return p.out.reviews.row(accessReviewRow(ev))
+	case bot.ActionDriftDetected:
+		s.drift = append(s.drift, driftException(ev))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ const (
 	ExcEmergencyNotAcceptable    = "emergency_change_not_acceptable"
 	ExcVerifyFailed              = "audit_log_verify_failed"
 	ExcUnsignedTail              = "unsigned_tail"
+	ExcDriftDetected             = "release_drift_detected"
 )
 
 // changeExceptions checks the controls on one change.
@@ -216,4 +218,31 @@ func sortExceptions(es []Exception) {
 		}
 		return cmp.Compare(a.Seq, b.Seq)
 	})
+}
+
+// driftException is the exception of a release.drift_detected entry: the
+// environment, the release Tollgate put live and, per server, what differed.
+func driftException(ev Event) Exception {
+	d := decode[struct {
+		RequestID string `json:"request_id"`
+		Release   string `json:"release"`
+		Servers   []struct {
+			Server   string              `json:"server"`
+			Paths    map[string][]string `json:"paths"`
+			Findings []string            `json:"findings"`
+		} `json:"servers"`
+	}](ev.entry)
+	var parts []string
+	for _, s := range d.Servers {
+		var what []string
+		for _, k := range slices.Sorted(maps.Keys(s.Paths)) {
+			what = append(what, k+" "+strings.Join(s.Paths[k], ", "))
+		}
+		what = append(what, s.Findings...)
+		parts = append(parts, s.Server+": "+strings.Join(what, "; "))
+	}
+	// Pack-wide: the request that put the release live may be outside the period.
+	return Exception{Code: ExcDriftDetected, Seq: ev.Seq,
+		Detail: fmt.Sprintf("%s %s: the servers did not run release %s (request %s) as deployed: %s",
+			ev.Repo, ev.Environment, d.Release, d.RequestID, strings.Join(parts, " | "))}
 }

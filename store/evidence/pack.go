@@ -128,6 +128,7 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Summary, error)
 	excs = append(excs, unaudited...)
 	excs = append(excs, verifyExceptions(vr)...)
 	excs = append(excs, log.mfa.exceptions()...)
+	excs = append(excs, log.drift...)
 	sortExceptions(excs)
 	sum.Exceptions = excs
 	sum.Reconciliation = t.reconciliation(log, tableRows)
