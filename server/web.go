@@ -59,6 +59,7 @@ func (s *Server) mountWebPages(mux *http.ServeMux, cfg *config.Config) error {
 		Verification: s.auditMonitor,
 		Environments: s.live.Policies,
 		Reviews:      s,
+		Attestations: webAttestations{s},
 		MFA: &web.MFAConfig{Service: s.svc, States: s.store, Attestation: cfg.WebAuthn.Attestation,
 			AllowedAAGUIDs: cfg.WebAuthn.AllowedAAGUIDs},
 		OAuth: web.OAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL, ClientID: cfg.GitHub.OAuthClientID,
