@@ -15,10 +15,6 @@ import (
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
-// ActionReleaseAttested is the audit action recorded once a release's
-// attestation is on every server of its environment.
-const ActionReleaseAttested = "release.attested"
-
 // attestationDestination is the outbox destination that attests every
 // release that goes live (docs/attestation.md). The outbox hands it each
 // request notification exactly once to completion, retried with backoff
@@ -127,7 +123,7 @@ func (d *attestationDestination) Notify(ctx context.Context, n bot.Notification)
 	}
 	servers := make([]string, 0, len(r.Result.Servers))
 	servers = append(servers, r.Result.Servers...)
-	ev := audit.Event{Actor: "tollgate", Action: ActionReleaseAttested, Subject: r.ID, Data: map[string]any{
+	ev := audit.Event{Actor: "tollgate", Action: store.ActionReleaseAttested, Subject: r.ID, Data: map[string]any{
 		"repo": r.Repo, "environment": r.Environment, "release": a.Release, "servers": servers, "digest": a.Digest}}
 	if _, err := d.store.MarkAttestationWritten(ctx, r.ID, d.now().UTC(), ev); err != nil {
 		return fmt.Errorf("attest request %s: %w", r.ID, err)

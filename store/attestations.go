@@ -12,6 +12,12 @@ import (
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
+// ActionReleaseAttested is the audit action recorded once a release's
+// attestation is on every server (MarkAttestationWritten); its data has
+// repo, environment, release, servers and digest ("sha256:<hex>" of the
+// envelope).
+const ActionReleaseAttested = "release.attested"
+
 // Attestation is the signed deployment attestation of one request's
 // release (docs/attestation.md), as stored.
 type Attestation struct {

@@ -132,6 +132,28 @@ func TestServeMergeWritesAVerifiableAttestationOnEveryServer(t *testing.T) {
 		t.Errorf("download without a login: %d to %q, want a redirect to the login", code, hdr.Get("Location"))
 	}
 
+	// The evidence pack samples the change with its attestation, and
+	// evidence verify re-verifies it (and needs the key to).
+	pack := filepath.Join(t.TempDir(), "pack")
+	now := time.Now().UTC()
+	code, out, errOut := runCLI(t, "evidence", "--config", e.configPath, "--from", dayArg(now.AddDate(0, 0, -1)),
+		"--to", dayArg(now.AddDate(0, 0, 2)), "--out", pack, "--sample", "1")
+	if b, err := os.ReadFile(filepath.Join(pack, "attestations", r.ID+".dsse.json")); code != exitOK || err != nil || string(b) != string(a.Envelope) {
+		t.Fatalf("tollgate evidence: exit %d, attestation %v\n%s%s", code, err, out, errOut)
+	}
+	if exc := readPackCSV(t, filepath.Join(pack, "exceptions.csv")); len(exc) != 0 {
+		t.Errorf("exceptions in the pack of an attested change: %v", exc)
+	}
+	code, out, errOut = runCLI(t, "evidence", "verify", pack, "--public-key", filepath.Join(e.dir, "audit.pub"),
+		"--attestation-key", filepath.Join(e.dir, "attest.pub"))
+	if code != exitOK || !strings.Contains(out, "OK: attestations: 1 attestation re-verified") {
+		t.Errorf("evidence verify: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, "evidence", "verify", pack, "--public-key", filepath.Join(e.dir, "audit.pub"))
+	if code != exitCheckFailed || !strings.Contains(out, "FAIL: attestations: attestations/ holds 1 attestation: give --attestation-key to verify them") {
+		t.Errorf("evidence verify without the attestation key: exit %d\n%s", code, out)
+	}
+
 	// An attacker's edits, each failing its named check.
 	signer, err := attest.LoadSigningKey(filepath.Join(e.dir, "attest.key"))
 	if err != nil {
