@@ -85,6 +85,9 @@ type Attestation struct {
 	// live unattested, which doctor reports and the evidence pack lists
 	// as an exception.
 	SigningKeyFile string
+	// PreviousPublicKeyFiles are the public keys of attestation keys
+	// rotated out: the deployment pages still verify what they signed.
+	PreviousPublicKeyFiles []string
 }
 
 // GitHub configures the GitHub App.

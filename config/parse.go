@@ -154,8 +154,9 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	}
 	c.Database = d.database(top)
 	c.Audit = d.audit(top)
-	att := d.subsection(top, "attestation", "signing_key_file")
+	att := d.subsection(top, "attestation", "signing_key_file", "previous_public_key_files")
 	c.Attestation.SigningKeyFile = d.filePath(att, "signing_key_file", fileRef{secret: true, attest: true})
+	c.Attestation.PreviousPublicKeyFiles = d.filePaths(att, "previous_public_key_files")
 	c.GitHub = d.github(top)
 	c.Slack = d.slack(top)
 	c.Teams = d.teamsSection(top, c.GitHub.Org)

@@ -253,8 +253,9 @@ func firstSet(ts ...time.Time) time.Time {
 }
 
 // webAttestations finds and verifies a request's attestation for the
-// deployment page, with the keys in force: the attestation key's public
-// half and the audit keyring.
+// deployment page, with the keys in force (read at each view, so a reload
+// applies): the attestation key's public half and those rotated out, and
+// the audit keyring.
 type webAttestations struct{ s *Server }
 
 // Attestation implements web.Attestations.
@@ -272,9 +273,10 @@ func (w webAttestations) Attestation(ctx context.Context, requestID string) (web
 		out.Problem = err.Error()
 		return out, true, nil
 	}
-	var keys []attest.PublicKey
-	if w.s.attestKey != nil {
-		keys = append(keys, w.s.attestKey.Public())
+	keys, err := w.s.live.Current().Attestation.PublicKeys()
+	if err != nil {
+		out.Problem = err.Error()
+		return out, true, nil
 	}
 	v, err := attest.Verify(ctx, a.Envelope, attest.Keys{Attestation: keys, Audit: auditKeys},
 		attest.Expectations{Repository: a.Repo, Environment: a.Environment})

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -328,5 +329,66 @@ func TestServeAttestsAReleaseAcrossACrash(t *testing.T) {
 	st := e.openDB(t)
 	if ev := auditData(t, st, "release.attested"); len(ev) != 1 || ev[0]["digest"] != signed.Digest {
 		t.Errorf("release.attested entries %v, want one with %s", ev, signed.Digest)
+	}
+}
+
+// TestServeAttestationPageAfterAKeyRotation: after the attestation key is
+// rotated, the deployment page of a release attested by the old key says
+// its signature does not verify until the old public key is listed under
+// attestation.previous_public_key_files; then it verifies again.
+func TestServeAttestationPageAfterAKeyRotation(t *testing.T) {
+	e := newE2E(t, e2eOptions{webLogin: true})
+	e.start(t)
+	if code := e.sendMerge(t, "5f1c0c2e-0000-4000-8000-0000000000a9"); code != 202 {
+		t.Fatalf("merge webhook answered %d", code)
+	}
+	e.deployment(t, "success", "failure", "error")
+	var id string
+	waitFor(t, "the attestation to be written", func() bool {
+		st, err := store.OpenReadOnly(context.Background(), e.dbPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		rs, err := st.ListRequests(context.Background(), bot.RequestFilter{Limit: 10})
+		if err != nil || len(rs) != 1 {
+			return false
+		}
+		a, err := st.Attestation(context.Background(), rs[0].ID)
+		id = rs[0].ID
+		return err == nil && !a.WrittenAt.IsZero()
+	})
+	if code := e.stop(t); code != exitOK {
+		t.Fatalf("serve exited %d", code)
+	}
+	if _, err := attest.GenerateKeyFiles(filepath.Join(e.dir, "attest-2.key"), filepath.Join(e.dir, "attest-2.pub"), "tollgate-e2e-attestation-2"); err != nil {
+		t.Fatal(err)
+	}
+	rotate := func(previous string) {
+		b, err := os.ReadFile(e.configPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := regexp.MustCompile(`(?s)attestation:\n.*?github:`).ReplaceAllString(string(b),
+			"attestation:\n  signing_key_file: attest-2.key\n"+previous+"github:")
+		writeTestFile(t, e.configPath, cfg)
+	}
+	page := func() string {
+		code, page, _ := e.browse(t, "alice", "/deployments/"+id)
+		if code != 200 {
+			t.Fatalf("deployment page: %d", code)
+		}
+		return page
+	}
+	rotate("")
+	e.start(t)
+	if p := page(); !strings.Contains(p, `<span class="state bad">verification failed</span> <span id="attestation-problem">signature: not signed by a trusted attestation key`) {
+		t.Errorf("page verifies the old key's attestation with only the new key trusted:\n%s", p[strings.Index(p, "<h2>Attestation"):])
+	}
+	e.stop(t)
+	rotate("  previous_public_key_files: [attest.pub]\n")
+	e.start(t)
+	if p := page(); !strings.Contains(p, `<span class="state ok">verified</span> signed by <code>tollgate-e2e-attestation&#43;`) {
+		t.Errorf("page does not verify the old key's attestation with it listed as previous:\n%s", p[strings.Index(p, "<h2>Attestation"):])
 	}
 }
