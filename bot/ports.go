@@ -68,6 +68,25 @@ type DeployOutcome struct {
 	Duration       time.Duration `json:"duration_ns"`
 	Steps          []DeployStep  `json:"steps,omitempty"`
 	Error          string        `json:"error,omitempty"` // redacted by the Deployer
+
+	// What a deployment attestation states about the deploy (bot stays
+	// free of SSH: the Deployer fills these in).
+	SHA        string         `json:"sha,omitempty"`        // the commit the release holds (a rollback's may differ from the request's)
+	Targets    []DeployTarget `json:"targets,omitempty"`    // each server, as connected to
+	StartedAt  time.Time      `json:"started_at,omitzero"`  // when the Deployer began
+	SwitchedAt time.Time      `json:"switched_at,omitzero"` // when current pointed at the release on every server switched; zero if none was
+	FinishedAt time.Time      `json:"finished_at,omitzero"` // when the Deployer ended
+}
+
+// DeployTarget is one server a deploy went to, as the Deployer connected
+// to it.
+type DeployTarget struct {
+	Host string `json:"host"`
+	Port int    `json:"port"`
+	// HostKeySHA256 is the fingerprint ("SHA256:...") of the host key the
+	// server presented and the deployer accepted; "" when none was.
+	HostKeySHA256 string    `json:"host_key_sha256,omitempty"`
+	SwitchedAt    time.Time `json:"switched_at,omitzero"`
 }
 
 // DeployStep is one timed step on one server.

@@ -50,6 +50,7 @@ type Config struct {
 	PublicURL    string // external base URL, no trailing slash
 	Database     string // store location: a SQLite file path, or a postgres:// URL (may hold a password: print it through store.Describe)
 	Audit        Audit
+	Attestation  Attestation
 	GitHub       GitHub
 	Slack        Slack
 	Teams        Teams
@@ -76,6 +77,18 @@ type Audit struct {
 
 	// PreviousPublicKeyFiles are the public keys of signing keys rotated
 	// out: checkpoints they signed still verify.
+	PreviousPublicKeyFiles []string
+}
+
+// Attestation configures the deployment attestations (docs/attestation.md).
+type Attestation struct {
+	// SigningKeyFile is the ed25519 key that signs every release that goes
+	// live (secret; its own key, not the audit key). Empty: releases go
+	// live unattested, which doctor reports and the evidence pack lists
+	// as an exception.
+	SigningKeyFile string
+	// PreviousPublicKeyFiles are the public keys of attestation keys
+	// rotated out: the deployment pages still verify what they signed.
 	PreviousPublicKeyFiles []string
 }
 
@@ -160,6 +173,7 @@ type fileRef struct {
 	line    int
 	path    string
 	secret  bool   // a private key: must not be readable by group or others
+	attest  bool   // the attestation signing key: parsed, and not the audit key
 	sshKey  bool   // an SSH private key: compared across environments
 	env     string // the environment of an SSH key, "owner/name/env"
 	created bool   // created by Tollgate (the database): only its directory must exist

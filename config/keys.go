@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/tollgate-dev/tollgate/deploy/attest"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
@@ -27,4 +28,26 @@ func (a Audit) Keyring() (audit.Keyring, error) {
 		return nil, fmt.Errorf("audit.previous_public_key_files: %w", err)
 	}
 	return append(audit.Keyring{current}, previous...), nil
+}
+
+// PublicKeys are the attestation keys trusted to have signed this
+// installation's attestations: the signing key's public half, then the
+// keys rotated out (previous_public_key_files). None without a signing key.
+func (a Attestation) PublicKeys() ([]attest.PublicKey, error) {
+	var out []attest.PublicKey
+	if a.SigningKeyFile != "" {
+		k, err := attest.LoadSigningKey(a.SigningKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("attestation.signing_key_file: %w", err)
+		}
+		out = append(out, k.Public())
+	}
+	for _, f := range a.PreviousPublicKeyFiles {
+		k, err := attest.LoadPublicKey(f)
+		if err != nil {
+			return nil, fmt.Errorf("attestation.previous_public_key_files: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, nil
 }

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/tollgate-dev/tollgate/deploy/attest"
 )
 
 // maxKeyFileSize bounds how much of a key file Load reads to compare keys.
@@ -59,6 +61,9 @@ func (d *decoder) checkFiles() {
 			d.warnf(f.line, f.key, "key file %q has mode %04o, accessible by group or others; run chmod 600 %s",
 				f.path, st.Mode().Perm(), f.path)
 		}
+		if f.attest {
+			d.checkAttestationKey(f)
+		}
 		if f.sshKey {
 			data, err := readLimitedN(f.path, maxKeyFileSize)
 			if err != nil {
@@ -76,6 +81,33 @@ func (d *decoder) checkFiles() {
 					k.ref.path, prev.ref.path, prev.ref.env, prev.ref.line)
 				break
 			}
+		}
+	}
+}
+
+// checkAttestationKey refuses an attestation signing key that is not one,
+// or that is the audit signing key: an attestation and a checkpoint must
+// not be interchangeable, and each key rotates on its own.
+func (d *decoder) checkAttestationKey(f fileRef) {
+	data, err := readLimitedN(f.path, maxKeyFileSize)
+	if err != nil {
+		d.errorf(f.line, f.key, "cannot read file %q: %v", f.path, cause(err))
+		return
+	}
+	if _, err := attest.ParseSigningKey(string(data)); err != nil {
+		d.errorf(f.line, f.key, "file %q: %v (create one with tollgate keygen --attestation)", f.path, err)
+		return
+	}
+	for _, g := range d.files {
+		if g.key != "audit.signing_key_file" {
+			continue
+		}
+		if g.path == f.path {
+			d.errorf(f.line, f.key, "is the audit signing key %q; the attestation key must be its own (tollgate keygen --attestation)", g.path)
+			return
+		}
+		if audit, err := readLimitedN(g.path, maxKeyFileSize); err == nil && bytes.Equal(bytes.TrimSpace(audit), bytes.TrimSpace(data)) {
+			d.errorf(f.line, f.key, "file %q holds the audit signing key of %q; the attestation key must be its own (tollgate keygen --attestation)", f.path, g.path)
 		}
 	}
 }

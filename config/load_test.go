@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tollgate-dev/tollgate/deploy/attest"
 )
 
 // loadFixture writes a config whose files live in a temp dir, with the
@@ -134,5 +136,53 @@ func TestLoadOfMissingConfigSaysWhich(t *testing.T) {
 	_, _, err := Load(filepath.Join(t.TempDir(), "nope.yml"))
 	if err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "nope.yml") {
 		t.Errorf("err = %v, want a not-exist error naming the file", err)
+	}
+}
+
+func TestLoadChecksTheAttestationKey(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := attest.GenerateKeyFiles(filepath.Join(dir, "attest.key"), filepath.Join(dir, "attest.pub"), "tollgate-attestation"); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(filepath.Join(dir, "attest.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, key, file, want string // want "" loads
+	}{
+		{"a key of its own", string(good), "attest.key", ""},
+		{"not a key", "hello\n", "attest.key", `:6: attestation.signing_key_file: file "DIR/attest.key": not a signed-note ed25519 private key (create one with tollgate keygen --attestation)`},
+		{"the audit key file", string(good), "audit.key", `:6: attestation.signing_key_file: is the audit signing key "DIR/audit.key"; the attestation key must be its own`},
+		{"the audit key's content", string(good), "attest.key", `:6: attestation.signing_key_file: file "DIR/attest.key" holds the audit signing key of "DIR/audit.key"`},
+		{"missing", "", "nope.key", `:6: attestation.signing_key_file: file "DIR/nope.key" does not exist`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{"audit.key": "audit", "app.pem": "pem", "staging.key": "staging-key", "production.key": "production-key", "known_hosts": "hosts"}
+			if tt.key != "" {
+				files["attest.key"] = tt.key
+			}
+			if tt.name == "the audit key's content" || tt.name == "the audit key file" {
+				files["audit.key"] = string(good)
+			}
+			dir, path := loadFixture(t, files)
+			data, _ := os.ReadFile(path)
+			yaml := strings.Replace(string(data), "github:", "attestation:\n  signing_key_file: "+tt.file+"\ngithub:", 1)
+			if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, _, err := Load(path)
+			if tt.want == "" {
+				if err != nil || cfg.Attestation.SigningKeyFile != filepath.Join(dir, "attest.key") {
+					t.Fatalf("err %v, key %q", err, cfg.Attestation.SigningKeyFile)
+				}
+				return
+			}
+			want := path + strings.ReplaceAll(tt.want, "DIR", dir)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("err:\n%v\nwant:\n%s", err, want)
+			}
+		})
 	}
 }

@@ -136,7 +136,7 @@ func (d *decoder) yamlError(err error) {
 
 func (d *decoder) config(root *yaml.Node) *Config {
 	top := d.section("", 1, root, "listen", "public_url", "database", "audit", "github", "slack",
-		"teams", "access_review", "locks", "replicas", "repositories", "webauthn", "drift")
+		"teams", "access_review", "locks", "replicas", "repositories", "webauthn", "drift", "attestation")
 	c := &Config{Listen: DefaultListen}
 	if v, ok := top.str("listen"); ok {
 		if _, port, err := net.SplitHostPort(v); err != nil || !validPort(port) {
@@ -154,6 +154,9 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	}
 	c.Database = d.database(top)
 	c.Audit = d.audit(top)
+	att := d.subsection(top, "attestation", "signing_key_file", "previous_public_key_files")
+	c.Attestation.SigningKeyFile = d.filePath(att, "signing_key_file", fileRef{secret: true, attest: true})
+	c.Attestation.PreviousPublicKeyFiles = d.filePaths(att, "previous_public_key_files")
 	c.GitHub = d.github(top)
 	c.Slack = d.slack(top)
 	c.Teams = d.teamsSection(top, c.GitHub.Org)

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -93,6 +94,26 @@ func (d *BotDeployer) finish(ctx context.Context, job bot.DeployJob, res Result,
 	return out, nil
 }
 
+// WriteAttestation writes envelope next to release on every server of
+// repo's env (Engine.WriteAttestation) and returns one error per server
+// that failed, joined; nil when every server has it.
+func (d *BotDeployer) WriteAttestation(ctx context.Context, repo, env, release string, envelope []byte) error {
+	if d.Targets == nil {
+		return fmt.Errorf("write attestation of %s %s: no deploy targets configured", repo, env)
+	}
+	t, ok := d.Targets(repo, env)
+	if !ok {
+		return fmt.Errorf("write attestation of %s %s: the environment has no servers", repo, env)
+	}
+	var errs []error
+	for _, w := range d.Engine.WriteAttestation(ctx, t, release, envelope) {
+		if w.Err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", w.Server, w.Err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // writeManifest appends the release's manifest (type, mode, size, SHA-256,
 // path) to the deployment log, so the log page shows exactly what went out.
 func writeManifest(w io.Writer, res Result) {
@@ -133,6 +154,10 @@ func Outcome(res Result) bot.DeployOutcome {
 		Release:        res.Release,
 		ManifestDigest: res.ManifestDigest,
 		Error:          res.Error,
+		SHA:            res.SHA,
+		StartedAt:      res.Started,
+		SwitchedAt:     res.SwitchedAt(),
+		FinishedAt:     res.Finished,
 	}
 	switch res.Outcome {
 	case Succeeded:
@@ -148,6 +173,7 @@ func Outcome(res Result) bot.DeployOutcome {
 	files := map[string]bool{}
 	for _, s := range res.Servers {
 		out.Servers = append(out.Servers, s.Server)
+		out.Targets = append(out.Targets, bot.DeployTarget{Host: s.Host, Port: s.Port, HostKeySHA256: s.HostKeySHA256, SwitchedAt: s.SwitchedAt})
 		out.BytesSent += s.BytesSent
 		for _, p := range s.Sent {
 			files[p] = true

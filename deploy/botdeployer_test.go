@@ -218,6 +218,31 @@ func TestBotDeployerDeploysAndReportsWhatItDid(t *testing.T) {
 	if back.ManifestDigest != out.ManifestDigest {
 		t.Errorf("rollback manifest digest %q, want the first release's %q", back.ManifestDigest, out.ManifestDigest)
 	}
+	// What an attestation needs: the commit, each server as connected to
+	// (host key fingerprint, switch time) and the deploy's times.
+	for _, o := range []bot.DeployOutcome{out, back} {
+		if len(o.Targets) != 1 || o.Targets[0].Host != e.target.Servers[0].Host || o.Targets[0].Port != e.target.Servers[0].Port ||
+			!strings.HasPrefix(o.Targets[0].HostKeySHA256, "SHA256:") || o.Targets[0].SwitchedAt.IsZero() {
+			t.Errorf("release %s: targets %+v", o.Release, o.Targets)
+		}
+		if o.StartedAt.IsZero() || o.SwitchedAt != o.Targets[0].SwitchedAt || !o.FinishedAt.After(o.SwitchedAt) || o.SwitchedAt.Before(o.StartedAt) {
+			t.Errorf("release %s: started %v, switched %v, finished %v", o.Release, o.StartedAt, o.SwitchedAt, o.FinishedAt)
+		}
+	}
+	if out.SHA != sha1 || back.SHA != sha1 {
+		t.Errorf("commits %q and %q, want the first release's %s", out.SHA, back.SHA, sha1)
+	}
+
+	// The attestation goes next to the release, read-only.
+	if err := e.deployer.WriteAttestation(ctx, "acme/api", "staging", out.Release, []byte("{}\n")); err != nil {
+		t.Fatalf("WriteAttestation: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(e.root, "releases", out.Release, deploy.AttestationFile)); err != nil || string(got) != "{}\n" {
+		t.Errorf("attestation %q, %v", got, err)
+	}
+	if err := e.deployer.WriteAttestation(ctx, "acme/api", "production", out.Release, []byte("{}\n")); err == nil {
+		t.Error("an environment without servers was accepted")
+	}
 }
 
 func TestBotDeployerFailedHealthCheckRollsBackAndRedacts(t *testing.T) {

@@ -18,6 +18,7 @@ const keepaliveInterval = 15 * time.Second
 // conn is one SSH connection to a server, reused for every step of a deploy.
 type conn struct {
 	addr    string
+	hostKey string // SHA256 fingerprint of the host key presented and accepted
 	client  *ssh.Client
 	timeout time.Duration // per command
 	stop    chan struct{}
@@ -32,10 +33,17 @@ func dial(ctx context.Context, t Target, srv Server) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	var accepted string
 	cfg := &ssh.ClientConfig{
-		User:              srv.User,
-		Auth:              []ssh.AuthMethod{ssh.PublicKeys(t.Signer)},
-		HostKeyCallback:   check,
+		User: srv.User,
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(t.Signer)},
+		HostKeyCallback: func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+			if err := check(hostname, remote, key); err != nil {
+				return err
+			}
+			accepted = ssh.FingerprintSHA256(key)
+			return nil
+		},
 		HostKeyAlgorithms: algos,
 		Timeout:           t.DialTimeout,
 	}
@@ -64,7 +72,7 @@ func dial(ctx context.Context, t Target, srv Server) (*conn, error) {
 		return nil, fmt.Errorf("ssh handshake: %w", err)
 	}
 	_ = nc.SetDeadline(time.Time{})
-	cn := &conn{addr: addr, client: ssh.NewClient(c, chans, reqs), timeout: t.CommandTimeout, stop: make(chan struct{})}
+	cn := &conn{addr: addr, hostKey: accepted, client: ssh.NewClient(c, chans, reqs), timeout: t.CommandTimeout, stop: make(chan struct{})}
 	go cn.keepalive()
 	return cn, nil
 }

@@ -68,7 +68,12 @@ func (e *Engine) newOp(t Target, log io.Writer, release string) *op {
 		if s.Path != "" {
 			root = s.Path
 		}
-		o.runs = append(o.runs, &serverRun{srv: s, addr: s.Addr(), root: root, res: &ServerResult{Server: s.Addr(), Release: release}})
+		port := s.Port
+		if port == 0 {
+			port = 22
+		}
+		o.runs = append(o.runs, &serverRun{srv: s, addr: s.Addr(), root: root,
+			res: &ServerResult{Server: s.Addr(), Host: s.Host, Port: port, Release: release}})
 	}
 	return o
 }
@@ -132,6 +137,9 @@ func (o *op) connectAndLock(ctx context.Context, opName string) error {
 	err := o.each(ctx, stepConnect, nil, func(ctx context.Context, r *serverRun) error {
 		c, err := dial(ctx, o.t, r.srv)
 		r.conn = c
+		if c != nil {
+			r.res.HostKeySHA256 = c.hostKey
+		}
 		return err
 	})
 	if err != nil {
@@ -181,6 +189,7 @@ func (o *op) switchTo(ctx context.Context, step, name string, include func(*serv
 		if err := r.conn.run(ctx, switchScript(r.root, name, o.token), nil, nil, nil); err != nil {
 			return err
 		}
+		r.res.SwitchedAt = o.e.now()
 		onSwitched(r)
 		o.logf(r, "current -> releases/%s", name)
 		return nil

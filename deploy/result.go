@@ -28,6 +28,18 @@ type Result struct {
 	Finished       time.Time
 }
 
+// SwitchedAt is when current pointed at the release on every server that
+// was switched: the latest server's switch time, zero when none was.
+func (r Result) SwitchedAt() time.Time {
+	var at time.Time
+	for _, s := range r.Servers {
+		if s.SwitchedAt.After(at) {
+			at = s.SwitchedAt
+		}
+	}
+	return at
+}
+
 // SourceMode is how a deploy read its source.
 type SourceMode string
 
@@ -54,10 +66,19 @@ type SourceUse struct {
 
 // ServerResult is what happened on one server.
 type ServerResult struct {
-	Server   string // host:port
-	Release  string // the release deployed (or rolled back to)
-	Previous string // current release before the operation; "" if none
-	Live     string // current release afterwards, as last known
+	Server string // host:port
+	Host   string
+	Port   int // 22 when the configuration left it out
+	// HostKeySHA256 is the fingerprint of the host key the server
+	// presented and known_hosts accepted (ssh.FingerprintSHA256); "" when
+	// no connection was made.
+	HostKeySHA256 string
+	// SwitchedAt is when current was pointed at Release on this server;
+	// zero when this operation did not switch it.
+	SwitchedAt time.Time
+	Release    string // the release deployed (or rolled back to)
+	Previous   string // current release before the operation; "" if none
+	Live       string // current release afterwards, as last known
 	// Base is the release the new one was hard-linked from; "" for a full upload.
 	Base      string
 	FilesSent int

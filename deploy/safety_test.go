@@ -36,6 +36,11 @@ func TestBadSourceIsRefusedBeforeConnecting(t *testing.T) {
 		}, `"dir/x"`},
 		{"character device", []tarEntry{{name: "repo-abc/null", typ: tar.TypeChar}}, `"repo-abc/null"`},
 		{"fifo", []tarEntry{{name: "repo-abc/pipe", typ: tar.TypeFifo}}, `"repo-abc/pipe"`},
+		// .tollgate at the release root holds the attestation Tollgate
+		// writes: a commit may not plant one, nor make it a link.
+		{"forged attestation", []tarEntry{{name: "repo-abc/.tollgate/attestation.dsse.json", body: "{}"}}, `".tollgate/attestation.dsse.json": .tollgate at the release root is reserved`},
+		{"reserved directory", []tarEntry{{name: "repo-abc/.tollgate", typ: tar.TypeDir}}, `".tollgate": .tollgate at the release root is reserved`},
+		{"reserved name as a symlink", []tarEntry{{name: "repo-abc/.tollgate", typ: tar.TypeSymlink, link: "public"}}, `".tollgate": .tollgate at the release root is reserved`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -35,6 +35,12 @@ func kindOf(t EntryType) entryKind {
 	return kindFile
 }
 
+// ReservedDir is the directory at a release's root that Tollgate writes
+// itself (the attestation, attest.FileName); no source entry may be it or
+// lie below it, so a commit can neither plant a forged attestation nor
+// turn the directory into a symlink out of the release.
+const ReservedDir = ".tollgate"
+
 // treeCheck validates a tree one entry at a time, as it streams: every
 // path is clean and unique, and every parent of an entry is a directory (so
 // nothing is ever written below a symlink or a file). Its work per entry is
@@ -50,6 +56,9 @@ func newTreeCheck() *treeCheck { return &treeCheck{kinds: map[string]entryKind{}
 // named yet, outermost first, and whether p is a directory that was
 // already implied (an explicit entry for it comes after its contents).
 func (c *treeCheck) admit(p string, t EntryType) (implied []string, wasImplied bool, err error) {
+	if p == ReservedDir || strings.HasPrefix(p, ReservedDir+"/") {
+		return nil, false, fmt.Errorf("%s at the release root is reserved for Tollgate's own files (the deployment attestation); rename it in the repository", ReservedDir)
+	}
 	if k, ok := c.kinds[p]; ok {
 		if k == kindImplicitDir && t == TypeDir {
 			c.kinds[p] = kindDir

@@ -111,6 +111,7 @@ func (d *doctor) run(ctx context.Context) {
 	d.checkWebLogin()
 	d.checkKeyFiles()
 	d.checkAnchoring()
+	d.checkAttestationKey()
 	d.checkStateFiles()
 	d.checkLocalState(ctx)
 	d.checkGitHub(ctx)

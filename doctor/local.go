@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/deploy/attest"
 	"github.com/tollgate-dev/tollgate/internal/cli"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
@@ -52,6 +53,9 @@ func (d *doctor) checkKeyFiles() {
 	files := []keyFile{{areaAudit, "audit signing key", d.cfg.Audit.SigningKeyFile}}
 	if d.cfg.Audit.HMACKeyFile != "" {
 		files = append(files, keyFile{areaAudit, "audit HMAC key", d.cfg.Audit.HMACKeyFile})
+	}
+	if d.cfg.Attestation.SigningKeyFile != "" {
+		files = append(files, keyFile{areaAudit, "attestation signing key", d.cfg.Attestation.SigningKeyFile})
 	}
 	if d.cfg.GitHub.PrivateKeyFile != "" {
 		files = append(files, keyFile{areaAuthentication, "GitHub App private key", d.cfg.GitHub.PrivateKeyFile})
@@ -200,6 +204,25 @@ func (d *doctor) skipLocalState(because string) {
 	d.skip(areaChange, "emergency change reviews", because)
 	d.skip(areaPermissions, "access review", because)
 	d.skipDrift(because)
+}
+
+// checkAttestationKey fails when releases go live unattested (no
+// attestation.signing_key_file) or the key does not load: an auditor
+// samples a change and finds no signed record of what went live.
+func (d *doctor) checkAttestationKey() {
+	const label = "deployment attestations"
+	path := d.cfg.Attestation.SigningKeyFile
+	if path == "" {
+		d.fail(areaAudit, label, "attestation.signing_key_file is not set: releases go live unattested, and the evidence pack lists each as an exception",
+			"tollgate keygen --attestation --name NAME, then set attestation.signing_key_file and restart (docs/attestation.md)")
+		return
+	}
+	k, err := attest.LoadSigningKey(path)
+	if err != nil {
+		d.fail(areaAudit, label, err.Error(), "point attestation.signing_key_file at a key tollgate keygen --attestation wrote")
+		return
+	}
+	d.pass(areaAudit, label, "every release that goes live is signed by "+k.ID())
 }
 
 // checkAnchoring fails when nothing outside the database vouches for the

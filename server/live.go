@@ -103,6 +103,7 @@ func restartOnly(old, next *config.Config) []string {
 	diff("database", old.Database != next.Database)
 	diff("replicas.lease", old.Replicas.Lease != next.Replicas.Lease)
 	diff("audit.signing_key_file", old.Audit.SigningKeyFile != next.Audit.SigningKeyFile)
+	diff("attestation.signing_key_file", old.Attestation.SigningKeyFile != next.Attestation.SigningKeyFile)
 	diff("audit.checkpoint_every", old.Audit.CheckpointEvery != next.Audit.CheckpointEvery)
 	diff("github.api_url", old.GitHub.APIURL != next.GitHub.APIURL)
 	diff("github.app_id", old.GitHub.AppID != next.GitHub.AppID)

@@ -23,6 +23,7 @@ import (
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/config"
 	"github.com/tollgate-dev/tollgate/deploy"
+	"github.com/tollgate-dev/tollgate/deploy/attest"
 	ghint "github.com/tollgate-dev/tollgate/integrations/github"
 	slackint "github.com/tollgate-dev/tollgate/integrations/slack"
 	"github.com/tollgate-dev/tollgate/internal/httpserver"
@@ -42,11 +43,14 @@ type Server struct {
 	live    *liveConfig
 	store   *store.Store
 	signer  note.Signer
-	svc     *bot.Service
-	metrics *httpserver.Metrics
-	inbox   *inbox.Worker
-	slack   *slackint.Handler // nil without a slack section
-	outbox  *outboxWorker     // delivers request notifications to GitHub and Slack
+	// attestKey signs deployment attestations; nil when
+	// attestation.signing_key_file is not set (logged at start).
+	attestKey *attest.SigningKey
+	svc       *bot.Service
+	metrics   *httpserver.Metrics
+	inbox     *inbox.Worker
+	slack     *slackint.Handler // nil without a slack section
+	outbox    *outboxWorker     // delivers request notifications to GitHub and Slack
 	// legacyLogDir holds the deployment logs of a SQLite install from before
 	// they moved into the database; "" when there is none to read.
 	legacyLogDir string
@@ -97,6 +101,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: audit.signing_key_file: %w", ErrConfig, err)
 	}
+	attestKey, err := loadAttestationKey(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	appKey, err := cfg.GitHub.AppPrivateKey()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -107,7 +115,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log, now: now, version: opts.Version, live: newLiveConfig(l), store: st, signer: signer}
+	s := &Server{log: log, now: now, version: opts.Version, live: newLiveConfig(l), store: st, signer: signer, attestKey: attestKey}
 	if !store.IsPostgres(cfg.Database) {
 		if dir := filepath.Join(filepath.Dir(cfg.Database), "deploy-logs"); dirExists(dir) {
 			s.legacyLogDir = dir
@@ -172,15 +180,20 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 	if slackNotifier != nil {
 		s.driftAlert = slackNotifier // without Slack the log line of each check is the alert (drift_job.go)
 	}
+	sshDeployer := &deploy.BotDeployer{
+		Engine:  newDeployEngine(cfg, s.log),
+		Targets: s.live.Target,
+		Source:  githubSource(app),
+		Log:     s.openDeployLog,
+	}
+	// Every release that goes live is attested through the outbox: exactly
+	// once, retried, surviving restarts (attestation.go). Its name sorts
+	// before github and slack, so it runs first.
+	external["attestation"] = s.attestationDestination(sshDeployer)
 	s.outbox = newOutboxWorker(s.store, external, s.now, s.log.With("component", "outbox"))
 	notifiers = append(notifiers, deliverNow{s.outbox})
 	routed := deployRouter{typeOf: s.live.TargetType, byType: map[string]bot.Deployer{
-		config.TargetSSH: &deploy.BotDeployer{
-			Engine:  newDeployEngine(cfg, s.log),
-			Targets: s.live.Target,
-			Source:  githubSource(app),
-			Log:     s.openDeployLog,
-		},
+		config.TargetSSH:         sshDeployer,
 		config.TargetActionsGate: gate,
 	}}
 	// A deploy runs under this replica's hold: when its heartbeat lapses

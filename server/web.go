@@ -60,6 +60,7 @@ func (s *Server) mountWebPages(mux *http.ServeMux, cfg *config.Config) error {
 		Environments: s.live.Policies,
 		Reviews:      s,
 		Drift:        s.store,
+		Attestations: webAttestations{s},
 		MFA: &web.MFAConfig{Service: s.svc, States: s.store, Attestation: cfg.WebAuthn.Attestation,
 			AllowedAAGUIDs: cfg.WebAuthn.AllowedAAGUIDs},
 		OAuth: web.OAuth{WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.APIURL, ClientID: cfg.GitHub.OAuthClientID,

@@ -226,13 +226,14 @@ func evidenceEnvironments(cfg *config.Config) (func(repo, env string) (evidence.
 
 func runEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("evidence verify", stdout, stderr,
-		[]string{"tollgate evidence verify DIR --public-key FILE [--public-key FILE]..."},
+		[]string{"tollgate evidence verify DIR --public-key FILE [--public-key FILE]... [--attestation-key FILE]..."},
 		"Checks the MANIFEST's signature and every file's SHA-256, audit.jsonl against audit.proof,",
-		"and re-verifies every security key assertion in audit.jsonl.",
+		"and re-verifies every security key assertion in audit.jsonl and every attestation in attestations/.",
 		"Exit 0 intact, 1 a file was edited, added or removed, or an assertion does not re-verify, 2 bad usage.",
 	)
-	var pubs keyFiles
+	var pubs, attKeys keyFiles
 	fs.Var(&pubs, "public-key", "audit public key `FILE`; repeat it for keys rotated out: a pack or checkpoint signed by any of them verifies")
+	fs.Var(&attKeys, "attestation-key", "attestation public key `FILE` (required when the pack holds attestations); repeat it for keys rotated out")
 	if code, done := fs.Parse(args, "DIR"); done {
 		return code
 	}
@@ -268,7 +269,14 @@ func runEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "OK: audit.jsonl: %s, %d proven in the audit log of %s signed by %s at %s\n",
 		plural(seg.Lines, "entry", "entries"), seg.Covered, plural(seg.Checkpoint.Size, "entry", "entries"), seg.Checkpoint.KeyName,
 		seg.Checkpoint.Time.Format(time.RFC3339))
-	return reportPackMFA(dir, keys, stdout)
+	if code := reportPackMFA(dir, keys, stdout); code != exitOK {
+		return code
+	}
+	att, err := evidence.CheckPackAttestations(context.Background(), dir, attKeys, keys)
+	if fmt.Fprint(stdout, att.Text(err)); err != nil || !att.OK() {
+		return exitCheckFailed
+	}
+	return exitOK
 }
 
 // reportPackMFA re-verifies the pack's security key assertions and says so.

@@ -9,11 +9,12 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tollgate-dev/tollgate/internal/keyfiles"
 	"github.com/tollgate-dev/tollgate/store"
 )
 
 func init() {
-	register("init", "write a new audit signing key pair, an HMAC key and a starter tollgate.yml", runInit)
+	register("init", "write new audit and attestation signing key pairs, an HMAC key and a starter tollgate.yml", runInit)
 }
 
 // File names written by `tollgate init`.
@@ -21,14 +22,17 @@ const (
 	initSigningKey = "audit-signing.key"
 	initPublicKey  = "audit-signing.pub"
 	initHMACKey    = "audit-hmac.key"
+	initAttestKey  = "attestation-signing.key"
+	initAttestPub  = "attestation-signing.pub"
 	initConfig     = "tollgate.yml"
 )
 
 func runInit(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := newFlags("init", stdout, stderr,
 		[]string{"tollgate init [--out DIR] [--key-name NAME]"},
-		"Writes DIR/audit-signing.key (0600), DIR/audit-signing.pub, DIR/audit-hmac.key (0600)",
-		"and, if absent, DIR/tollgate.yml. Never overwrites an existing key.",
+		"Writes DIR/audit-signing.key (0600), DIR/audit-signing.pub, DIR/audit-hmac.key (0600),",
+		"DIR/attestation-signing.key (0600), DIR/attestation-signing.pub and, if absent,",
+		"DIR/tollgate.yml. Never overwrites an existing key.",
 		"Exit 0 written, 2 bad usage, DIR cannot be written, or a key file already exists.",
 	)
 	dir := flags.String("out", ".", "`DIR` to write the keys and tollgate.yml into")
@@ -36,7 +40,10 @@ func runInit(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, done := flags.Parse(args); done {
 		return code
 	}
-	if _, _, code := writeAuditKeyPair("init", *dir, initSigningKey, initPublicKey, *keyName, stdout, stderr); code != exitOK {
+	if _, _, code := writeKeyPair(keyfiles.Audit, "init", *dir, initSigningKey, initPublicKey, *keyName, stdout, stderr); code != exitOK {
+		return code
+	}
+	if _, _, code := writeKeyPair(keyfiles.Attestation, "init", *dir, initAttestKey, initAttestPub, *keyName+"-attestation", stdout, stderr); code != exitOK {
 		return code
 	}
 	hmacKey := filepath.Join(*dir, initHMACKey)
@@ -52,8 +59,8 @@ func runInit(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := filepath.Join(*dir, initConfig)
 	f, err := os.OpenFile(cfg, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if errors.Is(err, fs.ErrExist) {
-		fmt.Fprintf(stdout, "kept the existing %s; point audit.signing_key_file at %s and audit.hmac_key_file at %s\n",
-			cfg, initSigningKey, initHMACKey)
+		fmt.Fprintf(stdout, "kept the existing %s; point audit.signing_key_file at %s, audit.hmac_key_file at %s and attestation.signing_key_file at %s\n",
+			cfg, initSigningKey, initHMACKey, initAttestKey)
 		return exitOK
 	}
 	if err != nil {
@@ -89,6 +96,9 @@ audit:
   hmac_key_file: audit-hmac.key         # written by tollgate init; values that must not be disclosed are hashed under it
   checkpoint_every: 100
   retention_days: 400
+
+attestation:
+  signing_key_file: attestation-signing.key  # written by tollgate init; signs every release that goes live
 
 github:
   app_id: ${GITHUB_APP_ID}

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/tollgate-dev/tollgate/deploy/attest"
 	"github.com/tollgate-dev/tollgate/store"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
@@ -38,6 +39,22 @@ func TestInitWritesKeysAndStarterConfig(t *testing.T) {
 	body, err := os.ReadFile(cfg)
 	if err != nil || !strings.Contains(string(body), "signing_key_file: audit-signing.key") {
 		t.Fatalf("starter config: %v\n%s", err, body)
+	}
+
+	// The attestation key pair is its own key, 0600, named after the key name.
+	ak, err := attest.LoadSigningKey(filepath.Join(dir, initAttestKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	apub, err := attest.LoadPublicKey(filepath.Join(dir, initAttestPub))
+	if err != nil || apub.ID != ak.ID() || !strings.HasPrefix(ak.ID(), "acme-prod-attestation+") {
+		t.Fatalf("attestation public key %q for signing key %q: %v", apub.ID, ak.ID(), err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, initAttestKey)); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("attestation key mode %v, %v; want 0600", st.Mode().Perm(), err)
+	}
+	if !strings.Contains(string(body), "signing_key_file: attestation-signing.key") {
+		t.Errorf("starter config names no attestation key:\n%s", body)
 	}
 
 	// A second init refuses, changing nothing.

@@ -4,37 +4,41 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"regexp"
 
-	"github.com/tollgate-dev/tollgate/store/audit"
+	"github.com/tollgate-dev/tollgate/internal/keyfiles"
 )
 
 func init() {
-	register("keygen", "write a new, named audit signing key pair (for a key rotation)", runKeygen)
+	register("keygen", "write a new, named audit (or attestation) signing key pair (for a key rotation)", runKeygen)
 }
-
-// keyNameRE is what a key name may hold: it is part of file names and of
-// every signature line.
-var keyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 func runKeygen(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := newFlags("keygen", stdout, stderr,
-		[]string{"tollgate keygen --name NAME [--out DIR]"},
+		[]string{"tollgate keygen --name NAME [--out DIR] [--attestation]"},
 		"Writes a new audit signing key pair, never over an existing file. To rotate the audit",
 		"key with it, follow docs/operations.md (\"Rotating the audit signing key\").",
+		"With --attestation, writes an attestation signing key pair instead; to rotate that key",
+		"follow docs/attestation.md (\"Rotating the attestation key\").",
 		"Exit 0 written, 2 bad usage, or a key file of that name already exists.",
 	)
 	name := flags.String("name", "", "key `NAME` (required; checkpoints name it as origin tollgate/NAME), e.g. tollgate-2026")
 	out := flags.String("out", ".", "`DIR` to write audit-signing-NAME.key (0600) and audit-signing-NAME.pub into")
+	attestation := flags.Bool("attestation", false, "write attestation-signing-NAME.key and .pub, the key that signs deployment attestations")
 	if code, done := flags.Parse(args); done {
 		return code
 	}
 	if *name == "" {
 		return flags.Fail("--name NAME is required")
 	}
-	priv, pub, code := writeAuditKeyPair("keygen", *out, "audit-signing-"+*name+".key", "audit-signing-"+*name+".pub", *name, stdout, stderr)
+	if *attestation {
+		priv, pub, code := writeKeyPair(keyfiles.Attestation, "keygen", *out, "attestation-signing-"+*name+".key", "attestation-signing-"+*name+".pub", *name, stdout, stderr)
+		if code == exitOK {
+			fmt.Fprintf(stdout, "To rotate to it: set attestation:\n    signing_key_file: %s\nand restart; keep the old public key for verifiers\n", priv)
+			fmt.Fprintf(stdout, "(attest verify --public-key %s --retired-key OLD.pub@TIME). See docs/attestation.md.\n", pub)
+		}
+		return code
+	}
+	priv, pub, code := writeKeyPair(keyfiles.Audit, "keygen", *out, "audit-signing-"+*name+".key", "audit-signing-"+*name+".pub", *name, stdout, stderr)
 	if code != exitOK {
 		return code
 	}
@@ -49,28 +53,13 @@ func runKeygen(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// writeAuditKeyPair writes a new audit signing key pair named keyName as
-// dir/privName (0600) and dir/pubName, never over an existing file, and
-// says where on stdout. On failure it tells stderr why and returns
-// exitUsage: a key file that already exists is the environment's problem,
-// never overwritten.
-func writeAuditKeyPair(cmd, dir, privName, pubName, keyName string, stdout, stderr io.Writer) (priv, pub string, code int) {
-	// The name is in every signature line and, for keygen, in file names.
-	if !keyNameRE.MatchString(keyName) {
-		fmt.Fprintf(stderr, "tollgate %s: key name %q: use letters, digits, '.', '_' and '-'\n", cmd, keyName)
-		return "", "", exitUsage
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		fmt.Fprintf(stderr, "tollgate %s: %v\n", cmd, err)
-		return "", "", exitUsage
-	}
-	priv, pub = filepath.Join(dir, privName), filepath.Join(dir, pubName)
-	vkey, err := audit.GenerateKeyFiles(priv, pub, keyName)
+// writeKeyPair writes a key pair of kind (keyfiles.Write); on failure it
+// tells stderr why and returns exitUsage.
+func writeKeyPair(kind keyfiles.Kind, cmd, dir, privName, pubName, keyName string, stdout, stderr io.Writer) (priv, pub string, code int) {
+	priv, pub, err := keyfiles.Write(kind, dir, privName, pubName, keyName, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "tollgate %s: %v\n", cmd, err)
 		return "", "", exitUsage
 	}
-	fmt.Fprintf(stdout, "wrote %s (private, mode 0600: keep it secret and backed up)\n", priv)
-	fmt.Fprintf(stdout, "wrote %s (public key for auditors: %s)\n", pub, vkey)
 	return priv, pub, exitOK
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tollgate-dev/tollgate/deploy/attest"
 	"github.com/tollgate-dev/tollgate/store/audit"
 	"github.com/tollgate-dev/tollgate/store/audit/audittest"
 )
@@ -61,5 +62,27 @@ func TestKeygenWritesAKeyPairARotationCanUse(t *testing.T) {
 				t.Fatalf("exit %d, want %d\n%s%s\nwant %q", code, tt.code, out, errOut, tt.want)
 			}
 		})
+	}
+}
+
+func TestKeygenWritesAnAttestationKeyPair(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, "keygen", "--attestation", "--name", "attest-2027", "--out", dir)
+	priv, pub := filepath.Join(dir, "attestation-signing-attest-2027.key"), filepath.Join(dir, "attestation-signing-attest-2027.pub")
+	if code != exitOK || !strings.Contains(out, "signing_key_file: "+priv) || !strings.Contains(out, "--retired-key OLD.pub@TIME") || strings.Contains(out, "PRIVATE+KEY") {
+		t.Fatalf("keygen --attestation: exit %d\n%s%s", code, out, errOut)
+	}
+	if st, err := os.Stat(priv); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("private key: %v, mode %v; want 0600", err, st.Mode())
+	}
+	k, err := attest.LoadSigningKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := attest.LoadPublicKey(pub); err != nil || p.ID != k.ID() {
+		t.Fatalf("public key %q for %q: %v", p.ID, k.ID(), err)
+	}
+	if code, _, errOut := runCLI(t, "keygen", "--attestation", "--name", "attest-2027", "--out", dir); code != exitUsage || !strings.Contains(errOut, "refusing to overwrite a key") {
+		t.Fatalf("again: exit %d %s", code, errOut)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/tollgate-dev/tollgate/deploy/attest"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
 	"github.com/tollgate-dev/tollgate/store/audit"
 	"github.com/tollgate-dev/tollgate/store/audit/audittest"
@@ -39,6 +40,9 @@ func newComplianceFixture(t *testing.T, entries, every int) *complianceFixture {
 	f := &complianceFixture{gh: gh, installation: inst, log: audittest.Build(t, entries, every)}
 	f.dir = filepath.Dir(f.log.Path)
 	writeFile(t, filepath.Join(f.dir, "app.pem"), gh.AppPrivateKeyPEM(), 0o600)
+	if _, err := attest.GenerateKeyFiles(filepath.Join(f.dir, "attest.key"), filepath.Join(f.dir, "attest.pub"), "tollgate-attestation"); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -51,6 +55,8 @@ audit:
   signing_key_file: %s
   checkpoint_every: 100
   anchor_repository: %s
+attestation:
+  signing_key_file: attest.key
 github:
   api_url: %s
   web_url: %s

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/deploy/attest"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
 	"github.com/tollgate-dev/tollgate/store"
 )
@@ -138,7 +139,7 @@ func crashMerges(t *testing.T, e *e2e, n int) []crashMerge {
 	t.Helper()
 	var merges []crashMerge
 	for i := range n {
-		m := crashMerge{number: 100 + i, sha: fmt.Sprintf("%03xc0ffee%030x", i, i), delivery: githubtest.NewDeliveryID()}
+		m := crashMerge{number: 100 + i, sha: fmt.Sprintf("%03xc0ffee%031x", i, i), delivery: githubtest.NewDeliveryID()}
 		m.files = map[string]string{
 			"index.html":     fmt.Sprintf("<h1>shop v2 build %d</h1>\n", i),
 			"app/app.js":     fmt.Sprintf("console.log('v2 build %d')\n", i),
@@ -264,6 +265,20 @@ func crashUnsettled(t *testing.T, dbPath string) string {
 			fmt.Fprintf(&b, "request %s (%s): %s since %s (%s)\n", r.ID, r.SHA[:7], r.State, r.UpdatedAt.Format(time.TimeOnly), r.StateReason)
 		}
 	}
+	out, err := st.DB().Query(`SELECT seq, request_id, kind, attempts, next_attempt_at, last_error FROM outbox WHERE done_at = 0 ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	for out.Next() {
+		var seq, attempts, next int64
+		var id, kind, lastErr string
+		if err := out.Scan(&seq, &id, &kind, &attempts, &next, &lastErr); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "outbox %d (%s of %s): %d attempts, next at %s, last error %q\n", seq, kind, id, attempts,
+			time.Unix(0, next).Format(time.TimeOnly), lastErr)
+	}
 	return b.String()
 }
 
@@ -349,6 +364,7 @@ func checkCurrentRelease(t *testing.T, root string, merges []crashMerge) {
 	if err != nil {
 		t.Fatalf("reading release %s: %v", release, err)
 	}
+	delete(got, attest.FileName) // Tollgate's own, next to the merged tree
 	if len(got) != len(m.files) {
 		t.Errorf("release %s holds %d files, want %d: %v", release, len(got), len(m.files), keys(got))
 	}

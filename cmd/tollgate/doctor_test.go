@@ -45,6 +45,7 @@ type doctorOptions struct {
 	stagingSharesKey  bool
 	noWebLogin        bool // no OAuth client (and so no Slack, which needs it)
 	securityKeys      bool // production's approvals need a security key
+	noAttestation     bool // no attestation.signing_key_file
 }
 
 func newSSHKeyFile(t *testing.T, path string) ssh.Signer {
@@ -147,6 +148,11 @@ teams:
 		top = top[strings.Index(top, "teams:"):]
 	}
 	w.writeConfig(t, top, repos)
+	if w.opts.noAttestation {
+		b, err := os.ReadFile(w.config)
+		must(t, err)
+		writeFile(t, w.config, []byte(strings.Replace(string(b), "attestation:\n  signing_key_file: attest.key\n", "", 1)), 0o600)
+	}
 	if w.opts.noWebLogin {
 		b, err := os.ReadFile(w.config)
 		must(t, err)
@@ -198,6 +204,12 @@ func TestDoctorReportsEachProblemWithItsFix(t *testing.T) {
 		{name: "audit key readable by others",
 			plant: func(t *testing.T, w *doctorWorld) { must(t, os.Chmod(w.log.Keys.PrivateKeyFile, 0o640)) },
 			want:  "audit signing key permissions:", wantFix: "chmod 600 "},
+		{name: "releases go live unattested",
+			plant: func(t *testing.T, w *doctorWorld) { w.opts.noAttestation = true },
+			want:  "deployment attestations: attestation.signing_key_file is not set: releases go live unattested", wantFix: "tollgate keygen --attestation --name NAME"},
+		{name: "attestation key readable by others",
+			plant: func(t *testing.T, w *doctorWorld) { must(t, os.Chmod(filepath.Join(w.dir, "attest.key"), 0o640)) },
+			want:  "attestation signing key permissions:", wantFix: "chmod 600 "},
 		// Issue 15 item 7: each fails before this change (doctor did not look).
 		{name: "database readable by others",
 			plant: func(t *testing.T, w *doctorWorld) { must(t, os.Chmod(w.log.Path, 0o644)) },

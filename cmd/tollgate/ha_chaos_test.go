@@ -187,7 +187,7 @@ func (w *chaosWorld) developMerges(t *testing.T, n int) []crashMerge {
 	t.Helper()
 	var merges []crashMerge
 	for i := range n {
-		m := crashMerge{number: 100 + i, sha: fmt.Sprintf("%03xc0ffee%030x", i, i), delivery: githubtest.NewDeliveryID()}
+		m := crashMerge{number: 100 + i, sha: fmt.Sprintf("%03xc0ffee%031x", i, i), delivery: githubtest.NewDeliveryID()}
 		m.files = map[string]string{
 			"index.html":     fmt.Sprintf("<h1>shop v2 build %d</h1>\n", i),
 			"bin/health":     "#!/bin/sh\ngrep -q v2 index.html\n",

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/deploy/attest"
 	"github.com/tollgate-dev/tollgate/deploy/sshdtest"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
 	"github.com/tollgate-dev/tollgate/store"
@@ -42,6 +43,8 @@ type e2eOptions struct {
 	grace        time.Duration // shutdown grace; 0 means a minute
 	webLogin     bool          // configure the fake GitHub's OAuth client, so the web pages are served
 	healthCheck  string        // staging's health-check command; "" for ./bin/health
+	noAttest     bool          // leave attestation.signing_key_file out (attest.key, attest.pub otherwise)
+	secondServer bool          // staging gets a second sshd, with its own deploy path (root2)
 }
 
 // e2e is a whole Tollgate: `serve` in-process on a real listener, with
@@ -53,6 +56,8 @@ type e2e struct {
 	configPath string
 	dbPath     string
 	root       string // staging's deploy path on the sshd
+	root2      string // with secondServer: the second server's deploy path
+	sshd2Port  int
 	verifier   note.Verifier
 	opts       e2eOptions
 	listen     string       // the config's listen address
@@ -112,9 +117,20 @@ func newE2E(t *testing.T, opts e2eOptions) *e2e {
 
 	pub := writeTestSSHKey(t, filepath.Join(e.dir, "staging_ed25519"), "")
 	srv := sshdtest.Start(t, pub)
-	sshdtest.WriteKnownHosts(t, filepath.Join(e.dir, "known_hosts_staging"), srv)
+	servers := []*sshdtest.Server{srv}
+	if opts.secondServer {
+		srv2 := sshdtest.Start(t, pub)
+		servers = append(servers, srv2)
+		e.sshd2Port, e.root2 = srv2.Port, filepath.Join(t.TempDir(), "shop2")
+	}
+	sshdtest.WriteKnownHosts(t, filepath.Join(e.dir, "known_hosts_staging"), servers...)
 	e.sshdPort, e.sshdUser = srv.Port, srv.User
 	e.root = filepath.Join(t.TempDir(), "shop")
+	if !opts.noAttest {
+		if _, err := attest.GenerateKeyFiles(filepath.Join(e.dir, "attest.key"), filepath.Join(e.dir, "attest.pub"), "tollgate-e2e-attestation"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := audit.GenerateKeyFiles(filepath.Join(e.dir, "audit.key"), filepath.Join(e.dir, "audit.pub"), "tollgate-e2e"); err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +173,13 @@ func (e *e2e) writeConfig(t *testing.T, extra string) {
 	if public == "" {
 		public = e2ePublic
 	}
+	attestation, second := "", ""
+	if !e.opts.noAttest {
+		attestation = "attestation:\n  signing_key_file: attest.key\n"
+	}
+	if e.opts.secondServer {
+		second = fmt.Sprintf("          - host: 127.0.0.1\n            port: %d\n            user: %s\n            path: %s\n", e.sshd2Port, e.sshdUser, e.root2)
+	}
 	yaml := fmt.Sprintf(`listen: %q
 public_url: %s
 database: tollgate.db
@@ -164,7 +187,7 @@ audit:
   signing_key_file: audit.key
   public_key_file: audit.pub
   checkpoint_every: 4
-github:
+%sgithub:
   api_url: %s
   web_url: %s
   app_id: %d
@@ -182,7 +205,7 @@ repositories:
           - host: 127.0.0.1
             port: %d
             user: %s
-        ssh:
+%s        ssh:
           private_key_file: staging_ed25519
           known_hosts_file: known_hosts_staging
         path: %s
@@ -190,7 +213,7 @@ repositories:
           command: %s
           interval: 100ms
         environment_url: %s
-%s%s`, listen, public, e.gh.APIURL(), e.gh.URL(), e.gh.AppID(), e2eSecret, oauth, e2eRepo, e.sshdPort, e.sshdUser, e.root, health, e2eEnvURL, hooks, extra)
+%s%s`, listen, public, attestation, e.gh.APIURL(), e.gh.URL(), e.gh.AppID(), e2eSecret, oauth, e2eRepo, e.sshdPort, e.sshdUser, second, e.root, health, e2eEnvURL, hooks, extra)
 	writeTestFile(t, e.configPath, yaml)
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -207,5 +208,34 @@ func TestKeysRoundTripAndRefuseGarbage(t *testing.T) {
 	}
 	if _, err := attest.LoadPublicKey(filepath.Join(dir, "missing.pub")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("LoadPublicKey of a missing file: %v", err)
+	}
+}
+
+func TestGenerateKeyFilesWritesAPairItNeverOverwrites(t *testing.T) {
+	dir := t.TempDir()
+	priv, pub := filepath.Join(dir, "a.key"), filepath.Join(dir, "a.pub")
+	k, err := attest.GenerateKeyFiles(priv, pub, "tollgate-attestation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk, err := attest.LoadSigningKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := attest.LoadPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sk.ID() != k.ID || pk.String() != k.String() || !strings.HasPrefix(k.ID, "tollgate-attestation+") {
+		t.Errorf("key ids %q, %q, %q", sk.ID(), pk.ID, k.ID)
+	}
+	if st, err := os.Stat(priv); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("private key mode %v, %v", st.Mode(), err)
+	}
+	if _, err := attest.GenerateKeyFiles(priv, filepath.Join(dir, "b.pub"), "x"); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("overwrote a key: %v", err)
+	}
+	if _, err := attest.GenerateKeyFiles(filepath.Join(dir, "c.key"), filepath.Join(dir, "c.pub"), "has space"); err == nil {
+		t.Error("a name with a space was accepted")
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -141,3 +143,49 @@ func (v dsseVerifier) Verify(_ context.Context, pae, sig []byte) error {
 }
 func (v dsseVerifier) KeyID() (string, error)   { return v.k.ID, nil }
 func (v dsseVerifier) Public() crypto.PublicKey { return v.k.Key }
+
+// GenerateKeyFiles writes a new attestation key pair named name: the
+// signing key to privPath (mode 0600) and the public key to pubPath (0644).
+// It never overwrites a file; it returns the public key.
+func GenerateKeyFiles(privPath, pubPath, name string) (PublicKey, error) {
+	for _, p := range []string{privPath, pubPath} {
+		if _, err := os.Lstat(p); err == nil {
+			return PublicKey{}, fmt.Errorf("write attestation key %s: %w (refusing to overwrite a key)", p, fs.ErrExist)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return PublicKey{}, fmt.Errorf("write attestation key %s: %w", p, err)
+		}
+	}
+	skey, vkey, err := note.GenerateKey(rand.Reader, name)
+	if err != nil {
+		return PublicKey{}, fmt.Errorf("generate attestation key %q: %w", name, err)
+	}
+	k, err := ParseSigningKey(skey)
+	if err != nil { // GenerateKey accepts names its own parsers refuse ("+", spaces)
+		return PublicKey{}, fmt.Errorf("generate attestation key %q: the name must be non-empty, without \"+\" or spaces", name)
+	}
+	if err := writeNewFile(privPath, skey+"\n", 0o600); err != nil {
+		return PublicKey{}, err
+	}
+	if err := writeNewFile(pubPath, vkey+"\n", 0o644); err != nil {
+		_ = os.Remove(privPath) // a private key without its public half is of no use
+		return PublicKey{}, err
+	}
+	return k.Public(), nil
+}
+
+// writeNewFile creates path exclusively (O_EXCL) with content.
+func writeNewFile(path, content string, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return fmt.Errorf("write attestation key %s: %w", path, err)
+	}
+	_, werr := f.WriteString(content)
+	if err := f.Close(); werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("write attestation key %s: %w", path, werr)
+	}
+	return nil
+}

@@ -32,7 +32,8 @@ const manifestPrefix = "[manifest] "
 type deploymentView struct {
 	R              bot.Request
 	ValidApprovals int
-	Emergency      *emergencyView // nil unless the request came through the emergency path
+	Emergency      *emergencyView   // nil unless the request came through the emergency path
+	Attestation    *attestationView // nil when the pages show no attestations
 	Servers        []serverSteps
 	Manifest       manifestView
 	Log            string
@@ -129,6 +130,10 @@ func (h *Handler) deploymentPage(w http.ResponseWriter, r *http.Request) {
 	v := &deploymentView{R: req, ValidApprovals: len(req.ValidApprovals(h.now()))}
 	if v.Emergency, err = h.emergency(ctx, req); err != nil {
 		h.internalError(w, r, "read the emergency review of "+id, err)
+		return
+	}
+	if v.Attestation, err = h.attestation(ctx, req); err != nil {
+		h.internalError(w, r, "read the attestation of "+id, err)
 		return
 	}
 	if req.Result != nil {

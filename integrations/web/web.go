@@ -92,6 +92,9 @@ type Config struct {
 	// Drift reads the last drift check of each environment, shown per
 	// server on /environments; nil shows none.
 	Drift DriftChecks
+	// Attestations finds a deployment's attestation for its page and the
+	// download; nil shows none.
+	Attestations Attestations
 	// MFA serves the security key pages (register, approve, emergency
 	// changes and reviews: mfa.go); nil serves none of them.
 	MFA *MFAConfig
@@ -209,11 +212,13 @@ const (
 	PathDeployments  = "/deployments/"
 )
 
-// Register mounts the pages and the login on mux: GET /deployments/{id},
+// Register mounts the pages and the login on mux: GET /deployments/{id}
+// (and its attestation.dsse.json),
 // GET /audit, GET /environments, GET /login, GET /login/callback,
 // GET and POST /logout.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /deployments/{id}", h.secured(h.requireLogin(h.deploymentPage)))
+	mux.Handle("GET /deployments/{id}"+PathAttestationFile, h.secured(h.requireLogin(h.attestationFile)))
 	mux.Handle("GET "+PathAudit, h.secured(h.requireLogin(h.auditPage)))
 	mux.Handle("GET "+PathEnvironments, h.secured(h.requireLogin(h.environmentsPage)))
 	mux.Handle("GET "+PathLogin, h.secured(http.HandlerFunc(h.login)))

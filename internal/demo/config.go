@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/tollgate-dev/tollgate/config"
+	"github.com/tollgate-dev/tollgate/deploy/attest"
 	"github.com/tollgate-dev/tollgate/store/audit"
 )
 
@@ -34,6 +35,9 @@ func writeDemoConfig(s demoSetup) (*config.Config, []config.Warning, string, err
 		return nil, nil, "", fmt.Errorf("demo keys: %w", err)
 	}
 	if _, err := audit.GenerateKeyFiles(filepath.Join(keys, "audit-signing.key"), filepath.Join(keys, "audit-signing.pub"), "tollgate-demo"); err != nil {
+		return nil, nil, "", err
+	}
+	if _, err := attest.GenerateKeyFiles(filepath.Join(keys, demoAttestKey), filepath.Join(keys, demoAttestPub), "tollgate-demo-attestation"); err != nil {
 		return nil, nil, "", err
 	}
 	if err := os.WriteFile(filepath.Join(keys, "github-app.pem"), s.Fakes.gh.AppPrivateKeyPEM(), 0o600); err != nil {
@@ -68,6 +72,9 @@ func demoConfigYAML(s demoSetup) string {
 	w("  signing_key_file: keys/audit-signing.key")
 	w("  public_key_file: keys/audit-signing.pub")
 	w("  checkpoint_every: 10          # sign often, so the demo's short log has checkpoints")
+	w("")
+	w("attestation:")
+	w("  signing_key_file: keys/%s  # signs every release that goes live", demoAttestKey)
 	w("")
 	w("github:")
 	w("  api_url: %s/", gh.APIURL())

@@ -21,7 +21,7 @@ import (
 func (st *demoStory) play(ctx context.Context) error {
 	steps := []func(context.Context) error{
 		st.stepLink, st.stepMergeToStaging, st.stepRequestProduction, st.stepSelfApproval,
-		st.stepApproveAndDeploy, st.stepHealthCheckRollback, st.stepFixToStaging, st.stepEmergency,
+		st.stepApproveAndDeploy, st.stepAttestation, st.stepHealthCheckRollback, st.stepFixToStaging, st.stepEmergency,
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {

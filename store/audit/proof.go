@@ -56,6 +56,17 @@ func (l *Log) ProveInclusion(ctx context.Context, seq int64) (InclusionProof, er
 		}
 		return InclusionProof{}, fmt.Errorf("prove audit entry seq %d: %w (%s)", seq, ErrNotCovered, covered)
 	}
+	return l.ProveInclusionAt(ctx, seq, cp)
+}
+
+// ProveInclusionAt builds an inclusion proof of entry seq against the
+// stored checkpoint cp (as Checkpoint or LatestCheckpoint returned it):
+// several entries proven against one checkpoint, however many were signed
+// since. It fails like ProveInclusion.
+func (l *Log) ProveInclusionAt(ctx context.Context, seq int64, cp Checkpoint) (InclusionProof, error) {
+	if seq < 0 || seq >= cp.Size {
+		return InclusionProof{}, fmt.Errorf("prove audit entry seq %d: %w (the checkpoint covers seq 0..%d)", seq, ErrNotCovered, cp.Size-1)
+	}
 	e, err := getStored(ctx, l.db, seq)
 	if err != nil {
 		return InclusionProof{}, fmt.Errorf("prove audit entry: %w", err)

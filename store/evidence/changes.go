@@ -31,9 +31,12 @@ type Change struct {
 	Outcome    string        // final state from the last request.state, "" when none
 	Reason     string        // the reason of the last transition
 	RolledBack bool
-	Review     *EmergencyReview
-	Seqs       []int64
-	Table      *bot.Request // the requests table's row, what evidence reads of it (loadTable); nil when it has none
+	// Attestation is the digest of the release's attestation as the
+	// release.attested entry records it; "" when there is none.
+	Attestation string
+	Review      *EmergencyReview
+	Seqs        []int64
+	Table       *bot.Request // the requests table's row, what evidence reads of it (loadTable); nil when it has none
 
 	startedEntries, finishedEntries int
 	decisionData                    json.RawMessage // the policy.decided entry's data, for decision
@@ -160,6 +163,10 @@ func (c *Change) add(e entry) {
 		c.finishedEntries++
 	case bot.ActionDeployRolledBack:
 		c.RolledBack = true
+	case store.ActionReleaseAttested:
+		c.Attestation = decode[struct {
+			Digest string `json:"digest"`
+		}](e).Digest
 	case bot.ActionRequestState: // only the last one counts: decoded by settle
 		c.stateData = append(c.stateData[:0], e.Data...)
 	case actionEmergencyReviewOpened, actionEmergencyReviewed, actionEmergencyReminded, actionEmergencyOverdue:
@@ -217,6 +224,13 @@ func (c *Change) Emergency() bool { return c.Created.Trigger == string(bot.Trigg
 
 // Deployed reports whether a deploy started.
 func (c *Change) Deployed() bool { return !c.Started.IsZero() }
+
+// WentLive reports whether the change put a release live on servers: its
+// deploy (or rollback) succeeded with a release, as deploys to SSH targets
+// do (an Actions-gated deploy names none).
+func (c *Change) WentLive() bool {
+	return c.Finish != nil && c.Finish.Result == string(bot.StateSucceeded) && c.Finish.Release != ""
+}
 
 // changeBatch is how many changes wait for their requests-table rows,
 // which are read for the whole batch in one query.

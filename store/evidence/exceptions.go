@@ -41,6 +41,7 @@ const (
 	ExcVerifyFailed              = "audit_log_verify_failed"
 	ExcUnsignedTail              = "unsigned_tail"
 	ExcDriftDetected             = "release_drift_detected"
+	ExcLiveWithoutAttestation    = "live_without_attestation"
 )
 
 // changeExceptions checks the controls on one change.
@@ -87,6 +88,9 @@ func changeExceptions(c *Change, production bool, reviewWithin time.Duration, no
 		add(ExcMissingTableRow, c.CreatedSeq, "the audit log records the request, the requests table has no row for it")
 	} else if diff := c.tableDiff(); len(diff) > 0 {
 		add(ExcTableMismatch, c.CreatedSeq, "requests table differs from the audit log: %s", strings.Join(diff, "; "))
+	}
+	if c.WentLive() && c.Attestation == "" {
+		add(ExcLiveWithoutAttestation, c.FinishSeq, "release %s went live with no release.attested entry: no signed deployment attestation", c.Finish.Release)
 	}
 	if r := c.emergencyStatus(reviewWithin, now); r.overdue {
 		add(ExcEmergencyReviewOverdue, c.FinishSeq, "emergency change not reviewed by %s", stamp(r.due))

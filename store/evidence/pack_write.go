@@ -67,7 +67,10 @@ func writeChanges(ctx context.Context, st *store.Store, opts Options, log *logSu
 		p, u, err := writeSample(ctx, st.Audit(), opts.Out, c)
 		sum.Sampled, sum.Proofs, sum.Unproven = sum.Sampled+1, sum.Proofs+p, sum.Unproven+u
 		t.samples = append(t.samples, c.ID)
-		return err
+		if err != nil {
+			return err
+		}
+		return writeAttestation(ctx, st, opts.Out, c)
 	})
 	for _, f := range []*csvFile{changes, approvals, emergency} {
 		if cerr := f.close(); err == nil {

@@ -148,6 +148,16 @@ type Deployer struct {
 	mu    sync.Mutex
 	n     int
 	Calls []string
+	ran   []string // request ids deployed or rolled back, not yet attested
+}
+
+// took hands over the ids of the requests run since the last call.
+func (d *Deployer) took() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ids := d.ran
+	d.ran = nil
+	return ids
 }
 
 // Deploy implements bot.Deployer.
@@ -157,6 +167,7 @@ func (d *Deployer) Deploy(_ context.Context, job bot.DeployJob) (bot.DeployOutco
 	d.n++
 	d.clock.Advance(3 * time.Minute)
 	d.Calls = append(d.Calls, fmt.Sprintf("deploy %s %s %s", job.Repo, job.Environment, job.SHA[:7]))
+	d.ran = append(d.ran, job.RequestID)
 	out := outcome(job, "deploy")
 	if d.n%17 == 0 {
 		out.Result, out.Error = bot.ResultRolledBack, "health check failed: GET /healthz returned 503"
@@ -172,6 +183,7 @@ func (d *Deployer) Rollback(_ context.Context, job bot.DeployJob) (bot.DeployOut
 	defer d.mu.Unlock()
 	d.clock.Advance(2 * time.Minute)
 	d.Calls = append(d.Calls, fmt.Sprintf("rollback %s %s %s", job.Repo, job.Environment, job.SHA[:7]))
+	d.ran = append(d.ran, job.RequestID)
 	return outcome(job, "rollback"), nil
 }
 

@@ -6,6 +6,7 @@ package evidencetest
 import (
 	"context"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
@@ -324,6 +325,25 @@ func (g *generator) accessReview(outcome bot.AccessReviewOutcome, note string) {
 func (g *generator) process() {
 	if _, err := g.svc.ProcessQueue(g.ctx); err != nil {
 		g.t.Fatalf("process queue: %v", err)
+	}
+	g.attest()
+}
+
+// attest records, as the server does once a release that went live is
+// attested on its servers, a release.attested entry for each request the
+// queue just ran to success (the envelope's digest stands in for one).
+func (g *generator) attest() {
+	for _, id := range g.deployer.took() {
+		r, err := g.h.Store.Request(g.ctx, id)
+		g.must(err, "read request "+id)
+		if r.State != bot.StateSucceeded || r.Result == nil || r.Result.Release == "" {
+			continue
+		}
+		digest := sha256.Sum256([]byte("attestation " + id))
+		err = g.h.Store.AppendAudit(g.ctx, bot.AuditEvent{Actor: "tollgate", Action: store.ActionReleaseAttested, Subject: id,
+			Data: map[string]any{"repo": r.Repo, "environment": r.Environment, "release": r.Result.Release,
+				"servers": r.Result.Servers, "digest": fmt.Sprintf("sha256:%x", digest)}})
+		g.must(err, "attest "+id)
 	}
 }
 
