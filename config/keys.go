@@ -51,3 +51,18 @@ func (a Attestation) PublicKeys() ([]attest.PublicKey, error) {
 	}
 	return out, nil
 }
+
+// AttestationKeys are the keys that verify this installation's
+// attestations: PublicKeys for the signature, the audit keyring for the
+// audit proofs. Attestation is empty without an attestation key.
+func (c *Config) AttestationKeys() (attest.Keys, error) {
+	auditKeys, err := c.Audit.Keyring()
+	if err != nil {
+		return attest.Keys{}, fmt.Errorf("audit keys: %w", err)
+	}
+	keys, err := c.Attestation.PublicKeys()
+	if err != nil {
+		return attest.Keys{}, err
+	}
+	return attest.Keys{Attestation: keys, Audit: auditKeys}, nil
+}

@@ -268,17 +268,12 @@ func (w webAttestations) Attestation(ctx context.Context, requestID string) (web
 		return web.Attestation{}, false, err
 	}
 	out := web.Attestation{Envelope: a.Envelope, Digest: a.Digest, WrittenAt: a.WrittenAt}
-	auditKeys, err := w.s.auditKeyring()
+	keys, err := w.s.live.Current().AttestationKeys()
 	if err != nil {
 		out.Problem = err.Error()
 		return out, true, nil
 	}
-	keys, err := w.s.live.Current().Attestation.PublicKeys()
-	if err != nil {
-		out.Problem = err.Error()
-		return out, true, nil
-	}
-	v, err := attest.Verify(ctx, a.Envelope, attest.Keys{Attestation: keys, Audit: auditKeys},
+	v, err := attest.Verify(ctx, a.Envelope, keys,
 		attest.Expectations{Repository: a.Repo, Environment: a.Environment})
 	if err != nil {
 		out.Problem = err.Error()

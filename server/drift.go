@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/deploy"
+	"github.com/tollgate-dev/tollgate/deploy/attest"
 	"github.com/tollgate-dev/tollgate/deploy/drift"
 )
 
@@ -18,10 +21,10 @@ import (
 type driftChecker struct {
 	engine   *deploy.Engine
 	requests bot.RequestLister
-	// verify checks an attestation found on a server; nil reports it
-	// present only (the attestation key is configured with issue 13's
-	// signing work).
-	verify func(ctx context.Context, server, release, manifestDigest string, envelope []byte) error
+	// keys verify the attestations found on servers (config's
+	// AttestationKeys, read at each check so a reload applies); without
+	// an attestation key one found is reported present, not verified.
+	keys func() (attest.Keys, error)
 }
 
 // check runs one drift check of repo's env.
@@ -30,12 +33,58 @@ func (d driftChecker) check(ctx context.Context, repo, env string, t deploy.Targ
 	if err != nil {
 		return bot.DriftCheck{}, deploy.DriftReport{}, err
 	}
-	rep, err := d.engine.Drift(ctx, t, deploy.DriftExpect{Release: live.Release, ManifestDigest: live.ManifestDigest},
-		deploy.DriftOptions{VerifyAttestation: d.verify})
+	opts, err := d.options(repo, env)
+	if err != nil {
+		return bot.DriftCheck{}, deploy.DriftReport{}, err
+	}
+	rep, err := d.engine.Drift(ctx, t, deploy.DriftExpect{Release: live.Release, ManifestDigest: live.ManifestDigest}, opts)
 	if len(rep.Servers) == 0 && err != nil {
 		return bot.DriftCheck{}, rep, err // nothing ran: an invalid target
 	}
 	return driftCheckOf(repo, env, live, rep), rep, nil
+}
+
+// options verifies each attestation found with the keys in force, when
+// there is an attestation key.
+func (d driftChecker) options(repo, env string) (deploy.DriftOptions, error) {
+	if d.keys == nil {
+		return deploy.DriftOptions{}, nil
+	}
+	keys, err := d.keys()
+	if err != nil {
+		return deploy.DriftOptions{}, fmt.Errorf("drift check of %s/%s: %w", repo, env, err)
+	}
+	if len(keys.Attestation) == 0 {
+		return deploy.DriftOptions{}, nil
+	}
+	return deploy.DriftOptions{VerifyAttestation: func(ctx context.Context, server, release, digest string, envelope []byte) error {
+		return verifyLiveAttestation(ctx, keys, repo, env, server, release, digest, envelope)
+	}}, nil
+}
+
+// verifyLiveAttestation checks the attestation found next to the live
+// release on server: signed by a trusted key with its audit proofs, and
+// about this environment, this release, the manifest Tollgate recorded
+// for it, and this server. An attestation copied from another release,
+// environment or server is refused.
+func verifyLiveAttestation(ctx context.Context, keys attest.Keys, repo, env, server, release, digest string, envelope []byte) error {
+	v, err := attest.Verify(ctx, envelope, keys, attest.Expectations{Repository: repo, Environment: env})
+	if err != nil {
+		return err
+	}
+	p := v.Statement.Predicate
+	switch {
+	case p.Release != release:
+		return fmt.Errorf("it attests release %s, not the live %s", p.Release, release)
+	case digest != "" && v.Statement.ManifestDigest != digest:
+		return fmt.Errorf("it attests manifest %s, Tollgate recorded %s", v.Statement.ManifestDigest, digest)
+	}
+	for _, s := range p.Servers {
+		if net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) == server {
+			return nil
+		}
+	}
+	return fmt.Errorf("it does not name server %s", server)
 }
 
 // driftCheckOf is the domain's record of an engine's drift report.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/deploy/attest"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
 	"github.com/tollgate-dev/tollgate/integrations/slacktest"
 	"github.com/tollgate-dev/tollgate/store"
@@ -58,6 +59,12 @@ repositories:`, 1)
 	st := e.openDB(t)
 	const subject = e2eRepo + " staging"
 	waitFor(t, "a clean drift check", func() bool { return driftChecks(t, st, 0) > 0 })
+	// The checks that follow verify the release's attestation, written
+	// by the outbox just after the deploy.
+	waitFor(t, "the attestation on the server", func() bool {
+		_, err := os.Stat(filepath.Join(e.root, "releases", first, filepath.FromSlash(attest.FileName)))
+		return err == nil
+	})
 
 	live := filepath.Join(e.root, "current")
 	editInPlace(t, filepath.Join(live, "index.html"), "<script src=//evil.example/x.js></script>\n")
@@ -112,7 +119,7 @@ repositories:`, 1)
 		t.Errorf("metrics lack %s", metric)
 	}
 	// /environments shows it per server, with the live release.
-	if code, page, _ := e.browse(t, "alice", "/environments"); code != 200 || !strings.Contains(page, "<td><code>"+addr+"</code></td><td><code>"+first+"</code></td><td>missing</td><td><span class=\"state bad\">drift</span>") {
+	if code, page, _ := e.browse(t, "alice", "/environments"); code != 200 || !strings.Contains(page, "<td><code>"+addr+"</code></td><td><code>"+first+"</code></td><td>verified</td><td><span class=\"state bad\">drift</span>") {
 		t.Errorf("/environments (%d) does not show the drift on %s:\n%s", code, addr, page)
 	}
 	// More checks see the same drift: no second entry, no second alert.
@@ -153,6 +160,25 @@ repositories:`, 1)
 	metric = `tollgate_drift_paths{environment="staging",repository="acme/shop",server="` + addr + `"} 0`
 	if _, m := e.get(t, "/metrics"); !strings.Contains(m, metric) {
 		t.Errorf("metrics lack %s", metric)
+	}
+
+	// An intruder replaces the live release's attestation with the
+	// previous release's: signed by the right key, with valid proofs, but
+	// about another release. The check verifies it against the live one.
+	second := e.current(t)
+	secondAtt := filepath.Join(e.root, "releases", second, filepath.FromSlash(attest.FileName))
+	waitFor(t, "the second release's attestation", func() bool { _, err := os.Stat(secondAtt); return err == nil })
+	old := readTestFile(t, filepath.Join(e.root, "releases", first, filepath.FromSlash(attest.FileName)))
+	if err := os.Remove(secondAtt); err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, secondAtt, old)
+	out.Reset()
+	errb.Reset()
+	code := dispatch(context.Background(), []string{"drift", "--config", e.configPath, "--environment", "staging"}, &out, &errb)
+	if want := "attestation_invalid: "; code != exitCheckFailed || !strings.Contains(out.String(), want) ||
+		!strings.Contains(out.String(), "it attests release "+first+", not the live "+second) {
+		t.Errorf("tollgate drift with another release's attestation: exit %d, want 1 naming it\n%s%s", code, out.String(), errb.String())
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/tollgate-dev/tollgate/deploy/attest"
 	"github.com/tollgate-dev/tollgate/store/audit"
@@ -62,17 +61,11 @@ func (st *demoStory) stepAttestation(ctx context.Context) error {
 		st.printf("    FAIL: %v\n    (exit status 1)\n", err)
 		return fmt.Errorf("%w: the production attestation does not verify: %v", errStory, err)
 	}
-	p := v.Statement.Predicate
-	st.printf("    OK: attestation.dsse.json (%s)\n", v.EnvelopeDigest)
-	st.printf("      deploy:     release %s of %s@%.7s to %s, %s at %s\n", p.Release, p.Repository, p.Commit, p.Environment,
-		p.Result, p.FinishedAt.Format(time.RFC3339))
-	approvers := make([]string, 0, len(p.Approvals))
-	for _, a := range p.ValidApprovals() {
-		approvers = append(approvers, a.Approver.Login)
+	var summary strings.Builder
+	v.WriteSummary(&summary, "attestation.dsse.json")
+	for line := range strings.Lines(summary.String()) {
+		st.printf("    %s", line)
 	}
-	st.printf("      approvals:  %d valid of %d required: %s\n", len(approvers), p.RequiredApprovals, strings.Join(approvers, ", "))
-	st.printf("      audit:      %d entries proven against a checkpoint signed by %s\n", len(p.Audit.Entries), v.Checkpoint.Key)
-	st.printf("      checks:     %s\n", strings.Join(v.Checks, ", "))
 	st.printf("    (exit status 0)\n")
 	return nil
 }
