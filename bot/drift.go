@@ -51,9 +51,9 @@ const liveSearch = 500
 // read from a server, so the deploy's is used). ok is false when nothing
 // was put live yet.
 func FindLiveRelease(ctx context.Context, rs RequestLister, repo, env string) (LiveRelease, bool, error) {
-	list, err := rs.ListRequests(ctx, RequestFilter{Repo: repo, Environment: env, States: []State{StateSucceeded}, Limit: liveSearch, ByFinish: true})
+	list, err := succeededRequests(ctx, rs, repo, env)
 	if err != nil {
-		return LiveRelease{}, false, fmt.Errorf("finding what Tollgate put live on %s %s: %w", repo, env, err)
+		return LiveRelease{}, false, err
 	}
 	var live *Request
 	for i := range list {
@@ -66,16 +66,44 @@ func FindLiveRelease(ctx context.Context, rs RequestLister, repo, env string) (L
 		return LiveRelease{}, false, nil
 	}
 	out := LiveRelease{RequestID: live.ID, Release: live.Result.Release}
-	for _, r := range list {
-		if r.Trigger != TriggerRollback && r.Result != nil && r.Result.Release == out.Release {
-			out.ManifestDigest = r.Result.ManifestDigest
-			break
-		}
-	}
-	if out.ManifestDigest == "" && live.Trigger != TriggerRollback {
+	if d, ok := deployOf(list, out.Release); ok {
+		out.ManifestDigest = d.Result.ManifestDigest
+	} else if live.Trigger != TriggerRollback {
 		out.ManifestDigest = live.Result.ManifestDigest
 	}
 	return out, true, nil
+}
+
+// FindDeployOf returns the succeeded deploy (not a rollback) that created
+// release on repo/env: what Tollgate recorded of it when it verified every
+// file (commit, manifest digest). A rollback reads both back from a server,
+// so this is what a rollback's record is checked against. ok is false when
+// none is among the last liveSearch succeeded requests.
+func FindDeployOf(ctx context.Context, rs RequestLister, repo, env, release string) (Request, bool, error) {
+	list, err := succeededRequests(ctx, rs, repo, env)
+	if err != nil {
+		return Request{}, false, err
+	}
+	d, ok := deployOf(list, release)
+	return d, ok, nil
+}
+
+func succeededRequests(ctx context.Context, rs RequestLister, repo, env string) ([]Request, error) {
+	list, err := rs.ListRequests(ctx, RequestFilter{Repo: repo, Environment: env, States: []State{StateSucceeded}, Limit: liveSearch, ByFinish: true})
+	if err != nil {
+		return nil, fmt.Errorf("finding what Tollgate put live on %s %s: %w", repo, env, err)
+	}
+	return list, nil
+}
+
+// deployOf finds, newest first, the deploy in list that created release.
+func deployOf(list []Request, release string) (Request, bool) {
+	for _, r := range list {
+		if r.Trigger != TriggerRollback && r.Result != nil && r.Result.Release == release && r.Result.ManifestDigest != "" {
+			return r, true
+		}
+	}
+	return Request{}, false
 }
 
 // DriftCheck is one drift check of an environment, as recorded.

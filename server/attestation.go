@@ -201,8 +201,26 @@ func (d *attestationDestination) predicate(ctx context.Context, r bot.Request) (
 		return attest.Predicate{}, &unattestable{fmt.Errorf("request %s has no policy decision", r.ID)}
 	}
 	commit := r.SHA
-	if out.SHA != "" && (commit == "" || r.Trigger == bot.TriggerRollback) {
-		commit = out.SHA // a rollback puts the release's own commit live
+	if commit == "" {
+		commit = out.SHA
+	}
+	if r.Trigger == bot.TriggerRollback {
+		// A rollback read the release's manifest and commit back from a
+		// server, where anyone with a shell could have rewritten both:
+		// attest only what Tollgate recorded when it deployed and verified
+		// the release, and nothing when the two differ.
+		dep, ok, err := bot.FindDeployOf(ctx, d.store, r.Repo, r.Environment, out.Release)
+		if err != nil {
+			return attest.Predicate{}, err
+		}
+		switch {
+		case !ok:
+			return attest.Predicate{}, &unattestable{fmt.Errorf("rollback %s: Tollgate has no record of deploying release %s", r.ID, out.Release)}
+		case dep.Result.ManifestDigest != out.ManifestDigest:
+			return attest.Predicate{}, &unattestable{fmt.Errorf("rollback %s: release %s on the server has manifest %s, Tollgate deployed it with %s (request %s)",
+				r.ID, out.Release, out.ManifestDigest, dep.Result.ManifestDigest, dep.ID)}
+		}
+		commit = dep.SHA // the release's own commit, as deployed
 	}
 	p := attest.Predicate{
 		Repository: r.Repo, Environment: r.Environment, Commit: commit, Ref: r.Ref, Release: out.Release,
