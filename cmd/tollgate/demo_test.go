@@ -49,7 +49,7 @@ func TestDemoStory(t *testing.T) {
 		{"production deploys to both servers", 5, `Result: request r-\S+ succeeded .*\n(.*\n)*\s+web-1\s+current → releases/\S+\n\s+web-2\s+current → releases/\S+`},
 		{"the log page of the deploy is served after the GitHub login", 5, `log page: http://127\.0\.0\.1:\d+/deployments/r-\S+ \(GET → 200 OK, \d+ bytes, signed in through GitHub as @bob\)`},
 		{"web-1's attestation of the production release verifies offline", 5,
-			`\$ tollgate attest verify attestation\.dsse\.json --public-key \$DATA/keys/attestation-signing\.pub --audit-key \$DATA/keys/audit-signing\.pub --environment production --min-approvals 1\n\s+OK: attestation\.dsse\.json \(sha256:[0-9a-f]{64}\)\n(.*\n)*\s+approvals:  1 valid of 1 required: bob\n(.*\n)*\s+\(exit status 0\)`},
+			`\$ tollgate attest verify attestation\.dsse\.json --public-key \$DATA/keys/attestation-signing\.pub --audit-key \$DATA/keys/audit-signing\.pub --environment production --min-approvals 1\n\s+OK: attestation\.dsse\.json \(sha256:[0-9a-f]{64}\)\n(.*\n)*\s+approvals:  1 valid of 1 required: bob \(\d+\)\n(.*\n)*\s+\(exit status 0\)`},
 		{"the manifest of the deploy is shown", 5, `manifest │ release \S+, \d+ entries, sha256:[0-9a-f]{64}\n(\s+manifest │ f \d{4}\s+\d+ sha256:[0-9a-f]{16}… \S+\n){5}`},
 		{"the broken deploy fails its health check and rolls back", 6, `rolled back: previous release restored after: .*workers must be a number, got '8x'`},
 		{"GitHub sees the failure", 6, `status failure\s+failed and rolled back to the previous release`},
