@@ -397,8 +397,9 @@ func TestServeRenamedLoginGrantsNothing(t *testing.T) {
 
 // unsignedBody opens a raw connection to serve and sends a webhook's
 // headers (a wrong signature, 25 MB declared) and n bytes of body,
-// without ever finishing it. It returns the connection.
-func unsignedBody(t *testing.T, addr string, n int) net.Conn {
+// without ever finishing it. It returns the connection, and a channel
+// closed once the n bytes were written.
+func unsignedBody(t *testing.T, addr string, n int) (c net.Conn, sent <-chan struct{}) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -408,8 +409,9 @@ func unsignedBody(t *testing.T, addr string, n int) net.Conn {
 	fmt.Fprintf(c, "POST /webhooks/github HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"+
 		"X-GitHub-Event: ping\r\nX-GitHub-Delivery: d\r\nX-Hub-Signature-256: sha256=00\r\nContent-Length: %d\r\n\r\n",
 		addr, 25<<20)
-	go func() { _, _ = c.Write(make([]byte, n)) }() // blocks while the server does not read
-	return c
+	done := make(chan struct{})
+	go func() { _, _ = c.Write(make([]byte, n)); close(done) }() // blocks while the server does not read
+	return c, done
 }
 
 // Also checked (real): every unauthenticated POST /webhooks/github could
@@ -420,25 +422,32 @@ func unsignedBody(t *testing.T, addr string, n int) net.Conn {
 func TestServeUnverifiedBodiesAreBounded(t *testing.T) {
 	e := newE2E(t, e2eOptions{})
 	e.start(t)
-	first, second := unsignedBody(t, e.addr, 20<<20), unsignedBody(t, e.addr, 20<<20)
-	// How soon the server has taken in what the two sent depends on the
-	// machine's load, so a third is tried until they fill the budget: each
-	// try that is not answered within a few seconds is dropped (giving its
-	// bytes back). Without a budget no try is ever answered.
-	for give := time.Now().Add(time.Minute); ; {
-		third := unsignedBody(t, e.addr, 20<<20)
+	// The two bodies fill the 64 MB budget exactly once the server has
+	// read past 16 MB of each (it holds a body in a buffer that doubles),
+	// which takes a while on a loaded machine; a third request arriving
+	// before that takes budget the second still needs and gets the second
+	// refused instead. So the third (headers only) comes after both were
+	// sent, and if it is not answered at once the round starts over with
+	// two new bodies. Without a budget no round ever ends in a 503.
+	for round := 1; ; round++ {
+		first, sentFirst := unsignedBody(t, e.addr, 20<<20)
+		second, sentSecond := unsignedBody(t, e.addr, 20<<20)
+		<-sentFirst
+		<-sentSecond
+		time.Sleep(time.Second) // what the socket buffers still hold
+		third, _ := unsignedBody(t, e.addr, 0)
 		_ = third.SetReadDeadline(time.Now().Add(3 * time.Second))
 		status, err := bufio.NewReader(third).ReadString('\n')
 		third.Close()
+		first.Close()
+		second.Close()
 		if err == nil && strings.Contains(status, " 503 ") {
 			break
 		}
-		if err == nil || time.Now().After(give) {
-			t.Fatalf("the third unverified body: %q, %v; want 503 at once", status, err)
+		if err == nil || round == 5 {
+			t.Fatalf("round %d, the third unverified body: %q, %v; want 503 at once", round, status, err)
 		}
 	}
-	first.Close()
-	second.Close()
 	waitFor(t, "a signed delivery to be accepted again", func() bool {
 		return e.sendMerge(t, githubtest.NewDeliveryID()) == http.StatusAccepted
 	})
