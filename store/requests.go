@@ -46,9 +46,6 @@ func (s *Store) CreateRequest(ctx context.Context, r bot.Request, events []bot.A
 		if err := insertApprovals(ctx, tx, r.ID, r.Approvals); err != nil {
 			return err
 		}
-		if err := s.appendEvents(ctx, tx, events); err != nil {
-			return err
-		}
 		created = true
 		if stored, err = requestWhere(ctx, tx, `id = ?`, r.ID); err != nil {
 			return err
@@ -58,7 +55,10 @@ func (s *Store) CreateRequest(ctx context.Context, r bot.Request, events []bot.A
 				return err
 			}
 		}
-		return s.queueNotes(ctx, tx, stored, notes)
+		if err := s.queueNotes(ctx, tx, stored, notes); err != nil {
+			return err
+		}
+		return s.appendEvents(ctx, tx, events) // last: see appendEvents
 	})
 	if err != nil {
 		return bot.Request{}, false, fmt.Errorf("create request %s (%s): %w", r.ID, r.SourceKey, err)
@@ -261,13 +261,13 @@ func (s *Store) UpdateRequest(ctx context.Context, id string, change func(*bot.R
 		if err := s.recordRun(ctx, tx, cur, next); err != nil {
 			return err
 		}
-		if err := s.appendEvents(ctx, tx, events); err != nil {
-			return err
-		}
 		if out, err = requestWhere(ctx, tx, `id = ?`, id); err != nil {
 			return err
 		}
-		return s.queueNotes(ctx, tx, out, notes)
+		if err := s.queueNotes(ctx, tx, out, notes); err != nil {
+			return err
+		}
+		return s.appendEvents(ctx, tx, events) // last: see appendEvents
 	})
 	if err != nil {
 		return bot.Request{}, err
@@ -295,7 +295,11 @@ func copyRefs(m map[string]string) map[string]string {
 	return out
 }
 
-// appendEvents appends the domain's audit events inside tx.
+// appendEvents appends the domain's audit events inside tx. Call it as
+// the transaction's last statement: on PostgreSQL the append takes the
+// audit sequencer's lock, which every replica's appends wait for and which
+// is held until the commit, so whatever runs after it in the transaction
+// holds up every other replica's audited change.
 func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, events []bot.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
