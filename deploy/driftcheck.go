@@ -21,6 +21,9 @@ type DriftExpect struct {
 	// ManifestDigest is the digest ("sha256:<hex>") Tollgate recorded for
 	// Release when it deployed it.
 	ManifestDigest string
+	// Attested says Tollgate wrote Release's attestation on every server:
+	// one missing from the live release is then a finding.
+	Attested bool
 }
 
 // DriftOptions are the optional parts of a drift check.
@@ -52,6 +55,7 @@ const (
 	FindingManifestMismatch = "manifest_mismatch"   // the server's manifest is not the one Tollgate recorded
 	FindingNoManifest       = "no_manifest"         // the live release has no readable manifest
 	FindingAttestation      = "attestation_invalid" // the verifier refused the release's attestation
+	FindingNoAttestation    = "attestation_missing" // the attestation Tollgate wrote next to the live release is gone
 )
 
 // Finding is one problem on a server other than a drifted path.
@@ -233,6 +237,9 @@ func checkAttestation(ctx context.Context, r *serverRun, name string, want Drift
 	switch {
 	case exitCode(err) == exitNoAttestation:
 		sd.Attestation = AttestationMissing
+		if want.Attested && name == want.Release {
+			sd.Findings = append(sd.Findings, Finding{FindingNoAttestation, fmt.Sprintf("release %s: the attestation Tollgate wrote is gone", name)})
+		}
 		return nil
 	case err != nil:
 		return fmt.Errorf("read attestation: %w", err)

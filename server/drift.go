@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"github.com/tollgate-dev/tollgate/deploy"
 	"github.com/tollgate-dev/tollgate/deploy/attest"
 	"github.com/tollgate-dev/tollgate/deploy/drift"
+	"github.com/tollgate-dev/tollgate/store"
 )
 
 // driftChecker checks an environment's servers against what Tollgate put
@@ -25,6 +27,14 @@ type driftChecker struct {
 	// AttestationKeys, read at each check so a reload applies); without
 	// an attestation key one found is reported present, not verified.
 	keys func() (attest.Keys, error)
+	// attestations says whether a request's attestation was written on
+	// every server (store.Store); nil when unknown.
+	attestations attestationReader
+}
+
+// attestationReader finds a request's attestation (store.Store).
+type attestationReader interface {
+	Attestation(ctx context.Context, requestID string) (store.Attestation, error)
 }
 
 // check runs one drift check of repo's env.
@@ -37,7 +47,15 @@ func (d driftChecker) check(ctx context.Context, repo, env string, t deploy.Targ
 	if err != nil {
 		return bot.DriftCheck{}, deploy.DriftReport{}, err
 	}
-	rep, err := d.engine.Drift(ctx, t, deploy.DriftExpect{Release: live.Release, ManifestDigest: live.ManifestDigest}, opts)
+	want := deploy.DriftExpect{Release: live.Release, ManifestDigest: live.ManifestDigest}
+	if d.attestations != nil && live.RequestID != "" {
+		a, err := d.attestations.Attestation(ctx, live.RequestID)
+		if err != nil && !errors.Is(err, store.ErrNoAttestation) {
+			return bot.DriftCheck{}, deploy.DriftReport{}, err
+		}
+		want.Attested = err == nil && !a.WrittenAt.IsZero() && a.Release == live.Release
+	}
+	rep, err := d.engine.Drift(ctx, t, want, opts)
 	if len(rep.Servers) == 0 && err != nil {
 		return bot.DriftCheck{}, rep, err // nothing ran: an invalid target
 	}

@@ -64,7 +64,7 @@ func RunDriftCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		return fail(err)
 	}
 	defer st.Close()
-	d := driftChecker{engine: &deploy.Engine{Logger: slog.New(slog.DiscardHandler)}, requests: st, keys: cfg.AttestationKeys}
+	d := driftChecker{engine: &deploy.Engine{Logger: slog.New(slog.DiscardHandler)}, requests: st, keys: cfg.AttestationKeys, attestations: st}
 	drifted, unchecked := false, false
 	for _, e := range envs {
 		c, rep, err := d.check(ctx, e.Repo, e.Name, e.Target)

@@ -49,7 +49,7 @@ const driftOffPoll = time.Minute
 
 // checkDriftOnce checks every ssh environment once.
 func (s *Server) checkDriftOnce(ctx context.Context) {
-	d := driftChecker{engine: s.driftEngine, requests: s.store, keys: s.live.Current().AttestationKeys}
+	d := driftChecker{engine: s.driftEngine, requests: s.store, keys: s.live.Current().AttestationKeys, attestations: s.store}
 	for _, e := range s.live.cur.Load().targets.List() {
 		if ctx.Err() != nil {
 			return

@@ -180,6 +180,16 @@ repositories:`, 1)
 		!strings.Contains(out.String(), "it attests release "+first+", not the live "+second) {
 		t.Errorf("tollgate drift with another release's attestation: exit %d, want 1 naming it\n%s%s", code, out.String(), errb.String())
 	}
+	// Removing the attestation Tollgate wrote is drift too.
+	if err := os.Remove(secondAtt); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errb.Reset()
+	code = dispatch(context.Background(), []string{"drift", "--config", e.configPath, "--environment", "staging"}, &out, &errb)
+	if code != exitCheckFailed || !strings.Contains(out.String(), "attestation_missing: release "+second+": the attestation Tollgate wrote is gone") {
+		t.Errorf("tollgate drift without the attestation: exit %d, want 1 naming it\n%s%s", code, out.String(), errb.String())
+	}
 }
 
 // driftChecks counts the recorded drift checks that found drift (1) or not (0).
