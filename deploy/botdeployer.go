@@ -28,6 +28,11 @@ type BotDeployer struct {
 	// nil writer, discards it. A writer that is an io.Closer is closed
 	// when the deploy ends.
 	Log func(requestID string) io.Writer
+	// Recorded returns the manifest digest Tollgate recorded when it
+	// deployed release to repo's env ("" without a record): a rollback
+	// refuses a release whose manifest on the servers differs
+	// (Target.RecordedManifest). nil consults no record.
+	Recorded func(ctx context.Context, repo, env, release string) (string, error)
 }
 
 var _ bot.Deployer = (*BotDeployer)(nil)
@@ -63,6 +68,11 @@ func (d *BotDeployer) Rollback(ctx context.Context, job bot.DeployJob) (bot.Depl
 	t, err := d.target(job)
 	if err != nil {
 		return bot.DeployOutcome{}, err
+	}
+	if d.Recorded != nil {
+		t.RecordedManifest = func(ctx context.Context, release string) (string, error) {
+			return d.Recorded(ctx, job.Repo, job.Environment, release)
+		}
 	}
 	log, done := d.logFor(job.RequestID)
 	defer done()

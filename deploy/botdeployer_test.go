@@ -207,6 +207,20 @@ func TestBotDeployerDeploysAndReportsWhatItDid(t *testing.T) {
 		t.Errorf("second deploy sent %d files, %d bytes; want 1 file, 2 bytes", out2.FilesSent, out2.BytesSent)
 	}
 
+	// A rollback checks the release against Tollgate's record of its
+	// deploy: a release whose manifest is not the recorded one stays off.
+	e.deployer.Recorded = func(_ context.Context, repo, env, release string) (string, error) {
+		if repo != "acme/api" || env != "staging" || release != out.Release {
+			t.Errorf("record asked for %s %s %s, want acme/api staging %s", repo, env, release, out.Release)
+		}
+		return "sha256:" + strings.Repeat("0", 64), nil
+	}
+	refused, err := e.deployer.Rollback(ctx, bot.DeployJob{RequestID: "r-back00", Repo: "acme/api", Environment: "staging", Trigger: bot.TriggerRollback})
+	if err != nil || refused.Result != bot.ResultFailed || !strings.Contains(refused.Error, "is not the one Tollgate deployed") || e.current(t) != out2.Release {
+		t.Fatalf("rollback to a release unlike the record: %s, %v (%s), current %s", refused.Result, err, refused.Error, e.current(t))
+	}
+	e.deployer.Recorded = func(context.Context, string, string, string) (string, error) { return out.ManifestDigest, nil }
+
 	// Rollback returns to the first release.
 	back, err := e.deployer.Rollback(ctx, bot.DeployJob{RequestID: "r-back01", Repo: "acme/api", Environment: "staging", Trigger: bot.TriggerRollback})
 	if err != nil || back.Result != bot.ResultSucceeded {

@@ -152,6 +152,17 @@
 // Ubuntu have all of them in their base system; the lock step checks and
 // names any that is missing before anything is written.
 //
+// # Rollback
+//
+// Engine.Rollback switches every server back to a named release, or to the
+// previous one marked good. Before anything runs in it, the release is
+// checked on every server as an upload is: its manifest must be the same
+// everywhere and, when Target.RecordedManifest has a record, the one
+// Tollgate recorded when it deployed the release; every entry is hashed
+// and listed on the server (as a drift check does) and must match it. A
+// release edited on a server while it sat there is refused, naming the
+// paths, and nothing switches.
+//
 // # Failure handling
 //
 // If any server fails before the switch (connect, lock, upload, hash check,

@@ -18,6 +18,7 @@ const (
 	stepLock         = "lock"
 	stepInspect      = "inspect"
 	stepUpload       = "upload"
+	stepVerify       = "verify_release"
 	stepBeforeSwitch = "before_switch"
 	stepSwitch       = "switch"
 	stepAfterSwitch  = "after_switch"

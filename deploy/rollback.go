@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/tollgate-dev/tollgate/deploy/drift"
 )
 
 // Rollback switches every server of t to toRelease, or when toRelease is ""
@@ -65,6 +67,9 @@ func (o *op) rollback(ctx context.Context, to string, res *Result) (OutcomeKind,
 	res.SHA = strings.TrimSpace(sha)
 	if !shaRe.MatchString(res.SHA) {
 		res.SHA = ""
+	}
+	if err := o.verifyRollbackRelease(ctx, to, res.Manifest); err != nil {
+		return Failed, err
 	}
 	o.env = hookEnv{Environment: o.t.Environment, Release: to, SHA: res.SHA}
 	for _, r := range o.runs {
@@ -178,4 +183,52 @@ func (e *Engine) Status(ctx context.Context, t Target) ([]ServerStatus, error) {
 		out[i] = ServerStatus{Server: r.addr, Current: r.state.current, Releases: r.state.sorted(), Error: r.res.Error}
 	}
 	return out, err
+}
+
+// verifyRollbackRelease checks release to on every server before anything
+// runs in it, as an upload is checked before a deploy switches: a release
+// sits on the servers for weeks, and anyone with a shell there may have
+// edited its files, and its manifest to match. Its manifest must be the
+// first server's (m) everywhere and the one Tollgate recorded when it
+// deployed the release (Target.RecordedManifest), and every entry must
+// match it (hashed on the server, as a drift check does).
+func (o *op) verifyRollbackRelease(ctx context.Context, to string, m Manifest) error {
+	digest := m.Digest()
+	if o.t.RecordedManifest != nil {
+		recorded, err := o.t.RecordedManifest(ctx, to)
+		if err != nil {
+			return fmt.Errorf("the record of release %s: %w", to, err)
+		}
+		if recorded != "" && recorded != digest {
+			return fmt.Errorf("release %s: its manifest on %s (%s) is not the one Tollgate deployed (%s); refusing to roll back to it",
+				to, o.runs[0].addr, digest, recorded)
+		}
+	}
+	want := make([]drift.Entry, len(m))
+	for i, e := range m {
+		want[i] = drift.Entry{Path: e.Path, Type: drift.Type(e.Type.String()), Mode: e.Mode, Size: e.Size, SHA256: e.SHA256, LinkTarget: e.LinkTarget}
+	}
+	return o.each(ctx, stepVerify, nil, func(ctx context.Context, r *serverRun) error {
+		data, err := r.conn.output(ctx, readManifestScript(r.root, to), nil)
+		if err != nil {
+			return fmt.Errorf("read manifest of release %s: %w", to, err)
+		}
+		if got, err := ParseManifest([]byte(data)); err != nil || got.Digest() != digest {
+			return fmt.Errorf("release %s: its manifest differs from %s's; refusing to roll back to it", to, o.runs[0].addr)
+		}
+		live, _, err := listLive(ctx, r, to)
+		if err != nil {
+			return err
+		}
+		if changes := drift.Compare(want, live, drift.Options{Shared: o.t.Shared}); len(changes) > 0 {
+			paths := make([]string, 0, min(len(changes), 5))
+			for _, c := range changes[:min(len(changes), 5)] {
+				paths = append(paths, c.String())
+			}
+			return fmt.Errorf("release %s no longer matches its manifest, changed on the server after it was deployed (%d of its paths): %s; refusing to roll back to it",
+				to, len(changes), strings.Join(paths, "; "))
+		}
+		o.logf(r, "verified release %s: %d entries match its manifest (%s)", to, len(m), digest)
+		return nil
+	})
 }

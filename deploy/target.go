@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -74,6 +75,12 @@ type Target struct {
 	// read. 0 means DefaultFetchChangedLimit; negative always reads the
 	// tarball.
 	FetchChangedLimit float64
+	// RecordedManifest returns the manifest digest ("sha256:<hex>")
+	// Tollgate recorded when it deployed release; "" when it has no record.
+	// A rollback refuses a release whose manifest on a server differs.
+	// nil: no record is consulted (the files are still checked against the
+	// server's manifest).
+	RecordedManifest func(ctx context.Context, release string) (string, error)
 }
 
 // DefaultFetchChangedLimit is Target.FetchChangedLimit's default: fetching

@@ -185,6 +185,13 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, appKey []byte) e
 		Targets: s.live.Target,
 		Source:  githubSource(app),
 		Log:     s.openDeployLog,
+		Recorded: func(ctx context.Context, repo, env, release string) (string, error) {
+			dep, _, err := bot.FindDeployOf(ctx, s.store, repo, env, release)
+			if err != nil || dep.Result == nil {
+				return "", err
+			}
+			return dep.Result.ManifestDigest, nil
+		},
 	}
 	// Every release that goes live is attested through the outbox: exactly
 	// once, retried, surviving restarts (attestation.go). Its name sorts
