@@ -221,12 +221,17 @@ func checkServer(ctx context.Context, r *serverRun, t Target, want DriftExpect, 
 		sd.Findings = nil
 		return fmt.Errorf("current changed from %s to %s during the check; check again", cur, after)
 	}
-	attested := make([]drift.Entry, len(m))
-	for i, e := range m {
-		attested[i] = drift.Entry{Path: e.Path, Type: drift.Type(e.Type.String()), Mode: e.Mode, Size: e.Size, SHA256: e.SHA256, LinkTarget: e.LinkTarget}
-	}
-	sd.Changes = drift.Compare(attested, live, drift.Options{Shared: t.Shared})
+	sd.Changes = drift.Compare(m.driftEntries(), live, drift.Options{Shared: t.Shared})
 	return nil
+}
+
+// driftEntries is m as deploy/drift compares it.
+func (m Manifest) driftEntries() []drift.Entry {
+	out := make([]drift.Entry, len(m))
+	for i, e := range m {
+		out[i] = drift.Entry{Path: e.Path, Type: drift.Type(e.Type.String()), Mode: e.Mode, Size: e.Size, SHA256: e.SHA256, LinkTarget: e.LinkTarget}
+	}
+	return out
 }
 
 // checkAttestation reads the release's attestation, if any, and verifies

@@ -204,10 +204,7 @@ func (o *op) verifyRollbackRelease(ctx context.Context, to string, m Manifest) e
 				to, o.runs[0].addr, digest, recorded)
 		}
 	}
-	want := make([]drift.Entry, len(m))
-	for i, e := range m {
-		want[i] = drift.Entry{Path: e.Path, Type: drift.Type(e.Type.String()), Mode: e.Mode, Size: e.Size, SHA256: e.SHA256, LinkTarget: e.LinkTarget}
-	}
+	want := m.driftEntries()
 	return o.each(ctx, stepVerify, nil, func(ctx context.Context, r *serverRun) error {
 		data, err := r.conn.output(ctx, readManifestScript(r.root, to), nil)
 		if err != nil {
