@@ -41,35 +41,29 @@ type RequestLister interface {
 	ListRequests(ctx context.Context, f RequestFilter) ([]Request, error)
 }
 
-// liveSearch bounds how many succeeded requests FindLiveRelease reads to
+// liveSearch bounds how many succeeded requests FindDeployOf reads to
 // find the deploy of a release a rollback went back to.
 const liveSearch = 500
 
 // FindLiveRelease returns what Tollgate put live last on repo/env: the
-// release of the last succeeded request, with the manifest digest recorded
-// by the deploy that created that release (a rollback's own digest was
-// read from a server, so the deploy's is used). ok is false when nothing
-// was put live yet.
+// release of the last succeeded request (LiveRequest), with the manifest
+// digest recorded by the deploy that created that release (a rollback's
+// own digest was read from a server, so the deploy's is used). ok is false
+// when nothing was put live yet.
 func FindLiveRelease(ctx context.Context, rs RequestLister, repo, env string) (LiveRelease, bool, error) {
-	list, err := succeededRequests(ctx, rs, repo, env)
-	if err != nil {
+	live, ok, err := LiveRequest(ctx, rs, repo, env)
+	if err != nil || !ok || live.Result == nil || live.Result.Release == "" {
 		return LiveRelease{}, false, err
 	}
-	var live *Request
-	for i := range list {
-		if list[i].Result != nil && list[i].Result.Release != "" {
-			live = &list[i]
-			break
-		}
-	}
-	if live == nil {
-		return LiveRelease{}, false, nil
-	}
 	out := LiveRelease{RequestID: live.ID, Release: live.Result.Release}
-	if d, ok := deployOf(list, out.Release); ok {
-		out.ManifestDigest = d.Result.ManifestDigest
-	} else if live.Trigger != TriggerRollback {
+	if live.Trigger != TriggerRollback {
 		out.ManifestDigest = live.Result.ManifestDigest
+		return out, true, nil
+	}
+	if d, found, err := FindDeployOf(ctx, rs, repo, env, out.Release); err != nil {
+		return LiveRelease{}, false, err
+	} else if found {
+		out.ManifestDigest = d.Result.ManifestDigest
 	}
 	return out, true, nil
 }
@@ -80,30 +74,16 @@ func FindLiveRelease(ctx context.Context, rs RequestLister, repo, env string) (L
 // so this is what a rollback's record is checked against. ok is false when
 // none is among the last liveSearch succeeded requests.
 func FindDeployOf(ctx context.Context, rs RequestLister, repo, env, release string) (Request, bool, error) {
-	list, err := succeededRequests(ctx, rs, repo, env)
-	if err != nil {
-		return Request{}, false, err
-	}
-	d, ok := deployOf(list, release)
-	return d, ok, nil
-}
-
-func succeededRequests(ctx context.Context, rs RequestLister, repo, env string) ([]Request, error) {
 	list, err := rs.ListRequests(ctx, RequestFilter{Repo: repo, Environment: env, States: []State{StateSucceeded}, Limit: liveSearch, ByFinish: true})
 	if err != nil {
-		return nil, fmt.Errorf("finding what Tollgate put live on %s %s: %w", repo, env, err)
+		return Request{}, false, fmt.Errorf("finding the deploy of release %s on %s %s: %w", release, repo, env, err)
 	}
-	return list, nil
-}
-
-// deployOf finds, newest first, the deploy in list that created release.
-func deployOf(list []Request, release string) (Request, bool) {
-	for _, r := range list {
+	for _, r := range list { // newest first
 		if r.Trigger != TriggerRollback && r.Result != nil && r.Result.Release == release && r.Result.ManifestDigest != "" {
-			return r, true
+			return r, true, nil
 		}
 	}
-	return Request{}, false
+	return Request{}, false, nil
 }
 
 // DriftCheck is one drift check of an environment, as recorded.

@@ -191,15 +191,21 @@ func (s *Service) Active(ctx context.Context, repo, env string) ([]Request, erro
 // Live returns the last request that succeeded on repo/env: what runs
 // there now. ok is false when nothing was deployed yet.
 func (s *Service) Live(ctx context.Context, repo, env string) (Request, bool, error) {
-	rs, err := s.store.ListRequests(ctx, RequestFilter{Repo: repo, Environment: env,
+	return LiveRequest(ctx, s.store, repo, env)
+}
+
+// LiveRequest is Service.Live for whoever holds only a RequestLister (the
+// drift check).
+func LiveRequest(ctx context.Context, rs RequestLister, repo, env string) (Request, bool, error) {
+	list, err := rs.ListRequests(ctx, RequestFilter{Repo: repo, Environment: env,
 		States: []State{StateSucceeded}, Limit: 1, ByFinish: true})
 	if err != nil {
 		return Request{}, false, fmt.Errorf("finding what runs on %s %s: %w", repo, env, err)
 	}
-	if len(rs) == 0 {
+	if len(list) == 0 {
 		return Request{}, false, nil
 	}
-	return rs[0], true, nil
+	return list[0], true, nil
 }
 
 // SetGitHubDeployment records the GitHub Deployment that mirrors request id.
