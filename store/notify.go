@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,10 +15,17 @@ import (
 )
 
 // Wake-ups between replicas. A transaction that makes work for others
-// (a request queued, a deploy finished, a delivery stored) sends a
-// PostgreSQL NOTIFY on wakeChannel, which the server commits with it: the
-// other replicas' idle workers start at once instead of at their next poll.
-// SQLite has no other process to wake; its workers are kicked in-process.
+// (a request queued, a deploy finished, a delivery stored) is followed,
+// once committed, by a PostgreSQL NOTIFY on wakeChannel: the other
+// replicas' idle workers start at once instead of at their next poll.
+// The NOTIFY is sent after the commit rather than in the transaction: a
+// transaction that notifies holds a lock of the whole database from its
+// commit until its WAL is flushed, so every notifying commit of every
+// replica would wait for the one before it (measured: group commits of a
+// burst of deliveries stretched from a few to 50–130 ms each). A wake-up
+// lost to a crash between the two is covered by the workers' polling, as
+// when the LISTEN connection drops. SQLite has no other process to wake;
+// its workers are kicked in-process.
 const wakeChannel = "tollgate_wake"
 
 // Wake topics: what kind of work a notification announces.
@@ -27,17 +35,47 @@ const (
 	WakeLeader = "leader" // the jobs lease was given up
 )
 
-// wake announces topic to the other replicas when tx commits. The payload
-// names the schema, so Tollgates sharing a server in separate schemas (the
-// tests) do not wake each other.
+// wake announces topic to the other replicas once tx (a WithTx
+// transaction) has committed; nothing is sent if it rolls back.
 func (s *Store) wake(ctx context.Context, tx *sql.Tx, topic string) error {
 	if !s.dialect.postgres {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT pg_notify('`+wakeChannel+`', current_schema() || ' ' || ?)`, topic); err != nil {
-		return fmt.Errorf("notify %s: %w", topic, err)
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	if s.pendingWakes == nil {
+		s.pendingWakes = map[*sql.Tx][]string{}
+	}
+	if !slices.Contains(s.pendingWakes[tx], topic) {
+		s.pendingWakes[tx] = append(s.pendingWakes[tx], topic)
 	}
 	return nil
+}
+
+// takeWakes removes and returns the wake-ups tx asked for.
+func (s *Store) takeWakes(tx *sql.Tx) []string {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	topics := s.pendingWakes[tx]
+	delete(s.pendingWakes, tx)
+	return topics
+}
+
+// sendWakes notifies the other replicas of topics, after the transaction
+// that made the work committed. It is best effort: the work is stored and
+// the caller's operation succeeded, and a wake-up that does not arrive is
+// covered by the workers' polling, so a failure here is not the caller's.
+func (s *Store) sendWakes(ctx context.Context, topics []string) {
+	if len(topics) == 0 {
+		return
+	}
+	calls := make([]string, len(topics))
+	args := make([]any, len(topics))
+	for i, topic := range topics {
+		calls[i] = `pg_notify('` + wakeChannel + `', current_schema() || ' ' || ?)`
+		args[i] = topic
+	}
+	_, _ = s.db.ExecContext(context.WithoutCancel(ctx), `SELECT `+strings.Join(calls, ", "), args...)
 }
 
 // Listen calls fn with the topic of every wake-up another transaction sent

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"testing"
 	"time"
 
@@ -78,9 +80,22 @@ func TestWakeUps(t *testing.T) {
 			t.Fatal(err)
 		}
 		expect(WakeDeploy) // the deploy ended: its environment is free
+		// A transaction that rolls back wakes nobody: its work is not there.
+		errRolledBack := errors.New("rolled back")
+		if err := writer.WithTx(ctx, func(tx *sql.Tx) error {
+			if err := writer.wake(ctx, tx, WakeInbox); err != nil {
+				return err
+			}
+			return errRolledBack
+		}); !errors.Is(err, errRolledBack) {
+			t.Fatal(err)
+		}
+		if n := len(writer.pendingWakes); n != 0 {
+			t.Errorf("%d transactions' wake-ups kept after they ended", n)
+		}
 		select {
 		case got := <-heard:
-			t.Fatalf("heard %q more (starting a deploy, or the other schema's request, wakes nobody)", got)
+			t.Fatalf("heard %q more (starting a deploy, a rolled back transaction, or the other schema's request wakes nobody)", got)
 		case <-time.After(300 * time.Millisecond):
 		}
 	})

@@ -64,6 +64,10 @@ type Store struct {
 	// mutex rather than spin in its busy handler; other processes still
 	// meet busy_timeout. PostgreSQL writers run concurrently.
 	writeMu sync.Mutex
+	// pendingWakes holds the wake-ups each open WithTx transaction asked
+	// for, sent once it commits (see wake).
+	wakeMu       sync.Mutex
+	pendingWakes map[*sql.Tx][]string
 }
 
 // busyTimeoutMS is how long a writer waits for another connection's write lock.
@@ -212,9 +216,12 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) (err erro
 	}
 	committed := false
 	defer func() {
+		wakes := s.takeWakes(tx)
 		if !committed {
 			_ = tx.Rollback()
+			return
 		}
+		s.sendWakes(ctx, wakes)
 	}()
 	if err := fn(tx); err != nil {
 		return err
