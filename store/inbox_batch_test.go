@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -48,9 +49,13 @@ func testInboxBatcherDeduplicatesLikeEnqueue(t *testing.T) {
 }
 
 // TestInboxBatcherGroupsConcurrentDeliveries queues 100 deliveries (10 of
-// them sent twice) behind a held write lock: when it is released they
-// commit in two transactions (the first caller's, then everyone else's), each id is new exactly once, and
-// every one is stored.
+// them sent twice) behind a transaction holding their ids (uncommitted, so
+// every insert of them waits for it; on SQLite it holds the write lock).
+// As many callers as may commit at once (one on SQLite, inboxFlushes on
+// PostgreSQL) each take a batch of themselves; the rest queue. When the
+// transaction rolls back, everyone queued commits in as few transactions
+// as the batch limit allows (one on SQLite), each id is new exactly once,
+// and every one is stored.
 func TestInboxBatcherGroupsConcurrentDeliveries(t *testing.T) {
 	storetest.Run(t, testInboxBatcherGroupsConcurrentDeliveries)
 }
@@ -59,15 +64,27 @@ func testInboxBatcherGroupsConcurrentDeliveries(t *testing.T) {
 	ctx := context.Background()
 	s, _, _ := newInboxStore(t)
 	b := s.InboxBatcher()
+	flushes := inboxFlushes(s.dialect.postgres)
 
+	const unique, resent = 90, 10
 	held, release := make(chan struct{}), make(chan struct{})
+	errHeld := errors.New("held transaction rolls back")
 	lockDone := make(chan error, 1)
 	go func() {
-		lockDone <- s.WithTx(ctx, func(*sql.Tx) error { close(held); <-release; return nil })
+		lockDone <- s.WithTx(ctx, func(tx *sql.Tx) error {
+			for i := range unique {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO inbox (source, delivery_id, event_type, payload, received_at, next_attempt_at)
+					VALUES ('github', ?, 'push', ?, 0, 0)`, fmt.Sprintf("d-%d", i), []byte("held")); err != nil {
+					return err
+				}
+			}
+			close(held)
+			<-release
+			return errHeld
+		})
 	}()
 	<-held
 
-	const unique, resent = 90, 10
 	var wg sync.WaitGroup
 	dups := make([]bool, unique+resent)
 	errs := make([]error, unique+resent)
@@ -77,14 +94,14 @@ func testInboxBatcherGroupsConcurrentDeliveries(t *testing.T) {
 			dups[i], errs[i] = b.Enqueue(ctx, InboxItem{Source: "github", DeliveryID: id, EventType: "push", Payload: []byte("{}")})
 		})
 	}
-	// waitQueued waits until n calls queue behind a committing one.
+	// waitQueued waits until n calls queue behind the committing ones.
 	waitQueued := func(n int) {
 		deadline := time.Now().Add(time.Minute)
 		for {
 			b.mu.Lock()
 			queued, flushing := len(b.pending), b.flushing
 			b.mu.Unlock()
-			if flushing && queued == n {
+			if flushing == flushes && queued == n {
 				return
 			}
 			if time.Now().After(deadline) {
@@ -93,16 +110,14 @@ func testInboxBatcherGroupsConcurrentDeliveries(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	send(0)
-	waitQueued(0) // the first took its batch of one and waits for the write lock
-	for i := 1; i < unique+resent; i++ {
+	for i := range unique + resent {
 		send(i)
 	}
-	waitQueued(unique + resent - 1)
+	waitQueued(unique + resent - flushes) // the first took batches of one and wait
 	close(release)
 	wg.Wait()
-	if err := <-lockDone; err != nil {
-		t.Fatal(err)
+	if err := <-lockDone; !errors.Is(err, errHeld) {
+		t.Fatalf("held transaction: %v", err)
 	}
 
 	news := map[string]int{}
@@ -123,8 +138,14 @@ func testInboxBatcherGroupsConcurrentDeliveries(t *testing.T) {
 	if err := s.DB().QueryRow(`SELECT count(*) FROM inbox`).Scan(&rows); err != nil || rows != unique {
 		t.Errorf("inbox holds %d rows (%v), want %d", rows, err, unique)
 	}
-	if c := b.Commits(); c != 2 {
-		t.Errorf("%d transactions for %d deliveries, want 2", c, unique+resent)
+	limit := inboxBatchLimit(s.dialect.postgres)
+	queued := unique + resent - flushes
+	if c, want := b.Commits(), int64(flushes+(queued+limit-1)/limit); c != want {
+		t.Errorf("%d transactions for %d deliveries, want %d", c, unique+resent, want)
+	}
+	var leftover int
+	if err := s.DB().QueryRow(`SELECT count(*) FROM inbox WHERE payload = ?`, []byte("held")).Scan(&leftover); err != nil || leftover != 0 {
+		t.Errorf("%d rows of the rolled back transaction (%v)", leftover, err)
 	}
 }
 
