@@ -1,8 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -209,4 +212,43 @@ func testConcurrentClaimsAreDisjoint(t *testing.T) {
 			t.Fatalf("item %d claimed %d times", id, k)
 		}
 	}
+}
+
+// TestInboxPayloadsAreCompressedWithLZ4: on a PostgreSQL server built with
+// lz4, migration 0180 makes the server compress webhook payloads with it;
+// on one without, the migration was skipped and the store still opened.
+// A payload reads back byte for byte either way.
+func TestInboxPayloadsAreCompressedWithLZ4(t *testing.T) {
+	storetest.RunOn(t, storetest.Postgres, func(t *testing.T) {
+		ctx := context.Background()
+		s, _, _ := newInboxStore(t)
+		_, lz4Err := s.DB().ExecContext(ctx, `SET default_toast_compression = lz4`)
+		want := "l" // pg_attribute.attcompression: lz4
+		if lz4Err != nil {
+			want = "" // the server's default (pglz)
+		}
+		var got string
+		if err := s.DB().QueryRowContext(ctx, `SELECT attcompression::text FROM pg_attribute
+			WHERE attrelid = 'inbox'::regclass AND attname = 'payload'`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("inbox.payload compression %q, want %q (lz4 available: %v)", got, want, lz4Err == nil)
+		}
+		payload := []byte(strings.Repeat(`{"repository":{"full_name":"acme/api"},"sender":{"login":"octocat"}}`, 300))
+		if _, err := s.Enqueue(ctx, InboxItem{Source: "github", DeliveryID: "big", EventType: "push", Payload: payload}); err != nil {
+			t.Fatal(err)
+		}
+		var stored []byte
+		var method sql.NullString
+		if err := s.DB().QueryRowContext(ctx, `SELECT payload, pg_column_compression(payload) FROM inbox WHERE delivery_id = 'big'`).Scan(&stored, &method); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(stored, payload) {
+			t.Errorf("payload read back differs (%d bytes, want %d)", len(stored), len(payload))
+		}
+		if want == "l" && method.String != "lz4" {
+			t.Errorf("stored payload compressed with %q, want lz4", method.String)
+		}
+	})
 }
