@@ -1,15 +1,14 @@
 package main
 
 import (
+	"context"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
 	slackint "github.com/tollgate-dev/tollgate/integrations/slack"
-	"github.com/tollgate-dev/tollgate/integrations/slacktest"
 )
 
 // TestServeRollbackRefusesAReleaseEditedOnTheServer starts where the
@@ -74,7 +73,8 @@ func TestServeRollbackRefusesAReleaseEditedOnTheServer(t *testing.T) {
 	}
 	// What everyone in the channel sees: the failure, naming the path.
 	line := w.resultLine(t, ts, id)
-	for _, want := range []string{":x: ", "failed", w.addrs[1], releaseA, wantErr, "refusing to roll back"} {
+	for _, want := range []string{":x: ", "failed", w.addrs[1], releaseA, wantErr, "refusing to roll back",
+		"<@" + slackAlice.slackID + ">", "<@" + slackCarol.slackID + ">"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("the thread's result line lacks %q: %s", want, line)
 		}
@@ -100,12 +100,21 @@ func TestServeRollbackRefusesAReleaseEditedOnTheServer(t *testing.T) {
 		t.Errorf("tollgate verify after the refused rollback: exit %d\n%s%s", code, out, errOut)
 	}
 
+	// A rollback that restored nothing takes no lock (docs/lifecycle.md).
+	if l, err := st.Lock(context.Background(), e2eRepo, "production"); err != nil || l != nil {
+		t.Errorf("after the refused rollback production's lock is %+v (%v), want none", l, err)
+	}
+
 	// The refusal is the tampering's: a rollback to the untouched B works.
 	id, ts = w.approvedRequest(t, &seen, "rollback production "+releaseB)
 	if r := w.finished(t, id); r.State != bot.StateSucceeded || r.Result == nil || r.Result.Release != releaseB {
 		t.Fatalf("rollback to the untouched %s is %s (%+v)\n%s", releaseB, r.State, r.Result, strings.Join(w.threadTexts(ts), "\n"))
 	}
 	w.liveEverywhere(t, releaseB)
+	waitFor(t, "production locked for alice after her rollback", func() bool {
+		l, err := st.Lock(context.Background(), e2eRepo, "production")
+		return err == nil && l != nil && l.Owner.Login == "alice"
+	})
 	if code, out, errOut := runCLI(t, "verify", "--config", w.configPath); code != exitOK {
 		t.Errorf("tollgate verify after the rollback: exit %d\n%s%s", code, out, errOut)
 	}
@@ -130,17 +139,8 @@ func (w *slackE2E) approvedRequest(t *testing.T, seen *[]string, text string) (i
 	if ack := w.slash(t, slackAlice, text); !strings.Contains(ack, "Working on") {
 		t.Fatalf("/deploy %s was acknowledged with %q", text, ack)
 	}
-	waitFor(t, "the approval message of /deploy "+text, func() bool {
-		for _, m := range w.sl.Messages(slackE2EChannel) {
-			if _, value, ok := slacktest.Button(m.Blocks, slackint.ActionApprove); ok {
-				if rid, _, _ := strings.Cut(value, ":"); !slices.Contains(*seen, rid) {
-					id, ts = rid, m.TS
-					return true
-				}
-			}
-		}
-		return false
-	})
+	msg, id := w.approvalMessageNotOf(t, *seen)
+	ts = msg.TS
 	*seen = append(*seen, id)
 	// The click needs the request to know its message: wait for the ref.
 	waitFor(t, "request "+id+" to record its Slack message", func() bool {
