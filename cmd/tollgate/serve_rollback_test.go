@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -17,10 +21,13 @@ import (
 // there. The intruder, with a shell on one server, edits a file of the
 // oldest release and waits. A user rolls back to it with a signed
 // `/deploy rollback`, approved as the policy requires: the rollback
-// fails naming the edited path, in the channel and in the audit log,
-// `current` stays on the live release on every server, and the log still
-// verifies. A rollback to the untouched middle release then succeeds, so
-// the refusal is the tampering's, not every rollback's.
+// fails naming the server and the edited path, in the channel and in the
+// audit log, `current` stays on the live release on every server, no lock
+// is taken, and the log still verifies. The intruder then makes both
+// servers' copies and manifests agree with the edit: only Tollgate's own
+// record of the release (from the store, wired through serve) is left to
+// refuse it, and it does. A rollback to the untouched middle release then
+// succeeds, so the refusals are the tampering's, not every rollback's.
 func TestServeRollbackRefusesAReleaseEditedOnTheServer(t *testing.T) {
 	w := newSlackE2E(t)
 	w.start(t)
@@ -105,6 +112,24 @@ func TestServeRollbackRefusesAReleaseEditedOnTheServer(t *testing.T) {
 		t.Errorf("after the refused rollback production's lock is %+v (%v), want none", l, err)
 	}
 
+	// The intruder covers their tracks: the same edit on the other server,
+	// and A's manifest on both rewritten to match the edited file. Each
+	// server now agrees with itself and with the other; only Tollgate's
+	// own record of A (deploy.finished in the store) tells the truth.
+	editInPlace(t, filepath.Join(w.roots[0], "releases", releaseA, "index.html"), "<script src=//evil.example/x.js></script>\n")
+	for _, root := range w.roots {
+		rewriteManifestEntry(t, root, releaseA, "index.html")
+	}
+	id, ts = w.approvedRequest(t, &seen, "rollback production "+releaseA)
+	if r := w.finished(t, id); r.State != bot.StateFailed || !strings.Contains(resultErr(r), "is not the one Tollgate deployed") {
+		t.Fatalf("rollback to %s with its manifest rewritten is %s (%q), want failed: not the manifest Tollgate deployed", releaseA, r.State, resultErr(r))
+	}
+	if line := w.resultLine(t, ts, id); !strings.Contains(line, "release "+releaseA+": its manifest on ") ||
+		!strings.Contains(line, "is not the one Tollgate deployed") || !strings.Contains(line, "refusing to roll back") {
+		t.Errorf("the thread's result line does not say A's manifest is not the one deployed: %s", line)
+	}
+	w.liveEverywhere(t, releaseC)
+
 	// The refusal is the tampering's: a rollback to the untouched B works.
 	id, ts = w.approvedRequest(t, &seen, "rollback production "+releaseB)
 	if r := w.finished(t, id); r.State != bot.StateSucceeded || r.Result == nil || r.Result.Release != releaseB {
@@ -118,6 +143,40 @@ func TestServeRollbackRefusesAReleaseEditedOnTheServer(t *testing.T) {
 	if code, out, errOut := runCLI(t, "verify", "--config", w.configPath); code != exitOK {
 		t.Errorf("tollgate verify after the rollback: exit %d\n%s%s", code, out, errOut)
 	}
+}
+
+// rewriteManifestEntry is the intruder rewriting the entry for path in
+// release's manifest on the server at root to the file's size and hash as
+// it is now, as someone covering an edit would.
+func rewriteManifestEntry(t *testing.T, root, release, path string) {
+	t.Helper()
+	manifest := filepath.Join(root, ".tollgate", release, "manifest")
+	content := readTestFile(t, filepath.Join(root, "releases", release, filepath.FromSlash(path)))
+	sum := sha256.Sum256([]byte(content))
+	lines := strings.SplitAfter(readTestFile(t, manifest), "\n")
+	found := false
+	for i, l := range lines {
+		f := strings.Split(strings.TrimSuffix(l, "\n"), "\t")
+		if len(f) >= 5 && f[0] == "f" && f[4] == path {
+			f[2], f[3] = strconv.Itoa(len(content)), hex.EncodeToString(sum[:])
+			lines[i], found = strings.Join(f, "\t")+"\n", true
+		}
+	}
+	if !found {
+		t.Fatalf("no entry for %s in %s", path, manifest)
+	}
+	if err := os.Remove(manifest); err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, manifest, strings.Join(lines, ""))
+}
+
+// resultErr is a finished request's error, "" when it has none.
+func resultErr(r bot.Request) string {
+	if r.Result == nil {
+		return ""
+	}
+	return r.Result.Error
 }
 
 // reviewedMerge makes PR #n by bob, approved by dave, merged by alice into
