@@ -42,20 +42,16 @@ func TestServeRollbackRefusesAReleaseEditedOnTheServer(t *testing.T) {
 
 	// Three releases: sha c (PR #4), then PRs #5 and #6, each reviewed,
 	// built, merged to main and deployed on alice's word with carol's approval.
-	var seen []string
-	first, a := w.approvedRequest(t, &seen, "production "+sha('c'))
-	releaseA := w.succeeded(t, first, a)
-	var releaseB, releaseC string
-	for i, n := range []int{5, 6} {
-		w.reviewedMerge(t, n)
-		id, ts := w.approvedRequest(t, &seen, "production "+mergeCommit(n))
-		rel := w.succeeded(t, id, ts)
-		if i == 0 {
-			releaseB = rel
-		} else {
-			releaseC = rel
-		}
+	var seen []string // requests whose approval message was seen
+	deploy := func(ref string) string {
+		id, ts := w.approvedRequest(t, &seen, "production "+ref)
+		return w.succeeded(t, id, ts)
 	}
+	releaseA := deploy(sha('c'))
+	w.reviewedMerge(t, 5)
+	releaseB := deploy(mergeCommit(5))
+	w.reviewedMerge(t, 6)
+	releaseC := deploy(mergeCommit(6))
 	if releaseA == releaseB || releaseB == releaseC || releaseA == releaseC {
 		t.Fatalf("releases %s, %s, %s: want three", releaseA, releaseB, releaseC)
 	}
