@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -223,17 +224,29 @@ func (w *slackE2E) ephemeral(t *testing.T, p slackE2EPerson, n int) string {
 // Approve button and returns it.
 func (w *slackE2E) approvalMessage(t *testing.T) slacktest.Message {
 	t.Helper()
+	msg, _ := w.approvalMessageNotOf(t, nil)
+	return msg
+}
+
+// approvalMessageNotOf waits for a message in the deploy channel with an
+// Approve button for a request not in seen, and returns it and the
+// request's id.
+func (w *slackE2E) approvalMessageNotOf(t *testing.T, seen []string) (slacktest.Message, string) {
+	t.Helper()
 	var msg slacktest.Message
+	var id string
 	waitFor(t, "the approval message", func() bool {
 		for _, m := range w.sl.Messages(slackE2EChannel) {
-			if _, _, ok := slacktest.Button(m.Blocks, slackint.ActionApprove); ok {
-				msg = m
-				return true
+			if _, value, ok := slacktest.Button(m.Blocks, slackint.ActionApprove); ok {
+				if rid, _, _ := strings.Cut(value, ":"); !slices.Contains(seen, rid) {
+					msg, id = m, rid
+					return true
+				}
 			}
 		}
 		return false
 	})
-	return msg
+	return msg, id
 }
 
 // request reads request id from the database while serve runs.
