@@ -75,7 +75,11 @@ func (s *Store) sendWakes(ctx context.Context, topics []string) {
 		calls[i] = `pg_notify('` + wakeChannel + `', current_schema() || ' ' || ?)`
 		args[i] = topic
 	}
-	_, _ = s.db.ExecContext(context.WithoutCancel(ctx), `SELECT `+strings.Join(calls, ", "), args...)
+	// Not the caller's cancellation (the commit it follows is done), but
+	// not longer than a wake-up is worth either.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, _ = s.db.ExecContext(ctx, `SELECT `+strings.Join(calls, ", "), args...)
 }
 
 // Listen calls fn with the topic of every wake-up another transaction sent
