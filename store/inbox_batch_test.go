@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -243,4 +244,59 @@ func TestInboxBatchersOfReplicasDoNotDeadlock(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkInboxBurst stores bursts of 500 concurrent deliveries of about
+// 20 KB of JSON each (the size of a GitHub pull_request delivery) through
+// one process's InboxBatcher, as `tollgate serve` does before it
+// acknowledges them, on SQLite (synchronous=FULL) and on PostgreSQL
+// (synchronous_commit=on) in turn: the storage half of the webhook intake,
+// without HTTP or other processes sharing the cores. Metric: ms/burst, the
+// time until every delivery of a burst is durable.
+func BenchmarkInboxBurst(b *testing.B) {
+	for _, e := range storetest.Engines {
+		b.Run(string(e), func(b *testing.B) {
+			loc := filepath.Join(b.TempDir(), "tollgate.db")
+			if e == storetest.Postgres {
+				loc = storetest.NewSchema(b, true)
+			}
+			s, err := Open(context.Background(), loc, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			payloads := make([][]byte, 500)
+			for i := range payloads {
+				payloads[i] = benchDeliveryPayload(i)
+			}
+			batcher := s.InboxBatcher()
+			ctx := context.Background()
+			b.ResetTimer()
+			for n := range b.N {
+				var wg sync.WaitGroup
+				for i, p := range payloads {
+					wg.Go(func() {
+						id := fmt.Sprintf("burst-%d-%d", n, i)
+						if _, err := batcher.Enqueue(ctx, InboxItem{Source: "github", DeliveryID: id, EventType: "pull_request", Payload: p}); err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/burst")
+		})
+	}
+}
+
+// benchDeliveryPayload is about 20 KB of webhook-like JSON, different for
+// each i, compressible as real deliveries are.
+func benchDeliveryPayload(i int) []byte {
+	var p strings.Builder
+	fmt.Fprintf(&p, `{"action":"synchronize","number":%d`, i)
+	for k := 0; p.Len() < 20_000; k++ {
+		fmt.Fprintf(&p, `,"field_%d":{"url":"https://api.example.invalid/repos/acme/api/pulls/%d","sha":"%040x","user":{"login":"octocat","id":%d}}`, k, i, k*i+1, k)
+	}
+	p.WriteString("}")
+	return []byte(p.String())
 }
