@@ -152,10 +152,13 @@ func approvalButtons(r bot.Request, l links) slackapi.Block {
 	}
 	approve := slackapi.NewButtonBlockElement(ActionApprove, buttonValue(r), plain("Approve"))
 	approve.Style = slackapi.StylePrimary
-	approve.Confirm = slackapi.NewConfirmationBlockObject(
-		plain("Deploy to "+r.Environment+"?"),
-		mrkdwn(fmt.Sprintf("Approve deploying `%s` of %s to *%s*?", short(r.SHA), esc(r.Repo), esc(r.Environment))),
-		plain("Approve"), plain("Cancel"))
+	confirmTitle, confirm := "Deploy to "+r.Environment+"?",
+		fmt.Sprintf("Approve deploying `%s` of %s to *%s*?", short(r.SHA), esc(r.Repo), esc(r.Environment))
+	if r.Trigger == bot.TriggerRollback {
+		confirmTitle, confirm = "Roll back "+r.Environment+"?",
+			fmt.Sprintf("Approve rolling %s *%s* back to %s (commit `%s`)?", esc(r.Repo), esc(r.Environment), rollbackTarget(r), short(r.SHA))
+	}
+	approve.Confirm = slackapi.NewConfirmationBlockObject(plain(confirmTitle), mrkdwn(confirm), plain("Approve"), plain("Cancel"))
 	return slackapi.NewActionBlock(blockActions, approve, reject)
 }
 
@@ -258,16 +261,23 @@ func threadText(r bot.Request, l links) string {
 	case bot.StateQueued:
 		return queuedText(r)
 	case bot.StateRunning:
+		if r.Trigger == bot.TriggerRollback {
+			return fmt.Sprintf(":rocket: Running: rolling %s back to %s.", esc(r.Environment), rollbackTarget(r))
+		}
 		return fmt.Sprintf(":rocket: Running: deploying `%s` to %s.", short(r.SHA), esc(r.Environment))
 	case bot.StateSucceeded:
+		if r.Trigger == bot.TriggerRollback {
+			return fmt.Sprintf(":white_check_mark: Rolled %s back to %s%s in %s. <%s|Log>", esc(r.Environment), rollbackTarget(r),
+				serversText(r), duration(r), l.log(r.ID))
+		}
 		return fmt.Sprintf(":white_check_mark: Deployed `%s` to %s%s in %s. <%s|Log>", short(r.SHA), esc(r.Environment),
 			serversText(r), duration(r), l.log(r.ID))
 	case bot.StateFailed, bot.StateInterrupted:
-		return fmt.Sprintf(":x: Deploy of `%s` to %s %s after %s: %s. <%s|Log> %s", short(r.SHA), esc(r.Environment),
+		return fmt.Sprintf(":x: %s %s after %s: %s. <%s|Log> %s", whatRan(r),
 			strings.ReplaceAll(string(r.State), "_", " "), duration(r), esc(resultError(r)), l.log(r.ID), mentions(r))
 	case bot.StateRolledBack:
-		return fmt.Sprintf(":leftwards_arrow_with_hook: Deploy of `%s` to %s failed after %s and was rolled back: %s. <%s|Log> %s",
-			short(r.SHA), esc(r.Environment), duration(r), esc(r.StateReason), l.log(r.ID), mentions(r))
+		return fmt.Sprintf(":leftwards_arrow_with_hook: %s failed after %s and was rolled back: %s. <%s|Log> %s",
+			whatRan(r), duration(r), esc(r.StateReason), l.log(r.ID), mentions(r))
 	case bot.StateRejected, bot.StateExpired, bot.StateCanceled:
 		return fmt.Sprintf(":no_entry_sign: %s: %s", strings.ToUpper(string(r.State[:1]))+string(r.State[1:]), esc(r.StateReason))
 	case bot.StateAwaitingApproval:
@@ -280,6 +290,28 @@ func threadText(r bot.Request, l links) string {
 		return fmt.Sprintf(":arrows_counterclockwise: Back to awaiting approval: %s. cc %s", esc(r.StateReason), strings.Join(people, ", "))
 	}
 	return ""
+}
+
+// whatRan names what a request ran, as the subject of a sentence: a
+// deploy of its commit, or a rollback to a release (the request's commit
+// is not what a rollback puts live).
+func whatRan(r bot.Request) string {
+	if r.Trigger == bot.TriggerRollback {
+		return fmt.Sprintf("Rollback of %s to %s", esc(r.Environment), rollbackTarget(r))
+	}
+	return fmt.Sprintf("Deploy of `%s` to %s", short(r.SHA), esc(r.Environment))
+}
+
+// rollbackTarget is the release a rollback went to: the one it ran, or the
+// one asked for, or, asked for none, the previous release.
+func rollbackTarget(r bot.Request) string {
+	switch {
+	case r.Result != nil && r.Result.Release != "":
+		return "release `" + esc(r.Result.Release) + "`"
+	case r.Release != "":
+		return "release `" + esc(r.Release) + "`"
+	}
+	return "the previous release"
 }
 
 // queuedText says why a request was queued: who approved it, or, when it

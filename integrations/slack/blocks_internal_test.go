@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	slackapi "github.com/slack-go/slack"
+
 	"github.com/tollgate-dev/tollgate/bot"
 )
 
@@ -55,6 +57,24 @@ func TestThreadTextSaysWhatHappened(t *testing.T) {
 		{"rollback says why", with(bot.StateRolledBack, "previous release restored after: migration <failed>",
 			&bot.DeployOutcome{Result: bot.ResultRolledBack, Duration: 9 * time.Second}),
 			[]string{"was rolled back: previous release restored after: migration &lt;failed&gt;", "<@U0ALICE>"}, nil},
+		{"failed rollback names the release, not a commit it did not deploy", func() bot.Request {
+			r := with(bot.StateFailed, "failed", &bot.DeployOutcome{Result: bot.ResultFailed, Release: "20250301-aaaaaaa",
+				Error: "refusing to roll back: web2: changed index.html", Duration: 2 * time.Second})
+			r.Trigger, r.Release = bot.TriggerRollback, "20250301-aaaaaaa"
+			return r
+		}(), []string{":x: Rollback of production to release `20250301-aaaaaaa` failed after 2s: refusing to roll back: web2: changed index.html", "<@U0ALICE>"},
+			[]string{"Deploy of"}},
+		{"running rollback without a named release", func() bot.Request {
+			r := with(bot.StateRunning, "", nil)
+			r.Trigger = bot.TriggerRollback
+			return r
+		}(), []string{":rocket: Running: rolling production back to the previous release."}, []string{"aaaaaaa"}},
+		{"successful rollback names the release it put live", func() bot.Request {
+			r := with(bot.StateSucceeded, "succeeded", &bot.DeployOutcome{Result: bot.ResultSucceeded, Release: "20250228-bbbbbbb",
+				Servers: []string{"web1"}, Duration: time.Second})
+			r.Trigger = bot.TriggerRollback
+			return r
+		}(), []string{":white_check_mark: Rolled production back to release `20250228-bbbbbbb` (web1) in 1s."}, []string{"Deployed"}},
 		{"rejection gives the reason", with(bot.StateRejected, "rejected by bob: not today", nil),
 			[]string{"Rejected: rejected by bob: not today"}, nil},
 	}
@@ -106,5 +126,32 @@ func TestVerifySignature(t *testing.T) {
 				t.Errorf("verifySignature = %q, want ok %v", why, tt.ok)
 			}
 		})
+	}
+}
+
+// TestApproveConfirmationSaysWhatIsApproved: the confirmation behind
+// Approve names the commit of a deploy, and the release a rollback goes
+// back to: an approver must not be asked to "deploy" what is a rollback.
+func TestApproveConfirmationSaysWhatIsApproved(t *testing.T) {
+	l := links{web: "https://github.com/", public: "https://tollgate.example"}
+	r := bot.Request{ID: "r-abc234", Repo: "acme/shop", Environment: "production", SHA: strings.Repeat("b", 40)}
+	confirm := func(r bot.Request) (string, string) {
+		t.Helper()
+		actions := approvalButtons(r, l).(*slackapi.ActionBlock)
+		for _, e := range actions.Elements.ElementSet {
+			if b, ok := e.(*slackapi.ButtonBlockElement); ok && b.ActionID == ActionApprove {
+				return b.Confirm.Title.Text, b.Confirm.Text.Text
+			}
+		}
+		t.Fatal("no Approve button")
+		return "", ""
+	}
+	if title, text := confirm(r); title != "Deploy to production?" || text != "Approve deploying `bbbbbbb` of acme/shop to *production*?" {
+		t.Errorf("deploy confirmation %q: %q", title, text)
+	}
+	r.Trigger, r.Release = bot.TriggerRollback, "20250228-bbbbbbb"
+	if title, text := confirm(r); title != "Roll back production?" ||
+		text != "Approve rolling acme/shop *production* back to release `20250228-bbbbbbb` (commit `bbbbbbb`)?" {
+		t.Errorf("rollback confirmation %q: %q", title, text)
 	}
 }
