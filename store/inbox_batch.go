@@ -21,8 +21,8 @@ import (
 // storing and compressing the payloads, then flushing its WAL, where
 // concurrent commits share one flush); so several smaller batches are in
 // flight at once, each sent while the others are with the server. A burst
-// of 500 deliveries of 20 KB is stored in about 30% less time than as one
-// batch at a time (BENCHMARKS.md, "Intake on PostgreSQL").
+// of 500 deliveries of 20 KB was stored in about 30% less time than as one
+// batch at a time (BENCHMARKS.md, "The storage half alone").
 func inboxBatchLimit(postgres bool) int {
 	if postgres {
 		return 32
