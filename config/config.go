@@ -87,9 +87,21 @@ type Attestation struct {
 	// live unattested, which doctor reports and the evidence pack lists
 	// as an exception.
 	SigningKeyFile string
-	// PreviousPublicKeyFiles are the public keys of attestation keys
-	// rotated out: the deployment pages still verify what they signed.
-	PreviousPublicKeyFiles []string
+	// PreviousPublicKeys are the attestation keys rotated out: the
+	// deployment pages and drift checks still verify what they signed
+	// before their retirement time.
+	PreviousPublicKeys []PreviousKey
+}
+
+// PreviousKey is an attestation key rotated out, written "PATH" or
+// "PATH@TIME" in attestation.previous_public_key_files (as `tollgate
+// attest verify --retired-key`).
+type PreviousKey struct {
+	File string // its public key file
+	// RetiredAt is when it was rotated out: it verifies only attestations
+	// whose audit checkpoint was signed before then. Zero when no time was
+	// given: it is trusted for attestations of any time (doctor warns).
+	RetiredAt time.Time
 }
 
 // GitHub configures the GitHub App.

@@ -32,7 +32,8 @@ func (a Audit) Keyring() (audit.Keyring, error) {
 
 // PublicKeys are the attestation keys trusted to have signed this
 // installation's attestations: the signing key's public half, then the
-// keys rotated out (previous_public_key_files). None without a signing key.
+// keys rotated out (previous_public_key_files), each with its retirement
+// time when one is given. None without a signing key.
 func (a Attestation) PublicKeys() ([]attest.PublicKey, error) {
 	var out []attest.PublicKey
 	if a.SigningKeyFile != "" {
@@ -42,11 +43,12 @@ func (a Attestation) PublicKeys() ([]attest.PublicKey, error) {
 		}
 		out = append(out, k.Public())
 	}
-	for _, f := range a.PreviousPublicKeyFiles {
-		k, err := attest.LoadPublicKey(f)
+	for _, p := range a.PreviousPublicKeys {
+		k, err := attest.LoadPublicKey(p.File)
 		if err != nil {
 			return nil, fmt.Errorf("attestation.previous_public_key_files: %w", err)
 		}
+		k.RetiredAt = p.RetiredAt // attest.Verify's key-retirement check applies it
 		out = append(out, k)
 	}
 	return out, nil

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tollgate-dev/tollgate/deploy/attest"
 )
 
 // MaxFileSize is the largest config file accepted.
@@ -156,7 +158,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	c.Audit = d.audit(top)
 	att := d.subsection(top, "attestation", "signing_key_file", "previous_public_key_files")
 	c.Attestation.SigningKeyFile = d.filePath(att, "signing_key_file", fileRef{secret: true, attest: true})
-	c.Attestation.PreviousPublicKeyFiles = d.filePaths(att, "previous_public_key_files")
+	c.Attestation.PreviousPublicKeys = d.previousKeys(att, "previous_public_key_files")
 	c.GitHub = d.github(top)
 	c.Slack = d.slack(top)
 	c.Teams = d.teamsSection(top, c.GitHub.Org)
@@ -253,6 +255,26 @@ func (d *decoder) filePaths(s *section, name string) []string {
 		}
 		d.files = append(d.files, fileRef{key: p, line: item.Line, path: v})
 		out = append(out, v)
+	})
+	return out
+}
+
+// previousKeys reads a list of rotated-out attestation public keys like
+// filePaths, each "PATH" or "PATH@TIME" with its retirement time (RFC 3339
+// or a UTC day, as `tollgate attest verify --retired-key`).
+func (d *decoder) previousKeys(s *section, name string) []PreviousKey {
+	var out []PreviousKey
+	d.eachString(s, name, func(p string, item *yaml.Node, v string) {
+		file, at, err := attest.SplitRetiredKey(v)
+		if err != nil {
+			d.errorf(item.Line, p, "key %s: %v: write PATH or PATH@TIME, e.g. keys/attest-2025.pub@2026-03-01T00:00:00Z", strconv.Quote(v), err)
+			return
+		}
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(d.dir, file)
+		}
+		d.files = append(d.files, fileRef{key: p, line: item.Line, path: file})
+		out = append(out, PreviousKey{File: file, RetiredAt: at})
 	})
 	return out
 }

@@ -223,6 +223,33 @@ func (d *doctor) checkAttestationKey() {
 		return
 	}
 	d.pass(areaAudit, label, "every release that goes live is signed by "+k.ID())
+	d.checkRetiredAttestationKeys()
+}
+
+// checkRetiredAttestationKeys warns of a key in
+// attestation.previous_public_key_files given without its retirement
+// time: the deployment pages and drift checks trust it for attestations
+// of any time, so whoever holds it (a leaked key rotated out) can sign one
+// for a release that shows as verified. No finding without such keys.
+func (d *doctor) checkRetiredAttestationKeys() {
+	const label = "rotated-out attestation keys"
+	keys := d.cfg.Attestation.PreviousPublicKeys
+	if len(keys) == 0 {
+		return
+	}
+	var untimed []string
+	for _, k := range keys {
+		if k.RetiredAt.IsZero() {
+			untimed = append(untimed, k.File)
+		}
+	}
+	if len(untimed) > 0 {
+		d.warn(areaAudit, label, "rotated-out key trusted without a retirement time: "+strings.Join(untimed, ", ")+
+			" (whoever holds it can sign an attestation that verifies as new)",
+			"give each its retirement time, the restart onto the new key: previous_public_key_files: [OLD.pub@2026-03-01T00:00:00Z] (docs/attestation.md)")
+		return
+	}
+	d.pass(areaAudit, label, cli.Plural(len(keys), "key", "keys")+", each trusted only for attestations checkpointed before its retirement")
 }
 
 // checkAnchoring fails when nothing outside the database vouches for the

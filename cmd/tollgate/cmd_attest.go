@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/tollgate-dev/tollgate/deploy/attest"
 	"github.com/tollgate-dev/tollgate/store/audit"
@@ -27,17 +26,14 @@ func (r *retiredKeys) String() string { return fmt.Sprint(len(*r)) }
 
 // Set loads FILE and sets its retirement time (RFC 3339, or a UTC day).
 func (r *retiredKeys) Set(v string) error {
-	i := strings.LastIndex(v, "@")
-	if i < 0 {
+	if !strings.Contains(v, "@") {
 		return errors.New("want FILE@TIME, e.g. old.pub@2026-01-15T00:00:00Z")
 	}
-	at, err := time.Parse(time.RFC3339, v[i+1:])
+	file, at, err := attest.SplitRetiredKey(v)
 	if err != nil {
-		if at, err = time.Parse(time.DateOnly, v[i+1:]); err != nil {
-			return fmt.Errorf("retirement time %q is neither RFC 3339 nor YYYY-MM-DD", v[i+1:])
-		}
+		return err
 	}
-	k, err := attest.LoadPublicKey(v[:i])
+	k, err := attest.LoadPublicKey(file)
 	if err != nil {
 		return err
 	}

@@ -33,8 +33,10 @@ func runKeygen(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if *attestation {
 		priv, pub, code := writeKeyPair(keyfiles.Attestation, "keygen", *out, "attestation-signing-"+*name+".key", "attestation-signing-"+*name+".pub", *name, stdout, stderr)
 		if code == exitOK {
-			fmt.Fprintf(stdout, "To rotate to it: set attestation:\n    signing_key_file: %s\nand restart; keep the old public key for verifiers\n", priv)
-			fmt.Fprintf(stdout, "(attest verify --public-key %s --retired-key OLD.pub@TIME). See docs/attestation.md.\n", pub)
+			fmt.Fprintf(stdout, "To rotate to it: set\n  attestation:\n    signing_key_file: %s\n", priv)
+			fmt.Fprintln(stdout, "    previous_public_key_files: [OLD.pub@TIME]   # TIME: the restart onto the new key (RFC 3339)")
+			fmt.Fprintln(stdout, "and restart: the old key then verifies only attestations from before TIME. Keep the old")
+			fmt.Fprintf(stdout, "public key for verifiers (attest verify --public-key %s --retired-key OLD.pub@TIME).\nSee docs/attestation.md.\n", pub)
 		}
 		return code
 	}

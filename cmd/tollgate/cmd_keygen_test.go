@@ -69,7 +69,8 @@ func TestKeygenWritesAnAttestationKeyPair(t *testing.T) {
 	dir := t.TempDir()
 	code, out, errOut := runCLI(t, "keygen", "--attestation", "--name", "attest-2027", "--out", dir)
 	priv, pub := filepath.Join(dir, "attestation-signing-attest-2027.key"), filepath.Join(dir, "attestation-signing-attest-2027.pub")
-	if code != exitOK || !strings.Contains(out, "signing_key_file: "+priv) || !strings.Contains(out, "--retired-key OLD.pub@TIME") || strings.Contains(out, "PRIVATE+KEY") {
+	if code != exitOK || !strings.Contains(out, "signing_key_file: "+priv) || !strings.Contains(out, "--retired-key OLD.pub@TIME") ||
+		!strings.Contains(out, "previous_public_key_files: [OLD.pub@TIME]") || strings.Contains(out, "PRIVATE+KEY") {
 		t.Fatalf("keygen --attestation: exit %d\n%s%s", code, out, errOut)
 	}
 	if st, err := os.Stat(priv); err != nil || st.Mode().Perm() != 0o600 {

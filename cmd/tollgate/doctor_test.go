@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/tollgate-dev/tollgate/bot"
+	"github.com/tollgate-dev/tollgate/deploy/attest"
 	"github.com/tollgate-dev/tollgate/deploy/sshdtest"
 	"github.com/tollgate-dev/tollgate/integrations/githubtest"
 	"github.com/tollgate-dev/tollgate/integrations/slacktest"
@@ -556,5 +557,45 @@ func TestDoctorFailsAnEnvironmentWhoseLastDriftCheckFoundDrift(t *testing.T) {
 	code, out, _ = runCLI(t, "doctor", "--config", w.config)
 	if want := "✓ drift of acme/shop/production: every server runs release 20261206100000-aaaaaaa as deployed"; code != exitOK || !strings.Contains(out, want) {
 		t.Errorf("exit %d, want 0 and %q:\n%s", code, want, out)
+	}
+}
+
+// A rotated-out attestation key listed without its retirement time is
+// trusted for attestations of any time, so whoever holds it (a leaked
+// key) can sign one the deployment page shows verified: doctor warns,
+// with the @TIME form as the fix; with the time it passes.
+func TestDoctorWarnsOfARotatedOutAttestationKeyWithoutARetirementTime(t *testing.T) {
+	w := newDoctorWorld(t)
+	w.write(t)
+	old := filepath.Join(w.dir, "attest-2025.pub")
+	if _, err := attest.GenerateKeyFiles(filepath.Join(w.dir, "attest-2025.key"), old, "tollgate-attestation-2025"); err != nil {
+		t.Fatal(err)
+	}
+	base, err := os.ReadFile(w.config)
+	must(t, err)
+	const section = "attestation:\n  signing_key_file: attest.key\n"
+	if !strings.Contains(string(base), section) {
+		t.Fatalf("the config has no %q", section)
+	}
+	doctor := func(previous string) string {
+		t.Helper()
+		writeFile(t, w.config, []byte(strings.Replace(string(base), section, section+"  previous_public_key_files: ["+previous+"]\n", 1)), 0o600)
+		code, out, errOut := runCLI(t, "doctor", "--config", w.config, "--timeout", "20s")
+		if code != exitOK {
+			t.Fatalf("exit %d, want %d (a warning fails nothing)\n%s%s", code, exitOK, out, errOut)
+		}
+		return out
+	}
+	out := doctor("attest-2025.pub")
+	want := "  ! rotated-out attestation keys: rotated-out key trusted without a retirement time: " + old +
+		" (whoever holds it can sign an attestation that verifies as new)\n" +
+		"      fix: give each its retirement time, the restart onto the new key: previous_public_key_files: [OLD.pub@2026-03-01T00:00:00Z] (docs/attestation.md)\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("doctor with a key rotated out without a time lacks\n%s\n%s", want, out)
+	}
+	out = doctor("attest-2025.pub@2026-03-01T00:00:00Z")
+	if want := "  ✓ rotated-out attestation keys: 1 key, each trusted only for attestations checkpointed before its retirement\n"; !strings.Contains(out, want) ||
+		strings.Contains(out, "without a retirement time") {
+		t.Errorf("doctor with the key's retirement time lacks\n%s\nor warns:\n%s", want, out)
 	}
 }

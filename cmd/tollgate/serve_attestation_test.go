@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -20,6 +21,7 @@ import (
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/deploy/attest"
 	"github.com/tollgate-dev/tollgate/store"
+	"github.com/tollgate-dev/tollgate/store/audit/audittest"
 )
 
 // attestationPath is where a release's attestation lives on a server.
@@ -364,15 +366,7 @@ func TestServeAttestationPageAfterAKeyRotation(t *testing.T) {
 	if _, err := attest.GenerateKeyFiles(filepath.Join(e.dir, "attest-2.key"), filepath.Join(e.dir, "attest-2.pub"), "tollgate-e2e-attestation-2"); err != nil {
 		t.Fatal(err)
 	}
-	rotate := func(previous string) {
-		b, err := os.ReadFile(e.configPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := regexp.MustCompile(`(?s)attestation:\n.*?github:`).ReplaceAllString(string(b),
-			"attestation:\n  signing_key_file: attest-2.key\n"+previous+"github:")
-		writeTestFile(t, e.configPath, cfg)
-	}
+	rotate := func(previous string) { e.rotateAttestationKey(t, "attest-2.key", previous) }
 	page := func() string {
 		code, page, _ := e.browse(t, "alice", "/deployments/"+id)
 		if code != 200 {
@@ -390,5 +384,153 @@ func TestServeAttestationPageAfterAKeyRotation(t *testing.T) {
 	e.start(t)
 	if p := page(); !strings.Contains(p, `<span class="state ok">verified</span> signed by <code>tollgate-e2e-attestation&#43;`) {
 		t.Errorf("page does not verify the old key's attestation with it listed as previous:\n%s", p[strings.Index(p, "<h2>Attestation"):])
+	}
+}
+
+// rotateAttestationKey rewrites the config's attestation section: signing
+// with key, and previous (YAML lines, "" for none) under it.
+func (e *e2e) rotateAttestationKey(t *testing.T, key, previous string) {
+	t.Helper()
+	b, err := os.ReadFile(e.configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := regexp.MustCompile(`(?s)attestation:\n.*?github:`).ReplaceAllString(string(b),
+		"attestation:\n  signing_key_file: "+key+"\n"+previous+"github:")
+	writeTestFile(t, e.configPath, cfg)
+}
+
+// writtenAttestation waits for request id's attestation to be on every
+// server and returns it.
+func (e *e2e) writtenAttestation(t *testing.T, id string) store.Attestation {
+	t.Helper()
+	var a store.Attestation
+	waitFor(t, "the attestation of "+id+" to be written", func() bool {
+		var err error
+		e.withDB(t, func(st *store.Store) { a, err = st.Attestation(context.Background(), id) })
+		return err == nil && !a.WrittenAt.IsZero()
+	})
+	return a
+}
+
+// TestServeRetiredAttestationKeyIsNotTrustedAfterItsRetirement: the
+// attestation key is rotated out because it may have leaked, listed under
+// attestation.previous_public_key_files with its retirement time. What it
+// signed before then still verifies: the deployment page shows the first
+// release verified and the drift check accepts it. An attacker holding
+// the key signs the attestation of a release deployed after then (its
+// real statement, so every other check passes; trusted without a time it
+// verifies) and puts it on the server and in the database: the deployment
+// page shows it not verified (key-retirement) and `tollgate drift` reports
+// attestation_invalid. Before retirement times reached the config, both
+// showed it verified.
+func TestServeRetiredAttestationKeyIsNotTrustedAfterItsRetirement(t *testing.T) {
+	ctx := context.Background()
+	e := newE2E(t, e2eOptions{webLogin: true})
+	e.start(t)
+	if code := e.sendMerge(t, "5f1c0c2e-0000-4000-8000-0000000000aa"); code != 202 {
+		t.Fatalf("merge webhook answered %d", code)
+	}
+	e.deployment(t, "success", "failure", "error")
+	var before bot.Request
+	e.withDB(t, func(st *store.Store) { before = onlyRequest(t, st) })
+	e.writtenAttestation(t, before.ID)
+	if code := e.stop(t); code != exitOK {
+		t.Fatalf("serve exited %d", code)
+	}
+
+	// The key is rotated out now; the deploys from here on are checkpointed after it.
+	if _, err := attest.GenerateKeyFiles(filepath.Join(e.dir, "attest-2.key"), filepath.Join(e.dir, "attest-2.pub"), "tollgate-e2e-attestation-2"); err != nil {
+		t.Fatal(err)
+	}
+	retiredAt := time.Now().UTC().Truncate(time.Second).Add(time.Second)
+	e.rotateAttestationKey(t, "attest-2.key", "  previous_public_key_files: [attest.pub@"+retiredAt.Format(time.RFC3339)+"]\n")
+	time.Sleep(time.Until(retiredAt))
+	e.start(t)
+	page := func(id string) string {
+		t.Helper()
+		code, page, _ := e.browse(t, "alice", "/deployments/"+id)
+		if code != 200 || !strings.Contains(page, "<h2>Attestation") {
+			t.Fatalf("deployment page of %s: %d\n%s", id, code, page)
+		}
+		section := page[strings.Index(page, "<h2>Attestation"):]
+		if end := strings.Index(section[1:], "<h2>"); end >= 0 {
+			section = section[:end+1]
+		}
+		return section
+	}
+	drift := func() (int, string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := dispatch(ctx, []string{"drift", "--config", e.configPath, "--environment", "staging"}, &out, &errb)
+		return code, out.String() + errb.String()
+	}
+	const oldKey = `signed by <code>tollgate-e2e-attestation&#43;` // html/template escapes +
+	if p := page(before.ID); !strings.Contains(p, `<span class="state ok">verified</span> `+oldKey) {
+		t.Errorf("the old key's attestation from before its retirement is not verified:\n%s", p)
+	}
+	if code, out := drift(); code != exitOK || !strings.Contains(out, ": clean (release "+before.Result.Release+", attestation verified)") {
+		t.Errorf("tollgate drift with the release the old key attested before its retirement live: exit %d\n%s", code, out)
+	}
+
+	// A release deployed after the retirement, attested by the new key.
+	e.openPR(t, 5)
+	e.mergePR(t, 5, "alice", "success")
+	var after bot.Request
+	waitFor(t, "the second deploy to finish", func() bool {
+		e.withDB(t, func(st *store.Store) {
+			rs, err := st.ListRequests(ctx, bot.RequestFilter{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rs {
+				if r.ID != before.ID && r.Result != nil && r.Result.Release != "" && r.State == bot.StateSucceeded {
+					after = r
+				}
+			}
+		})
+		return after.ID != ""
+	})
+	genuine := e.writtenAttestation(t, after.ID)
+	if code, out := drift(); code != exitOK || !strings.Contains(out, ": clean (release "+after.Result.Release+", attestation verified)") {
+		t.Fatalf("tollgate drift with the new key's attestation live: exit %d\n%s", code, out)
+	}
+
+	// The attacker re-signs it with the leaked old key. Trusted without a
+	// retirement time, the old key makes it verify.
+	leaked, err := attest.LoadSigningKey(filepath.Join(e.dir, "attest.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newPub, err := attest.LoadPublicKey(filepath.Join(e.dir, "attest-2.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := attest.Verify(ctx, genuine.Envelope, attest.Keys{Attestation: []attest.PublicKey{newPub}, Audit: []note.Verifier{e.verifier}}, attest.Expectations{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := mustSign(t, leaked, v.Statement)
+	if _, err := attest.Verify(ctx, forged, e.attestKeys(t), attest.Expectations{}); err != nil {
+		t.Fatalf("the forgery does not verify even with the old key trusted for any time: %v", err)
+	}
+	onServer := attestationPath(e.root, after.Result.Release)
+	if err := os.Remove(onServer); err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, onServer, string(forged))
+	db := audittest.OpenRaw(t, e.dbPath)
+	audittest.Exec(t, db, `UPDATE attestations SET envelope = ?, digest = ? WHERE request_id = ?`, forged, store.EnvelopeDigest(forged), after.ID)
+
+	refused := "key-retirement: signed by key " + leaked.ID() + " after it was retired at " + retiredAt.Format(time.RFC3339)
+	if p := page(after.ID); !strings.Contains(p, `<span class="state bad">verification failed</span> <span id="attestation-problem">`+
+		strings.ReplaceAll(refused, "+", "&#43;")) || strings.Contains(p, `state ok">verified`) {
+		t.Errorf("the deployment page does not refuse the leaked old key's attestation from after its retirement:\n%s", p)
+	}
+	if code, out := drift(); code != exitCheckFailed || !strings.Contains(out, "attestation_invalid: release "+after.Result.Release+": attestation: "+refused) {
+		t.Errorf("tollgate drift with the leaked old key's attestation live: exit %d, want %d and attestation_invalid naming the retirement\n%s", code, exitCheckFailed, out)
+	}
+	if p := page(before.ID); !strings.Contains(p, `<span class="state ok">verified</span> `+oldKey) {
+		t.Errorf("the old key's attestation from before its retirement is no longer verified:\n%s", p)
 	}
 }

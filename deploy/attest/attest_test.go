@@ -239,3 +239,34 @@ func TestGenerateKeyFilesWritesAPairItNeverOverwrites(t *testing.T) {
 		t.Error("a name with a space was accepted")
 	}
 }
+
+// SplitRetiredKey reads the FILE@TIME of `attest verify --retired-key` and
+// attestation.previous_public_key_files alike.
+func TestSplitRetiredKey(t *testing.T) {
+	tests := []struct {
+		spec, file string
+		at         time.Time
+		err        string
+	}{
+		{spec: "old.pub", file: "old.pub"},
+		{spec: "old.pub@2026-03-01T00:00:00Z", file: "old.pub", at: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)},
+		{spec: "old.pub@2026-03-01T02:00:00+02:00", file: "old.pub", at: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)},
+		{spec: "old.pub@2026-03-01", file: "old.pub", at: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)},
+		{spec: "/k@v2/old.pub@2026-03-01", file: "/k@v2/old.pub", at: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)},
+		{spec: "/k@v2/old.pub", err: `retirement time "v2/old.pub" is neither RFC 3339 nor YYYY-MM-DD`},
+		{spec: "old.pub@yesterday", err: `retirement time "yesterday" is neither RFC 3339 nor YYYY-MM-DD`},
+		{spec: "@2026-03-01", err: `"@2026-03-01" names no key file before its retirement time`},
+	}
+	for _, tc := range tests {
+		file, at, err := attest.SplitRetiredKey(tc.spec)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("%s: %q, %v, %v; want error %q", tc.spec, file, at, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || file != tc.file || !at.Equal(tc.at) || at.Location() != time.UTC {
+			t.Errorf("%s: %q, %v, %v; want %q, %v", tc.spec, file, at, err, tc.file, tc.at)
+		}
+	}
+}

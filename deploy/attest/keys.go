@@ -97,6 +97,29 @@ func LoadPublicKey(path string) (PublicKey, error) {
 	return k, nil
 }
 
+// SplitRetiredKey splits a rotated-out key's "FILE@TIME" (`attest verify
+// --retired-key`, attestation.previous_public_key_files) into the file
+// and its retirement time, RFC 3339 or a UTC day (YYYY-MM-DD). Without
+// "@" it is the file alone and the time is zero (no retirement time). The
+// last "@" separates them, so a path holding "@" is followed by its time.
+func SplitRetiredKey(spec string) (file string, retiredAt time.Time, err error) {
+	i := strings.LastIndex(spec, "@")
+	if i < 0 {
+		return spec, time.Time{}, nil
+	}
+	file, ts := spec[:i], spec[i+1:]
+	if file == "" {
+		return "", time.Time{}, fmt.Errorf("%q names no key file before its retirement time", spec)
+	}
+	at, err := time.Parse(time.RFC3339, ts)
+	if err != nil {
+		if at, err = time.Parse(time.DateOnly, ts); err != nil {
+			return "", time.Time{}, fmt.Errorf("retirement time %q is neither RFC 3339 nor YYYY-MM-DD", ts)
+		}
+	}
+	return file, at.UTC(), nil
+}
+
 // ID is the key id "<name>+<hash>" written into signatures.
 func (k SigningKey) ID() string { return k.id }
 
