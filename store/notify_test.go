@@ -60,6 +60,11 @@ func TestWakeUps(t *testing.T) {
 		for len(heard) > 0 {
 			<-heard
 		}
+		// The group commit wakes them too (after its callers are released).
+		if _, err := writer.InboxBatcher().Enqueue(ctx, InboxItem{Source: "github", DeliveryID: "batched", EventType: "push"}); err != nil {
+			t.Fatal(err)
+		}
+		expect(WakeInbox)
 		if _, _, err := other.CreateRequest(ctx, sampleRequest("r-other1", "o1", "production", bot.StateQueued), nil); err != nil {
 			t.Fatal(err)
 		}
