@@ -43,6 +43,16 @@ func (s *Store) LinkFor(ctx context.Context, chat bot.ChatIdentity) (bot.Link, e
 		return bot.Link{}, fmt.Errorf("link of %s: %w: %w", chat.Actor(), err, bot.ErrNotFound)
 	}
 	slackTeam, slackUser := chat.Workspace, chat.User
+	if s.dialect.postgres {
+		l, found, err := s.linkLookups.lookup(ctx, slackTeam, slackUser)
+		switch {
+		case err != nil:
+			return bot.Link{}, fmt.Errorf("link of %s/%s: %w", slackTeam, slackUser, err)
+		case !found:
+			return bot.Link{}, fmt.Errorf("link of %s/%s: %w", slackTeam, slackUser, bot.ErrNotFound)
+		}
+		return l, nil
+	}
 	l := bot.Link{Chat: chat}
 	var linked int64
 	err := s.db.QueryRowContext(ctx, `SELECT github_login, github_id, linked_at FROM identity_links

@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/bot"
 	"github.com/tollgate-dev/tollgate/store/storetest"
@@ -36,4 +39,52 @@ func testLinksOfAnotherChatPlatformAreRefused(t *testing.T) {
 	if err != nil || l.Chat != slack || l.Identity().ChatUser != "T1/U1" {
 		t.Errorf("LinkFor(slack) = %+v, %v", l, err)
 	}
+}
+
+// TestConcurrentLinkLookupsAnswerEachCaller: 200 concurrent lookups of
+// linked and unlinked Slack users (grouped into shared queries on
+// PostgreSQL) each get their own answer, and a link removed before a
+// lookup starts is not found by it.
+func TestConcurrentLinkLookupsAnswerEachCaller(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) {
+		ctx := context.Background()
+		s, _ := openTemp(t, Options{})
+		chat := func(i int) bot.ChatIdentity {
+			return bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: "T1", User: fmt.Sprintf("U%03d", i)}
+		}
+		for i := 0; i < 200; i += 2 { // even users are linked
+			l := bot.Link{Chat: chat(i), GitHubLogin: fmt.Sprintf("user-%d", i), GitHubID: int64(1000 + i), LinkedAt: time.Unix(1700000000, 0)}
+			if err := s.SaveLink(ctx, l, bot.AuditEvent{Actor: l.GitHubLogin, Action: bot.ActionIdentityLinked, Subject: l.Chat.User}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 200)
+		for i := range 200 {
+			wg.Go(func() {
+				l, err := s.LinkFor(ctx, chat(i))
+				switch {
+				case i%2 == 1 && !errors.Is(err, bot.ErrNotFound):
+					errs[i] = fmt.Errorf("unlinked user %d: link %+v, error %v; want not found", i, l, err)
+				case i%2 == 0 && (err != nil || l.GitHubLogin != fmt.Sprintf("user-%d", i) || l.GitHubID != int64(1000+i) || l.Chat != chat(i)):
+					errs[i] = fmt.Errorf("linked user %d: link %+v, error %v", i, l, err)
+				}
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		if _, err := s.DeleteLinks(ctx, chat(0), 0, bot.AuditEvent{Actor: "user-0", Action: bot.ActionIdentityUnlinked, Subject: "U000"}); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := s.LinkFor(ctx, chat(0)); !errors.Is(err, bot.ErrNotFound) {
+			t.Errorf("after unlinking: link %+v, error %v; want not found", l, err)
+		}
+		if s.dialect.postgres && s.linkLookups.queries.Load() >= 200 {
+			t.Errorf("%d queries for 200 concurrent lookups: not grouped", s.linkLookups.queries.Load())
+		}
+	})
 }

@@ -68,6 +68,8 @@ type Store struct {
 	// for, sent once it commits (see wake).
 	wakeMu       sync.Mutex
 	pendingWakes map[*sql.Tx][]string
+	// linkLookups groups concurrent identity lookups on PostgreSQL.
+	linkLookups linkLookups
 }
 
 // busyTimeoutMS is how long a writer waits for another connection's write lock.
@@ -159,6 +161,7 @@ func newStore(db *sql.DB, opts Options, readOnly bool, d dialect) *Store {
 		lease = 2 * time.Minute
 	}
 	s := &Store{db: db, now: now, lease: lease, readOnly: readOnly, dialect: d, replica: opts.Replica, wall: time.Now}
+	s.linkLookups.s = s
 	var sequencer func(context.Context, *sql.Tx) (audit.Head, error)
 	if d.postgres {
 		sequencer = lockAudit
