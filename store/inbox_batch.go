@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 )
 
@@ -46,23 +45,16 @@ func inboxFlushes(postgres bool) int {
 // durable. It satisfies the webhook intakes' inbox interfaces; the zero
 // value is not usable, use Store.InboxBatcher.
 type InboxBatcher struct {
-	s        *Store
-	mu       sync.Mutex
-	pending  []*enqueueCall
-	flushing int // batches being committed; at most inboxFlushes
-	commits  atomic.Int64
+	s       *Store
+	turns   groupTurns[enqueueCall]
+	commits atomic.Int64
 }
 
-// enqueueCall is one Enqueue waiting for its batch.
+// enqueueCall is one Enqueue: its delivery, and what became of it.
 type enqueueCall struct {
 	it        InboxItem
 	duplicate bool
 	err       error
-	done      chan struct{} // closed once duplicate and err are set
-	// lead is set, before turn is closed, when this call must commit the
-	// batch lead (itself first among it).
-	lead []*enqueueCall
-	turn chan struct{}
 }
 
 // InboxBatcher returns a group-committing front for Enqueue on s.
@@ -82,73 +74,43 @@ func (b *InboxBatcher) Enqueue(ctx context.Context, it InboxItem) (duplicate boo
 	if it.Payload == nil {
 		it.Payload = []byte{}
 	}
-	c := &enqueueCall{it: it, done: make(chan struct{}), turn: make(chan struct{})}
-	b.mu.Lock()
-	b.pending = append(b.pending, c)
-	var lead []*enqueueCall
-	if b.flushing < inboxFlushes(b.s.dialect.postgres) {
-		// Nothing is queued while a commit could start, so the batch taken
-		// is this call alone.
-		b.flushing++
-		lead = b.takeLocked()
-	}
-	b.mu.Unlock()
-	if lead == nil {
-		select {
-		case <-c.done:
-		case <-c.turn:
-			lead = c.lead
-		}
-	}
-	if lead != nil {
-		// Commit on behalf of everyone in the batch. It must not fail
-		// because this one caller went away, so its cancellation is dropped;
-		// the busy timeout still bounds the wait for the write lock.
-		b.flush(context.WithoutCancel(ctx), lead)
-	}
-	<-c.done
-	return c.duplicate, c.err
+	// A batch this call leads is committed on behalf of everyone in it, so
+	// it must not fail because this one caller went away: its cancellation
+	// is dropped; the busy timeout still bounds the wait for the write lock.
+	ctx = context.WithoutCancel(ctx)
+	pg := b.s.dialect.postgres
+	res := b.turns.do(enqueueCall{it: it}, inboxFlushes(pg), inboxBatchLimit(pg),
+		func(batch []*groupCall[enqueueCall]) { b.flush(ctx, batch) },
+		func(batch []*groupCall[enqueueCall]) { b.wakeAfter(ctx, batch) })
+	return res.duplicate, res.err
 }
 
-// takeLocked removes the next batch from the queue; b.mu must be held.
-func (b *InboxBatcher) takeLocked() []*enqueueCall {
-	n := min(len(b.pending), inboxBatchLimit(b.s.dialect.postgres))
-	batch := b.pending[:n:n]
-	b.pending = b.pending[n:]
-	if len(b.pending) == 0 {
-		b.pending = nil
-	}
-	return batch
-}
-
-// flush commits batch, finishes each of its calls, and hands the next
-// batch to the first call queued meanwhile, or ends this commit's turn.
-func (b *InboxBatcher) flush(ctx context.Context, batch []*enqueueCall) {
-	dups, stored, err := b.commit(ctx, batch)
+// flush commits batch and sets each call's result.
+func (b *InboxBatcher) flush(ctx context.Context, batch []*groupCall[enqueueCall]) {
+	dups, err := b.commit(ctx, batch)
 	b.commits.Add(1)
 	for i, c := range batch {
 		if err != nil {
-			c.err = fmt.Errorf("enqueue %s delivery %s: %w", c.it.Source, c.it.DeliveryID, err)
+			c.In.err = fmt.Errorf("enqueue %s delivery %s: %w", c.In.it.Source, c.In.it.DeliveryID, err)
 		} else {
-			c.duplicate = dups[i]
+			c.In.duplicate = dups[i]
 		}
-		close(c.done)
 	}
-	if stored && b.s.dialect.postgres {
-		// After the callers are released: their deliveries are durable, and
-		// the wake-up is only a hint to the other replicas (see wake).
-		b.s.sendWakes(ctx, []string{WakeInbox})
-	}
+}
 
-	b.mu.Lock()
-	if len(b.pending) > 0 {
-		next := b.takeLocked()
-		next[0].lead = next
-		close(next[0].turn)
-	} else {
-		b.flushing--
+// wakeAfter wakes the other replicas once batch's callers are released,
+// if it stored anything: their deliveries are durable, and the wake-up is
+// only a hint (see wake). SQLite has no one to wake.
+func (b *InboxBatcher) wakeAfter(ctx context.Context, batch []*groupCall[enqueueCall]) {
+	if !b.s.dialect.postgres {
+		return
 	}
-	b.mu.Unlock()
+	for _, c := range batch {
+		if c.In.err == nil && !c.In.duplicate {
+			b.s.sendWakes(ctx, []string{WakeInbox})
+			return
+		}
+	}
 }
 
 // commit inserts batch in one transaction and reports which were
@@ -158,25 +120,25 @@ func (b *InboxBatcher) flush(ctx context.Context, batch []*enqueueCall) {
 // order and wait for each other instead of deadlocking; a deadlock that
 // happens regardless (the server's detector picked this transaction) is
 // retried.
-func (b *InboxBatcher) commit(ctx context.Context, batch []*enqueueCall) (dups []bool, stored bool, err error) {
+func (b *InboxBatcher) commit(ctx context.Context, batch []*groupCall[enqueueCall]) (dups []bool, err error) {
 	order := make([]int, len(batch))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(x, y int) int {
-		a, c := batch[x].it, batch[y].it
+		a, c := batch[x].In.it, batch[y].In.it
 		return cmp.Or(cmp.Compare(a.Source, c.Source), cmp.Compare(a.DeliveryID, c.DeliveryID))
 	})
 	for attempt := 1; attempt <= 3; attempt++ {
-		if dups, stored, err = b.commitOnce(ctx, batch, order); !isDeadlock(err) {
+		if dups, err = b.commitOnce(ctx, batch, order); !isDeadlock(err) {
 			break
 		}
 	}
-	return dups, stored, err
+	return dups, err
 }
 
 // commitOnce writes the batch with one multi-row INSERT, and reports which
-// calls were duplicates and whether any row was stored. RETURNING names the
+// calls were duplicates. RETURNING names the
 // rows inserted; a delivery not among them was already stored. An id sent
 // twice within the batch is inserted once, for its first caller (batch
 // order), and is a duplicate for the others, as two Enqueue calls in a row
@@ -189,9 +151,9 @@ func (b *InboxBatcher) commit(ctx context.Context, batch []*enqueueCall) (dups [
 // batch's BEGIN and its COMMIT each took up to 100–180 ms (measured), on a
 // process busy with hundreds of request handlers. On SQLite it runs in
 // WithTx, which holds the write lock from the start.
-func (b *InboxBatcher) commitOnce(ctx context.Context, batch []*enqueueCall, order []int) ([]bool, bool, error) {
+func (b *InboxBatcher) commitOnce(ctx context.Context, batch []*groupCall[enqueueCall], order []int) ([]bool, error) {
 	if b.s.readOnly {
-		return nil, false, ErrReadOnly
+		return nil, ErrReadOnly
 	}
 	dups := make([]bool, len(batch))
 	type key struct{ source, id string }
@@ -200,7 +162,7 @@ func (b *InboxBatcher) commitOnce(ctx context.Context, batch []*enqueueCall, ord
 	q.WriteString(`INSERT INTO inbox (source, delivery_id, event_type, payload, received_at, next_attempt_at) VALUES `)
 	args := make([]any, 0, 6*len(batch))
 	for _, i := range order {
-		it := batch[i].it
+		it := batch[i].In.it
 		k := key{it.Source, it.DeliveryID}
 		if _, seen := first[k]; seen {
 			// order is stable within a key, so the first caller in
@@ -216,7 +178,6 @@ func (b *InboxBatcher) commitOnce(ctx context.Context, batch []*enqueueCall, ord
 		args = append(args, it.Source, it.DeliveryID, it.EventType, it.Payload, it.ReceivedAt.UnixNano(), it.ReceivedAt.UnixNano())
 	}
 	q.WriteString(` ON CONFLICT (source, delivery_id) DO NOTHING RETURNING source, delivery_id`)
-	stored := false
 	insert := func(q interface {
 		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	}, query string) error {
@@ -241,7 +202,6 @@ func (b *InboxBatcher) commitOnce(ctx context.Context, batch []*enqueueCall, ord
 		}
 		for k, i := range first {
 			dups[i] = !inserted[k]
-			stored = stored || inserted[k]
 		}
 		return nil
 	}
@@ -252,9 +212,9 @@ func (b *InboxBatcher) commitOnce(ctx context.Context, batch []*enqueueCall, ord
 		err = b.s.WithTx(ctx, func(tx *sql.Tx) error { return insert(tx, q.String()) })
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("group commit of %d deliveries: %w", len(batch), err)
+		return nil, fmt.Errorf("group commit of %d deliveries: %w", len(batch), err)
 	}
-	return dups, stored, nil
+	return dups, nil
 }
 
 // Commits returns how many group commits (transactions) have been

@@ -99,9 +99,9 @@ func testInboxBatcherGroupsConcurrentDeliveries(t *testing.T) {
 	waitQueued := func(n int) {
 		deadline := time.Now().Add(time.Minute)
 		for {
-			b.mu.Lock()
-			queued, flushing := len(b.pending), b.flushing
-			b.mu.Unlock()
+			b.turns.mu.Lock()
+			queued, flushing := len(b.turns.pending), b.turns.running
+			b.turns.mu.Unlock()
 			if flushing == flushes && queued == n {
 				return
 			}

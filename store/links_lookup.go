@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,97 +21,48 @@ const maxLinkLookup = 256
 // waited about 33 ms each for a connection (BENCHMARKS.md, "Where one
 // replica waits"). Each caller's answer is read by a query that starts
 // after the call, so it is as fresh as a lookup of its own. SQLite's
-// lookups are in-process calls and are not grouped.
+// lookups are in-process calls and are not grouped. The queue is the
+// inbox group commit's (groupTurns), with one query at a time.
 type linkLookups struct {
 	s       *Store
-	mu      sync.Mutex
-	pending []*linkCall
-	running bool
+	turns   groupTurns[linkCall]
 	queries atomic.Int64
 }
 
-// linkCall is one LinkFor waiting for its query.
+// linkCall is one LinkFor: whose link, and what was found.
 type linkCall struct {
 	team, user string
 	link       bot.Link
 	found      bool
 	err        error
-	done       chan struct{} // closed once link, found and err are set
-	// group is set, before turn is closed, when this call must run the
-	// query for group (itself first among it).
-	group []*linkCall
-	turn  chan struct{}
 }
 
 // lookup returns the link of team/user, found false when there is none.
 func (g *linkLookups) lookup(ctx context.Context, team, user string) (bot.Link, bool, error) {
-	c := &linkCall{team: team, user: user, done: make(chan struct{}), turn: make(chan struct{})}
-	g.mu.Lock()
-	g.pending = append(g.pending, c)
-	var group []*linkCall
-	if !g.running {
-		g.running = true
-		group = g.takeLocked()
-	}
-	g.mu.Unlock()
-	if group == nil {
-		// Not ctx.Done: a caller queued here may be handed the next
-		// group's turn, and must take it for the others (each query is
-		// bounded by run's timeout).
-		select {
-		case <-c.done:
-		case <-c.turn:
-			group = c.group
-		}
-	}
-	if group != nil {
-		g.run(ctx, group)
-	}
-	<-c.done
-	return c.link, c.found, c.err
-}
-
-// takeLocked removes the next group from the queue; g.mu must be held.
-func (g *linkLookups) takeLocked() []*linkCall {
-	n := min(len(g.pending), maxLinkLookup)
-	group := g.pending[:n:n]
-	g.pending = g.pending[n:]
-	if len(g.pending) == 0 {
-		g.pending = nil
-	}
-	return group
-}
-
-// run answers group with one query, then hands the next group to the
-// first call queued meanwhile, or ends the turn.
-func (g *linkLookups) run(ctx context.Context, group []*linkCall) {
 	// The others' answers must not fail because this caller went away.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	c := g.turns.do(linkCall{team: team, user: user}, 1, maxLinkLookup,
+		func(group []*groupCall[linkCall]) { g.run(ctx, group) }, nil)
+	return c.link, c.found, c.err
+}
+
+// run answers group with one query.
+func (g *linkLookups) run(ctx context.Context, group []*groupCall[linkCall]) {
 	links, err := g.query(ctx, group)
 	g.queries.Add(1)
 	for _, c := range group {
-		c.link, c.found = links[[2]string{c.team, c.user}]
-		c.link.Chat = bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: c.team, User: c.user}
-		c.err = err
-		close(c.done)
+		c.In.link, c.In.found = links[[2]string{c.In.team, c.In.user}]
+		c.In.link.Chat = bot.ChatIdentity{Platform: bot.PlatformSlack, Workspace: c.In.team, User: c.In.user}
+		c.In.err = err
 	}
-	g.mu.Lock()
-	if len(g.pending) > 0 {
-		next := g.takeLocked()
-		next[0].group = next
-		close(next[0].turn)
-	} else {
-		g.running = false
-	}
-	g.mu.Unlock()
 }
 
 // query reads the links of every call in group.
-func (g *linkLookups) query(ctx context.Context, group []*linkCall) (map[[2]string]bot.Link, error) {
+func (g *linkLookups) query(ctx context.Context, group []*groupCall[linkCall]) (map[[2]string]bot.Link, error) {
 	teams, users := make([]string, len(group)), make([]string, len(group))
 	for i, c := range group {
-		teams[i], users[i] = c.team, c.user
+		teams[i], users[i] = c.In.team, c.In.user
 	}
 	rows, err := g.s.db.QueryContext(ctx, `SELECT slack_team, slack_user, github_login, github_id, linked_at
 		FROM identity_links WHERE (slack_team, slack_user) IN (SELECT * FROM unnest(?::text[], ?::text[]))`, teams, users)
