@@ -27,6 +27,27 @@ func (w refusingWriter) WriteAttestation(context.Context, string, string, string
 	return errors.New("refused")
 }
 
+// attestationStore opens a store whose audit log signs checkpoints, and
+// makes an attestation signing key, in a temporary directory.
+func attestationStore(t *testing.T) (*store.Store, attest.SigningKey, audittest.Keys) {
+	t.Helper()
+	dir := t.TempDir()
+	keys := audittest.NewKeys(t, dir, audittest.KeyName)
+	st, err := store.Open(context.Background(), filepath.Join(dir, "tollgate.db"), store.Options{Signer: keys.Signer, CheckpointEvery: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := attest.GenerateKeyFiles(filepath.Join(dir, "a.key"), filepath.Join(dir, "a.pub"), "test-attestation"); err != nil {
+		t.Fatal(err)
+	}
+	key, err := attest.LoadSigningKey(filepath.Join(dir, "a.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, key, keys
+}
+
 // TestAnUnattestableReleaseDoesNotHoldUpTheOutbox: a release went live
 // whose record cannot make a valid attestation (here a commit that is not
 // a full SHA). Retrying cannot help and would hold the request's later
@@ -35,20 +56,7 @@ func (w refusingWriter) WriteAttestation(context.Context, string, string, string
 // the change as live_without_attestation.
 func TestAnUnattestableReleaseDoesNotHoldUpTheOutbox(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	keys := audittest.NewKeys(t, dir, audittest.KeyName)
-	st, err := store.Open(ctx, filepath.Join(dir, "tollgate.db"), store.Options{Signer: keys.Signer, CheckpointEvery: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := attest.GenerateKeyFiles(filepath.Join(dir, "a.key"), filepath.Join(dir, "a.pub"), "test-attestation"); err != nil {
-		t.Fatal(err)
-	}
-	key, err := attest.LoadSigningKey(filepath.Join(dir, "a.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, key, _ := attestationStore(t)
 	now := time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)
 	r := bot.Request{ID: "r-bad", Repo: "acme/shop", Environment: "staging", SHA: "c0ffee", Trigger: bot.TriggerMerge,
 		Requester: bot.Identity{Login: "alice", GitHubID: 7}, ConfigHash: "h", State: bot.StateSucceeded,
@@ -96,20 +104,7 @@ func (w recordingWriter) WriteAttestation(_ context.Context, _, _, release strin
 // when it deployed the release, or when Tollgate never deployed it.
 func TestARollbackIsAttestedOnlyAsDeployed(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	keys := audittest.NewKeys(t, dir, audittest.KeyName)
-	st, err := store.Open(ctx, filepath.Join(dir, "tollgate.db"), store.Options{Signer: keys.Signer, CheckpointEvery: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := attest.GenerateKeyFiles(filepath.Join(dir, "a.key"), filepath.Join(dir, "a.pub"), "test-attestation"); err != nil {
-		t.Fatal(err)
-	}
-	key, err := attest.LoadSigningKey(filepath.Join(dir, "a.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, key, keys := attestationStore(t)
 	now := time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)
 	deployed, forged := strings.Repeat("d", 40), strings.Repeat("f", 40)
 	digest := "sha256:" + strings.Repeat("a", 64)
