@@ -115,28 +115,34 @@ func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn.Close()
 		return nil, fmt.Errorf("pgx connector returned %T, not *stdlib.Conn", conn)
 	}
-	return rebindConn{sc}, nil
+	return &rebindConn{Conn: sc}, nil
 }
 
 // rebindConn is a pgx connection whose statements are rebound; every other
 // driver interface (transactions, pings, session reset, value checks) is
-// the embedded connection's.
-type rebindConn struct{ *stdlib.Conn }
+// the embedded connection's, except that a transaction's BEGIN is deferred
+// (postgres_tx.go).
+type rebindConn struct {
+	*stdlib.Conn
+	// pendingBegin is the BEGIN of a transaction that has not sent it yet.
+	pendingBegin string
+}
 
 // Prepare implements driver.Conn.
-func (c rebindConn) Prepare(query string) (driver.Stmt, error) {
+func (c *rebindConn) Prepare(query string) (driver.Stmt, error) {
 	return c.PrepareContext(context.Background(), query)
 }
 
 // PrepareContext implements driver.ConnPrepareContext. The statement stays
 // prepared on the connection after Close (see keptStmt).
-func (c rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	st, err := c.Conn.PrepareContext(ctx, rebind(query))
+func (c *rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	query = rebind(query)
+	st, err := c.Conn.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	if ps, ok := st.(*stdlib.Stmt); ok {
-		return keptStmt{ps}, nil
+		return keptStmt{Stmt: ps, c: c, query: query}, nil
 	}
 	return st, nil
 }
@@ -147,25 +153,63 @@ func (c rebindConn) PrepareContext(ctx context.Context, query string) (driver.St
 // round trip deallocating it and another preparing it again each time.
 // pgx names a statement by its text, so the next Prepare of the same text
 // on that connection finds it; the number kept is bounded by the store's
-// distinct statements, and they go with the connection.
-type keptStmt struct{ *stdlib.Stmt }
+// distinct statements, and they go with the connection. It runs through
+// its connection, so that a deferred BEGIN is sent before it.
+type keptStmt struct {
+	*stdlib.Stmt
+	c     *rebindConn
+	query string // rebound
+}
 
 // Close implements driver.Stmt, keeping the statement.
 func (keptStmt) Close() error { return nil }
 
+// ExecContext implements driver.StmtExecContext.
+func (s keptStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	return s.c.exec(ctx, s.query, args)
+}
+
+// QueryContext implements driver.StmtQueryContext.
+func (s keptStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	return s.c.query(ctx, s.query, args)
+}
+
 // ExecContext implements driver.ExecerContext. A statement without
 // arguments has no placeholders and is sent as it is (migrations).
-func (c rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+func (c *rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if len(args) > 0 {
 		query = rebind(query)
+	}
+	return c.exec(ctx, query, args)
+}
+
+// exec runs a rebound statement, with a deferred BEGIN in the same round
+// trip when it has arguments. One without is sent by pgx in the simple
+// protocol (it may be several statements: migrations), so BEGIN goes first.
+func (c *rebindConn) exec(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if c.pendingBegin != "" {
+		if len(args) > 0 {
+			return c.execWithBegin(ctx, query, args)
+		}
+		if err := c.sendPendingBegin(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return c.Conn.ExecContext(ctx, query, args)
 }
 
 // QueryContext implements driver.QueryerContext.
-func (c rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+func (c *rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	if len(args) > 0 {
 		query = rebind(query)
+	}
+	return c.query(ctx, query, args)
+}
+
+// query runs a rebound query, after a deferred BEGIN.
+func (c *rebindConn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if err := c.sendPendingBegin(ctx); err != nil {
+		return nil, err
 	}
 	return c.Conn.QueryContext(ctx, query, args)
 }
