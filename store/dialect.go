@@ -98,6 +98,26 @@ func lockAudit(ctx context.Context, tx *sql.Tx) (audit.Head, error) {
 	return h, nil
 }
 
+// insertAuditIfHead is the audit log's guarded insert on PostgreSQL
+// (audit.Options.InsertIfHead): audit_sequence_is (migration 0190) takes
+// the sequencer's lock and checks the head in the same statement as the
+// INSERT, so an append whose process knows the head is one round trip.
+func insertAuditIfHead(ctx context.Context, tx *sql.Tx, size int64, lastLeaf []byte, row []any) (bool, error) {
+	args := append(append([]any(nil), row...), int64(lockSpaceAudit), size, lastLeaf)
+	res, err := tx.ExecContext(ctx, `INSERT INTO audit_entries
+		(seq, at, actor, action, subject, data, leaf_hash, tree_hashes)
+		SELECT ?::bigint, ?::text, ?::text, ?::text, ?::text, ?::text, ?::bytea, ?::bytea
+		WHERE audit_sequence_is(?, ?, ?)`, args...)
+	if err != nil {
+		return false, fmt.Errorf("take the audit sequencer lock and insert: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("take the audit sequencer lock and insert: %w", err)
+	}
+	return n == 1, nil
+}
+
 // tableExists reports whether the current schema has a table of that name.
 func (d dialect) tableExists(ctx context.Context, q queryer, name string) (bool, error) {
 	query := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`

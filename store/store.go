@@ -163,8 +163,9 @@ func newStore(db *sql.DB, opts Options, readOnly bool, d dialect) *Store {
 	s := &Store{db: db, now: now, lease: lease, readOnly: readOnly, dialect: d, replica: opts.Replica, wall: time.Now}
 	s.linkLookups.s = s
 	var sequencer func(context.Context, *sql.Tx) (audit.Head, error)
+	var insertIfHead func(context.Context, *sql.Tx, int64, []byte, []any) (bool, error)
 	if d.postgres {
-		sequencer = lockAudit
+		sequencer, insertIfHead = lockAudit, insertAuditIfHead
 	}
 	s.audit = audit.New(db, audit.Options{
 		Signer:          opts.Signer,
@@ -172,6 +173,7 @@ func newStore(db *sql.DB, opts Options, readOnly bool, d dialect) *Store {
 		Now:             now,
 		RunTx:           s.WithTx,
 		Sequencer:       sequencer,
+		InsertIfHead:    insertIfHead,
 	})
 	return s
 }
@@ -220,6 +222,7 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) (err erro
 	committed := false
 	defer func() {
 		wakes := s.takeWakes(tx)
+		s.audit.TxEnded(tx, committed)
 		if !committed {
 			_ = tx.Rollback()
 			return

@@ -30,13 +30,22 @@ type Options struct {
 	// once the lock is held. Nil relies on the transaction alone holding
 	// the database's write lock (SQLite), and the size is read from the table.
 	Sequencer func(ctx context.Context, tx *sql.Tx) (Head, error)
+	// InsertIfHead, set along with Sequencer, inserts one audit_entries row
+	// (insertEntries' columns, in order) only if, once the sequencer's lock
+	// is held, the log still has size entries and the last one's leaf hash
+	// is lastLeaf (nil when size is 0); it takes that lock, held to the end
+	// of tx, and reports whether it inserted. An append whose process knows
+	// the head (head_cache.go) uses it to spare the sequencer's round trip.
+	InsertIfHead func(ctx context.Context, tx *sql.Tx, size int64, lastLeaf []byte, row []any) (bool, error)
 }
 
 // Head is the end of the log as a Sequencer read it under its lock.
 type Head struct {
 	Size int64
-	// Hashes may carry the stored hashes of entries the next append reads
-	// (seq Size-1, Size-2, Size-4, …), sparing a query for each.
+	// Hashes may carry the stored hashes of the log's right edge (the last
+	// entry of each perfect subtree of the tree of size Size), which hold
+	// every hash the next append and checkpoint read, sparing a query for
+	// each.
 	Hashes []StoredHashes
 }
 
@@ -51,8 +60,9 @@ type StoredHashes struct {
 // transaction, so a state change and its audit entry commit or roll back
 // together.
 type Log struct {
-	db   *sql.DB
-	opts Options
+	db    *sql.DB
+	opts  Options
+	heads knownHeads
 }
 
 // New returns the audit log kept in db's audit_entries and audit_checkpoints
@@ -74,7 +84,7 @@ func New(db *sql.DB, opts Options) *Log {
 			return tx.Commit()
 		}
 	}
-	return &Log{db: db, opts: opts}
+	return &Log{db: db, opts: opts, heads: knownHeads{pending: map[*sql.Tx]Head{}}}
 }
 
 // ErrEmptyEvent is returned for an event without actor or action.
@@ -102,12 +112,20 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 	if err != nil {
 		return nil, err
 	}
-	start, r, err := l.head(ctx, tx)
-	if err != nil {
-		return nil, err
+	guess, r, guessed := l.knownHead(ctx, tx)
+	start, inserted := guess.Size, false
+	if guessed {
+		if inserted, err = l.insertEntries(ctx, tx, prepared, start, r, &guess); err != nil {
+			return nil, err
+		}
 	}
-	if err := l.insertEntries(ctx, tx, prepared, start, r); err != nil {
-		return nil, err
+	if !inserted { // no head known, or another process appended since
+		if start, r, err = l.head(ctx, tx); err != nil {
+			return nil, err
+		}
+		if _, err := l.insertEntries(ctx, tx, prepared, start, r, nil); err != nil {
+			return nil, err
+		}
 	}
 	end := start + int64(len(prepared))
 	if every := int64(l.opts.CheckpointEvery); every > 0 && start/every != end/every {
@@ -115,6 +133,7 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 			return nil, err
 		}
 	}
+	l.appended(tx, end, r)
 	return prepared, nil
 }
 
@@ -125,7 +144,7 @@ func (l *Log) appendEntries(ctx context.Context, tx *sql.Tx, evs []Event, start 
 	if err != nil {
 		return nil, err
 	}
-	if err := l.insertEntries(ctx, tx, prepared, start, r); err != nil {
+	if _, err := l.insertEntries(ctx, tx, prepared, start, r, nil); err != nil {
 		return nil, err
 	}
 	return prepared, nil
@@ -149,12 +168,15 @@ func (l *Log) prepare(evs []Event) ([]Entry, error) {
 }
 
 // insertEntries numbers the prepared entries from start (the log's size,
-// read through head), hashes them into the tree and inserts them.
-func (l *Log) insertEntries(ctx context.Context, tx *sql.Tx, prepared []Entry, start int64, r *hashReader) error {
+// read through head), hashes them into the tree and inserts them. A guess
+// means start and r come from knownHead: the first row then goes through
+// InsertIfHead, and when the log's head has moved on nothing is inserted
+// and it returns false.
+func (l *Log) insertEntries(ctx context.Context, tx *sql.Tx, prepared []Entry, start int64, r *hashReader, guess *Head) (bool, error) {
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO audit_entries
 		(seq, at, actor, action, subject, data, leaf_hash, tree_hashes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
-		return fmt.Errorf("append audit entry: prepare: %w", err)
+		return false, fmt.Errorf("append audit entry: prepare: %w", err)
 	}
 	defer ins.Close()
 	for i := range prepared {
@@ -163,19 +185,29 @@ func (l *Log) insertEntries(ctx context.Context, tx *sql.Tx, prepared []Entry, s
 		e.LeafHash = LeafHash(*e)
 		hashes, err := tlog.StoredHashesForRecordHash(e.Seq, e.LeafHash, r)
 		if err != nil {
-			return fmt.Errorf("append audit entry seq %d: tree hashes: %w", e.Seq, err)
+			return false, fmt.Errorf("append audit entry seq %d: tree hashes: %w", e.Seq, err)
 		}
 		r.remember(e.Seq, hashes)
 		interior := make([]byte, 0, 32*(len(hashes)-1))
 		for _, h := range hashes[1:] {
 			interior = append(interior, h[:]...)
 		}
-		if _, err := ins.ExecContext(ctx, e.Seq, formatTime(e.At), e.Actor, e.Action, e.Subject,
-			string(e.Data), e.LeafHash[:], interior); err != nil {
-			return fmt.Errorf("append audit entry seq %d (%s on %s): %w", e.Seq, e.Action, e.Subject, err)
+		row := []any{e.Seq, formatTime(e.At), e.Actor, e.Action, e.Subject, string(e.Data), e.LeafHash[:], interior}
+		if i == 0 && guess != nil {
+			ok, err := l.opts.InsertIfHead(ctx, tx, start, guess.lastLeaf(), row)
+			if err != nil {
+				return false, fmt.Errorf("append audit entry seq %d (%s on %s): %w", e.Seq, e.Action, e.Subject, err)
+			}
+			if !ok {
+				return false, nil
+			}
+			continue
+		}
+		if _, err := ins.ExecContext(ctx, row...); err != nil {
+			return false, fmt.Errorf("append audit entry seq %d (%s on %s): %w", e.Seq, e.Action, e.Subject, err)
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // head returns the log's size and a hash reader for appending in tx,

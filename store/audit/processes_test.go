@@ -86,3 +86,69 @@ func testAppendsFromSeveralProcesses(t *testing.T) {
 		t.Fatalf("verify: ok=%v size=%d checkpoints=%d tail=%d problem=%v", r.OK, r.Size, r.Checkpoints, r.UnsignedTail, r.Problem)
 	}
 }
+
+// TestAppendAfterTheLogMovedOn: a process that appended knows the log's
+// head and builds its next entry on it without asking (head_cache.go). When
+// the log has moved on under it, that guess must be refused and the entry
+// built on the real head: after another process's append, and after a
+// restore from a backup that another process then grew back to the same
+// size with a different last entry.
+func TestAppendAfterTheLogMovedOn(t *testing.T) {
+	storetest.RunOn(t, storetest.Postgres, testAppendAfterTheLogMovedOn)
+}
+
+func testAppendAfterTheLogMovedOn(t *testing.T) {
+	ctx := context.Background()
+	keys := audittest.NewKeys(t, t.TempDir(), audittest.KeyName)
+	loc := storetest.Location(t)
+	open := func() *store.Store {
+		s, err := store.Open(ctx, loc, store.Options{Signer: keys.Signer, CheckpointEvery: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	appendOne := func(s *store.Store, subject string) {
+		t.Helper()
+		if err := s.WithTx(ctx, func(tx *sql.Tx) error {
+			_, err := s.Audit().Append(ctx, tx, audit.Event{Actor: "test", Action: "test.append", Subject: subject})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verify := func(want int64) {
+		t.Helper()
+		r, err := audit.Verify(ctx, a.DB(), keys.Verifier)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.OK || r.Size != want {
+			t.Fatalf("verify: ok=%v size=%d (want %d) problem=%v", r.OK, r.Size, want, r.Problem)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		appendOne(a, fmt.Sprintf("a/%d", i))
+	}
+	appendOne(b, "b/0") // a's known head is now one short
+	appendOne(a, "a/3")
+	verify(5)
+
+	// The restore: a superuser puts the log back to four entries, and b
+	// appends a different fifth one. a still knows a head of five entries.
+	superuser, err := a.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`SET session_replication_role = replica`, `DELETE FROM audit_entries WHERE seq = 4`, `SET session_replication_role = origin`} {
+		if _, err := superuser.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	superuser.Close()
+	appendOne(b, "b/1")
+	appendOne(a, "a/4")
+	verify(6)
+}

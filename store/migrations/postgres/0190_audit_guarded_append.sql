@@ -1,0 +1,55 @@
+-- PostgreSQL twin of ../0190_audit_guarded_append.sql.
+--
+-- audit_sequence (0001) now returns the stored hashes of the log's whole
+-- right edge, not just those the next append reads: the last entry of each
+-- perfect subtree of the tree of size n, one per set bit of n. Every later
+-- append reads only hashes kept with those entries or with entries it adds
+-- itself, so a process that appended can carry the edge forward and append
+-- again without asking (store/audit, Log's head cache).
+CREATE OR REPLACE FUNCTION audit_sequence(lock_space bigint)
+RETURNS TABLE (size bigint, entry_seq bigint, entry_leaf_hash bytea, entry_tree_hashes bytea)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	n bigint;
+	k int := 62;
+	edge bigint := 0;
+	want bigint[] := '{}';
+BEGIN
+	PERFORM pg_advisory_xact_lock((lock_space << 32) | 'audit_entries'::regclass::oid::bigint);
+	SELECT coalesce(max(e.seq) + 1, 0) INTO n FROM audit_entries e;
+	WHILE k >= 0 LOOP
+		IF (n >> k) & 1 = 1 THEN
+			edge := edge + (1::bigint << k);
+			want := want || (edge - 1);
+		END IF;
+		k := k - 1;
+	END LOOP;
+	RETURN QUERY SELECT n, e.seq, e.leaf_hash, e.tree_hashes FROM audit_entries e WHERE e.seq = ANY (want);
+	IF NOT FOUND THEN
+		RETURN QUERY SELECT n, NULL::bigint, NULL::bytea, NULL::bytea;
+	END IF;
+END
+$$;
+
+-- audit_sequence_is takes the same lock, held to the end of the
+-- transaction, and reports whether, once it is granted, the log still has
+-- `expected` entries and the last one's leaf hash is `last_leaf` (which
+-- commits to its seq and content). An append from a process that knows the
+-- head puts it in the WHERE of its INSERT: one round trip instead of two,
+-- and no row at all when the log has moved on (another process appended,
+-- a backup was restored); the append then asks audit_sequence, as before,
+-- with the lock already held.
+CREATE FUNCTION audit_sequence_is(lock_space bigint, expected bigint, last_leaf bytea)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	n bigint;
+BEGIN
+	PERFORM pg_advisory_xact_lock((lock_space << 32) | 'audit_entries'::regclass::oid::bigint);
+	SELECT coalesce(max(e.seq) + 1, 0) INTO n FROM audit_entries e;
+	IF n <> expected THEN
+		RETURN false;
+	END IF;
+	RETURN n = 0 OR EXISTS (SELECT 1 FROM audit_entries e WHERE e.seq = n - 1 AND e.leaf_hash = last_leaf);
+END
+$$;
