@@ -8,7 +8,16 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 )
+
+// inboxCommitTimeout bounds one group commit: a database that stops
+// answering (a network partition, a server stuck on its disk) fails the
+// batch's callers, whose senders then retry, rather than holding every
+// delivery that arrives behind it until the connection breaks. The server
+// may still finish a statement its client gave up on; the deliveries are
+// then stored once, and the senders' retries are duplicates.
+const inboxCommitTimeout = 30 * time.Second
 
 // inboxBatchLimit bounds how many deliveries one group commit writes, so
 // one transaction stays short however many requests wait; and
@@ -48,6 +57,7 @@ type InboxBatcher struct {
 	s       *Store
 	turns   groupTurns[enqueueCall]
 	commits atomic.Int64
+	timeout time.Duration // inboxCommitTimeout
 }
 
 // enqueueCall is one Enqueue: its delivery, and what became of it.
@@ -58,7 +68,9 @@ type enqueueCall struct {
 }
 
 // InboxBatcher returns a group-committing front for Enqueue on s.
-func (s *Store) InboxBatcher() *InboxBatcher { return &InboxBatcher{s: s} }
+func (s *Store) InboxBatcher() *InboxBatcher {
+	return &InboxBatcher{s: s, timeout: inboxCommitTimeout}
+}
 
 // Enqueue stores a delivery as pending and due now, exactly as
 // Store.Enqueue does (a delivery id already stored for the source, or
@@ -76,7 +88,7 @@ func (b *InboxBatcher) Enqueue(ctx context.Context, it InboxItem) (duplicate boo
 	}
 	// A batch this call leads is committed on behalf of everyone in it, so
 	// it must not fail because this one caller went away: its cancellation
-	// is dropped; the busy timeout still bounds the wait for the write lock.
+	// is dropped, and each batch has a deadline of its own instead (flush).
 	ctx = context.WithoutCancel(ctx)
 	pg := b.s.dialect.postgres
 	res := b.turns.do(enqueueCall{it: it}, inboxFlushes(pg), inboxBatchLimit(pg),
@@ -87,6 +99,8 @@ func (b *InboxBatcher) Enqueue(ctx context.Context, it InboxItem) (duplicate boo
 
 // flush commits batch and sets each call's result.
 func (b *InboxBatcher) flush(ctx context.Context, batch []*groupCall[enqueueCall]) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
 	dups, err := b.commit(ctx, batch)
 	b.commits.Add(1)
 	for i, c := range batch {

@@ -194,6 +194,68 @@ func testInboxBatcherFailureReachesEveryCaller(t *testing.T) {
 	}
 }
 
+// TestInboxGroupCommitHasADeadline: a database that stops answering a
+// group commit (here: another transaction holds the batch's delivery ids,
+// uncommitted) fails the batch's callers once the commit's deadline
+// passes, instead of holding them, and every delivery queued behind them,
+// until the database answers. The senders' retries then store each
+// delivery exactly once. (PostgreSQL:
+// SQLite's writer waits for the store's own write lock first.)
+func TestInboxGroupCommitHasADeadline(t *testing.T) {
+	storetest.RunOn(t, storetest.Postgres, testInboxGroupCommitHasADeadline)
+}
+
+func testInboxGroupCommitHasADeadline(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newInboxStore(t)
+	b := s.InboxBatcher()
+	b.timeout = 300 * time.Millisecond
+	holder, err := s.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	for i := range 3 {
+		if _, err := holder.ExecContext(ctx, `INSERT INTO inbox (source, delivery_id, event_type, payload, received_at, next_attempt_at)
+			VALUES ('github', ?, 'push', ?, 0, 0)`, fmt.Sprintf("d-%d", i), []byte("held")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make(chan error, 3)
+	for i := range 3 {
+		go func() {
+			_, err := b.Enqueue(ctx, InboxItem{Source: "github", DeliveryID: fmt.Sprintf("d-%d", i), EventType: "push", Payload: []byte("{}")})
+			errs <- err
+		}()
+	}
+	for range 3 {
+		select {
+		case err := <-errs:
+			if err == nil || !strings.Contains(err.Error(), "delivery d-") {
+				t.Fatalf("enqueue behind a stuck commit: %v, want an error naming the delivery", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("enqueue still waiting 20 s after its group commit's deadline")
+		}
+	}
+	if err := holder.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	// The server may still finish a statement its client gave up on (it
+	// notices the cancel only between steps), so a failed batch may be
+	// stored after all; the senders' retries must then be duplicates, and
+	// each delivery is stored exactly once.
+	for i := range 3 {
+		if _, err := b.Enqueue(ctx, InboxItem{Source: "github", DeliveryID: fmt.Sprintf("d-%d", i), EventType: "push", Payload: []byte("{}")}); err != nil {
+			t.Fatalf("retry of d-%d after the database answers again: %v", i, err)
+		}
+	}
+	var stored, distinct int
+	if err := s.DB().QueryRow(`SELECT count(*), count(DISTINCT delivery_id) FROM inbox`).Scan(&stored, &distinct); err != nil || stored != 3 || distinct != 3 {
+		t.Fatalf("%d deliveries stored, %d distinct (%v); want each of the 3 once", stored, distinct, err)
+	}
+}
+
 // TestInboxBatchersOfReplicasDoNotDeadlock: replicas group-commit the same
 // deliveries (a resend reaching another replica) in different orders at
 // once; each stores every delivery exactly once and none fails with a
