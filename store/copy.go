@@ -172,7 +172,7 @@ func copyRows(ctx context.Context, src, dst *Store, tables []copyTable) ([]rowDi
 // process appends to the log between the check and the copy.
 func checkEmpty(ctx context.Context, tx *sql.Tx, d dialect, tables []copyTable) error {
 	if d.postgres {
-		if _, err := lockAudit(ctx, tx); err != nil {
+		if _, err := lockAudit(ctx, tx, false); err != nil {
 			return err
 		}
 	}

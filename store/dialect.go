@@ -74,8 +74,14 @@ func (d dialect) lockMigrations(ctx context.Context, tx *sql.Tx) error {
 // turns, seq has no gaps and each entry's stored tree hashes extend the
 // tree its predecessor committed; then, with the lock held, it reads the
 // log's size and the stored hashes the append needs, in the same round trip.
-func lockAudit(ctx context.Context, tx *sql.Tx) (audit.Head, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT size, entry_seq, entry_leaf_hash, entry_tree_hashes FROM audit_sequence(?)`, int64(lockSpaceAudit))
+// With edge it returns the log's whole right edge (audit_sequence_edge,
+// migration 0190), for a log that means to guess the next head.
+func lockAudit(ctx context.Context, tx *sql.Tx, edge bool) (audit.Head, error) {
+	fn := "audit_sequence"
+	if edge {
+		fn = "audit_sequence_edge"
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT size, entry_seq, entry_leaf_hash, entry_tree_hashes FROM `+fn+`(?)`, int64(lockSpaceAudit))
 	if err != nil {
 		return audit.Head{}, fmt.Errorf("take the audit sequencer lock: %w", err)
 	}

@@ -162,7 +162,7 @@ func newStore(db *sql.DB, opts Options, readOnly bool, d dialect) *Store {
 	}
 	s := &Store{db: db, now: now, lease: lease, readOnly: readOnly, dialect: d, replica: opts.Replica, wall: time.Now}
 	s.linkLookups.s = s
-	var sequencer func(context.Context, *sql.Tx) (audit.Head, error)
+	var sequencer func(context.Context, *sql.Tx, bool) (audit.Head, error)
 	var insertIfHead func(context.Context, *sql.Tx, int64, []byte, []any) (bool, error)
 	if d.postgres {
 		sequencer, insertIfHead = lockAudit, insertAuditIfHead

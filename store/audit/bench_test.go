@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ func BenchmarkAppendDurable(b *testing.B) {
 	}
 	b.Run("postgres/synchronous_commit=on", func(b *testing.B) {
 		keys := audittest.NewKeys(b, b.TempDir(), audittest.KeyName)
-		benchAppends(b, openDurablePostgres(b, keys, 100))
+		benchAppends(b, openDurablePostgres(b, storetest.NewSchema(b, true), keys, 100))
 	})
 }
 
@@ -83,11 +84,42 @@ func benchAppends(b *testing.B, s *store.Store) {
 	b.ReportMetric(appends.Seconds()/floor.Seconds(), "x_floor")
 }
 
-// openDurablePostgres opens a store on a new schema of the test server
-// with the server's durability settings, and refuses to measure unless
-// they are durable: fsync and synchronous_commit on.
-func openDurablePostgres(b *testing.B, keys audittest.Keys, every int) *store.Store {
+// BenchmarkAppendDurableReplicas is the whole log's rate when three
+// replicas (three stores on one PostgreSQL schema) each append one event
+// per durable transaction at once: appends take turns at the sequencer,
+// and a replica's known head is mostly stale, another having appended
+// since (head_cache.go).
+func BenchmarkAppendDurableReplicas(b *testing.B) {
+	keys := audittest.NewKeys(b, b.TempDir(), audittest.KeyName)
 	loc := storetest.NewSchema(b, true)
+	var replicas []*store.Store
+	for range 3 {
+		replicas = append(replicas, openDurablePostgres(b, loc, keys, 100))
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for r, s := range replicas {
+		wg.Go(func() {
+			for i := r; i < b.N; i += len(replicas) {
+				if err := s.WithTx(ctx, func(tx *sql.Tx) error {
+					_, err := s.Audit().Append(ctx, tx, benchEvent(i))
+					return err
+				}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+}
+
+// openDurablePostgres opens a store on loc, a schema of the test server
+// (storetest.NewSchema with durable true), and refuses to measure unless
+// the server's settings are durable: fsync and synchronous_commit on.
+func openDurablePostgres(b *testing.B, loc string, keys audittest.Keys, every int) *store.Store {
 	s, err := store.Open(context.Background(), loc, store.Options{Signer: keys.Signer, CheckpointEvery: every})
 	if err != nil {
 		b.Fatal(err)

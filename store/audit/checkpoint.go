@@ -63,7 +63,7 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	}
 	var cp Checkpoint
 	err := l.opts.RunTx(ctx, func(tx *sql.Tx) error {
-		size, r, err := l.head(ctx, tx)
+		size, r, err := l.head(ctx, tx, true) // the edge holds every hash a checkpoint reads
 		if err != nil || size == 0 {
 			return err
 		}

@@ -27,9 +27,10 @@ type Options struct {
 	// append and checkpoint, and must hold until the transaction ends
 	// whatever lock makes the writers of every process take turns (the
 	// store's PostgreSQL advisory lock). It returns the log's head as read
-	// once the lock is held. Nil relies on the transaction alone holding
-	// the database's write lock (SQLite), and the size is read from the table.
-	Sequencer func(ctx context.Context, tx *sql.Tx) (Head, error)
+	// once the lock is held, with the stored hashes of its whole right edge
+	// when edge is true. Nil relies on the transaction alone holding the
+	// database's write lock (SQLite), and the size is read from the table.
+	Sequencer func(ctx context.Context, tx *sql.Tx, edge bool) (Head, error)
 	// InsertIfHead, set along with Sequencer, inserts one audit_entries row
 	// (insertEntries' columns, in order) only if, once the sequencer's lock
 	// is held, the log still has size entries and the last one's leaf hash
@@ -42,10 +43,11 @@ type Options struct {
 // Head is the end of the log as a Sequencer read it under its lock.
 type Head struct {
 	Size int64
-	// Hashes may carry the stored hashes of the log's right edge (the last
-	// entry of each perfect subtree of the tree of size Size), which hold
-	// every hash the next append and checkpoint read, sparing a query for
-	// each.
+	// Hashes may carry stored hashes the next append reads (seq Size-1,
+	// Size-2, Size-4, …), sparing a query for each; asked for the edge, the
+	// Sequencer returns those of the log's whole right edge (the last entry
+	// of each perfect subtree of the tree of size Size), which hold every
+	// hash the next append and checkpoint read.
 	Hashes []StoredHashes
 }
 
@@ -112,15 +114,16 @@ func (l *Log) AppendBatch(ctx context.Context, tx *sql.Tx, evs []Event) ([]Entry
 	if err != nil {
 		return nil, err
 	}
-	guess, r, guessed := l.knownHead(ctx, tx)
+	guess, r, guessed, edge := l.knownHead(ctx, tx)
 	start, inserted := guess.Size, false
 	if guessed {
 		if inserted, err = l.insertEntries(ctx, tx, prepared, start, r, &guess); err != nil {
 			return nil, err
 		}
+		l.guessed(inserted)
 	}
 	if !inserted { // no head known, or another process appended since
-		if start, r, err = l.head(ctx, tx); err != nil {
+		if start, r, err = l.head(ctx, tx, edge); err != nil {
 			return nil, err
 		}
 		if _, err := l.insertEntries(ctx, tx, prepared, start, r, nil); err != nil {
@@ -211,14 +214,15 @@ func (l *Log) insertEntries(ctx context.Context, tx *sql.Tx, prepared []Entry, s
 }
 
 // head returns the log's size and a hash reader for appending in tx,
-// through the sequencer if the log has one.
-func (l *Log) head(ctx context.Context, tx *sql.Tx) (int64, *hashReader, error) {
+// through the sequencer if the log has one (asking it for the right edge
+// with edge).
+func (l *Log) head(ctx context.Context, tx *sql.Tx, edge bool) (int64, *hashReader, error) {
 	r := newHashReader(ctx, tx)
 	if l.opts.Sequencer == nil {
 		n, err := treeSize(ctx, tx)
 		return n, r, err
 	}
-	h, err := l.opts.Sequencer(ctx, tx)
+	h, err := l.opts.Sequencer(ctx, tx, edge)
 	if err != nil {
 		return 0, nil, fmt.Errorf("append to audit log: %w", err)
 	}

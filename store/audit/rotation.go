@@ -139,7 +139,7 @@ func (l *Log) Rotate(ctx context.Context, next note.Signer) (Handover, error) {
 	}
 	var h Handover
 	err := l.opts.RunTx(ctx, func(tx *sql.Tx) error {
-		size, r, err := l.head(ctx, tx)
+		size, r, err := l.head(ctx, tx, true) // the edge holds every hash a checkpoint reads
 		if err != nil {
 			return err
 		}

@@ -1,29 +1,26 @@
 -- PostgreSQL twin of ../0190_audit_guarded_append.sql.
 --
--- audit_sequence (0001) now returns the stored hashes of the log's whole
--- right edge, not just those the next append reads: the last entry of each
--- perfect subtree of the tree of size n, one per set bit of n. Every later
--- append reads only hashes kept with those entries or with entries it adds
--- itself, so a process that appended can carry the edge forward and append
--- again without asking (store/audit, Log's head cache).
-CREATE OR REPLACE FUNCTION audit_sequence(lock_space bigint)
+-- audit_sequence_edge is audit_sequence (0001) returning the stored hashes
+-- of the log's whole right edge rather than only those the next append
+-- reads: the last entry of each perfect subtree of the tree of size n, one
+-- per set bit of n. Every later append and checkpoint reads only hashes kept
+-- with those entries or with entries it adds itself, so a process that
+-- appended after asking for the edge can carry it forward and append again
+-- without asking (store/audit, head_cache.go). It returns more rows, under
+-- the lock, so the log asks for it only when it means to guess next.
+CREATE FUNCTION audit_sequence_edge(lock_space bigint)
 RETURNS TABLE (size bigint, entry_seq bigint, entry_leaf_hash bytea, entry_tree_hashes bytea)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
 	n bigint;
-	k int := 62;
-	edge bigint := 0;
-	want bigint[] := '{}';
+	want bigint[];
 BEGIN
 	PERFORM pg_advisory_xact_lock((lock_space << 32) | 'audit_entries'::regclass::oid::bigint);
 	SELECT coalesce(max(e.seq) + 1, 0) INTO n FROM audit_entries e;
-	WHILE k >= 0 LOOP
-		IF (n >> k) & 1 = 1 THEN
-			edge := edge + (1::bigint << k);
-			want := want || (edge - 1);
-		END IF;
-		k := k - 1;
-	END LOOP;
+	-- One statement, not a PL/pgSQL loop over 63 bits: each loop step is an
+	-- expression evaluation of its own, and this runs under the lock. The
+	-- perfect subtree of set bit k ends at entry ((n >> k) << k) - 1.
+	want := ARRAY(SELECT ((n >> k) << k) - 1 FROM generate_series(0, 62) k WHERE (n >> k) & 1 = 1);
 	RETURN QUERY SELECT n, e.seq, e.leaf_hash, e.tree_hashes FROM audit_entries e WHERE e.seq = ANY (want);
 	IF NOT FOUND THEN
 		RETURN QUERY SELECT n, NULL::bigint, NULL::bytea, NULL::bytea;
