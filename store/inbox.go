@@ -86,11 +86,12 @@ func (s *Store) Enqueue(ctx context.Context, it InboxItem) (duplicate bool, err 
 // the replica holding it stops heartbeating (replicas.go), so two workers
 // never hold the same item, and the items of a process that died become
 // due again. On PostgreSQL claimers in several processes skip each other's
-// rows (FOR UPDATE SKIP LOCKED) instead of queueing behind them.
+// rows (FOR UPDATE SKIP LOCKED) instead of queueing behind them. The claim
+// is one statement, run as a transaction of its own (oneStatement).
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int) ([]InboxItem, error) {
 	var items []InboxItem
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.dialect.claimDueSQL(), now.UnixNano(), limit, now.Add(s.lease).UnixNano(),
+	err := s.oneStatement(ctx, func(q statements) error {
+		rows, err := q.QueryContext(ctx, s.dialect.claimDueSQL(), now.UnixNano(), limit, now.Add(s.lease).UnixNano(),
 			s.replica, s.wall().UnixNano())
 		if err != nil {
 			return err
@@ -170,8 +171,8 @@ func errText(err error) string {
 // markInbox runs one compare-and-swap on the lease and, when it changed
 // nothing, says why.
 func (s *Store) markInbox(ctx context.Context, l InboxLease, what, query string, args ...any) error {
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, args...)
+	err := s.oneStatement(ctx, func(q statements) error {
+		res, err := q.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -181,7 +182,7 @@ func (s *Store) markInbox(ctx context.Context, l InboxLease, what, query string,
 		}
 		var token int64
 		var state string
-		err = tx.QueryRowContext(ctx, `SELECT lease_token, state FROM inbox WHERE id = ?`, l.ID).Scan(&token, &state)
+		err = q.QueryRowContext(ctx, `SELECT lease_token, state FROM inbox WHERE id = ?`, l.ID).Scan(&token, &state)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrInboxItemNotFound
 		}

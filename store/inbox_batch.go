@@ -3,7 +3,6 @@ package store
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -158,10 +157,10 @@ func (b *InboxBatcher) commit(ctx context.Context, batch []*groupCall[enqueueCal
 // order), and is a duplicate for the others, as two Enqueue calls in a row
 // would be.
 //
-// On PostgreSQL the statement runs on its own: one statement is one
-// transaction there, durable when it returns, so the callers wait for one
-// round trip rather than four (BEGIN, INSERT, COMMIT, and the wake-up, now
-// sent after they are released). At the start of a 550-request burst a
+// On PostgreSQL the statement runs on its own (Store.oneStatement): one
+// statement is one transaction there, durable when it returns, so the
+// callers wait for one round trip rather than four (BEGIN, INSERT, COMMIT,
+// and the wake-up, now sent after they are released). At the start of a 550-request burst a
 // batch's BEGIN and its COMMIT each took up to 100–180 ms (measured), on a
 // process busy with hundreds of request handlers. On SQLite it runs in
 // WithTx, which holds the write lock from the start.
@@ -172,8 +171,8 @@ func (b *InboxBatcher) commitOnce(ctx context.Context, batch []*groupCall[enqueu
 	dups := make([]bool, len(batch))
 	type key struct{ source, id string }
 	first := make(map[key]int, len(batch)) // key → index into batch of the call that inserts it
-	var q strings.Builder
-	q.WriteString(`INSERT INTO inbox (source, delivery_id, event_type, payload, received_at, next_attempt_at) VALUES `)
+	var stmt strings.Builder
+	stmt.WriteString(`INSERT INTO inbox (source, delivery_id, event_type, payload, received_at, next_attempt_at) VALUES `)
 	args := make([]any, 0, 6*len(batch))
 	for _, i := range order {
 		it := batch[i].In.it
@@ -186,16 +185,14 @@ func (b *InboxBatcher) commitOnce(ctx context.Context, batch []*groupCall[enqueu
 		}
 		first[k] = i
 		if len(args) > 0 {
-			q.WriteString(", ")
+			stmt.WriteString(", ")
 		}
-		q.WriteString("(?, ?, ?, ?, ?, ?)")
+		stmt.WriteString("(?, ?, ?, ?, ?, ?)")
 		args = append(args, it.Source, it.DeliveryID, it.EventType, it.Payload, it.ReceivedAt.UnixNano(), it.ReceivedAt.UnixNano())
 	}
-	q.WriteString(` ON CONFLICT (source, delivery_id) DO NOTHING RETURNING source, delivery_id`)
-	insert := func(q interface {
-		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	}, query string) error {
-		rows, err := q.QueryContext(ctx, query, args...)
+	stmt.WriteString(` ON CONFLICT (source, delivery_id) DO NOTHING RETURNING source, delivery_id`)
+	insert := func(q statements) error {
+		rows, err := q.QueryContext(ctx, stmt.String(), args...)
 		if err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}
@@ -219,13 +216,7 @@ func (b *InboxBatcher) commitOnce(ctx context.Context, batch []*groupCall[enqueu
 		}
 		return nil
 	}
-	var err error
-	if b.s.dialect.postgres {
-		err = insert(b.s.db, q.String())
-	} else {
-		err = b.s.WithTx(ctx, func(tx *sql.Tx) error { return insert(tx, q.String()) })
-	}
-	if err != nil {
+	if err := b.s.oneStatement(ctx, insert); err != nil {
 		return nil, fmt.Errorf("group commit of %d deliveries: %w", len(batch), err)
 	}
 	return dups, nil

@@ -178,6 +178,29 @@ func newStore(db *sql.DB, opts Options, readOnly bool, d dialect) *Store {
 	return s
 }
 
+// statements is the part of *sql.DB and *sql.Tx that runs statements.
+type statements interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// oneStatement runs fn, whose writing is one statement, as a transaction
+// of its own. On PostgreSQL it runs on the pool: a statement outside a
+// transaction is one, durable when it returns, and costs one round trip
+// rather than three with BEGIN and COMMIT. On SQLite it runs in WithTx,
+// which takes the store's write lock first. Reads fn makes after the
+// statement (an error's details) see the committed state on PostgreSQL.
+func (s *Store) oneStatement(ctx context.Context, fn func(q statements) error) error {
+	if !s.dialect.postgres {
+		return s.WithTx(ctx, func(tx *sql.Tx) error { return fn(tx) })
+	}
+	if s.readOnly {
+		return ErrReadOnly
+	}
+	return fn(s.db)
+}
+
 // escapePath keeps characters that mean something in a SQLite URI filename
 // from being read as its query or fragment.
 func escapePath(path string) string {
