@@ -165,9 +165,6 @@ func (b *InboxBatcher) commit(ctx context.Context, batch []*groupCall[enqueueCal
 // process busy with hundreds of request handlers. On SQLite it runs in
 // WithTx, which holds the write lock from the start.
 func (b *InboxBatcher) commitOnce(ctx context.Context, batch []*groupCall[enqueueCall], order []int) ([]bool, error) {
-	if b.s.readOnly {
-		return nil, ErrReadOnly
-	}
 	dups := make([]bool, len(batch))
 	type key struct{ source, id string }
 	first := make(map[key]int, len(batch)) // key → index into batch of the call that inserts it

@@ -39,16 +39,22 @@ type linkCall struct {
 
 // lookup returns the link of team/user, found false when there is none.
 func (g *linkLookups) lookup(ctx context.Context, team, user string) (bot.Link, bool, error) {
-	// The others' answers must not fail because this caller went away.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
+	// The others' answers must not fail because this caller went away, so
+	// its cancellation is dropped; each query has a deadline of its own.
+	ctx = context.WithoutCancel(ctx)
 	c := g.turns.do(linkCall{team: team, user: user}, 1, maxLinkLookup,
 		func(group []*groupCall[linkCall]) { g.run(ctx, group) }, nil)
 	return c.link, c.found, c.err
 }
 
+// linkLookupTimeout bounds one grouped query, from when it starts (not
+// from when its callers queued).
+const linkLookupTimeout = 30 * time.Second
+
 // run answers group with one query.
 func (g *linkLookups) run(ctx context.Context, group []*groupCall[linkCall]) {
+	ctx, cancel := context.WithTimeout(ctx, linkLookupTimeout)
+	defer cancel()
 	links, err := g.query(ctx, group)
 	g.queries.Add(1)
 	for _, c := range group {

@@ -40,9 +40,9 @@ type knownHeads struct {
 	committed *Head
 	// pending is the head each open transaction's appends left.
 	pending map[*sql.Tx]Head
-	// misses counts guesses in a row that found the head moved; skip is
-	// how many appends ask the sequencer before the next guess.
-	misses, skip int
+	// backoff is how many appends the last miss made ask the sequencer
+	// (0 after a right guess); skip is how many are left.
+	backoff, skip int
 }
 
 // knownHead returns the head to guess for an append in tx (the head of
@@ -81,11 +81,11 @@ func (l *Log) guessed(right bool) {
 	l.heads.mu.Lock()
 	defer l.heads.mu.Unlock()
 	if right {
-		l.heads.misses = 0
+		l.heads.backoff = 0
 		return
 	}
-	l.heads.misses++
-	l.heads.skip = min(1<<min(l.heads.misses, 6), maxGuessSkip)
+	l.heads.backoff = min(max(2*l.heads.backoff, 2), maxGuessSkip)
+	l.heads.skip = l.heads.backoff
 	l.heads.committed = nil
 }
 
@@ -137,13 +137,11 @@ func (l *Log) TxEnded(tx *sql.Tx, committed bool) {
 // one. postgres/0190_audit_guarded_append.sql reads the same entries.
 func (r *hashReader) edge(n int64) ([]StoredHashes, bool) {
 	var rows []StoredHashes
-	end := int64(0)
 	for k := 62; k >= 0; k-- {
 		if n>>k&1 == 0 {
 			continue
 		}
-		end += 1 << k
-		seq := end - 1
+		seq := n>>k<<k - 1 // the perfect subtree of set bit k ends here
 		first, next := tlog.StoredHashIndex(0, seq), tlog.StoredHashIndex(0, seq+1)
 		row := StoredHashes{Seq: seq, TreeHashes: make([]byte, 0, tlog.HashSize*(next-first-1))}
 		for i := first; i < next; i++ {
