@@ -24,6 +24,7 @@ type intakeTarget struct {
 	want  map[string]bool // every delivery stored in world so far; nil for bare, which stores nothing
 	res   []intakeResult
 	reqs  []intakeRequest
+	cpu   []roundCPU // one per timed round
 }
 
 // BenchmarkWebhookIntakeLoad sends rounds of 500 concurrent signed
@@ -37,7 +38,9 @@ type intakeTarget struct {
 // inbox and outbox are drained (timer stopped), so no configuration's
 // background work lands in another's round. It fails if any delivery is
 // not stored exactly once, and reports each configuration's ack latency
-// (after one untimed warm-up round each).
+// (after one untimed warm-up round each) and the CPU its rounds used, on
+// the whole machine and by whom (see intake_cpu_test.go): on a machine
+// whose cores a round keeps busy, latency follows CPU.
 // Run: go test -run '^$' -bench WebhookIntakeLoad -benchtime 8x ./cmd/tollgate/
 func BenchmarkWebhookIntakeLoad(b *testing.B) {
 	sqlite := startLoadWorld(b)
@@ -68,8 +71,8 @@ func BenchmarkWebhookIntakeLoad(b *testing.B) {
 	for round := range b.N {
 		for k := range targets {
 			t := targets[(round+k)%len(targets)]
-			reqs, res := runIntakeRound(b, t, targets, fmt.Sprintf("round %d", round))
-			t.res, t.reqs = append(t.res, res...), append(t.reqs, reqs...)
+			reqs, res, cpu := runIntakeRound(b, t, targets, fmt.Sprintf("round %d", round))
+			t.res, t.reqs, t.cpu = append(t.res, res...), append(t.reqs, reqs...), append(t.cpu, cpu)
 		}
 	}
 	b.StopTimer()
@@ -83,6 +86,9 @@ func BenchmarkWebhookIntakeLoad(b *testing.B) {
 		b.ReportMetric(float64(s.p50)/1e6, t.name+"-p50-ms")
 		b.ReportMetric(float64(s.p99)/1e6, t.name+"-p99-ms")
 		b.ReportMetric(float64(s.max)/1e6, t.name+"-max-ms")
+		cpu := meanCPU(t.cpu)
+		b.Logf("%-6s mean round: %s", t.name, cpu)
+		b.ReportMetric(float64(cpu.machine)/1e6, t.name+"-cpu-ms/round")
 	}
 	p99 := func(i int) float64 { return float64(latencies(targets[i].res, nil).p99) }
 	b.ReportMetric(p99(3)/p99(1), "pg3-p99/sqlite-p99")
@@ -90,8 +96,9 @@ func BenchmarkWebhookIntakeLoad(b *testing.B) {
 
 // runIntakeRound drains every world's inbox and outbox (timer stopped),
 // sends one round of requests to t with the timer running, and checks that
-// every delivery was stored exactly once.
-func runIntakeRound(b *testing.B, t *intakeTarget, targets []*intakeTarget, label string) ([]intakeRequest, []intakeResult) {
+// every delivery was stored exactly once. It also returns the CPU the
+// round used (the bare handler's has no serve processes).
+func runIntakeRound(b *testing.B, t *intakeTarget, targets []*intakeTarget, label string) ([]intakeRequest, []intakeResult, roundCPU) {
 	b.StopTimer()
 	for _, other := range targets {
 		if other.want != nil {
@@ -99,10 +106,16 @@ func runIntakeRound(b *testing.B, t *intakeTarget, targets []*intakeTarget, labe
 		}
 	}
 	reqs := t.world.planIntakeRound(500, 10)
+	var serves []*serveChild
+	if t.want != nil {
+		serves = t.world.children
+	}
 	b.StartTimer()
+	before := sampleCPU(serves)
 	res := sendIntakeRound(t.bases, reqs)
+	cpu := sampleCPU(serves).since(before)
 	b.StopTimer()
-	b.Logf("%s %s: %s", label, t.name, latencies(res, nil))
+	b.Logf("%s %s: %s; %s", label, t.name, latencies(res, nil), cpu)
 	if t.want != nil {
 		checkIntakeRound(b, t.world.dbPath, reqs, res, t.want)
 		if b.Failed() {
@@ -110,7 +123,7 @@ func runIntakeRound(b *testing.B, t *intakeTarget, targets []*intakeTarget, labe
 		}
 	}
 	b.StartTimer()
-	return reqs, res
+	return reqs, res, cpu
 }
 
 // stop ends w's serve processes with SIGTERM and fails unless each exits 0.
