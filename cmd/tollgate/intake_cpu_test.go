@@ -14,8 +14,9 @@ import (
 // and by the whole machine (which includes this benchmark's load generator
 // and the fake GitHub and Slack it serves).
 type cpuSample struct {
-	at                       time.Time
-	serve, postgres, machine time.Duration
+	at             time.Time
+	serve, machine time.Duration
+	postgres       map[string]time.Duration // by pid: backends come and go
 }
 
 // roundCPU is what one round cost: its wall time and the CPU used during it.
@@ -29,7 +30,7 @@ const clockTick = 10 * time.Millisecond
 // sampleCPU reads the CPU used so far; what it cannot read counts as 0
 // (a benchmark off Linux reports zeros rather than failing).
 func sampleCPU(serves []*serveChild) cpuSample {
-	s := cpuSample{at: time.Now()}
+	s := cpuSample{at: time.Now(), postgres: map[string]time.Duration{}}
 	for _, c := range serves {
 		if c.cmd != nil && c.cmd.Process != nil {
 			s.serve += processCPU(strconv.Itoa(c.cmd.Process.Pid))
@@ -39,7 +40,7 @@ func sampleCPU(serves []*serveChild) cpuSample {
 		for _, e := range entries {
 			comm, err := os.ReadFile("/proc/" + e.Name() + "/comm")
 			if err == nil && strings.TrimSpace(string(comm)) == "postgres" {
-				s.postgres += processCPU(e.Name())
+				s.postgres[e.Name()] = processCPU(e.Name())
 			}
 		}
 	}
@@ -47,10 +48,16 @@ func sampleCPU(serves []*serveChild) cpuSample {
 	return s
 }
 
-// since is the round between an earlier sample and s.
+// since is the round between an earlier sample and s. A PostgreSQL
+// process that started meanwhile counts from 0; one that exited meanwhile
+// is not counted (what it used in the round is gone with it).
 func (s cpuSample) since(earlier cpuSample) roundCPU {
+	var postgres time.Duration
+	for pid, used := range s.postgres {
+		postgres += used - earlier.postgres[pid]
+	}
 	return roundCPU{wall: s.at.Sub(earlier.at), serve: s.serve - earlier.serve,
-		postgres: s.postgres - earlier.postgres, machine: s.machine - earlier.machine}
+		postgres: postgres, machine: s.machine - earlier.machine}
 }
 
 // busy is the share of the machine's cores the round kept busy.
