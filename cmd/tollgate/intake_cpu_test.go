@@ -1,11 +1,14 @@
 package main
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
+	"testing"
 	"time"
 )
 
@@ -90,7 +93,7 @@ func meanCPU(rounds []roundCPU) roundCPU {
 	return roundCPU{wall: m.wall / n, serve: m.serve / n, postgres: m.postgres / n, machine: m.machine / n}
 }
 
-// processCPU is the user and system time of process pid ("self" for this one).
+// processCPU is the user and system time of process pid (or "self").
 func processCPU(pid string) time.Duration {
 	b, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
@@ -130,4 +133,35 @@ func machineCPU() time.Duration {
 		ticks += n
 	}
 	return time.Duration(ticks) * clockTick
+}
+
+// TestCPUAccountingSeesWork checks the benchmark's CPU accounting against
+// getrusage: after this process has used 100 ms of CPU, /proc must show it,
+// or the benchmark's CPU figures would be silently wrong.
+func TestCPUAccountingSeesWork(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	rusage := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	self, machine, start := processCPU("self"), machineCPU(), rusage()
+	for deadline := time.Now().Add(30 * time.Second); rusage()-start < 100*time.Millisecond; {
+		if time.Now().After(deadline) {
+			t.Fatal("could not use 100 ms of CPU in 30 s")
+		}
+		for i := range 10000 { // user time, mostly: getrusage itself is system time
+			_ = sha256.Sum256([]byte{byte(i)})
+		}
+	}
+	if used := processCPU("self") - self; used < 50*time.Millisecond {
+		t.Errorf("/proc/self/stat shows %s of CPU after getrusage counted 100 ms, want at least 50 ms", used)
+	}
+	if used := machineCPU() - machine; used < 50*time.Millisecond {
+		t.Errorf("/proc/stat shows %s of CPU after this process alone used 100 ms, want at least 50 ms", used)
+	}
 }

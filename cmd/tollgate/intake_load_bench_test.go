@@ -110,11 +110,11 @@ func runIntakeRound(b *testing.B, t *intakeTarget, targets []*intakeTarget, labe
 	if t.want != nil {
 		serves = t.world.children
 	}
-	b.StartTimer()
 	before := sampleCPU(serves)
+	b.StartTimer()
 	res := sendIntakeRound(t.bases, reqs)
-	cpu := sampleCPU(serves).since(before)
 	b.StopTimer()
+	cpu := sampleCPU(serves).since(before)
 	b.Logf("%s %s: %s; %s", label, t.name, latencies(res, nil), cpu)
 	if t.want != nil {
 		checkIntakeRound(b, t.world.dbPath, reqs, res, t.want)
