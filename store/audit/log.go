@@ -37,6 +37,9 @@ type Options struct {
 	// is lastLeaf (nil when size is 0); it takes that lock, held to the end
 	// of tx, and reports whether it inserted. An append whose process knows
 	// the head (head_cache.go) uses it to spare the sequencer's round trip.
+	// Whoever opens the transactions that append (RunTx, the store's
+	// WithTx) must then call Log.TxEnded as each ends, or the head its
+	// appends left is never known, and never forgotten.
 	InsertIfHead func(ctx context.Context, tx *sql.Tx, size int64, lastLeaf []byte, row []any) (bool, error)
 }
 
